@@ -1,0 +1,158 @@
+"""Bubeck, Eldan, Lee, Mikulincer (NeurIPS 2020): 4 ceil(n/d) ReLU units fit arbitrary real
+labels of n points in general position in R^d; and Baum's (1988) threshold network with about
+ceil(n/d) units for binary labels, which their paper starts from.
+
+Both split the points into groups of (at most) d. A group S spans an affine hyperplane
+{<u, x> = c} that, in general position, contains no other data point.
+
+* Baum: the slab 1{<u,x> - c > -eps} - 1{<u,x> - c > eps} is 1 on S and 0 on every other point
+  when eps is below their distance to the hyperplane. Slabs over the smaller class, summed and
+  mapped to +-1, fit binary labels with 2 ceil(n_minority / d) <= ceil(n/d) + 1 units.
+* Bubeck et al.: the finite difference of a ReLU in its weight vector,
+      [relu(g + delta h + eps) - relu(g + eps) - relu(g + delta h - eps) + relu(g - eps)] / delta,
+  with g = <u,x> - c and h = <v,x>, equals h on S (where g = 0) and 0 off S (where
+  |g| >= gamma > eps + delta |h|). Choosing v with <v, x_i> = y_i on S fits real labels with
+  four units per group (digest constructions.md B.3; the exact version is derived there).
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+
+from jaxmem import network
+from jaxmem.linalg import spd_solve
+from jaxmem.data.validate import validate
+
+
+def _group_solves(Xg, valid, rhs):
+    """Min-norm solutions of <s, x_i> = rhs_i over each group's valid rows.
+
+    Xg: (G, d, d) group rows (padded rows anywhere), valid: (G, d), rhs: (G, d, r).
+    Returns (G, d, r): s = X_S^T alpha with (X_S X_S^T) alpha = rhs. Padded rows are zeroed and
+    get a unit diagonal, so they decouple (alpha = 0 there) and a partial group still solves.
+    """
+    Xv = jnp.where(valid[..., None], Xg, 0)
+    gram = jnp.einsum("gid,gjd->gij", Xv, Xv, precision="highest")
+    gram = gram + jnp.eye(Xg.shape[-1], dtype=Xg.dtype) * (~valid)[..., None]
+    alpha = spd_solve(gram, jnp.where(valid[..., None], rhs, 0))
+    return jnp.einsum("gid,gir->gdr", Xv, alpha, precision="highest")
+
+
+def _groups(X, members, size):
+    """Groups of `size` consecutive entries of `members` (indices into X, -1 = padding)."""
+    G = members.shape[0] // size
+    idx = members.reshape(G, size)
+    valid = idx >= 0
+    return X[jnp.maximum(idx, 0)], idx, valid
+
+
+def _hyperplanes(X, Xg, idx, valid):
+    """For every group, the unit normal u and offset c of a hyperplane through its points,
+    and gamma = the smallest distance |<u, x_j> - c| of any point outside the group."""
+    n = X.shape[0]
+    ones = jnp.ones(valid.shape + (1,), X.dtype)
+    s = _group_solves(Xg, valid, ones)[..., 0]  # <s, x_i> = 1 on the group
+    norm = jnp.linalg.norm(s, axis=-1, keepdims=True)
+    u, c = s / norm, 1 / norm[..., 0]
+    z = jnp.einsum("nd,gd->gn", X, u, precision="highest") - c[:, None]  # (G, n)
+    in_group = jnp.zeros(z.shape, bool).at[
+        jnp.arange(idx.shape[0])[:, None], jnp.where(valid, idx, n)].set(True, mode="drop")
+    gamma = jnp.min(jnp.where(in_group, jnp.inf, jnp.abs(z)), axis=1)
+    return u, c, z, gamma
+
+
+def relu_units(n: int, d: int) -> int:
+    """Hidden units of the ReLU construction: 4 ceil(n/d)."""
+    return 4 * math.ceil(n / d)
+
+
+def build(key, X, y):
+    """The 4 ceil(n/d)-unit ReLU network d -> 4G (relu) -> 1 (identity) fitting real labels.
+
+    Groups are a random partition (from `key`) into G = ceil(n/d) groups of at most d points.
+    info:
+      valid         general position held: every group's hyperplane misses all other points
+                    (gamma > 0) and all weights are finite
+      gamma         per group, the distance of the nearest other point to its hyperplane
+      min_gamma     the smallest gamma
+      max_out_weight  max 1/delta, the size of the output weights (far from optimal, B.4)
+    """
+    validate(X, y, task=None)
+    n, d = X.shape
+    G = math.ceil(n / d)
+    members = jnp.concatenate([jax.random.permutation(key, n), -jnp.ones(G * d - n, int)])
+    Xg, idx, valid = _groups(X, members, d)
+    u, c, z, gamma = _hyperplanes(X, Xg, idx, valid)
+    yg = jnp.where(valid, y[jnp.maximum(idx, 0)], 0)
+    v = _group_solves(Xg, valid, yg[..., None])[..., 0]  # <v, x_i> = y_i on the group
+    h = jnp.einsum("nd,gd->gn", X, v, precision="highest")
+    # gamma = inf when the group holds every point (n <= d): any eps works then.
+    eps = jnp.where(jnp.isfinite(gamma), gamma / 2, 1)
+    h_max = jnp.max(jnp.abs(h), axis=1)
+    delta = 0.5 * eps / jnp.where(h_max > 0, h_max, 1)  # eps = gamma - eps
+    ud = u + delta[:, None] * v
+    # Units per group: (u + delta v, c - eps), (u, c - eps), (u + delta v, c + eps), (u, c + eps).
+    rows = jnp.stack([ud, u, ud, u], axis=1).reshape(4 * G, d)
+    offs = jnp.stack([c - eps, c - eps, c + eps, c + eps], axis=1).reshape(4 * G)
+    out = (jnp.array([1.0, -1.0, -1.0, 1.0], X.dtype)[None, :] / delta[:, None]).reshape(4 * G)
+    net = network.Network((
+        network.Layer(rows.T, -offs, activation="relu"),
+        network.Layer(out[:, None], jnp.zeros((1,), X.dtype), activation="identity"),
+    ))
+    min_gamma = jnp.min(gamma)
+    info = dict(valid=(min_gamma > 0) & jnp.all(jnp.isfinite(out)) & jnp.all(jnp.isfinite(rows)),
+                gamma=gamma, min_gamma=min_gamma, max_out_weight=jnp.max(jnp.abs(out)))
+    return net, info
+
+
+def baum_max_units(n: int, d: int) -> int:
+    """The static width of Baum's network: 2 ceil(floor(n/2) / d) slots (the minority class
+    has at most n/2 points); the active count is 2 ceil(n_minority / d)."""
+    return max(2 * math.ceil((n // 2) / d), 2)
+
+
+def build_baum(key, X, y):
+    """Baum's threshold network d -> 2 ceil(m/d) (threshold) -> 1 (identity), m = minority size.
+
+    The slab class s is the smaller class (+1 on a tie). Its points, in a random order from
+    `key`, form groups of d; each group gets a slab of two threshold units (H(0) = 0). The output
+    s (2 sum_slabs - 1) is exactly +1 or -1. Unused slab slots are masked.
+    info: valid (general position, as for `build`), slab_class, hidden_units (active count),
+    min_gamma, threshold_margin (the smallest |pre-activation| of a threshold unit on the data:
+    positive means no unit sits on its threshold).
+    """
+    validate(X, y, task="binary")
+    n, d = X.shape
+    n_pos = jnp.sum(y > 0)
+    s = jnp.where(n_pos <= n - n_pos, 1, -1).astype(X.dtype)
+    m = jnp.where(s > 0, n_pos, n - n_pos)
+    slots = baum_max_units(n, d) // 2
+    # Slab-class points first, in random order; positions >= m are padding.
+    score = jnp.where(y == s, 0, 1) * 2.0 + jax.random.uniform(key, (n,))
+    order = jnp.argsort(score)
+    pos = jnp.arange(slots * d)
+    members = jnp.where(pos < m, order[jnp.minimum(pos, n - 1)], -1)
+    Xg, idx, valid = _groups(X, members, d)
+    used = valid.any(axis=1)
+    u, c, z, gamma = _hyperplanes(X, Xg, idx, valid)
+    u, c = jnp.where(used[:, None], u, 0), jnp.where(used, c, 0)  # empty slots: 0/0 otherwise
+    eps = jnp.where(used & jnp.isfinite(gamma), gamma / 2, 1)
+    gamma = jnp.where(used, gamma, jnp.inf)
+    rows = jnp.stack([u, u], axis=1).reshape(2 * slots, d)
+    offs = jnp.stack([c - eps, c + eps], axis=1).reshape(2 * slots)
+    mask = jnp.stack([used, used], axis=1).reshape(2 * slots)
+    out = jnp.tile(jnp.stack([2 * s, -2 * s]), slots)
+    net = network.Network((
+        network.Layer(rows.T, -offs, mask, activation="threshold"),
+        network.Layer(out[:, None], -s[None], activation="identity"),
+    ))
+    pre = jnp.einsum("nd,kd->kn", X, rows, precision="highest") - offs[:, None]
+    margin = jnp.min(jnp.where(mask[:, None], jnp.abs(pre), jnp.inf))
+    min_gamma = jnp.min(gamma)
+    info = dict(valid=(min_gamma > 0) & jnp.all(jnp.isfinite(rows)), slab_class=s,
+                hidden_units=2 * jnp.sum(used), minority_size=m, min_gamma=min_gamma,
+                threshold_margin=margin)
+    return net, info

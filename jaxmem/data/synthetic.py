@@ -1,0 +1,72 @@
+"""Synthetic datasets: `(key, n, d, ...) -> (X, y)`, pure and vmappable over keys.
+
+n and d fix shapes, so they are Python ints (static under jit). The labels come from a
+separate subkey, so the same key gives the same points whatever the labels.
+
+labels:
+  "sign"     random +-1 (Rademacher), the binary task;
+  "gaussian" real labels y ~ N(0, 1), the regression task.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+LABELS = ("sign", "gaussian")
+
+
+def _check(n, d, labels):
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int (it fixes a shape); got {n!r}")
+    if not isinstance(d, int) or d < 1:
+        raise ValueError(f"d must be a positive int (it fixes a shape); got {d!r}")
+    if labels not in LABELS:
+        raise ValueError(f"unknown labels {labels!r}; expected one of {LABELS}")
+
+
+def _float():
+    return jnp.float64 if jax.config.read("jax_enable_x64") else jnp.float32
+
+
+def random_labels(key, n: int, labels: str = "sign", dtype=None) -> jax.Array:
+    """n labels: Rademacher +-1 ("sign") or standard normal ("gaussian")."""
+    dtype = dtype or _float()
+    if labels == "sign":
+        # rademacher, not choice: choice gathers, which fails under an Explicit mesh
+        # (ECOSYSTEM.md 2.5).
+        return jax.random.rademacher(key, (n,), dtype=jnp.int32).astype(dtype)
+    if labels == "gaussian":
+        return jax.random.normal(key, (n,), dtype)
+    raise ValueError(f"unknown labels {labels!r}; expected one of {LABELS}")
+
+
+def gaussian(key, n: int, d: int, labels: str = "sign", dtype=None):
+    """x_i ~ N(0, I_d / d) (so E||x||^2 = 1), labels as above."""
+    _check(n, d, labels)
+    dtype = dtype or _float()
+    kx, ky = jax.random.split(key)
+    X = jax.random.normal(kx, (n, d), dtype) / jnp.sqrt(jnp.asarray(d, dtype))
+    return X, random_labels(ky, n, labels, dtype)
+
+
+def sphere(key, n: int, d: int, labels: str = "sign", dtype=None):
+    """x_i uniform on the unit sphere S^{d-1} (normalized Gaussians)."""
+    _check(n, d, labels)
+    dtype = dtype or _float()
+    kx, ky = jax.random.split(key)
+    G = jax.random.normal(kx, (n, d), dtype)
+    X = G / jnp.linalg.norm(G, axis=1, keepdims=True)
+    return X, random_labels(ky, n, labels, dtype)
+
+
+def cube(key, n: int, d: int, labels: str = "sign", dtype=None):
+    """x_i uniform in [0, 1]^d."""
+    _check(n, d, labels)
+    dtype = dtype or _float()
+    kx, ky = jax.random.split(key)
+    X = jax.random.uniform(kx, (n, d), dtype)
+    return X, random_labels(ky, n, labels, dtype)
+
+
+GENERATORS = {"gaussian": gaussian, "sphere": sphere, "cube": cube}

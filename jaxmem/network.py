@@ -1,0 +1,291 @@
+"""The network model: a pytree of dense layers, each with its own activation.
+
+A `Network` is a tuple of `Layer`s. Layer l maps (n_points, n_in) -> (n_points, n_out) by
+``act(X @ W + b)``. Everything that fixes shapes or code paths (the activation name, whether
+the input weights are shared) is static pytree metadata, so a Network of fixed shapes vmaps
+over a leading batch axis of datasets and jit-compiles once.
+
+Two extensions keep constructions both faithful and fast:
+
+* ``mask`` (optional, shape (n_out,)): a padded layer. Masked units output exactly 0 and do
+  not count towards widths or parameter counts. Constructions whose size depends on the data
+  (Baum's slabs, Genzel's second layer) pad to a static maximum and mask the rest.
+* ``shared``: every unit of the layer has the same input weight vector (``weight`` has shape
+  (n_in, 1)). This is Zhang et al.'s (2017, Thm 1) network c(x) = sum_j w_j relu(<a,x> - b_j):
+  its 2n + d parameters are a, b and w. Evaluating the shared direction once is d times
+  cheaper than a dense n_in x n_out product, and it is the paper's own parameterization.
+  `param_count` still reports the dense count n_out * (n_in + 1); `shared_param_count`
+  reports the distinct parameters.
+
+Activations: relu, threshold (Heaviside with H(0) = 0, i.e. 1{z > 0}), hardtanh (clip to
+[-1, 1]) and identity.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+ACTIVATIONS = ("relu", "threshold", "hardtanh", "identity")
+
+# Matrix products run at full precision: on GPU/TPU the default would be TF32/bf16, which
+# breaks every exactness check (DESIGN.md, "Precision is a measured quantity").
+_HIGHEST = jax.lax.Precision.HIGHEST
+
+
+def _activate(name: str, z: jax.Array) -> jax.Array:
+    if name == "relu":
+        return jnp.maximum(z, 0)
+    if name == "threshold":
+        return (z > 0).astype(z.dtype)  # Heaviside(0) = 0
+    if name == "hardtanh":
+        return jnp.clip(z, -1, 1)
+    if name == "identity":
+        return z
+    raise ValueError(f"unknown activation {name!r}; expected one of {ACTIVATIONS}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Layer:
+    """One affine map followed by an activation.
+
+    weight: (n_in, n_out), or (n_in, 1) when ``shared``.
+    bias:   (n_out,).
+    mask:   (n_out,) bool, or None (all units active).
+    """
+
+    weight: jax.Array
+    bias: jax.Array
+    mask: jax.Array | None = None
+    activation: str = dataclasses.field(default="relu", metadata=dict(static=True))
+    shared: bool = dataclasses.field(default=False, metadata=dict(static=True))
+
+    def __post_init__(self):
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(
+                f"unknown activation {self.activation!r}; expected one of {ACTIVATIONS}")
+
+    @property
+    def n_in(self) -> int:
+        return self.weight.shape[-2]
+
+    @property
+    def n_out(self) -> int:
+        return self.bias.shape[-1]
+
+
+jax.tree_util.register_dataclass(
+    Layer, data_fields=["weight", "bias", "mask"], meta_fields=["activation", "shared"])
+
+
+@dataclasses.dataclass(frozen=True)
+class Network:
+    """A feed-forward network: ``layers[0]`` reads the input, ``layers[-1]`` is the output."""
+
+    layers: tuple[Layer, ...]
+
+
+jax.tree_util.register_dataclass(Network, data_fields=["layers"], meta_fields=[])
+
+
+def make(layers: Sequence[Layer]) -> Network:
+    """Builds a Network, checking that consecutive layers fit (outside jit)."""
+    layers = tuple(layers)
+    if not layers:
+        raise ValueError("a Network needs at least one layer")
+    for i, layer in enumerate(layers):
+        w_out = 1 if layer.shared else layer.n_out
+        if layer.weight.shape[-1] != w_out:
+            raise ValueError(
+                f"layer {i}: weight has {layer.weight.shape[-1]} columns, expected {w_out}"
+                f"{' (shared input weights)' if layer.shared else ''}")
+        if layer.mask is not None and layer.mask.shape[-1] != layer.n_out:
+            raise ValueError(f"layer {i}: mask has {layer.mask.shape[-1]} entries, "
+                             f"expected n_out = {layer.n_out}")
+        if i and layer.n_in != layers[i - 1].n_out:
+            raise ValueError(f"layer {i} reads {layer.n_in} inputs but layer {i - 1} "
+                             f"has {layers[i - 1].n_out} units")
+    return Network(layers)
+
+
+def _affine(layer: Layer, h: jax.Array) -> jax.Array:
+    if layer.shared:
+        # One projection <a, x>, broadcast to every unit: (n, 1) + (n_out,).
+        z = jnp.matmul(h, layer.weight, precision=_HIGHEST) + layer.bias
+    elif layer.n_out == 1:
+        # A fused multiply-reduce: XLA's CPU matvec materializes h and is ~10x slower here.
+        z = jnp.sum(h * layer.weight[:, 0], axis=-1, keepdims=True) + layer.bias
+    else:
+        z = jnp.matmul(h, layer.weight, precision=_HIGHEST) + layer.bias
+    return z
+
+
+def _masked(layer: Layer, h: jax.Array) -> jax.Array:
+    return h if layer.mask is None else jnp.where(layer.mask, h, 0)
+
+
+def apply(net: Network, X: jax.Array) -> jax.Array:
+    """Evaluates the network on the rows of X: (n, d) -> (n,) for one output, else (n, k)."""
+    h = X
+    for layer in net.layers:
+        h = _masked(layer, _activate(layer.activation, _affine(layer, h)))
+    return h[..., 0] if net.layers[-1].n_out == 1 else h
+
+
+def hidden(net: Network, X: jax.Array) -> list[jax.Array]:
+    """The outputs of every layer (after activation and mask), input layer excluded."""
+    out, h = [], X
+    for layer in net.layers:
+        h = _masked(layer, _activate(layer.activation, _affine(layer, h)))
+        out.append(h)
+    return out
+
+
+def _active(layer: Layer) -> jax.Array:
+    if layer.mask is None:
+        return jnp.asarray(layer.n_out)
+    return jnp.sum(layer.mask.astype(jnp.int32), axis=-1)
+
+
+def depth(net: Network) -> int:
+    """The number of affine maps (hidden layers + the output layer). Static."""
+    return len(net.layers)
+
+
+def widths(net: Network) -> jax.Array:
+    """Active units of each hidden layer, shape (depth - 1,). Batched under vmap."""
+    if len(net.layers) == 1:
+        return jnp.zeros((0,), jnp.int32)
+    return jnp.stack([_active(layer) for layer in net.layers[:-1]], axis=-1)
+
+
+def param_count(net: Network) -> jax.Array:
+    """Dense parameter count: sum over layers of n_out * (n_in + 1), active units only.
+
+    The input of layer l is the active units of layer l - 1 (all d inputs for layer 0).
+    """
+    total = jnp.asarray(0)
+    n_in = jnp.asarray(net.layers[0].n_in)
+    for layer in net.layers:
+        n_out = _active(layer)
+        total = total + n_out * (n_in + 1)
+        n_in = n_out
+    return total
+
+
+def shared_param_count(net: Network) -> jax.Array:
+    """Distinct parameters, where a shared layer stores one weight vector for all its units.
+
+    A shared layer costs n_in + n_out (one weight vector, one bias per unit); other layers
+    cost their dense count. For Zhang et al.'s network d -> n (shared) -> 1 without the
+    (zero) output bias this gives d + n + n = 2n + d, the count of Theorem 1.
+    """
+    total = jnp.asarray(0)
+    n_in = jnp.asarray(net.layers[0].n_in)
+    for layer in net.layers:
+        n_out = _active(layer)
+        total = total + (n_in + n_out if layer.shared else n_out * (n_in + 1))
+        n_in = n_out
+    return total
+
+
+def _dense_weight(layer: Layer) -> jax.Array:
+    if layer.shared:
+        return jnp.broadcast_to(layer.weight, layer.weight.shape[:-1] + (layer.n_out,))
+    return layer.weight
+
+
+def nonzero_param_count(net: Network) -> jax.Array:
+    """Nonzero weights and biases of active units, counting a shared weight once per unit
+    (the dense network's nonzeros). Inputs that come from masked units are not counted."""
+    total = jnp.asarray(0)
+    in_active = None
+    for layer in net.layers:
+        W = _dense_weight(layer)
+        nz_w = W != 0
+        if in_active is not None:
+            nz_w = nz_w & in_active[..., :, None]
+        nz = jnp.sum(nz_w.astype(jnp.int32), axis=-2) + (layer.bias != 0).astype(jnp.int32)
+        if layer.mask is not None:
+            nz = jnp.where(layer.mask, nz, 0)
+        total = total + jnp.sum(nz, axis=-1)
+        in_active = (jnp.ones(layer.bias.shape, bool) if layer.mask is None else layer.mask)
+    return total
+
+
+def astype(net: Network, dtype) -> Network:
+    """The same network with weights and biases cast to ``dtype`` (masks unchanged)."""
+    def cast(layer: Layer) -> Layer:
+        return dataclasses.replace(layer, weight=layer.weight.astype(dtype),
+                                   bias=layer.bias.astype(dtype))
+    return Network(tuple(cast(layer) for layer in net.layers))
+
+
+def dense(net: Network) -> Network:
+    """The same function with every shared layer expanded to a dense weight matrix."""
+    return Network(tuple(
+        dataclasses.replace(layer, weight=_dense_weight(layer), shared=False)
+        for layer in net.layers))
+
+
+def describe(net: Network) -> str:
+    """A one-line shape summary, e.g. ``20 -> 1000 relu (shared) -> 1 identity``."""
+    parts = [str(net.layers[0].n_in)]
+    for layer in net.layers:
+        tag = " (shared)" if layer.shared else ""
+        tag += " (masked)" if layer.mask is not None else ""
+        parts.append(f"{layer.n_out} {layer.activation}{tag}")
+    return " -> ".join(parts)
+
+
+def unit_roundoff(dtype) -> float:
+    """u = eps / 2 for round-to-nearest (2^-53 in float64, 2^-24 in float32)."""
+    return float(np.finfo(np.dtype(dtype)).eps) / 2
+
+
+def gamma(k: int | jax.Array, u: float) -> jax.Array:
+    """Higham's gamma_k = k u / (1 - k u): the relative error bound of a length-k dot product."""
+    ku = jnp.asarray(k) * u
+    return ku / (1 - ku)
+
+
+def rounding_bound(net: Network, X: jax.Array) -> jax.Array:
+    """An a-priori bound on |fl(apply(net, X)) - apply_exact(net, X)| per point, shape (n,).
+
+    Forward error analysis layer by layer (Higham, Accuracy and Stability, Sec. 3.5): with
+    M_0 = |X| and M_l = |W_l|^T M_{l-1} + |b_l| (magnitudes with every activation dropped),
+    the error after layer l is at most gamma_{K_l} M_l with K_l = sum_{i<=l} (n_in_i + 1),
+    because relu, hardtanh and identity are 1-Lipschitz with |act(z)| <= |z|. A threshold
+    layer is exact when no pre-activation lies within its own error of 0, so its output
+    restarts the bound (M = its 0/1 output, K = 0); whether a threshold flipped is a
+    separate margin check.
+    """
+    u = unit_roundoff(X.dtype)
+    M = jnp.abs(X)
+    K = 0
+    for layer in net.layers:
+        W = jnp.abs(layer.weight)
+        if layer.shared:
+            M = jnp.matmul(M, W, precision=_HIGHEST) + jnp.abs(layer.bias)
+        elif layer.n_out == 1:
+            M = jnp.sum(M * W[:, 0], axis=-1, keepdims=True) + jnp.abs(layer.bias)
+        else:
+            M = jnp.matmul(M, W, precision=_HIGHEST) + jnp.abs(layer.bias)
+        K += layer.n_in + 1
+        if layer.activation == "threshold":
+            M, K = jnp.ones_like(M), 0  # outputs are 0 or 1, computed exactly
+        M = _masked(layer, M)
+    bound = gamma(K, u) * M
+    return bound[..., 0] if net.layers[-1].n_out == 1 else bound
+
+
+__all__ = [
+    "ACTIVATIONS", "Layer", "Network", "make", "apply", "hidden", "depth", "widths",
+    "param_count", "shared_param_count", "nonzero_param_count", "astype", "dense",
+    "describe", "unit_roundoff", "gamma", "rounding_bound",
+]

@@ -1,0 +1,151 @@
+"""Claims of Zhang, Bengio, Hardt, Recht, Vinyals (ICLR 2017), "Understanding deep learning
+requires rethinking generalization": Theorem 1, Lemma 1 and the depth-k corollary."""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxmem import metrics, network
+from jaxmem.constructions import zhang2017
+from jaxmem.data import gaussian
+from jaxmem.sweep import expand
+from verify.claims import Claim, Scaling, Universal
+
+CITATION = ("Zhang, Bengio, Hardt, Recht, Vinyals. Understanding deep learning requires "
+            "rethinking generalization. ICLR 2017. Theorem 1, Lemma 1, Appendix C.")
+
+
+def dataset(key, n, d, **_):
+    """Gaussian points, real Gaussian labels: 'any function on a sample'."""
+    return gaussian(jax.random.fold_in(key, 0), n, d, labels="gaussian")
+
+
+def _build_key(key):
+    return jax.random.fold_in(key, 1)
+
+
+def thm1_trial(key, n, d):
+    X, y = dataset(key, n, d)
+    net, info = zhang2017.build(_build_key(key), X, y)
+    fit = metrics.fit_report(net, X, y)
+    # Theorem 1's count, and the dense network's: n units of d weights + bias, output n + 1.
+    shared_ok = info["shared_param_count"] == 2 * n + d
+    dense_ok = network.param_count(net) == n * (d + 1) + (n + 1)
+    return dict(ok=info["valid"] & fit["interpolates"] & shared_ok & dense_ok,
+                interpolates=fit["interpolates"], valid=info["valid"],
+                shared_param_count=info["shared_param_count"],
+                param_count=network.param_count(net),
+                max_abs_error=fit["max_abs_error"],
+                error_over_tolerance=fit["error_over_tolerance"],
+                min_gap=info["min_gap"],
+                max_abs_weight=jnp.max(jnp.abs(info["weights"])))
+
+
+def lemma1_trial(key, n, d):
+    """Lemma 1's matrix A_ij = relu(t_i - b_j) for the interleaving knots of Theorem 1."""
+    X, y = dataset(key, n, d)
+    net, info = zhang2017.build(_build_key(key), X, y)
+    ts = jnp.sort(X @ info["direction"])
+    A = zhang2017.lemma1_matrix(ts, info["knots"])
+    diag = jnp.diagonal(A)
+    return dict(lower_triangular=jnp.all(jnp.triu(A, 1) == 0),
+                diag_positive=jnp.all(diag > 0),
+                min_diag_is_min_gap=jnp.min(diag) == jnp.min(ts - info["knots"]),
+                min_diagonal=jnp.min(diag),
+                A=A)
+
+
+def lemma1_host(outs, config):
+    """Eigenvalues and the smallest singular value on the host, with NumPy: non-symmetric eig
+    has no GPU kernel, and batched LAPACK calls under vmap can deadlock XLA's CPU pool.
+
+    Passes when the sorted eigenvalues equal the sorted diagonal to within a backward-stable
+    eigensolver's error n u ||A||_F, and the smallest eigenvalue is min_i (t_i - b_i)."""
+    A = outs.pop("A")
+    n = A.shape[-1]
+    u = np.finfo(A.dtype).eps / 2
+    eig_err, eig_ok, sigma_min = [], [], []
+    for Ai in A:
+        sigma_min.append(float(np.linalg.svd(Ai, compute_uv=False)[-1]))
+        lam = np.sort(np.real(np.linalg.eigvals(Ai)))
+        diag = np.sort(np.diagonal(Ai))
+        err = float(np.max(np.abs(lam - diag)))
+        eig_err.append(err)
+        eig_ok.append(err <= n * u * np.linalg.norm(Ai))
+    outs["eig_minus_diag"] = np.array(eig_err)
+    # Lemma 1 bounds the eigenvalues, not the conditioning: sigma_min is far smaller.
+    outs["min_singular_value"] = np.array(sigma_min)
+    outs["ok"] = (np.array(eig_ok) & outs["lower_triangular"] & outs["diag_positive"]
+                  & outs["min_diag_is_min_gap"])
+    return outs
+
+
+def depth_k_trial(key, n, d, k):
+    X, y = dataset(key, n, d)
+    net, info = zhang2017.build_depth_k(_build_key(key), X, y, k=k)
+    fit = metrics.fit_report(net, X, y)
+    widths = network.widths(net)
+    width_ok = jnp.max(widths) == math.ceil(n / k) + 2
+    depth_ok = network.depth(net) == k + 1  # k hidden layers + output
+    return dict(ok=info["valid"] & fit["interpolates"] & width_ok & depth_ok,
+                interpolates=fit["interpolates"], max_width=jnp.max(widths),
+                hidden_layers=jnp.asarray(network.depth(net) - 1),
+                param_count=network.param_count(net),
+                max_abs_error=fit["max_abs_error"],
+                error_over_tolerance=fit["error_over_tolerance"])
+
+
+THM1 = Claim(
+    id="zhang2017.thm1",
+    citation=CITATION,
+    statement=("A two-layer ReLU network c(x) = sum_j w_j relu(<a,x> - b_j) with 2n + d weights "
+               "fits any real labels on any n distinct points in R^d exactly."),
+    trial=thm1_trial,
+    grids=dict(quick=expand(n=[1, 10, 100, 1000], d=[1, 10], datasets=64),
+               full=expand(n=[1, 10, 100, 1000, 4000], d=[1, 2, 10, 100], datasets=1000)),
+    rule=Universal(),
+    dataset=dataset,
+)
+
+LEMMA1 = Claim(
+    id="zhang2017.lemma1",
+    citation=CITATION,
+    statement=("For interleaving b_1 < t_1 < b_2 < ... < b_n < t_n, A_ij = relu(t_i - b_j) is "
+               "lower-triangular; its eigenvalues are its diagonal, the smallest min_i (t_i - b_i) > 0."),
+    trial=lemma1_trial,
+    grids=dict(quick=expand(n=[2, 16, 64], d=[3], datasets=32),
+               full=expand(n=[2, 16, 64, 256], d=[1, 3, 20], datasets=500)),
+    rule=Universal(),
+    host=lemma1_host,
+    dataset=dataset,
+)
+
+DEPTH_K = Claim(
+    id="zhang2017.depth_k",
+    citation=CITATION,
+    statement=("For every k, a ReLU network with k hidden layers of width ceil(n/k) + 2 fits any "
+               "real labels on n distinct points exactly (Appendix C; exact carry construction)."),
+    trial=depth_k_trial,
+    grids=dict(quick=expand(n=[10, 200], d=[5], k=[1, 3, 8], datasets=32),
+               full=expand(n=[10, 200, 1000], d=[2, 20], k=[1, 2, 3, 8, 16], datasets=500)),
+    rule=Universal(),
+    dataset=dataset,
+)
+
+WEIGHT_GROWTH = Claim(
+    id="zhang2017.weight_growth",
+    citation=CITATION + " Growth rate: jaxmem digest constructions.md A.5(2) (derived).",
+    statement=("The output weights grow like 1/min gap of the projections, i.e. max|w| ~ n^2 "
+               "for Gaussian data with knots just after each point (a derived prediction)."),
+    trial=thm1_trial,
+    grids=dict(quick=expand(n=[32, 128, 512, 2048], d=[10], datasets=48),
+               full=expand(n=[32, 64, 128, 256, 512, 1024, 2048, 4096], d=[10], datasets=400)),
+    rule=Scaling(x="n", y="max_abs_weight", predicted=2.0, band=(1.5, 2.5)),
+    dataset=dataset,
+)
+
+CLAIMS = [THM1, LEMMA1, DEPTH_K, WEIGHT_GROWTH]

@@ -72,7 +72,8 @@ def _verify(args) -> int:
                   file=sys.stderr)
             return EXIT_USAGE
         try:
-            out = claims_mod.reproduce(known[args.reproduce], args.index, args.scale, args.seed)
+            out = claims_mod.reproduce(known[args.reproduce], args.index, args.scale, args.seed,
+                                      args.chunk_size)
         except ValueError as err:
             print(f"jaxmem verify: {err}", file=sys.stderr)
             return EXIT_USAGE

@@ -177,8 +177,7 @@ def _universal(claim, rule, runs, seed, res: Result):
         if cex is None and not ok.all():
             i = int(np.flatnonzero(~ok)[0])
             cex = dict(config=config, index=i, global_index=total + i, seed=seed,
-                       metrics={k: _scalar(v[i]) for k, v in outs.items()
-                                if np.asarray(v[i]).size <= 16})
+                       metrics={k: _scalar(v[i]) for k, v in outs.items()})
         n_passed += int(ok.sum())
         total += len(ok)
     res.n_passed, res.pass_rate = n_passed, n_passed / total
@@ -256,6 +255,8 @@ def run_claim(claim: Claim, scale: str = "quick", seed: int = 0,
         res.detail = rule.summarize(runs)
     else:
         raise TypeError(f"claim {claim.id}: unknown rule {rule!r}")
+    if res.counterexample is not None and chunk_size != 256:
+        res.detail = res.detail[:-1] + f" --chunk-size {chunk_size}`"  # same chunk, same bits
     res.seconds = time.perf_counter() - t0
     return res
 
@@ -273,15 +274,21 @@ def locate(claim: Claim, scale: str, global_index: int) -> tuple[dict, int]:
                      f"index {global_index} is out of range")
 
 
-def reproduce(claim: Claim, global_index: int, scale: str = "quick", seed: int = 0) -> dict:
-    """Rebuilds one dataset of a claim, through the same batched code path as the run.
+def reproduce(claim: Claim, global_index: int, scale: str = "quick", seed: int = 0,
+              chunk_size: int = 256) -> dict:
+    """Rebuilds one dataset of a claim, bit for bit as the run computed it.
 
-    Returns config, index, seed, passed (for universal/probabilistic rules), the dataset's
-    metrics, and (when the claim defines `dataset`) X and y.
+    The dataset's whole chunk is recomputed with the run's chunk shape: a program compiled
+    for another batch size may round differently. Returns config, index, seed, passed (for
+    universal/probabilistic rules), the dataset's metrics, and (when the claim defines
+    `dataset`) X and y.
     """
     config, index = locate(claim, scale, global_index)
-    outs = run_config(claim, config, seed, indices=[index])
-    metrics = {k: _scalar(v[0]) for k, v in outs.items()}
+    chunk = min(chunk_size, config["datasets"])
+    start = index - index % chunk
+    outs = run_config(claim, config, seed, chunk_size=chunk,
+                      indices=range(start, min(start + chunk, config["datasets"])))
+    metrics = {k: _scalar(v[index - start]) for k, v in outs.items()}
     out = dict(claim=claim.id, config=config, index=index, global_index=global_index,
                seed=seed, scale=scale, metrics=metrics)
     passed = getattr(claim.rule, "passed", None)

@@ -1,0 +1,219 @@
+"""Build + verify throughput: jaxmem's vmapped, chunked constructions against a NumPy/SciPy loop.
+
+    python benchmarks/bench_constructions.py [--datasets 1000] [--n 1000] [--d 20]
+                                             [--chunk 250] [--loop-datasets 50]
+
+For Zhang et al. (2017, Thm 1) and Bubeck et al. (2020), every dataset is drawn, its network
+built and checked for interpolation:
+
+* jax: `jaxmem.sweep.run_chunked` over `--datasets` keys, timed after an identical warm-up
+  call that compiles (trace + lower + compile time is reported separately; that the timed
+  run compiles nothing is checked).
+* numpy/scipy: the same math written independently, one dataset at a time, timed on
+  `--loop-datasets` datasets and extrapolated per dataset (the loop is slow).
+
+Both sides draw their own data (Gaussian x ~ N(0, I/d), labels ~ N(0, 1)) inside the timed
+region, so the comparison is build + verify + data generation on each side. Prints one line
+per construction and one line about the JAX set-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+
+import jax
+
+# Exactness is checked in float64; must be set before any array is created.
+jax.config.update("jax_enable_x64", True)
+
+import numpy as np  # noqa: E402
+import scipy.linalg  # noqa: E402
+
+from jaxmem import data, metrics  # noqa: E402
+from jaxmem.constructions import bubeck2020, zhang2017  # noqa: E402
+from jaxmem.sweep import run_chunked  # noqa: E402
+
+TARGET_SECONDS = 1.0  # the JAX batch at the defaults should take under this
+
+
+# ---- JAX ----------------------------------------------------------------------------------
+
+def trial(key, *, build, n, d):
+    """One dataset: draw it, build the network, check it. `build` is static (run_chunked
+    caches the compiled function by (trial, build, n, d))."""
+    X, y = data.gaussian(jax.random.fold_in(key, 0), n, d, labels="gaussian")
+    net, _ = build(jax.random.fold_in(key, 1), X, y)
+    return dict(interpolates=metrics.interpolates(net, X, y),
+                max_abs_error=metrics.max_abs_error(net, X, y))
+
+
+class CompileCounter:
+    """Counts XLA compilations (and sums trace + lower + compile seconds) via jax.monitoring,
+    so the benchmark can prove that the timed run did not compile."""
+
+    _EVENTS = ("/jax/core/compile/jaxpr_trace_duration",
+               "/jax/core/compile/jaxpr_to_mlir_module_duration",
+               "/jax/core/compile/backend_compile_duration")
+
+    def __init__(self):
+        self.compiles, self.seconds = 0, 0.0
+        jax.monitoring.register_event_duration_secs_listener(self._record)
+
+    def _record(self, event, duration, **_):
+        if event in self._EVENTS:
+            self.seconds += duration
+            self.compiles += event.endswith("backend_compile_duration")
+
+    def reset(self):
+        self.compiles, self.seconds = 0, 0.0
+
+
+def time_jax(build, keys, chunk, n, d, counter: CompileCounter):
+    """(seconds, compile seconds, results) for run_chunked over all keys, timed warm."""
+    # The warm-up is the identical call: besides the chunk function it compiles the small
+    # eager ops run_chunked dispatches (key slices of each size, the last chunk's padding),
+    # so the timed run reuses every compiled function.
+    counter.reset()
+    run_chunked(trial, keys, chunk, build=build, n=n, d=d)
+    compile_seconds = counter.seconds
+    counter.reset()
+    start = time.perf_counter()
+    out = run_chunked(trial, keys, chunk, build=build, n=n, d=d)  # returns NumPy (device_get)
+    seconds = time.perf_counter() - start
+    if counter.compiles:
+        print(f"warning: the timed {build.__module__} run compiled {counter.compiles} time(s)")
+    return seconds, compile_seconds, out
+
+
+# ---- NumPy/SciPy baseline -------------------------------------------------------------------
+
+UNIT_ROUNDOFF = np.finfo(np.float64).eps / 2
+
+
+def rounding_tolerance(hidden_magnitude, w_out, depth_sum):
+    """Per-point tolerance 2 gamma_K (M_1 |w_out|), the same a-priori forward-error bound as
+    `jaxmem.metrics.interpolation_tolerance` (Higham, Sec. 3.5), re-derived here:
+    M_1 = |X| |W_1| + |b_1| is the hidden layer's magnitude, K = sum of (fan-in + 1)."""
+    ku = depth_sum * UNIT_ROUNDOFF
+    return 2 * ku / (1 - ku) * (hidden_magnitude @ np.abs(w_out))
+
+
+def gaussian_dataset(rng, n, d):
+    return rng.standard_normal((n, d)) / np.sqrt(d), rng.standard_normal(n)
+
+
+def zhang_numpy(rng, n, d, theta=0.01):
+    """Theorem 1 with SciPy: the n x n lower-triangular Lemma 1 system, solved directly.
+    Returns (interpolates, max abs error)."""
+    X, y = gaussian_dataset(rng, n, d)
+    a = rng.standard_normal(d)
+    t = X @ a
+    order = np.argsort(t)
+    ts, ys = t[order], y[order]
+    gaps = np.diff(ts)
+    knots = np.concatenate([ts[:1] - gaps.mean(), ts[:-1] + theta * gaps])
+    A = np.maximum(ts[:, None] - knots[None, :], 0)
+    w = scipy.linalg.solve_triangular(A, ys, lower=True)
+    # Verify on the original points, through X (not the sorted t), like the JAX side.
+    f = np.maximum((X @ a)[:, None] - knots[None, :], 0) @ w
+    err = np.abs(f - y)
+    hidden_magnitude = (np.abs(X) @ np.abs(a))[:, None] + np.abs(knots)[None, :]
+    tol = rounding_tolerance(hidden_magnitude, w, (d + 1) + (n + 1))
+    return bool(np.all(err <= tol)), float(err.max())
+
+
+def bubeck_numpy(rng, n, d):
+    """Bubeck et al.'s 4 ceil(n/d) ReLU units with NumPy: per group S of d points, the
+    hyperplane <u, x> = c through S, v with <v, x_i> = y_i on S, and the four units.
+    The full groups' d x d systems go to one batched np.linalg.solve; the partial last group
+    takes the min-norm lstsq solution. Returns (interpolates, max abs error)."""
+    X, y = gaussian_dataset(rng, n, d)
+    groups = math.ceil(n / d)
+    perm = rng.permutation(n)
+    full = n // d
+    # Solve for s (<s, x_i> = 1, the hyperplane) and v (<v, x_i> = y_i) together: 2 rhs.
+    Xs = X[perm[:full * d]].reshape(full, d, d)
+    rhs = np.stack([np.ones((full, d)), y[perm[:full * d]].reshape(full, d)], axis=-1)
+    sv = list(np.linalg.solve(Xs, rhs))
+    if full < groups:
+        rest = perm[full * d:]
+        sv.append(np.linalg.lstsq(X[rest], np.stack([np.ones(len(rest)), y[rest]], 1),
+                                  rcond=None)[0])
+    sv = np.stack(sv)                                  # (G, d, 2)
+    s, v = sv[..., 0], sv[..., 1]
+    norm = np.linalg.norm(s, axis=1)
+    u, c = s / norm[:, None], 1 / norm
+    z = X @ u.T - c                                    # (n, G): signed distances
+    group_of = np.empty(n, int)
+    group_of[perm] = np.arange(n) // d
+    z_out = np.abs(z)
+    z_out[np.arange(n), group_of] = np.inf             # only points outside each group count
+    gamma = z_out.min(axis=0)
+    eps = np.where(np.isfinite(gamma), gamma / 2, 1)
+    h_max = np.abs(X @ v.T).max(axis=0)
+    delta = 0.5 * eps / np.where(h_max > 0, h_max, 1)
+    ud = u + delta[:, None] * v
+    # Units per group: (u + delta v, c - eps), (u, c - eps), (u + delta v, c + eps), (u, c + eps).
+    W1 = np.stack([ud, u, ud, u], axis=1).reshape(4 * groups, d).T
+    b1 = -np.stack([c - eps, c - eps, c + eps, c + eps], axis=1).reshape(4 * groups)
+    w_out = (np.array([1.0, -1.0, -1.0, 1.0]) / delta[:, None]).reshape(4 * groups)
+    f = np.maximum(X @ W1 + b1, 0) @ w_out
+    err = np.abs(f - y)
+    hidden_magnitude = np.abs(X) @ np.abs(W1) + np.abs(b1)
+    tol = rounding_tolerance(hidden_magnitude, w_out, (d + 1) + (4 * groups + 1))
+    return bool(np.all(err <= tol)), float(err.max())
+
+
+def time_numpy(fn, count, n, d, seed=0):
+    """(seconds per dataset, datasets that interpolate) over `count` datasets."""
+    fn(np.random.default_rng([seed, count]), n, d)  # untimed: first-call imports and caches
+    start = time.perf_counter()
+    passed = sum(fn(np.random.default_rng([seed, i]), n, d)[0] for i in range(count))
+    return (time.perf_counter() - start) / count, passed
+
+
+# ---- main --------------------------------------------------------------------------------------
+
+CONSTRUCTIONS = {"zhang2017": (zhang2017.build, zhang_numpy),
+                 "bubeck2020": (bubeck2020.build, bubeck_numpy)}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", type=int, default=1000, help="datasets in the JAX batch")
+    parser.add_argument("--n", type=int, default=1000, help="points per dataset")
+    parser.add_argument("--d", type=int, default=20, help="input dimension")
+    parser.add_argument("--chunk", type=int, default=250, help="datasets per compiled call")
+    parser.add_argument("--loop-datasets", type=int, default=50,
+                        help="datasets timed in the NumPy/SciPy loop (extrapolated per dataset)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    counter = CompileCounter()
+    keys = jax.random.split(jax.random.key(args.seed), args.datasets)
+    jax_seconds = {}
+    for name, (build, numpy_fn) in CONSTRUCTIONS.items():
+        seconds, compile_seconds, out = time_jax(build, keys, args.chunk, args.n, args.d, counter)
+        jax_seconds[name] = seconds
+        jax_ms = 1e3 * seconds / args.datasets
+        loop_seconds, loop_passed = time_numpy(numpy_fn, args.loop_datasets, args.n, args.d,
+                                               args.seed)
+        print(f"{name} n={args.n} d={args.d} datasets={args.datasets}: "
+              f"jax {seconds:.2f} s ({jax_ms:.2f} ms/dataset, compile {compile_seconds:.1f} s, "
+              f"all interpolate: {bool(out['interpolates'].all())}, "
+              f"max error {out['max_abs_error'].max():.1e}) | "
+              f"numpy/scipy loop {1e3 * loop_seconds:.1f} ms/dataset "
+              f"({args.loop_datasets} datasets, {loop_passed}/{args.loop_datasets} interpolate, "
+              f"extrapolated) | speedup {1e3 * loop_seconds / jax_ms:.1f}x", flush=True)
+
+    relative = ", ".join(f"{name} {s:.2f} s = {s / TARGET_SECONDS:.2f}x"
+                         for name, s in jax_seconds.items())
+    print(f"jax {jax.__version__} backend={jax.default_backend()} "
+          f"devices={jax.device_count()} ({jax.devices()[0].device_kind}) | "
+          f"JAX batch vs {TARGET_SECONDS:g} s target: {relative}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""The `jaxmem` command line: output format, JSON, exit codes, --reproduce, bad arguments."""
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import verify
+from jaxmem import cli
+from jaxmem.sweep import expand
+from verify import claims as C
+from verify import zhang2017 as zhang_claims
+from tests.test_verify import perturbed_trial, _data
+
+
+@pytest.fixture
+def broken_registry(monkeypatch):
+    grid = expand(n=[16], d=[2], datasets=6)
+    broken = C.Claim(id="test.broken", citation="test", statement="one weight perturbed",
+                     trial=perturbed_trial, grids=dict(quick=grid, full=grid),
+                     rule=C.Universal(), dataset=_data)
+    small = dataclasses.replace(zhang_claims.LEMMA1, grids=dict(
+        quick=expand(n=[4], d=[2], datasets=4), full=expand(n=[4], d=[2], datasets=4)))
+    monkeypatch.setattr(verify, "all_claims", lambda: [small, broken])
+    return broken
+
+
+def test_verify_json_and_exit_codes(broken_registry, capsys):
+    assert cli.main(["verify", "--claim", "zhang2017.lemma1", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["id"] for r in rows] == ["zhang2017.lemma1"]
+    for key in ("id", "verdict", "n_datasets", "pass_rate", "ci_low", "ci_high", "seconds"):
+        assert key in rows[0]
+    assert rows[0]["verdict"] == "HOLDS" and rows[0]["n_datasets"] == 4
+
+    assert cli.main(["verify"]) == 1                      # a VIOLATED claim fails the run
+    out = capsys.readouterr().out
+    lines = out.strip().splitlines()
+    assert lines[0].split()[:3] == ["claim", "datasets", "pass"]
+    broken_line = next(line for line in lines if line.startswith("test.broken"))
+    assert "VIOLATED" in broken_line and "--reproduce test.broken --index 0" in broken_line
+
+
+def test_reproduce_prints_and_saves(broken_registry, capsys, tmp_path):
+    path = tmp_path / "cex.npz"
+    assert cli.main(["verify", "--reproduce", "test.broken", "--index", "2",
+                     "--save", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "FAILS" in out and "index 2" in out and "seed 0" in out
+    saved = np.load(path)
+    assert saved["X"].shape == (16, 2) and saved["y"].shape == (16,)
+    assert cli.main(["verify", "--reproduce", "test.broken", "--index", "2", "--json"]) == 1
+    rec = json.loads(capsys.readouterr().out)
+    assert rec["passed"] is False and rec["index"] == 2
+
+
+def test_usage_errors(broken_registry, capsys):
+    assert cli.main(["verify", "--claim", "no.such"]) == 2
+    assert "unknown claim" in capsys.readouterr().err
+    assert cli.main(["verify", "--reproduce", "test.broken"]) == 2
+    assert "--index" in capsys.readouterr().err
+    assert cli.main(["verify", "--reproduce", "test.broken", "--index", "99"]) == 2
+    assert "out of range" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["verify", "--scale", "huge"])
+    assert exc.value.code == 2
+    assert cli.main(["verify", "--list"]) == 0
+    assert "test.broken" in capsys.readouterr().out
+
+
+def test_help_is_useful(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--help"])
+    assert exc.value.code == 0
+    assert "verify" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        cli.main(["verify", "--help"])
+    text = capsys.readouterr().out
+    for flag in ("--claim", "--scale", "--json", "--seed", "--list", "--reproduce", "--index"):
+        assert flag in text
+
+
+def test_quick_verify_end_to_end():
+    """The README's main job: every registered claim at quick scale, nothing VIOLATED."""
+    env = dict(os.environ, JAXMEM_CACHE="off")
+    proc = subprocess.run([sys.executable, "-m", "jaxmem.cli", "verify", "--json"],
+                          capture_output=True, text=True, env=env, timeout=400)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = json.loads(proc.stdout)
+    assert {r["id"] for r in rows} == {c.id for c in verify.all_claims()}
+    for r in rows:
+        assert r["verdict"] in ("HOLDS", "INFO"), r

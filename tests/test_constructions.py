@@ -1,0 +1,205 @@
+"""Constructions: exact interpolation and the papers' unit and parameter counts, over many
+random datasets in float64; degenerate inputs become flags; float32 failure is reported."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.linalg
+
+from jaxmem import metrics, network
+from jaxmem.constructions import bubeck2020, zhang2017
+from jaxmem.data import gaussian
+from jaxmem.sweep import batched, run_chunked
+
+
+def _keys(seed, count):
+    return jax.random.split(jax.random.key(seed), count)
+
+
+# ---- Zhang et al. 2017, Theorem 1 -------------------------------------------------------
+
+def zhang_trial(key, n, d):
+    X, y = gaussian(jax.random.fold_in(key, 0), n, d, labels="gaussian")
+    net, info = zhang2017.build(jax.random.fold_in(key, 1), X, y)
+    fit = metrics.fit_report(net, X, y)
+    return dict(interpolates=fit["interpolates"], valid=info["valid"],
+                shared=info["shared_param_count"], dense=network.param_count(net),
+                nonzero=network.nonzero_param_count(net), err=fit["max_abs_error"])
+
+
+@pytest.mark.parametrize("n,d", [(1, 1), (7, 3), (64, 1), (300, 10)])
+def test_zhang_interpolates_with_2n_plus_d_weights(n, d):
+    out = run_chunked(zhang_trial, _keys(n * 100 + d, 48), 48, n=n, d=d)
+    assert out["valid"].all() and out["interpolates"].all()
+    assert (out["shared"] == 2 * n + d).all()                  # Theorem 1's count
+    assert (out["dense"] == n * (d + 1) + (n + 1)).all()       # sum n_out (n_in + 1)
+    # The dense net's only zero parameter is the output bias (Gaussian data: a, b, w != 0).
+    assert (out["nonzero"] == n * (d + 1) + n).all()
+
+
+def test_zhang_knots_interleave_and_recurrence_solves_lemma1_system():
+    X, y = gaussian(jax.random.key(3), 40, 4, labels="gaussian")
+    net, info = zhang2017.build(jax.random.key(4), X, y)
+    ts = np.sort(np.asarray(X @ info["direction"]))
+    b = np.asarray(info["knots"])
+    assert np.all(b < ts) and np.all(ts[:-1] < b[1:])          # b_1 < t_1 < b_2 < ... < t_n
+    A = np.maximum(ts[:, None] - b[None, :], 0)
+    w_ref = scipy.linalg.solve_triangular(A, np.asarray(y)[np.argsort(np.asarray(X @ info["direction"]))],
+                                          lower=True)
+    w = np.asarray(info["weights"])
+    # Both solve the same triangular system; compare through the residual scale |A||w|.
+    scale = np.abs(A) @ np.abs(w_ref)
+    assert np.all(np.abs(A @ w - A @ w_ref) <= 64 * np.finfo(float).eps * scale.max())
+    assert float(info["min_diagonal"]) == pytest.approx(np.min(ts - b), rel=0, abs=0)
+
+
+def test_zhang_midpoint_knots_give_larger_weights():
+    """Digest A.2: theta = 1/2 makes the recurrence alternate, weights grow 10-1000x."""
+    ratios = []
+    for seed in range(8):
+        X, y = gaussian(jax.random.key(seed), 200, 10, labels="sign")
+        _, near = zhang2017.build(jax.random.key(99), X, y, theta=0.01)
+        _, mid = zhang2017.build(jax.random.key(99), X, y, theta=0.5)
+        ratios.append(float(jnp.sum(jnp.abs(mid["weights"])) / jnp.sum(jnp.abs(near["weights"]))))
+    assert np.median(ratios) > 10
+
+
+def test_zhang_projection_tie_is_a_flag_not_an_exception():
+    X, y = gaussian(jax.random.key(5), 6, 2, labels="gaussian")
+    X = X.at[3].set(X[1])          # a repeated point: every projection ties
+    y = y.at[3].set(y[1])
+    _, info = jax.jit(zhang2017.build)(jax.random.key(0), X, y)   # traced: no validation
+    assert not bool(info["valid"])
+    with pytest.raises(ValueError, match="rows 1 and 3"):
+        zhang2017.build(jax.random.key(0), X, y)                 # concrete: validated
+
+
+def test_vmapped_equals_per_dataset():
+    """Data are bitwise identical; flags and counts equal; weights equal up to rounding (a
+    batched matmul may sum in another order, and weights ~ 1/gap amplify the last bits)."""
+    keys = _keys(11, 6)
+    batch = run_chunked(zhang_trial, keys, 6, n=50, d=3)
+    data = jax.vmap(lambda k: gaussian(jax.random.fold_in(k, 0), 50, 3, labels="gaussian"))(keys)
+    nets = jax.vmap(lambda k, X, y: zhang2017.build(jax.random.fold_in(k, 1), X, y)[1])(keys, *data)
+    for i in range(6):
+        single = jax.jit(lambda k: zhang_trial(k, 50, 3))(keys[i])
+        X, y = gaussian(jax.random.fold_in(keys[i], 0), 50, 3, labels="gaussian")
+        assert np.array_equal(data[0][i], X) and np.array_equal(data[1][i], y)
+        for name in ("interpolates", "valid", "shared", "dense", "nonzero"):
+            assert batch[name][i] == single[name], name
+        _, info = zhang2017.build(jax.random.fold_in(keys[i], 1), X, y)
+        np.testing.assert_allclose(nets["weights"][i], info["weights"], rtol=1e-9)
+
+
+def test_no_recompilation_on_second_batch_of_same_shape():
+    f = batched(zhang_trial, n=20, d=2)
+    f(_keys(1, 8))
+    size = f._cache_size()
+    f(_keys(2, 8))
+    assert f._cache_size() == size == 1
+    # A padded last chunk reuses the same compilation: 10 keys in chunks of 4.
+    g = batched(zhang_trial, n=21, d=2)
+    out = run_chunked(zhang_trial, _keys(3, 10), 4, n=21, d=2)
+    assert len(out["valid"]) == 10 and g._cache_size() == 1
+
+
+def test_float32_failure_is_reported_at_large_n():
+    X, y = gaussian(jax.random.key(8), 1000, 10, labels="gaussian")
+    net, _ = zhang2017.build(jax.random.key(9), X, y)
+    assert bool(metrics.interpolates(net, X, y))              # exact in float64
+    rep = metrics.float32_report(net, X, y)
+    assert not bool(rep["deployable_f32"])                    # but not in float32
+    assert float(rep["max_abs_error_f32"]) > 1e-3
+    X, y = gaussian(jax.random.key(8), 8, 10, labels="sign")
+    net, _ = zhang2017.build(jax.random.key(9), X, y)
+    assert bool(metrics.float32_report(net, X, y)["deployable_f32"])
+
+
+def test_zhang_rejects_bad_options_and_input():
+    X, y = gaussian(jax.random.key(0), 5, 2, labels="gaussian")
+    with pytest.raises(ValueError, match="theta"):
+        zhang2017.build(jax.random.key(0), X, y, theta=1.0)
+    with pytest.raises(ValueError, match="rows 2"):
+        zhang2017.build(jax.random.key(0), X.at[2, 1].set(jnp.nan), y)
+    with pytest.raises(ValueError, match="k = 6"):
+        zhang2017.build_depth_k(jax.random.key(0), X, y, k=6)
+
+
+# ---- depth k ----------------------------------------------------------------------------
+
+def depth_k_trial(key, n, d, k):
+    X, y = gaussian(jax.random.fold_in(key, 0), n, d, labels="gaussian")
+    net, info = zhang2017.build_depth_k(jax.random.fold_in(key, 1), X, y, k=k)
+    return dict(interpolates=metrics.interpolates(net, X, y), valid=info["valid"],
+                widths=network.widths(net))
+
+
+@pytest.mark.parametrize("n,k", [(10, 1), (10, 4), (10, 10), (97, 5)])
+def test_depth_k_width_and_exactness(n, k):
+    out = run_chunked(depth_k_trial, _keys(n + k, 16), 16, n=n, d=3, k=k)
+    assert out["valid"].all() and out["interpolates"].all()
+    assert out["widths"].shape[1] == k                                # k hidden layers
+    assert (out["widths"].max(axis=1) == math.ceil(n / k) + 2).all()
+    # Hidden units beyond the carries add up to n: every unit of Theorem 1 appears once.
+    assert (out["widths"].sum(axis=1) - 2 * k == n).all()
+
+
+# ---- Bubeck et al. 2020 and Baum 1988 ---------------------------------------------------
+
+def bubeck_trial(key, n, d):
+    X, y = gaussian(jax.random.fold_in(key, 0), n, d, labels="gaussian")
+    net, info = bubeck2020.build(jax.random.fold_in(key, 1), X, y)
+    return dict(interpolates=metrics.interpolates(net, X, y), valid=info["valid"],
+                units=network.widths(net)[0], dense=network.param_count(net))
+
+
+@pytest.mark.parametrize("n,d", [(1, 4), (3, 4), (40, 1), (200, 10), (203, 7)])
+def test_bubeck_relu_4_ceil_n_over_d_units(n, d):
+    out = run_chunked(bubeck_trial, _keys(n * 7 + d, 32), 32, n=n, d=d)
+    assert out["valid"].all() and out["interpolates"].all()
+    units = 4 * math.ceil(n / d)
+    assert (out["units"] == units).all()
+    assert (out["dense"] == units * (d + 1) + units + 1).all()
+
+
+def baum_trial(key, n, d):
+    X, y = gaussian(jax.random.fold_in(key, 0), n, d, labels="sign")
+    net, info = bubeck2020.build_baum(jax.random.fold_in(key, 1), X, y)
+    f = network.apply(net, X)
+    minority = jnp.minimum(jnp.sum(y > 0), jnp.sum(y < 0))
+    return dict(exact=jnp.all(f == y), valid=info["valid"], units=network.widths(net)[0],
+                minority=minority, reported_minority=info["minority_size"])
+
+
+@pytest.mark.parametrize("n,d", [(2, 1), (30, 1), (200, 10), (201, 3)])
+def test_baum_threshold_units(n, d):
+    out = run_chunked(baum_trial, _keys(n * 3 + d, 32), 32, n=n, d=d)
+    assert out["valid"].all()
+    assert out["exact"].all()            # outputs are exactly +-1: no rounding at all
+    assert (out["reported_minority"] == out["minority"]).all()
+    assert (out["units"] == 2 * -(-out["minority"] // d)).all()
+    assert (out["units"] <= math.ceil(n / d) + 1).all()
+
+
+def test_baum_single_class_under_jit():
+    X, _ = gaussian(jax.random.key(0), 9, 2)
+    y = jnp.ones(9)
+    net, info = jax.jit(bubeck2020.build_baum)(jax.random.key(1), X, y)
+    assert bool(info["valid"]) and int(network.widths(net)[0]) == 0
+    assert bool(jnp.all(network.apply(net, X) == 1))
+    with pytest.raises(ValueError, match="class -1 is empty"):
+        bubeck2020.build_baum(jax.random.key(1), X, y)
+
+
+def test_bubeck_general_position_failure_is_flagged():
+    # Three collinear points in R^2 with d = 2: a group's line passes through another point.
+    X = jnp.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0], [0.0, 1.0]])
+    y = jnp.array([1.0, -1.0, 2.0, 0.5])
+    valid = []
+    for seed in range(6):
+        _, info = bubeck2020.build(jax.random.key(seed), X, y)
+        valid.append(bool(info["valid"]))
+    assert not all(valid)   # some grouping pairs two collinear points with the third outside

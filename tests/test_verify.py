@@ -1,0 +1,174 @@
+"""Verdict rules: each flips when a claim is broken on purpose, and a VIOLATED verdict's
+seed and index rebuild the failing dataset."""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import verify
+from jaxmem import metrics
+from jaxmem.constructions import zhang2017
+from jaxmem.data import gaussian
+from jaxmem.network import Layer, Network
+from jaxmem.sweep import expand
+from verify import claims as C
+from verify import zhang2017 as zhang_claims
+
+
+def _data(key, n, d):
+    return gaussian(jax.random.fold_in(key, 0), n, d, labels="gaussian")
+
+
+def perturbed_trial(key, n, d, rel=1e-6):
+    """Theorem 1's network with one output weight changed by a relative 1e-6."""
+    X, y = _data(key, n, d)
+    net, _ = zhang2017.build(jax.random.fold_in(key, 1), X, y)
+    out = net.layers[1]
+    W = out.weight.at[n // 2, 0].multiply(1 + rel)
+    net = Network((net.layers[0], dataclasses.replace(out, weight=W)))
+    return dict(ok=metrics.interpolates(net, X, y), err=metrics.max_abs_error(net, X, y))
+
+
+def non_interleaving_trial(key, n, d):
+    """Knots placed after their own point (theta = 1.5): A is no longer triangular."""
+    X, y = _data(key, n, d)
+    a = jax.random.normal(jax.random.fold_in(key, 1), (d,))
+    t = X @ a
+    order = jnp.argsort(t)
+    ts, ys = t[order], y[order]
+    b = zhang2017._knots(ts, 1.5)
+    w = zhang2017._weights(ts, ys, b)
+    net = Network((Layer(a[:, None], -b, shared=True),
+                   Layer(w[:, None], jnp.zeros(1), activation="identity")))
+    return dict(ok=metrics.interpolates(net, X, y))
+
+
+def coin_trial(key, n, d, p_fail=0.5):
+    """Correct on most datasets, broken (perturbed) on a random fraction p_fail of them."""
+    broken = jax.random.uniform(jax.random.fold_in(key, 7)) < p_fail
+    good = zhang_claims.thm1_trial(key, n, d)["ok"]
+    bad = perturbed_trial(key, n, d, rel=1e-3)["ok"]
+    return dict(ok=jnp.where(broken, bad, good))
+
+
+def _claim(trial, rule, datasets=24, **axes):
+    grid = expand(datasets=datasets, **axes)
+    return C.Claim(id="test." + trial.__name__, citation="test", statement="test",
+                   trial=trial, grids=dict(quick=grid, full=grid), rule=rule, dataset=_data)
+
+
+def test_universal_holds_for_the_real_construction():
+    claim = dataclasses.replace(zhang_claims.THM1,
+                                grids=dict(quick=expand(n=[5, 40], d=[2], datasets=16),
+                                           full=expand(n=[5], d=[2], datasets=1)))
+    res = C.run_claim(claim)
+    assert res.verdict == "HOLDS" and res.n_datasets == 32 and res.pass_rate == 1.0
+    assert res.ci_low < 1.0 == res.ci_high
+
+
+@pytest.mark.parametrize("trial", [perturbed_trial, non_interleaving_trial])
+def test_universal_flips_and_counterexample_reproduces(trial):
+    claim = _claim(trial, C.Universal(), n=[30, 60], d=[3])
+    res = C.run_claim(claim, seed=5)
+    assert res.verdict == "VIOLATED"
+    cex = res.counterexample
+    assert cex["global_index"] == 0 and cex["seed"] == 5   # it fails on the very first dataset
+    assert f"--index {cex['global_index']}" in res.detail and "--seed 5" in res.detail
+    again = C.reproduce(claim, cex["global_index"], seed=5)
+    assert again["passed"] is False
+    assert again["metrics"] == cex["metrics"]               # bit-for-bit the same failure
+    X, y = again["X"], again["y"]
+    X_ref, y_ref = _data(C.dataset_keys(5, C.stream_config(claim, cex["config"]), [0])[0], 30, 3)
+    assert np.array_equal(X, X_ref) and np.array_equal(y, y_ref)
+
+
+def test_counterexample_index_points_at_the_failing_dataset():
+    """Only the second config breaks: the global index must land inside it."""
+    def second_config_breaks(key, n, d):
+        return dict(ok=jnp.asarray(n < 50) | perturbed_trial(key, n, d)["ok"])
+    claim = _claim(second_config_breaks, C.Universal(), datasets=8, n=[20, 60], d=[2])
+    res = C.run_claim(claim)
+    assert res.verdict == "VIOLATED" and res.counterexample["global_index"] == 8
+    assert C.locate(claim, "quick", 8) == (claim.grids["quick"][1], 0)
+    assert C.reproduce(claim, 8)["passed"] is False
+    assert C.reproduce(claim, 7)["passed"] is True
+
+
+def test_probabilistic_rule_flips():
+    claim = _claim(coin_trial, C.Probabilistic(p=0.99), datasets=200, n=[20], d=[2])
+    res = C.run_claim(claim)
+    assert res.verdict == "VIOLATED" and 0.3 < res.pass_rate < 0.7
+    assert res.ci_high < 0.99
+    holds = C.run_claim(dataclasses.replace(claim, rule=C.Probabilistic(p=0.3)))
+    assert holds.verdict == "HOLDS" and holds.ci_low >= 0.3
+    few = dataclasses.replace(claim, grids=dict(quick=expand(n=[20], d=[2], datasets=10),
+                                                full=claim.grids["full"]),
+                              rule=C.Probabilistic(p=0.5))
+    assert C.run_claim(few).verdict == "INCONCLUSIVE"
+
+
+def test_scaling_rule_flips():
+    growth = dataclasses.replace(zhang_claims.WEIGHT_GROWTH,
+                                 grids=dict(quick=expand(n=[32, 128, 512], d=[10], datasets=24),
+                                            full=expand(n=[32], d=[10], datasets=1)))
+    res = C.run_claim(growth)
+    assert res.verdict == "HOLDS" and 1.5 <= res.ci_low <= res.exponent <= res.ci_high <= 2.5
+    flat = dataclasses.replace(growth, rule=C.Scaling(x="n", y="max_abs_weight", predicted=0.0,
+                                                      band=(-0.25, 0.25)))
+    assert C.run_claim(flat).verdict == "VIOLATED"
+    wide = dataclasses.replace(growth, rule=C.Scaling(x="n", y="max_abs_weight", predicted=1.8,
+                                                      band=(1.8, 3.0)))
+    assert C.run_claim(wide).verdict in ("INCONCLUSIVE", "HOLDS")
+
+
+def test_clopper_pearson_closed_forms():
+    # k = n: the one-sided lower bound solves p^n = alpha; k = 0: (1 - p)^n = alpha.
+    lo, hi = C.clopper_pearson(50, 50, 0.95, "lower")
+    assert lo == pytest.approx(0.05 ** (1 / 50), rel=1e-12) and hi == 1.0
+    lo, hi = C.clopper_pearson(0, 50, 0.95, "upper")
+    assert hi == pytest.approx(1 - 0.05 ** (1 / 50), rel=1e-12) and lo == 0.0
+    lo, hi = C.clopper_pearson(30, 60, 0.95)
+    assert lo < 0.5 < hi and lo == pytest.approx(1 - hi, rel=1e-12)   # symmetric at k = n/2
+
+
+def test_fit_exponent_recovers_a_power_law():
+    x = np.repeat([10.0, 20.0, 40.0, 80.0], 5)
+    noise = np.exp(np.random.default_rng(0).normal(0, 0.01, x.size))
+    alpha, lo, hi = C.fit_exponent(x, 3 * x ** 1.7 * noise)
+    assert lo < 1.7 < hi and hi - lo < 0.05
+    with pytest.raises(ValueError, match="two distinct"):
+        C.fit_exponent([5.0, 5.0], [1.0, 2.0])
+
+
+def test_datasets_do_not_depend_on_chunk_size_or_count():
+    claim = zhang_claims.THM1
+    cfg = dict(n=12, d=2, datasets=10)
+    a = C.run_config(claim, cfg, seed=1, chunk_size=3)
+    b = C.run_config(claim, dict(cfg, datasets=20), seed=1, chunk_size=7)
+    for k in ("shared_param_count", "param_count", "ok"):
+        assert np.array_equal(a[k], b[k][:10])
+    np.testing.assert_allclose(a["min_gap"], b["min_gap"][:10], rtol=0, atol=0)
+
+
+def test_registry_has_the_issue_claims_with_both_scales():
+    ids = [c.id for c in verify.all_claims()]
+    for required in ("zhang2017.thm1", "zhang2017.lemma1", "zhang2017.depth_k",
+                     "bubeck2020.relu", "baum1988.threshold", "precision.float32"):
+        assert required in ids
+    assert len(ids) == len(set(ids))
+    for claim in verify.all_claims():
+        assert claim.configs("quick") and claim.configs("full")
+    with pytest.raises(KeyError, match="unknown claim"):
+        verify.get("nope.claim")
+
+
+def test_claim_grid_validation():
+    with pytest.raises(ValueError, match="datasets"):
+        C.Claim(id="x", citation="", statement="", trial=perturbed_trial,
+                grids=dict(quick=[dict(n=3, d=1)], full=[dict(n=3, d=1, datasets=1)]),
+                rule=C.Universal())
+    with pytest.raises(ValueError, match="out of range"):
+        C.locate(zhang_claims.THM1, "quick", 10 ** 6)

@@ -92,12 +92,14 @@ def time_jax(build, keys, chunk, n, d, counter: CompileCounter):
 UNIT_ROUNDOFF = np.finfo(np.float64).eps / 2
 
 
-def rounding_tolerance(hidden_magnitude, w_out, depth_sum):
-    """Per-point tolerance 2 gamma_K (M_1 |w_out|), the same a-priori forward-error bound as
-    `jaxmem.metrics.interpolation_tolerance` (Higham, Sec. 3.5), re-derived here:
-    M_1 = |X| |W_1| + |b_1| is the hidden layer's magnitude, K = sum of (fan-in + 1)."""
+def rounding_tolerance(X, weight_path, bias_path, depth_sum):
+    """Per-point tolerance 2 gamma_K (|X| |W_1| |w_2| + |b_1|.|w_2|): the a-priori forward-error
+    bound of `jaxmem.metrics.interpolation_tolerance` (Higham, Sec. 3.5) for a two-layer net,
+    K = sum of (fan-in + 1). With nonnegative factors the products associate from the right,
+    so the caller passes weight_path = |W_1| |w_2| (d,) and bias_path = |b_1|.|w_2|: O(n d)
+    instead of an n x width matrix."""
     ku = depth_sum * UNIT_ROUNDOFF
-    return 2 * ku / (1 - ku) * (hidden_magnitude @ np.abs(w_out))
+    return 2 * ku / (1 - ku) * (np.abs(X) @ weight_path + bias_path)
 
 
 def gaussian_dataset(rng, n, d):
@@ -119,8 +121,8 @@ def zhang_numpy(rng, n, d, theta=0.01):
     # Verify on the original points, through X (not the sorted t), like the JAX side.
     f = np.maximum((X @ a)[:, None] - knots[None, :], 0) @ w
     err = np.abs(f - y)
-    hidden_magnitude = (np.abs(X) @ np.abs(a))[:, None] + np.abs(knots)[None, :]
-    tol = rounding_tolerance(hidden_magnitude, w, (d + 1) + (n + 1))
+    abs_w = np.abs(w)
+    tol = rounding_tolerance(X, np.abs(a) * abs_w.sum(), np.abs(knots) @ abs_w, (d + 1) + (n + 1))
     return bool(np.all(err <= tol)), float(err.max())
 
 
@@ -161,8 +163,9 @@ def bubeck_numpy(rng, n, d):
     w_out = (np.array([1.0, -1.0, -1.0, 1.0]) / delta[:, None]).reshape(4 * groups)
     f = np.maximum(X @ W1 + b1, 0) @ w_out
     err = np.abs(f - y)
-    hidden_magnitude = np.abs(X) @ np.abs(W1) + np.abs(b1)
-    tol = rounding_tolerance(hidden_magnitude, w_out, (d + 1) + (4 * groups + 1))
+    abs_out = np.abs(w_out)
+    tol = rounding_tolerance(X, np.abs(W1) @ abs_out, np.abs(b1) @ abs_out,
+                             (d + 1) + (4 * groups + 1))
     return bool(np.all(err <= tol)), float(err.max())
 
 

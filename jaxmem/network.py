@@ -265,17 +265,13 @@ def rounding_bound(net: Network, X: jax.Array) -> jax.Array:
     restarts the bound (M = its 0/1 output, K = 0); whether a threshold flipped is a
     separate margin check.
     """
-    u = unit_roundoff(X.dtype)
+    u = unit_roundoff(jnp.result_type(X, net.layers[0].weight))
     M = jnp.abs(X)
     K = 0
     for layer in net.layers:
-        W = jnp.abs(layer.weight)
-        if layer.shared:
-            M = jnp.matmul(M, W, precision=_HIGHEST) + jnp.abs(layer.bias)
-        elif layer.n_out == 1:
-            M = jnp.sum(M * W[:, 0], axis=-1, keepdims=True) + jnp.abs(layer.bias)
-        else:
-            M = jnp.matmul(M, W, precision=_HIGHEST) + jnp.abs(layer.bias)
+        magnitudes = dataclasses.replace(layer, weight=jnp.abs(layer.weight),
+                                         bias=jnp.abs(layer.bias))
+        M = _affine(magnitudes, M)
         K += layer.n_in + 1
         if layer.activation == "threshold":
             M, K = jnp.ones_like(M), 0  # outputs are 0 or 1, computed exactly

@@ -10,19 +10,32 @@ labels:
 
 from __future__ import annotations
 
+import operator
+
 import jax
 import jax.numpy as jnp
 
 LABELS = ("sign", "gaussian")
 
 
+def _size(name, value) -> int:
+    """A positive Python int (numpy ints accepted); sizes fix shapes, so no tracers."""
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        value = operator.index(value)
+    except TypeError:
+        raise ValueError(f"{name} must be a positive int (it fixes a shape); got {value!r}") from None
+    if value < 1:
+        raise ValueError(f"{name} must be a positive int (it fixes a shape); got {value!r}")
+    return value
+
+
 def _check(n, d, labels):
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive int (it fixes a shape); got {n!r}")
-    if not isinstance(d, int) or d < 1:
-        raise ValueError(f"d must be a positive int (it fixes a shape); got {d!r}")
+    n, d = _size("n", n), _size("d", d)
     if labels not in LABELS:
         raise ValueError(f"unknown labels {labels!r}; expected one of {LABELS}")
+    return n, d
 
 
 def _float():
@@ -43,7 +56,7 @@ def random_labels(key, n: int, labels: str = "sign", dtype=None) -> jax.Array:
 
 def gaussian(key, n: int, d: int, labels: str = "sign", dtype=None):
     """x_i ~ N(0, I_d / d) (so E||x||^2 = 1), labels as above."""
-    _check(n, d, labels)
+    n, d = _check(n, d, labels)
     dtype = dtype or _float()
     kx, ky = jax.random.split(key)
     X = jax.random.normal(kx, (n, d), dtype) / jnp.sqrt(jnp.asarray(d, dtype))
@@ -52,7 +65,7 @@ def gaussian(key, n: int, d: int, labels: str = "sign", dtype=None):
 
 def sphere(key, n: int, d: int, labels: str = "sign", dtype=None):
     """x_i uniform on the unit sphere S^{d-1} (normalized Gaussians)."""
-    _check(n, d, labels)
+    n, d = _check(n, d, labels)
     dtype = dtype or _float()
     kx, ky = jax.random.split(key)
     G = jax.random.normal(kx, (n, d), dtype)
@@ -62,7 +75,7 @@ def sphere(key, n: int, d: int, labels: str = "sign", dtype=None):
 
 def cube(key, n: int, d: int, labels: str = "sign", dtype=None):
     """x_i uniform in [0, 1]^d."""
-    _check(n, d, labels)
+    n, d = _check(n, d, labels)
     dtype = dtype or _float()
     kx, ky = jax.random.split(key)
     X = jax.random.uniform(kx, (n, d), dtype)

@@ -19,35 +19,41 @@ _HIGHEST = jax.lax.Precision.HIGHEST
 
 
 def _check(net: Network, X, y=None):
-    """Shapes and finiteness, before anything compiles (skipped for traced arrays)."""
+    """Shapes and finiteness, before anything compiles (skipped for traced arrays).
+
+    Returns X and y as arrays in the network's floating dtype (integer data are promoted,
+    so that unit roundoff and finfo refer to the arithmetic actually performed)."""
     validate(X, y, check_duplicates=False)
+    dtype = jnp.result_type(net.layers[0].weight.dtype, jnp.float32)
+    X = jnp.asarray(X, jnp.result_type(X, dtype))
     if X.shape[-1] != net.layers[0].n_in:
         raise ValueError(f"the network reads {net.layers[0].n_in} inputs but X has "
                          f"{X.shape[-1]} columns")
+    return X, (None if y is None else jnp.asarray(y, jnp.result_type(y, X.dtype)))
 
 
 def max_abs_error(net: Network, X, y) -> jax.Array:
     """max_i |f(x_i) - y_i|."""
-    _check(net, X, y)
+    X, y = _check(net, X, y)
     return jnp.max(jnp.abs(network.apply(net, X) - y))
 
 
 def sign_accuracy(net: Network, X, y) -> jax.Array:
     """Fraction of points with sign(f(x_i)) = y_i; f(x_i) = 0 counts as wrong."""
-    _check(net, X, y)
+    X, y = _check(net, X, y)
     f = network.apply(net, X)
     return jnp.mean(jnp.sign(f) == jnp.sign(y))
 
 
 def tie_fraction(net: Network, X) -> jax.Array:
     """Fraction of points whose output is exactly 0 (neither class)."""
-    _check(net, X)
+    X, _ = _check(net, X)
     return jnp.mean(network.apply(net, X) == 0)
 
 
 def margin(net: Network, X, y) -> jax.Array:
     """min_i y_i f(x_i): positive iff every point is classified correctly (binary labels)."""
-    _check(net, X, y)
+    X, y = _check(net, X, y)
     return jnp.min(y * network.apply(net, X))
 
 
@@ -59,12 +65,13 @@ def interpolation_tolerance(net: Network, X) -> jax.Array:
     error for a triangular substitution is bounded by the same quantity (Higham, Thm 8.5).
     Derived from the network's weights and the dtype's unit roundoff, not a fixed constant.
     """
+    X, _ = _check(net, X)
     return 2 * network.rounding_bound(net, X)
 
 
 def interpolates(net: Network, X, y) -> jax.Array:
     """True iff |f(x_i) - y_i| <= `interpolation_tolerance` at every point (a scalar bool)."""
-    _check(net, X, y)
+    X, y = _check(net, X, y)
     err = jnp.abs(network.apply(net, X) - y)
     return jnp.all(err <= interpolation_tolerance(net, X))
 
@@ -72,7 +79,7 @@ def interpolates(net: Network, X, y) -> jax.Array:
 def fit_report(net: Network, X, y) -> dict:
     """One evaluation, every fit metric: interpolates, max_abs_error, worst_point (argmax of
     error / tolerance), error_over_tolerance, sign_accuracy, tie_fraction, margin."""
-    _check(net, X, y)
+    X, y = _check(net, X, y)
     f = network.apply(net, X)
     err = jnp.abs(f - y)
     tol = interpolation_tolerance(net, X)
@@ -99,14 +106,13 @@ def float32_report(net: Network, X, y, *, value_rtol: float | None = None) -> di
     The float64 rounding tolerance is deliberately not reused: scaled to float32 it grows
     with the weights and would call almost any network "exact".
     """
-    _check(net, X, y)
+    X, y = _check(net, X, y)
     if value_rtol is None:
         value_rtol = float(np.sqrt(np.finfo(np.float32).eps))
     f = network.apply(network.astype(net, jnp.float32), X.astype(jnp.float32))
-    f = f.astype(y.dtype)
-    err = jnp.abs(f - y)
+    err = jnp.abs(f.astype(y.dtype) - y)
     binary = jnp.all(jnp.abs(y) == 1)
-    signs_ok = jnp.all(jnp.sign(f) == y)
+    signs_ok = jnp.all(jnp.sign(f) == jnp.sign(y)) & jnp.all(f != 0)
     values_ok = jnp.max(err) <= value_rtol * jnp.maximum(1, jnp.max(jnp.abs(y)))
     return dict(
         deployable_f32=jnp.where(binary, signs_ok, values_ok),
@@ -120,9 +126,13 @@ def float32_deployable(net: Network, X, y) -> jax.Array:
     return float32_report(net, X, y)["deployable_f32"]
 
 
-def _dense_masked(layer: network.Layer):
+def _dense_masked(layer: network.Layer, in_active):
+    """The layer's dense weights and biases with masked units, and the rows reading from the
+    previous layer's masked units, set to 0."""
     W = jnp.broadcast_to(layer.weight, layer.weight.shape[:-1] + (layer.n_out,))
     b = layer.bias
+    if in_active is not None:
+        W = jnp.where(in_active[:, None], W, 0)
     if layer.mask is not None:
         W, b = jnp.where(layer.mask, W, 0), jnp.where(layer.mask, b, 0)
     return W, b
@@ -141,14 +151,16 @@ def weight_stats(net: Network) -> dict:
     mx = jnp.asarray(0.0, net.layers[0].weight.dtype)
     total = jnp.asarray(0.0, mx.dtype)
     paths = jnp.ones((net.layers[0].n_in,), mx.dtype)
+    dense, in_active = [], None
     for layer in net.layers:
-        W, b = _dense_masked(layer)
+        W, b = _dense_masked(layer, in_active)
+        dense.append(W)
+        in_active = layer.mask
         mx = jnp.maximum(mx, jnp.maximum(jnp.max(jnp.abs(W)), jnp.max(jnp.abs(b))))
         total = total + jnp.sum(jnp.abs(W)) + jnp.sum(jnp.abs(b))
         paths = jnp.matmul(paths, jnp.abs(W), precision=_HIGHEST)
     if len(net.layers) == 2:
-        W1, _ = _dense_masked(net.layers[0])
-        W2, _ = _dense_masked(net.layers[1])
+        W1, W2 = dense
         two = jnp.sum(jnp.abs(W2).sum(-1) * jnp.linalg.norm(W1, axis=0))
     else:
         two = jnp.asarray(jnp.nan, mx.dtype)

@@ -54,32 +54,36 @@ def random_labels(key, n: int, labels: str = "sign", dtype=None) -> jax.Array:
     raise ValueError(f"unknown labels {labels!r}; expected one of {LABELS}")
 
 
-def gaussian(key, n: int, d: int, labels: str = "sign", dtype=None):
-    """x_i ~ N(0, I_d / d) (so E||x||^2 = 1), labels as above."""
+def _dataset(key, n, d, labels, dtype, draw_points):
+    """Points from draw_points(key, (n, d), dtype), labels from an independent subkey."""
     n, d = _check(n, d, labels)
     dtype = dtype or _float()
     kx, ky = jax.random.split(key)
-    X = jax.random.normal(kx, (n, d), dtype) / jnp.sqrt(jnp.asarray(d, dtype))
-    return X, random_labels(ky, n, labels, dtype)
+    return draw_points(kx, (n, d), dtype), random_labels(ky, n, labels, dtype)
+
+
+def _scaled_normal(key, shape, dtype):
+    return jax.random.normal(key, shape, dtype) / jnp.sqrt(jnp.asarray(shape[1], dtype))
+
+
+def _unit_rows(key, shape, dtype):
+    G = jax.random.normal(key, shape, dtype)
+    return G / jnp.linalg.norm(G, axis=1, keepdims=True)
+
+
+def gaussian(key, n: int, d: int, labels: str = "sign", dtype=None):
+    """x_i ~ N(0, I_d / d) (so E||x||^2 = 1), labels as above."""
+    return _dataset(key, n, d, labels, dtype, _scaled_normal)
 
 
 def sphere(key, n: int, d: int, labels: str = "sign", dtype=None):
     """x_i uniform on the unit sphere S^{d-1} (normalized Gaussians)."""
-    n, d = _check(n, d, labels)
-    dtype = dtype or _float()
-    kx, ky = jax.random.split(key)
-    G = jax.random.normal(kx, (n, d), dtype)
-    X = G / jnp.linalg.norm(G, axis=1, keepdims=True)
-    return X, random_labels(ky, n, labels, dtype)
+    return _dataset(key, n, d, labels, dtype, _unit_rows)
 
 
 def cube(key, n: int, d: int, labels: str = "sign", dtype=None):
     """x_i uniform in [0, 1]^d."""
-    n, d = _check(n, d, labels)
-    dtype = dtype or _float()
-    kx, ky = jax.random.split(key)
-    X = jax.random.uniform(kx, (n, d), dtype)
-    return X, random_labels(ky, n, labels, dtype)
+    return _dataset(key, n, d, labels, dtype, jax.random.uniform)
 
 
 GENERATORS = {"gaussian": gaussian, "sphere": sphere, "cube": cube}

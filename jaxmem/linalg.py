@@ -33,5 +33,6 @@ def spd_solve(A: jax.Array, B: jax.Array) -> jax.Array:
         B = B.at[..., k, :].set(row_b)
         return A, B
 
-    _, X = jax.lax.fori_loop(0, d, eliminate, (A, B))
+    # d is static and small: unrolled, XLA fuses the rank-1 updates across steps.
+    _, X = jax.lax.fori_loop(0, d, eliminate, (A, B), unroll=True)
     return X

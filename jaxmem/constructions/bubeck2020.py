@@ -27,18 +27,31 @@ from jaxmem.linalg import spd_solve
 from jaxmem.data.validate import validate
 
 
-def _group_solves(Xg, valid, rhs):
+def _group_solves(Xg, valid, rhs, refinements: int = 2):
     """Min-norm solutions of <s, x_i> = rhs_i over each group's valid rows.
 
     Xg: (G, d, d) group rows (padded rows anywhere), valid: (G, d), rhs: (G, d, r).
     Returns (G, d, r): s = X_S^T alpha with (X_S X_S^T) alpha = rhs. Padded rows are zeroed and
     get a unit diagonal, so they decouple (alpha = 0 there) and a partial group still solves.
+    The Gram matrix squares the condition number, so the solution is refined with the exact
+    residual (fixed-precision iterative refinement): without it, fits at n = d missed the
+    rounding tolerance by a factor ~cond(X_S).
     """
     Xv = jnp.where(valid[..., None], Xg, 0)
+    rhs = jnp.where(valid[..., None], rhs, 0)
     gram = jnp.einsum("gid,gjd->gij", Xv, Xv, precision="highest")
     gram = gram + jnp.eye(Xg.shape[-1], dtype=Xg.dtype) * (~valid)[..., None]
-    alpha = spd_solve(gram, jnp.where(valid[..., None], rhs, 0))
-    return jnp.einsum("gid,gir->gdr", Xv, alpha, precision="highest")
+    eye = jnp.broadcast_to(jnp.eye(Xg.shape[-1], dtype=Xg.dtype), gram.shape)
+    gram_inv = spd_solve(gram, eye)
+
+    def min_norm(r):
+        alpha = jnp.einsum("gij,gjr->gir", gram_inv, r, precision="highest")
+        return jnp.einsum("gid,gir->gdr", Xv, alpha, precision="highest")
+
+    s = min_norm(rhs)
+    for _ in range(refinements):
+        s = s + min_norm(rhs - jnp.einsum("gid,gdr->gir", Xv, s, precision="highest"))
+    return s
 
 
 def _groups(X, members, size):
@@ -49,19 +62,23 @@ def _groups(X, members, size):
     return X[jnp.maximum(idx, 0)], idx, valid
 
 
-def _hyperplanes(X, Xg, idx, valid):
+def _hyperplanes(X, Xg, idx, valid, labels=None):
     """For every group, the unit normal u and offset c of a hyperplane through its points,
-    and gamma = the smallest distance |<u, x_j> - c| of any point outside the group."""
+    gamma = the smallest distance |<u, x_j> - c| of any point outside the group, and (when
+    labels are given) v with <v, x_i> = y_i on the group, from the same solve."""
     n = X.shape[0]
-    ones = jnp.ones(valid.shape + (1,), X.dtype)
-    s = _group_solves(Xg, valid, ones)[..., 0]  # <s, x_i> = 1 on the group
+    rhs = jnp.ones(valid.shape + (1,), X.dtype)
+    if labels is not None:
+        rhs = jnp.concatenate([rhs, labels[..., None]], axis=-1)
+    sol = _group_solves(Xg, valid, rhs)
+    s, v = sol[..., 0], (sol[..., 1] if labels is not None else None)  # <s, x_i> = 1 on S
     norm = jnp.linalg.norm(s, axis=-1, keepdims=True)
     u, c = s / norm, 1 / norm[..., 0]
     z = jnp.einsum("nd,gd->gn", X, u, precision="highest") - c[:, None]  # (G, n)
     in_group = jnp.zeros(z.shape, bool).at[
         jnp.arange(idx.shape[0])[:, None], jnp.where(valid, idx, n)].set(True, mode="drop")
     gamma = jnp.min(jnp.where(in_group, jnp.inf, jnp.abs(z)), axis=1)
-    return u, c, z, gamma
+    return u, c, v, gamma
 
 
 def relu_units(n: int, d: int) -> int:
@@ -85,9 +102,8 @@ def build(key, X, y):
     G = math.ceil(n / d)
     members = jnp.concatenate([jax.random.permutation(key, n), -jnp.ones(G * d - n, int)])
     Xg, idx, valid = _groups(X, members, d)
-    u, c, z, gamma = _hyperplanes(X, Xg, idx, valid)
     yg = jnp.where(valid, y[jnp.maximum(idx, 0)], 0)
-    v = _group_solves(Xg, valid, yg[..., None])[..., 0]  # <v, x_i> = y_i on the group
+    u, c, v, gamma = _hyperplanes(X, Xg, idx, valid, labels=yg)  # <v, x_i> = y_i on S
     h = jnp.einsum("nd,gd->gn", X, v, precision="highest")
     # gamma = inf when the group holds every point (n <= d): any eps works then.
     eps = jnp.where(jnp.isfinite(gamma), gamma / 2, 1)
@@ -137,7 +153,7 @@ def build_baum(key, X, y):
     members = jnp.where(pos < m, order[jnp.minimum(pos, n - 1)], -1)
     Xg, idx, valid = _groups(X, members, d)
     used = valid.any(axis=1)
-    u, c, z, gamma = _hyperplanes(X, Xg, idx, valid)
+    u, c, _, gamma = _hyperplanes(X, Xg, idx, valid)
     u, c = jnp.where(used[:, None], u, 0), jnp.where(used, c, 0)  # empty slots: 0/0 otherwise
     eps = jnp.where(used & jnp.isfinite(gamma), gamma / 2, 1)
     gamma = jnp.where(used, gamma, jnp.inf)

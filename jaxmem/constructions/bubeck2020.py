@@ -55,30 +55,38 @@ def _group_solves(Xg, valid, rhs, refinements: int = 2):
 
 
 def _groups(X, members, size):
-    """Groups of `size` consecutive entries of `members` (indices into X, -1 = padding)."""
+    """Groups of `size` consecutive entries of `members` (indices into X, -1 = padding).
+
+    Returns the group rows (G, size, d), the valid mask (G, size), and each point's group
+    (n,), -1 for points in no group."""
+    n = X.shape[0]
     G = members.shape[0] // size
     idx = members.reshape(G, size)
     valid = idx >= 0
-    return X[jnp.maximum(idx, 0)], idx, valid
+    group_of = jnp.full((n,), -1).at[jnp.where(members >= 0, members, n)].set(
+        jnp.arange(members.shape[0]) // size, mode="drop")
+    return X[jnp.maximum(idx, 0)], valid, group_of
 
 
-def _hyperplanes(X, Xg, idx, valid, labels=None):
+def _hyperplanes(X, Xg, valid, group_of, labels=None):
     """For every group, the unit normal u and offset c of a hyperplane through its points,
     gamma = the smallest distance |<u, x_j> - c| of any point outside the group, and (when
-    labels are given) v with <v, x_i> = y_i on the group, from the same solve."""
-    n = X.shape[0]
+    labels are given) v with <v, x_i> = y_i on the group and h = <v, x_j> for every point,
+    from the same solve."""
+    G = Xg.shape[0]
     rhs = jnp.ones(valid.shape + (1,), X.dtype)
     if labels is not None:
         rhs = jnp.concatenate([rhs, labels[..., None]], axis=-1)
     sol = _group_solves(Xg, valid, rhs)
-    s, v = sol[..., 0], (sol[..., 1] if labels is not None else None)  # <s, x_i> = 1 on S
+    s = sol[..., 0]                                    # <s, x_i> = 1 on the group
     norm = jnp.linalg.norm(s, axis=-1, keepdims=True)
     u, c = s / norm, 1 / norm[..., 0]
-    z = jnp.einsum("nd,gd->gn", X, u, precision="highest") - c[:, None]  # (G, n)
-    in_group = jnp.zeros(z.shape, bool).at[
-        jnp.arange(idx.shape[0])[:, None], jnp.where(valid, idx, n)].set(True, mode="drop")
+    v = sol[..., 1] if labels is not None else jnp.zeros((0, X.shape[1]), X.dtype)
+    proj = jnp.einsum("nd,gd->gn", X, jnp.concatenate([u, v]), precision="highest")
+    z, h = proj[:G] - c[:, None], proj[G:]             # (G, n) each
+    in_group = group_of[None, :] == jnp.arange(G)[:, None]
     gamma = jnp.min(jnp.where(in_group, jnp.inf, jnp.abs(z)), axis=1)
-    return u, c, v, gamma
+    return u, c, v, h, gamma
 
 
 def relu_units(n: int, d: int) -> int:
@@ -86,10 +94,11 @@ def relu_units(n: int, d: int) -> int:
     return 4 * math.ceil(n / d)
 
 
-def build(key, X, y):
+def build(key, X, y, *, shuffle: bool = False):
     """The 4 ceil(n/d)-unit ReLU network d -> 4G (relu) -> 1 (identity) fitting real labels.
 
-    Groups are a random partition (from `key`) into G = ceil(n/d) groups of at most d points.
+    Groups: consecutive rows, G = ceil(n/d) groups of at most d points (any partition works
+    in general position); with shuffle=True, a random partition drawn from `key`.
     info:
       valid         general position held: every group's hyperplane misses all other points
                     (gamma > 0) and all weights are finite
@@ -100,11 +109,11 @@ def build(key, X, y):
     validate(X, y, task=None)
     n, d = X.shape
     G = math.ceil(n / d)
-    members = jnp.concatenate([jax.random.permutation(key, n), -jnp.ones(G * d - n, int)])
-    Xg, idx, valid = _groups(X, members, d)
-    yg = jnp.where(valid, y[jnp.maximum(idx, 0)], 0)
-    u, c, v, gamma = _hyperplanes(X, Xg, idx, valid, labels=yg)  # <v, x_i> = y_i on S
-    h = jnp.einsum("nd,gd->gn", X, v, precision="highest")
+    order = jax.random.permutation(key, n) if shuffle else jnp.arange(n)
+    members = jnp.concatenate([order, -jnp.ones(G * d - n, order.dtype)])
+    Xg, valid, group_of = _groups(X, members, d)
+    yg = jnp.where(valid, y[jnp.maximum(members, 0)].reshape(G, d), 0)
+    u, c, v, h, gamma = _hyperplanes(X, Xg, valid, group_of, labels=yg)
     # gamma = inf when the group holds every point (n <= d): any eps works then.
     eps = jnp.where(jnp.isfinite(gamma), gamma / 2, 1)
     h_max = jnp.max(jnp.abs(h), axis=1)
@@ -151,9 +160,9 @@ def build_baum(key, X, y):
     order = jnp.argsort(score)
     pos = jnp.arange(slots * d)
     members = jnp.where(pos < m, order[jnp.minimum(pos, n - 1)], -1)
-    Xg, idx, valid = _groups(X, members, d)
+    Xg, valid, group_of = _groups(X, members, d)
     used = valid.any(axis=1)
-    u, c, _, gamma = _hyperplanes(X, Xg, idx, valid)
+    u, c, _, _, gamma = _hyperplanes(X, Xg, valid, group_of)
     u, c = jnp.where(used[:, None], u, 0), jnp.where(used, c, 0)  # empty slots: 0/0 otherwise
     eps = jnp.where(used & jnp.isfinite(gamma), gamma / 2, 1)
     gamma = jnp.where(used, gamma, jnp.inf)

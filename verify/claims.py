@@ -26,7 +26,7 @@ from scipy import stats
 
 from jaxmem.sweep import dataset_keys, run_chunked
 
-VERDICTS = ("HOLDS", "VIOLATED", "INCONCLUSIVE", "INFO")
+VERDICTS = ("HOLDS", "VIOLATED", "INCONCLUSIVE", "INFO", "ERROR")  # ERROR: the claim crashed
 SCALES = ("quick", "full")
 CONTROL_KEYS = ("datasets",)  # config entries that are not passed to the trial
 

@@ -13,7 +13,7 @@ from jaxmem import metrics, network
 from jaxmem.constructions import bubeck2020
 from jaxmem.data import gaussian
 from jaxmem.sweep import expand
-from verify.claims import Claim, Universal
+from verify.claims import Claim, Universal, pairs
 
 CITATION = ("Bubeck, Eldan, Lee, Mikulincer. Network size and size of the weights in "
             "memorization with two-layers neural networks. NeurIPS 2020.")
@@ -64,7 +64,7 @@ RELU = Claim(
     statement=("4 ceil(n/d) ReLU units (two layers) fit arbitrary real labels of n points in "
                "general position in R^d exactly."),
     trial=relu_trial,
-    grids=dict(quick=expand(n=[1, 50, 500], d=[1, 10], datasets=64),
+    grids=dict(quick=pairs([(1, 10), (50, 1), (20, 20), (500, 10)], datasets=96),
                full=expand(n=[1, 50, 500, 2000, 4000], d=[1, 2, 10, 50], datasets=1000)),
     rule=Universal(),
     dataset=relu_dataset,
@@ -76,7 +76,7 @@ BAUM1988 = Claim(
     statement=("A two-layer threshold network with 2 ceil(m/d) <= ceil(n/d) + 1 units (m the "
                "smaller class) fits any +-1 labels of n points in general position in R^d."),
     trial=baum_trial,
-    grids=dict(quick=expand(n=[2, 50, 500], d=[1, 10], datasets=64),
+    grids=dict(quick=pairs([(2, 1), (50, 10), (500, 1), (500, 10)], datasets=96),
                full=expand(n=[2, 50, 500, 2000, 4000], d=[1, 2, 10, 50], datasets=1000)),
     rule=Universal(),
     dataset=binary_dataset,

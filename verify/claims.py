@@ -108,6 +108,11 @@ class Result:
         return dataclasses.asdict(self)
 
 
+def pairs(nd: list[tuple[int, int]], **shared) -> list[dict]:
+    """Configs from explicit (n, d) pairs: quick grids pick edge cases instead of a product."""
+    return [dict(n=n, d=d, **shared) for n, d in nd]
+
+
 def trial_config(claim: Claim, config: dict) -> dict:
     """The config as the trial sees it (control entries dropped)."""
     return {k: v for k, v in config.items() if k not in CONTROL_KEYS}

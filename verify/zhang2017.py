@@ -13,7 +13,7 @@ from jaxmem import metrics, network
 from jaxmem.constructions import zhang2017
 from jaxmem.data import gaussian
 from jaxmem.sweep import expand
-from verify.claims import Claim, Scaling, Universal
+from verify.claims import Claim, Scaling, Universal, pairs
 
 CITATION = ("Zhang, Bengio, Hardt, Recht, Vinyals. Understanding deep learning requires "
             "rethinking generalization. ICLR 2017. Theorem 1, Lemma 1, Appendix C.")
@@ -105,7 +105,7 @@ THM1 = Claim(
     statement=("A two-layer ReLU network c(x) = sum_j w_j relu(<a,x> - b_j) with 2n + d weights "
                "fits any real labels on any n distinct points in R^d exactly."),
     trial=thm1_trial,
-    grids=dict(quick=expand(n=[1, 10, 100, 1000], d=[1, 10], datasets=64),
+    grids=dict(quick=pairs([(1, 1), (10, 10), (100, 1), (1000, 10)], datasets=128),
                full=expand(n=[1, 10, 100, 1000, 4000], d=[1, 2, 10, 100], datasets=1000)),
     rule=Universal(),
     dataset=dataset,
@@ -130,7 +130,8 @@ DEPTH_K = Claim(
     statement=("For every k, a ReLU network with k hidden layers of width ceil(n/k) + 2 fits any "
                "real labels on n distinct points exactly (Appendix C; exact carry construction)."),
     trial=depth_k_trial,
-    grids=dict(quick=expand(n=[10, 200], d=[5], k=[1, 3, 8], datasets=32),
+    grids=dict(quick=[dict(n=10, d=5, k=1, datasets=64), dict(n=10, d=5, k=8, datasets=64),
+                     dict(n=200, d=5, k=3, datasets=64)],
                full=expand(n=[10, 200, 1000], d=[2, 20], k=[1, 2, 3, 8, 16], datasets=500)),
     rule=Universal(),
     dataset=dataset,
@@ -142,7 +143,7 @@ WEIGHT_GROWTH = Claim(
     statement=("The output weights grow like 1/min gap of the projections, i.e. max|w| ~ n^2 "
                "for Gaussian data with knots just after each point (a derived prediction)."),
     trial=thm1_trial,
-    grids=dict(quick=expand(n=[32, 128, 512, 2048], d=[10], datasets=48),
+    grids=dict(quick=expand(n=[32, 256, 2048], d=[10], datasets=64),
                full=expand(n=[32, 64, 128, 256, 512, 1024, 2048, 4096], d=[10], datasets=400)),
     rule=Scaling(x="n", y="max_abs_weight", predicted=2.0, band=(1.5, 2.5)),
     dataset=dataset,

@@ -27,7 +27,7 @@ from jaxmem.linalg import spd_solve
 from jaxmem.data.validate import validate
 
 
-def _group_solves(Xg, valid, rhs, refinements: int = 2):
+def _group_solves(Xg, valid, rhs, refinements: int = 1):
     """Min-norm solutions of <s, x_i> = rhs_i over each group's valid rows.
 
     Xg: (G, d, d) group rows (padded rows anywhere), valid: (G, d), rhs: (G, d, r).

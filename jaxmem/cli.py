@@ -57,6 +57,7 @@ def _verify(args) -> int:
     from verify import claims as claims_mod
 
     registry = verify.all_claims()
+    chunk_size = args.chunk_size or claims_mod.DEFAULT_CHUNK
     if args.list:
         for c in registry:
             print(f"{c.id:<28} [{c.rule.kind}] {c.statement}")
@@ -73,7 +74,7 @@ def _verify(args) -> int:
             return EXIT_USAGE
         try:
             out = claims_mod.reproduce(known[args.reproduce], args.index, args.scale, args.seed,
-                                      args.chunk_size)
+                                      chunk_size)
         except ValueError as err:
             print(f"jaxmem verify: {err}", file=sys.stderr)
             return EXIT_USAGE
@@ -113,7 +114,7 @@ def _verify(args) -> int:
     t0 = time.perf_counter()
     for claim in selected:
         try:
-            res = claims_mod.run_claim(claim, args.scale, args.seed, args.chunk_size)
+            res = claims_mod.run_claim(claim, args.scale, args.seed, chunk_size)
         except Exception as err:  # a crashing claim is reported, and fails the run
             failed = True
             res = claims_mod.Result(id=claim.id, verdict="ERROR", n_datasets=0, n_passed=None,
@@ -161,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "in a VIOLATED line")
     v.add_argument("--save", metavar="FILE.npz",
                    help="with --reproduce: write the dataset's X and y to FILE.npz")
-    v.add_argument("--chunk-size", type=int, default=256,
+    v.add_argument("--chunk-size", type=int, default=None,
                    help="datasets per compiled vmapped call (bounds memory; default 256)")
     return parser
 
@@ -173,7 +174,7 @@ def main(argv=None) -> int:
         parser.print_help()
         return EXIT_USAGE
     if args.command == "verify":
-        if args.chunk_size < 1:
+        if args.chunk_size is not None and args.chunk_size < 1:
             parser.error("--chunk-size must be positive")
         _configure_jax(args.scale)
         return _verify(args)

@@ -200,22 +200,27 @@ def _dense_weight(layer: Layer) -> jax.Array:
     return layer.weight
 
 
+def masked_params(net: Network) -> list[tuple[jax.Array, jax.Array]]:
+    """(W, b) of every layer as the dense network uses them: shared weights broadcast to every
+    unit; masked units' weights and biases, and the rows reading from the previous layer's
+    masked units, set to 0. Counts and weight sizes read these, so padding never counts."""
+    out, in_active = [], None
+    for layer in net.layers:
+        W, b = _dense_weight(layer), layer.bias
+        if in_active is not None:
+            W = jnp.where(in_active[..., :, None], W, 0)
+        if layer.mask is not None:
+            W, b = jnp.where(layer.mask[..., None, :], W, 0), jnp.where(layer.mask, b, 0)
+        out.append((W, b))
+        in_active = layer.mask
+    return out
+
+
 def nonzero_param_count(net: Network) -> jax.Array:
     """Nonzero weights and biases of active units, counting a shared weight once per unit
     (the dense network's nonzeros). Inputs that come from masked units are not counted."""
-    total = jnp.asarray(0)
-    in_active = None
-    for layer in net.layers:
-        W = _dense_weight(layer)
-        nz_w = W != 0
-        if in_active is not None:
-            nz_w = nz_w & in_active[..., :, None]
-        nz = jnp.sum(nz_w.astype(jnp.int32), axis=-2) + (layer.bias != 0).astype(jnp.int32)
-        if layer.mask is not None:
-            nz = jnp.where(layer.mask, nz, 0)
-        total = total + jnp.sum(nz, axis=-1)
-        in_active = (jnp.ones(layer.bias.shape, bool) if layer.mask is None else layer.mask)
-    return total
+    return sum(jnp.sum(W != 0, axis=(-2, -1)) + jnp.sum(b != 0, axis=-1)
+               for W, b in masked_params(net))
 
 
 def astype(net: Network, dtype) -> Network:
@@ -269,13 +274,14 @@ def rounding_bound(net: Network, X: jax.Array) -> jax.Array:
     (n_in x n_outputs), and M_L = |X| V_0 + sum_l |b_l| V_l costs O(n d) per point instead of
     an (n x width) product per layer.
     """
-    u = unit_roundoff(jnp.result_type(X, net.layers[0].weight))
+    dtype = jnp.result_type(X, net.layers[0].weight)
+    u = unit_roundoff(dtype)
     layers = net.layers
     start = max((i + 1 for i, layer in enumerate(layers) if layer.activation == "threshold"),
                 default=0)
     K = sum(layer.n_in + 1 for layer in layers[start:])
-    V = jnp.eye(layers[-1].n_out, dtype=X.dtype)          # d M_L / d M_l, layer by layer
-    const = jnp.zeros((layers[-1].n_out,), X.dtype)
+    V = jnp.eye(layers[-1].n_out, dtype=dtype)            # d M_L / d M_l, layer by layer
+    const = jnp.zeros((layers[-1].n_out,), dtype)
     for layer in reversed(layers[start:]):
         if layer.mask is not None:
             V = jnp.where(layer.mask[:, None], V, 0)
@@ -289,7 +295,7 @@ def rounding_bound(net: Network, X: jax.Array) -> jax.Array:
         M = jnp.matmul(jnp.abs(X), V, precision=_HIGHEST) + const
     else:  # the last threshold layer's outputs are 0 or 1 (masked units 0)
         prev = layers[start - 1]
-        active = jnp.ones((prev.n_out,), X.dtype) if prev.mask is None else prev.mask.astype(X.dtype)
+        active = jnp.ones((prev.n_out,), dtype) if prev.mask is None else prev.mask.astype(dtype)
         M = jnp.broadcast_to(jnp.matmul(active, V, precision=_HIGHEST) + const,
                              X.shape[:-1] + (V.shape[-1],))
     bound = gamma(K, u) * M
@@ -298,6 +304,6 @@ def rounding_bound(net: Network, X: jax.Array) -> jax.Array:
 
 __all__ = [
     "ACTIVATIONS", "Layer", "Network", "make", "apply", "hidden", "depth", "widths",
-    "param_count", "shared_param_count", "nonzero_param_count", "astype", "dense",
+    "param_count", "shared_param_count", "nonzero_param_count", "masked_params", "astype", "dense",
     "describe", "unit_roundoff", "gamma", "rounding_bound",
 ]

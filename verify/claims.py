@@ -29,6 +29,7 @@ from jaxmem.sweep import dataset_keys, run_chunked
 VERDICTS = ("HOLDS", "VIOLATED", "INCONCLUSIVE", "INFO", "ERROR")  # ERROR: the claim crashed
 SCALES = ("quick", "full")
 CONTROL_KEYS = ("datasets",)  # config entries that are not passed to the trial
+DEFAULT_CHUNK = 256           # datasets per compiled call; --reproduce must use the run's
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,7 +126,7 @@ def stream_config(claim: Claim, config: dict) -> dict:
 
 
 def run_config(claim: Claim, config: dict, seed: int, indices=None,
-               chunk_size: int = 256) -> dict:
+               chunk_size: int = DEFAULT_CHUNK) -> dict:
     """Per-dataset outputs (NumPy, leading axis = dataset) of one config."""
     if indices is None:
         indices = range(config["datasets"])
@@ -175,7 +176,7 @@ def _scalar(v):
     return v.item() if v.ndim == 0 else v.tolist()
 
 
-def _universal(claim, rule, runs, seed, res: Result):
+def _universal(claim, rule, runs, seed, res: Result, chunk_size: int):
     n_passed, total, cex = 0, 0, None
     for config, outs in runs:
         ok = np.asarray(outs[rule.passed], bool)
@@ -194,9 +195,11 @@ def _universal(claim, rule, runs, seed, res: Result):
         res.verdict = "VIOLATED"
         res.counterexample = cex
         cfg = ", ".join(f"{k}={v}" for k, v in trial_config(claim, cex["config"]).items())
+        # The same chunk shape recomputes the same bits (see `reproduce`).
+        chunk = "" if chunk_size == DEFAULT_CHUNK else f" --chunk-size {chunk_size}"
         res.detail = (f"first failure: dataset {cex['index']} of ({cfg}); reproduce with "
                       f"`jaxmem verify --reproduce {claim.id} --index {cex['global_index']} "
-                      f"--seed {seed}`")
+                      f"--seed {seed}{chunk}`")
 
 
 def _probabilistic(claim, rule, runs, seed, res: Result):
@@ -241,7 +244,7 @@ def _scaling(claim, rule, runs, seed, res: Result):
 
 
 def run_claim(claim: Claim, scale: str = "quick", seed: int = 0,
-              chunk_size: int = 256) -> Result:
+              chunk_size: int = DEFAULT_CHUNK) -> Result:
     """Runs every config of the claim's grid at `scale` and applies its verdict rule."""
     t0 = time.perf_counter()
     runs = [(cfg, run_config(claim, cfg, seed, chunk_size=chunk_size))
@@ -251,7 +254,7 @@ def run_claim(claim: Claim, scale: str = "quick", seed: int = 0,
                  ci_low=None, ci_high=None, seconds=0.0, scale=scale, seed=seed)
     rule = claim.rule
     if isinstance(rule, Universal):
-        _universal(claim, rule, runs, seed, res)
+        _universal(claim, rule, runs, seed, res, chunk_size)
     elif isinstance(rule, Probabilistic):
         _probabilistic(claim, rule, runs, seed, res)
     elif isinstance(rule, Scaling):
@@ -260,8 +263,6 @@ def run_claim(claim: Claim, scale: str = "quick", seed: int = 0,
         res.detail = rule.summarize(runs)
     else:
         raise TypeError(f"claim {claim.id}: unknown rule {rule!r}")
-    if res.counterexample is not None and chunk_size != 256:
-        res.detail = res.detail[:-1] + f" --chunk-size {chunk_size}`"  # same chunk, same bits
     res.seconds = time.perf_counter() - t0
     return res
 
@@ -280,7 +281,7 @@ def locate(claim: Claim, scale: str, global_index: int) -> tuple[dict, int]:
 
 
 def reproduce(claim: Claim, global_index: int, scale: str = "quick", seed: int = 0,
-              chunk_size: int = 256) -> dict:
+              chunk_size: int = DEFAULT_CHUNK) -> dict:
     """Rebuilds one dataset of a claim, bit for bit as the run computed it.
 
     The dataset's whole chunk is recomputed with the run's chunk shape: a program compiled

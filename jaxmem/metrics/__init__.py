@@ -66,6 +66,10 @@ def interpolation_tolerance(net: Network, X) -> jax.Array:
     Derived from the network's weights and the dtype's unit roundoff, not a fixed constant.
     """
     X, _ = _check(net, X)
+    return _tolerance(net, X)
+
+
+def _tolerance(net: Network, X) -> jax.Array:
     return 2 * network.rounding_bound(net, X)
 
 
@@ -73,7 +77,7 @@ def interpolates(net: Network, X, y) -> jax.Array:
     """True iff |f(x_i) - y_i| <= `interpolation_tolerance` at every point (a scalar bool)."""
     X, y = _check(net, X, y)
     err = jnp.abs(network.apply(net, X) - y)
-    return jnp.all(err <= interpolation_tolerance(net, X))
+    return jnp.all(err <= _tolerance(net, X))
 
 
 def fit_report(net: Network, X, y) -> dict:
@@ -82,7 +86,7 @@ def fit_report(net: Network, X, y) -> dict:
     X, y = _check(net, X, y)
     f = network.apply(net, X)
     err = jnp.abs(f - y)
-    tol = interpolation_tolerance(net, X)
+    tol = _tolerance(net, X)
     ratio = err / jnp.maximum(tol, jnp.finfo(X.dtype).tiny)
     return dict(
         interpolates=jnp.all(err <= tol),
@@ -126,18 +130,6 @@ def float32_deployable(net: Network, X, y) -> jax.Array:
     return float32_report(net, X, y)["deployable_f32"]
 
 
-def _dense_masked(layer: network.Layer, in_active):
-    """The layer's dense weights and biases with masked units, and the rows reading from the
-    previous layer's masked units, set to 0."""
-    W = jnp.broadcast_to(layer.weight, layer.weight.shape[:-1] + (layer.n_out,))
-    b = layer.bias
-    if in_active is not None:
-        W = jnp.where(in_active[:, None], W, 0)
-    if layer.mask is not None:
-        W, b = jnp.where(layer.mask, W, 0), jnp.where(layer.mask, b, 0)
-    return W, b
-
-
 def weight_stats(net: Network) -> dict:
     """Sizes of the weights (masked units excluded; shared weights counted per unit):
 
@@ -151,16 +143,13 @@ def weight_stats(net: Network) -> dict:
     mx = jnp.asarray(0.0, net.layers[0].weight.dtype)
     total = jnp.asarray(0.0, mx.dtype)
     paths = jnp.ones((net.layers[0].n_in,), mx.dtype)
-    dense, in_active = [], None
-    for layer in net.layers:
-        W, b = _dense_masked(layer, in_active)
-        dense.append(W)
-        in_active = layer.mask
+    params = network.masked_params(net)
+    for W, b in params:
         mx = jnp.maximum(mx, jnp.maximum(jnp.max(jnp.abs(W)), jnp.max(jnp.abs(b))))
         total = total + jnp.sum(jnp.abs(W)) + jnp.sum(jnp.abs(b))
         paths = jnp.matmul(paths, jnp.abs(W), precision=_HIGHEST)
     if len(net.layers) == 2:
-        W1, W2 = dense
+        (W1, _), (W2, _) = params
         two = jnp.sum(jnp.abs(W2).sum(-1) * jnp.linalg.norm(W1, axis=0))
     else:
         two = jnp.asarray(jnp.nan, mx.dtype)

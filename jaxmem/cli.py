@@ -101,6 +101,7 @@ def _verify(args) -> int:
         return EXIT_OK if out.get("passed", True) else EXIT_VIOLATED
 
     selected = registry
+    store, run_id = None, None
     if args.claim:
         missing = [c for c in args.claim if c not in known]
         if missing:
@@ -108,6 +109,17 @@ def _verify(args) -> int:
                   f"see `jaxmem verify --list`", file=sys.stderr)
             return EXIT_USAGE
         selected = [known[c] for c in args.claim]
+    if not args.no_store:
+        from jaxmem.store import Store, StoreError
+        try:
+            store = Store(_store_path(args))
+            run_id = store.begin_run(
+                sweep="verify", kind="verify",
+                grid=dict(claims=[c.id for c in selected], scale=args.scale, seed=args.seed,
+                          chunk_size=chunk_size), environment=_environment())
+        except StoreError as err:
+            print(f"jaxmem verify: {err}", file=sys.stderr)
+            return EXIT_USAGE
     results, failed = [], False
     if not args.json:
         print(HEADER, flush=True)
@@ -123,6 +135,8 @@ def _verify(args) -> int:
                                     seed=args.seed)
         failed |= res.verdict == "VIOLATED"
         results.append(res)
+        if store is not None:  # written as each claim ends: a killed run keeps its verdicts
+            store.write_verdicts(run_id, [dict(res.to_json(), claim=res.id)])
         if not args.json:
             print(_line(res), flush=True)
     if args.json:
@@ -131,8 +145,194 @@ def _verify(args) -> int:
         counts = {v: sum(r.verdict == v for r in results) for v in
                   ("HOLDS", "VIOLATED", "INCONCLUSIVE", "INFO", "ERROR")}
         summary = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
-        print(f"{len(results)} claims in {time.perf_counter() - t0:.1f} s: {summary}")
+        where = f"; verdicts in {store.path} (run {run_id})" if store is not None else ""
+        print(f"{len(results)} claims in {time.perf_counter() - t0:.1f} s: {summary}{where}")
+    if store is not None:
+        store.end_run(run_id, "done")
+        store.close()
     return EXIT_VIOLATED if failed else EXIT_OK
+
+
+def _store_path(args) -> str:
+    from jaxmem.store import default_store_path
+    return default_store_path(getattr(args, "store", None))
+
+
+def _environment() -> dict:
+    from jaxmem.sweep.runner import environment, make_mesh
+    return environment(make_mesh())
+
+
+def _fail(command: str, message) -> int:
+    """A usage or input error: one line on stderr, exit code 2."""
+    print(f"jaxmem {command}: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _initialize_distributed(args) -> None:
+    """jax.distributed.initialize with the flags given; what is not given is read from the
+    environment (JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, JAX_PROCESS_ID) or detected by
+    JAX itself (SLURM, Open MPI, TPU pods)."""
+    import jax
+    kwargs = dict(coordinator_address=args.coordinator or os.environ.get("JAX_COORDINATOR_ADDRESS"),
+                  num_processes=args.num_processes, process_id=args.process_id)
+    for name, env in (("num_processes", "JAX_NUM_PROCESSES"), ("process_id", "JAX_PROCESS_ID")):
+        if kwargs[name] is None and os.environ.get(env):
+            kwargs[name] = int(os.environ[env])
+    jax.distributed.initialize(**{k: v for k, v in kwargs.items() if v is not None})
+
+
+def _sweep(args) -> int:
+    from jaxmem.store import Store, StoreError
+    from jaxmem.sweep import GridError, load_grid
+    from jaxmem.sweep import trials
+
+    if args.list:
+        for name, entry in trials.CONSTRUCTIONS.items():
+            options = ", ".join(f"{k} (default {d!r})" for k, (d, _) in entry.options().items())
+            labels = "+-1 labels" if entry.task == "binary" else "real or +-1 labels"
+            print(f"{name:<20} {entry.citation}; {labels}; axes n, d"
+                  + (f", {options}" if options else ""))
+        print(f"data: {', '.join(trials.GENERATORS)}")
+        return EXIT_OK
+    if args.grid is None:
+        return _fail("sweep", "give a grid file: jaxmem sweep GRID.toml (see --help)")
+    try:
+        grid = load_grid(args.grid)
+        if args.datasets is not None:
+            grid = grid.with_datasets(args.datasets)
+    except GridError as err:
+        return _fail("sweep", err)
+    if args.chunk_size is not None and args.chunk_size < 1:
+        return _fail("sweep", f"--chunk-size must be positive; got {args.chunk_size}")
+    _configure_jax("full")
+    import jax
+    if args.distributed:
+        _initialize_distributed(args)
+    store = None
+    if jax.process_index() == 0:
+        try:
+            store = Store(_store_path(args))
+        except StoreError as err:
+            return _fail("sweep", err)
+    from jaxmem.sweep import run_sweep
+    try:
+        stats = run_sweep(grid, store, devices=args.devices, chunk_size=args.chunk_size,
+                          distributed=args.distributed,
+                          progress=False if args.no_progress else None)
+    except ValueError as err:  # e.g. --devices beyond what this machine has
+        return _fail("sweep", err)
+    finally:
+        if store is not None:
+            store.close()
+    if jax.process_index() == 0:
+        summary = dict(run=stats.run_id, sweep=grid.name, configs=stats.configs,
+                       datasets=stats.datasets, computed=stats.computed, skipped=stats.skipped,
+                       written=stats.written, seconds=round(stats.seconds, 3), store=store.path)
+        if args.json:
+            print(json.dumps(summary))
+        else:
+            print(f"sweep {grid.name}: run {stats.run_id}, {stats.configs} configs, "
+                  f"{stats.datasets} datasets: {stats.computed} computed, {stats.skipped} "
+                  f"already in the store, {stats.written} records written in "
+                  f"{stats.seconds:.1f} s -> {store.path}")
+    return EXIT_OK
+
+
+def _results(args) -> int:
+    from jaxmem.store import Store, StoreError
+
+    path = _store_path(args)
+    if not os.path.exists(path):
+        return _fail("results", f"no store at {path} (run a sweep first, or give --store)")
+    try:
+        with Store(path, readonly=True) as store:
+            if args.action == "list":
+                runs = store.runs()
+                if args.json:
+                    print(json.dumps(runs, default=str))
+                    return EXIT_OK
+                print(f"{'run':>4}  {'sweep':<24} {'kind':<7} {'status':<11} {'configs':>7} "
+                      f"{'records':>15}  {'started':<19}  device")
+                for r in runs:
+                    started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["started"]))
+                    records = f"{r['n_records']}/{r['expected']}"
+                    print(f"{r['run_id']:>4}  {r['sweep']:<24} {r['kind']:<7} {r['status']:<11} "
+                          f"{r['n_configs']:>7} {records:>15}  {started:<19}  "
+                          f"{r['backend']} x{r['device_count']} ({r['device_kind']})")
+                return EXIT_OK
+            if args.run is None:
+                return _fail("results", f"{args.action} needs a RUN (an id or a sweep name)")
+            if args.action == "show":
+                run = store.run(args.run)
+                verdicts = store.verdicts(run["run_id"])
+                records = store.records(run["run_id"])
+                if args.json:
+                    print(json.dumps(dict(run=run, verdicts=verdicts,
+                                          records=len(records)), default=str))
+                    return EXIT_OK
+                for k, v in run.items():
+                    print(f"{k:<18} {v}")
+                for v in verdicts:
+                    print(f"  {v['claim']:<28} {v['verdict']:<12} {v['n_datasets']:>8}  "
+                          f"{v['detail']}")
+                _summarize_records(records)
+                return EXIT_OK
+            out = args.output or f"{store.run(args.run)['sweep']}.{args.format}"
+            rows = store.export(args.run, out, format=args.format)
+            print(f"{rows} records -> {out}")
+            return EXIT_OK
+    except StoreError as err:
+        return _fail("results", err)
+
+
+def _summarize_records(records: list[dict]) -> None:
+    """Per config: records and the mean of each boolean metric (pass rates)."""
+    groups: dict = {}
+    for r in records:
+        groups.setdefault(r["config_hash"], []).append(r)
+    for rows in groups.values():
+        first = rows[0]
+        config = ", ".join(f"{k}={first[k]}" for k in ("construction", "n", "d") if k in first)
+        rates = [f"{k} {sum(bool(r[k]) for r in rows) / len(rows):.3f}"
+                 for k in ("ok", "deployable_f32") if k in first]
+        print(f"  {config}: {len(rows)} records" + (", " + ", ".join(rates) if rates else ""))
+
+
+def _reproduce(args) -> int:
+    import experiments
+    from jaxmem.store import Store, StoreError
+
+    if args.list or args.name is None:
+        if args.name is None and not args.list:
+            return _fail("reproduce", "name an experiment (see `jaxmem reproduce --list`)")
+        for module in experiments.all_experiments():
+            print(f"{module.NAME:<16} {module.REGENERATES}")
+        return EXIT_OK
+    try:
+        module = experiments.get(args.name)
+    except KeyError as err:
+        return _fail("reproduce", err.args[0])
+    _configure_jax("full")
+    try:
+        store = Store(_store_path(args))
+    except StoreError as err:
+        return _fail("reproduce", err)
+    from jaxmem.sweep import run_sweep
+    out_dir = args.out or os.path.join("jaxmem-figures", module.NAME)
+    with store:
+        runs = {}
+        for grid in module.grids(args.scale):
+            stats = run_sweep(grid, store, devices=args.devices,
+                              progress=False if args.no_progress else None)
+            runs[grid.name] = stats.run_id
+            print(f"{grid.name}: {stats.computed} datasets computed, {stats.skipped} already "
+                  f"in the store ({stats.seconds:.1f} s)", flush=True)
+        os.makedirs(out_dir, exist_ok=True)
+        paths = module.render(store, runs, out_dir)
+    for path in paths:
+        print(f"wrote {path}")
+    return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -164,7 +364,81 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --reproduce: write the dataset's X and y to FILE.npz")
     v.add_argument("--chunk-size", type=int, default=None,
                    help="datasets per compiled vmapped call (bounds memory; default 256)")
+    _store_argument(v)
+    v.add_argument("--no-store", action="store_true",
+                   help="do not write the verdicts to the results store")
+
+    s = sub.add_parser(
+        "sweep", help="run a grid (TOML) of configs x datasets into the results store",
+        description="Run every config of a grid, one record per dataset, into the results "
+                    "store. Re-running the same command resumes: datasets already in the store "
+                    "are skipped, and each record is written exactly once. Several processes "
+                    "may run the same grid on one store at once; they share the work.",
+        epilog="A grid: name, construction, data, labels, datasets, seed, dtype, chunk_size "
+               "and an [axes] table (n, d and the construction's options; lists or "
+               "{start, stop, step} / {start, stop, num, scale} ranges). See "
+               "`jaxmem sweep --list` and jaxmem/sweep/grid.py.")
+    s.add_argument("grid", nargs="?", metavar="GRID.toml", help="the grid file")
+    _store_argument(s)
+    s.add_argument("--devices", type=int, metavar="N",
+                   help="shard each chunk over the first N local devices (default: all)")
+    s.add_argument("--chunk-size", type=int, metavar="C",
+                   help="datasets per compiled call (default: the grid's, else chosen from "
+                        "the compiled program's memory use)")
+    s.add_argument("--datasets", type=int, metavar="N",
+                   help="datasets per config, overriding the grid's (a larger N extends a "
+                        "finished sweep)")
+    s.add_argument("--distributed", action="store_true",
+                   help="multi-process run: call jax.distributed.initialize, shard over every "
+                        "process's devices; process 0 writes the store")
+    s.add_argument("--coordinator", metavar="HOST:PORT",
+                   help="with --distributed: the coordinator (default: $JAX_COORDINATOR_ADDRESS "
+                        "or auto-detected on SLURM / Open MPI / TPU)")
+    s.add_argument("--num-processes", type=int, metavar="N", help="with --distributed")
+    s.add_argument("--process-id", type=int, metavar="I", help="with --distributed")
+    s.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    s.add_argument("--json", action="store_true", help="print the summary as JSON")
+    s.add_argument("--list", action="store_true",
+                   help="list the constructions and data a grid can name, and exit")
+
+    r = sub.add_parser(
+        "results", help="list, show and export what the results store holds",
+        description="Read the results store: `list` its runs, `show RUN` one run (RUN: a run "
+                    "id or a sweep name, meaning its newest run), `export RUN` its records.")
+    r.add_argument("action", choices=["list", "show", "export"])
+    r.add_argument("run", nargs="?", metavar="RUN", help="a run id or a sweep name")
+    _store_argument(r)
+    r.add_argument("--format", choices=["csv", "parquet"], default="csv",
+                   help="export format (parquet needs pyarrow)")
+    r.add_argument("-o", "--output", metavar="FILE",
+                   help="export to FILE (default: SWEEP.csv / SWEEP.parquet)")
+    r.add_argument("--json", action="store_true", help="list/show as JSON")
+
+    p = sub.add_parser(
+        "reproduce", help="regenerate a paper figure or table from the results store",
+        description="Run an experiment's grids through the sweep engine (resuming what the "
+                    "store holds), then render its figures (PNG) and tables (CSV, Markdown) "
+                    "from the store alone.")
+    p.add_argument("name", nargs="?", metavar="NAME", help="the experiment (see --list)")
+    p.add_argument("--list", action="store_true", help="list the experiments and what they "
+                                                       "regenerate")
+    p.add_argument("--scale", choices=["quick", "full"], default="quick",
+                   help="quick: small grids (default); full: the paper's sizes, for a GPU")
+    p.add_argument("--out", metavar="DIR",
+                   help="output folder (default ./jaxmem-figures/NAME/)")
+    _store_argument(p)
+    p.add_argument("--devices", type=int, metavar="N", help="as for sweep")
+    p.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     return parser
+
+
+def _store_argument(parser) -> None:
+    parser.add_argument("--store", metavar="PATH",
+                        help="the results store (default: $JAXMEM_STORE, else "
+                             "./jaxmem-results.sqlite)")
+
+
+COMMANDS = {"sweep": _sweep, "results": _results, "reproduce": _reproduce}
 
 
 def main(argv=None) -> int:
@@ -178,8 +452,7 @@ def main(argv=None) -> int:
             parser.error("--chunk-size must be positive")
         _configure_jax(args.scale)
         return _verify(args)
-    parser.error(f"unknown command {args.command}")
-    return EXIT_USAGE
+    return COMMANDS[args.command](args)
 
 
 if __name__ == "__main__":

@@ -17,3 +17,11 @@ import jax  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_default_matmul_precision", "highest")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _store_in_tmp(tmp_path, monkeypatch):
+    """`jaxmem verify` and sweeps write to $JAXMEM_STORE: never the checkout's own store."""
+    monkeypatch.setenv("JAXMEM_STORE", str(tmp_path / "jaxmem-results.sqlite"))

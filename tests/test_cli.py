@@ -95,3 +95,20 @@ def test_quick_verify_end_to_end():
     assert {r["id"] for r in rows} == {c.id for c in verify.all_claims()}
     for r in rows:
         assert r["verdict"] in ("HOLDS", "INFO"), r
+
+
+def test_verify_writes_verdicts_to_the_store(broken_registry, capsys):
+    from jaxmem.store import Store
+
+    assert cli.main(["verify"]) == 1
+    capsys.readouterr()
+    with Store(os.environ["JAXMEM_STORE"], readonly=True) as store:
+        run = store.runs()[-1]
+        verdicts = {v["claim"]: v for v in store.verdicts(run["run_id"])}
+    assert run["kind"] == "verify" and run["status"] == "done"
+    assert verdicts["zhang2017.lemma1"]["verdict"] == "HOLDS"
+    assert verdicts["test.broken"]["verdict"] == "VIOLATED"
+    assert verdicts["test.broken"]["n_datasets"] == 6
+    assert cli.main(["verify", "--no-store", "--claim", "zhang2017.lemma1"]) == 0
+    with Store(os.environ["JAXMEM_STORE"], readonly=True) as store:
+        assert len(store.runs()) == 1

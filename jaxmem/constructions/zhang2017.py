@@ -25,7 +25,9 @@ from jaxmem.data.validate import validate
 
 
 def _check_options(theta, directions):
-    if not 0 < theta < 1:
+    # theta may be traced (a sweep over it compiles once); then its range is checked by the
+    # sweep's grid before compiling.
+    if not isinstance(theta, jax.core.Tracer) and not 0 < theta < 1:
         raise ValueError(f"theta must lie in (0, 1) so that the knots interleave; got {theta}")
     if not isinstance(directions, int) or directions < 1:
         raise ValueError(f"directions must be a positive int; got {directions!r}")

@@ -1,7 +1,10 @@
-"""Sweeps: configs, keys and chunked vmapped batches (the sweep engine grows here)."""
+"""Sweeps: grids -> configs -> chunked, vmapped, sharded batches -> records in the store."""
 
 from jaxmem.sweep.batch import batched, run_chunked
+from jaxmem.sweep.grid import Grid, GridError, load_grid, parse_grid
 from jaxmem.sweep.keys import canonical_json, config_hash, config_id, dataset_keys, expand
+from jaxmem.sweep.runner import SweepStats, choose_chunk_size, make_mesh, run_sweep
 
-__all__ = ["batched", "canonical_json", "config_hash", "config_id", "dataset_keys", "expand",
-           "run_chunked"]
+__all__ = ["Grid", "GridError", "SweepStats", "batched", "canonical_json", "choose_chunk_size",
+           "config_hash", "config_id", "dataset_keys", "expand", "load_grid", "make_mesh",
+           "parse_grid", "run_chunked", "run_sweep"]

@@ -1,0 +1,204 @@
+"""Grids: what a sweep runs, as a dict or a TOML file, expanded into configs.
+
+    name = "zhang-vs-n"            # the sweep's name in the store
+    construction = "zhang2017"     # `jaxmem sweep --list` names them with their options
+    data = "gaussian"              # gaussian | sphere | cube
+    labels = "gaussian"            # gaussian (real) | sign (+-1)
+    datasets = 256                 # datasets per config
+    seed = 0                       # root seed of every dataset key
+    dtype = "float64"              # float64 | float32: the arithmetic of data, build and check
+    chunk_size = 64                # optional; chosen from the compiled memory use when absent
+
+    [axes]                         # the Cartesian product of these is swept
+    n = [10, 100, 1000]                        # a list
+    d = { start = 2, stop = 20, step = 6 }     # 2, 8, 14, 20 (stop included when hit)
+    theta = { start = 0.001, stop = 0.1, num = 3, scale = "log" }
+
+Every config holds the construction, data, labels, dtype, seed, n, d and the construction's
+options; its canonical JSON is hashed, and dataset i's key is fold_in(fold_in(key(seed),
+config_id), i) (`jaxmem.sweep.keys`). `datasets` and `chunk_size` are not part of a config:
+a larger sweep, a resumed one, or one with another chunk size finds the records it shares
+with an earlier one.
+
+A grid is checked completely (names, types, values) before anything compiles or touches the
+store; every problem is a GridError naming the entry.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import tomllib
+
+import numpy as np
+
+from jaxmem.sweep import trials
+from jaxmem.sweep.keys import canonical_json, config_hash
+
+DTYPES = ("float64", "float32")
+TOP_LEVEL = ("name", "construction", "data", "labels", "datasets", "seed", "dtype",
+             "chunk_size", "axes")
+SHAPE_AXES = ("n", "d")
+
+
+class GridError(ValueError):
+    """A grid that cannot run; the message names the entry."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Grid:
+    name: str
+    construction: str
+    data: str
+    labels: str
+    datasets: int
+    seed: int
+    dtype: str
+    chunk_size: int | None
+    axes: dict  # name -> tuple of values
+
+    def configs(self) -> list[dict]:
+        """Every config, in row-major order of the axes as written."""
+        names = list(self.axes)
+        fixed = dict(construction=self.construction, data=self.data, labels=self.labels,
+                     dtype=self.dtype, seed=self.seed)
+        return [dict(fixed, **dict(zip(names, combo)))
+                for combo in itertools.product(*self.axes.values())]
+
+    def to_dict(self) -> dict:
+        """The grid as written (a form `parse_grid` accepts), for the store."""
+        out = {k: getattr(self, k) for k in TOP_LEVEL if k != "axes"}
+        out["axes"] = {k: list(v) for k, v in self.axes.items()}
+        return {k: v for k, v in out.items() if v is not None}
+
+    def with_datasets(self, datasets: int) -> "Grid":
+        return dataclasses.replace(self, datasets=_positive_int("datasets", datasets))
+
+    def hashes(self) -> list[tuple[str, str]]:
+        """(config hash, canonical JSON) of every config."""
+        return [(config_hash(c), canonical_json(c)) for c in self.configs()]
+
+
+def _positive_int(name, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise GridError(f"grid entry {name} must be a positive integer; got {value!r}")
+    return int(value)
+
+
+def _axis_values(name, spec) -> tuple:
+    """A list, a scalar, or a range table {start, stop, step} / {start, stop, num[, scale]}."""
+    if isinstance(spec, dict):
+        unknown = set(spec) - {"start", "stop", "step", "num", "scale"}
+        if unknown or "start" not in spec or "stop" not in spec or \
+                (("step" in spec) == ("num" in spec)):
+            raise GridError(f"axis {name}: a range is {{start, stop, step}} or {{start, stop, num"
+                            f"[, scale = \"linear\"|\"log\"]}}; got {spec}")
+        start, stop = spec["start"], spec["stop"]
+        ints = all(isinstance(v, int) and not isinstance(v, bool)
+                   for v in (start, stop, spec.get("step", 1)))
+        if "step" in spec:
+            step = spec["step"]
+            if not isinstance(step, (int, float)) or step <= 0 or stop < start:
+                raise GridError(f"axis {name}: need step > 0 and stop >= start; got {spec}")
+            count = math.floor((stop - start) / step + 1e-9) + 1
+            values = [start + i * step for i in range(count)]
+        else:
+            num, scale = spec["num"], spec.get("scale", "linear")
+            if not isinstance(num, int) or num < 1 or scale not in ("linear", "log"):
+                raise GridError(f"axis {name}: need an integer num >= 1 and scale linear|log; "
+                                f"got {spec}")
+            if scale == "log" and (start <= 0 or stop <= 0):
+                raise GridError(f"axis {name}: a log range needs start, stop > 0; got {spec}")
+            values = (np.geomspace if scale == "log" else np.linspace)(start, stop, num).tolist()
+            if ints:
+                values = list(dict.fromkeys(int(round(v)) for v in values))
+        if ints:
+            values = [int(v) for v in values]
+        return tuple(values)
+    values = spec if isinstance(spec, list) else [spec]
+    if not values:
+        raise GridError(f"axis {name} is an empty list")
+    for v in values:
+        if not isinstance(v, (int, float, str, bool)):
+            raise GridError(f"axis {name}: values must be numbers, strings or booleans; "
+                            f"got {v!r}")
+    if len(set(map(repr, values))) != len(values):
+        raise GridError(f"axis {name} lists a value twice: {values}")
+    return tuple(values)
+
+
+def parse_grid(spec: dict, *, source: str = "grid") -> Grid:
+    """Checks a grid dict and returns a Grid; GridError on the first problem."""
+    if not isinstance(spec, dict):
+        raise GridError(f"{source}: a grid is a table of entries; got {type(spec).__name__}")
+    unknown = [k for k in spec if k not in TOP_LEVEL]
+    if unknown:
+        raise GridError(f"{source}: unknown entry {unknown[0]!r}; a grid has {', '.join(TOP_LEVEL)}"
+                        f" (sweep parameters go under [axes])")
+    for required in ("name", "construction", "datasets", "axes"):
+        if required not in spec:
+            raise GridError(f"{source}: missing entry {required!r}")
+    name = spec["name"]
+    if not isinstance(name, str) or not name.strip():
+        raise GridError(f"{source}: name must be a non-empty string; got {name!r}")
+    construction = spec["construction"]
+    if construction not in trials.CONSTRUCTIONS:
+        raise GridError(f"{source}: unknown construction {construction!r}; known: "
+                        f"{', '.join(trials.CONSTRUCTIONS)}")
+    entry = trials.CONSTRUCTIONS[construction]
+    data = spec.get("data", "gaussian")
+    if data not in trials.GENERATORS:
+        raise GridError(f"{source}: unknown data {data!r}; known: {', '.join(trials.GENERATORS)}")
+    labels = spec.get("labels", "sign" if entry.task == "binary" else "gaussian")
+    if labels not in ("sign", "gaussian"):
+        raise GridError(f"{source}: unknown labels {labels!r}; known: sign, gaussian")
+    if entry.task == "binary" and labels != "sign":
+        raise GridError(f"{source}: construction {construction} fits +-1 labels; "
+                        f"labels must be \"sign\"")
+    dtype = spec.get("dtype", "float64")
+    if dtype not in DTYPES:
+        raise GridError(f"{source}: unknown dtype {dtype!r}; known: {', '.join(DTYPES)}")
+    seed = spec.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 63:
+        raise GridError(f"{source}: seed must be a non-negative integer; got {seed!r}")
+    datasets = _positive_int("datasets", spec["datasets"])
+    chunk_size = spec.get("chunk_size")
+    if chunk_size is not None:
+        chunk_size = _positive_int("chunk_size", chunk_size)
+    raw_axes = spec["axes"]
+    if not isinstance(raw_axes, dict):
+        raise GridError(f"{source}: axes must be a table of name = values")
+    options = entry.options()
+    axes = {}
+    for axis, values in raw_axes.items():
+        if axis not in SHAPE_AXES and axis not in options:
+            raise GridError(f"{source}: unknown parameter {axis!r} for construction "
+                            f"{construction}; it takes n, d"
+                            + "".join(f", {o}" for o in options))
+        axes[axis] = _axis_values(axis, values)
+    for axis in SHAPE_AXES:
+        if axis not in axes:
+            raise GridError(f"{source}: axes must give {axis}")
+    grid = Grid(name=name.strip(), construction=construction, data=data, labels=labels,
+                datasets=datasets, seed=seed, dtype=dtype, chunk_size=chunk_size, axes=axes)
+    for config in grid.configs():
+        try:
+            trials.check_config(config)
+        except ValueError as err:
+            raise GridError(f"{source}: {err}") from None
+    return grid
+
+
+def load_grid(path: str) -> Grid:
+    """Reads and checks a TOML grid file."""
+    try:
+        with open(path, "rb") as f:
+            spec = tomllib.load(f)
+    except FileNotFoundError:
+        raise GridError(f"grid file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise GridError(f"cannot read grid file {path}: {err}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise GridError(f"grid file {path} is not valid TOML: {err}") from None
+    return parse_grid(spec, source=path)

@@ -1,0 +1,347 @@
+"""The sweep engine: a grid's configs -> blocks of datasets on every device -> the store.
+
+For each config, dataset indices are cut into blocks of `chunk_size` (datasets per device
+per call): block b holds indices [b C, (b+1) C), the last one padded by repeating its first
+index (padded rows are dropped). Each device runs one block per step: the same jit-compiled,
+vmapped single-device program, whose input is the block's indices; each dataset's key is
+derived inside it, fold_in(root, index), from the config's root key. A step's blocks form one
+global array over a 1-D mesh of the devices (axis "datasets", AxisType.Auto).
+
+Why blocks and not one SPMD program over the mesh: XLA simplifies a partitioned program
+differently from a single-device one (measured: (a/b)/c became a/(b c) in one and not the
+other), so its records differed from a 1-device run in the last bits. A block is the same
+program over the same inputs on any device count, in a resumed or a concurrent run, so
+records are bit-identical across all of them. The price: one compile per device (done in
+parallel threads).
+
+A record depends only on (seed, config, index, chunk_size): the dataset itself depends only
+on (seed, config, index). Blocks the store already holds are skipped; each block is written
+in one transaction, so a killed sweep loses at most the blocks in flight. Concurrent
+processes on one grid lease blocks in the store and so do not compute a block twice. The next
+step is dispatched before the previous one is written, so store time hides behind compute.
+
+With several processes (`jax.distributed`), every process walks the same steps over the
+same global mesh and computes the blocks of its own devices; the results are gathered, and
+process 0 alone reads the store (the done-mask is broadcast) and writes it.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import functools
+import math
+import sys
+import time
+
+import jax
+import numpy as np
+from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
+
+from jaxmem.sweep import trials
+from jaxmem.sweep.grid import Grid
+from jaxmem.sweep.keys import canonical_json, config_hash, config_id
+from jaxmem.sweep.progress import Progress
+
+AXIS = "datasets"
+MAX_CHUNK = 1024
+# Bytes of live memory one block may use when the chunk size is chosen from the compiled
+# program. On a CPU, small blocks also keep the working set in cache (measured in
+# benchmarks/bench_constructions.py); on an accelerator, a quarter of its memory.
+CPU_CHUNK_BUDGET = 64 * 2 ** 20
+ACCELERATOR_BUDGET_FRACTION = 0.25
+PROBE_CHUNK = 8
+LEASE_POLL_SECONDS = 0.2
+
+
+@dataclasses.dataclass
+class SweepStats:
+    run_id: int | None = None
+    configs: int = 0
+    datasets: int = 0          # records the grid asks for
+    computed: int = 0          # datasets computed (padding excluded)
+    skipped: int = 0           # datasets already in the store
+    written: int = 0           # records this run inserted
+    chunk_sizes: dict = dataclasses.field(default_factory=dict)  # config hash -> chunk size
+    seconds: float = 0.0
+    compute_seconds: float = 0.0   # waiting for block results (device compute + transfer)
+    store_seconds: float = 0.0     # store reads and writes
+    compile_seconds: float = 0.0   # lowering and compiling
+
+
+def environment(mesh: Mesh) -> dict:
+    import jaxmem
+    device = mesh.devices.flat[0]
+    return dict(jaxmem_version=jaxmem.__version__, jax_version=jax.__version__,
+                backend=device.platform, device_kind=device.device_kind,
+                device_count=mesh.devices.size, process_count=jax.process_count(),
+                x64=bool(jax.config.jax_enable_x64),
+                matmul_precision=str(jax.config.jax_default_matmul_precision))
+
+
+def make_mesh(devices: int | None = None, distributed: bool = False) -> Mesh:
+    """A 1-D mesh over the dataset axis: every process's devices (distributed) or the first
+    `devices` local ones (default all)."""
+    pool = jax.devices() if distributed else jax.local_devices()
+    if devices is not None:
+        if distributed:
+            raise ValueError("--devices selects local devices; a distributed sweep uses all")
+        if not 1 <= devices <= len(pool):
+            raise ValueError(f"--devices {devices}: this process has {len(pool)} device(s)")
+        pool = pool[:devices]
+    return Mesh(np.array(pool), (AXIS,), axis_types=(AxisType.Auto,))
+
+
+@functools.lru_cache(maxsize=None)
+def _program(static: tuple):
+    """The jit-wrapped block program for one set of static arguments."""
+    trial = functools.partial(trials.construction_trial, **dict(static))
+
+    def program(indices, root_data, dynamic):
+        root = jax.random.wrap_key_data(root_data)
+        keys = jax.vmap(lambda i: jax.random.fold_in(root, i))(indices)
+        return jax.vmap(trial, in_axes=(0, None))(keys, dynamic)
+
+    return jax.jit(program)
+
+
+_EXECUTABLES: dict = {}
+
+
+def _block_args(device, indices, root_data, dynamic):
+    put = functools.partial(jax.device_put, device=device)
+    return put(indices), put(root_data), {k: put(np.asarray(v)) for k, v in dynamic.items()}
+
+
+def _executables(static: tuple, chunk: int, devices, root_data, dynamic, stats=None) -> list:
+    """One compiled executable per device for a block of `chunk` datasets: the same program,
+    compiled for each device (in parallel threads; cached, so no shape compiles twice)."""
+    missing = [d for d in devices if (static, chunk, d) not in _EXECUTABLES]
+    if missing:
+        t0 = time.perf_counter()
+        indices = np.zeros(chunk, np.uint32)
+
+        def compile_for(device):
+            args = _block_args(device, indices, root_data, dynamic)
+            return _program(static).lower(*args).compile()
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=len(missing)) as pool:
+            for device, exe in zip(missing, pool.map(compile_for, missing)):
+                _EXECUTABLES[(static, chunk, device)] = exe
+        if stats is not None:
+            stats.compile_seconds += time.perf_counter() - t0
+    return [_EXECUTABLES[(static, chunk, d)] for d in devices]
+
+
+def root_key_data(seed: int, config: dict) -> np.ndarray:
+    """The raw bits of the config's root key, fold_in(key(seed), config_id(config)); the same
+    root as `jaxmem.sweep.dataset_keys`."""
+    root = jax.random.fold_in(jax.random.key(seed), config_id(config))
+    return np.asarray(jax.random.key_data(root))
+
+
+def _memory_budget(device) -> int:
+    if device.platform == "cpu":
+        return CPU_CHUNK_BUDGET
+    stats = device.memory_stats() or {}
+    limit = stats.get("bytes_limit")
+    return int(limit * ACCELERATOR_BUDGET_FRACTION) if limit else CPU_CHUNK_BUDGET
+
+
+def choose_chunk_size(config: dict, device, datasets: int, stats=None) -> int:
+    """Datasets per block from the compiled program's memory use (`memory_analysis()`): the
+    largest power of two whose arguments, outputs and temporaries fit the budget, at most
+    MAX_CHUNK and no larger than the config needs. Depends only on the program and the
+    device kind, so a resumed run picks the same size."""
+    need = 1 << max(0, math.ceil(math.log2(max(1, datasets))))
+    static = tuple(sorted(trials.static_arguments(config).items()))
+    _, dynamic = trials.split_options(config)
+    try:
+        exe, = _executables(static, PROBE_CHUNK, [device], root_key_data(0, config), dynamic,
+                            stats)
+        analysis = exe.memory_analysis()
+        used = (analysis.temp_size_in_bytes + analysis.argument_size_in_bytes
+                + analysis.output_size_in_bytes)
+        fit = int(_memory_budget(device) // max(1.0, used / PROBE_CHUNK))
+    except Exception:  # no memory analysis on this backend: a moderate default
+        fit = 64
+    return max(1, min(1 << max(0, min(fit, MAX_CHUNK).bit_length() - 1), need))
+
+
+def _rows(outs: dict, real: int) -> list[dict]:
+    names = list(outs)
+    columns = [np.asarray(outs[k])[:real].tolist() for k in names]
+    return [dict(zip(names, values)) for values in zip(*columns)]
+
+
+@dataclasses.dataclass
+class _Block:
+    """Block `index` of a config: datasets [start, start + real), `already` of them stored."""
+    hash: str
+    start: int
+    real: int
+    already: int
+    config: dict
+
+
+def _gather(mesh: Mesh, outputs: list, chunk: int) -> list[dict]:
+    """Every device's block results as host arrays, on every process."""
+    if jax.process_count() == 1:
+        return [jax.device_get(o) for o in outputs]
+    from jax.experimental import multihost_utils
+    sharding = NamedSharding(mesh, PartitionSpec(AXIS))
+    shape = (mesh.devices.size * chunk,)
+    local = dict(zip([d for d in mesh.devices.flat if d.process_index == jax.process_index()],
+                     outputs))
+    names = list(outputs[0])
+    whole = {k: multihost_utils.process_allgather(
+        jax.make_array_from_single_device_arrays(
+            shape, sharding, [local[d][k] for d in mesh.devices.flat if d in local]),
+        tiled=True) for k in names}
+    return [{k: np.asarray(v[i * chunk:(i + 1) * chunk]) for k, v in whole.items()}
+            for i in range(mesh.devices.size)]
+
+
+def run_sweep(grid: Grid, store, *, devices: int | None = None, chunk_size: int | None = None,
+              distributed: bool = False, progress: bool | None = None,
+              stream=None) -> SweepStats:
+    """Runs every config of the grid, writing one record per dataset; resumes what the store
+    already holds. `store` is a jaxmem.store.Store (None on processes other than 0 of a
+    distributed run). Returns counts and where the time went."""
+    stream = stream or sys.stderr
+    t_start = time.perf_counter()
+    mesh = make_mesh(devices, distributed)
+    all_devices = list(mesh.devices.flat)
+    mine = [d.process_index == jax.process_index() for d in all_devices]
+    writer = jax.process_index() == 0
+    if writer and store is None:
+        raise ValueError("process 0 needs a store to write to")
+    configs = grid.configs()
+    hashes = [config_hash(c) for c in configs]
+    stats = SweepStats(configs=len(configs), datasets=len(configs) * grid.datasets)
+    if writer:
+        stats.run_id = store.begin_run(sweep=grid.name, kind="sweep", grid=grid.to_dict(),
+                                       environment=environment(mesh))
+        store.add_configs(stats.run_id, [(h, canonical_json(c), grid.datasets)
+                                         for h, c in zip(hashes, configs)])
+    bar = Progress(len(configs), stats.datasets, enabled=progress if progress is not None
+                   else (writer and stream.isatty()), stream=stream)
+    status = "failed"
+    pending = None  # (blocks, outputs, chunk) of the step in flight
+
+    def finish():
+        nonlocal pending
+        if pending is None:
+            return
+        blocks, outputs, chunk = pending
+        pending = None
+        t0 = time.perf_counter()
+        results = _gather(mesh, outputs, chunk)
+        stats.compute_seconds += time.perf_counter() - t0
+        for block, outs in zip(blocks, results):
+            if block is None:  # an idle device's filler
+                continue
+            stats.computed += block.real
+            if writer:
+                t0 = time.perf_counter()
+                stats.written += store.write_records(
+                    stats.run_id, block.hash, range(block.start, block.start + block.real),
+                    _rows(outs, block.real), release_lease=not distributed)
+                stats.store_seconds += time.perf_counter() - t0
+            bar.advance(datasets=block.real - block.already)
+
+    def dispatch(blocks: list, chunk: int, executables, root, dynamic):
+        """One step: block i on device i (a device without a block repeats block 0, so that
+        every process takes part in the gather; its results are dropped)."""
+        nonlocal pending
+        blocks = blocks + [None] * (len(all_devices) - len(blocks))
+        outputs = []
+        for block, device, exe, is_mine in zip(blocks, all_devices, executables, mine):
+            if not is_mine:
+                continue
+            start = (block or blocks[0]).start
+            real = min(chunk, grid.datasets - start)
+            indices = np.full(chunk, start, np.uint32)
+            indices[:real] = np.arange(start, start + real, dtype=np.uint32)
+            outputs.append(exe(*_block_args(device, indices, root, dynamic)))
+        finish()  # the previous step is written while this one computes
+        pending = (blocks, outputs, chunk)
+
+    try:
+        deferred = []
+        for config, h in zip(configs, hashes):
+            chunk = chunk_size or grid.chunk_size or choose_chunk_size(
+                config, all_devices[0], grid.datasets, stats)
+            stats.chunk_sizes[h] = chunk
+            static = tuple(sorted(trials.static_arguments(config).items()))
+            _, dynamic = trials.split_options(config)
+            root = root_key_data(grid.seed, config)
+            executables = _executables(static, chunk, all_devices, root, dynamic, stats)
+            t0 = time.perf_counter()
+            done = _done_mask(store, h, grid.datasets, writer)
+            stats.store_seconds += time.perf_counter() - t0
+            stats.skipped += int(done.sum())
+            bar.advance(datasets=int(done.sum()), computed=False)
+            step = []
+            for start in range(0, grid.datasets, chunk):
+                real = min(chunk, grid.datasets - start)
+                if done[start:start + real].all():
+                    continue
+                # A partly stored block (from a run with another chunk size) is recomputed
+                # and its stored records kept (INSERT OR IGNORE); `already` counts them.
+                block = _Block(h, start, real, int(done[start:start + real].sum()), config)
+                if writer and not distributed:
+                    claim = store.claim_block(h, start, start + real)
+                    if claim == "done":  # written by a concurrent process since `done`
+                        bar.advance(datasets=real - block.already, computed=False)
+                        continue
+                    if claim == "busy":
+                        deferred.append((block, chunk, executables, root, dynamic))
+                        continue
+                step.append(block)
+                if len(step) == len(all_devices):
+                    dispatch(step, chunk, executables, root, dynamic)
+                    step = []
+            if step:
+                dispatch(step, chunk, executables, root, dynamic)
+            bar.advance(configs=1)
+        finish()
+        # Blocks another process was computing: wait until they are written, or take them
+        # over when their lease lapses (the holder died).
+        while deferred:
+            still = []
+            for block, chunk, executables, root, dynamic in deferred:
+                claim = store.claim_block(block.hash, block.start, block.start + block.real)
+                if claim == "done":
+                    bar.advance(datasets=block.real - block.already, computed=False)
+                elif claim == "claimed":
+                    dispatch([block], chunk, executables, root, dynamic)
+                    finish()
+                else:
+                    still.append((block, chunk, executables, root, dynamic))
+            deferred = still
+            if deferred:
+                time.sleep(LEASE_POLL_SECONDS)
+        status = "done"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        stats.seconds = time.perf_counter() - t_start
+        bar.close()
+        if writer and stats.run_id is not None:
+            try:
+                store.end_run(stats.run_id, status)
+            except Exception:  # a store error, if any, is already propagating
+                if status == "done":
+                    raise
+    return stats
+
+
+def _done_mask(store, h: str, datasets: int, writer: bool) -> np.ndarray:
+    """Which indices the store holds; in a distributed run process 0 reads and broadcasts."""
+    mask = store.done_indices(h, datasets) if writer else np.zeros(datasets, bool)
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+        mask = np.asarray(multihost_utils.broadcast_one_to_all(mask), bool)
+    return mask

@@ -1,0 +1,140 @@
+"""What a sweep can run: the constructions, the data generators, and the per-dataset trial.
+
+A trial draws dataset i from its key, builds the network and measures it; every output is a
+scalar, one record per dataset. Options that fix shapes or branches (k, directions, shuffle)
+are static; real-valued ones (theta) are traced, so a sweep over them compiles once
+(ECOSYSTEM.md 2.3).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+
+from jaxmem import data as data_mod
+from jaxmem import metrics, network
+from jaxmem.constructions import bubeck2020, zhang2017
+
+GENERATORS = {"gaussian": data_mod.gaussian, "sphere": data_mod.sphere, "cube": data_mod.cube}
+
+
+def _positive(name):
+    def check(value, config):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"option {name} must be a positive integer; got {value!r}")
+    return check
+
+
+def _boolean(name):
+    def check(value, config):
+        if not isinstance(value, bool):
+            raise ValueError(f"option {name} must be true or false; got {value!r}")
+    return check
+
+
+def _theta(value, config):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+        raise ValueError(f"option theta must lie in (0, 1) so that the knots interleave "
+                         f"(Zhang et al. 2017, Thm 1); got {value!r}")
+
+
+def _depth(value, config):
+    _positive("k")(value, config)
+    if value > config["n"]:
+        raise ValueError(f"option k = {value} hidden layers exceeds n = {config['n']} points")
+
+
+@dataclasses.dataclass(frozen=True)
+class Construction:
+    """A builder and its options: name -> (default, check(value, config))."""
+    build: Callable
+    citation: str
+    task: str | None = None                 # "binary": +-1 labels only
+    static: dict = dataclasses.field(default_factory=dict)
+    dynamic: dict = dataclasses.field(default_factory=dict)
+
+    def options(self) -> dict:
+        return {**self.static, **self.dynamic}
+
+
+CONSTRUCTIONS = {
+    "zhang2017": Construction(
+        zhang2017.build, "Zhang et al. 2017, Thm 1: 2n + d weights, width n",
+        static=dict(directions=(1, _positive("directions"))), dynamic=dict(theta=(0.01, _theta))),
+    "zhang2017.depth_k": Construction(
+        zhang2017.build_depth_k, "Zhang et al. 2017, App. C: k layers of width ceil(n/k) + 2",
+        static=dict(k=(2, _depth), directions=(1, _positive("directions"))),
+        dynamic=dict(theta=(0.01, _theta))),
+    "bubeck2020": Construction(
+        bubeck2020.build, "Bubeck et al. 2020: 4 ceil(n/d) ReLU units, real labels",
+        static=dict(shuffle=(False, _boolean("shuffle")))),
+    "baum1988": Construction(
+        bubeck2020.build_baum, "Baum 1988: threshold slabs, 2 ceil(m/d) units, +-1 labels",
+        task="binary"),
+}
+
+
+def check_config(config: dict) -> None:
+    """ValueError naming the first bad entry of a config (before anything compiles)."""
+    for axis in ("n", "d"):
+        value = config.get(axis)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{axis} must be a positive integer (it fixes a shape); got {value!r}")
+    entry = CONSTRUCTIONS[config["construction"]]
+    for name, (default, check) in entry.options().items():
+        check(config.get(name, default), config)
+
+
+def split_options(config: dict) -> tuple[tuple, dict]:
+    """(static options as sorted (name, value) pairs, dynamic options as a dict of floats)."""
+    entry = CONSTRUCTIONS[config["construction"]]
+    static = tuple(sorted((k, config.get(k, default)) for k, (default, _) in entry.static.items()))
+    dynamic = {k: float(config.get(k, default)) for k, (default, _) in entry.dynamic.items()}
+    return static, dynamic
+
+
+def static_arguments(config: dict) -> dict:
+    """The keyword arguments of `construction_trial` that fix the compiled program."""
+    static, _ = split_options(config)
+    return dict(construction=config["construction"], data=config["data"],
+                labels=config["labels"], dtype=config["dtype"], n=config["n"], d=config["d"],
+                options=static)
+
+
+def construction_trial(key, dynamic, *, construction, data, labels, dtype, n, d, options):
+    """One dataset: draw it, build the network, measure it. Returns a dict of scalars."""
+    entry = CONSTRUCTIONS[construction]
+    dt = jnp.dtype(dtype)
+    X, y = GENERATORS[data](jax.random.fold_in(key, 0), n, d, labels=labels, dtype=dt)
+    net, info = entry.build(jax.random.fold_in(key, 1), X, y, **dict(options),
+                            **{k: jnp.asarray(v, dt) for k, v in dynamic.items()})
+    fit = metrics.fit_report(net, X, y)
+    f32 = metrics.float32_report(net, X, y)
+    weights = metrics.weight_stats(net)
+    out = dict(
+        ok=info["valid"] & fit["interpolates"],
+        valid=info["valid"],
+        interpolates=fit["interpolates"],
+        max_abs_error=fit["max_abs_error"],
+        error_over_tolerance=fit["error_over_tolerance"],
+        sign_accuracy=fit["sign_accuracy"],
+        tie_fraction=fit["tie_fraction"],
+        margin=fit["margin"],
+        deployable_f32=f32["deployable_f32"],
+        max_abs_error_f32=f32["max_abs_error_f32"],
+        sign_accuracy_f32=f32["sign_accuracy_f32"],
+        param_count=network.param_count(net),
+        nonzero_param_count=network.nonzero_param_count(net),
+        hidden_units=jnp.sum(network.widths(net)),
+        depth=jnp.asarray(network.depth(net)),
+        max_abs_weight=weights["max_abs_weight"],
+        path_norm=weights["path_norm"],
+    )
+    # The construction's own scalar diagnostics (min_gap, min_gamma, shared_param_count, ...).
+    for name, value in info.items():
+        if name not in out and jnp.ndim(value) == 0:
+            out[name] = value
+    return out

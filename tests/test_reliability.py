@@ -1,0 +1,229 @@
+"""What a week-long sweep needs, shown with real processes: SIGKILL at random moments and
+restarts, three processes on one store, 1 vs 4 devices, two processes under
+jax.distributed, and bad input refused with exit code 2 and nothing written.
+
+Every subprocess runs with OMP_NUM_THREADS=1 (ECOSYSTEM.md 2.5: the CPU thread pool can wedge
+with several virtual devices), XLA's fast-compile level, and a persistent compilation cache
+shared by the test's processes, so a restart costs an import, not a compile.
+"""
+
+import json
+import os
+import random
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from jaxmem.store import SCHEMA_VERSION, Store
+
+TOTAL = 6000  # records of the kill and concurrency sweeps
+GRID = """name = "reliability"
+construction = "zhang2017"
+datasets = {datasets}
+chunk_size = {chunk}
+[axes]
+n = [8, 12]
+d = 2
+"""
+
+
+def env(tmp_path, devices=1, **extra):
+    e = dict(os.environ, OMP_NUM_THREADS="1", JAX_NUM_CPU_DEVICES=str(devices),
+             XLA_FLAGS="--xla_backend_optimization_level=0",
+             JAXMEM_CACHE=str(tmp_path.parent / "xla-cache"), JAXMEM_STORE="")
+    e.pop("JAXMEM_STORE")
+    e.update(extra)
+    return e
+
+
+def write_grid(tmp_path, datasets, chunk, name="grid.toml"):
+    path = tmp_path / name
+    path.write_text(GRID.format(datasets=datasets, chunk=chunk))
+    return str(path)
+
+
+def sweep_command(grid, store, *more):
+    return [sys.executable, "-m", "jaxmem.cli", "sweep", grid, "--store", store,
+            "--no-progress", *more]
+
+
+def run(cmd, environment, timeout=240):
+    return subprocess.run(cmd, env=environment, capture_output=True, text=True, timeout=timeout)
+
+
+def records(path):
+    """{(config hash, index): metrics JSON}; asserts no key appears twice."""
+    con = sqlite3.connect(path)
+    try:
+        rows = con.execute("SELECT config_hash, dataset_index, metrics FROM records").fetchall()
+    finally:
+        con.close()
+    out = {(h, i): m for h, i, m in rows}
+    assert len(out) == len(rows)
+    return out
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """An uninterrupted single-process run: 2 configs x 3000 datasets in blocks of 4 (about
+    10 s of sweeping, long enough to be killed a dozen times)."""
+    tmp = tmp_path_factory.mktemp("reference")
+    grid = write_grid(tmp, TOTAL // 2, 4)
+    store = str(tmp / "reference.sqlite")
+    done = run(sweep_command(grid, store), env(tmp))
+    assert done.returncode == 0, done.stderr
+    out = records(store)
+    assert len(out) == TOTAL
+    return out
+
+
+@pytest.mark.timeout(600)
+def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path, reference):
+    grid = write_grid(tmp_path, TOTAL // 2, 4)
+    store = str(tmp_path / "killed.sqlite")
+    rng = random.Random(0)
+    kills, mid_sweep, counts = 0, 0, []
+    while kills < 12:
+        proc = subprocess.Popen(sweep_command(grid, store), env=env(tmp_path),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # The first kills land early (import, compile, first writes), later ones mid-sweep.
+        time.sleep(rng.uniform(0.5, 2.5))
+        if proc.poll() is not None:
+            break  # finished before the kill: the store is complete
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        kills += 1
+        count = len(records(store)) if os.path.exists(store) else 0
+        mid_sweep += 0 < count < TOTAL
+        counts.append(count)
+    final = run(sweep_command(grid, store), env(tmp_path))
+    assert final.returncode == 0, final.stderr
+    assert kills >= 10, f"the sweep finished after {kills} kills; make it longer"
+    assert mid_sweep >= 3, counts
+    assert counts == sorted(counts)  # nothing committed was ever lost
+    assert records(store) == reference
+    with Store(store, readonly=True) as s:
+        statuses = [r["status"] for r in s.runs()]
+    assert statuses[-1] == "done" and statuses.count("running") >= kills - 2
+
+
+@pytest.mark.timeout(600)
+def test_three_processes_share_one_store(tmp_path, reference):
+    grid = write_grid(tmp_path, TOTAL // 2, 4)
+    store = str(tmp_path / "shared.sqlite")
+    procs = [subprocess.Popen(sweep_command(grid, store, "--json"), env=env(tmp_path),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(3)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    for p, (out, err) in zip(procs, outs):
+        assert p.returncode == 0, err
+    summaries = [json.loads(out) for out, _ in outs]
+    assert records(store) == reference
+    assert sum(s["written"] for s in summaries) == TOTAL
+    # Leases split the work: together they computed far less than three full sweeps.
+    assert sum(s["computed"] for s in summaries) < 2 * TOTAL
+
+
+@pytest.mark.timeout(600)
+def test_records_do_not_depend_on_the_device_count(tmp_path):
+    grid = write_grid(tmp_path, 40, 4)
+    stores = {}
+    for devices in (1, 4):
+        stores[devices] = str(tmp_path / f"devices{devices}.sqlite")
+        done = run(sweep_command(grid, stores[devices], "--devices", str(devices)),
+                   env(tmp_path, devices=4))
+        assert done.returncode == 0, done.stderr
+    one, four = records(stores[1]), records(stores[4])
+    assert len(one) == 80 and one == four
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.timeout(600)
+def test_two_process_distributed_run_equals_one_process(tmp_path):
+    grid = write_grid(tmp_path, 24, 4)
+    single = str(tmp_path / "single.sqlite")
+    assert run(sweep_command(grid, single), env(tmp_path)).returncode == 0
+    store = str(tmp_path / "distributed.sqlite")
+    port = free_port()
+    procs = [subprocess.Popen(
+        sweep_command(grid, store, "--distributed", "--coordinator", f"127.0.0.1:{port}",
+                      "--num-processes", "2", "--process-id", str(i)),
+        env=env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for i in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    for p, (_, err) in zip(procs, outs):
+        assert p.returncode == 0, err
+    # Process 0 writes and reports; process 1 prints only gloo's connection line.
+    assert "48 records written" in outs[0][0] and "records written" not in outs[1][0]
+    assert records(store) == records(single)
+    with Store(store, readonly=True) as s:
+        run_row = s.runs()[-1]
+    assert run_row["process_count"] == 2 and run_row["device_count"] == 2
+
+
+# ---- bad input: one clear line, exit code 2, nothing written ---------------------------------
+
+def cli(args, tmp_path):
+    return run([sys.executable, "-m", "jaxmem.cli", *args], env(tmp_path), timeout=120)
+
+
+def assert_refused(done, message):
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], done.stderr
+    assert done.stdout == ""
+
+
+@pytest.mark.parametrize("text, message", [
+    (GRID.format(datasets=4, chunk=2).replace("zhang2017", "zhang2099"),
+     "unknown construction 'zhang2099'"),
+    (GRID.format(datasets=4, chunk=2).replace("d = 2", "d = 2\nwidth = 3"),
+     "unknown parameter 'width'"),
+    (GRID.format(datasets=4, chunk=2).replace("n = [8, 12]", "n = [8, 12"),
+     "is not valid TOML"),
+])
+def test_bad_grids_are_refused(tmp_path, text, message):
+    grid = tmp_path / "bad.toml"
+    grid.write_text(text)
+    store = tmp_path / "s.sqlite"
+    assert_refused(cli(["sweep", str(grid), "--store", str(store)], tmp_path), message)
+    assert not store.exists()
+
+
+def test_bad_stores_are_refused(tmp_path):
+    grid = write_grid(tmp_path, 4, 2)
+    # A directory that does not exist.
+    missing = tmp_path / "nowhere" / "s.sqlite"
+    assert_refused(cli(["sweep", grid, "--store", str(missing)], tmp_path), "cannot")
+    assert not missing.parent.exists()
+    # A corrupt file.
+    corrupt = tmp_path / "corrupt.sqlite"
+    corrupt.write_bytes(os.urandom(4096))
+    before = corrupt.read_bytes()
+    assert_refused(cli(["sweep", grid, "--store", str(corrupt)], tmp_path), "corrupt.sqlite")
+    assert corrupt.read_bytes() == before
+    # A store of another schema version.
+    other = tmp_path / "other.sqlite"
+    Store(str(other)).close()
+    con = sqlite3.connect(other)
+    con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                (str(SCHEMA_VERSION + 1),))
+    con.commit()
+    con.close()
+    before = other.read_bytes()
+    assert_refused(cli(["sweep", grid, "--store", str(other)], tmp_path),
+                   f"schema version {SCHEMA_VERSION + 1}")
+    assert other.read_bytes() == before
+    # results on a store that is not there.
+    assert_refused(cli(["results", "list", "--store", str(tmp_path / "none.sqlite")], tmp_path),
+                   "no store at")

@@ -1,0 +1,120 @@
+"""The sweep engine in-process: records equal per-dataset evaluation, resume, padding, chunk
+choice, no second compile, one program for a traced option."""
+
+import dataclasses
+import io
+
+import jax
+import numpy as np
+import pytest
+
+from jaxmem.store import Store
+from jaxmem.sweep import dataset_keys, parse_grid, run_chunked, run_sweep, runner, trials
+from jaxmem.sweep.progress import Progress
+
+GRID = parse_grid(dict(name="t", construction="zhang2017", datasets=10, chunk_size=4,
+                       axes=dict(n=[6, 9], d=2)))
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store(str(tmp_path / "s.sqlite")) as s:
+        yield s
+
+
+def by_index(store, run_id):
+    out = {}
+    for r in store.records(run_id):
+        out[(r["config_hash"], r["dataset_index"])] = r
+    return out
+
+
+def test_records_are_the_per_dataset_trials(store):
+    stats = run_sweep(GRID, store, progress=False)
+    assert (stats.computed, stats.written, stats.skipped) == (20, 20, 0)
+    records = by_index(store, stats.run_id)
+    assert len(records) == 20
+    for (h, c) in GRID.hashes():
+        config = dict(__import__("json").loads(c))
+        static = trials.static_arguments(config)
+        _, dynamic = trials.split_options(config)
+        # The same blocks of 4 (last one padded), evaluated by the generic chunked runner.
+        keys = dataset_keys(GRID.seed, config, range(10))
+        expected = run_chunked(lambda k, **s: trials.construction_trial(k, dynamic, **s),
+                               keys, 4, **static)
+        for i in range(10):
+            rec = records[(h, i)]
+            assert rec["n"] == config["n"] and rec["ok"] is True
+            for name, values in expected.items():
+                assert rec[name] == values[i].item(), (name, i)
+        # Theorem 1's counts, as recorded: 2n + d shared, n(d+1) + n + 1 dense.
+        assert rec["shared_param_count"] == 2 * config["n"] + 2
+        assert rec["param_count"] == config["n"] * 3 + config["n"] + 1
+
+
+def test_resume_extends_and_skips(store):
+    first = run_sweep(dataclasses.replace(GRID, datasets=6), store, progress=False)
+    before = by_index(store, first.run_id)
+    second = run_sweep(GRID, store, progress=False)
+    # Indices 0-3 are a stored block; block 4-7 held 2 of 4, so it is recomputed.
+    assert second.skipped == 12 and second.written == 8 and second.computed == 12
+    after = by_index(store, second.run_id)
+    assert len(after) == 20
+    for key, rec in before.items():
+        assert {k: v for k, v in after[key].items() if k != "run_id"} == \
+            {k: v for k, v in rec.items() if k != "run_id"}
+    third = run_sweep(GRID, store, progress=False)
+    assert (third.computed, third.written, third.skipped) == (0, 0, 20)
+    runs = store.runs()
+    assert [r["status"] for r in runs] == ["done"] * 3
+
+
+def test_no_second_compile(store):
+    run_sweep(GRID, store, progress=False)
+    compiles = []
+    jax.monitoring.register_event_duration_secs_listener(
+        lambda event, duration, **_: compiles.append(event)
+        if event.endswith("backend_compile_duration") else None)
+    run_sweep(dataclasses.replace(GRID, datasets=30), store, progress=False)
+    assert compiles == []
+
+
+def test_traced_option_compiles_once(store):
+    grid = parse_grid(dict(name="theta", construction="zhang2017", datasets=4, chunk_size=4,
+                           axes=dict(n=5, d=2, theta=[0.01, 0.2, 0.5])))
+    runner._EXECUTABLES.clear()
+    stats = run_sweep(grid, store, progress=False)
+    assert len(runner._EXECUTABLES) == 1 and stats.written == 12
+    records = store.records(stats.run_id)
+    assert {r["theta"] for r in records} == {0.01, 0.2, 0.5}
+    assert all(r["ok"] for r in records)
+    # The knots move with theta, so the networks (and their weights) differ.
+    assert len({r["max_abs_weight"] for r in records if r["dataset_index"] == 0}) == 3
+
+
+def test_chunk_size_from_memory_analysis(monkeypatch):
+    config = GRID.configs()[0]
+    device = jax.devices()[0]
+    chunk = runner.choose_chunk_size(config, device, 1000)
+    assert chunk & (chunk - 1) == 0 and 1 <= chunk <= runner.MAX_CHUNK
+    assert runner.choose_chunk_size(config, device, 5) <= 8        # no more than needed
+    monkeypatch.setattr(runner, "CPU_CHUNK_BUDGET", 1)             # nothing fits: 1
+    assert runner.choose_chunk_size(config, device, 1000) == 1
+
+
+def test_progress_line():
+    stream = io.StringIO()
+    bar = Progress(3, 30, enabled=True, stream=stream)
+    bar.advance(configs=1, datasets=10)
+    bar.close()
+    line = stream.getvalue().strip().splitlines()[-1]
+    assert line.startswith("configs 1/3 | datasets 10/30 |") and "ETA" in line
+
+
+def test_binary_construction_sweep(store):
+    grid = parse_grid(dict(name="baum", construction="baum1988", datasets=5, chunk_size=8,
+                           axes=dict(n=[7], d=[1, 3])))
+    stats = run_sweep(grid, store, progress=False)
+    records = store.records(stats.run_id)
+    assert len(records) == 10 and all(r["ok"] and r["sign_accuracy"] == 1.0 for r in records)
+    assert all(r["labels"] == "sign" for r in records)

@@ -313,7 +313,7 @@ def _reproduce(args) -> int:
         module = experiments.get(args.name)
     except KeyError as err:
         return _fail("reproduce", err.args[0])
-    _configure_jax("full")
+    _configure_jax(args.scale)
     try:
         store = Store(_store_path(args))
     except StoreError as err:

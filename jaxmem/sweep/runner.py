@@ -31,7 +31,9 @@ import concurrent.futures
 import dataclasses
 import functools
 import math
+import queue
 import sys
+import threading
 import time
 
 import jax
@@ -202,6 +204,51 @@ def _gather(mesh: Mesh, outputs: list, chunk: int) -> list[dict]:
             for i in range(mesh.devices.size)]
 
 
+class _Writer:
+    """Writes finished blocks to the store from a background thread, so that encoding and
+    SQLite (which releases the GIL) overlap with the next step's compute. The queue is short,
+    so memory stays bounded by a few blocks; the first store error is raised in the caller at
+    the next submit or at close."""
+
+    def __init__(self, store, run_id: int, release_leases: bool, stats: SweepStats):
+        self.store, self.run_id, self.release, self.stats = store, run_id, release_leases, stats
+        self.queue: queue.Queue = queue.Queue(maxsize=4)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._loop, name="jaxmem-store-writer",
+                                       daemon=True)
+        self.thread.start()
+
+    def _loop(self):
+        while True:
+            item = self.queue.get()
+            if item is None:
+                return
+            block, outs = item
+            if self.error is None:
+                try:
+                    t0 = time.perf_counter()
+                    self.stats.written += self.store.write_records(
+                        self.run_id, block.hash, range(block.start, block.start + block.real),
+                        _rows(outs, block.real), release_lease=self.release)
+                    self.stats.store_seconds += time.perf_counter() - t0
+                except BaseException as err:  # noqa: BLE001 (re-raised in the caller)
+                    self.error = err
+
+    def _check(self):
+        if self.error is not None:
+            raise self.error
+
+    def submit(self, block, outs):
+        self._check()
+        self.queue.put((block, outs))
+
+    def close(self):
+        """Writes everything submitted, then stops; raises the first store error."""
+        self.queue.put(None)
+        self.thread.join()
+        self._check()
+
+
 def run_sweep(grid: Grid, store, *, devices: int | None = None, chunk_size: int | None = None,
               distributed: bool = False, progress: bool | None = None,
               stream=None) -> SweepStats:
@@ -228,6 +275,7 @@ def run_sweep(grid: Grid, store, *, devices: int | None = None, chunk_size: int 
                    else (writer and stream.isatty()), stream=stream)
     status = "failed"
     pending = None  # (blocks, outputs, chunk) of the step in flight
+    records = _Writer(store, stats.run_id, not distributed, stats) if writer else None
 
     def finish():
         nonlocal pending
@@ -243,11 +291,7 @@ def run_sweep(grid: Grid, store, *, devices: int | None = None, chunk_size: int 
                 continue
             stats.computed += block.real
             if writer:
-                t0 = time.perf_counter()
-                stats.written += store.write_records(
-                    stats.run_id, block.hash, range(block.start, block.start + block.real),
-                    _rows(outs, block.real), release_lease=not distributed)
-                stats.store_seconds += time.perf_counter() - t0
+                records.submit(block, outs)
             bar.advance(datasets=block.real - block.already)
 
     def dispatch(blocks: list, chunk: int, executables, root, dynamic):
@@ -327,6 +371,12 @@ def run_sweep(grid: Grid, store, *, devices: int | None = None, chunk_size: int 
         status = "interrupted"
         raise
     finally:
+        write_error = None
+        if records is not None:  # what was computed is written, even on an interrupt
+            try:
+                records.close()
+            except Exception as err:  # noqa: BLE001 (raised below unless another is raised)
+                write_error, status = err, "failed" if status == "done" else status
         stats.seconds = time.perf_counter() - t_start
         bar.close()
         if writer and stats.run_id is not None:
@@ -335,6 +385,8 @@ def run_sweep(grid: Grid, store, *, devices: int | None = None, chunk_size: int 
             except Exception:  # a store error, if any, is already propagating
                 if status == "done":
                     raise
+        if write_error is not None and sys.exc_info()[0] is None:
+            raise write_error
     return stats
 
 

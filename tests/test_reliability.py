@@ -56,6 +56,19 @@ def run(cmd, environment, timeout=240):
     return subprocess.run(cmd, env=environment, capture_output=True, text=True, timeout=timeout)
 
 
+def record_count(path):
+    """Records in the store (0 before it exists or has a schema)."""
+    if not os.path.exists(path):
+        return 0
+    con = sqlite3.connect(path)
+    try:
+        return con.execute("SELECT COUNT(*) FROM records").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+    finally:
+        con.close()
+
+
 def records(path):
     """{(config hash, index): metrics JSON}; asserts no key appears twice."""
     con = sqlite3.connect(path)
@@ -89,10 +102,20 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path, refere
     rng = random.Random(0)
     kills, mid_sweep, counts = 0, 0, []
     while kills < 12:
+        before = record_count(store)
         proc = subprocess.Popen(sweep_command(grid, store), env=env(tmp_path),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        # The first kills land early (import, compile, first writes), later ones mid-sweep.
-        time.sleep(rng.uniform(0.5, 2.5))
+        if kills < 3:
+            # Early kills: during import, compile or the first writes.
+            time.sleep(rng.uniform(0.2, 2.0))
+        else:
+            # Later kills: at a random moment after this process wrote its first block, so
+            # they land mid-sweep however slow the start-up (import, tracing) is.
+            deadline = time.monotonic() + 120
+            while record_count(store) == before and proc.poll() is None \
+                    and time.monotonic() < deadline:
+                time.sleep(0.02)
+            time.sleep(rng.uniform(0.0, 1.0))
         if proc.poll() is not None:
             break  # finished before the kill: the store is complete
         proc.send_signal(signal.SIGKILL)

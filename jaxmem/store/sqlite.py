@@ -506,6 +506,11 @@ class Store:
 
     # ---------------------------------------------------------------------------- leases
 
+    def _lease_free(self, row, now: float) -> bool:
+        owner, host, pid, expires = row
+        return (owner == self.owner or expires is None or expires <= now
+                or (host == self.host and not _pid_alive(pid)))
+
     def try_lease(self, config_hash: str, chunk_start: int, ttl_s: float = 600.0) -> bool:
         """Claim a chunk for this Store for ttl_s seconds; False if another holder is live.
         A lease is free when there is none, it expired, it is this Store's own, or its holder
@@ -515,29 +520,44 @@ class Store:
             row = conn.execute("SELECT owner, host, pid, expires FROM leases "
                                "WHERE config_hash = ? AND chunk_start = ?",
                                (config_hash, int(chunk_start))).fetchone()
-            if row is not None:
-                owner, host, pid, expires = row
-                free = (owner == self.owner or expires is None or expires <= now
-                        or (host == self.host and not _pid_alive(pid)))
-                if not free:
-                    return False
+            if row is not None and not self._lease_free(row, now):
+                return False
             conn.execute("INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?, ?, ?)",
                          (config_hash, int(chunk_start), self.owner, self.host, os.getpid(),
                           now + float(ttl_s)))
         return True
 
+    def claim_blocks(self, config_hash: str, spans, ttl_s: float = 600.0) -> list[str]:
+        """For each block (start, stop), in one transaction: "done" if datasets [start, stop)
+        all have records (another process wrote them since this one last looked), else
+        "claimed" if this Store now holds the block's lease (free as for try_lease), else
+        "busy". One transaction for a window of blocks keeps the sweep's host loop from
+        waiting on the store once per block."""
+        now, out = time.time(), []
+        with self._write() as conn:
+            for start, stop in spans:
+                count = conn.execute("SELECT COUNT(*) FROM records WHERE config_hash = ? AND "
+                                     "dataset_index >= ? AND dataset_index < ?",
+                                     (config_hash, int(start), int(stop))).fetchone()[0]
+                if count == stop - start:
+                    out.append("done")
+                    continue
+                row = conn.execute("SELECT owner, host, pid, expires FROM leases "
+                                   "WHERE config_hash = ? AND chunk_start = ?",
+                                   (config_hash, int(start))).fetchone()
+                if row is not None and not self._lease_free(row, now):
+                    out.append("busy")
+                    continue
+                conn.execute("INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?, ?, ?)",
+                             (config_hash, int(start), self.owner, self.host, os.getpid(),
+                              now + float(ttl_s)))
+                out.append("claimed")
+        return out
+
     def claim_block(self, config_hash: str, start: int, stop: int,
                     ttl_s: float = 600.0) -> str:
-        """Atomically: "done" if datasets [start, stop) all have records (another process
-        wrote them since this one last looked), else "claimed" if this Store now holds the
-        lease on the block starting at `start` (see try_lease), else "busy"."""
-        with self._write() as conn:
-            count = conn.execute("SELECT COUNT(*) FROM records WHERE config_hash = ? AND "
-                                 "dataset_index >= ? AND dataset_index < ?",
-                                 (config_hash, int(start), int(stop))).fetchone()[0]
-            if count == stop - start:
-                return "done"
-        return "claimed" if self.try_lease(config_hash, start, ttl_s) else "busy"
+        """claim_blocks for one block."""
+        return self.claim_blocks(config_hash, [(start, stop)], ttl_s)[0]
 
     def release_lease(self, config_hash: str, chunk_start: int) -> None:
         """Drop this Store's lease on the chunk (another holder's lease is left alone)."""

@@ -27,6 +27,7 @@ process 0 alone reads the store (the done-mask is broadcast) and writes it.
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import dataclasses
 import functools
@@ -54,6 +55,12 @@ CPU_CHUNK_BUDGET = 64 * 2 ** 20
 ACCELERATOR_BUDGET_FRACTION = 0.25
 PROBE_CHUNK = 8
 LEASE_POLL_SECONDS = 0.2
+# Steps queued on the devices while the host waits for the oldest: with 2, the devices stay
+# busy while the host thread waits for the GIL (the store writer holds it while encoding).
+PIPELINE_DEPTH = 2
+# Blocks leased from the store in one transaction: fewer waits on the store, while a
+# concurrent process still finds all but this many blocks free.
+CLAIM_WINDOW = 8
 
 
 @dataclasses.dataclass
@@ -274,30 +281,28 @@ def run_sweep(grid: Grid, store, *, devices: int | None = None, chunk_size: int 
     bar = Progress(len(configs), stats.datasets, enabled=progress if progress is not None
                    else (writer and stream.isatty()), stream=stream)
     status = "failed"
-    pending = None  # (blocks, outputs, chunk) of the step in flight
+    pending = collections.deque()  # (blocks, outputs, chunk) of the steps in flight
     records = _Writer(store, stats.run_id, not distributed, stats) if writer else None
 
-    def finish():
-        nonlocal pending
-        if pending is None:
-            return
-        blocks, outputs, chunk = pending
-        pending = None
-        t0 = time.perf_counter()
-        results = _gather(mesh, outputs, chunk)
-        stats.compute_seconds += time.perf_counter() - t0
-        for block, outs in zip(blocks, results):
-            if block is None:  # an idle device's filler
-                continue
-            stats.computed += block.real
-            if writer:
-                records.submit(block, outs)
-            bar.advance(datasets=block.real - block.already)
+    def finish(keep: int = 0):
+        """Collects the oldest steps until `keep` are in flight; hands their blocks to the
+        writer."""
+        while len(pending) > keep:
+            blocks, outputs, chunk = pending.popleft()
+            t0 = time.perf_counter()
+            results = _gather(mesh, outputs, chunk)
+            stats.compute_seconds += time.perf_counter() - t0
+            for block, outs in zip(blocks, results):
+                if block is None:  # an idle device's filler
+                    continue
+                stats.computed += block.real
+                if writer:
+                    records.submit(block, outs)
+                bar.advance(datasets=block.real - block.already)
 
     def dispatch(blocks: list, chunk: int, executables, root, dynamic):
         """One step: block i on device i (a device without a block repeats block 0, so that
         every process takes part in the gather; its results are dropped)."""
-        nonlocal pending
         blocks = blocks + [None] * (len(all_devices) - len(blocks))
         outputs = []
         for block, device, exe, is_mine in zip(blocks, all_devices, executables, mine):
@@ -308,8 +313,8 @@ def run_sweep(grid: Grid, store, *, devices: int | None = None, chunk_size: int 
             indices = np.full(chunk, start, np.uint32)
             indices[:real] = np.arange(start, start + real, dtype=np.uint32)
             outputs.append(exe(*_block_args(device, indices, root, dynamic)))
-        finish()  # the previous step is written while this one computes
-        pending = (blocks, outputs, chunk)
+        pending.append((blocks, outputs, chunk))
+        finish(keep=PIPELINE_DEPTH)  # older steps are written while these compute
 
     try:
         deferred = []
@@ -326,26 +331,27 @@ def run_sweep(grid: Grid, store, *, devices: int | None = None, chunk_size: int 
             stats.store_seconds += time.perf_counter() - t0
             stats.skipped += int(done.sum())
             bar.advance(datasets=int(done.sum()), computed=False)
+            # A partly stored block (from a run with another chunk size) is recomputed and its
+            # stored records kept (INSERT OR IGNORE); `already` counts them.
+            todo = [_Block(h, start, min(chunk, grid.datasets - start),
+                           int(done[start:start + chunk].sum()), config)
+                    for start in range(0, grid.datasets, chunk)
+                    if not done[start:start + chunk].all()]
             step = []
-            for start in range(0, grid.datasets, chunk):
-                real = min(chunk, grid.datasets - start)
-                if done[start:start + real].all():
-                    continue
-                # A partly stored block (from a run with another chunk size) is recomputed
-                # and its stored records kept (INSERT OR IGNORE); `already` counts them.
-                block = _Block(h, start, real, int(done[start:start + real].sum()), config)
-                if writer and not distributed:
-                    claim = store.claim_block(h, start, start + real)
+            for w in range(0, len(todo), CLAIM_WINDOW):
+                window = todo[w:w + CLAIM_WINDOW]
+                claims = (store.claim_blocks(h, [(b.start, b.start + b.real) for b in window])
+                          if writer and not distributed else ["claimed"] * len(window))
+                for block, claim in zip(window, claims):
                     if claim == "done":  # written by a concurrent process since `done`
-                        bar.advance(datasets=real - block.already, computed=False)
-                        continue
-                    if claim == "busy":
+                        bar.advance(datasets=block.real - block.already, computed=False)
+                    elif claim == "busy":
                         deferred.append((block, chunk, executables, root, dynamic))
-                        continue
-                step.append(block)
-                if len(step) == len(all_devices):
-                    dispatch(step, chunk, executables, root, dynamic)
-                    step = []
+                    else:
+                        step.append(block)
+                        if len(step) == len(all_devices):
+                            dispatch(step, chunk, executables, root, dynamic)
+                            step = []
             if step:
                 dispatch(step, chunk, executables, root, dynamic)
             bar.advance(configs=1)

@@ -61,7 +61,7 @@ def peak_rss(sizes, chunk, n, d):
               f"({r['written']} records in {r['seconds']:.1f} s)", flush=True)
 
 
-def overhead(datasets, chunk, n, d, repeats=7):
+def overhead(datasets, chunk, n, d, repeats=11):
     import jax
     jax.config.update("jax_enable_x64", True)
     jax.config.update("jax_default_matmul_precision", "highest")

@@ -70,13 +70,17 @@ def record_count(path):
 
 
 def records(path):
-    """{(config hash, index): metrics JSON}; asserts no key appears twice."""
+    """{(config hash, index): every metric column's value}; asserts no key appears twice."""
     con = sqlite3.connect(path)
     try:
-        rows = con.execute("SELECT config_hash, dataset_index, metrics FROM records").fetchall()
+        cursor = con.execute("SELECT * FROM records")
+        names = [d[0] for d in cursor.description]
+        rows = cursor.fetchall()
     finally:
         con.close()
-    out = {(h, i): m for h, i, m in rows}
+    metrics = [i for i, n in enumerate(names) if n not in ("config_hash", "dataset_index",
+                                                            "run_id", "created")]
+    out = {(r[0], r[1]): {names[i]: r[i] for i in metrics} for r in rows}
     assert len(out) == len(rows)
     return out
 

@@ -458,3 +458,26 @@ def test_sigkill_mid_write_loses_nothing_committed_and_leaves_no_partial_chunk(t
     assert chunks[:n].all() and not chunks[n:].any()            # written in order
     assert n >= len(committed)                                  # nothing committed is lost
     assert run["status"] == "running" and run["ended"] is None and run["n_records"] == 100 * n
+
+
+def test_metrics_are_sql_columns_with_their_kinds(tmp_path):
+    with Store(tmp_path / "s.sqlite") as store:
+        run_id = new_run(store)
+        columns = dict(ok=np.array([True, False, True]), units=np.array([4, 8, 12]),
+                       error=np.array([0.5, np.nan, np.inf]))
+        assert store.write_columns(run_id, H1, np.arange(3), columns) == 3
+        got = store.records(run_id)
+        assert [r["ok"] for r in got] == [True, False, True]
+        assert [type(r["units"]) for r in got] == [int] * 3
+        assert got[0]["error"] == 0.5 and math.isnan(got[1]["error"])
+        assert got[2]["error"] == math.inf
+        # Plain SQL reads the metrics directly.
+        con = sqlite3.connect(tmp_path / "s.sqlite")
+        assert con.execute("SELECT AVG(ok), SUM(units) FROM records").fetchone() == (2 / 3, 24)
+        con.close()
+        with pytest.raises(ValueError, match="metric name 'run_id'"):
+            store.write_columns(run_id, H1, [5], {"run_id": [1]})
+        with pytest.raises(ValueError, match="metric name 'a b'"):
+            store.write_columns(run_id, H1, [5], {"a b": [1]})
+        with pytest.raises(ValueError, match="must be scalars"):
+            store.write_records(run_id, H1, [5], [{"x": [1, 2]}])

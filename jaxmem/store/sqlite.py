@@ -12,7 +12,11 @@ Tables (schema version 1):
     runs         one row per invocation (a sweep, a resumed sweep, `jaxmem verify`)
     configs      config hash -> canonical JSON
     run_configs  the configs a run covers, and how many datasets of each
-    records      one row per (config, dataset): the metrics as a JSON object
+    records      one row per (config, dataset): one column per metric, so SQL reads them
+                 directly (SELECT AVG(ok) FROM records ...) and writing a float costs no
+                 text conversion (JSON encoding was most of the store's time per record)
+    metric_columns  each metric column's kind (bool, int, float, text), to read values back
+                 as they were written
     verdicts     one row per claim a verify run checked
     leases       who is computing which chunk, so concurrent sweeps of one grid split the work
 
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import re
 import hashlib
 import json
 import os
@@ -54,14 +59,18 @@ _SCHEMA = (
         device_count INTEGER, process_count INTEGER, x64 INTEGER, matmul_precision TEXT,
         started REAL, ended REAL, status TEXT)""",
     "CREATE INDEX IF NOT EXISTS runs_by_sweep ON runs(sweep, run_id)",
-    "CREATE TABLE IF NOT EXISTS configs(config_hash TEXT PRIMARY KEY, config TEXT NOT NULL)",
+    # metrics: the JSON list of metric names this config's records carry (NULL before any).
+    """CREATE TABLE IF NOT EXISTS configs(config_hash TEXT PRIMARY KEY, config TEXT NOT NULL,
+        metrics TEXT)""",
     """CREATE TABLE IF NOT EXISTS run_configs(
         run_id INTEGER NOT NULL, config_hash TEXT NOT NULL, datasets INTEGER NOT NULL,
         PRIMARY KEY(run_id, config_hash))""",
+    # Metric columns are added (ALTER TABLE ... ADD COLUMN) as new metric names appear.
     """CREATE TABLE IF NOT EXISTS records(
         config_hash TEXT NOT NULL, dataset_index INTEGER NOT NULL, run_id INTEGER,
-        metrics TEXT, created REAL,
+        created REAL,
         PRIMARY KEY(config_hash, dataset_index)) WITHOUT ROWID""",
+    "CREATE TABLE IF NOT EXISTS metric_columns(name TEXT PRIMARY KEY, kind TEXT NOT NULL)",
     """CREATE TABLE IF NOT EXISTS verdicts(
         run_id INTEGER, claim TEXT, scale TEXT, seed INTEGER, verdict TEXT, n_datasets INTEGER,
         pass_rate REAL, ci_low REAL, ci_high REAL, exponent REAL, seconds REAL, detail TEXT,
@@ -91,30 +100,12 @@ def _plain(value):
     raise TypeError(f"{type(value).__name__} is not a JSON scalar")
 
 
-def _make_encoder():
-    """A compact JSON encoder that is fast on one small dict, called 1e5 times per sweep.
-
-    json.dumps with arguments, and JSONEncoder.encode, build a new C encoder on every call,
-    which costs as much as the encoding itself; the C encoder is built once here instead, when
-    this Python has one. allow_nan: NaN and +-Infinity are written as the tokens Python's json
-    reads back, so non-finite metrics survive the round trip. No circular-reference check
-    (markers=None): metrics are flat dicts of scalars.
-    """
-    encoder = json.JSONEncoder(separators=(",", ":"), default=_plain, allow_nan=True)
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:
-        return encoder.encode
-    try:
-        c_encode = make(None, _plain, json.encoder.encode_basestring_ascii, None, ":", ",",
-                        False, False, True)
-        if "".join(c_encode({"a": [1.5, float("nan")]}, 0)) != '{"a":[1.5,NaN]}':
-            return encoder.encode
-    except Exception:  # a Python whose private C encoder has another signature
-        return encoder.encode
-    return lambda value: "".join(c_encode(value, 0))
+def _encode(value) -> str:
+    """Compact JSON; NaN and +-Infinity as the tokens Python's json reads back."""
+    return json.dumps(value, separators=(",", ":"), default=_plain, allow_nan=True)
 
 
-_encode = _make_encoder()
+
 
 
 def _canonical(value) -> str:
@@ -127,6 +118,39 @@ def _scalar(value):
         return value.item()
     if isinstance(value, (dict, list, tuple, np.ndarray)):
         return _encode(value)
+    return value
+
+
+RECORD_FIELDS = ("config_hash", "dataset_index", "run_id", "created")
+METRIC_KINDS = ("bool", "int", "float", "text")  # each kind can hold the ones before it
+_METRIC_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _type_kind(value_type) -> str:
+    """The metric kind of a Python scalar type (NumPy scalars become Python ones first)."""
+    for kind, types in (("bool", bool), ("int", int), ("float", float), ("text", str)):
+        if issubclass(value_type, types):
+            return kind
+    raise ValueError(f"metric values must be scalars (bool, int, float, str); got "
+                     f"{value_type.__name__}")
+
+
+_DTYPE_KINDS = {"b": "bool", "i": "int", "u": "int", "f": "float"}
+
+
+def _check_metric_name(name) -> None:
+    if not isinstance(name, str) or not _METRIC_NAME.fullmatch(name) \
+            or name.lower() in RECORD_FIELDS:
+        raise ValueError(f"metric name {name!r} must be an identifier ([A-Za-z_][A-Za-z0-9_]*) "
+                         f"other than {', '.join(RECORD_FIELDS)}")
+
+
+def _read_metric(value, kind: str):
+    """A stored value as written: SQLite keeps bools as 0/1 and NaN as NULL."""
+    if kind == "bool":
+        return None if value is None else bool(value)
+    if kind == "float":
+        return float("nan") if value is None else float(value)
     return value
 
 
@@ -352,7 +376,7 @@ class Store:
         config again updates its dataset count and keeps its place in the run's order."""
         rows = [(str(h), str(j), int(n)) for h, j, n in configs]
         with self._write() as conn:
-            conn.executemany("INSERT OR IGNORE INTO configs VALUES (?, ?)",
+            conn.executemany("INSERT OR IGNORE INTO configs (config_hash, config) VALUES (?, ?)",
                              [(h, j) for h, j, _ in rows])
             conn.executemany(
                 "INSERT INTO run_configs VALUES (?, ?, ?) ON CONFLICT(run_id, config_hash) "
@@ -420,27 +444,93 @@ class Store:
     def write_records(self, run_id: int, config_hash: str, indices, metrics: list[dict], *,
                       release_lease: bool = False) -> int:
         """Write one record per (index, metrics dict) in one transaction; the number of rows
-        actually inserted (records already present are left as they are). release_lease also
-        drops this Store's lease on (config_hash, min(indices)) in the same transaction."""
+        actually inserted (records already present are left as they are). Every dict has the
+        same metric names. release_lease also drops this Store's lease on (config_hash,
+        min(indices)) in the same transaction."""
+        if not all(type(m) is dict for m in metrics):
+            raise ValueError("metrics must be a list of dicts of scalars")
+        if len(np.asarray(indices).ravel()) != len(metrics):
+            raise ValueError(f"{len(np.asarray(indices).ravel())} indices but {len(metrics)} "
+                             f"metrics dicts")
+        names = list(metrics[0]) if metrics else []
+        if any(list(m) != names for m in metrics):
+            raise ValueError("every metrics dict of one write must have the same names, in "
+                             "the same order")
+        columns = {k: [m[k] for m in metrics] for k in names}
+        return self.write_columns(run_id, config_hash, indices, columns,
+                                  release_lease=release_lease)
+
+    def write_columns(self, run_id: int, config_hash: str, indices, columns: dict, *,
+                      release_lease: bool = False) -> int:
+        """write_records from columns: name -> sequence (or NumPy array) of one value per
+        index. The sweep engine's path: no per-record dicts."""
         indices = np.asarray(indices)
         if indices.ndim != 1 or (indices.size and not np.issubdtype(indices.dtype, np.integer)):
             raise ValueError(f"indices must be a 1-D array of integers; got shape "
                              f"{indices.shape}, dtype {indices.dtype}")
-        if len(indices) != len(metrics):
-            raise ValueError(f"{len(indices)} indices but {len(metrics)} metrics dicts")
-        if not all(type(m) is dict for m in metrics):
-            raise ValueError("metrics must be a list of dicts of scalars")
+        names = list(columns)
+        values, kinds = [], {}
+        for name in names:
+            _check_metric_name(name)
+            column = columns[name]
+            dtype_kind = _DTYPE_KINDS.get(column.dtype.kind) if isinstance(
+                column, np.ndarray) else None
+            column = column.tolist() if isinstance(column, np.ndarray) else \
+                [v.item() if isinstance(v, np.generic) else v for v in column]
+            if len(column) != len(indices):
+                raise ValueError(f"{len(indices)} indices but {len(column)} values of {name!r}")
+            if dtype_kind is None:  # one check per distinct type, not per value
+                found = {_type_kind(t) for t in set(map(type, column))} or {"bool"}
+                dtype_kind = max(found, key=METRIC_KINDS.index)
+            values.append(column)
+            kinds[name] = dtype_kind
         now = time.time()
-        rows = [(config_hash, i, run_id, _encode(m), now)
-                for i, m in zip(indices.tolist(), metrics)]
+        placeholders = ", ".join("?" * (4 + len(names)))
+        sql = (f"INSERT OR IGNORE INTO records (config_hash, dataset_index, run_id, created"
+               + "".join(f', "{n}"' for n in names) + f") VALUES ({placeholders})")
+        rows = [(config_hash, i, run_id, now, *vals)
+                for i, *vals in zip(indices.tolist(), *values)]
         with self._write() as conn:
+            self._ensure_metric_columns(conn, kinds)
+            self._note_config_metrics(conn, config_hash, names)
             before = conn.total_changes
-            conn.executemany("INSERT OR IGNORE INTO records VALUES (?, ?, ?, ?, ?)", rows)
+            conn.executemany(sql, rows)
             inserted = conn.total_changes - before
             if release_lease and rows:
                 conn.execute("DELETE FROM leases WHERE config_hash = ? AND chunk_start = ? "
                              "AND owner = ?", (config_hash, int(indices.min()), self.owner))
         return inserted
+
+    @staticmethod
+    def _note_config_metrics(conn, config_hash: str, names: list) -> None:
+        """configs.metrics: the metric names the config's records carry (a NULL column in a
+        row then reads as NaN for a float metric it carries, and is left out otherwise)."""
+        row = conn.execute("SELECT metrics FROM configs WHERE config_hash = ?",
+                           (config_hash,)).fetchone()
+        have = json.loads(row[0]) if row and row[0] else []
+        merged = have + [n for n in names if n not in have]
+        if merged != have:
+            conn.execute("UPDATE configs SET metrics = ? WHERE config_hash = ?",
+                         (json.dumps(merged), config_hash))
+
+    def _ensure_metric_columns(self, conn, kinds: dict) -> None:
+        """Adds missing metric columns and widens kinds (bool < int < float < text), inside
+        the caller's write transaction, so concurrent writers agree on the schema."""
+        known = getattr(self, "_metric_kinds", None)
+        if known is None or any(known.get(n) is None or
+                                METRIC_KINDS.index(known[n]) < METRIC_KINDS.index(k)
+                                for n, k in kinds.items()):
+            known = dict(conn.execute("SELECT name, kind FROM metric_columns"))
+            existing = {r[1] for r in conn.execute("PRAGMA table_info(records)")}
+            for name, kind in kinds.items():
+                if name not in existing:
+                    conn.execute(f'ALTER TABLE records ADD COLUMN "{name}"')
+                old = known.get(name)
+                if old is None or METRIC_KINDS.index(old) < METRIC_KINDS.index(kind):
+                    conn.execute("INSERT OR REPLACE INTO metric_columns VALUES (?, ?)",
+                                 (name, kind))
+                    known[name] = kind
+            self._metric_kinds = known
 
     def records(self, ref) -> list[dict]:
         """Every record of a run's configs below that config's dataset count, whichever run
@@ -448,27 +538,37 @@ class Store:
         fields, then the metrics. A config field or metric whose name is already taken gets the
         prefix 'config.' or 'metrics.'. Ordered by config (as added to the run), then index."""
         run_id = self.run(ref)["run_id"]
-        rows = self._query("""
-            SELECT rc.config_hash, rec.dataset_index, rec.run_id, c.config, rec.metrics
-            FROM run_configs rc
-            JOIN configs c ON c.config_hash = rc.config_hash
-            JOIN records rec ON rec.config_hash = rc.config_hash
-                AND rec.dataset_index >= 0 AND rec.dataset_index < rc.datasets
-            WHERE rc.run_id = ?
-            ORDER BY rc.rowid, rec.dataset_index""", (run_id,))
-        configs: dict[str, dict] = {}
+        kinds = dict(self._query("SELECT name, kind FROM metric_columns"))
+        with self._lock:
+            cursor = self._live().execute("""
+                SELECT rc.config_hash, c.config, c.metrics, rec.*
+                FROM run_configs rc
+                JOIN configs c ON c.config_hash = rc.config_hash
+                JOIN records rec ON rec.config_hash = rc.config_hash
+                    AND rec.dataset_index >= 0 AND rec.dataset_index < rc.datasets
+                WHERE rc.run_id = ?
+                ORDER BY rc.rowid, rec.dataset_index""", (run_id,))
+            names = [d[0] for d in cursor.description]
+            rows = cursor.fetchall()
+        position = {name: i for i, name in enumerate(names) if i >= 3}
+        configs: dict[str, tuple] = {}
         out = []
-        for config_hash, index, writer, config_json, metrics_json in rows:
-            config = configs.get(config_hash)
-            if config is None:
-                config = json.loads(config_json)
-                config = configs[config_hash] = config if isinstance(config, dict) else {
-                    "config": config}
-            row = {"config_hash": config_hash, "dataset_index": index, "run_id": writer}
-            for prefix, fields in (("config.", config), ("metrics.", json.loads(metrics_json))):
-                for key, value in fields.items():
-                    row[prefix + key if key in row else key] = value
-            out.append(row)
+        for row in rows:
+            config_hash = row[0]
+            if config_hash not in configs:
+                config = json.loads(row[1])
+                config = config if isinstance(config, dict) else {"config": config}
+                metrics = [m for m in json.loads(row[2] or "[]") if m in position]
+                configs[config_hash] = (config, metrics)
+            config, metrics = configs[config_hash]
+            record = {"config_hash": config_hash, "dataset_index": row[position["dataset_index"]],
+                      "run_id": row[position["run_id"]]}
+            for key, value in config.items():
+                record["config." + key if key in record else key] = value
+            for name in metrics:
+                value = _read_metric(row[position[name]], kinds.get(name, "text"))
+                record["metrics." + name if name in record else name] = value
+            out.append(record)
         return out
 
     def dataframe(self, ref):

@@ -177,12 +177,6 @@ def choose_chunk_size(config: dict, device, datasets: int, stats=None) -> int:
     return max(1, min(1 << max(0, min(fit, MAX_CHUNK).bit_length() - 1), need))
 
 
-def _rows(outs: dict, real: int) -> list[dict]:
-    names = list(outs)
-    columns = [np.asarray(outs[k])[:real].tolist() for k in names]
-    return [dict(zip(names, values)) for values in zip(*columns)]
-
-
 @dataclasses.dataclass
 class _Block:
     """Block `index` of a config: datasets [start, start + real), `already` of them stored."""
@@ -234,9 +228,10 @@ class _Writer:
             if self.error is None:
                 try:
                     t0 = time.perf_counter()
-                    self.stats.written += self.store.write_records(
+                    self.stats.written += self.store.write_columns(
                         self.run_id, block.hash, range(block.start, block.start + block.real),
-                        _rows(outs, block.real), release_lease=self.release)
+                        {k: np.asarray(v)[:block.real] for k, v in outs.items()},
+                        release_lease=self.release)
                     self.stats.store_seconds += time.perf_counter() - t0
                 except BaseException as err:  # noqa: BLE001 (re-raised in the caller)
                     self.error = err

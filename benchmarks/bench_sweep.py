@@ -12,8 +12,9 @@
     time of the same compiled block programs over the same blocks with nothing else (no
     store, no host loop), measured in the same process: (sweep - compute) / compute is the
     share of the store and the host loop. Target: under 10%. Two kernels: ~40 us and
-    ~600 us of compute per dataset on a 2-core CPU; a record costs the store ~10-20 us
-    (JSON encoding + one SQLite row), written from a thread that overlaps the next step.
+    ~600 us of compute per dataset on a 2-core CPU; a record costs the store one SQLite row
+    with a column per metric (~20 us on this VM; per-record JSON cost 4x more), written from a
+    thread while the devices compute the next steps.
 
 One line per result.
 """

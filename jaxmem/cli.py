@@ -272,6 +272,8 @@ def _results(args) -> int:
                                           records=len(records)), default=str))
                     return EXIT_OK
                 for k, v in run.items():
+                    if k in ("started", "ended") and v is not None:
+                        v = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(v))
                     print(f"{k:<18} {v}")
                 for v in verdicts:
                     print(f"  {v['claim']:<28} {v['verdict']:<12} {v['n_datasets']:>8}  "

@@ -112,3 +112,34 @@ def test_verify_writes_verdicts_to_the_store(broken_registry, capsys):
     assert cli.main(["verify", "--no-store", "--claim", "zhang2017.lemma1"]) == 0
     with Store(os.environ["JAXMEM_STORE"], readonly=True) as store:
         assert len(store.runs()) == 1
+
+
+def test_sweep_and_results_commands(tmp_path, capsys):
+    grid = tmp_path / "g.toml"
+    grid.write_text('name = "tiny"\nconstruction = "bubeck2020"\ndatasets = 3\nchunk_size = 2\n'
+                    '[axes]\nn = [5]\nd = [2, 3]\n')
+    store = str(tmp_path / "s.sqlite")
+    assert cli.main(["sweep", str(grid), "--store", store, "--json", "--no-progress"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["configs"], summary["written"], summary["skipped"]) == (2, 6, 0)
+    assert cli.main(["sweep", str(grid), "--store", store, "--datasets", "4", "--json",
+                     "--no-progress"]) == 0                       # extends: one more each
+    assert json.loads(capsys.readouterr().out)["written"] == 2
+    assert cli.main(["results", "list", "--store", store, "--json"]) == 0
+    runs = json.loads(capsys.readouterr().out)
+    assert [(r["sweep"], r["status"], r["n_records"], r["expected"]) for r in runs] == \
+        [("tiny", "done", 6, 6), ("tiny", "done", 8, 8)]
+    assert cli.main(["results", "show", "tiny", "--store", store]) == 0
+    shown = capsys.readouterr().out
+    assert "n=5, d=2: 4 records, ok 1.000" in shown and "status             done" in shown
+    out = tmp_path / "tiny.csv"
+    assert cli.main(["results", "export", "tiny", "--store", store, "-o", str(out)]) == 0
+    import csv
+    with open(out) as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 8 and {r["d"] for r in rows} == {"2", "3"}
+    assert all(r["ok"] == "True" for r in rows)
+    assert cli.main(["results", "show", "nope", "--store", store]) == 2
+    assert "nope" in capsys.readouterr().err
+    assert cli.main(["sweep", "--list"]) == 0
+    assert "baum1988" in capsys.readouterr().out

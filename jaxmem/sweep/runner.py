@@ -165,26 +165,26 @@ def choose_chunk_size(config: dict, device, datasets: int, stats=None) -> int:
     need = 1 << max(0, math.ceil(math.log2(max(1, datasets))))
     static = tuple(sorted(trials.static_arguments(config).items()))
     _, dynamic = trials.split_options(config)
+    exe, = _executables(static, PROBE_CHUNK, [device], root_key_data(0, config), dynamic, stats)
     try:
-        exe, = _executables(static, PROBE_CHUNK, [device], root_key_data(0, config), dynamic,
-                            stats)
         analysis = exe.memory_analysis()
         used = (analysis.temp_size_in_bytes + analysis.argument_size_in_bytes
                 + analysis.output_size_in_bytes)
         fit = int(_memory_budget(device) // max(1.0, used / PROBE_CHUNK))
-    except Exception:  # no memory analysis on this backend: a moderate default
+    except (AttributeError, NotImplementedError, TypeError, jax.errors.JaxRuntimeError):
+        # no memory analysis on this backend
         fit = 64
     return max(1, min(1 << max(0, min(fit, MAX_CHUNK).bit_length() - 1), need))
 
 
 @dataclasses.dataclass
 class _Block:
-    """Block `index` of a config: datasets [start, start + real), `already` of them stored."""
+    """Datasets [start, start + real) of the config with this hash; `already` of them are in
+    the store (a partly stored block is recomputed; INSERT OR IGNORE keeps the stored ones)."""
     hash: str
     start: int
     real: int
     already: int
-    config: dict
 
 
 def _gather(mesh: Mesh, outputs: list, chunk: int) -> list[dict]:
@@ -326,10 +326,8 @@ def run_sweep(grid: Grid, store, *, devices: int | None = None, chunk_size: int 
             stats.store_seconds += time.perf_counter() - t0
             stats.skipped += int(done.sum())
             bar.advance(datasets=int(done.sum()), computed=False)
-            # A partly stored block (from a run with another chunk size) is recomputed and its
-            # stored records kept (INSERT OR IGNORE); `already` counts them.
             todo = [_Block(h, start, min(chunk, grid.datasets - start),
-                           int(done[start:start + chunk].sum()), config)
+                           int(done[start:start + chunk].sum()))
                     for start in range(0, grid.datasets, chunk)
                     if not done[start:start + chunk].all()]
             step = []

@@ -118,3 +118,18 @@ def test_binary_construction_sweep(store):
     records = store.records(stats.run_id)
     assert len(records) == 10 and all(r["ok"] and r["sign_accuracy"] == 1.0 for r in records)
     assert all(r["labels"] == "sign" for r in records)
+
+
+def test_genzel_sweep_over_traced_max_bias(store):
+    grid = parse_grid(dict(name="genzel", construction="genzel2023", datasets=4, chunk_size=4,
+                           axes=dict(n=40, d=2, width=[30, 300], max_bias=[0.0, 1.0])))
+    stats = run_sweep(grid, store, progress=False)
+    records = store.records(stats.run_id)
+    assert len(records) == 16 and len(stats.chunk_sizes) == 4
+    # The -1 class is never misclassified, so sign accuracy = 1 - uncovered / n, and a record
+    # interpolates exactly when nothing is uncovered.
+    for r in records:
+        assert r["sign_accuracy"] == pytest.approx(1 - r["uncovered"] / 40, abs=1e-6)
+        assert r["ok"] == (r["uncovered"] == 0) == r["interpolated"]
+        assert r["hidden_units"] == r["width"] + r["second_layer_width"] + 1
+    assert {r["ok"] for r in records} == {True, False}

@@ -1,0 +1,170 @@
+"""Dirksen, Finke, Genzel (2023), Algorithm 2: the JAX construction equals a per-trial NumPy
+reference written from the paper's pseudocode, its network's forward pass agrees with its
+bookkeeping, the -1 class is never misclassified, and breaking strictness is caught."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxmem import network
+from jaxmem.constructions import genzel2023
+from jaxmem.data import gaussian
+
+
+# One compile per shape instead of eager op-by-op dispatch (max_bias is traced).
+build = jax.jit(genzel2023.build, static_argnames=("width", "activation", "max_neurons"))
+apply = jax.jit(network.apply)
+
+
+def unit_ball(key, n, d):
+    """Gaussian points scaled to max norm 1 (R = 1, as in every experiment of the paper)."""
+    X, y = gaussian(key, n, d, labels="sign")
+    return X / jnp.max(jnp.linalg.norm(X, axis=1)), y
+
+
+def reference(H, covered, priority, margin=0.0):
+    """Algorithm 2, lines 2-11 (digest genzel2023.md 2.1), one candidate at a time in NumPy.
+    The uniformly random candidate of each step is the remaining one of smallest priority;
+    margin is the ReLU variant's rounding margin (0 for threshold features)."""
+    H = np.asarray(H)
+    cand, univ = covered.copy(), covered.copy()
+    centers, ms = [], []
+    while cand.any() and univ.any():
+        c = int(np.flatnonzero(cand)[np.argmin(priority[cand])])
+        cand[c] = False
+        u = (H[c] <= 0).astype(H.dtype)
+        D = H @ u
+        m = D[~covered].min()
+        if m > 0:
+            m = m * (1 - margin)
+            newly = covered & (D < m * (1 - 2 * margin))
+            cand &= ~newly
+            univ &= ~newly
+            centers.append(c)
+            ms.append(m)
+    return centers, ms, univ
+
+
+@pytest.mark.parametrize("activation", ["threshold", "relu"])
+def test_matches_the_numpy_reference(activation):
+    for seed in range(6):
+        X, y = unit_ball(jax.random.key(seed), 60, 3)
+        key = jax.random.key(100 + seed)
+        net, info = build(key, X, y, width=150, max_bias=1.0, activation=activation)
+        # The same random draws as build: the first layer, then the candidates' priorities.
+        k_layer, k_order = jax.random.split(key)
+        W, b = genzel2023.first_layer(k_layer, 3, 150, jnp.asarray(1.0, X.dtype), X.dtype)
+        H = genzel2023.features(X, W, b, activation)
+        priority = np.asarray(jax.random.uniform(k_order, (60,)))
+        margin = genzel2023.relu_margin(150, X.dtype) if activation == "relu" else 0.0
+        centers, ms, univ = reference(H, np.asarray(y) > 0, priority, margin)
+        k = int(info["second_layer_width"])
+        assert k == len(centers)
+        assert np.asarray(info["centers"][:k]).tolist() == centers
+        if activation == "threshold":  # integer counts: exact
+            assert np.array_equal(np.asarray(info["thresholds"][:k]), np.asarray(ms))
+        else:                          # real sums: NumPy and XLA may round differently
+            np.testing.assert_allclose(np.asarray(info["thresholds"][:k]), ms, rtol=1e-12)
+        assert int(info["uncovered"]) == int(univ.sum())
+        assert bool(info["interpolated"]) == (not univ.any())
+        assert np.all(np.asarray(info["centers"][k:]) == -1)
+
+
+def forward_checks(net, info, X, y):
+    f = np.asarray(apply(net, X))
+    y = np.asarray(y)
+    assert set(np.unique(f)) <= {-1.0, 1.0}
+    assert np.all(f[y < 0] == -1)                       # the -1 class is never misclassified
+    # Every point the bookkeeping covers is covered by the network (ReLU: the forward pass
+    # may also fire within the rounding margin of a threshold, never against a label).
+    uncovered = int(np.sum(f[y > 0] < 0))
+    assert uncovered <= int(info["uncovered"])
+    if bool(info["interpolated"]):
+        assert np.all(f == y)
+    return uncovered
+
+
+@pytest.mark.parametrize("activation", ["threshold", "relu"])
+def test_forward_pass_agrees_and_errors_are_one_sided(activation):
+    outcomes = set()
+    for seed in range(8):
+        X, y = unit_ball(jax.random.key(seed), 80, 2)
+        for width in (20, 400):
+            net, info = build(jax.random.key(seed), X, y, width=width,
+                                         max_bias=0.8, activation=activation)
+            uncovered = forward_checks(net, info, X, y)
+            if activation == "threshold":  # exact integer arithmetic: the counts agree
+                assert uncovered == int(info["uncovered"])
+            outcomes.add(bool(info["interpolated"]))
+            k, d = int(info["second_layer_width"]), 2
+            assert int(network.widths(net)[1]) == k
+            assert int(info["paper_param_count"]) == width * (d + 1) + k * (width + 1) + k + 1
+            assert int(info["candidates_tried"]) <= int(np.sum(np.asarray(y) > 0))
+    assert outcomes == {True, False}  # both regimes were exercised
+
+
+def test_non_strict_firing_is_caught():
+    """Firing on D <= m instead of D < m (bias m + 1) lets neurons fire on the other class;
+    the one-sided check must see it on some dataset."""
+    caught = 0
+    for seed in range(10):
+        X, y = unit_ball(jax.random.key(seed), 80, 2)
+        net, info = build(jax.random.key(seed), X, y, width=60, max_bias=0.8)
+        second = net.layers[1]
+        broken = network.Network((net.layers[0],
+                                  network.Layer(second.weight, second.bias + 1, second.mask,
+                                                activation="threshold"),
+                                  *net.layers[2:]))
+        f = np.asarray(apply(broken, X))
+        caught += bool(np.any(f[np.asarray(y) < 0] > 0))
+    assert caught > 0
+
+
+def test_vmapped_equals_per_dataset():
+    keys = jax.random.split(jax.random.key(7), 4)
+
+    def trial(key):
+        X, y = unit_ball(jax.random.fold_in(key, 0), 50, 2)
+        _, info = genzel2023.build(jax.random.fold_in(key, 1), X, y, width=100, max_bias=1.0)
+        return info["second_layer_width"], info["uncovered"], info["centers"]
+
+    batched = jax.jit(jax.vmap(trial))(keys)
+    for i, key in enumerate(keys):
+        single = trial(key)
+        for a, b in zip(batched, single):
+            assert np.array_equal(np.asarray(a[i]), np.asarray(b))
+
+
+def test_parallel_lines_need_about_one_neuron_per_point():
+    """Digest 4.6 / 5.8: two lines 0.1 apart with in-line spacing 0.22, the worst case: each
+    acceptance region holds about its own center, so k is close to the 10 points."""
+    xs = np.linspace(-1, 1, 10)
+    X = jnp.asarray(np.concatenate([np.stack([xs, np.full(10, -0.05)], 1),
+                                    np.stack([xs, np.full(10, 0.05)], 1)]))
+    y = jnp.asarray(np.concatenate([np.ones(10), -np.ones(10)]))
+    widths = []
+    for seed in range(10):
+        net, info = build(jax.random.key(seed), X, y, width=2000, max_bias=1.0)
+        forward_checks(net, info, X, y)
+        assert bool(info["interpolated"])
+        widths.append(int(info["second_layer_width"]))
+    assert np.mean(widths) >= 9 and max(widths) == 10
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(width=0), "width"), (dict(width=10, max_bias=-1.0), "max_bias"),
+    (dict(width=10, activation="sigmoid"), "activation"),
+    (dict(width=10, max_neurons=0), "max_neurons"),
+])
+def test_bad_options(kwargs, message):
+    X, y = unit_ball(jax.random.key(0), 10, 2)
+    with pytest.raises(ValueError, match=message):
+        genzel2023.build(jax.random.key(0), X, y, **kwargs)
+
+
+def test_conflicting_duplicates_are_refused():
+    X = jnp.array([[0.1, 0.2], [0.1, 0.2], [0.5, 0.5]])
+    y = jnp.array([1.0, -1.0, 1.0])
+    with pytest.raises(ValueError, match="rows 0 and 1|rows 0, 1"):
+        genzel2023.build(jax.random.key(0), X, y, width=10)

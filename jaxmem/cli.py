@@ -209,19 +209,21 @@ def _sweep(args) -> int:
     import jax
     if args.distributed:
         _initialize_distributed(args)
+    from jaxmem.sweep import make_mesh, run_sweep
+    try:  # --devices is checked before the store is touched
+        make_mesh(args.devices, args.distributed)
+    except ValueError as err:
+        return _fail("sweep", err)
     store = None
     if jax.process_index() == 0:
         try:
             store = Store(_store_path(args))
         except StoreError as err:
             return _fail("sweep", err)
-    from jaxmem.sweep import run_sweep
     try:
         stats = run_sweep(grid, store, devices=args.devices, chunk_size=args.chunk_size,
                           distributed=args.distributed,
                           progress=False if args.no_progress else None)
-    except ValueError as err:  # e.g. --devices beyond what this machine has
-        return _fail("sweep", err)
     finally:
         if store is not None:
             store.close()

@@ -143,3 +143,13 @@ def test_sweep_and_results_commands(tmp_path, capsys):
     assert "nope" in capsys.readouterr().err
     assert cli.main(["sweep", "--list"]) == 0
     assert "baum1988" in capsys.readouterr().out
+
+
+def test_too_many_devices_is_refused_before_the_store(tmp_path, capsys):
+    grid = tmp_path / "g.toml"
+    grid.write_text('name = "t"\nconstruction = "zhang2017"\ndatasets = 2\n[axes]\nn = 4\nd = 2\n')
+    store = tmp_path / "s.sqlite"
+    assert cli.main(["sweep", str(grid), "--store", str(store), "--devices", "99"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--devices 99" in err[0]
+    assert not store.exists()

@@ -54,3 +54,16 @@ def test_gaussian_blobs_normalized_and_split():
     assert int((y > 0).sum()) == 51
     # Well separated blobs: the +1 blob sits at negative first coordinates.
     assert np.all(np.asarray(X[y > 0, 0]) < 0) and np.all(np.asarray(X[y < 0, 0]) > 0)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: data.make_moons(10, noise=-0.1), "noise must lie in"),
+    (lambda: data.moons(jax.random.key(0), 10, noise=-1.0), "noise must lie in"),
+    (lambda: data.parallel_lines(10, gap=0.0), r"gap must lie in \(0"),
+    (lambda: data.concentric_spheres(jax.random.key(0), 10, 2, gap=1.0), r"gap must lie in \(0, 1\)"),
+    (lambda: data.gaussian_blobs(jax.random.key(0), 10, 2, std=-1.0), "std must lie in"),
+    (lambda: data.make_moons(0), "n must be a positive int"),
+])
+def test_bad_parameters_are_refused(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()

@@ -45,6 +45,8 @@ def first_layer(key, d: int, width: int, max_bias, dtype):
 
 def features(X, W, b, activation: str = "threshold"):
     """The first layer's outputs H (n_points x width): 1[Wx + b > 0] (strict) or relu."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}; got {activation!r}")
     pre = jnp.matmul(X, W.T, precision="highest") + b
     return (pre > 0).astype(X.dtype) if activation == "threshold" else jnp.maximum(pre, 0)
 

@@ -20,6 +20,16 @@ import numpy as np
 from jaxmem.data.synthetic import _float, _size
 
 
+def _check_range(name, value, low, high=float("inf"), *, low_open=False):
+    """A clear error for a geometric parameter outside its range (before any tracing)."""
+    if isinstance(value, jax.core.Tracer):
+        return
+    ok = (value > low if low_open else value >= low) and value < high
+    if not ok:
+        bound = f"({low}, {high})" if low_open else f"[{low}, {high})"
+        raise ValueError(f"{name} must lie in {bound}; got {value!r}")
+
+
 def normalize(X):
     """X / max_i ||x_i||_2, so the data lie in the unit ball with a point on its boundary."""
     return X / jnp.max(jnp.linalg.norm(X, axis=-1))
@@ -32,6 +42,8 @@ def make_moons(n: int, noise: float | None = 0.05, random_state: int = 0, *,
     -> label +1), shuffled with RandomState(random_state).shuffle, then Gaussian noise of scale
     `noise` from the same generator. Returns NumPy float64 arrays (X, y)."""
     n = _size("n", n)
+    if noise is not None:
+        _check_range("noise", noise, 0)
     n_out, n_in = n // 2, n - n // 2
     generator = np.random.RandomState(random_state)
     outer = np.linspace(0, np.pi, n_out)
@@ -54,6 +66,7 @@ def moons(key, n: int, noise: float = 0.05, *, dtype=None):
     unshuffled (the first n // 2 points are the upper moon, -1; the rest the lower one, +1),
     normalized to max norm 1. Statistically, not bitwise, the same as make_moons."""
     n = _size("n", n)
+    _check_range("noise", noise, 0)
     dtype = dtype or _float()
     n_out, n_in = n // 2, n - n // 2
     outer = jnp.linspace(0, jnp.pi, n_out, dtype=dtype)
@@ -70,6 +83,7 @@ def parallel_lines(n: int, gap: float = 0.1, *, dtype=None):
     -gap/2 (label +1) and the rest at +gap/2 (label -1). Separation delta = gap; with n = 20 the
     in-line spacing 0.22 exceeds 2 delta, so no ball around one point reaches another."""
     n = _size("n", n)
+    _check_range("gap", gap, 0, low_open=True)
     dtype = dtype or _float()
     n_low, n_high = n - n // 2, n // 2
     xs = jnp.concatenate([jnp.linspace(-1, 1, n_low, dtype=dtype),
@@ -83,6 +97,7 @@ def concentric_spheres(key, n: int, d: int, gap: float = 0.2, *, dtype=None):
     """n // 2 points uniform on the sphere of radius 1 - gap (label +1) and the rest on the unit
     sphere (label -1): separation delta = gap, radius R = 1."""
     n, d = _size("n", n), _size("d", d)
+    _check_range("gap", gap, 0, 1, low_open=True)
     dtype = dtype or _float()
     G = jax.random.normal(key, (n, d), dtype)
     U = G / jnp.linalg.norm(G, axis=1, keepdims=True)
@@ -96,6 +111,8 @@ def gaussian_blobs(key, n: int, d: int, distance: float = 1.0, std: float = 0.1,
     """Two Gaussian blobs N(+-distance/2 e_1, std^2 I) (n - n // 2 points labelled +1 around
     -distance/2 e_1, the rest -1), normalized to max norm 1."""
     n, d = _size("n", n), _size("d", d)
+    _check_range("distance", distance, 0)
+    _check_range("std", std, 0)
     dtype = dtype or _float()
     first = jnp.arange(n) < n - n // 2
     centers = jnp.where(first, -distance / 2, distance / 2)[:, None] * \

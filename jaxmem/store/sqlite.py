@@ -178,6 +178,7 @@ class Store:
         self.host = socket.gethostname()
         self.owner = f"{self.host}:{os.getpid()}:{uuid.uuid4().hex}"
         self._lock = threading.RLock()
+        self._metric_kinds = None  # metric column -> kind, read from the file when needed
         self._conn = None
         self._open()
 
@@ -516,7 +517,7 @@ class Store:
     def _ensure_metric_columns(self, conn, kinds: dict) -> None:
         """Adds missing metric columns and widens kinds (bool < int < float < text), inside
         the caller's write transaction, so concurrent writers agree on the schema."""
-        known = getattr(self, "_metric_kinds", None)
+        known = self._metric_kinds
         if known is None or any(known.get(n) is None or
                                 METRIC_KINDS.index(known[n]) < METRIC_KINDS.index(k)
                                 for n, k in kinds.items()):
@@ -615,16 +616,20 @@ class Store:
         """Claim a chunk for this Store for ttl_s seconds; False if another holder is live.
         A lease is free when there is none, it expired, it is this Store's own, or its holder
         ran on this host and its process is gone (killed sweeps do not block for ttl_s)."""
-        now = time.time()
         with self._write() as conn:
-            row = conn.execute("SELECT owner, host, pid, expires FROM leases "
-                               "WHERE config_hash = ? AND chunk_start = ?",
-                               (config_hash, int(chunk_start))).fetchone()
-            if row is not None and not self._lease_free(row, now):
-                return False
-            conn.execute("INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?, ?, ?)",
-                         (config_hash, int(chunk_start), self.owner, self.host, os.getpid(),
-                          now + float(ttl_s)))
+            return self._take_lease(conn, config_hash, chunk_start, time.time(), ttl_s)
+
+    def _take_lease(self, conn, config_hash: str, chunk_start: int, now: float,
+                    ttl_s: float) -> bool:
+        """Inside the caller's write transaction: take the lease if it is free."""
+        row = conn.execute("SELECT owner, host, pid, expires FROM leases "
+                           "WHERE config_hash = ? AND chunk_start = ?",
+                           (config_hash, int(chunk_start))).fetchone()
+        if row is not None and not self._lease_free(row, now):
+            return False
+        conn.execute("INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?, ?, ?)",
+                     (config_hash, int(chunk_start), self.owner, self.host, os.getpid(),
+                      now + float(ttl_s)))
         return True
 
     def claim_blocks(self, config_hash: str, spans, ttl_s: float = 600.0) -> list[str]:
@@ -641,17 +646,9 @@ class Store:
                                      (config_hash, int(start), int(stop))).fetchone()[0]
                 if count == stop - start:
                     out.append("done")
-                    continue
-                row = conn.execute("SELECT owner, host, pid, expires FROM leases "
-                                   "WHERE config_hash = ? AND chunk_start = ?",
-                                   (config_hash, int(start))).fetchone()
-                if row is not None and not self._lease_free(row, now):
-                    out.append("busy")
-                    continue
-                conn.execute("INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?, ?, ?)",
-                             (config_hash, int(start), self.owner, self.host, os.getpid(),
-                              now + float(ttl_s)))
-                out.append("claimed")
+                else:
+                    taken = self._take_lease(conn, config_hash, start, now, ttl_s)
+                    out.append("claimed" if taken else "busy")
         return out
 
     def claim_block(self, config_hash: str, start: int, stop: int,

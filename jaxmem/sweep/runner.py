@@ -206,8 +206,8 @@ def _gather(mesh: Mesh, outputs: list, chunk: int) -> list[dict]:
 
 
 class _Writer:
-    """Writes finished blocks to the store from a background thread, so that encoding and
-    SQLite (which releases the GIL) overlap with the next step's compute. The queue is short,
+    """Writes finished blocks to the store from a background thread, so that SQLite (which
+    releases the GIL while it works) overlaps with the next steps' compute. The queue is short,
     so memory stays bounded by a few blocks; the first store error is raised in the caller at
     the next submit or at close."""
 

@@ -27,7 +27,7 @@ construction = "zhang2017"
 datasets = {datasets}
 chunk_size = {chunk}
 [axes]
-n = [8, 12]
+n = {n}
 d = 2
 """
 
@@ -41,9 +41,10 @@ def env(tmp_path, devices=1, **extra):
     return e
 
 
-def write_grid(tmp_path, datasets, chunk, name="grid.toml"):
+def write_grid(tmp_path, datasets, chunk, name="grid.toml", n="[8, 12]"):
+    """Two configs by default; one (n = 8) where each config costs a compile per device."""
     path = tmp_path / name
-    path.write_text(GRID.format(datasets=datasets, chunk=chunk))
+    path.write_text(GRID.format(datasets=datasets, chunk=chunk, n=n))
     return str(path)
 
 
@@ -138,7 +139,10 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path, refere
     assert records(store) == reference
     with Store(store, readonly=True) as s:
         statuses = [r["status"] for r in s.runs()]
-    assert statuses[-1] == "done" and statuses.count("running") >= kills - 2
+    # Killed runs never claim to be done. Each later kill (after the process wrote records)
+    # left a "running" row; the 3 early kills may land before the process registered its run.
+    assert statuses[-1] == "done" and set(statuses[:-1]) <= {"running"}
+    assert len(statuses) - 1 >= kills - 3
 
 
 @pytest.mark.timeout(600)
@@ -160,7 +164,7 @@ def test_three_processes_share_one_store(tmp_path, reference):
 
 @pytest.mark.timeout(600)
 def test_records_do_not_depend_on_the_device_count(tmp_path):
-    grid = write_grid(tmp_path, 40, 4)
+    grid = write_grid(tmp_path, 40, 4, n="8")
     stores = {}
     for devices in (1, 4):
         stores[devices] = str(tmp_path / f"devices{devices}.sqlite")
@@ -168,7 +172,7 @@ def test_records_do_not_depend_on_the_device_count(tmp_path):
                    env(tmp_path, devices=4))
         assert done.returncode == 0, done.stderr
     one, four = records(stores[1]), records(stores[4])
-    assert len(one) == 80 and one == four
+    assert len(one) == 40 and one == four
 
 
 def free_port():
@@ -179,7 +183,7 @@ def free_port():
 
 @pytest.mark.timeout(600)
 def test_two_process_distributed_run_equals_one_process(tmp_path):
-    grid = write_grid(tmp_path, 24, 4)
+    grid = write_grid(tmp_path, 24, 4, n="8")
     single = str(tmp_path / "single.sqlite")
     assert run(sweep_command(grid, single), env(tmp_path)).returncode == 0
     store = str(tmp_path / "distributed.sqlite")
@@ -193,7 +197,7 @@ def test_two_process_distributed_run_equals_one_process(tmp_path):
     for p, (_, err) in zip(procs, outs):
         assert p.returncode == 0, err
     # Process 0 writes and reports; process 1 prints only gloo's connection line.
-    assert "48 records written" in outs[0][0] and "records written" not in outs[1][0]
+    assert "24 records written" in outs[0][0] and "records written" not in outs[1][0]
     assert records(store) == records(single)
     with Store(store, readonly=True) as s:
         run_row = s.runs()[-1]
@@ -214,11 +218,11 @@ def assert_refused(done, message):
 
 
 @pytest.mark.parametrize("text, message", [
-    (GRID.format(datasets=4, chunk=2).replace("zhang2017", "zhang2099"),
+    (GRID.format(datasets=4, chunk=2, n="[8, 12]").replace("zhang2017", "zhang2099"),
      "unknown construction 'zhang2099'"),
-    (GRID.format(datasets=4, chunk=2).replace("d = 2", "d = 2\nwidth = 3"),
+    (GRID.format(datasets=4, chunk=2, n="[8, 12]").replace("d = 2", "d = 2\nwidth = 3"),
      "unknown parameter 'width'"),
-    (GRID.format(datasets=4, chunk=2).replace("n = [8, 12]", "n = [8, 12"),
+    (GRID.format(datasets=4, chunk=2, n="[8, 12]").replace("n = [8, 12]", "n = [8, 12"),
      "is not valid TOML"),
 ])
 def test_bad_grids_are_refused(tmp_path, text, message):

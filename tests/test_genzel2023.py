@@ -168,3 +168,52 @@ def test_conflicting_duplicates_are_refused():
     y = jnp.array([1.0, -1.0, 1.0])
     with pytest.raises(ValueError, match="rows 0 and 1|rows 0, 1"):
         genzel2023.build(jax.random.key(0), X, y, width=10)
+
+
+build_multiclass = jax.jit(genzel2023.build_multiclass,
+                           static_argnames=("num_classes", "width", "activation", "max_neurons"))
+
+
+@pytest.mark.parametrize("width", [30, 1500])
+def test_multiclass_is_one_binary_run_per_class_and_its_network_agrees(width):
+    """One-vs-rest with a shared first layer (digest 2.3): class c's neurons are exactly those
+    of the binary construction with +1 = class c under the same key, and the network outputs
+    the one-hot vector of a covered point's class and zeros for an uncovered one."""
+    X, _ = unit_ball(jax.random.key(3), 240, 3)
+    labels = jax.random.randint(jax.random.key(4), (240,), 0, 3)
+    key = jax.random.key(5)
+    net, info = build_multiclass(key, X, labels, num_classes=3, width=width, max_bias=1.0)
+    widths = np.asarray(info["class_widths"])
+    (W, b), centers, thresholds, _ = genzel2023.fit_multiclass(
+        key, X, labels, num_classes=3, width=width, max_bias=1.0)
+    uncovered = 0
+    for c in range(3):
+        y = jnp.where(labels == c, 1.0, -1.0)
+        _, binary = build(key, X, y, width=width, max_bias=1.0)
+        assert int(binary["second_layer_width"]) == widths[c]
+        assert np.array_equal(np.asarray(binary["centers"]), np.asarray(centers[c]))
+        assert np.array_equal(np.asarray(binary["thresholds"]), np.asarray(thresholds[c]))
+        uncovered += int(binary["uncovered"])
+    assert int(info["uncovered"]) == uncovered
+    assert int(info["second_layer_width"]) == widths.sum()
+    d = X.shape[1]
+    assert int(info["paper_param_count"]) == (width * (d + 1) + widths.sum() * (width + 1)
+                                              + widths.sum() + 3)
+    out = np.asarray(apply(net, X))
+    own = out[np.arange(240), np.asarray(labels)]
+    assert set(np.unique(out)) <= {0.0, 1.0}
+    assert np.all(out.sum(axis=1) == own)          # no class fires outside its own points
+    assert int(np.sum(own == 0)) == uncovered      # the bookkeeping's uncovered points
+    assert bool(info["interpolated"]) == (uncovered == 0)
+    if uncovered == 0:
+        assert np.array_equal(out.argmax(axis=1), np.asarray(labels))
+
+
+def test_multiclass_rejects_bad_labels():
+    X, _ = unit_ball(jax.random.key(3), 20, 2)
+    with pytest.raises(ValueError, match="rows \\[3\\]"):
+        genzel2023.fit_multiclass(jax.random.key(0), X, np.array([0, 1, 2, 5] + [0] * 16),
+                                  num_classes=3, width=10)
+    with pytest.raises(ValueError, match="num_classes"):
+        genzel2023.fit_multiclass(jax.random.key(0), X, np.zeros(20, int), num_classes=1,
+                                  width=10)

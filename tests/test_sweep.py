@@ -5,11 +5,14 @@ import dataclasses
 import io
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxmem import data as jaxmem_data
+from jaxmem.constructions import genzel2023
 from jaxmem.store import Store
-from jaxmem.sweep import dataset_keys, parse_grid, run_chunked, run_sweep, runner, trials
+from jaxmem.sweep import GridError, dataset_keys, parse_grid, run_chunked, run_sweep, runner, trials
 from jaxmem.sweep.progress import Progress
 
 GRID = parse_grid(dict(name="t", construction="zhang2017", datasets=10, chunk_size=4,
@@ -131,5 +134,45 @@ def test_genzel_sweep_over_traced_max_bias(store):
     for r in records:
         assert r["sign_accuracy"] == pytest.approx(1 - r["uncovered"] / 40, abs=1e-6)
         assert r["ok"] == (r["uncovered"] == 0) == r["interpolated"]
-        assert r["hidden_units"] == r["width"] + r["second_layer_width"] + 1
+        k, n = r["second_layer_width"], r["width"]
+        assert r["paper_param_count"] == n * 3 + k * (n + 1) + k + 1
     assert {r["ok"] for r in records} == {True, False}
+
+
+def test_fixed_dataset_sweep_varies_only_the_construction(store):
+    """On a fixed dataset (the paper's moons) every index sees the same points; the index
+    varies the construction, and the records equal direct builds on those points."""
+    grid = parse_grid(dict(name="moons", construction="genzel2023", data="moons",
+                           datasets=6, chunk_size=4, dtype="float32",
+                           axes=dict(n=1000, d=2, width=[40], max_bias=[0.0, 1.0])))
+    assert grid.labels == "sign"
+    stats = run_sweep(grid, store, progress=False)
+    records = sorted(store.records(stats.run_id),
+                     key=lambda r: (r["max_bias"], r["dataset_index"]))
+    X, y = jaxmem_data.make_moons(1000, noise=0.05, random_state=0)
+    X = (X / np.linalg.norm(X, axis=1).max()).astype(np.float32)
+    for config, _ in zip(grid.configs(), range(2)):
+        keys = dataset_keys(grid.seed, config, range(6))
+        for i, key in enumerate(keys):
+            _, info = genzel2023.build(jax.random.fold_in(key, 1), jnp.asarray(X),
+                                       jnp.asarray(y, jnp.float32), width=40,
+                                       max_bias=jnp.float32(config["max_bias"]))
+            r = [r for r in records if r["max_bias"] == config["max_bias"]][i]
+            assert r["second_layer_width"] == int(info["second_layer_width"])
+            assert r["uncovered"] == int(info["uncovered"])
+    assert len({r["second_layer_width"] for r in records}) > 1  # the restarts differ
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(data="moons", axes=dict(n=1000, d=3)), "dimension 2"),
+    (dict(data="moons", axes=dict(n=1001, d=2)), "1000 points"),
+    (dict(data="digits", axes=dict(n=100, d=64)), "labels must be"),
+    (dict(construction="genzel2023.multiclass", data="gaussian", labels="class",
+          axes=dict(n=10, d=2)), "fixed dataset"),
+    (dict(construction="genzel2023.multiclass", data="digits",
+          axes=dict(n=100, d=64, num_classes=3)), "10 classes"),
+])
+def test_fixed_dataset_grid_errors(bad, message):
+    spec = {**dict(name="x", construction="genzel2023", datasets=2), **bad}
+    with pytest.raises(GridError, match=message):
+        parse_grid(spec)

@@ -4,7 +4,14 @@ from jaxmem.data.geometric import (concentric_spheres, gaussian_blobs, make_moon
                                    normalize, parallel_lines)
 from jaxmem.data.synthetic import GENERATORS, LABELS, cube, gaussian, random_labels, sphere
 from jaxmem.data.validate import TASKS, validate, validate_batch
+from jaxmem.data.real import (CHECKSUMS, MIRRORS, DataError, DataNotFound, data_dir, download,
+                              load_cifar10, load_digits, load_mnist, read_idx)
+from jaxmem.data.tasks import (nested_order, nested_subsets, normalize_max_norm, one_vs_rest,
+                               pair_task)
 
 __all__ = ["GENERATORS", "LABELS", "TASKS", "concentric_spheres", "cube", "gaussian",
            "gaussian_blobs", "make_moons", "moons", "normalize", "parallel_lines",
-           "random_labels", "sphere", "validate", "validate_batch"]
+           "random_labels", "sphere", "validate", "validate_batch",
+           "CHECKSUMS", "MIRRORS", "DataError", "DataNotFound", "data_dir", "download",
+           "load_cifar10", "load_digits", "load_mnist", "read_idx",
+           "nested_order", "nested_subsets", "normalize_max_norm", "one_vs_rest", "pair_task"]

@@ -2,8 +2,9 @@
 
     name = "zhang-vs-n"            # the sweep's name in the store
     construction = "zhang2017"     # `jaxmem sweep --list` names them with their options
-    data = "gaussian"              # gaussian | sphere | cube
-    labels = "gaussian"            # gaussian (real) | sign (+-1)
+    data = "gaussian"              # gaussian | sphere | cube, or a fixed dataset (moons,
+                                   # mnist, ...: `jaxmem.sweep.datasets`)
+    labels = "gaussian"            # gaussian (real) | sign (+-1) | class (fixed data's classes)
     datasets = 256                 # datasets per config
     seed = 0                       # root seed of every dataset key
     dtype = "float64"              # float64 | float32: the arithmetic of data, build and check
@@ -148,11 +149,14 @@ def parse_grid(spec: dict, *, source: str = "grid") -> Grid:
                         f"{', '.join(trials.CONSTRUCTIONS)}")
     entry = trials.CONSTRUCTIONS[construction]
     data = spec.get("data", "gaussian")
-    if data not in trials.GENERATORS:
-        raise GridError(f"{source}: unknown data {data!r}; known: {', '.join(trials.GENERATORS)}")
-    labels = spec.get("labels", "sign" if entry.task == "binary" else "gaussian")
-    if labels not in ("sign", "gaussian"):
-        raise GridError(f"{source}: unknown labels {labels!r}; known: sign, gaussian")
+    if data not in trials.DATA:
+        raise GridError(f"{source}: unknown data {data!r}; known: {', '.join(trials.DATA)}")
+    default_labels = (trials.FIXED[data].labels if data in trials.FIXED else
+                      "sign" if entry.task == "binary" else "gaussian")
+    labels = spec.get("labels", default_labels)
+    if labels not in trials.LABELS:
+        raise GridError(f"{source}: unknown labels {labels!r}; known: "
+                        f"{', '.join(trials.LABELS)}")
     if entry.task == "binary" and labels != "sign":
         raise GridError(f"{source}: construction {construction} fits +-1 labels; "
                         f"labels must be \"sign\"")

@@ -117,9 +117,23 @@ def _program(static: tuple):
 _EXECUTABLES: dict = {}
 
 
+_DEVICE_DATA: dict = {}  # (id of a fixed dataset's host array, device) -> (array, device copy)
+
+
+def _put_data(value, device):
+    """A fixed dataset's array on a device, copied once per device (the host arrays are cached
+    by `jaxmem.sweep.datasets`, so their identity is stable)."""
+    key = (id(value), device)
+    if key not in _DEVICE_DATA or _DEVICE_DATA[key][0] is not value:
+        _DEVICE_DATA[key] = (value, jax.device_put(value, device))
+    return _DEVICE_DATA[key][1]
+
+
 def _block_args(device, indices, root_data, dynamic):
     put = functools.partial(jax.device_put, device=device)
-    return put(indices), put(root_data), {k: put(np.asarray(v)) for k, v in dynamic.items()}
+    args = {k: _put_data(v, device) if k in trials.DATA_KEYS else put(np.asarray(v))
+            for k, v in dynamic.items()}
+    return put(indices), put(root_data), args
 
 
 def _executables(static: tuple, chunk: int, devices, root_data, dynamic, stats=None) -> list:
@@ -165,6 +179,7 @@ def choose_chunk_size(config: dict, device, datasets: int, stats=None) -> int:
     need = 1 << max(0, math.ceil(math.log2(max(1, datasets))))
     static = tuple(sorted(trials.static_arguments(config).items()))
     _, dynamic = trials.split_options(config)
+    dynamic.update(trials.data_arguments(config))
     exe, = _executables(static, PROBE_CHUNK, [device], root_key_data(0, config), dynamic, stats)
     try:
         analysis = exe.memory_analysis()
@@ -319,6 +334,7 @@ def run_sweep(grid: Grid, store, *, devices: int | None = None, chunk_size: int 
             stats.chunk_sizes[h] = chunk
             static = tuple(sorted(trials.static_arguments(config).items()))
             _, dynamic = trials.split_options(config)
+            dynamic.update(trials.data_arguments(config))
             root = root_key_data(grid.seed, config)
             executables = _executables(static, chunk, all_devices, root, dynamic, stats)
             t0 = time.perf_counter()

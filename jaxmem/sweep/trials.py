@@ -17,8 +17,15 @@ import jax.numpy as jnp
 from jaxmem import data as data_mod
 from jaxmem import metrics, network
 from jaxmem.constructions import bubeck2020, genzel2023, zhang2017
+from jaxmem.sweep import datasets
 
+# Random data, a fresh dataset per index: (key, n, d, labels=, dtype=) -> (X, y).
 GENERATORS = {"gaussian": data_mod.gaussian, "sphere": data_mod.sphere, "cube": data_mod.cube}
+# Fixed data, the same points for every index (`jaxmem.sweep.datasets`).
+FIXED = datasets.FIXED
+DATA = (*GENERATORS, *FIXED)
+LABELS = ("sign", "gaussian", "class")
+DATA_KEYS = ("data_X", "data_y")  # a fixed dataset's arrays among a trial's arguments
 
 
 def _positive(name):
@@ -66,13 +73,54 @@ class Construction:
     """A builder and its options: name -> (default, check(value, config))."""
     build: Callable
     citation: str
-    task: str | None = None                 # "binary": +-1 labels only
+    task: str | None = None                 # "binary": +-1 labels only; "multiclass": class
+    # (key, X, y, **options) -> dict of scalars, a construction's own measurements in place
+    # of the generic build + forward-pass check (Genzel et al.: its bookkeeping is exact)
+    trial: Callable | None = None
     static: dict = dataclasses.field(default_factory=dict)
     dynamic: dict = dataclasses.field(default_factory=dict)
 
     def options(self) -> dict:
         return {**self.static, **self.dynamic}
 
+
+def _genzel_scalars(info) -> dict:
+    return dict(ok=info["interpolated"], interpolated=info["interpolated"],
+                second_layer_width=info["second_layer_width"], uncovered=info["uncovered"],
+                candidates_tried=info["candidates_tried"],
+                paper_param_count=info["paper_param_count"],
+                first_layer_width=info["first_layer_width"])
+
+
+def genzel_trial(key, X, y, **options) -> dict:
+    """Algorithm 2 on one dataset, measured by its bookkeeping: exact for threshold features
+    (tests/test_genzel2023.py checks it against forward passes), and it skips a forward pass
+    through n_points padded second-layer slots. sign_accuracy = 1 - uncovered / n_points,
+    since the -1 class is never misclassified."""
+    _, info = genzel2023.build(key, X, y, **options)
+    out = _genzel_scalars(info)
+    out["sign_accuracy"] = 1 - info["uncovered"] / X.shape[0]
+    return out
+
+
+def genzel_multiclass_trial(key, X, labels, *, num_classes, **options) -> dict:
+    """The one-vs-rest extension on one dataset (shared first layer), by its bookkeeping;
+    accuracy counts a point right when its own class covers it (the strict criterion)."""
+    *_, info = genzel2023.fit_multiclass(key, X, labels, num_classes=num_classes, **options)
+    out = _genzel_scalars(info)
+    out["accuracy"] = 1 - info["uncovered"] / X.shape[0]
+    return out
+
+
+def _classes(value, config):
+    _positive("num_classes")(value, config)
+    if config["data"] in FIXED and value != FIXED[config["data"]].num_classes:
+        raise ValueError(f"data {config['data']} has {FIXED[config['data']].num_classes} "
+                         f"classes; got num_classes = {value}")
+
+
+_GENZEL_OPTIONS = dict(width=(100, _positive("width")),
+                       activation=("threshold", _one_of("activation", genzel2023.ACTIVATIONS)))
 
 CONSTRUCTIONS = {
     "zhang2017": Construction(
@@ -91,8 +139,12 @@ CONSTRUCTIONS = {
     "genzel2023": Construction(
         genzel2023.build, "Dirksen, Finke, Genzel 2023, Alg. 2: random threshold layer of width "
         "n, greedy second layer, OR; +-1 labels (+1 is covered)", task="binary",
-        static=dict(width=(100, _positive("width")),
-                    activation=("threshold", _one_of("activation", genzel2023.ACTIVATIONS))),
+        trial=genzel_trial, static=dict(_GENZEL_OPTIONS),
+        dynamic=dict(max_bias=(1.0, _nonnegative("max_bias")))),
+    "genzel2023.multiclass": Construction(
+        genzel2023.build_multiclass, "Dirksen, Finke, Genzel 2023: one-vs-rest with a shared "
+        "first layer; class labels", task="multiclass", trial=genzel_multiclass_trial,
+        static=dict(_GENZEL_OPTIONS, num_classes=(10, _classes)),
         dynamic=dict(max_bias=(1.0, _nonnegative("max_bias")))),
 }
 
@@ -104,6 +156,22 @@ def check_config(config: dict) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{axis} must be a positive integer (it fixes a shape); got {value!r}")
     entry = CONSTRUCTIONS[config["construction"]]
+    data = config["data"]
+    if data in FIXED:
+        fixed = FIXED[data]
+        if config["d"] != fixed.dim:
+            raise ValueError(f"data {data} has dimension {fixed.dim}; got d = {config['d']}")
+        if config["labels"] != fixed.labels:
+            raise ValueError(f"data {data} has {fixed.labels} labels; got labels = "
+                             f"{config['labels']!r}")
+        datasets.fixed_dataset(data, config["n"], config["dtype"])  # n too large: an error
+    elif config["labels"] == "class":
+        raise ValueError(f"class labels come with a fixed dataset ({', '.join(FIXED)}); "
+                         f"data {data} draws sign or gaussian labels")
+    if (entry.task == "multiclass") != (config["labels"] == "class"):
+        raise ValueError(f"construction {config['construction']} needs "
+                         + ("class labels" if entry.task == "multiclass" else
+                            "sign or gaussian labels") + f"; got labels = {config['labels']!r}")
     for name, (default, check) in entry.options().items():
         check(config.get(name, default), config)
 
@@ -114,6 +182,15 @@ def split_options(config: dict) -> tuple[tuple, dict]:
     static = tuple(sorted((k, config.get(k, default)) for k, (default, _) in entry.static.items()))
     dynamic = {k: float(config.get(k, default)) for k, (default, _) in entry.dynamic.items()}
     return static, dynamic
+
+
+def data_arguments(config: dict) -> dict:
+    """A fixed dataset's arrays, passed to the block program as arguments (DATA_KEYS); {}
+    for random data, which each trial draws from its key."""
+    if config["data"] not in FIXED:
+        return {}
+    X, y = datasets.fixed_dataset(config["data"], config["n"], config["dtype"])
+    return dict(zip(DATA_KEYS, (X, y)))
 
 
 def static_arguments(config: dict) -> dict:
@@ -128,9 +205,15 @@ def construction_trial(key, dynamic, *, construction, data, labels, dtype, n, d,
     """One dataset: draw it, build the network, measure it. Returns a dict of scalars."""
     entry = CONSTRUCTIONS[construction]
     dt = jnp.dtype(dtype)
-    X, y = GENERATORS[data](jax.random.fold_in(key, 0), n, d, labels=labels, dtype=dt)
-    net, info = entry.build(jax.random.fold_in(key, 1), X, y, **dict(options),
-                            **{k: jnp.asarray(v, dt) for k, v in dynamic.items()})
+    if data in FIXED:  # the same points for every index; the key varies the construction
+        X, y = dynamic["data_X"], dynamic["data_y"]
+    else:
+        X, y = GENERATORS[data](jax.random.fold_in(key, 0), n, d, labels=labels, dtype=dt)
+    options = {**dict(options), **{k: jnp.asarray(v, dt) for k, v in dynamic.items()
+                                   if k not in DATA_KEYS}}
+    if entry.trial is not None:
+        return entry.trial(jax.random.fold_in(key, 1), X, y, **options)
+    net, info = entry.build(jax.random.fold_in(key, 1), X, y, **options)
     fit = metrics.fit_report(net, X, y)
     f32 = metrics.float32_report(net, X, y)
     weights = metrics.weight_stats(net)

@@ -1,0 +1,127 @@
+"""Fixed datasets a sweep can run on: the same points for every dataset index, where the index
+then only varies the construction's randomness (the restarts of Dirksen et al.'s grids).
+
+A fixed dataset is made on the host once per (name, n, dtype), validated there, and passed to
+the compiled block program as an argument (never baked into it as a constant), so a 70,000 x
+784 MNIST matrix costs one transfer per device, not a compile. `n` takes the first n points of
+a fixed order (nested: a larger n contains every smaller one); `d` must equal the data's
+dimension.
+
+    moons        sklearn make_moons(n, noise=0.05, random_state=0), scaled to max norm 1;
+                 +1 = sklearn's class 1 (the paper's X-, digest genzel2023.md 4.1)
+    moons_pool   the first n points of make_moons(10^6, 0.05, random_state=0), scaled once over
+                 the whole pool (the sample-size experiment, digest 4.2)
+    lines        two parallel lines 0.1 apart, n // 2 points on each (digest 4.6)
+    digits       scikit-learn's 8x8 digits / 16, max norm 1; class labels 0..9
+    mnist        MNIST train + test (70,000), pixels / 255, max norm 1; class labels 0..9
+    cifar10      CIFAR-10 train + test (60,000), pixels / 255, max norm 1; class labels 0..9
+    mnist_1v8    MNIST digit 1 (+1, the covered class) against 8 (-1), all 70,000 images'
+    mnist_1v9    worth (14,702 and 14,835 points), scaled once; n takes a nested stratified
+                 subset (seed 0), as the paper's 10%, 20%, ... subsets (digest 4.5)
+
+Real data come from `jaxmem.data.real` (JAXMEM_DATA or --data-dir); a missing file raises
+its DataNotFound, which says how to provide it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Callable
+
+import numpy as np
+
+from jaxmem.data import geometric, real, tasks
+
+
+@dataclasses.dataclass(frozen=True)
+class FixedData:
+    load: Callable[[], tuple]      # () -> (X, y) in a fixed point order, max norm 1
+    labels: str                    # "sign" (+-1) or "class" (0 .. num_classes - 1)
+    dim: int
+    num_classes: int = 2
+    description: str = ""
+
+
+def _moons():
+    X, y = geometric.make_moons(1000, noise=0.05, random_state=0)
+    return X, y
+
+
+@functools.lru_cache(maxsize=None)
+def _moons_pool():
+    X, y = geometric.make_moons(1_000_000, noise=0.05, random_state=0)
+    return X / np.max(np.linalg.norm(X, axis=1)), y
+
+
+def _lines():
+    X, y = geometric.parallel_lines(20)
+    return np.asarray(X, np.float64), np.asarray(y, np.float64)
+
+
+def _scaled(X):
+    X = np.asarray(X, np.float64)
+    return X / np.max(np.linalg.norm(X, axis=1))
+
+
+def _digits():
+    X, labels = real.load_digits()
+    return _scaled(X), labels
+
+
+def _mnist():
+    X, labels = real.load_mnist(split="all")
+    return _scaled(X), labels
+
+
+def _cifar10():
+    X, labels = real.load_cifar10(split="all")
+    return _scaled(X), labels
+
+
+def _mnist_pair(negative):
+    def load():
+        X, labels = real.load_mnist(split="all")
+        X, y = tasks.pair_task(X, labels, 1, negative)
+        # A nested stratified order: the first n points are the paper's subsets.
+        order = tasks.nested_order(y, seed=0)
+        return _scaled(X[order]), np.asarray(y, np.float64)[order]
+    return load
+
+
+FIXED = {
+    "moons": FixedData(_moons, "sign", 2, description="two moons, 1000 points (the paper's)"),
+    "moons_pool": FixedData(_moons_pool, "sign", 2,
+                            description="the first n of 10^6 two-moons points"),
+    "lines": FixedData(_lines, "sign", 2, description="two parallel lines, 20 points"),
+    "digits": FixedData(_digits, "class", 64, 10, "scikit-learn 8x8 digits, 1797 points"),
+    "mnist": FixedData(_mnist, "class", 784, 10, "MNIST train + test, 70,000 points"),
+    "cifar10": FixedData(_cifar10, "class", 3072, 10, "CIFAR-10 train + test, 60,000 points"),
+    "mnist_1v8": FixedData(_mnist_pair(8), "sign", 784, description="MNIST 1 (+1) vs 8 (-1)"),
+    "mnist_1v9": FixedData(_mnist_pair(9), "sign", 784, description="MNIST 1 (+1) vs 9 (-1)"),
+}
+
+
+@functools.lru_cache(maxsize=8)
+def _full(name: str):
+    X, y = FIXED[name].load()
+    return np.asarray(X), np.asarray(y)
+
+
+def size(name: str) -> int:
+    """How many points the fixed dataset has (loads it)."""
+    return len(_full(name)[0])
+
+
+@functools.lru_cache(maxsize=16)
+def fixed_dataset(name: str, n: int, dtype: str):
+    """The first n points of a fixed dataset as (X, y) NumPy arrays of `dtype` (class labels
+    as int32). ValueError if n exceeds its size."""
+    X, y = _full(name)
+    if n > len(X):
+        raise ValueError(f"data {name} has {len(X)} points; n = {n} is more")
+    X = np.ascontiguousarray(X[:n], dtype=dtype)
+    y = y[:n].astype(np.int32 if FIXED[name].labels == "class" else dtype)
+    if FIXED[name].labels == "sign" and len(np.unique(y)) < 2:
+        raise ValueError(f"the first n = {n} points of data {name} hold one class only")
+    return X, y

@@ -190,11 +190,16 @@ def _sweep(args) -> int:
     if args.list:
         for name, entry in trials.CONSTRUCTIONS.items():
             options = ", ".join(f"{k} (default {d!r})" for k, (d, _) in entry.options().items())
-            labels = "+-1 labels" if entry.task == "binary" else "real or +-1 labels"
-            print(f"{name:<20} {entry.citation}; {labels}; axes n, d"
+            labels = {"binary": "+-1 labels", "multiclass": "class labels"}.get(
+                entry.task, "real or +-1 labels")
+            print(f"{name:<22} {entry.citation}; {labels}; axes n, d"
                   + (f", {options}" if options else ""))
-        print(f"data: {', '.join(trials.GENERATORS)}")
+        print(f"data (random, one dataset per index): {', '.join(trials.GENERATORS)}")
+        for name, fixed in trials.FIXED.items():
+            print(f"data {name:<12} fixed: {fixed.description}; d = {fixed.dim}, "
+                  f"{fixed.labels} labels")
         return EXIT_OK
+    _use_data_dir(args)
     if args.grid is None:
         return _fail("sweep", "give a grid file: jaxmem sweep GRID.toml (see --help)")
     try:
@@ -303,9 +308,17 @@ def _summarize_records(records: list[dict]) -> None:
         print(f"  {config}: {len(rows)} records" + (", " + ", ".join(rates) if rates else ""))
 
 
+def _use_data_dir(args) -> None:
+    """--data-dir: where real data sets (MNIST, CIFAR-10) are read from; it overrides
+    $JAXMEM_DATA for this process (`jaxmem.data.real.data_dir`)."""
+    if getattr(args, "data_dir", None):
+        os.environ["JAXMEM_DATA"] = os.path.abspath(args.data_dir)
+
+
 def _reproduce(args) -> int:
     import experiments
     from jaxmem.store import Store, StoreError
+    from jaxmem.sweep import GridError
 
     if args.list or args.name is None:
         if args.name is None and not args.list:
@@ -318,6 +331,11 @@ def _reproduce(args) -> int:
     except KeyError as err:
         return _fail("reproduce", err.args[0])
     _configure_jax(args.scale)
+    _use_data_dir(args)
+    try:  # a grid on absent data files fails here, saying how to provide them
+        grids = module.grids(args.scale)
+    except GridError as err:
+        return _fail("reproduce", err)
     try:
         store = Store(_store_path(args))
     except StoreError as err:
@@ -326,7 +344,7 @@ def _reproduce(args) -> int:
     out_dir = args.out or os.path.join("jaxmem-figures", module.NAME)
     with store:
         runs = {}
-        for grid in module.grids(args.scale):
+        for grid in grids:
             stats = run_sweep(grid, store, devices=args.devices,
                               progress=False if args.no_progress else None)
             runs[grid.name] = stats.run_id
@@ -401,6 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--num-processes", type=int, metavar="N", help="with --distributed")
     s.add_argument("--process-id", type=int, metavar="I", help="with --distributed")
     s.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    _data_dir_argument(s)
     s.add_argument("--json", action="store_true", help="print the summary as JSON")
     s.add_argument("--list", action="store_true",
                    help="list the constructions and data a grid can name, and exit")
@@ -433,7 +452,14 @@ def build_parser() -> argparse.ArgumentParser:
     _store_argument(p)
     p.add_argument("--devices", type=int, metavar="N", help="as for sweep")
     p.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    _data_dir_argument(p)
     return parser
+
+
+def _data_dir_argument(parser) -> None:
+    parser.add_argument("--data-dir", metavar="DIR",
+                        help="where MNIST (IDX files) and CIFAR-10 (python batches) are read "
+                             "from (default: $JAXMEM_DATA, else ~/.cache/jaxmem/data)")
 
 
 def _store_argument(parser) -> None:

@@ -30,9 +30,11 @@ def reference(H, covered, priority, margin=0.0):
     H = np.asarray(H)
     cand, univ = covered.copy(), covered.copy()
     centers, ms = [], []
+    tries = 0
     while cand.any() and univ.any():
         c = int(np.flatnonzero(cand)[np.argmin(priority[cand])])
         cand[c] = False
+        tries += 1
         u = (H[c] <= 0).astype(H.dtype)
         D = H @ u
         m = D[~covered].min()
@@ -43,7 +45,7 @@ def reference(H, covered, priority, margin=0.0):
             univ &= ~newly
             centers.append(c)
             ms.append(m)
-    return centers, ms, univ
+    return centers, ms, univ, tries
 
 
 @pytest.mark.parametrize("activation", ["threshold", "relu"])
@@ -58,7 +60,8 @@ def test_matches_the_numpy_reference(activation):
         H = genzel2023.features(X, W, b, activation)
         priority = np.asarray(jax.random.uniform(k_order, (60,)))
         margin = genzel2023.relu_margin(150, X.dtype) if activation == "relu" else 0.0
-        centers, ms, univ = reference(H, np.asarray(y) > 0, priority, margin)
+        centers, ms, univ, tries = reference(H, np.asarray(y) > 0, priority, margin)
+        assert int(info["candidates_tried"]) == tries
         k = int(info["second_layer_width"])
         assert k == len(centers)
         assert np.asarray(info["centers"][:k]).tolist() == centers
@@ -220,3 +223,21 @@ def test_multiclass_rejects_bad_labels():
     with pytest.raises(ValueError, match="num_classes"):
         genzel2023.fit_multiclass(jax.random.key(0), X, np.zeros(20, int), num_classes=1,
                                   width=10)
+
+
+def test_screening_failing_candidates_changes_nothing():
+    """Skipping the candidates line 6 would discard (found by the all-pairs subset test)
+    gives the same neurons, thresholds, uncovered points and number of candidates tried."""
+    X, y = unit_ball(jax.random.key(11), 150, 2)
+    run = jax.jit(lambda key, lam, screen: genzel2023.greedy_on_bits(
+        key, genzel2023.threshold_bits(X, *genzel2023.first_layer(key, 2, 40, lam, X.dtype)),
+        y > 0, 150, screen=screen), static_argnums=2)
+    discarded = 0
+    for seed in range(6):
+        for lam in (0.0, 0.5):
+            plain, screened = run(jax.random.key(seed), lam, False), run(jax.random.key(seed),
+                                                                          lam, True)
+            for a, b in zip(plain, screened):
+                assert np.array_equal(np.asarray(a), np.asarray(b))
+            discarded += int(plain[3]) - int(plain[2])
+    assert discarded > 0  # the screen had something to skip

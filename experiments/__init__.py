@@ -15,7 +15,8 @@ from __future__ import annotations
 import importlib
 
 # Modules holding one experiment each, in the order `jaxmem reproduce --list` shows them.
-MODULES = ("experiments.precision",)
+MODULES = ("experiments.precision", "experiments.genzel2023_moons", "experiments.genzel2023_size",
+           "experiments.genzel2023_illustrations", "experiments.genzel2023_real")
 
 
 def all_experiments() -> list:

@@ -44,11 +44,11 @@ def _fmt(x, spec):
 def _line(res) -> str:
     interval = ("-" if res.ci_low is None else f"[{res.ci_low:.4f}, {res.ci_high:.4f}]")
     rate = _fmt(res.exponent, ".3f") if res.exponent is not None else _fmt(res.pass_rate, ".4f")
-    return (f"{res.id:<28} {res.n_datasets:>8} {rate:>9}  {interval:<18} {res.verdict:<12} "
+    return (f"{res.id:<38} {res.n_datasets:>8} {rate:>9}  {interval:<18} {res.verdict:<12} "
             f"{res.seconds:>7.1f}   {res.detail}")
 
 
-HEADER = (f"{'claim':<28} {'datasets':>8} {'pass rate':>9}  {'interval':<18} {'verdict':<12} "
+HEADER = (f"{'claim':<38} {'datasets':>8} {'pass rate':>9}  {'interval':<18} {'verdict':<12} "
           f"{'seconds':>7}   detail")
 
 
@@ -60,7 +60,7 @@ def _verify(args) -> int:
     chunk_size = args.chunk_size or claims_mod.DEFAULT_CHUNK
     if args.list:
         for c in registry:
-            print(f"{c.id:<28} [{c.rule.kind}] {c.statement}")
+            print(f"{c.id:<38} [{c.rule.kind}] {c.statement}")
         return EXIT_OK
     known = {c.id: c for c in registry}
     if args.reproduce:

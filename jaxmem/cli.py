@@ -323,8 +323,10 @@ def _reproduce(args) -> int:
     if args.list or args.name is None:
         if args.name is None and not args.list:
             return _fail("reproduce", "name an experiment (see `jaxmem reproduce --list`)")
-        for module in experiments.all_experiments():
-            print(f"{module.NAME:<16} {module.REGENERATES}")
+        modules = experiments.all_experiments()
+        width = max(len(m.NAME) for m in modules)
+        for module in modules:
+            print(f"{module.NAME:<{width}}  {module.REGENERATES}")
         return EXIT_OK
     try:
         module = experiments.get(args.name)

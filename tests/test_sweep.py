@@ -162,6 +162,28 @@ def test_fixed_dataset_sweep_varies_only_the_construction(store):
     assert len({r["second_layer_width"] for r in records}) > 1  # the restarts differ
 
 
+def test_fixed_data_configs_carry_the_data_fingerprint(monkeypatch):
+    """Records made from other files (a fake MNIST, another download) must not stand in for
+    these: the data's SHA-256 is part of each config, hence of its hash and keys."""
+    from jaxmem.sweep import datasets
+    spec = dict(name="m", construction="genzel2023", data="lines", datasets=2,
+                axes=dict(n=20, d=2, width=10))
+    before = parse_grid(spec).hashes()
+    assert parse_grid(spec).configs()[0]["data_fingerprint"] == datasets.fingerprint("lines")
+    X, y = datasets.FIXED["lines"].load()
+    moved = dataclasses.replace(datasets.FIXED["lines"], load=lambda: (X * 0.5, y))
+    monkeypatch.setitem(datasets.FIXED, "lines", moved)
+    for cached in (datasets._full, datasets.fingerprint, datasets.fixed_dataset):
+        cached.cache_clear()
+    try:
+        assert parse_grid(spec).hashes() != before
+    finally:
+        monkeypatch.undo()
+        for cached in (datasets._full, datasets.fingerprint, datasets.fixed_dataset):
+            cached.cache_clear()
+    assert parse_grid(spec).hashes() == before
+
+
 @pytest.mark.parametrize("bad, message", [
     (dict(data="moons", axes=dict(n=1000, d=3)), "dimension 2"),
     (dict(data="moons", axes=dict(n=1001, d=2)), "1000 points"),

@@ -34,6 +34,7 @@ import tomllib
 
 import numpy as np
 
+from jaxmem.sweep import datasets as fixed_data
 from jaxmem.sweep import trials
 from jaxmem.sweep.keys import canonical_json, config_hash
 
@@ -64,6 +65,8 @@ class Grid:
         names = list(self.axes)
         fixed = dict(construction=self.construction, data=self.data, labels=self.labels,
                      dtype=self.dtype, seed=self.seed)
+        if self.data in trials.FIXED:  # which points: records of other files never match
+            fixed["data_fingerprint"] = fixed_data.fingerprint(self.data)
         return [dict(fixed, **dict(zip(names, combo)))
                 for combo in itertools.product(*self.axes.values())]
 
@@ -184,6 +187,11 @@ def parse_grid(spec: dict, *, source: str = "grid") -> Grid:
     for axis in SHAPE_AXES:
         if axis not in axes:
             raise GridError(f"{source}: axes must give {axis}")
+    if data in trials.FIXED:
+        try:  # loads the data: absent files stop here, saying where they were looked for
+            fixed_data.fingerprint(data)
+        except ValueError as err:
+            raise GridError(f"{source}: {err}") from None
     grid = Grid(name=name.strip(), construction=construction, data=data, labels=labels,
                 datasets=datasets, seed=seed, dtype=dtype, chunk_size=chunk_size, axes=axes)
     for config in grid.configs():

@@ -14,6 +14,14 @@ its largest norm, float32 (digest genzel2023.md 4.1).
   sweep engine runs it), timed after a warm-up call that compiles; interpolation is read off
   the construction's bookkeeping, which tests/test_genzel2023.py checks against forward passes.
 
+Measured on the 2-core CPU with nothing else running (jax 0.10.2, 12 sampled cells): jax
+1.1-3.1 ms/trial, numpy 3.3-21 ms/trial, ratios 2.7x-6.8x per cell, 4.5x over the grid sample;
+projected full grid 361 s (jax) vs 924 s (numpy). The 30x target is not met. Where the JAX
+time goes (n = 500, lambda = 1, 50 restarts): the first layer and its packing, 0.5 M
+pre-activations per trial, ~1 ms (XLA's CPU elementwise code runs ~2 ns per element here);
+the greedy loop ~0.5 ms. With other processes on the machine, NumPy's times grow far more
+than JAX's (ratios of 15x-150x were seen then): compare only runs on an idle machine.
+
 Prints one line per cell (ms per trial on each side, the ratio, P(interp) and mean k on each
 side, which must agree within noise since both run the same algorithm), then one line for a
 random sample of cells of the full moons grid (lambda 0..2.5 step 0.05 x n 10..500 step 10,

@@ -427,6 +427,19 @@ def slices_figure(rows, path, *, along_lambda_widths, along_width_lambdas, title
     return save(fig, path)
 
 
+def write_tables(store, runs: dict[str, int], out_dir: str, name: str, markdown):
+    """For an experiment of one grid: its records, its cell table (`cells`), and a path maker
+    suffix -> OUT/NAME+suffix, after writing NAME.csv (the cells) and NAME.md
+    (markdown(rows))."""
+    (records,) = records_by_grid(store, runs).values()
+    rows = cells(records, grid=next(iter(runs)))
+    path = lambda suffix: out_path(out_dir, f"{name}{suffix}")  # noqa: E731
+    write_cells_csv(rows, path(".csv"))
+    with open(path(".md"), "w") as f:
+        f.write(markdown(rows))
+    return records, rows, path
+
+
 def out_path(out_dir: str, name: str) -> str:
     os.makedirs(out_dir, exist_ok=True)
     return os.path.join(out_dir, name)

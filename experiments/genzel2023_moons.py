@@ -144,12 +144,7 @@ def markdown(rows: list[dict]) -> str:
 
 
 def render(store, runs: dict[str, int], out_dir: str) -> list[str]:
-    (records,) = g.records_by_grid(store, runs).values()
-    rows = g.cells(records, grid=next(iter(runs)))
-    path = lambda suffix: g.out_path(out_dir, f"{NAME}{suffix}")  # noqa: E731
-    g.write_cells_csv(rows, path(".csv"))
-    with open(path(".md"), "w") as f:
-        f.write(markdown(rows))
+    records, rows, path = g.write_tables(store, runs, out_dir, NAME, markdown)
     first = records[0]
     return [path(".csv"), path(".md"),
             plot_data(first["data"], int(first["n"]), first["dtype"], path("_data.png")),

@@ -266,6 +266,28 @@ def greedy_second_layer(key, H, covered, max_neurons: int, margin: float = 0.0, 
                    jnp.asarray(jnp.inf, H.dtype), H.dtype)
 
 
+def _second_layer_fitter(X, W, b, activation: str, max_neurons: int):
+    """(key, covered) -> Algorithm 2's greedy second layer on this first layer's features:
+    exact counts on packed bits for threshold features, the float path with its rounding
+    margin for ReLU. The features are computed once, whatever class is covered."""
+    dtype = X.dtype
+    if activation == "threshold":
+        bits = threshold_bits(X, W, b)
+        return lambda key, covered: greedy_on_bits(key, bits, covered, max_neurons, dtype)
+    H = features(X, W, b, activation)
+    margin = relu_margin(W.shape[0], dtype)
+    return lambda key, covered: greedy_second_layer(key, H, covered, max_neurons, margin)
+
+
+def _second_layer(X, W, b, centers, thresholds, active, activation: str):
+    """The second layer as a masked Layer: neuron j is act(m_j - <u_j, H(x)>) with
+    u_j = 1[H(c_j) <= 0]. Only the centers' feature rows are computed (XLA drops all this
+    when only the info is used)."""
+    H_centers = features(X[jnp.maximum(centers, 0)], W, b, activation)
+    U = jnp.where(active[None, :], (H_centers <= 0).astype(W.dtype).T, 0)  # (width, slots)
+    return network.Layer(-U, jnp.where(active, thresholds, 0), active, activation=activation)
+
+
 def build(key, X, y, *, width: int, max_bias=1.0, activation: str = "threshold",
           max_neurons: int | None = None):
     """Algorithm 2's network for +-1 labels: d -> width -> k -> 1 (OR) -> 1 (the {0, 1} -> +-1
@@ -287,22 +309,12 @@ def build(key, X, y, *, width: int, max_bias=1.0, activation: str = "threshold",
     k_layer, k_order = jax.random.split(key)
     dtype = X.dtype
     W, b = first_layer(k_layer, d, width, jnp.asarray(max_bias, dtype), dtype)
-    if activation == "threshold":   # exact counts on packed bits
-        centers, thresholds, k, tries, uncovered = greedy_on_bits(
-            k_order, threshold_bits(X, W, b), y > 0, max_neurons, dtype)
-    else:
-        centers, thresholds, k, tries, uncovered = greedy_second_layer(
-            k_order, features(X, W, b, activation), y > 0, max_neurons,
-            relu_margin(width, dtype))
+    fit = _second_layer_fitter(X, W, b, activation, max_neurons)
+    centers, thresholds, k, tries, uncovered = fit(k_order, y > 0)
     active = jnp.arange(max_neurons) < k
-    # Neuron j: act(m_j - <u_j, H(x)>) with u_j = 1[H(c_j) <= 0]; unused slots are masked.
-    # Only the centers' feature rows are needed (XLA drops all this when only info is used).
-    H_centers = features(X[jnp.maximum(centers, 0)], W, b, activation)
-    U = (H_centers <= 0).astype(dtype).T                        # (width, max_neurons)
-    U = jnp.where(active[None, :], U, 0)
     net = network.Network((
         network.Layer(W.T, b, activation=activation),
-        network.Layer(-U, jnp.where(active, thresholds, 0), active, activation=activation),
+        _second_layer(X, W, b, centers, thresholds, active, activation),
         network.Layer(jnp.ones((max_neurons, 1), dtype), jnp.zeros((1,), dtype),
                       activation="threshold"),                    # OR: 1[sum_j z_j > 0]
         network.Layer(jnp.full((1, 1), 2, dtype), jnp.full((1,), -1, dtype),
@@ -364,16 +376,9 @@ def fit_multiclass(key, X, labels, *, num_classes: int, width: int, max_bias=1.0
     dtype = X.dtype
     W, b = first_layer(k_layer, d, width, jnp.asarray(max_bias, dtype), dtype)
     members = jnp.asarray(labels)[None, :] == jnp.arange(num_classes)[:, None]
-    if activation == "threshold":
-        bits = threshold_bits(X, W, b)
-        per_class = jax.vmap(lambda covered: greedy_on_bits(k_order, bits, covered,
-                                                            max_neurons, dtype))(members)
-    else:
-        H = features(X, W, b, activation)
-        margin = relu_margin(width, dtype)
-        per_class = jax.vmap(lambda covered: greedy_second_layer(
-            k_order, H, covered, max_neurons, margin))(members)
-    centers, thresholds, k, tries, uncovered = per_class
+    fit = _second_layer_fitter(X, W, b, activation, max_neurons)
+    centers, thresholds, k, tries, uncovered = jax.vmap(lambda covered: fit(k_order, covered))(
+        members)
     n_uncovered = jnp.sum(uncovered)
     info = dict(interpolated=n_uncovered == 0, second_layer_width=jnp.sum(k), class_widths=k,
                 uncovered=n_uncovered, candidates_tried=jnp.sum(tries),
@@ -395,16 +400,13 @@ def build_multiclass(key, X, labels, *, num_classes: int, width: int, max_bias=1
     dtype = W.dtype
     num_slots = centers.shape[1]
     active = (jnp.arange(num_slots)[None, :] < info["class_widths"][:, None]).reshape(-1)
-    centers = centers.reshape(-1)
-    H_centers = features(jnp.asarray(X)[jnp.maximum(centers, 0)], W, b, activation)
-    U = jnp.where(active[None, :], (H_centers <= 0).astype(dtype).T, 0)
     # Output c sums class c's slots: a block-diagonal 0/1 matrix (C * max_neurons, C).
     owner = jnp.repeat(jnp.arange(num_classes), num_slots)
     OR = (owner[:, None] == jnp.arange(num_classes)[None, :]).astype(dtype)
     net = network.Network((
         network.Layer(W.T, b, activation=activation),
-        network.Layer(-U, jnp.where(active, thresholds.reshape(-1), 0), active,
-                      activation=activation),
+        _second_layer(jnp.asarray(X), W, b, centers.reshape(-1), thresholds.reshape(-1),
+                      active, activation),
         network.Layer(OR, jnp.zeros((num_classes,), dtype), activation="threshold"),
     ))
     return net, info

@@ -248,6 +248,18 @@ def _scale(pixels: np.ndarray, top: int) -> np.ndarray:
     return pixels.astype(np.float32, order="C") / np.float32(top)
 
 
+def _find(look, name: str, root, download: bool):
+    """look() (the files' locations, or a DataNotFound); with download=True, missing files
+    are fetched once (`download`) and looked up again."""
+    found = look()
+    if isinstance(found, DataNotFound) and download:
+        _download(name, root)
+        found = look()
+    if isinstance(found, DataNotFound):
+        raise found
+    return found
+
+
 def load_mnist(data_dir=None, split: str = "train", flatten: bool = True, scale: bool = True,
                *, download: bool = False):
     """MNIST from its IDX files: (X, labels).
@@ -260,14 +272,7 @@ def load_mnist(data_dir=None, split: str = "train", flatten: bool = True, scale:
     fetches them first (see `download`)."""
     splits = _splits(split)
     root, source = _resolve_dir(data_dir)
-    paths = _mnist_paths(root, source, splits)
-    if isinstance(paths, DataNotFound):
-        if not download:
-            raise paths
-        _download("mnist", root)
-        paths = _mnist_paths(root, source, splits)
-        if isinstance(paths, DataNotFound):
-            raise paths
+    paths = _find(lambda: _mnist_paths(root, source, splits), "mnist", root, download)
     parts = [_mnist_split(*(paths[name] for name in MNIST_FILES[s])) for s in splits]
     images = np.concatenate([p[0] for p in parts]) if len(parts) > 1 else parts[0][0]
     labels = np.concatenate([p[1] for p in parts]) if len(parts) > 1 else parts[0][1]
@@ -384,14 +389,7 @@ def load_cifar10(data_dir=None, split: str = "train", flatten: bool = True,
     cifar-10-python.tar.gz archive. Missing files raise DataNotFound, unless download=True."""
     splits = _splits(split)
     root, source = _resolve_dir(data_dir)
-    found = _cifar_source(root, source, splits)
-    if isinstance(found, DataNotFound):
-        if not download:
-            raise found
-        _download("cifar10", root)
-        found = _cifar_source(root, source, splits)
-        if isinstance(found, DataNotFound):
-            raise found
+    found = _find(lambda: _cifar_source(root, source, splits), "cifar10", root, download)
     kind, path = found
     batches = [b for s in splits for b in CIFAR10_BATCHES[s]]
     read = _cifar_from_archive if kind == "archive" else _cifar_from_dir

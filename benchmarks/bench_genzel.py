@@ -14,13 +14,21 @@ its largest norm, float32 (digest genzel2023.md 4.1).
   sweep engine runs it), timed after a warm-up call that compiles; interpolation is read off
   the construction's bookkeeping, which tests/test_genzel2023.py checks against forward passes.
 
-Measured on the 2-core CPU with nothing else running (jax 0.10.2, 12 sampled cells): jax
-1.1-3.1 ms/trial, numpy 3.3-21 ms/trial, ratios 2.7x-6.8x per cell, 4.5x over the grid sample;
-projected full grid 361 s (jax) vs 924 s (numpy). The 30x target is not met. Where the JAX
-time goes (n = 500, lambda = 1, 50 restarts): the first layer and its packing, 0.5 M
-pre-activations per trial, ~1 ms (XLA's CPU elementwise code runs ~2 ns per element here);
-the greedy loop ~0.5 ms. With other processes on the machine, NumPy's times grow far more
-than JAX's (ratios of 15x-150x were seen then): compare only runs on an idle machine.
+Measured on the 2-core CPU (jax 0.10.2, 24 sampled cells, load from other tenants varies runs
+by ~30%): jax 0.18-1.2 ms/trial, numpy 2.1-17 ms/trial, ratios 4.7x-15x per cell, 12x-15x over
+the grid sample; projected full grid 139-164 s (jax) vs ~900 s (numpy). The 30x target is not
+met. Where the JAX time goes (50 restarts per call):
+  * the first layer and its packing: 0.19 ms/trial at n = 500 (W X^T by rows, one dataset at
+    a time; was 1.0 ms packing X W^T by columns). A fused multiply-add form is another 2x but
+    rounds differently from the network's forward pass, so it is not used.
+  * the greedy loop: ~4 us per lane and step at N = 1000 (~15 fused passes over the points);
+    the batched loop runs as many steps as its slowest lane, 3-5x the mean at mid-size n.
+    Running lanes one at a time wins for some cells and loses for others, by up to 3x.
+  * the candidate order: a batch of argsorts cost 0.24 ms/trial, more than the loop; it is
+    now a priority array and two min-reductions per step (argmin is ~8x slower on CPU).
+  * screening (n <= 128): the all-pairs subset test, ~0.3 ms/trial at N = 1000.
+With other processes on the machine, NumPy's times grow far more than JAX's (ratios of 15x-150x
+were seen then): compare only runs on an idle machine.
 
 Prints one line per cell (ms per trial on each side, the ratio, P(interp) and mean k on each
 side, which must agree within noise since both run the same algorithm), then one line for a
@@ -47,9 +55,9 @@ FULL_GRID = dict(widths=range(10, 501, 10), biases=[round(0.05 * i, 2) for i in 
 
 
 def moons_data():
-    X, y01 = make_moons(1000, noise=0.05, random_state=0)
+    X, y = make_moons(1000, noise=0.05, random_state=0, normalized=False)
     X = (X / np.linalg.norm(X, axis=1).max()).astype(np.float32)
-    return X, y01.astype(np.int64)
+    return X, (y > 0).astype(np.int64)     # jaxmem's +-1 labels as the authors' 0/1
 
 
 # ---- NumPy, one trial at a time (the authors' algorithm.py, without the sklearn wrappers) ----
@@ -122,9 +130,12 @@ def time_jax(X, y, width, max_bias, restarts, seed=0):
     start = time.perf_counter()
     jax.block_until_ready(fn(keys, X, y, jnp.float32(max_bias)))   # compiles (once per width)
     first = time.perf_counter() - start
-    start = time.perf_counter()
-    interp, k = jax.block_until_ready(fn(keys, X, y, jnp.float32(max_bias)))
-    seconds = time.perf_counter() - start
+    times = []
+    for _ in range(3):   # the median of 3 calls: one call is ~10 ms, noisy on a shared CPU
+        start = time.perf_counter()
+        interp, k = jax.block_until_ready(fn(keys, X, y, jnp.float32(max_bias)))
+        times.append(time.perf_counter() - start)
+    seconds = float(np.median(times))
     return seconds / restarts, first - seconds, float(np.mean(interp)), float(np.mean(k))
 
 

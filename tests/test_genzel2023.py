@@ -225,6 +225,30 @@ def test_multiclass_rejects_bad_labels():
                                   width=10)
 
 
+@pytest.mark.parametrize("d,width", [(2, 45), (2, 500), (3, 64), (30, 100)])
+def test_packed_bits_are_the_forward_pass_features(d, width):
+    """threshold_bits (W X^T, packed by rows, one dataset at a time under vmap on CPU) holds
+    exactly the first layer's features as the network computes them (X W^T), bit for bit,
+    and a distance counted on the words equals the float count on H."""
+    keys = jax.random.split(jax.random.key(d * width), 3)
+    X = jax.vmap(lambda k: unit_ball(k, 300, d)[0])(keys)
+    W, b = jax.vmap(lambda k: genzel2023.first_layer(k, d, width, jnp.asarray(0.7, X.dtype),
+                                                     X.dtype))(keys)
+    packed = jax.jit(jax.vmap(genzel2023.threshold_bits))(X, W, b)
+    assert packed.shape == (3, -(-width // 32), 300) and packed.dtype == jnp.uint32
+    for i in range(3):
+        pre = network.Network((network.Layer(W[i].T, b[i], activation="identity"),))
+        assert np.array_equal(np.asarray(genzel2023.preactivations_by_row(X[i], W[i], b[i])),
+                              np.asarray(apply(pre, X[i])).T)
+        net = network.Network((network.Layer(W[i].T, b[i], activation="threshold"),))
+        H = apply(net, X[i])                                  # the network's own first layer
+        assert np.array_equal(np.asarray(packed[i]), np.asarray(genzel2023.pack_bits(H)))
+        for c in (0, 17, 299):
+            counted = genzel2023.one_sided_distances(packed[i], c)
+            expected = np.asarray(H) @ (np.asarray(H[c]) <= 0)
+            assert np.array_equal(np.asarray(counted), expected.astype(np.int64))
+
+
 def test_screening_failing_candidates_changes_nothing():
     """Skipping the candidates line 6 would discard (found by the all-pairs subset test)
     gives the same neurons, thresholds, uncovered points and number of candidates tried."""

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from jaxmem.sweep import GridError, config_hash, dataset_keys, load_grid, parse_grid
-from jaxmem.sweep.runner import root_key_data
+from jaxmem.sweep.keys import config_id
+from jaxmem.sweep.runner import root_key_data, root_key_datas
 
 BASE = dict(name="demo", construction="zhang2017", datasets=8, axes=dict(n=[4, 8], d=2))
 
@@ -53,6 +54,12 @@ def test_dataset_keys_match_the_runner_root():
     outside = dataset_keys(3, config, range(5))
     assert np.array_equal(jax.random.key_data(inside), jax.random.key_data(outside))
     assert config_hash(config) == grid().hashes()[1][0]
+    # The runner computes every config's root in one batched call: the same bits.
+    configs = grid().configs()
+    batched = root_key_datas(3, configs)
+    for i, c in enumerate(configs):
+        single = jax.random.key_data(jax.random.fold_in(jax.random.key(3), config_id(c)))
+        assert np.array_equal(batched[i], np.asarray(single))
 
 
 def test_toml_round_trip(tmp_path):

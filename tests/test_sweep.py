@@ -105,6 +105,27 @@ def test_chunk_size_from_memory_analysis(monkeypatch):
     assert runner.choose_chunk_size(config, device, 1000) == 1
 
 
+def test_chunk_size_is_chosen_once_per_program(monkeypatch):
+    """The chunk size is measured on a compile for the whole need (64 for 50 datasets), which
+    the sweep then reuses (no second compile), and chosen once for configs that differ only
+    in a traced option."""
+    grid = parse_grid(dict(name="g", construction="genzel2023", datasets=50,
+                           axes=dict(n=30, d=2, width=[21], max_bias=[0.0, 0.5, 1.0])))
+    device = jax.devices()[0]
+    first, *rest = grid.configs()
+    probes = []
+    real_executables = runner._executables
+    monkeypatch.setattr(runner, "_executables",
+                        lambda static, chunk, *a, **k: probes.append(chunk) or
+                        real_executables(static, chunk, *a, **k))
+    chunk = runner.choose_chunk_size(first, device, 50)
+    assert chunk == 64 and probes == [64]                # fits: the whole need, one compile
+    assert [runner.choose_chunk_size(c, device, 50) for c in rest] == [chunk, chunk]
+    assert probes == [64]                                # chosen once
+    static = tuple(sorted(trials.static_arguments(first).items()))
+    assert (static, 64, device) in runner._EXECUTABLES   # what the sweep will look up
+
+
 def test_progress_line():
     stream = io.StringIO()
     bar = Progress(3, 30, enabled=True, stream=stream)

@@ -53,7 +53,6 @@ MAX_CHUNK = 1024
 # benchmarks/bench_constructions.py); on an accelerator, a quarter of its memory.
 CPU_CHUNK_BUDGET = 64 * 2 ** 20
 ACCELERATOR_BUDGET_FRACTION = 0.25
-PROBE_CHUNK = 8
 LEASE_POLL_SECONDS = 0.2
 # Steps queued on the devices while the host waits for the oldest: with 2, the devices stay
 # busy while the host thread waits for the GIL (the store writer holds it while encoding).
@@ -156,11 +155,33 @@ def _executables(static: tuple, chunk: int, devices, root_data, dynamic, stats=N
     return [_EXECUTABLES[(static, chunk, d)] for d in devices]
 
 
+@functools.lru_cache(maxsize=64)
+def _seed_key_data(seed: int) -> np.ndarray:
+    return np.asarray(jax.random.key_data(jax.random.key(seed)))
+
+
+@jax.jit
+def _fold_key_data(key_data, data):
+    fold = lambda i: jax.random.fold_in(jax.random.wrap_key_data(key_data), i)  # noqa: E731
+    return jax.random.key_data(jax.vmap(fold)(data))
+
+
+def root_key_datas(seed: int, configs: list[dict]) -> np.ndarray:
+    """The raw bits of each config's root key, fold_in(key(seed), config_id(config)); the same
+    roots as `jaxmem.sweep.dataset_keys` (tested). All configs in one compiled call, before
+    any block is dispatched: op by op it cost ~13 ms a config, and a call made while blocks
+    are in flight waits for them."""
+    ids = np.array([config_id(c) for c in configs], np.uint32)
+    return np.asarray(_fold_key_data(_seed_key_data(seed), ids))
+
+
 def root_key_data(seed: int, config: dict) -> np.ndarray:
-    """The raw bits of the config's root key, fold_in(key(seed), config_id(config)); the same
-    root as `jaxmem.sweep.dataset_keys`."""
-    root = jax.random.fold_in(jax.random.key(seed), config_id(config))
-    return np.asarray(jax.random.key_data(root))
+    """`root_key_datas` of one config."""
+    return root_key_datas(seed, [config])[0]
+
+
+def _shape_and_dtype(value) -> tuple:
+    return np.shape(value), str(getattr(value, "dtype", None) or np.asarray(value).dtype)
 
 
 def _memory_budget(device) -> int:
@@ -171,25 +192,42 @@ def _memory_budget(device) -> int:
     return int(limit * ACCELERATOR_BUDGET_FRACTION) if limit else CPU_CHUNK_BUDGET
 
 
+_CHUNK_SIZES: dict = {}
+
+
 def choose_chunk_size(config: dict, device, datasets: int, stats=None) -> int:
     """Datasets per block from the compiled program's memory use (`memory_analysis()`): the
     largest power of two whose arguments, outputs and temporaries fit the budget, at most
     MAX_CHUNK and no larger than the config needs. Depends only on the program and the
-    device kind, so a resumed run picks the same size."""
-    need = 1 << max(0, math.ceil(math.log2(max(1, datasets))))
+    device kind, so a resumed run picks the same size.
+
+    The program is first compiled for the whole need (the next power of two >= datasets, at
+    most MAX_CHUNK): when that fits, the sweep reuses this compile. Only when it does not is
+    a smaller chunk compiled. The answer is cached per program, argument shapes, device kind
+    and budget: configs that differ only in traced options (a lambda axis) share it."""
+    need = min(1 << max(0, math.ceil(math.log2(max(1, datasets)))), MAX_CHUNK)
     static = tuple(sorted(trials.static_arguments(config).items()))
     _, dynamic = trials.split_options(config)
     dynamic.update(trials.data_arguments(config))
-    exe, = _executables(static, PROBE_CHUNK, [device], root_key_data(0, config), dynamic, stats)
+    budget = _memory_budget(device)
+    cache_key = (static, need, device.platform, getattr(device, "device_kind", ""), budget,
+                 tuple(sorted((k, *_shape_and_dtype(v)) for k, v in dynamic.items())))
+    if cache_key in _CHUNK_SIZES:
+        return _CHUNK_SIZES[cache_key]
+    # The root key's value does not change the program: any key data of the right shape.
+    any_root = np.zeros_like(_seed_key_data(0))
+    exe, = _executables(static, need, [device], any_root, dynamic, stats)
     try:
         analysis = exe.memory_analysis()
         used = (analysis.temp_size_in_bytes + analysis.argument_size_in_bytes
                 + analysis.output_size_in_bytes)
-        fit = int(_memory_budget(device) // max(1.0, used / PROBE_CHUNK))
+        fit = need if used <= budget else int(budget // max(1.0, used / need))
     except (AttributeError, NotImplementedError, TypeError, jax.errors.JaxRuntimeError):
         # no memory analysis on this backend
         fit = 64
-    return max(1, min(1 << max(0, min(fit, MAX_CHUNK).bit_length() - 1), need))
+    chunk = max(1, min(1 << max(0, min(fit, MAX_CHUNK).bit_length() - 1), need))
+    _CHUNK_SIZES[cache_key] = chunk
+    return chunk
 
 
 @dataclasses.dataclass
@@ -328,14 +366,14 @@ def run_sweep(grid: Grid, store, *, devices: int | None = None, chunk_size: int 
 
     try:
         deferred = []
-        for config, h in zip(configs, hashes):
+        roots = root_key_datas(grid.seed, configs) if configs else []
+        for config, h, root in zip(configs, hashes, roots):
             chunk = chunk_size or grid.chunk_size or choose_chunk_size(
                 config, all_devices[0], grid.datasets, stats)
             stats.chunk_sizes[h] = chunk
             static = tuple(sorted(trials.static_arguments(config).items()))
             _, dynamic = trials.split_options(config)
             dynamic.update(trials.data_arguments(config))
-            root = root_key_data(grid.seed, config)
             executables = _executables(static, chunk, all_devices, root, dynamic, stats)
             t0 = time.perf_counter()
             done = _done_mask(store, h, grid.datasets, writer)

@@ -225,11 +225,15 @@ def test_multiclass_rejects_bad_labels():
                                   width=10)
 
 
-@pytest.mark.parametrize("d,width", [(2, 45), (2, 500), (3, 64), (30, 100)])
-def test_packed_bits_are_the_forward_pass_features(d, width):
-    """threshold_bits (W X^T, packed by rows, one dataset at a time under vmap on CPU) holds
+@pytest.mark.parametrize("d,width,block", [(2, 45, None), (2, 500, None), (3, 64, 2 ** 12),
+                                           (30, 100, None), (2, 40, 2 ** 12)])
+def test_packed_bits_are_the_forward_pass_features(d, width, block, monkeypatch):
+    """threshold_bits (W X^T, packed by rows, one dataset at a time under vmap on CPU, in
+    blocks of points when given a small block budget: 64 and 102 points a block here) holds
     exactly the first layer's features as the network computes them (X W^T), bit for bit,
     and a distance counted on the words equals the float count on H."""
+    if block is not None:
+        monkeypatch.setattr(genzel2023, "BITS_BLOCK_ELEMENTS", block)
     keys = jax.random.split(jax.random.key(d * width), 3)
     X = jax.vmap(lambda k: unit_ball(k, 300, d)[0])(keys)
     W, b = jax.vmap(lambda k: genzel2023.first_layer(k, d, width, jnp.asarray(0.7, X.dtype),

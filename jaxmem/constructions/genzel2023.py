@@ -112,8 +112,20 @@ def preactivations_by_row(X, W, b):
     return jnp.matmul(W, X.T, precision="highest") + b[:, None]
 
 
+# Pre-activations held at once: W X^T is width x n_points floats, 8 GB at the size
+# experiment's n = 2000, N = 10^6, so the points go through in blocks of about this many.
+BITS_BLOCK_ELEMENTS = 2 ** 22
+
+
 def _threshold_bits(X, W, b):
-    return _pack_rows(preactivations_by_row(X, W, b))
+    n_points, d = X.shape
+    block = max(32, BITS_BLOCK_ELEMENTS // W.shape[0])
+    if n_points <= block:
+        return _pack_rows(preactivations_by_row(X, W, b))
+    blocks = -(-n_points // block)
+    X_blocks = jnp.pad(X, ((0, blocks * block - n_points), (0, 0))).reshape(blocks, block, d)
+    packed = jax.lax.map(lambda Xb: _pack_rows(preactivations_by_row(Xb, W, b)), X_blocks)
+    return packed.transpose(1, 0, 2).reshape(packed.shape[1], blocks * block)[:, :n_points]
 
 
 _threshold_bits_one_at_a_time = jax.custom_batching.sequential_vmap(_threshold_bits)

@@ -303,6 +303,18 @@ def _second_layer_fitter(X, W, b, activation: str, max_neurons: int):
     return lambda key, covered: greedy_second_layer(key, H, covered, max_neurons, margin)
 
 
+def _first_layer_and_fitter(key, X, width, max_bias, activation, max_neurons):
+    """What build and fit_multiclass share: the options checked, the first layer drawn from
+    key's first half, and the greedy fitter on its features. Returns (W, b, max_neurons,
+    fit, the key for the candidate priorities)."""
+    n_points, d = X.shape
+    _check(width, max_bias, activation, max_neurons, n_points)
+    max_neurons = max_neurons or n_points
+    k_layer, k_order = jax.random.split(key)
+    W, b = first_layer(k_layer, d, width, jnp.asarray(max_bias, X.dtype), X.dtype)
+    return W, b, max_neurons, _second_layer_fitter(X, W, b, activation, max_neurons), k_order
+
+
 def _second_layer(X, W, b, centers, thresholds, active, activation: str):
     """The second layer as a masked Layer: neuron j is act(m_j - <u_j, H(x)>) with
     u_j = 1[H(c_j) <= 0]. Only the centers' feature rows are computed (XLA drops all this
@@ -327,13 +339,9 @@ def build(key, X, y, *, width: int, max_bias=1.0, activation: str = "threshold",
       paper_param_count    n(d + 1) + k(n + 1) + (k + 1), the count of the paper's three layers
     """
     validate(X, y, task="binary", allow_duplicates=True)
-    n_points, d = X.shape
-    _check(width, max_bias, activation, max_neurons, n_points)
-    max_neurons = max_neurons or n_points
-    k_layer, k_order = jax.random.split(key)
-    dtype = X.dtype
-    W, b = first_layer(k_layer, d, width, jnp.asarray(max_bias, dtype), dtype)
-    fit = _second_layer_fitter(X, W, b, activation, max_neurons)
+    W, b, max_neurons, fit, k_order = _first_layer_and_fitter(key, X, width, max_bias,
+                                                              activation, max_neurons)
+    dtype, d = X.dtype, X.shape[1]
     centers, thresholds, k, tries, uncovered = fit(k_order, y > 0)
     active = jnp.arange(max_neurons) < k
     net = network.Network((
@@ -393,20 +401,15 @@ def fit_multiclass(key, X, labels, *, num_classes: int, width: int, max_bias=1.0
     if not isinstance(X, jax.core.Tracer):
         validate(X, allow_duplicates=True, check_duplicates=False)
     _check_classes(labels, num_classes)
-    n_points, d = X.shape
-    _check(width, max_bias, activation, max_neurons, n_points)
-    max_neurons = max_neurons or n_points
-    k_layer, k_order = jax.random.split(key)
-    dtype = X.dtype
-    W, b = first_layer(k_layer, d, width, jnp.asarray(max_bias, dtype), dtype)
+    W, b, max_neurons, fit, k_order = _first_layer_and_fitter(key, X, width, max_bias,
+                                                              activation, max_neurons)
     members = jnp.asarray(labels)[None, :] == jnp.arange(num_classes)[:, None]
-    fit = _second_layer_fitter(X, W, b, activation, max_neurons)
     centers, thresholds, k, tries, uncovered = jax.vmap(lambda covered: fit(k_order, covered))(
         members)
     n_uncovered = jnp.sum(uncovered)
     info = dict(interpolated=n_uncovered == 0, second_layer_width=jnp.sum(k), class_widths=k,
                 uncovered=n_uncovered, candidates_tried=jnp.sum(tries),
-                paper_param_count=width * (d + 1) + jnp.sum(k * (width + 1) + k + 1),
+                paper_param_count=width * (X.shape[1] + 1) + jnp.sum(k * (width + 1) + k + 1),
                 first_layer_width=jnp.asarray(width))
     return (W, b), centers, thresholds, info
 

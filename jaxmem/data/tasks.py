@@ -19,6 +19,7 @@ import jax
 import numpy as np
 
 from jaxmem.data.geometric import normalize
+from jaxmem.data.synthetic import _size
 
 __all__ = ["nested_subsets", "normalize_max_norm", "one_vs_rest", "pair_task"]
 
@@ -93,14 +94,7 @@ def pair_task(X, labels, positive, negative, *, per_class: int | None = None,
     if per_class is None:
         keep = np.flatnonzero(is_pos | is_neg)
     else:
-        try:
-            if isinstance(per_class, bool):
-                raise TypeError
-            per_class = operator.index(per_class)
-        except TypeError:
-            raise ValueError(f"per_class must be a positive int; got {per_class!r}") from None
-        if per_class < 1:
-            raise ValueError(f"per_class must be a positive int; got {per_class}")
+        per_class = _size("per_class", per_class)
         rng = _rng(key_or_seed)
         chosen = []
         for cls, mask in ((positive, is_pos), (negative, is_neg)):

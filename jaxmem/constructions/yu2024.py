@@ -1,0 +1,424 @@
+"""Yu, Gao, Zhang, Miao (NeurIPS 2024), "Generalizability of Memorization Neural Networks":
+the efficient generalizable memorizer of Theorem 7.3 ("M1" in the experiments, App. H), and the
+function computed by Theorem 5.3's adversarial optimal-size memorizer (App. E).
+
+M1 (App. H.2-H.5; digest yu2024.md 3.1). For every ordered pair (i, j) of opposite labels,
+    S_ij(x) = (x_i - x_j) . (x - (0.51 x_i + 0.49 x_j)),
+a hyperplane between x_i and x_j slightly on x_i's side; S_ij(x_i) = 0.49 ||x_i - x_j||^2 > 0.
+    hidden layer 1:  a_ij(x) = relu(-S_ij(x))                  (2 N+ N- units)
+    hidden layer 2:  F1_i(x) = relu(r - sum_{j: y_j != y_i} a_ij(x))   (N units)
+    output:          F(x) = sum_i y_i F1_i(x),       r = 0.01 min_{y_i != y_j} ||x_i - x_j||^2.
+On the cell C_i = {x : S_ij(x) >= 0 for every opposite j} unit i outputs r and every unit of
+the other label outputs 0 (Lemma H.2: there u_k >= a_ki >= 0.02 ||x_i - x_k||^2 >= 2r), so F
+has the sign of y_i (Lemma H.3); training points lie in their own cells, so F memorizes.
+
+Never materialized (DESIGN.md): the first layer of one CIFAR-10 pair has 18 million units of
+3073 parameters. With g = X t and s_i = ||x_i||^2,
+    S_ij(t) = g_i - g_j - c_ij,   c_ij = 0.51 s_i - 0.02 <x_i, x_j> - 0.49 s_j,
+so the network is evaluated from the N x N matrix c (the first layer's biases) and one
+cross-Gram row per test point, in blocks of test points (`apply`). A second, exact shortcut
+skips most of the N^2 work per point: F1_i(t) > 0 needs a_ij(t) < r for every opposite j, and
+a_ij(t) = relu((d_i - d_j)/2 + 0.01 D_ij) with d the squared distances to t, so
+    F1_i(t) > 0  =>  d_i < min_{j: y_j != y_i} d_j + 2r.
+Only the few training points nearest to t can pass. A block of test points evaluates exactly
+the units that pass when there are at most K of them at every point (certified), else with 8K,
+else in full, so the result is always the full network's.
+
+`materialize` builds the same function as a `jaxmem.network.Network` (small N only); the
+tests check that both agree. `split` (default 0.51) exists to break the construction on
+purpose: at 0.5 the cells of the closest opposite pair touch and F = 0 on their boundary.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxmem import network
+from jaxmem.data.validate import validate
+
+_HIGHEST = jax.lax.Precision.HIGHEST
+SPLIT = 0.51             # the paper's 0.51 / 0.49 (App. H.2)
+MARGIN_FRACTION = 0.01   # r = 0.01 min ||x_i - x_j||^2 over opposite pairs (App. H.2)
+CANDIDATES = 16          # units per test point the pruned path evaluates exactly
+BLOCK_BYTES = 64 * 2 ** 20  # working memory of one block of test points
+METHODS = ("pruned", "full")
+
+
+@dataclasses.dataclass(frozen=True)
+class M1:
+    """The Theorem 7.3 network, held implicitly by its training set.
+
+    X (N, n), y (N,) in {-1, +1}, sq_norms (N,) = ||x_i||^2, offsets (N, N) = c_ij, the bias
+    of first-layer unit (i, j) (only opposite-label entries are used), margin_r () = r.
+    A pytree: vmaps over a leading batch axis of datasets and jit-compiles once per shape.
+    """
+
+    X: jax.Array
+    y: jax.Array
+    sq_norms: jax.Array
+    offsets: jax.Array
+    margin_r: jax.Array
+
+    def apply(self, T, **options):
+        return apply(self, T, **options)
+
+
+jax.tree_util.register_dataclass(
+    M1, data_fields=["X", "y", "sq_norms", "offsets", "margin_r"], meta_fields=[])
+
+
+def _is_traced(*arrays) -> bool:
+    return any(isinstance(a, jax.core.Tracer) for a in arrays)
+
+
+def _check_split(split):
+    if not _is_traced(split) and not 0 < split < 1:
+        raise ValueError(f"split must lie in (0, 1): the hyperplane passes through "
+                         f"split x_i + (1 - split) x_j; got {split}")
+
+
+def param_counts(n_pos: int, n_neg: int, n: int) -> dict:
+    """Exact parameter counts of M1 (Python ints; they exceed int32 on CIFAR-10 pairs).
+
+    M = 2 N+ N- first-layer units, N = N+ + N- second-layer units, depth 3.
+      dense:  M (n + 1) + N (M + 1) + (N + 1)   (layer 2 as a full M x N matrix)
+      sparse: M (n + 2) + 2N + 1                (layer 2 as the paper builds it: each unit
+              reads only its own N_{-y} pair units; the paper's O(N^2 n))
+    """
+    for name, v in (("n_pos", n_pos), ("n_neg", n_neg), ("n", n)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"{name} must be a positive int; got {v!r}")
+    n_pos, n_neg, n = int(n_pos), int(n_neg), int(n)
+    pairs, points = 2 * n_pos * n_neg, n_pos + n_neg
+    return dict(pair_units=pairs, point_units=points, depth=3,
+                dense_param_count=pairs * (n + 1) + points * (pairs + 1) + points + 1,
+                sparse_param_count=pairs * (n + 2) + 2 * points + 1)
+
+
+def _opposite(y):
+    return y[:, None] != y[None, :]
+
+
+def build(key, X, y, *, split=SPLIT):
+    """M1 for the training set (X, y): (net, info). Deterministic; `key` is unused (the
+    common `build(key, X, y)` signature). Labels +-1, both classes present, no point with
+    both labels (the paper's D(n, c) has c > 0); duplicates of one label are allowed.
+
+    info: margin_r, min_opposite_sq_distance, n_pos, n_neg, valid (both classes present and
+    every opposite pair distinct), and, when the labels are concrete, `param_counts`.
+    """
+    del key
+    validate(X, y, task="binary", allow_duplicates=True)
+    _check_split(split)
+    X = jnp.asarray(X)
+    if not jnp.issubdtype(X.dtype, jnp.floating):
+        X = X.astype(jnp.result_type(float))
+    y = jnp.asarray(y, X.dtype)
+    gram = jnp.matmul(X, X.T, precision=_HIGHEST)
+    s = jnp.diagonal(gram)
+    # c_ij = (x_i - x_j) . (split x_i + (1 - split) x_j)
+    offsets = split * s[:, None] - (2 * split - 1) * gram - (1 - split) * s[None, :]
+    opposite = _opposite(y)
+    sq_dist = jnp.maximum(s[:, None] + s[None, :] - 2 * gram, 0)
+    min_sq = jnp.min(jnp.where(opposite, sq_dist, jnp.inf))
+    r = MARGIN_FRACTION * min_sq
+    n_pos = jnp.sum(y > 0)
+    n_neg = jnp.sum(y < 0)
+    info = dict(margin_r=r, min_opposite_sq_distance=min_sq, n_pos=n_pos, n_neg=n_neg,
+                valid=(n_pos > 0) & (n_neg > 0) & (min_sq > 0) & jnp.isfinite(min_sq))
+    if not _is_traced(y):
+        info.update(param_counts(int(n_pos), int(n_neg), X.shape[1]))
+    return M1(X=X, y=y, sq_norms=s, offsets=offsets, margin_r=r), info
+
+
+# ---------------------------------------------------------------------------------------
+# Implicit evaluation
+
+
+def _full_block(m1: M1, g):
+    """Every unit of the network for a block of test points, from their cross-Gram rows g
+    (B, N): S_ij = g_i - g_j - c_ij, then the two ReLU layers. Work B N^2."""
+    pre = m1.offsets[None] - g[:, :, None] + g[:, None, :]          # -S_ij, (B, N, N)
+    a = jnp.where(_opposite(m1.y)[None], jnp.maximum(pre, 0), 0)
+    units = jnp.maximum(m1.margin_r - jnp.sum(a, axis=-1), 0)        # F1, (B, N)
+    return units
+
+
+def _candidates(m1: M1, g, d):
+    """Which units can be nonzero at each test point: d_i < min_{y_j != y_i} d_j + 2r (module
+    docstring), plus a rounding allowance (d carries errors of order u (|t|^2 + s)).
+    Returns the (B, N) mask and its row counts."""
+    pos = m1.y > 0
+    nearest_pos = jnp.min(jnp.where(pos[None], d, jnp.inf), axis=-1, keepdims=True)
+    nearest_neg = jnp.min(jnp.where(pos[None], jnp.inf, d), axis=-1, keepdims=True)
+    nearest_other = jnp.where(pos[None], nearest_neg, nearest_pos)
+    u = jnp.finfo(g.dtype).eps
+    allowance = 64 * u * (jnp.max(m1.sq_norms) + jnp.max(jnp.abs(d), axis=-1, keepdims=True))
+    passing = d < nearest_other + 2 * m1.margin_r + allowance
+    return passing, jnp.sum(passing, axis=-1)
+
+
+def _pruned_block(m1: M1, g, passing, count, candidates: int):
+    """F1 of the (at most `candidates`) units that pass the test, found without sorting; a
+    point is certified when no more than `candidates` pass. Work O(candidates N) per point."""
+    K = min(candidates, m1.y.shape[0])
+    idx = jax.vmap(lambda p: jnp.nonzero(p, size=K, fill_value=0)[0])(passing)   # (B, K)
+    keep = jnp.arange(K)[None, :] < count[:, None]
+    g_cand = jnp.take_along_axis(g, idx, axis=1)                      # (B, K)
+    pre = m1.offsets[idx] - g_cand[..., None] + g[:, None, :]         # -S_ij, (B, K, N)
+    opposite = m1.y[idx][..., None] != m1.y[None, None, :]
+    a = jnp.where(opposite, jnp.maximum(pre, 0), 0)
+    units = jnp.where(keep, jnp.maximum(m1.margin_r - jnp.sum(a, axis=-1), 0), 0)
+    return units, m1.y[idx], count <= K
+
+
+def _block_size(N: int, n: int, method: str, candidates: int, itemsize: int) -> int:
+    per_point = (N * N if method == "full" else 8 * candidates * N + 4 * N) + n
+    return int(max(1, min(4096, BLOCK_BYTES // (per_point * itemsize))))
+
+
+def _evaluate_blocks(m1: M1, T, method: str, candidates: int, block_size):
+    """(outputs F, 1-NN labels, in-cell flags, certified flags) for every row of T."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}; got {method!r}")
+    if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates < 1:
+        raise ValueError(f"candidates must be a positive int; got {candidates!r}")
+    T = jnp.asarray(T, m1.X.dtype)
+    if T.ndim != 2 or T.shape[1] != m1.X.shape[1]:
+        raise ValueError(f"T must have shape (points, {m1.X.shape[1]}) to match the training "
+                         f"points; got shape {T.shape}")
+    if not _is_traced(T):
+        bad = ~np.isfinite(np.asarray(T))
+        if bad.any():
+            raise ValueError(f"T has NaN or inf in row {int(np.argwhere(bad)[0][0])}")
+    N, n = m1.X.shape
+    points = T.shape[0]
+    B = block_size or _block_size(N, n, method, candidates, T.dtype.itemsize)
+    if isinstance(B, bool) or not isinstance(B, int) or B < 1:
+        raise ValueError(f"block_size must be a positive int; got {block_size!r}")
+    return _evaluate_core(m1, T, method, candidates, min(B, max(points, 1)))
+
+
+@functools.partial(jax.jit, static_argnames=("method", "candidates", "B"))
+def _evaluate_core(m1: M1, T, method: str, candidates: int, B: int):
+    N, n = m1.X.shape
+    points = T.shape[0]
+    blocks = -(-points // B)
+    pad = blocks * B - points
+    Tb = jnp.pad(T, ((0, pad), (0, 0))).reshape(blocks, B, n)
+    real = (jnp.arange(blocks * B) < points).reshape(blocks, B)
+
+    def one_block(args):
+        t, is_real = args
+        g = jnp.matmul(t, m1.X.T, precision=_HIGHEST)                 # (B, N)
+        d = jnp.sum(t * t, axis=-1, keepdims=True) - 2 * g + m1.sq_norms[None]
+        nn_label = m1.y[jnp.argmin(d, axis=-1)]
+        if method == "full":
+            units = _full_block(m1, g)
+            out = jnp.matmul(units, m1.y, precision=_HIGHEST)
+            in_cell = jnp.any(units == m1.margin_r, axis=-1)
+            return out, nn_label, in_cell, jnp.ones(t.shape[0], bool)
+        passing, count = _candidates(m1, g, d)
+        cert = (count <= candidates) | ~is_real
+
+        def exact(units, labels):
+            return jnp.sum(units * labels, axis=-1), jnp.any(units == m1.margin_r, axis=-1)
+
+        def small(_):
+            return exact(*_pruned_block(m1, g, passing, count, candidates)[:2])
+
+        def large(_):   # a few crowded points: 8x the candidates before the N^2 path
+            units, labels, ok = _pruned_block(m1, g, passing, count, 8 * candidates)
+            return jax.lax.cond(jnp.all(ok | ~is_real), lambda _: exact(units, labels),
+                                lambda _: exact(_full_block(m1, g), m1.y[None]), None)
+
+        # Unbatched, these are real branches: the costlier paths run only for blocks holding
+        # an uncertified point. Under vmap over datasets every branch runs (still exact).
+        out, in_cell = jax.lax.cond(jnp.all(cert), small, large, None)
+        return out, nn_label, in_cell, cert
+
+    out, nn_label, in_cell, cert = jax.lax.map(one_block, (Tb, real))
+    flat = lambda a: a.reshape(-1)[:points]  # noqa: E731
+    return flat(out), flat(nn_label), flat(in_cell), flat(cert)
+
+
+def apply(m1: M1, T, *, method: str = "pruned", candidates: int = CANDIDATES,
+          block_size: int | None = None) -> jax.Array:
+    """F(t) for every row of T, shape (points,), evaluated implicitly.
+
+    method="pruned" (default): exact, O(N n + K N) per point for K = `candidates`; a block of
+    `block_size` points holding a point with more than K possible units is redone with 8K,
+    then in full. "full": every unit, O(N^2) per point. Memory is set by the block (default: a 64 MiB
+    working set). Jittable and vmappable; under vmap prefer a Python loop over datasets of
+    large N, since a vmapped branch computes both sides.
+    """
+    return _evaluate_blocks(m1, T, method, candidates, block_size)[0]
+
+
+def evaluate(m1: M1, T, yT, *, method: str = "pruned", candidates: int = CANDIDATES,
+             block_size: int | None = None) -> dict:
+    """Accuracy of M1 on labelled test points, next to 1-nearest-neighbour on the same
+    training set. An output of exactly 0 (the band between cells) counts as an error.
+
+    accuracy, tie_fraction (F = 0), nn_accuracy, in_cell_fraction (t in some cell C_i, where
+    F1_i(t) = r), agree_with_nn_in_cells (inside a cell M1 predicts the 1-NN label: the
+    nearest opposite point is farther than x_i), certified_fraction (points whose possible units number <= `candidates`)."""
+    yT = jnp.asarray(yT, m1.X.dtype)
+    if not _is_traced(yT):
+        validate(np.zeros((yT.shape[0], 1)), yT, task="binary", check_duplicates=False)
+    out, nn_label, in_cell, cert = _evaluate_blocks(m1, T, method, candidates, block_size)
+    if yT.shape != out.shape:
+        raise ValueError(f"yT must have one label per row of T, shape {out.shape}; got {yT.shape}")
+    pred = jnp.sign(out)
+    agree = jnp.where(in_cell, pred == nn_label, True)
+    mean = lambda a: jnp.mean(a, dtype=m1.X.dtype)  # noqa: E731
+    return dict(accuracy=mean(pred == yT), tie_fraction=mean(out == 0),
+                nn_accuracy=mean(nn_label == yT), in_cell_fraction=mean(in_cell),
+                agree_with_nn_in_cells=jnp.all(agree), certified_fraction=mean(cert))
+
+
+def training_margins(m1: M1, *, method: str = "pruned", candidates: int = CANDIDATES,
+                     block_size: int | None = None) -> dict:
+    """y_i F(x_i) / r for every training point, which the construction puts in [1, N_{y_i}]
+    (F1_i(x_i) = r, units of the other label are 0, units of the same label in [0, r]), and
+    the rounding allowance of that check: a sum of N_{y_i} terms in [0, r] loses at most
+    gamma_N relative (Higham), so margins outside [1 - gamma_N, N_y (1 + gamma_N)] are wrong."""
+    out = apply(m1, m1.X, method=method, candidates=candidates, block_size=block_size)
+    N = m1.y.shape[0]
+    same = jnp.where(m1.y > 0, jnp.sum(m1.y > 0), jnp.sum(m1.y < 0))
+    tol = network.gamma(N + 2, network.unit_roundoff(m1.X.dtype))
+    ratio = m1.y * out / m1.margin_r
+    ok = (ratio >= 1 - tol) & (ratio <= same * (1 + tol))
+    return dict(margin_over_r=ratio, class_size=same, ok=ok, tolerance=tol)
+
+
+def cell_boundary_points(m1: M1):
+    """For each training point x_i, the point p_i where the segment to its nearest opposite
+    point x_j crosses S_ij = 0 (p_i = 0.51 x_i + 0.49 x_j for the paper's split): a point on
+    the boundary of the closed cell C_i. Returns (points (N, n), inside (N,)): inside says p_i
+    meets every other constraint of C_i with room far above rounding, so Lemma H.3 gives
+    sign F(p_i) = y_i there, and Lemma H.2 gives y_i F(p_i) >= r.
+
+    p_i is found from the network's own biases (S_ij is affine along the segment), so a
+    wrongly built first layer moves p_i with it instead of being checked against itself."""
+    X, y, s = m1.X, m1.y, m1.sq_norms
+    rows = jnp.arange(y.shape[0])
+    gram = jnp.matmul(X, X.T, precision=_HIGHEST)
+    sq_dist = jnp.maximum(s[:, None] + s[None, :] - 2 * gram, 0)
+    opposite = _opposite(y)
+    j = jnp.argmin(jnp.where(opposite, sq_dist, jnp.inf), axis=1)
+    # S_ij(x_i + t (x_j - x_i)) = S_ij(x_i) - t ||x_i - x_j||^2 = 0.
+    s_at_i = gram[rows, rows] - gram[rows, j] - m1.offsets[rows, j]
+    t = s_at_i / sq_dist[rows, j]
+    P = X + t[:, None] * (X[j] - X)
+    g = jnp.matmul(P, X.T, precision=_HIGHEST)                        # <p_i, x_k>, (N, N)
+    S_all = g[rows, rows][:, None] - g - m1.offsets                  # S_ik(p_i)
+    room = 1e3 * jnp.finfo(X.dtype).eps * (jnp.max(s) + 1)
+    others = opposite & (rows[None, :] != j[:, None])
+    inside = jnp.all(jnp.where(others, S_all >= room, True), axis=1)
+    return P, inside
+
+
+def boundary_margins(m1: M1, **options) -> dict:
+    """Lemma H.3 at the edge of each cell: y_i F(p_i) / r at the boundary points of
+    `cell_boundary_points`; a correct M1 gives >= 1 up to rounding wherever p_i is inside
+    C_i, so `ok` asks for >= 1/2 there."""
+    P, inside = cell_boundary_points(m1)
+    ratio = m1.y * apply(m1, P, **options) / m1.margin_r
+    return dict(margin_over_r=ratio, inside=inside, ok=jnp.where(inside, ratio >= 0.5, True))
+
+
+# ---------------------------------------------------------------------------------------
+# The same network, written out
+
+
+def materialize(m1: M1) -> network.Network:
+    """M1 as an explicit three-layer `Network` (host-side; small N only: the first layer has
+    2 N+ N- units of n + 1 parameters). Units are ordered pair (i, j) by i, then j."""
+    if _is_traced(m1.X):
+        raise ValueError("materialize needs concrete arrays (it is not jittable: the layer "
+                         "sizes depend on the labels)")
+    X = np.asarray(m1.X)
+    y = np.asarray(m1.y)
+    N, n = X.shape
+    i_idx, j_idx = np.nonzero(y[:, None] != y[None, :])              # row-major: by i, then j
+    M = len(i_idx)
+    if M * (n + N) > 2 ** 28:
+        raise ValueError(f"materializing M1 needs {M} first-layer units x {n + N} weights; "
+                         f"use the implicit `apply` for N = {N}")
+    dtype = m1.X.dtype
+    W1 = -(X[i_idx] - X[j_idx]).T                                     # (n, M): relu(-S_ij)
+    b1 = np.asarray(m1.offsets)[i_idx, j_idx]
+    W2 = np.zeros((M, N))
+    W2[np.arange(M), i_idx] = -1.0
+    b2 = np.full(N, float(m1.margin_r))
+    W3 = y[:, None].astype(float)
+    b3 = np.zeros(1)
+    cast = lambda a: jnp.asarray(a, dtype)  # noqa: E731
+    return network.make([
+        network.Layer(cast(W1), cast(b1), activation="relu"),
+        network.Layer(cast(W2), cast(b2), activation="relu"),
+        network.Layer(cast(W3), cast(b3), activation="identity"),
+    ])
+
+
+# ---------------------------------------------------------------------------------------
+# Theorem 5.3: an optimal-size memorizer that does not generalize (App. E)
+
+
+@dataclasses.dataclass(frozen=True)
+class ProjectionMemorizer:
+    """The function computed by the App. E network: project onto one direction w, and
+    answer +1 only where w.x lands within `tolerance` of a +1 training point's projection,
+    -1 elsewhere. It memorizes (the direction separates opposite projections by more than
+    2 tolerance), yet a fresh point of a continuous distribution almost never lands on a
+    training projection, so it is labelled -1: accuracy ~ P(y = -1)."""
+
+    direction: jax.Array     # (n,)
+    positives: jax.Array     # (N,) projections of the +1 training points; +inf elsewhere
+    tolerance: jax.Array     # ()
+
+    def apply(self, T):
+        proj = jnp.matmul(jnp.asarray(T, self.direction.dtype), self.direction,
+                          precision=_HIGHEST)
+        near = jnp.min(jnp.abs(proj[:, None] - self.positives[None, :]), axis=1)
+        return jnp.where(near <= self.tolerance, 1.0, -1.0).astype(proj.dtype)
+
+
+jax.tree_util.register_dataclass(
+    ProjectionMemorizer, data_fields=["direction", "positives", "tolerance"], meta_fields=[])
+
+
+def build_adversarial(key, X, y, *, tries: int = 8):
+    """Theorem 5.3's memorizer as the function it computes (digest 3.3): a random unit
+    direction (the best of `tries` by the smallest opposite-label projection gap, as Lemma
+    B.1 redraws until the gap is large), tolerance = a third of that gap. info: min_gap,
+    valid (the gap is positive, so the training set is memorized), and the parameter count
+    of the App. E network is not reported: only its function is simulated."""
+    validate(X, y, task="binary", allow_duplicates=True)
+    if isinstance(tries, bool) or not isinstance(tries, int) or tries < 1:
+        raise ValueError(f"tries must be a positive int; got {tries!r}")
+    X = jnp.asarray(X)
+    y = jnp.asarray(y, X.dtype)
+    dirs = jax.random.normal(key, (tries, X.shape[1]), X.dtype)
+    dirs = dirs / jnp.linalg.norm(dirs, axis=1, keepdims=True)
+    proj = jnp.matmul(X, dirs.T, precision=_HIGHEST)                  # (N, tries)
+    opposite = _opposite(y)
+    gaps = jnp.min(jnp.where(opposite[..., None], jnp.abs(proj[:, None] - proj[None, :]),
+                             jnp.inf), axis=(0, 1))
+    best = jnp.argmax(gaps)
+    gap = gaps[best]
+    net = ProjectionMemorizer(direction=dirs[best],
+                              positives=jnp.where(y > 0, proj[:, best], jnp.inf),
+                              tolerance=gap / 3)
+    return net, dict(min_gap=gap, valid=gap > 0)
+
+
+__all__ = ["CANDIDATES", "M1", "METHODS", "ProjectionMemorizer", "SPLIT", "apply",
+           "boundary_margins", "build", "build_adversarial", "cell_boundary_points", "evaluate",
+           "materialize", "param_counts", "training_margins"]

@@ -1,0 +1,155 @@
+"""Yu, Gao, Zhang, Miao (NeurIPS 2024): the M1 network of Theorem 7.3 and Theorem 5.3's
+projection memorizer (jaxmem/constructions/yu2024.py)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxmem import network
+from jaxmem.constructions import yu2024
+
+
+def _data(seed, N=30, n=4, T=300):
+    rng = np.random.default_rng(seed)
+    X = rng.random((N, n))
+    y = np.where(rng.random(N) < 0.5, 1.0, -1.0)
+    y[:2] = [1.0, -1.0]
+    return jnp.asarray(X), jnp.asarray(y), jnp.asarray(rng.random((T, n)))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_implicit_equals_materialized_network(seed):
+    X, y, T = _data(seed)
+    m1, info = yu2024.build(None, X, y)
+    net = yu2024.materialize(m1)
+    dense = network.apply(net, T)
+    tol = 2 * network.rounding_bound(net, T)   # the materialized path's own forward error
+    for method in yu2024.METHODS:
+        implicit = yu2024.apply(m1, T, method=method)
+        assert jnp.all(jnp.abs(implicit - dense) <= tol)
+        # Exact zeros (the band between cells) are exact on both paths.
+        np.testing.assert_array_equal(np.asarray(implicit == 0), np.asarray(dense == 0))
+    assert 0 < float(jnp.mean(dense == 0)) < 0.5   # the band is hit, so ties are exercised
+
+
+def test_pruned_cascade_matches_full_at_every_level():
+    X, y, T = _data(2, N=40)
+    m1, _ = yu2024.build(None, X, y)
+    full = yu2024.apply(m1, T, method="full")
+    # candidates=1 forces the 8K and the N^2 fallbacks in some blocks; tiny blocks isolate them.
+    for candidates, block in ((1, 7), (2, 16), (16, 300)):
+        pruned = yu2024.apply(m1, T, candidates=candidates, block_size=block)
+        np.testing.assert_allclose(np.asarray(pruned), np.asarray(full), rtol=0, atol=1e-15)
+    ev = yu2024.evaluate(m1, T, jnp.sign(T[:, 0] - 0.5), candidates=1, block_size=7)
+    assert float(ev["certified_fraction"]) < 1
+
+
+def test_parameter_counts_follow_the_formulas():
+    X, y, _ = _data(3, N=12, n=5)
+    m1, info = yu2024.build(None, X, y)
+    net = yu2024.materialize(m1)
+    n_pos, n_neg = int(jnp.sum(y > 0)), int(jnp.sum(y < 0))
+    M, N, n = 2 * n_pos * n_neg, n_pos + n_neg, 5
+    assert network.widths(net).tolist() == [M, N]
+    assert int(network.param_count(net)) == info["dense_param_count"] \
+        == M * (n + 1) + N * (M + 1) + N + 1
+    # Continuous data: every first-layer weight and bias is nonzero; the output bias is 0.
+    assert int(network.nonzero_param_count(net)) == info["sparse_param_count"] - 1 \
+        == M * (n + 2) + 2 * N
+    # The digest's figures for one MNIST and one CIFAR-10 pair (yu2024.md 5.A.2).
+    assert yu2024.param_counts(500, 500, 784)["sparse_param_count"] == 393_002_001
+    assert yu2024.param_counts(500, 500, 784)["dense_param_count"] == 892_502_001
+    assert yu2024.param_counts(3000, 3000, 3072)["sparse_param_count"] == 55_332_012_001
+
+
+def test_training_margins_and_cell_boundaries():
+    X, y, _ = _data(4, N=50)
+    m1, info = yu2024.build(None, X, y)
+    tm = yu2024.training_margins(m1)
+    assert bool(jnp.all(tm["ok"]))
+    assert float(jnp.min(tm["margin_over_r"])) >= 1 - float(tm["tolerance"])
+    np.testing.assert_allclose(float(info["margin_r"]),
+                               0.01 * float(info["min_opposite_sq_distance"]))
+    bm = yu2024.boundary_margins(m1)
+    assert int(jnp.sum(bm["inside"])) >= 1 and bool(jnp.all(bm["ok"]))
+
+
+def test_split_one_half_is_caught_at_the_cell_boundary():
+    """0.5 / 0.5: the training points still get margin r, but the cells of the closest
+    opposite pair share their boundary, where F = 0 (Lemma H.2 needs 0.02 ||x_i - x_k||^2)."""
+    X, y, _ = _data(4, N=50)
+    broken, _ = yu2024.build(None, X, y, split=0.5)
+    assert bool(jnp.all(yu2024.training_margins(broken)["ok"]))
+    assert not bool(jnp.all(yu2024.boundary_margins(broken)["ok"]))
+
+
+def test_inside_cells_m1_is_one_nearest_neighbour_and_ties_are_errors():
+    X, y, T = _data(5, N=40, T=400)
+    m1, _ = yu2024.build(None, X, y)
+    yT = jnp.where(T[:, 0] > 0.5, 1.0, -1.0)
+    ev = yu2024.evaluate(m1, T, yT)
+    out = yu2024.apply(m1, T)
+    assert bool(ev["agree_with_nn_in_cells"])
+    np.testing.assert_allclose(float(ev["accuracy"]), float(jnp.mean(jnp.sign(out) == yT)))
+    np.testing.assert_allclose(float(ev["tie_fraction"]), float(jnp.mean(out == 0)))
+    # Every point right under 1-NN but tied under M1 is an M1 error.
+    assert float(ev["accuracy"]) <= float(ev["nn_accuracy"]) + 1 - float(ev["in_cell_fraction"])
+
+
+def test_vmapped_over_datasets_equals_one_at_a_time():
+    rng = np.random.default_rng(6)
+    Xs = jnp.asarray(rng.random((3, 20, 3)))
+    labels = np.where(rng.random((3, 20)) < 0.5, 1.0, -1.0)
+    labels[:, :2] = [1.0, -1.0]                       # both classes in every dataset
+    ys = jnp.asarray(labels)
+    T = jnp.asarray(rng.random((50, 3)))
+
+    def acc(X, y):
+        return yu2024.evaluate(yu2024.build(None, X, y)[0], T, jnp.sign(T[:, 1] - 0.5))["accuracy"]
+
+    batched = jax.jit(jax.vmap(acc))(Xs, ys)
+    single = [float(acc(Xs[i], ys[i])) for i in range(3)]
+    np.testing.assert_allclose(np.asarray(batched), single)
+
+
+def test_bad_input_is_rejected_before_compiling():
+    X, y, T = _data(7, N=10)
+    with pytest.raises(ValueError, match="binary labels"):
+        yu2024.build(None, X, y.at[3].set(0.5))
+    with pytest.raises(ValueError, match="same point with different labels"):
+        yu2024.build(None, X.at[1].set(X[0]), y)
+    with pytest.raises(ValueError, match="split"):
+        yu2024.build(None, X, y, split=1.2)
+    m1, _ = yu2024.build(None, X, y)
+    with pytest.raises(ValueError, match="shape"):
+        yu2024.apply(m1, T[:, :2])
+    with pytest.raises(ValueError, match="NaN or inf in row 4"):
+        yu2024.apply(m1, T.at[4, 1].set(jnp.nan))
+    with pytest.raises(ValueError, match="method"):
+        yu2024.apply(m1, T, method="dense")
+    with pytest.raises(ValueError, match="positive int"):
+        yu2024.param_counts(0, 3, 4)
+
+
+def test_duplicate_points_of_one_label_are_allowed():
+    X, y, T = _data(8, N=10)
+    Xd = jnp.concatenate([X, X[:3]])
+    yd = jnp.concatenate([y, y[:3]])
+    m1, info = yu2024.build(None, Xd, yd)
+    assert bool(info["valid"]) and bool(jnp.all(yu2024.training_margins(m1)["ok"]))
+
+
+def test_projection_memorizer_memorizes_and_scores_the_negative_mass():
+    """Theorem 5.3's function: memorizes, yet labels fresh points -1."""
+    rng = np.random.default_rng(9)
+    X = jnp.asarray(rng.random((200, 6)))
+    y = jnp.where(X[:, 0] > 0.5, 1.0, -1.0)
+    net, info = yu2024.build_adversarial(jax.random.key(0), X, y)
+    assert bool(info["valid"])
+    np.testing.assert_array_equal(np.asarray(net.apply(X)), np.asarray(y))
+    T = jnp.asarray(rng.random((4000, 6)))
+    yT = jnp.where(T[:, 0] > 0.5, 1.0, -1.0)
+    acc = float(jnp.mean(net.apply(T) == yT))
+    neg = float(jnp.mean(yT < 0))
+    assert abs(acc - neg) < 0.01

@@ -151,5 +151,5 @@ def test_projection_memorizer_memorizes_and_scores_the_negative_mass():
     T = jnp.asarray(rng.random((4000, 6)))
     yT = jnp.where(T[:, 0] > 0.5, 1.0, -1.0)
     acc = float(jnp.mean(net.apply(T) == yT))
-    neg = float(jnp.mean(yT < 0))
-    assert abs(acc - neg) < 0.01
+    other = float(jnp.mean(yT != info["encoded_label"]))
+    assert abs(acc - other) < 0.01 and other <= 0.5 + 0.03

@@ -8,7 +8,8 @@ from __future__ import annotations
 import importlib
 
 # Modules holding a CLAIMS list, in the order `jaxmem verify` runs them.
-MODULES = ("verify.zhang2017", "verify.bubeck2020", "verify.precision", "verify.genzel2023")
+MODULES = ("verify.zhang2017", "verify.bubeck2020", "verify.precision", "verify.genzel2023",
+           "verify.yu2024")
 
 
 def all_claims() -> list:

@@ -373,37 +373,43 @@ def materialize(m1: M1) -> network.Network:
 
 @dataclasses.dataclass(frozen=True)
 class ProjectionMemorizer:
-    """The function computed by the App. E network: project onto one direction w, and
-    answer +1 only where w.x lands within `tolerance` of a +1 training point's projection,
-    -1 elsewhere. It memorizes (the direction separates opposite projections by more than
-    2 tolerance), yet a fresh point of a continuous distribution almost never lands on a
-    training projection, so it is labelled -1: accuracy ~ P(y = -1)."""
+    """The function computed by the App. E network: project onto one direction w, answer
+    the encoded label only where w.x lands within `tolerance` of a training projection of
+    that label, the other label elsewhere. It memorizes (opposite projections are more than
+    3 tolerance apart), yet a fresh point of a distribution with a density bound almost never
+    lands on a training projection (Lemma E.2(3)), so it gets the other label: accuracy ~ the
+    other label's mass. App. E encodes the label whose mass is >= 1/2 (WLOG y = 1 there);
+    here, the more frequent training label."""
 
     direction: jax.Array     # (n,)
-    positives: jax.Array     # (N,) projections of the +1 training points; +inf elsewhere
+    encoded: jax.Array       # (N,) projections of the encoded label's points; +inf elsewhere
     tolerance: jax.Array     # ()
+    label: jax.Array         # () the encoded label, +1 or -1
 
     def apply(self, T):
         proj = jnp.matmul(jnp.asarray(T, self.direction.dtype), self.direction,
                           precision=_HIGHEST)
-        near = jnp.min(jnp.abs(proj[:, None] - self.positives[None, :]), axis=1)
-        return jnp.where(near <= self.tolerance, 1.0, -1.0).astype(proj.dtype)
+        near = jnp.min(jnp.abs(proj[:, None] - self.encoded[None, :]), axis=1)
+        return jnp.where(near <= self.tolerance, self.label, -self.label).astype(proj.dtype)
 
 
 jax.tree_util.register_dataclass(
-    ProjectionMemorizer, data_fields=["direction", "positives", "tolerance"], meta_fields=[])
+    ProjectionMemorizer, data_fields=["direction", "encoded", "tolerance", "label"],
+    meta_fields=[])
 
 
 def build_adversarial(key, X, y, *, tries: int = 8):
     """Theorem 5.3's memorizer as the function it computes (digest 3.3): a random unit
     direction (the best of `tries` by the smallest opposite-label projection gap, as Lemma
     B.1 redraws until the gap is large), tolerance = a third of that gap. info: min_gap,
-    valid (the gap is positive, so the training set is memorized), and the parameter count
-    of the App. E network is not reported: only its function is simulated."""
+    encoded_label, valid (the gap is positive, so the training set is memorized). Only the
+    function is simulated; the App. E network's bit-extraction layers are not built."""
     validate(X, y, task="binary", allow_duplicates=True)
     if isinstance(tries, bool) or not isinstance(tries, int) or tries < 1:
         raise ValueError(f"tries must be a positive int; got {tries!r}")
     X = jnp.asarray(X)
+    if not jnp.issubdtype(X.dtype, jnp.floating):
+        X = X.astype(jnp.result_type(float))
     y = jnp.asarray(y, X.dtype)
     dirs = jax.random.normal(key, (tries, X.shape[1]), X.dtype)
     dirs = dirs / jnp.linalg.norm(dirs, axis=1, keepdims=True)
@@ -413,10 +419,11 @@ def build_adversarial(key, X, y, *, tries: int = 8):
                              jnp.inf), axis=(0, 1))
     best = jnp.argmax(gaps)
     gap = gaps[best]
+    label = jnp.where(jnp.sum(y > 0) >= jnp.sum(y < 0), 1.0, -1.0).astype(X.dtype)
     net = ProjectionMemorizer(direction=dirs[best],
-                              positives=jnp.where(y > 0, proj[:, best], jnp.inf),
-                              tolerance=gap / 3)
-    return net, dict(min_gap=gap, valid=gap > 0)
+                              encoded=jnp.where(y == label, proj[:, best], jnp.inf),
+                              tolerance=gap / 3, label=label)
+    return net, dict(min_gap=gap, encoded_label=label, valid=gap > 0)
 
 
 __all__ = ["CANDIDATES", "M1", "METHODS", "ProjectionMemorizer", "SPLIT", "apply",

@@ -6,6 +6,8 @@ from jaxmem.data.synthetic import GENERATORS, LABELS, cube, gaussian, random_lab
 from jaxmem.data.validate import TASKS, validate, validate_batch
 from jaxmem.data.real import (CHECKSUMS, MIRRORS, DataError, DataNotFound, data_dir, download,
                               load_cifar10, load_digits, load_mnist, read_idx)
+from jaxmem.data.separated import (check_in_class, checkerboard, checkerboard_support,
+                                   gaussian_clusters, in_unit_cube, separation, slabs)
 from jaxmem.data.tasks import (nested_order, nested_subsets, normalize_max_norm, one_vs_rest,
                                pair_task)
 
@@ -14,4 +16,6 @@ __all__ = ["GENERATORS", "LABELS", "TASKS", "concentric_spheres", "cube", "gauss
            "random_labels", "sphere", "validate", "validate_batch",
            "CHECKSUMS", "MIRRORS", "DataError", "DataNotFound", "data_dir", "download",
            "load_cifar10", "load_digits", "load_mnist", "read_idx",
-           "nested_order", "nested_subsets", "normalize_max_norm", "one_vs_rest", "pair_task"]
+           "nested_order", "nested_subsets", "normalize_max_norm", "one_vs_rest", "pair_task",
+           "check_in_class", "checkerboard", "checkerboard_support", "gaussian_clusters",
+           "in_unit_cube", "separation", "slabs"]

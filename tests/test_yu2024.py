@@ -153,3 +153,29 @@ def test_projection_memorizer_memorizes_and_scores_the_negative_mass():
     acc = float(jnp.mean(net.apply(T) == yT))
     other = float(jnp.mean(yT != info["encoded_label"]))
     assert abs(acc - other) < 0.01 and other <= 0.5 + 0.03
+
+
+def test_evaluate_on_a_padded_test_set_equals_the_unpadded_one():
+    X, y, T = _data(10, N=20, T=50)
+    m1, _ = yu2024.build(None, X, y)
+    yT = jnp.where(T[:, 0] > 0.5, 1.0, -1.0)
+    plain = yu2024.evaluate(m1, T, yT)
+    Tp = jnp.concatenate([T, jnp.zeros((14, T.shape[1]))])
+    yp = jnp.concatenate([yT, jnp.zeros(14)])
+    padded = yu2024.evaluate(m1, Tp, yp, valid=jnp.arange(64) < 50)
+    for k in plain:
+        np.testing.assert_allclose(float(padded[k]), float(plain[k]), rtol=1e-12)
+    with pytest.raises(ValueError, match="row 3 is 0.5"):
+        yu2024.evaluate(m1, T, yT.at[3].set(0.5))
+
+
+@pytest.mark.parametrize("block", [None, 9])
+def test_evaluate_by_cells_equals_the_full_network(block):
+    X, y, T = _data(11, N=40, T=400)
+    m1, _ = yu2024.build(None, X, y)
+    yT = jnp.where(T[:, 0] + T[:, 1] > 1, 1.0, -1.0)
+    by_cells = yu2024.evaluate(m1, T, yT, block_size=block)
+    full = yu2024.evaluate(m1, T, yT, method="full")
+    for k in ("accuracy", "tie_fraction", "nn_accuracy", "in_cell_fraction"):
+        np.testing.assert_allclose(float(by_cells[k]), float(full[k]), rtol=1e-12)
+    assert 0 < float(by_cells["certified_fraction"]) < 1     # both paths are exercised

@@ -149,6 +149,18 @@ def _full_block(m1: M1, g):
     return units
 
 
+def _full_block_chunked(m1: M1, g):
+    """`_full_block` over sub-blocks whose (rows, N, N) working set fits BLOCK_BYTES, so a
+    fallback inside a block sized for a cheaper path keeps the same memory bound."""
+    B, N = g.shape
+    rows = int(max(1, min(B, BLOCK_BYTES // (N * N * g.dtype.itemsize))))
+    if rows >= B:
+        return _full_block(m1, g)
+    chunks = -(-B // rows)
+    gs = jnp.pad(g, ((0, chunks * rows - B), (0, 0))).reshape(chunks, rows, N)
+    return jax.lax.map(lambda gg: _full_block(m1, gg), gs).reshape(chunks * rows, N)[:B]
+
+
 def _candidates(m1: M1, g, d):
     """Which units can be nonzero at each test point: d_i < min_{y_j != y_i} d_j + 2r (module
     docstring), plus a rounding allowance (d carries errors of order u (|t|^2 + s)).
@@ -177,14 +189,57 @@ def _pruned_block(m1: M1, g, passing, count, candidates: int):
     return units, m1.y[idx], count <= K
 
 
+def _cells_block(m1: M1, g, d, is_real):
+    """Exact signs and ties without the N^2 work where Lemma H.2 allows: if t lies in the
+    cell C_i of the nearest point of either class (u_i(t) = 0), every unit of the other label
+    is 0 and F(t) >= r has the sign of y_i. Only the remaining points (the band between
+    cells) get the full network, gathered B/8 at a time; a block with more runs in full.
+    Returns (F where computed, else y_i r: the sign and |F| >= r; in_cell; certified =
+    decided by a cell)."""
+    B = g.shape[0]
+    pos = m1.y > 0
+    rows = jnp.arange(B)
+
+    def cell_test(i):           # u_i(t) == 0 for the chosen i of every test point
+        pre = m1.offsets[i] - g[rows, i][:, None] + g                 # -S_ij(t), (B, N)
+        a = jnp.where(m1.y[i][:, None] != m1.y[None, :], jnp.maximum(pre, 0), 0)
+        return jnp.sum(a, axis=-1) == 0
+
+    nearest_pos = jnp.argmin(jnp.where(pos[None], d, jnp.inf), axis=-1)
+    nearest_neg = jnp.argmin(jnp.where(pos[None], jnp.inf, d), axis=-1)
+    in_pos, in_neg = cell_test(nearest_pos), cell_test(nearest_neg)
+    decided = in_pos | in_neg
+    out = jnp.where(in_pos, m1.margin_r, jnp.where(in_neg, -m1.margin_r, 0)).astype(g.dtype)
+    need = ~decided & is_real
+    count = jnp.sum(need)
+    S = max(1, B // 8)
+    sub = jnp.nonzero(need, size=S, fill_value=0)[0]
+
+    def some(_):
+        units = _full_block_chunked(m1, g[sub])
+        target = jnp.where(jnp.arange(S) < count, sub, B)             # B: dropped
+        F = out.at[target].set(jnp.matmul(units, m1.y, precision=_HIGHEST), mode="drop")
+        cell = decided.at[target].set(jnp.any(units == m1.margin_r, axis=-1), mode="drop")
+        return F, cell
+
+    def every(_):
+        units = _full_block_chunked(m1, g)
+        F = jnp.where(decided, out, jnp.matmul(units, m1.y, precision=_HIGHEST))
+        return F, decided | jnp.any(units == m1.margin_r, axis=-1)
+
+    F, in_cell = jax.lax.cond(count <= S, some, every, None)
+    return F, in_cell, decided | ~is_real
+
+
 def _block_size(N: int, n: int, method: str, candidates: int, itemsize: int) -> int:
-    per_point = (N * N if method == "full" else 8 * candidates * N + 4 * N) + n
+    per_point = n + {"full": N * N, "pruned": 8 * candidates * N + 4 * N,
+                     "cells": N * N // 8 + 4 * N}[method]
     return int(max(1, min(4096, BLOCK_BYTES // (per_point * itemsize))))
 
 
 def _evaluate_blocks(m1: M1, T, method: str, candidates: int, block_size):
     """(outputs F, 1-NN labels, in-cell flags, certified flags) for every row of T."""
-    if method not in METHODS:
+    if method not in METHODS + ("cells",):
         raise ValueError(f"method must be one of {METHODS}; got {method!r}")
     if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates < 1:
         raise ValueError(f"candidates must be a positive int; got {candidates!r}")
@@ -218,6 +273,8 @@ def _evaluate_core(m1: M1, T, method: str, candidates: int, B: int):
         g = jnp.matmul(t, m1.X.T, precision=_HIGHEST)                 # (B, N)
         d = jnp.sum(t * t, axis=-1, keepdims=True) - 2 * g + m1.sq_norms[None]
         nn_label = m1.y[jnp.argmin(d, axis=-1)]
+        if method == "cells":
+            return _cells_block(m1, g, d, is_real) + (nn_label,)
         if method == "full":
             units = _full_block(m1, g)
             out = jnp.matmul(units, m1.y, precision=_HIGHEST)
@@ -235,14 +292,18 @@ def _evaluate_core(m1: M1, T, method: str, candidates: int, B: int):
         def large(_):   # a few crowded points: 8x the candidates before the N^2 path
             units, labels, ok = _pruned_block(m1, g, passing, count, 8 * candidates)
             return jax.lax.cond(jnp.all(ok | ~is_real), lambda _: exact(units, labels),
-                                lambda _: exact(_full_block(m1, g), m1.y[None]), None)
+                                lambda _: exact(_full_block_chunked(m1, g), m1.y[None]),
+                                None)
 
         # Unbatched, these are real branches: the costlier paths run only for blocks holding
         # an uncertified point. Under vmap over datasets every branch runs (still exact).
         out, in_cell = jax.lax.cond(jnp.all(cert), small, large, None)
         return out, nn_label, in_cell, cert
 
-    out, nn_label, in_cell, cert = jax.lax.map(one_block, (Tb, real))
+    if method == "cells":   # (out, in_cell, cert, nn_label): reorder to the common tuple
+        out, in_cell, cert, nn_label = jax.lax.map(one_block, (Tb, real))
+    else:
+        out, nn_label, in_cell, cert = jax.lax.map(one_block, (Tb, real))
     flat = lambda a: a.reshape(-1)[:points]  # noqa: E731
     return flat(out), flat(nn_label), flat(in_cell), flat(cert)
 
@@ -260,23 +321,39 @@ def apply(m1: M1, T, *, method: str = "pruned", candidates: int = CANDIDATES,
     return _evaluate_blocks(m1, T, method, candidates, block_size)[0]
 
 
-def evaluate(m1: M1, T, yT, *, method: str = "pruned", candidates: int = CANDIDATES,
-             block_size: int | None = None) -> dict:
+def evaluate(m1: M1, T, yT, *, valid=None, method: str = "cells",
+             candidates: int = CANDIDATES, block_size: int | None = None) -> dict:
     """Accuracy of M1 on labelled test points, next to 1-nearest-neighbour on the same
     training set. An output of exactly 0 (the band between cells) counts as an error.
 
+    method="cells" (default) needs only signs: a point in the cell of its nearest training
+    point of either class is decided by Lemma H.2 in O(N n + N) work; the others (the band)
+    get the full network. "pruned" and "full" compute every output as `apply` does; all three
+    give the same metrics (tested).
+
     accuracy, tie_fraction (F = 0), nn_accuracy, in_cell_fraction (t in some cell C_i, where
     F1_i(t) = r), agree_with_nn_in_cells (inside a cell M1 predicts the 1-NN label: the
-    nearest opposite point is farther than x_i), certified_fraction (points whose possible units number <= `candidates`)."""
+    nearest opposite point is farther than x_i), certified_fraction (the points the fast
+    path decided: by a cell for "cells", with at most `candidates` units for "pruned").
+
+    valid (points,) bool, optional: average over these rows only, so that test sets of
+    different sizes padded to one shape share one compilation (padded labels are ignored)."""
     yT = jnp.asarray(yT, m1.X.dtype)
-    if not _is_traced(yT):
-        validate(np.zeros((yT.shape[0], 1)), yT, task="binary", check_duplicates=False)
+    valid = jnp.ones(yT.shape, bool) if valid is None else jnp.asarray(valid, bool)
+    if not _is_traced(yT, valid):
+        if valid.shape != yT.shape:
+            raise ValueError(f"valid must have yT's shape {yT.shape}; got {valid.shape}")
+        bad = np.flatnonzero(np.asarray(valid) & (np.abs(np.asarray(yT)) != 1))
+        if bad.size:
+            raise ValueError(f"test labels must be -1 or +1; row {bad[0]} is "
+                             f"{np.asarray(yT)[bad[0]]} ({bad.size} such rows)")
     out, nn_label, in_cell, cert = _evaluate_blocks(m1, T, method, candidates, block_size)
     if yT.shape != out.shape:
         raise ValueError(f"yT must have one label per row of T, shape {out.shape}; got {yT.shape}")
     pred = jnp.sign(out)
-    agree = jnp.where(in_cell, pred == nn_label, True)
-    mean = lambda a: jnp.mean(a, dtype=m1.X.dtype)  # noqa: E731
+    agree = jnp.where(in_cell & valid, pred == nn_label, True)
+    count = jnp.maximum(jnp.sum(valid), 1).astype(m1.X.dtype)
+    mean = lambda a: jnp.sum(a & valid, dtype=m1.X.dtype) / count  # noqa: E731
     return dict(accuracy=mean(pred == yT), tie_fraction=mean(out == 0),
                 nn_accuracy=mean(nn_label == yT), in_cell_fraction=mean(in_cell),
                 agree_with_nn_in_cells=jnp.all(agree), certified_fraction=mean(cert))

@@ -227,7 +227,11 @@ def _cells_block(m1: M1, g, d, is_real):
         F = jnp.where(decided, out, jnp.matmul(units, m1.y, precision=_HIGHEST))
         return F, decided | jnp.any(units == m1.margin_r, axis=-1)
 
-    F, in_cell = jax.lax.cond(count <= S, some, every, None)
+    def none(_):
+        return out, decided
+
+    branch = jnp.where(count == 0, 0, jnp.where(count <= S, 1, 2))
+    F, in_cell = jax.lax.switch(branch, (none, some, every), None)
     return F, in_cell, decided | ~is_real
 
 

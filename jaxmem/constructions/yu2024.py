@@ -22,7 +22,11 @@ a_ij(t) = relu((d_i - d_j)/2 + 0.01 D_ij) with d the squared distances to t, so
     F1_i(t) > 0  =>  d_i < min_{j: y_j != y_i} d_j + 2r.
 Only the few training points nearest to t can pass. A block of test points evaluates exactly
 the units that pass when there are at most K of them at every point (certified), else with 8K,
-else in full, so the result is always the full network's.
+else in full, so the result is always the full network's. Where only signs matter (accuracy,
+`evaluate`), Lemma H.2 decides most points in O(N n + N): in the cell of its nearest training
+point of either class, F has that point's sign; the band between cells gets the full network.
+On well-separated data many same-label cells overlap, so many units fire: the exact outputs
+of `apply` then cost close to N^2 per point, while `evaluate` stays cheap.
 
 `materialize` builds the same function as a `jaxmem.network.Network` (small N only); the
 tests check that both agree. `split` (default 0.51) exists to break the construction on

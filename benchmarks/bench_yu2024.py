@@ -140,12 +140,12 @@ def main(argv=None):
     lowered = m1_pair.lower(*arrays[0]).compile()
     mem = lowered.memory_analysis()
     N, n = arrays[0][0].shape
-    B = yu2024._block_size(N, n, "pruned", yu2024.CANDIDATES, 8)
-    working = 8 * (2 * N * N + 8 * yu2024.CANDIDATES * N * B + TEST_PAD * n)
+    B = yu2024._block_size(N, n, "cells", yu2024.CANDIDATES, 8)
+    working = 8 * (2 * N * N + 6 * N * B + TEST_PAD * n)
     temp = getattr(mem, "temp_size_in_bytes", None) if mem is not None else None
     print(f"peak memory per pair: XLA temporaries {temp / 2**20:.1f} MiB" if temp is not None
           else "peak memory per pair: XLA memory analysis unavailable on this backend",
-          f"vs O(N^2 + K N B) = {working / 2**20:.1f} MiB (N = {N}, block B = {B}); "
+          f"vs O(N^2 + N B + T n) = {working / 2**20:.1f} MiB (N = {N}, block B = {B}); "
           f"process max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
     # Naive baseline on a pair small enough to write out.

@@ -216,32 +216,42 @@ def _cells_block(m1: M1, g, d, is_real):
     out = jnp.where(in_pos, m1.margin_r, jnp.where(in_neg, -m1.margin_r, 0)).astype(g.dtype)
     need = ~decided & is_real
     count = jnp.sum(need)
-    S = max(1, B // 8)
-    sub = jnp.nonzero(need, size=S, fill_value=0)[0]
+    band = jnp.nonzero(need, size=B, fill_value=0)[0]                 # band points first
+    K = 8 * CANDIDATES
+    C = int(max(1, min(B, BLOCK_BYTES // (K * g.shape[1] * g.dtype.itemsize))))
+    chunks = -(-B // C)
+    band = jnp.pad(band, (0, chunks * C - B))
 
-    def some(_):
-        units = _full_block_chunked(m1, g[sub])
-        target = jnp.where(jnp.arange(S) < count, sub, B)             # B: dropped
-        F = out.at[target].set(jnp.matmul(units, m1.y, precision=_HIGHEST), mode="drop")
-        cell = decided.at[target].set(jnp.any(units == m1.margin_r, axis=-1), mode="drop")
-        return F, cell
+    def chunk(c, state):
+        """C band points: the pruned network (module docstring), or the full one when a
+        point there has more than K possible units."""
+        F, cell = state
+        pos_in_band = c * C + jnp.arange(C)
+        idx = jax.lax.dynamic_slice(band, (c * C,), (C,))
+        live = pos_in_band < count
+        g_c, d_c = g[idx], d[idx]
+        passing, n_pass = _candidates(m1, g_c, d_c)
+        units, labels, ok = _pruned_block(m1, g_c, passing, n_pass, K)
 
-    def every(_):
-        units = _full_block_chunked(m1, g)
-        F = jnp.where(decided, out, jnp.matmul(units, m1.y, precision=_HIGHEST))
-        return F, decided | jnp.any(units == m1.margin_r, axis=-1)
+        def exact(units, labels):
+            return (jnp.sum(units * labels, axis=-1),
+                    jnp.any(units == m1.margin_r, axis=-1))
 
-    def none(_):
-        return out, decided
+        F_c, cell_c = jax.lax.cond(
+            jnp.all(ok | ~live), lambda _: exact(units, labels),
+            lambda _: exact(_full_block_chunked(m1, g_c), m1.y[None]), None)
+        target = jnp.where(live, idx, B)                              # B: dropped
+        return F.at[target].set(F_c, mode="drop"), cell.at[target].set(cell_c, mode="drop")
 
-    branch = jnp.where(count == 0, 0, jnp.where(count <= S, 1, 2))
-    F, in_cell = jax.lax.switch(branch, (none, some, every), None)
+    # A dynamic trip count: blocks with no band point do no band work (under vmap over
+    # datasets the loop runs to the largest count of the batch).
+    F, in_cell = jax.lax.fori_loop(0, (count + C - 1) // C, chunk, (out, decided))
     return F, in_cell, decided | ~is_real
 
 
 def _block_size(N: int, n: int, method: str, candidates: int, itemsize: int) -> int:
     per_point = n + {"full": N * N, "pruned": 8 * candidates * N + 4 * N,
-                     "cells": N * N // 8 + 4 * N}[method]
+                     "cells": 6 * N}[method]
     return int(max(1, min(4096, BLOCK_BYTES // (per_point * itemsize))))
 
 

@@ -6,13 +6,15 @@ the two classes have equal mass under one common density (condition (c2)). The c
 q = (1/2, ..., 1/2) and r1 = s <= 0.5 / 3^{1/n}, so that B(q, r3) fits in [0, 1]^n (c1). The
 classes are separated by c = r2 - r1 = s (2^{1/n} - 1), so D is in D(n, c) (Definition 3.1).
 
-Sampling (digest yu2024.md 5.B.1): a Gaussian (Box-Muller) direction times a radius whose n-th power is
-uniform on [0, r1^n] (ball) or [r2^n, r3^n] (annulus). With r^n = r1^n (2 + U) the annulus
-radius is r1 exp(log(2 + U) / n): no n-th powers, so nothing under- or overflows at n = 10^5.
+Sampling (digest yu2024.md 5.B.1): a Gaussian (Box-Muller) direction times a radius whose n-th
+power is uniform on [0, r1^n] (ball) or [r2^n, r3^n] (annulus). With r^n = r1^n (2 + U) the
+annulus radius is r1 exp(log(2 + U) / n): no n-th powers, nothing under- or overflows at
+n = 10^5.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -63,8 +65,13 @@ def ball_annulus(key, N: int, n: int, *, scale=None, dtype=None):
     shapes (static under jit); vmaps over keys. float64 when jax_enable_x64 is on.
     """
     N, n = _size("N", N), _size("n", n)
-    r1 = _scale(n, scale)
-    dtype = dtype or _float()
+    return _draw(key, N, n, _scale(n, scale), jnp.dtype(dtype or _float()))
+
+
+# One compiled program per (N, n, r1, dtype) when called eagerly (op by op would compile each
+# primitive); inlined when called inside a user's jit or vmap.
+@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4))
+def _draw(key, N: int, n: int, r1: float, dtype):
     # One uniform draw feeds everything (Box-Muller Gaussians, the label, the radius): a
     # single threefry call site, which keeps XLA's CPU compile time down inside big trials.
     half = (n + 1) // 2

@@ -5,7 +5,10 @@ An experiment module has
     REGENERATES  one line: what it regenerates
     grids(scale) the sweeps it needs, as jaxmem.sweep.Grid objects ("quick" or "full")
     render(store, runs, out_dir)  figures and tables from the store alone; the paths written
-(`runs` maps each grid's name to the run id that swept it).
+(`runs` maps each grid's name to the run id that swept it), and optionally
+    compute(store, scale, progress=None)  records that no sweep grid expresses (a draw
+                 subsampling a data set, a training run), written to the store resumably;
+                 returns {name: run id}, merged into `runs`.
 
 `all_experiments()` lists them in a stable order; `get(name)` finds one.
 """

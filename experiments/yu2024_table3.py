@@ -171,22 +171,21 @@ def run(store, scale: str, *, pairs=None, progress: bool | None = None,
     return stats
 
 
-_PENDING: dict = {}
-
-
 def grids(scale: str) -> list:
     """No sweep grids; checks the CIFAR-10 files (a GridError saying how to provide them)."""
     check_scale(scale)
     tables.check_data((TABLE,), f"{NAME} ({scale})")
-    _PENDING["scale"] = scale
     return []
 
 
+def compute(store, scale: str, *, progress: bool | None = None) -> dict:
+    """`jaxmem reproduce`'s hook: trains what the store lacks; {NAME: run id} for `render`."""
+    return {NAME: run(store, scale, progress=progress).run_id}
+
+
 def render(store, runs: dict, out_dir: str) -> list[str]:
-    """After `grids(scale)`: trains what the store lacks, then draws from the store."""
-    scale = _PENDING.pop("scale", None)
-    run_id = run(store, scale).run_id if scale is not None else None
-    return render_table(store, out_dir, run_id=run_id)
+    """Table 3 from the store (the run `compute` made, else the newest)."""
+    return render_table(store, out_dir, run_id=runs.get(NAME))
 
 
 # --- tables ----------------------------------------------------------------------------------

@@ -40,8 +40,8 @@ certified by M1's pruned evaluation, so most blocks take the N^2 fallback): an a
 
 `jaxmem reproduce yu2024_tables`: `grids(scale)` loads and checks the data files (absent files
 raise a GridError saying where they were looked for and how to provide them: exit 2) and
-returns no sweep grids; `render` then computes whatever the store lacks (`run`) and draws
-everything from the store's records alone. From Python: `run(store, scale)` then
+returns no sweep grids; the registry's `compute` hook then computes whatever the store lacks
+(`run`), and `render` draws everything from the store's records alone. From Python: `run(store, scale)` then
 `render_tables(store, out_dir)`.
 
 Outputs:
@@ -444,29 +444,23 @@ def run(store, scale: str, tables=TABLES, *, progress: bool | None = None,
 
 # --- the registry hooks ------------------------------------------------------------------------
 
-# The scale `grids` was last asked for in this process: `render` computes it first. The
-# registry's render(store, runs, out_dir) is not told the scale, and this experiment has no
-# sweep grids for `jaxmem reproduce` to run.
-_PENDING: dict = {}
-
-
 def grids(scale: str) -> list:
     """No sweep grids (see the module docstring); loads and checks the data, so that absent
     files fail here with a GridError saying how to provide them, before the store is opened."""
     check_scale(scale)
     check_data(TABLES, f"{NAME} ({scale})")
-    _PENDING["scale"] = scale
     return []
 
 
+def compute(store, scale: str, *, progress: bool | None = None) -> dict:
+    """`jaxmem reproduce`'s hook for records a sweep cannot express: every table's missing
+    records at `scale`; returns {table: run id} for `render`."""
+    return {t: stats.run_id for t, stats in run(store, scale, progress=progress).items()}
+
+
 def render(store, runs: dict, out_dir: str) -> list[str]:
-    """After `grids(scale)`: computes what the store lacks at that scale, then draws every
-    table from the store (`render_tables`)."""
-    scale = _PENDING.pop("scale", None)
-    made = {}
-    if scale is not None:
-        made = {t: s.run_id for t, s in run(store, scale).items()}
-    return render_tables(store, out_dir, runs=made)
+    """Every table from the store (`render_tables`), from the runs `compute` made."""
+    return render_tables(store, out_dir, runs=runs)
 
 
 # --- from records to tables ------------------------------------------------------------------

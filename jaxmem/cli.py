@@ -352,6 +352,9 @@ def _reproduce(args) -> int:
             runs[grid.name] = stats.run_id
             print(f"{grid.name}: {stats.computed} datasets computed, {stats.skipped} already "
                   f"in the store ({stats.seconds:.1f} s)", flush=True)
+        if hasattr(module, "compute"):   # records a sweep grid cannot express
+            runs.update(module.compute(store, args.scale,
+                                       progress=False if args.no_progress else None))
         os.makedirs(out_dir, exist_ok=True)
         paths = module.render(store, runs, out_dir)
     for path in paths:

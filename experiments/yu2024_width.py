@@ -1,0 +1,630 @@
+"""Yu, Gao, Zhang, Miao (NeurIPS 2024), Theorem 5.1 as an experiment: on the ball/annulus
+distribution D(n, q, r1, 2^{1/n} r1, 3^{1/n} r1) (jaxmem.data.ball_annulus; digest yu2024.md 2.2
+and 5.B), trained networks whose FIRST hidden layer has width w < n never beat the exact
+projection ceiling acc*(n, w) (jaxmem.metrics.width_ceiling), while wide networks (first width
+above n) and the Theorem 7.3 network M1 (first width 2 N+ N-, far above n) can, once N is large
+enough for the dimension.
+
+What is computed, per dimension n and training size N (one "group"):
+    data     one training set of N points (shared by every width, seed and M1) and one fresh
+             test sample of n_test points per n (shared by every N); drawn in the default float
+             dtype (float64 under `jaxmem reproduce`), keys fold_in(fold_in(key(SEED), n), N)
+             and fold_in(fold_in(key(SEED), n), 0) (DATA_RULE)
+    narrow   for each w < n, `seeds` networks n -> w -> hidden -> 1 (jaxmem.training.narrow:
+             Adam, cosine step size, logistic loss, minibatches), trained in float32
+    wide     the same with first width `wide` > n: the control
+    M1       yu2024.build on the same training set, evaluated on the test sample (float64),
+             with 1-NN on the same training set beside it
+Every width and seed of a group trains in ONE jitted, vmapped call: the first layer is padded
+to `wide` units and masked to w (narrow.train_one's active_width), so a group compiles once.
+Network s of a config has the key jaxmem.sweep.keys.dataset_keys(SEED, config, [s]): the key
+depends on its own config only, not on which other widths the group holds. M1 runs in a Python
+loop over the groups (one training set at a time), never under vmap.
+
+Verdict per network (as verify.yu2024_width's thm5_1.width): the test sample is independent of
+the network, so its number of correct test points is Binomial(n_test, A) with A <= acc*(n, w) if
+the theorem holds; a network is a violation when that count exceeds the (1 - DELTA)-quantile of
+Binomial(n_test, acc*) (`verify.yu2024_width.allowed_correct`, DELTA = 1e-3). The report is
+computed from the recorded accuracies, so a record above the ceiling shows as a violation.
+
+Records: one store run (sweep name "yu2024_width", kind "experiment"); one config per (n, N,
+kind, first width) with kind "narrow", "wide" or "m1"; its canonical JSON holds everything that
+fixes the numbers (sizes, training settings, padding, dtypes, seed, data rule); dataset index =
+the seed (M1: one dataset, index 0). A group is computed when any of its configs lacks records,
+and written config by config (INSERT OR IGNORE: stored records stay as they are); a rerun skips
+every complete group (resume), and a larger `seeds` reuses the stored ones.
+
+Scales (the training settings, `SCALES`):
+    quick  n in {5: w 1, 2, 3; 10: w 1, 2, 4, 8}, wide 32, hidden 32, N in {256, 1024}, 2 seeds,
+           300 steps (lr 1e-2, batches of 256), 2000 test points: ~30 s on a 2-core CPU at XLA
+           optimization level 0 (compile-bound: 4 training programs, 4 M1 shapes)
+    full   n in {5: 1, 2, 3; 10: 1, 2, 4, 6, 8; 30: 1, 2, 5, 10, 20, 28}, wide 64, hidden 64,
+           N in {512, 2048, 8192}, 8 seeds, 2000 steps (lr 3e-3, batches of 256), 20,000 test
+           points; M1 at N = 8192 has 2 N+ N- ~ 3.4e7 first-layer units (never materialized).
+           417 records, ~7 min on a 2-core CPU (compute-bound: the n = 30, N = 8192 group's 56
+           networks take ~1 min, each M1 at N = 8192 ~15 s)
+What the full scale gave (2-core CPU, the default keys): no violation among 336 narrow networks;
+the best narrow network stays 0.4 to 31 points below its ceiling (closest: n = 30, w = 1, where
+the ceiling itself is 0.516). The wide control reaches 0.989 / 0.999 / 1.000 at n = 5 (N = 512 /
+2048 / 8192), 0.66 / 0.89 / 0.96 at n = 10, but only 0.50 / 0.52 / 0.57 at n = 30; M1 tracks
+1-NN (a point or two below it: ties, output 0, count as errors): 0.79 / 0.90 / 0.96 at n = 5,
+0.55 to 0.60 at n = 10 and below 0.5 at n = 30 (ties ~10%). The separation c = r1 (2^{1/n} - 1)
+shrinks like 1/n while the nearest-neighbour spacing of N points shrinks only like N^{-1/n}, so
+"N large enough" grows exponentially with n for M1; at n = 30 N = 8192 is far too few.
+
+`jaxmem reproduce yu2024_width`: `grids(scale)` returns no sweep grids; the registry's `compute`
+hook computes what the store lacks (`run`); `render` draws everything from the store alone.
+
+Outputs:
+    yu2024_width.png   per n: test accuracy vs first width w (seed mean +- SD, and each seed),
+                       the exact ceiling acc*(n, w) and the paper's closed-form bound
+                       1 - 1/2 (3^{1-w/n} - 2^{1-w/n}); the wide control and M1 as horizontal
+                       lines per N
+    yu2024_width.csv   one row per config (CSV_COLUMNS): means, SDs, ceiling, bound, the
+                       ceiling's empirical value on the test sample (the Bayes rule of the
+                       projection), violations
+    yu2024_width.md    the verdict, max over narrow nets of (accuracy - ceiling), wide and M1
+                       accuracy per (n, N), the ceiling at the paper's dimension
+                       n = paper_min_dimension(w) for w = 1, 2, 6
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import functools
+import math
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxmem.constructions import yu2024
+from jaxmem.data.ball_annulus import ball_annulus
+from jaxmem.metrics.width_ceiling import (bayes_projection_predict, paper_min_dimension,
+                                          paper_width_bound, projection_accuracy_ceiling)
+from jaxmem.sweep.keys import canonical_json, config_hash, dataset_keys
+from jaxmem.training import narrow
+
+NAME = "yu2024_width"
+REGENERATES = ("Yu, Gao, Zhang, Miao 2024, Theorem 5.1: trained networks of first width w < n "
+               "against the exact projection ceiling on the ball/annulus, beside wide networks "
+               "and M1")
+
+SEED = 0
+DATA_RULE = "yu2024_width.v1"   # how the data keys are derived (draw_train, draw_test)
+TRAIN_DTYPE = "float32"
+OPTIMIZER = "adam.cosine"       # narrow.fit: Adam with a cosine-decayed step size
+LOSS = "logistic"
+DELTA = 1e-3                    # level of the one-sided binomial allowance per network
+PAPER_WIDTHS = (1, 2, 6)        # the md's ceiling at the paper's dimension
+KINDS = ("narrow", "wide", "m1")
+
+# dimensions: (n, first widths w < n) pairs; wide: the control's first width (> every n, and
+# the padded first width every network of a group is trained with); train_sizes: N.
+SCALES = {
+    "quick": dict(dimensions=((5, (1, 2, 3)), (10, (1, 2, 4, 8))), wide=32, hidden=32,
+                  train_sizes=(256, 1024), seeds=2, steps=300, lr=1e-2, batch_size=256,
+                  n_test=2000),
+    "full": dict(dimensions=((5, (1, 2, 3)), (10, (1, 2, 4, 6, 8)),
+                             (30, (1, 2, 5, 10, 20, 28))), wide=64, hidden=64,
+                 train_sizes=(512, 2048, 8192), seeds=8, steps=2000, lr=3e-3, batch_size=256,
+                 n_test=20000),
+}
+
+CSV_COLUMNS = ("n", "n_train", "kind", "first_width", "seeds", "n_test", "test_accuracy_mean",
+               "test_accuracy_sd", "test_accuracy_min", "test_accuracy_max",
+               "train_accuracy_mean", "train_accuracy_sd", "ceiling", "paper_bound",
+               "bayes_test_accuracy", "allowed_accuracy", "max_excess", "violations",
+               "width_ok", "nn_accuracy", "tie_fraction", "first_layer_units", "hidden",
+               "steps", "seconds_per_dataset")
+
+
+# --- sizes -----------------------------------------------------------------------------------
+
+def check_scale(scale: str) -> dict:
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}; known: {', '.join(SCALES)}")
+    return SCALES[scale]
+
+
+def check_size(size: dict) -> dict:
+    """The size with tuples of ints, or ValueError: every w in [1, n), wide > every n."""
+    keys = set(SCALES["quick"])
+    if set(size) != keys:
+        raise ValueError(f"a size has exactly the keys {sorted(keys)}; got {sorted(size)}")
+    dims = tuple((int(n), tuple(int(w) for w in ws)) for n, ws in size["dimensions"])
+    for n, ws in dims:
+        if not ws or not all(1 <= w < n for w in ws) or len(set(ws)) != len(ws):
+            raise ValueError(f"the narrow widths of n = {n} must be distinct ints in [1, n) "
+                             f"(Theorem 5.1 is about w < n); got {ws}")
+    if len({n for n, _ in dims}) != len(dims) or not dims:
+        raise ValueError(f"each dimension n once; got {[n for n, _ in dims]}")
+    if int(size["wide"]) <= max(n for n, _ in dims):
+        raise ValueError(f"the wide control needs a first width above every n; got wide = "
+                         f"{size['wide']}, n up to {max(n for n, _ in dims)}")
+    out = dict(size, dimensions=dims, train_sizes=tuple(int(N) for N in size["train_sizes"]))
+    for k in ("wide", "hidden", "seeds", "steps", "batch_size", "n_test"):
+        out[k] = int(size[k])
+    out["lr"] = float(size["lr"])
+    return out
+
+
+def _grid(size: dict) -> dict:
+    """The size as JSON (the run's grid)."""
+    return dict(size, dimensions=[[n, list(ws)] for n, ws in size["dimensions"]],
+                train_sizes=list(size["train_sizes"]))
+
+
+def _data_dtype() -> str:
+    return str(jnp.dtype(jnp.result_type(float)))
+
+
+# --- configs ---------------------------------------------------------------------------------
+
+def _common(n: int, N: int, size: dict) -> dict:
+    return dict(experiment=NAME, n=n, n_train=N, n_test=size["n_test"], seed=SEED,
+                data_rule=DATA_RULE, data_dtype=_data_dtype())
+
+
+def net_config(n: int, N: int, w: int, size: dict) -> dict:
+    """A trained network's config: narrow (w < n) or wide (w >= n)."""
+    return dict(_common(n, N, size), kind="narrow" if w < n else "wide", first_width=w,
+                padded_first_width=size["wide"], hidden=size["hidden"], steps=size["steps"],
+                lr=size["lr"], batch_size=size["batch_size"], optimizer=OPTIMIZER, loss=LOSS,
+                dtype=TRAIN_DTYPE)
+
+
+def m1_config(n: int, N: int, size: dict) -> dict:
+    return dict(_common(n, N, size), kind="m1", construction="yu2024.m1", split=yu2024.SPLIT,
+                evaluation="cells")
+
+
+@dataclasses.dataclass
+class Group:
+    """One (n, N): its trained-network configs (narrow widths, then the wide control) and M1."""
+    n: int
+    N: int
+    widths: tuple
+    nets: list          # [(config, hash)]
+    m1: tuple           # (config, hash)
+
+
+def groups(size: dict) -> list[Group]:
+    out = []
+    for n, ws in size["dimensions"]:
+        for N in size["train_sizes"]:
+            widths = tuple(ws) + (size["wide"],)
+            nets = [(c, config_hash(c)) for c in (net_config(n, N, w, size) for w in widths)]
+            m1 = m1_config(n, N, size)
+            out.append(Group(n, N, widths, nets, (m1, config_hash(m1))))
+    return out
+
+
+# --- data ------------------------------------------------------------------------------------
+
+def _data_key(n: int, tag: int):
+    return jax.random.fold_in(jax.random.fold_in(jax.random.key(SEED), n), tag)
+
+
+def draw_train(n: int, N: int):
+    """(X, y): the N training points of the group (n, N), in the default float dtype."""
+    return ball_annulus(_data_key(n, N), N, n)
+
+
+def draw_test(n: int, n_test: int):
+    """(X_test, y_test): the test sample of dimension n (tag 0: independent of every N >= 1)."""
+    return ball_annulus(_data_key(n, 0), n_test, n)
+
+
+def exact_count(fraction, count: int) -> np.ndarray:
+    """A float mean of `count` booleans as the integer number of hits."""
+    return np.rint(np.asarray(fraction, np.float64) * count).astype(np.int64)
+
+
+# --- training and M1 -------------------------------------------------------------------------
+
+@functools.partial(jax.jit, static_argnames=("padded", "hidden", "steps", "batch_size"))
+def _train_group(keys, widths, X, y, X_test, y_test, lr, *, padded, hidden, steps, batch_size):
+    """Every (width, seed) network of a group: one vmapped call, first layer padded to
+    `padded` units and masked to each network's width."""
+    one = functools.partial(narrow.train_one, first_width=padded, hidden=hidden, steps=steps,
+                            batch_size=batch_size)
+    return jax.vmap(lambda k, w: one(k, X, y, X_test, y_test, lr=lr, active_width=w))(
+        keys, widths)
+
+
+def train_networks(group: Group, size: dict, train, test) -> list[dict]:
+    """Trains every seed of every width of the group; one dict of record columns per config."""
+    (X, y), (X_test, y_test) = train, test
+    seeds, dtype = size["seeds"], jnp.dtype(TRAIN_DTYPE)
+    keys = jnp.concatenate([dataset_keys(SEED, c, np.arange(seeds)) for c, _ in group.nets])
+    widths = jnp.asarray(np.repeat(group.widths, seeds), jnp.int32)
+    t0 = time.perf_counter()
+    out = _train_group(keys, widths, X.astype(dtype), y.astype(dtype), X_test.astype(dtype),
+                       y_test.astype(dtype), jnp.asarray(size["lr"], dtype),
+                       padded=size["wide"], hidden=size["hidden"], steps=size["steps"],
+                       batch_size=size["batch_size"])
+    out = jax.device_get(out)
+    seconds = (time.perf_counter() - t0) / len(widths)
+    n_test, N = len(y_test), len(y)
+    columns = []
+    for i, w in enumerate(group.widths):
+        rows = slice(i * seeds, (i + 1) * seeds)
+        test_correct = exact_count(out["test_accuracy"][rows], n_test)
+        train_correct = exact_count(out["train_accuracy"][rows], N)
+        bayes = bayes_accuracy(X_test, y_test, w) if w < group.n else math.nan
+        columns.append(dict(
+            test_accuracy=test_correct / n_test, test_correct=test_correct,
+            train_accuracy=train_correct / N, train_correct=train_correct,
+            final_loss=np.asarray(out["final_loss"][rows], np.float64),
+            trained_first_width=np.asarray(out["first_width"][rows], np.int64),
+            bayes_test_accuracy=np.full(seeds, bayes), seconds=np.full(seeds, seconds)))
+    return columns
+
+
+def bayes_accuracy(X_test, y_test, w: int) -> float:
+    """The accuracy of the projection's Bayes rule (the ceiling's rule) on this test sample:
+    the ceiling as the test sample measures it."""
+    pred = bayes_projection_predict(X_test, w)
+    return int(jnp.sum(pred == y_test)) / len(y_test)
+
+
+def measure_m1(train, test) -> dict:
+    """M1 on the training set, evaluated on the test sample, 1-NN beside it: record columns
+    (one dataset)."""
+    (X, y), (X_test, y_test) = train, test
+    t0 = time.perf_counter()
+    m1, info = yu2024.build(None, X, y)
+    ev = jax.device_get(yu2024.evaluate(m1, X_test, y_test))
+    seconds = time.perf_counter() - t0
+    n_test = len(y_test)
+    one = lambda v, dt=np.float64: np.asarray([v], dt)  # noqa: E731
+    correct = exact_count(ev["accuracy"], n_test)
+    return dict(
+        test_accuracy=one(correct / n_test), test_correct=one(correct, np.int64),
+        tie_fraction=one(exact_count(ev["tie_fraction"], n_test) / n_test),
+        nn_accuracy=one(exact_count(ev["nn_accuracy"], n_test) / n_test),
+        in_cell_fraction=one(exact_count(ev["in_cell_fraction"], n_test) / n_test),
+        certified_fraction=one(exact_count(ev["certified_fraction"], n_test) / n_test),
+        agree_with_nn_in_cells=one(bool(ev["agree_with_nn_in_cells"]), bool),
+        valid=one(bool(info["valid"]), bool), margin_r=one(float(info["margin_r"])),
+        n_pos=one(int(info["n_pos"]), np.int64), n_neg=one(int(info["n_neg"]), np.int64),
+        first_layer_units=one(int(info["pair_units"]), np.int64),
+        dense_param_count=one(int(info["dense_param_count"]), np.int64),
+        nonzero_param_count=one(int(info["sparse_param_count"]), np.int64),
+        seconds=one(seconds))
+
+
+# --- the runner: records into the store ------------------------------------------------------
+
+@dataclasses.dataclass
+class RunStats:
+    run_id: int | None = None
+    configs: int = 0
+    datasets: int = 0
+    computed: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+
+
+def run_environment() -> dict:
+    from jaxmem.sweep.runner import environment, make_mesh
+    return environment(make_mesh(1))
+
+
+def run(store, scale: str, *, size: dict | None = None, progress: bool | None = None,
+        stream=None) -> RunStats:
+    """Computes every record the store lacks at `scale` (or at an explicit `size`, a dict
+    with SCALES' keys), one group (n, N) at a time; prints one line as `jaxmem reproduce` does
+    for a sweep. Returns what was computed and skipped."""
+    from jaxmem.sweep.progress import Progress
+    t0 = time.perf_counter()
+    size = check_size(check_scale(scale) if size is None else size)
+    seeds = size["seeds"]
+    todo = groups(size)
+    stats = RunStats()
+    configs = [(c, h, seeds) for g in todo for c, h in g.nets] + [(*g.m1, 1) for g in todo]
+    stats.configs, stats.datasets = len(configs), sum(d for *_, d in configs)
+    stats.run_id = store.begin_run(sweep=NAME, kind="experiment",
+                                   grid=dict(experiment=NAME, scale=scale, **_grid(size)),
+                                   environment=run_environment())
+    store.add_configs(stats.run_id, [(h, canonical_json(c), d) for c, h, d in configs])
+    bar = Progress(stats.configs, stats.datasets, stream=sys.stderr,
+                   enabled=sys.stderr.isatty() if progress is None else progress)
+    status = "failed"
+    try:
+        tests = {}
+        for g in todo:
+            net_done = [store.done_indices(h, seeds) for _, h in g.nets]
+            m1_done = store.done_indices(g.m1[1], 1)
+            if all(d.all() for d in net_done) and m1_done.all():
+                stats.skipped += sum(int(d.sum()) for d in net_done) + 1
+                bar.advance(configs=len(g.nets) + 1, datasets=len(g.nets) * seeds + 1,
+                            computed=False)
+                continue
+            if g.n not in tests:
+                tests = {g.n: draw_test(g.n, size["n_test"])}   # one n at a time
+            train = draw_train(g.n, g.N)
+            if not all(d.all() for d in net_done):
+                # Every seed of every width in one call; stored ones are recomputed
+                # identically and left as they are (INSERT OR IGNORE).
+                columns = train_networks(g, size, train, tests[g.n])
+                for (_, h), done, cols in zip(g.nets, net_done, columns):
+                    store.write_columns(stats.run_id, h, np.arange(seeds), cols)
+                    stats.computed += int((~done).sum())
+                    stats.skipped += int(done.sum())
+                    bar.advance(configs=1, datasets=seeds)
+            else:
+                stats.skipped += len(g.nets) * seeds
+                bar.advance(configs=len(g.nets), datasets=len(g.nets) * seeds, computed=False)
+            if not m1_done.all():
+                store.write_columns(stats.run_id, g.m1[1], np.arange(1),
+                                    measure_m1(train, tests[g.n]))
+                stats.computed += 1
+                bar.advance(configs=1, datasets=1)
+            else:
+                stats.skipped += 1
+                bar.advance(configs=1, datasets=1, computed=False)
+        status = "done"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        bar.close()
+        store.end_run(stats.run_id, status)
+        stats.seconds = time.perf_counter() - t0
+    print(f"{NAME}: {stats.computed} datasets computed, {stats.skipped} already in the store "
+          f"({stats.seconds:.1f} s)", file=stream or sys.stdout, flush=True)
+    return stats
+
+
+# --- the registry hooks ----------------------------------------------------------------------
+
+def grids(scale: str) -> list:
+    """No sweep grids: the records are trained networks and M1 on shared data (`compute`)."""
+    check_size(check_scale(scale))
+    return []
+
+
+def compute(store, scale: str, *, progress: bool | None = None) -> dict:
+    """`jaxmem reproduce`'s hook: the missing records at `scale`; {NAME: run id}."""
+    return {NAME: run(store, scale, progress=progress).run_id}
+
+
+def render(store, runs: dict, out_dir: str) -> list[str]:
+    """The figure, CSV and Markdown from the store's records of the run `runs[NAME]` (default:
+    the newest yu2024_width run). ValueError if there are none."""
+    from experiments import _genzel2023 as g
+    from jaxmem.store import StoreError
+    try:
+        records = store.records(runs.get(NAME, NAME))
+    except StoreError:
+        records = []
+    if not records:
+        raise ValueError(f"no {NAME} records in the store {store.path}; nothing to render")
+    rows = config_rows(records)
+    paths = [write_csv(rows, g.out_path(out_dir, f"{NAME}.csv")),
+             plot(rows, g.out_path(out_dir, f"{NAME}.png"))]
+    md = g.out_path(out_dir, f"{NAME}.md")
+    with open(md, "w") as f:
+        f.write(markdown(rows))
+    return paths + [md]
+
+
+# --- from records to rows --------------------------------------------------------------------
+
+def allowed_accuracy(n_test: int, ceiling: float, delta: float = DELTA) -> float:
+    """The largest test accuracy a network at the ceiling reaches with probability >= 1 -
+    delta: the (1 - delta)-quantile of Binomial(n_test, ceiling) / n_test (1 without a ceiling)."""
+    if ceiling >= 1:
+        return 1.0
+    from verify.yu2024_width import allowed_correct
+    return allowed_correct(n_test, ceiling, delta) / n_test
+
+
+def _mean_sd(values) -> tuple[float, float]:
+    v = np.asarray(values, np.float64)
+    return float(v.mean()), (float(v.std(ddof=1)) if len(v) > 1 else 0.0)
+
+
+def config_rows(records: list[dict]) -> list[dict]:
+    """One row per config (CSV_COLUMNS), sorted by n, N, kind (narrow, wide, m1), width.
+    ceiling = projection_accuracy_ceiling(n, w) (1 for the wide control and M1, whose first
+    widths exceed n); violations = networks whose recorded test accuracy, as a count of the
+    n_test points, exceeds the allowance at level DELTA."""
+    by_config: dict[str, list[dict]] = {}
+    for r in records:
+        by_config.setdefault(r["config_hash"], []).append(r)
+    rows = []
+    for group in by_config.values():
+        r0 = group[0]
+        n, N, kind, n_test = int(r0["n"]), int(r0["n_train"]), r0["kind"], int(r0["n_test"])
+        acc = np.array([float(r["test_accuracy"]) for r in group])
+        mean, sd = _mean_sd(acc)
+        if kind == "m1":
+            width = int(r0["first_layer_units"])
+            ceiling = bound = 1.0
+        else:
+            width = int(r0["first_width"])
+            ceiling = projection_accuracy_ceiling(n, width)
+            bound = paper_width_bound(n, width)
+        allowed = allowed_accuracy(n_test, ceiling)
+        correct = exact_count(acc, n_test)
+        violations = int(np.sum(correct > exact_count(allowed, n_test)))
+        row = dict(n=n, n_train=N, kind=kind, first_width=width, seeds=len(group),
+                   n_test=n_test, test_accuracy_mean=mean, test_accuracy_sd=sd,
+                   test_accuracy_min=float(acc.min()), test_accuracy_max=float(acc.max()),
+                   train_accuracy_mean=None, train_accuracy_sd=None, ceiling=ceiling,
+                   paper_bound=bound, bayes_test_accuracy=None, allowed_accuracy=allowed,
+                   max_excess=float(acc.max() - ceiling), violations=violations,
+                   width_ok=None, nn_accuracy=None, tie_fraction=None,
+                   first_layer_units=width, hidden=r0.get("hidden"), steps=r0.get("steps"),
+                   seconds_per_dataset=float(np.mean([float(r["seconds"]) for r in group])),
+                   accuracies=acc)
+        if kind == "m1":
+            row.update(nn_accuracy=float(r0["nn_accuracy"]),
+                       tie_fraction=float(r0["tie_fraction"]))
+        else:
+            tr, tr_sd = _mean_sd([float(r["train_accuracy"]) for r in group])
+            bayes = float(r0["bayes_test_accuracy"])
+            row.update(train_accuracy_mean=tr, train_accuracy_sd=tr_sd,
+                       bayes_test_accuracy=None if math.isnan(bayes) else bayes,
+                       width_ok=all(int(r["trained_first_width"]) == width for r in group))
+        rows.append(row)
+    order = {k: i for i, k in enumerate(KINDS)}
+    return sorted(rows, key=lambda r: (r["n"], r["n_train"], order[r["kind"]], r["first_width"]))
+
+
+def _csv_value(v):
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v))
+    return f"{v:.10g}" if isinstance(v, float) else ("" if v is None else v)
+
+
+def write_csv(rows: list[dict], path: str) -> str:
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: _csv_value(row[k]) for k in CSV_COLUMNS})
+    return path
+
+
+# --- the figure ------------------------------------------------------------------------------
+
+def plot(rows: list[dict], path: str) -> str:
+    from experiments import _genzel2023 as g
+    ns = sorted({r["n"] for r in rows})
+    Ns = sorted({r["n_train"] for r in rows})
+    fig = g.figure(4.6 * len(ns), 5.0)
+    axes = fig.subplots(1, len(ns), squeeze=False)[0]
+    colors = {N: f"C{i}" for i, N in enumerate(Ns)}
+    low = min(0.45, min(float(r["accuracies"].min()) for r in rows) - 0.02)
+    for ax, n in zip(axes, ns):
+        here = [r for r in rows if r["n"] == n]
+        ws = np.arange(1, n)
+        ax.plot(ws, [projection_accuracy_ceiling(n, int(w)) for w in ws], "k-", lw=1.6,
+                label="exact ceiling acc*(n, w)")
+        ax.plot(ws, [paper_width_bound(n, int(w)) for w in ws], "--", color="0.45", lw=1.2,
+                label=r"paper bound $1 - (3^{1-w/n} - 2^{1-w/n})/2$")
+        offsets = np.linspace(-0.12, 0.12, len(Ns)) if len(Ns) > 1 else [0.0]
+        for N, dx in zip(Ns, offsets):
+            nar = [r for r in here if r["n_train"] == N and r["kind"] == "narrow"]
+            if nar:
+                x = np.array([r["first_width"] for r in nar], float) + dx
+                ax.errorbar(x, [r["test_accuracy_mean"] for r in nar],
+                            yerr=[r["test_accuracy_sd"] for r in nar], fmt="o", ms=4,
+                            color=colors[N], capsize=2, label=f"first width w, N = {N}")
+                for xi, r in zip(x, nar):
+                    ax.plot(np.full(len(r["accuracies"]), xi), r["accuracies"], ".",
+                            color=colors[N], ms=2, alpha=0.5)
+            for kind, style in (("wide", ":"), ("m1", "-.")):
+                for r in (r for r in here if r["n_train"] == N and r["kind"] == kind):
+                    label = (f"wide control (w = {r['first_width']}), N = {N}" if kind == "wide"
+                             else f"M1 (w = 2 N+ N-), N = {N}")
+                    ax.axhline(r["test_accuracy_mean"], ls=style, color=colors[N], lw=1.3,
+                               label=label)
+        ax.set_xlim(0.5, n - 0.5)
+        ax.set_ylim(low, 1.02)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.set_xlabel("first hidden layer width w")
+        ax.set_ylabel("test accuracy")
+        ax.set_title(f"n = {n}", fontsize=10)
+        ax.grid(alpha=0.3)
+    handles, labels = axes[0].get_legend_handles_labels()
+    for ax in axes[1:]:   # a dimension may lack a kind or an N: every label once
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(4, len(labels)),
+               fontsize=7)
+    fig.suptitle("Yu et al. 2024, Thm 5.1: a first hidden layer of width w < n caps the "
+                 "accuracy on the ball/annulus", fontsize=10)
+    return g.save(fig, path)
+
+
+# --- the summary -----------------------------------------------------------------------------
+
+def _pct(x) -> str:
+    return "" if x is None else f"{100 * x:.2f}%"
+
+
+def summary(rows: list[dict]) -> dict:
+    narrow_rows = [r for r in rows if r["kind"] == "narrow"]
+    worst = max(narrow_rows, key=lambda r: r["max_excess"]) if narrow_rows else None
+    return dict(networks=sum(r["seeds"] for r in narrow_rows),
+                configs=len(narrow_rows),
+                violations=sum(r["violations"] for r in rows),
+                width_mismatch=sum(r["width_ok"] is False for r in rows),
+                max_excess=None if worst is None else worst["max_excess"], worst=worst)
+
+
+def markdown(rows: list[dict]) -> str:
+    s = summary(rows)
+    r0 = next((r for r in rows if r["kind"] != "m1"), rows[0])
+    n_test = sorted({r["n_test"] for r in rows})
+    lines = ["# Yu, Gao, Zhang, Miao 2024, Theorem 5.1: first width w < n caps the accuracy", "",
+             "Ball/annulus D(n, q, r1, 2^{1/n} r1, 3^{1/n} r1); networks n -> w -> "
+             f"{r0['hidden']} -> 1 (ReLU, Adam, logistic loss, {r0['steps']} steps, first "
+             "layer padded and masked to w), trained on one training set per (n, N), tested on "
+             f"a fresh sample of {', '.join(map(str, n_test))} points per n; M1 (Theorem 7.3) "
+             "and 1-NN on the same training sets. Ceiling acc*(n, w): the exact accuracy of the "
+             "best function of a w-dimensional projection (jaxmem.metrics.width_ceiling). A "
+             "network violates it when its number of correct test points exceeds the "
+             f"(1 - {DELTA:g})-quantile of Binomial(n_test, acc*).", ""]
+    verdict = "VIOLATED" if s["violations"] or s["width_mismatch"] else "HOLDS"
+    lines.append(f"- **{verdict}**: {s['violations']} violation(s) among {s['networks']} "
+                 f"narrow networks ({s['configs']} configs); networks whose trained first "
+                 f"width is not w: {s['width_mismatch']}.")
+    if s["worst"] is not None:
+        w = s["worst"]
+        lines.append(f"- Max over narrow networks of (test accuracy - ceiling): "
+                     f"**{100 * s['max_excess']:+.2f} points** (n = {w['n']}, N = "
+                     f"{w['n_train']}, w = {w['first_width']}: best seed "
+                     f"{_pct(w['test_accuracy_max'])}, ceiling {_pct(w['ceiling'])}, allowance "
+                     f"up to {_pct(w['allowed_accuracy'])}).")
+    lines += ["", "## Narrow networks against the ceiling", "",
+              "| n | N | w | seeds | test acc mean (SD) | best seed | ceiling acc* | paper bound "
+              "| Bayes rule on this test sample | best - ceiling | train acc | violations |",
+              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in (r for r in rows if r["kind"] == "narrow"):
+        lines.append(f"| {r['n']} | {r['n_train']} | {r['first_width']} | {r['seeds']} | "
+                     f"{_pct(r['test_accuracy_mean'])} ({_pct(r['test_accuracy_sd'])}) | "
+                     f"{_pct(r['test_accuracy_max'])} | {_pct(r['ceiling'])} | "
+                     f"{_pct(r['paper_bound'])} | {_pct(r['bayes_test_accuracy'])} | "
+                     f"{100 * r['max_excess']:+.2f} | {_pct(r['train_accuracy_mean'])} | "
+                     f"{r['violations']} |")
+    lines += ["", "## Wide control and M1 on the same training sets", "",
+              "| n | N | best narrow (w) | its ceiling | wide mean (SD) | M1 | 1-NN | M1 ties "
+              "| M1 first-layer units 2 N+ N- |",
+              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for n, N in sorted({(r["n"], r["n_train"]) for r in rows}):
+        here = [r for r in rows if (r["n"], r["n_train"]) == (n, N)]
+        nar = [r for r in here if r["kind"] == "narrow"]
+        best = max(nar, key=lambda r: r["test_accuracy_mean"]) if nar else None
+        wide = next((r for r in here if r["kind"] == "wide"), None)
+        m1 = next((r for r in here if r["kind"] == "m1"), None)
+        cells = [str(n), str(N),
+                 "" if best is None else f"{_pct(best['test_accuracy_mean'])} "
+                 f"({best['first_width']})",
+                 "" if best is None else _pct(best["ceiling"]),
+                 "" if wide is None else f"{_pct(wide['test_accuracy_mean'])} "
+                 f"({_pct(wide['test_accuracy_sd'])}), w = {wide['first_width']}",
+                 "" if m1 is None else _pct(m1["test_accuracy_mean"]),
+                 "" if m1 is None else _pct(m1["nn_accuracy"]),
+                 "" if m1 is None else _pct(m1["tie_fraction"]),
+                 "" if m1 is None else f"{m1['first_layer_units']:,}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "## The ceiling at the paper's dimension (Lemma D.8: 3^{w/n} < 1.001)", "",
+              "| w | n = paper_min_dimension(w) | exact ceiling acc* | paper bound | <= 0.51 |",
+              "|---:|---:|---:|---:|:---:|"]
+    for w in PAPER_WIDTHS:
+        n = paper_min_dimension(w)
+        c = projection_accuracy_ceiling(n, w)
+        lines.append(f"| {w} | {n:,} | {c:.6f} | {paper_width_bound(n, w):.6f} | "
+                     f"{'yes' if c <= 0.51 else 'NO'} |")
+    return "\n".join(lines) + "\n"

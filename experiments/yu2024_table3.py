@@ -39,7 +39,8 @@ import jax
 import numpy as np
 
 from experiments import yu2024_tables as tables
-from jaxmem.sweep.keys import canonical_json, config_hash
+from experiments._records import experiment_run
+from jaxmem.sweep.keys import config_hash
 
 NAME = "yu2024_table3"
 REGENERATES = ("Yu, Gao, Zhang, Miao 2024, Table 3: ResNet-18 (SGD, 20 epochs, lr 0.1) on all "
@@ -129,7 +130,6 @@ def run(store, scale: str, *, pairs=None, progress: bool | None = None,
         stream=None) -> Stats:
     """Trains what the store lacks (one transaction per pair; pairs: default all 45); prints
     one line."""
-    from jaxmem.sweep.progress import Progress
     stream = stream or sys.stdout
     pairs = PAIRS if pairs is None else tuple(pairs)
     t0 = time.perf_counter()
@@ -139,32 +139,21 @@ def run(store, scale: str, *, pairs=None, progress: bool | None = None,
     configs = [(pair, pair_config(data, size, *pair)) for pair in pairs]
     hashes = [config_hash(c) for _, c in configs]
     stats = Stats(pairs=len(configs), datasets=len(configs) * draws)
-    stats.run_id = store.begin_run(sweep=sweep_name(), kind="experiment",
-                                   grid=dict(experiment=NAME, scale=scale,
-                                             pairs=[list(p) for p in pairs], **size),
-                                   environment=tables.run_environment())
-    store.add_configs(stats.run_id, [(h, canonical_json(c), draws)
-                                     for h, (_, c) in zip(hashes, configs)])
-    bar = Progress(len(configs), stats.datasets, stream=sys.stderr,
-                   enabled=sys.stderr.isatty() if progress is None else progress)
-    status = "failed"
+    grid = dict(experiment=NAME, scale=scale, pairs=[list(p) for p in pairs], **size)
     try:
-        for h, ((a, b), _) in zip(hashes, configs):
-            done = store.done_indices(h, draws)
-            stats.skipped += int(done.sum())
-            todo = np.flatnonzero(~done)
-            if todo.size:   # each network is costly: only the missing draws are trained
-                columns = train_pair(data, size, a, b, todo)
-                store.write_columns(stats.run_id, h, todo, columns)
-                stats.computed += int(todo.size)
-            bar.advance(configs=1, datasets=draws, computed=bool(todo.size))
-        status = "done"
-    except KeyboardInterrupt:
-        status = "interrupted"
-        raise
+        with experiment_run(store, sweep_name(), grid,
+                            [(h, c, draws) for h, (_, c) in zip(hashes, configs)],
+                            progress=progress) as (stats.run_id, bar):
+            for h, ((a, b), _) in zip(hashes, configs):
+                done = store.done_indices(h, draws)
+                stats.skipped += int(done.sum())
+                todo = np.flatnonzero(~done)
+                if todo.size:   # each network is costly: only the missing draws are trained
+                    columns = train_pair(data, size, a, b, todo)
+                    store.write_columns(stats.run_id, h, todo, columns)
+                    stats.computed += int(todo.size)
+                bar.advance(configs=1, datasets=draws, computed=bool(todo.size))
     finally:
-        bar.close()
-        store.end_run(stats.run_id, status)
         stats.seconds = time.perf_counter() - t0
     print(f"{sweep_name()}: {stats.computed} datasets computed, {stats.skipped} already in "
           f"the store ({stats.seconds:.1f} s)", file=stream, flush=True)

@@ -41,8 +41,8 @@ certified by M1's pruned evaluation, so most blocks take the N^2 fallback): an a
 `jaxmem reproduce yu2024_tables`: `grids(scale)` loads and checks the data files (absent files
 raise a GridError saying where they were looked for and how to provide them: exit 2) and
 returns no sweep grids; the registry's `compute` hook then computes whatever the store lacks
-(`run`), and `render` draws everything from the store's records alone. From Python: `run(store, scale)` then
-`render_tables(store, out_dir)`.
+(`run`), and `render` draws everything from the store's records alone. From Python:
+`run(store, scale)` then `render_tables(store, out_dir)`.
 
 Outputs:
     yu2024_tables_{table}.png             10x10 heatmaps: M1 accuracy, 1-NN accuracy, M1 ties
@@ -68,8 +68,9 @@ import numpy as np
 
 from jaxmem.constructions import yu2024
 from jaxmem.data import real, tasks
+from experiments._records import experiment_run
 from jaxmem.sweep import GridError
-from jaxmem.sweep.keys import canonical_json, config_hash
+from jaxmem.sweep.keys import config_hash
 
 NAME = "yu2024_tables"
 REGENERATES = ("Yu, Gao, Zhang, Miao 2024, Tables 1-2: the Theorem 7.3 network M1 and 1-NN "
@@ -376,16 +377,10 @@ class TableStats:
     seconds: float = 0.0
 
 
-def run_environment() -> dict:
-    from jaxmem.sweep.runner import environment, make_mesh
-    return environment(make_mesh(1))
-
-
 def run_table(store, table: str, scale: str, *, progress: bool | None = None,
               pairs=None, data: TableData | None = None) -> TableStats:
     """Computes every (pair, draw) record of one table that the store lacks, one store
     transaction per pair (pairs: default all 45). Returns what was computed and skipped."""
-    from jaxmem.sweep.progress import Progress
     t0 = time.perf_counter()
     pairs = PAIRS if pairs is None else tuple(pairs)
     size = check_scale(scale)[table]
@@ -394,36 +389,27 @@ def run_table(store, table: str, scale: str, *, progress: bool | None = None,
     configs = [(pair, pair_config(table, data, size, *pair)) for pair in pairs]
     hashes = [config_hash(c) for _, c in configs]
     stats = TableStats(table=table, pairs=len(configs), datasets=len(configs) * draws)
-    stats.run_id = store.begin_run(sweep=sweep_name(table), kind="experiment",
-                                   grid=dict(experiment=NAME, table=table, scale=scale,
-                                             pairs=[list(p) for p in pairs], **size),
-                                   environment=run_environment())
-    store.add_configs(stats.run_id, [(h, canonical_json(c), draws)
-                                     for h, (_, c) in zip(hashes, configs)])
-    bar = Progress(len(configs), stats.datasets, stream=sys.stderr,
-                   enabled=sys.stderr.isatty() if progress is None else progress)
-    status, pools = "failed", None
+    grid = dict(experiment=NAME, table=table, scale=scale, pairs=[list(p) for p in pairs],
+                **size)
+    pools = None
     try:
-        for h, ((a, b), _) in zip(hashes, configs):
-            done = store.done_indices(h, draws)
-            stats.skipped += int(done.sum())
-            if done.all():
-                bar.advance(configs=1, datasets=draws, computed=False)
-                continue
-            pools = pools or device_pools(data)
-            # Every draw of the pair in one call (one compiled shape); stored draws are
-            # recomputed identically and left as they are (INSERT OR IGNORE).
-            columns = measure_pair(data, size, a, b, range(draws), pools)
-            store.write_columns(stats.run_id, h, np.arange(draws), columns)
-            stats.computed += int((~done).sum())
-            bar.advance(configs=1, datasets=draws)
-        status = "done"
-    except KeyboardInterrupt:
-        status = "interrupted"
-        raise
+        with experiment_run(store, sweep_name(table), grid,
+                            [(h, c, draws) for h, (_, c) in zip(hashes, configs)],
+                            progress=progress) as (stats.run_id, bar):
+            for h, ((a, b), _) in zip(hashes, configs):
+                done = store.done_indices(h, draws)
+                stats.skipped += int(done.sum())
+                if done.all():
+                    bar.advance(configs=1, datasets=draws, computed=False)
+                    continue
+                pools = pools or device_pools(data)
+                # Every draw of the pair in one call (one compiled shape); stored draws are
+                # recomputed identically and left as they are (INSERT OR IGNORE).
+                columns = measure_pair(data, size, a, b, range(draws), pools)
+                store.write_columns(stats.run_id, h, np.arange(draws), columns)
+                stats.computed += int((~done).sum())
+                bar.advance(configs=1, datasets=draws)
     finally:
-        bar.close()
-        store.end_run(stats.run_id, status)
         stats.seconds = time.perf_counter() - t0
     return stats
 

@@ -81,11 +81,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from experiments._records import experiment_run
 from jaxmem.constructions import yu2024
 from jaxmem.data.ball_annulus import ball_annulus
 from jaxmem.metrics.width_ceiling import (bayes_projection_predict, paper_min_dimension,
                                           paper_width_bound, projection_accuracy_ceiling)
-from jaxmem.sweep.keys import canonical_json, config_hash, dataset_keys
+from jaxmem.sweep.keys import config_hash, dataset_keys
 from jaxmem.training import narrow
 
 NAME = "yu2024_width"
@@ -310,17 +311,11 @@ class RunStats:
     seconds: float = 0.0
 
 
-def run_environment() -> dict:
-    from jaxmem.sweep.runner import environment, make_mesh
-    return environment(make_mesh(1))
-
-
 def run(store, scale: str, *, size: dict | None = None, progress: bool | None = None,
         stream=None) -> RunStats:
     """Computes every record the store lacks at `scale` (or at an explicit `size`, a dict
     with SCALES' keys), one group (n, N) at a time; prints one line as `jaxmem reproduce` does
     for a sweep. Returns what was computed and skipped."""
-    from jaxmem.sweep.progress import Progress
     t0 = time.perf_counter()
     size = check_size(check_scale(scale) if size is None else size)
     seeds = size["seeds"]
@@ -328,53 +323,44 @@ def run(store, scale: str, *, size: dict | None = None, progress: bool | None = 
     stats = RunStats()
     configs = [(c, h, seeds) for g in todo for c, h in g.nets] + [(*g.m1, 1) for g in todo]
     stats.configs, stats.datasets = len(configs), sum(d for *_, d in configs)
-    stats.run_id = store.begin_run(sweep=NAME, kind="experiment",
-                                   grid=dict(experiment=NAME, scale=scale, **_grid(size)),
-                                   environment=run_environment())
-    store.add_configs(stats.run_id, [(h, canonical_json(c), d) for c, h, d in configs])
-    bar = Progress(stats.configs, stats.datasets, stream=sys.stderr,
-                   enabled=sys.stderr.isatty() if progress is None else progress)
-    status = "failed"
+    grid = dict(experiment=NAME, scale=scale, **_grid(size))
     try:
-        tests = {}
-        for g in todo:
-            net_done = [store.done_indices(h, seeds) for _, h in g.nets]
-            m1_done = store.done_indices(g.m1[1], 1)
-            if all(d.all() for d in net_done) and m1_done.all():
-                stats.skipped += sum(int(d.sum()) for d in net_done) + 1
-                bar.advance(configs=len(g.nets) + 1, datasets=len(g.nets) * seeds + 1,
-                            computed=False)
-                continue
-            if g.n not in tests:
-                tests = {g.n: draw_test(g.n, size["n_test"])}   # one n at a time
-            train = draw_train(g.n, g.N)
-            if not all(d.all() for d in net_done):
-                # Every seed of every width in one call; stored ones are recomputed
-                # identically and left as they are (INSERT OR IGNORE).
-                columns = train_networks(g, size, train, tests[g.n])
-                for (_, h), done, cols in zip(g.nets, net_done, columns):
-                    store.write_columns(stats.run_id, h, np.arange(seeds), cols)
-                    stats.computed += int((~done).sum())
-                    stats.skipped += int(done.sum())
-                    bar.advance(configs=1, datasets=seeds)
-            else:
-                stats.skipped += len(g.nets) * seeds
-                bar.advance(configs=len(g.nets), datasets=len(g.nets) * seeds, computed=False)
-            if not m1_done.all():
-                store.write_columns(stats.run_id, g.m1[1], np.arange(1),
-                                    measure_m1(train, tests[g.n]))
-                stats.computed += 1
-                bar.advance(configs=1, datasets=1)
-            else:
-                stats.skipped += 1
-                bar.advance(configs=1, datasets=1, computed=False)
-        status = "done"
-    except KeyboardInterrupt:
-        status = "interrupted"
-        raise
+        with experiment_run(store, NAME, grid, [(h, c, d) for c, h, d in configs],
+                            progress=progress) as (stats.run_id, bar):
+            tests = {}
+            for g in todo:
+                net_done = [store.done_indices(h, seeds) for _, h in g.nets]
+                m1_done = store.done_indices(g.m1[1], 1)
+                if all(d.all() for d in net_done) and m1_done.all():
+                    stats.skipped += sum(int(d.sum()) for d in net_done) + 1
+                    bar.advance(configs=len(g.nets) + 1, datasets=len(g.nets) * seeds + 1,
+                                computed=False)
+                    continue
+                if g.n not in tests:
+                    tests = {g.n: draw_test(g.n, size["n_test"])}   # one n at a time
+                train = draw_train(g.n, g.N)
+                if not all(d.all() for d in net_done):
+                    # Every seed of every width in one call; stored ones are recomputed
+                    # identically and left as they are (INSERT OR IGNORE).
+                    columns = train_networks(g, size, train, tests[g.n])
+                    for (_, h), done, cols in zip(g.nets, net_done, columns):
+                        store.write_columns(stats.run_id, h, np.arange(seeds), cols)
+                        stats.computed += int((~done).sum())
+                        stats.skipped += int(done.sum())
+                        bar.advance(configs=1, datasets=seeds)
+                else:
+                    stats.skipped += len(g.nets) * seeds
+                    bar.advance(configs=len(g.nets), datasets=len(g.nets) * seeds,
+                                computed=False)
+                if not m1_done.all():
+                    store.write_columns(stats.run_id, g.m1[1], np.arange(1),
+                                        measure_m1(train, tests[g.n]))
+                    stats.computed += 1
+                    bar.advance(configs=1, datasets=1)
+                else:
+                    stats.skipped += 1
+                    bar.advance(configs=1, datasets=1, computed=False)
     finally:
-        bar.close()
-        store.end_run(stats.run_id, status)
         stats.seconds = time.perf_counter() - t0
     print(f"{NAME}: {stats.computed} datasets computed, {stats.skipped} already in the store "
           f"({stats.seconds:.1f} s)", file=stream or sys.stdout, flush=True)

@@ -1,0 +1,37 @@
+"""One store run for an experiment that writes its own records (Yu et al.'s tables and width
+experiment): what no sweep grid expresses, kept as resumable as a sweep."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+
+from jaxmem.sweep.keys import canonical_json
+
+
+def run_environment() -> dict:
+    from jaxmem.sweep.runner import environment, make_mesh
+    return environment(make_mesh(1))
+
+
+@contextlib.contextmanager
+def experiment_run(store, sweep: str, grid: dict, configs, *, progress: bool | None = None):
+    """Begins a store run (kind "experiment") with `configs`, a list of (hash, config,
+    datasets), and yields (run_id, progress bar). On exit the bar closes and the run ends
+    "done", "interrupted" (Ctrl-C, re-raised) or "failed" (any other error, re-raised)."""
+    from jaxmem.sweep.progress import Progress
+    run_id = store.begin_run(sweep=sweep, kind="experiment", grid=grid,
+                             environment=run_environment())
+    store.add_configs(run_id, [(h, canonical_json(c), d) for h, c, d in configs])
+    bar = Progress(len(configs), sum(d for *_, d in configs), stream=sys.stderr,
+                   enabled=sys.stderr.isatty() if progress is None else progress)
+    status = "failed"
+    try:
+        yield run_id, bar
+        status = "done"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        bar.close()
+        store.end_run(run_id, status)

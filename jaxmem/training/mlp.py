@@ -345,6 +345,7 @@ class TrainState(NamedTuple):
     params: Any
     opt_state: Any
     order_key: jax.Array
+    order: jax.Array          # minibatch runs: the current epoch's permutation (lanes, N)
     width: jax.Array
     lr: jax.Array
     done: jax.Array           # memorized (frozen if trainer.freeze)
@@ -389,8 +390,8 @@ def _lane_init(trainer, key, X, width, init_scale, lr):
     return params, opt.init(params), k_order
 
 
-def _lane_chunk(trainer, params, opt_state, order_key, width, lr, done, steps_to_fit, step,
-                X, y, weight):
+def _lane_chunk(trainer, params, opt_state, order_key, order, width, lr, done, steps_to_fit,
+                step, X, y, weight):
     """One lane: `check_every` updates (none if frozen), then the fit check. Full batch:
     one update, checked on the forward pass of its own gradient (the parameters before it)."""
     n = X.shape[0]
@@ -418,27 +419,33 @@ def _lane_chunk(trainer, params, opt_state, order_key, width, lr, done, steps_to
         done = done | fit
         frozen = done & trainer.freeze
         params, opt_state = update(params, opt_state, grads, frozen)
-        return params, opt_state, done, steps_to_fit, loss, acc
+        return params, opt_state, order, done, steps_to_fit, loss, acc
 
     B = min(trainer.batch_size, n)
 
     def one(carry, i):
-        p, s = carry
+        p, s, perm = carry
         t = step + i
-        epoch = t // per_epoch
-        perm = jax.random.permutation(jax.random.fold_in(order_key, epoch), n)
+        # A new order at each epoch start. t is shared by all lanes (not batched), so under
+        # vmap this stays a real branch: the sort runs once an epoch, not once a step.
+        perm = jax.lax.cond(
+            t % per_epoch == 0,
+            lambda: jax.random.permutation(jax.random.fold_in(order_key, t // per_epoch),
+                                           n).astype(jnp.int32),
+            lambda: perm)
         idx = jax.lax.dynamic_slice(perm, ((t % per_epoch) * B,), (B,))
         (_, _), grads = jax.value_and_grad(objective, has_aux=True)(p, X[idx], y[idx],
                                                                      weight[idx])
-        return update(p, s, grads, done & trainer.freeze), None
+        p, s = update(p, s, grads, done & trainer.freeze)
+        return (p, s, perm), None
 
-    (params, opt_state), _ = jax.lax.scan(one, (params, opt_state),
-                                          jnp.arange(trainer.check_every))
+    (params, opt_state, order), _ = jax.lax.scan(one, (params, opt_state, order),
+                                                 jnp.arange(trainer.check_every))
     out = predict(trainer, params, X, width)
     loss, acc, _, fit = _fit_stats(trainer, out, y, weight, y_scale)
     newly = fit & ~done
     steps_to_fit = jnp.where(newly, step + trainer.check_every, steps_to_fit)
-    return params, opt_state, done | fit, steps_to_fit, loss, acc
+    return params, opt_state, order, done | fit, steps_to_fit, loss, acc
 
 
 @functools.partial(jax.jit, static_argnames=("trainer",))
@@ -450,7 +457,8 @@ def _init_state(trainer, X, y, weight, keys, width, init_scale, lr):
     L = keys.shape[0]
     H = _history_length(trainer)
     nan = jnp.full((L, H), jnp.nan, X.dtype)
-    return TrainState(params, opt_state, order_key, width, lr, jnp.zeros((L,), bool),
+    order = jnp.zeros((L, 1 if trainer.full_batch else X.shape[-2]), jnp.int32)
+    return TrainState(params, opt_state, order_key, order, width, lr, jnp.zeros((L,), bool),
                       jnp.full((L,), -1, jnp.int32), jnp.zeros((), jnp.int32), nan, nan)
 
 
@@ -458,7 +466,7 @@ def _advance(trainer, state: TrainState, X, y, weight, stop):
     """Runs chunks until step >= stop or every lane is done (frozen)."""
     x_ax, y_ax, w_ax = _lane_axes(trainer, X, y, weight)
     chunk = jax.vmap(functools.partial(_lane_chunk, trainer),
-                     in_axes=(0, 0, 0, 0, 0, 0, 0, None, x_ax, y_ax, w_ax))
+                     in_axes=(0, 0, 0, 0, 0, 0, 0, 0, None, x_ax, y_ax, w_ax))
     per_check = 1 if trainer.full_batch else trainer.check_every
 
     def cond(s: TrainState):
@@ -466,9 +474,9 @@ def _advance(trainer, state: TrainState, X, y, weight, stop):
         return running & ~jnp.all(s.done) if trainer.freeze else running
 
     def body(s: TrainState):
-        params, opt_state, done, steps_to_fit, loss, acc = chunk(
-            s.params, s.opt_state, s.order_key, s.width, s.lr, s.done, s.steps_to_fit,
-            s.step, X, y, weight)
+        params, opt_state, order, done, steps_to_fit, loss, acc = chunk(
+            s.params, s.opt_state, s.order_key, s.order, s.width, s.lr, s.done,
+            s.steps_to_fit, s.step, X, y, weight)
         # Full batch: the check at `step` saw the parameters before the update (index step);
         # minibatch: after check_every updates (index step / check_every + 1).
         slot = (s.step if trainer.full_batch else s.step // per_check + 1).astype(jnp.int32)
@@ -476,7 +484,7 @@ def _advance(trainer, state: TrainState, X, y, weight, stop):
             s.history_loss.dtype), (jnp.int32(0), slot))
         ha = jax.lax.dynamic_update_slice(s.history_accuracy, acc[:, None].astype(
             s.history_accuracy.dtype), (jnp.int32(0), slot))
-        return s._replace(params=params, opt_state=opt_state, done=done,
+        return s._replace(params=params, opt_state=opt_state, order=order, done=done,
                           steps_to_fit=steps_to_fit, step=s.step + per_check,
                           history_loss=hl, history_accuracy=ha)
 
@@ -693,12 +701,18 @@ def train(trainer: Trainer, X, y, keys, *, width=None, init_scale=1.0, lr=1e-2,
     return _train_jit(trainer, X, y, weight, keys, width, init_scale, lr)
 
 
-@functools.partial(jax.jit, static_argnames=("trainer",))
-def _train_jit(trainer, X, y, weight, keys, width, init_scale, lr):
+def train_lanes(trainer: Trainer, X, y, weight, keys, width, init_scale, lr) -> TrainResult:
+    """`train` without the host-side checks: pure and traceable, for use inside jit / vmap
+    (a claim's trial trains several widths per dataset with it). Every argument must already
+    be an array of the right shape and dtype: weight (N,) or (lanes, N), width (lanes,) int32,
+    init_scale and lr (lanes,)."""
     # init, loop and final check in ONE program: one compilation per (trainer, shapes).
     state = _init_state.__wrapped__(trainer, X, y, weight, keys, width, init_scale, lr)
     state = _advance(trainer, state, X, y, weight, jnp.asarray(trainer.max_steps, jnp.int32))
     return _finish.__wrapped__(trainer, state, X, y, weight)
+
+
+_train_jit = jax.jit(train_lanes, static_argnames=("trainer",))
 
 
 def lane_params(params, lane: int):
@@ -720,4 +734,5 @@ def accuracy(trainer: Trainer, params, X, y, width) -> jax.Array:
 
 __all__ = ["ACTIVATIONS", "INITS", "LOSSES", "MLP", "OPTIMIZERS", "TrainResult", "TrainState",
            "Trainer", "accuracy", "advance", "finish", "hidden_activations", "init_params",
-           "init_state", "lane_params", "param_count", "predict", "to_network", "train"]
+           "init_state", "lane_params", "param_count", "predict", "to_network", "train",
+           "train_lanes"]

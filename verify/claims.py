@@ -74,6 +74,10 @@ class Claim:
     host: Callable[[dict, dict], dict] | None = None
     # Optional (key, **config) -> (X, y): the dataset a trial sees, for --reproduce --save.
     dataset: Callable[..., tuple] | None = None
+    # Optional XLA options for the trial's compiled program (jaxmem.sweep.batched): claims
+    # that train networks use training.mlp.OPTIMIZED, since quick scale lowers XLA's
+    # optimization level (fast compiles) and an unoptimized training loop runs ~15x slower.
+    compiler_options: dict | None = None
 
     def __post_init__(self):
         for scale in SCALES:
@@ -131,7 +135,8 @@ def run_config(claim: Claim, config: dict, seed: int, indices=None,
     if indices is None:
         indices = range(config["datasets"])
     keys = dataset_keys(seed, stream_config(claim, config), list(indices))
-    outs = run_chunked(claim.trial, keys, chunk_size, **trial_config(claim, config))
+    outs = run_chunked(claim.trial, keys, chunk_size, compiler_options=claim.compiler_options,
+                       **trial_config(claim, config))
     if claim.host is not None:
         outs = claim.host(outs, config)
     return outs

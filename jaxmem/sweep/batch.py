@@ -17,16 +17,22 @@ import numpy as np
 _COMPILED: dict = {}
 
 
-def batched(fn: Callable, **static) -> Callable:
+def batched(fn: Callable, *, compiler_options: dict | None = None, **static) -> Callable:
     """jit(vmap(partial(fn, **static))) over a batch of keys, cached by (fn, static) so that
-    repeated calls with the same function and shapes reuse one compilation."""
-    cache_key = (fn, tuple(sorted(static.items())))
+    repeated calls with the same function and shapes reuse one compilation. compiler_options
+    (XLA options for this program only, e.g. {"xla_backend_optimization_level": 2}) let a
+    compute-heavy trial (a training loop) run optimized when the quick scale lowers XLA's
+    optimization level for everything else."""
+    options = tuple(sorted((compiler_options or {}).items()))
+    cache_key = (fn, tuple(sorted(static.items())), options)
     if cache_key not in _COMPILED:
-        _COMPILED[cache_key] = jax.jit(jax.vmap(functools.partial(fn, **static)))
+        _COMPILED[cache_key] = jax.jit(jax.vmap(functools.partial(fn, **static)),
+                                       compiler_options=dict(options) or None)
     return _COMPILED[cache_key]
 
 
-def run_chunked(fn: Callable, keys: jax.Array, chunk_size: int, **static) -> dict:
+def run_chunked(fn: Callable, keys: jax.Array, chunk_size: int, *,
+                compiler_options: dict | None = None, **static) -> dict:
     """Applies `fn(key, **static) -> dict of arrays` to every key, chunk by chunk.
 
     Returns a dict of NumPy arrays with leading axis len(keys).
@@ -35,7 +41,7 @@ def run_chunked(fn: Callable, keys: jax.Array, chunk_size: int, **static) -> dic
         raise ValueError(f"chunk_size must be positive; got {chunk_size}")
     total = keys.shape[0]
     chunk_size = min(chunk_size, total) or 1
-    f = batched(fn, **static)
+    f = batched(fn, compiler_options=compiler_options, **static)
     parts = []
     for start in range(0, total, chunk_size):
         chunk = keys[start:start + chunk_size]

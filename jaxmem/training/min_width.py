@@ -30,6 +30,7 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
+from scipy import special
 
 from jaxmem.data import synthetic
 from jaxmem.training import mlp
@@ -103,18 +104,22 @@ def success_curve(problem: Problem, widths, data_key, init_key, dtype=jnp.float3
     widths = [synthetic._size("width", w) for w in widths]
     X, y = draw(problem, data_key, dtype)
     S, W = problem.seeds, len(widths)
-    lanes = W * S
+    # The lane count is padded to a power of two widths (repeating the last width, whose
+    # extra lanes are dropped): the rounds of a bisection then share compilations.
+    padded = 1 << (W - 1).bit_length()
+    widths_run = widths + [widths[-1]] * (padded - W)
+    lanes = padded * S
     # Lane w * S + s: width widths[w], seed s.
-    Xl = jnp.tile(X, (W, 1, 1))
-    yl = jnp.tile(y, (W, 1))
-    keys = jnp.tile(init_keys(problem, init_key), (W,))
-    width = np.repeat(np.asarray(widths, np.int32), S)
+    Xl = jnp.tile(X, (padded, 1, 1))
+    yl = jnp.tile(y, (padded, 1))
+    keys = jnp.tile(init_keys(problem, init_key), (padded,))
+    width = np.repeat(np.asarray(widths_run, np.int32), S)
     trainer = problem.trainer(padded_width(widths))
     res = mlp.train(trainer, Xl, yl, keys, width=width, lr=problem.lr)
     out = dict(memorized=res.memorized, steps_to_fit=res.steps_to_fit,
                steps_run=res.steps_run, loss=res.loss, train_accuracy=res.train_accuracy,
                max_residual=res.max_residual)
-    return {k: np.asarray(v).reshape(W, S) for k, v in out.items()} | dict(lanes=lanes)
+    return {k: np.asarray(v).reshape(padded, S)[:W] for k, v in out.items()} | dict(lanes=lanes)
 
 
 def first_round(problem: Problem, max_ratio: float = GRID_RATIOS[-1]) -> list[int]:
@@ -138,10 +143,10 @@ def _bracket(curve: dict[int, float]) -> tuple[int | None, int | None]:
 
 def min_memorizing_width(problem: Problem, data_key, init_key, *, per_round: int | None = None,
                          evaluate: Callable[[list[int]], dict[int, np.ndarray]] | None = None,
-                         max_rounds: int = 20) -> dict:
+                         first_widths: list[int] | None = None, max_rounds: int = 20) -> dict:
     """m*(n, d) by parallel bisection.
 
-    Round 0 trains the widths of `first_round`; while the bracket (lo, hi] around the 1/2
+    Round 0 trains `first_widths` (default: `first_round`); while the bracket (lo, hi] around the 1/2
     crossing is more than one integer wide, the next round trains up to `per_round` (default:
     as many as round 0) integer widths spread evenly inside it, all in one call. Widths are
     never trained twice. `evaluate(widths) -> {width: memorized (seeds,) bool}` replaces the
@@ -157,7 +162,7 @@ def min_memorizing_width(problem: Problem, data_key, init_key, *, per_round: int
         def evaluate(widths):
             res = success_curve(problem, widths, data_key, init_key)
             return {w: res["memorized"][i] for i, w in enumerate(widths)}
-    widths = first_round(problem)
+    widths = sorted(set(first_widths)) if first_widths else first_round(problem)
     per_round = per_round or len(widths)
     curve: dict[int, float] = {}
     outcomes: dict[int, np.ndarray] = {}
@@ -234,7 +239,7 @@ def logistic_fit(curve_samples: list[tuple[int, np.ndarray]]) -> dict:
     A = np.stack([np.ones_like(x), x], 1)
     beta = np.zeros(2)
     for _ in range(100):
-        p = 1 / (1 + np.exp(-(A @ beta)))
+        p = special.expit(A @ beta)   # an overflow-free sigmoid (separable outcomes)
         grad = A.T @ (t - p) - 1e-6 * beta
         H = (A * (p * (1 - p))[:, None]).T @ A + 1e-6 * np.eye(2)
         step = np.linalg.solve(H, grad)

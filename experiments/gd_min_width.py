@@ -1,0 +1,331 @@
+"""The minimum width at which gradient descent memorizes: the phase diagram of constructions.md
+E.3, and m* d / n for each n/d.
+
+For each setting (labels +-1 with the logistic loss, or N(0, 1) labels with the squared loss;
+an optimizer), each d and each n = d * n/d with n/d in {2, 4, 8, 16, 32}: X ~ N(0, I_d / d),
+two-layer ReLU networks d -> m -> 1 (He initialization, full batch), `seeds` datasets, each
+with its own initialization, trained at each width m for at most `max_steps` updates. A
+network memorizes when it reaches 100% train accuracy (+-1) or max |f - y| <= 1e-3 std(y)
+(real labels). m* is the smallest width memorizing with probability >= 1/2, found by
+`jaxmem.training.min_width.min_memorizing_width`: a geometric grid in units of n/d, then
+parallel bisection (every width of a round trained in one call).
+
+Records (one per seed, per (problem, width) config): memorized, steps_to_fit, steps_run,
+loss, train_accuracy, max_residual. A rerun reads every width already in the store, so it
+follows the same bisection path and trains nothing twice.
+
+Outputs (from the store alone):
+    gd_min_width.png       success probability against width / (n/d), one curve per n, one
+                           panel per (setting, d)
+    gd_min_width_ratio.png m* d / n against n/d (flat if GD memorizes at width ~ n/d), with
+                           the counting bound (n - 1) d / ((d + 2) n) for real labels
+    gd_min_width.csv       one row per (setting, d, n, width)
+    gd_min_width.md        m*, m* d/n, P*/n, the logistic-fit m_half and w90/w10 per cell
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import math
+import sys
+import time
+
+import jax
+import numpy as np
+
+from experiments._records import experiment_run
+from jaxmem.sweep.keys import canonical_json, config_hash, config_id
+from jaxmem.training import min_width
+
+NAME = "gd_min_width"
+REGENERATES = ("Minimum width at which gradient descent memorizes n random points in R^d: "
+               "the phase diagram over width/(n/d) and m* d/n per n/d (constructions.md E.3)")
+
+SEED = 0
+RATIOS = (2, 4, 8, 16, 32)   # n / d
+# A setting: (labels, optimizer, learning rate, max_steps, widest width / (n/d) of round 0).
+# +-1 labels need fewer units than real ones (E.2: sign fitting is cheaper), so their first
+# grid stops at 4 n/d.
+SCALES = {
+    # quick stops at n/d = 16: at n/d = 32 a fixed step budget, not the width, decides
+    # (measured: m* d/n jumps from 1 to 2.25 between n/d = 16 and 32 at T = 1500).
+    "quick": dict(dims=(4,), ratios=RATIOS[:4], seeds=8,
+                  settings=(("sign", "gd", 2.0, 1500, 4), ("gaussian", "adam", 1e-2, 3000, 8))),
+    "full": dict(dims=(8, 16, 32), ratios=RATIOS, seeds=32,
+                 settings=(("sign", "gd", 2.0, 4000, 4), ("sign", "adam", 1e-2, 4000, 4),
+                           ("gaussian", "adam", 1e-2, 8000, 8))),
+}
+CSV_COLUMNS = ("labels", "optimizer", "lr", "max_steps", "d", "n", "n_over_d", "width",
+               "width_over_n_over_d", "seeds", "success", "median_steps_to_fit")
+
+
+def check_scale(scale: str) -> dict:
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}; known: {', '.join(SCALES)}")
+    return SCALES[scale]
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    problem: min_width.Problem
+    max_ratio: float
+
+    @property
+    def key(self) -> dict:
+        """What the cell's data and initialization are derived from (not the width)."""
+        p = self.problem
+        return dict(experiment=NAME, n=p.n, d=p.d, labels=p.labels, inputs=p.inputs,
+                    optimizer=p.optimizer, lr=p.lr, max_steps=p.max_steps, tol=p.tol,
+                    init=p.init)
+
+    def config(self, width: int) -> dict:
+        return dict(self.key, width=int(width))
+
+
+def cells(size: dict) -> list[Cell]:
+    out = []
+    for labels, optimizer, lr, steps, max_ratio in size["settings"]:
+        for d in size["dims"]:
+            for r in size["ratios"]:
+                out.append(Cell(min_width.Problem(n=d * r, d=d, labels=labels,
+                                                  optimizer=optimizer, lr=lr, max_steps=steps,
+                                                  seeds=size["seeds"]), max_ratio))
+    return out
+
+
+def _keys(cell: Cell):
+    base = jax.random.fold_in(jax.random.key(SEED), config_id(cell.key))
+    return jax.random.fold_in(base, 0), jax.random.fold_in(base, 1)
+
+
+def run_cell(store, run_id, cell: Cell, stats) -> dict:
+    """m* of one cell, training only the widths the store lacks."""
+    data_key, init_key = _keys(cell)
+    seeds = cell.problem.seeds
+
+    def evaluate(widths):
+        configs = {w: cell.config(w) for w in widths}
+        hashes = {w: config_hash(c) for w, c in configs.items()}
+        store.add_configs(run_id, [(hashes[w], canonical_json(c), seeds)
+                                   for w, c in configs.items()])
+        todo = [w for w in widths if not store.done_indices(hashes[w], seeds).all()]
+        if todo:
+            res = min_width.success_curve(cell.problem, todo, data_key, init_key)
+            for i, w in enumerate(todo):
+                cols = {k: res[k][i] for k in ("memorized", "steps_to_fit", "steps_run",
+                                               "loss", "train_accuracy", "max_residual")}
+                store.write_columns(run_id, hashes[w], np.arange(seeds), cols)
+        stats["computed"] += len(todo) * seeds
+        stats["skipped"] += (len(widths) - len(todo)) * seeds
+        # Read every width back from the store: what the rest of the bisection and the
+        # figures see is what was stored, whichever run trained it.
+        wanted = {h: w for w, h in hashes.items()}
+        out = {w: np.zeros(seeds, bool) for w in widths}
+        for r in store.records(run_id):
+            if r["config_hash"] in wanted:
+                out[wanted[r["config_hash"]]][r["dataset_index"]] = bool(r["memorized"])
+        return out
+
+    return min_width.min_memorizing_width(
+        cell.problem, data_key, init_key, evaluate=evaluate,
+        first_widths=min_width.first_round(cell.problem, cell.max_ratio))
+
+
+def run(store, scale: str, *, size: dict | None = None, progress: bool | None = None,
+        stream=None) -> dict:
+    """Every cell's m* at `scale` (or an explicit size dict with SCALES' keys), training what
+    the store lacks. Returns {"run_id", "computed", "skipped", "seconds", "cells": [...]}."""
+    t0 = time.perf_counter()
+    size = check_scale(scale) if size is None else size
+    todo = cells(size)
+    grid = dict(experiment=NAME, scale=scale, size={k: (list(v) if isinstance(v, tuple) else v)
+                                                    for k, v in size.items()})
+    stats = dict(computed=0, skipped=0)
+    results = []
+    # The configs (widths) are found as the bisection goes; the bar counts cells.
+    with experiment_run(store, NAME, _jsonable(grid), [], progress=progress) as (run_id, bar):
+        bar.configs = bar.datasets = len(todo)
+        for cell in todo:
+            before = stats["computed"]
+            results.append(run_cell(store, run_id, cell, stats))
+            bar.advance(configs=1, datasets=1, computed=stats["computed"] > before)
+    seconds = time.perf_counter() - t0
+    print(f"{NAME}: {stats['computed']} networks trained, {stats['skipped']} already in the "
+          f"store ({seconds:.1f} s)", file=stream or sys.stdout, flush=True)
+    return dict(run_id=run_id, seconds=seconds, cells=results, **stats)
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+# --- the registry hooks ----------------------------------------------------------------------
+
+def grids(scale: str) -> list:
+    """No sweep grid: the widths a cell needs depend on its earlier rounds (`compute`)."""
+    check_scale(scale)
+    return []
+
+
+def compute(store, scale: str, *, progress: bool | None = None) -> dict:
+    return {NAME: run(store, scale, progress=progress)["run_id"]}
+
+
+# --- tables and figures from the store -------------------------------------------------------
+
+def width_rows(records: list[dict]) -> list[dict]:
+    """One row per (setting, d, n, width): the success probability over seeds."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in records:
+        key = (r["labels"], r["optimizer"], r["lr"], r["max_steps"], r["d"], r["n"], r["width"])
+        groups.setdefault(key, []).append(r)
+    rows = []
+    for (labels, opt, lr, steps, d, n, w), recs in sorted(groups.items()):
+        mem = np.array([bool(r["memorized"]) for r in recs])
+        fit_steps = np.array([r["steps_to_fit"] for r in recs if bool(r["memorized"])])
+        rows.append(dict(labels=labels, optimizer=opt, lr=lr, max_steps=steps, d=d, n=n,
+                         n_over_d=n / d, width=w, width_over_n_over_d=w * d / n,
+                         seeds=len(recs), success=float(mem.mean()),
+                         median_steps_to_fit=float(np.median(fit_steps)) if fit_steps.size
+                         else math.nan, outcomes=mem))
+    return rows
+
+
+def cell_summaries(rows: list[dict]) -> list[dict]:
+    """Per (setting, d, n): m* (smallest width with success >= 1/2), its ratios, the logistic
+    fit and the counting bound."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["labels"], r["optimizer"], r["lr"], r["max_steps"], r["d"],
+                           r["n"]), []).append(r)
+    out = []
+    for (labels, opt, lr, steps, d, n), rs in sorted(groups.items()):
+        curve = {r["width"]: r["success"] for r in rs}
+        ok = sorted(w for w, p in curve.items() if p >= 0.5)
+        m_star = ok[0] if ok else None
+        fit = min_width.logistic_fit([(r["width"], r["outcomes"]) for r in rs])
+        out.append(dict(labels=labels, optimizer=opt, lr=lr, max_steps=steps, d=d, n=n,
+                        n_over_d=n // d, m_star=m_star,
+                        ratio=m_star * d / n if m_star else math.nan,
+                        parameter_ratio=(m_star * (d + 2) + 1) / n if m_star else math.nan,
+                        m_half=fit["m_half"], w90_over_w10=fit["w90_over_w10"],
+                        counting_bound=(n - 1) / (d + 2), widths_tried=len(rs),
+                        seeds=rs[0]["seeds"]))
+    return out
+
+
+def write_csv(rows: list[dict], path: str) -> str:
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(CSV_COLUMNS)
+        for r in rows:
+            w.writerow([r[c] for c in CSV_COLUMNS])
+    return path
+
+
+def _setting(r) -> str:
+    loss = "logistic" if r["labels"] == "sign" else "squared"
+    return f"{r['labels']} labels, {loss}, {r['optimizer']} lr {r['lr']:g}, T={r['max_steps']}"
+
+
+def plot_phase(rows: list[dict], path: str) -> str:
+    from experiments import _genzel2023 as g
+    panels = sorted({(_setting(r), r["d"]) for r in rows})
+    fig = g.figure(4.2 * len(panels), 3.6)
+    axes = np.atleast_1d(fig.subplots(1, len(panels)))
+    for ax, (setting, d) in zip(axes, panels):
+        sub = [r for r in rows if _setting(r) == setting and r["d"] == d]
+        for n in sorted({r["n"] for r in sub}):
+            pts = sorted((r["width_over_n_over_d"], r["success"]) for r in sub if r["n"] == n)
+            ax.plot(*zip(*pts), marker="o", ms=3, label=f"n = {n} (n/d = {n // d})")
+        ax.axhline(0.5, color="grey", lw=0.8, ls="--")
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("width / (n/d)")
+        ax.set_ylabel("P(memorized)")
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_title(f"{setting}\nd = {d}", fontsize=8)
+        ax.legend(fontsize=6)
+    return g.save(fig, path)
+
+
+def plot_ratio(summaries: list[dict], path: str) -> str:
+    from experiments import _genzel2023 as g
+    fig = g.figure(5.5, 3.8)
+    ax = fig.subplots()
+    for (setting, d) in sorted({(_setting(s), s["d"]) for s in summaries}):
+        sub = sorted((s["n_over_d"], s["ratio"], s["counting_bound"] * d / s["n"])
+                     for s in summaries if _setting(s) == setting and s["d"] == d)
+        x, ratio, bound = zip(*sub)
+        line, = ax.plot(x, ratio, marker="o", label=f"{setting}, d = {d}")
+        if sub and "gaussian" in setting:
+            ax.plot(x, bound, color=line.get_color(), ls=":", lw=1)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log", base=2)
+    ax.set_xlabel("n / d")
+    ax.set_ylabel("m* d / n")
+    ax.set_title("minimum memorizing width in units of n/d\n(dotted: counting bound "
+                 "(n-1)/(d+2), real labels)", fontsize=8)
+    ax.legend(fontsize=6)
+    return g.save(fig, path)
+
+
+def _num(x, spec=".3g") -> str:
+    return "-" if x is None or (isinstance(x, float) and not math.isfinite(x)) else \
+        format(x, spec)
+
+
+def markdown(summaries: list[dict]) -> str:
+    lines = [f"# {NAME}: the minimum width at which gradient descent memorizes", "",
+             "m* = smallest width with P(memorized) >= 1/2 over seeds (dataset and init); "
+             "m_half and w90/w10 from a logistic fit of every outcome in log width; "
+             "P = m (d + 2) + 1 parameters; counting bound (n - 1)/(d + 2) (real labels "
+             "only, E.2).", "",
+             "| setting | d | n | n/d | m* | m* d/n | P*/n | m_half | w90/w10 | counting "
+             "bound | widths tried | seeds |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for s in summaries:
+        bound = _num(s["counting_bound"]) if s["labels"] == "gaussian" else "-"
+        lines.append(f"| {_setting(s)} | {s['d']} | {s['n']} | {s['n_over_d']} | "
+                     f"{_num(s['m_star'], 'd') if s['m_star'] else '> max'} | "
+                     f"{_num(s['ratio'])} | {_num(s['parameter_ratio'])} | "
+                     f"{_num(s['m_half'])} | {_num(s['w90_over_w10'])} | {bound} | "
+                     f"{s['widths_tried']} | {s['seeds']} |")
+    lines += ["", "Reading: E.3 predicts m* d/n roughly flat in n/d (GD memorizes at width "
+              "~ n/d up to logs), P*/n >= 1 for real labels (the counting bound cannot be "
+              "beaten), and a smaller m* for +-1 labels than for real ones."]
+    for setting in sorted({_setting(s) for s in summaries}):
+        for d in sorted({s["d"] for s in summaries if _setting(s) == setting}):
+            sub = [s for s in summaries if _setting(s) == setting and s["d"] == d
+                   and math.isfinite(s["ratio"])]
+            if len(sub) >= 2:
+                slope = np.polyfit(np.log([s["n_over_d"] for s in sub]),
+                                   np.log([s["ratio"] for s in sub]), 1)[0]
+                lines.append(f"- {setting}, d = {d}: m* d/n from {min(s['ratio'] for s in sub):.3g}"
+                             f" to {max(s['ratio'] for s in sub):.3g}; log-log slope against "
+                             f"n/d {slope:+.2f} (0 = flat)")
+    return "\n".join(lines) + "\n"
+
+
+def render(store, runs: dict, out_dir: str) -> list[str]:
+    from experiments import _genzel2023 as g
+    from jaxmem.store import StoreError
+    try:
+        records = store.records(runs.get(NAME, NAME))
+    except StoreError:
+        records = []
+    if not records:
+        raise ValueError(f"no {NAME} records in the store {store.path}; nothing to render")
+    rows = width_rows(records)
+    summaries = cell_summaries(rows)
+    paths = [write_csv(rows, g.out_path(out_dir, f"{NAME}.csv")),
+             plot_phase(rows, g.out_path(out_dir, f"{NAME}.png")),
+             plot_ratio(summaries, g.out_path(out_dir, f"{NAME}_ratio.png"))]
+    md = g.out_path(out_dir, f"{NAME}.md")
+    with open(md, "w") as f:
+        f.write(markdown(summaries))
+    return paths + [md]

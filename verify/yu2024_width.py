@@ -34,6 +34,7 @@ from jaxmem.data.ball_annulus import ball_annulus
 from jaxmem.metrics.width_ceiling import (bayes_projection_predict, paper_min_dimension,
                                           paper_width_bound, projection_accuracy_ceiling)
 from jaxmem.training import narrow
+from jaxmem.training.mlp import OPTIMIZED
 from verify.claims import Claim, Universal
 
 CITATION = ("Yu, Gao, Zhang, Miao. Generalizability of Memorization Neural Networks. NeurIPS "
@@ -118,6 +119,7 @@ WIDTH = Claim(
               for n_train in (256, 4096)]),
     rule=Universal(),
     dataset=width_dataset,
+    compiler_options=OPTIMIZED,   # a training loop: run it optimized at quick scale too
 )
 
 

@@ -1,0 +1,169 @@
+"""Claims about closed-form ("lazy") training: the neural-tangent model of a two-layer ReLU
+network (Montanari & Zhong 2020), and the minimum-norm / kernel interpolants of Zhang et al.
+(2017), Section 5. The models are `jaxmem.training.kernels`; every trial draws one dataset
+from its key and fits it in closed form (or by full-batch GD), in float64.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+
+from jaxmem.data import gaussian, sphere
+from jaxmem.sweep import expand
+from jaxmem.training import kernels
+from verify.claims import Claim, Universal, pairs
+
+MONTANARI = ("Montanari, Zhong. The interpolation phase transition in neural networks: "
+             "memorization and generalization under lazy training. Ann. Statist. 50(5), 2022 "
+             "(arXiv 2007.12826); as summarized in jaxmem digest constructions.md E.1.")
+ZHANG = ("Zhang, Bengio, Hardt, Recht, Vinyals. Understanding deep learning requires "
+         "rethinking generalization. ICLR 2017. Section 5 (implicit regularization: the linear "
+         "case; kernel interpolation K alpha = y).")
+
+# The parameter budget of the NTK claim: N d >= NTK_FACTOR n trained parameters. Measured
+# (float64, matrix_rank rule): at N d = 2n all of ~2,500 sphere datasets at (n, d) = (96, 6),
+# (128, 8), (256, 8), (256, 16), (512, 16), (512, 32) -- d >= 6 and N >= 32 -- had a
+# non-singular Gram matrix, lambda_min / lambda_max >= 1.6e-5. At N d = n (the counting bound
+# rank K <= N d) K was still non-singular for n >= 128 but lambda_min / lambda_max fell to
+# 1e-13. Below d = 6 or N = 32 K can be singular by an activation pattern
+# (kernels.ntk_pattern_report): at d = 4 about 1 dataset in 1000 has more than d points in one
+# activation cell; at N = 16 about n 2^-N of them have a point dead for all N units.
+NTK_FACTOR = 2
+
+
+def ntk_dataset(key, n, d, **_):
+    """n points uniform on S^{d-1}, real Gaussian labels (Montanari-Zhong's isotropic setting)."""
+    return sphere(jax.random.fold_in(key, 0), n, d, labels="gaussian")
+
+
+def ntk_trial(key, n, d, factor=NTK_FACTOR):
+    """The lazy model with N = ceil(factor n / d) units, w_j ~ N(0, I/d) from the key: is the
+    Gram matrix non-singular (matrix_rank rule), and does the min-norm fit interpolate?"""
+    X, y = ntk_dataset(key, n, d)
+    width = kernels.ntk_width_for(n, d, factor)
+    fit = kernels.ntk_min_norm_fit(jax.random.fold_in(key, 1), X, y, width)
+    # The failure modes at small N or small d (kernels.ntk_pattern_report): a point inactive
+    # for every unit (probability 1 - (1 - 2^-N)^n on the sphere), or more than d points with
+    # one activation pattern, make K singular whatever N d is.
+    patterns = kernels.ntk_pattern_report(fit["W"], X)
+    return dict(ok=fit["nonsingular"] & fit["interpolates"],   # interpolates => nonsingular
+                nonsingular=fit["nonsingular"], interpolates=fit["interpolates"],
+                lambda_min=fit["lambda_min"], lambda_max=fit["lambda_max"],
+                condition_number=fit["condition_number"], rank=fit["rank"],
+                max_residual=fit["max_residual"],
+                residual_over_tolerance=fit["residual_over_tolerance"],
+                width=jnp.asarray(width), param_count=jnp.asarray(width * d),
+                dead_points=patterns["dead_points"],
+                max_shared_pattern=patterns["max_shared_pattern"],
+                singular_by_pattern=patterns["singular_by_pattern"],
+                weight_norm=fit["weight_norm"])
+
+
+def linear_dataset(key, n, d, **_):
+    """x_i ~ N(0, I_d / d), real Gaussian labels: an over-parameterized regression (d > n)."""
+    return gaussian(jax.random.fold_in(key, 0), n, d, labels="gaussian")
+
+
+def gd_trial(key, n, d, steps, init="zero"):
+    """Full-batch GD with lr = 1/lambda_max(X^T X / n) from w0 = 0 (init="zero") or from a
+    random w0 ~ N(0, I/d) (init="random": the control whose null-space part must persist)."""
+    X, y = linear_dataset(key, n, d)
+    if init == "zero":
+        w0 = None
+    elif init == "random":
+        w0 = jax.random.normal(jax.random.fold_in(key, 1), (d,), X.dtype) / math.sqrt(d)
+    else:
+        raise ValueError(f"init must be 'zero' or 'random'; got {init!r}")
+    rep = kernels.gd_min_norm_report(X, y, steps, w0=w0)
+    keys = ("converged", "distance", "relative_distance", "null_component",
+            "initial_null_component", "null_tolerance", "distance_tolerance",
+            "contraction_factor", "contraction_bound", "null_preserved", "min_norm", "mu_min",
+            "mu_max", "rank")
+    return dict(ok=rep["converged"], **{k: rep[k] for k in keys})
+
+
+def kernel_dataset(key, n, d, classes, duplicate=False, **_):
+    """Gaussian points and random labels: +-1 when classes == 2, else integer classes in
+    [0, classes). duplicate=True (the broken control) makes x_1 = x_0 with a different label,
+    which no function fits (K then has two equal rows)."""
+    X, _ = gaussian(jax.random.fold_in(key, 0), n, d)
+    k_lab = jax.random.fold_in(key, 1)
+    if classes == 2:
+        y = jax.random.rademacher(k_lab, (n,), dtype=jnp.int32).astype(X.dtype)
+    else:
+        y = jax.random.randint(k_lab, (n,), 0, classes)
+    if duplicate:
+        X = X.at[1].set(X[0])
+        y = y.at[1].set(-y[0] if classes == 2 else (y[0] + 1) % classes)
+    return X, y
+
+
+def kernel_trial(key, n, d, classes, duplicate=False):
+    """Gaussian-kernel interpolation with the median bandwidth: exact fit of the targets (+-1,
+    or one-hot for classes > 2) and 100% train accuracy (sign / argmax)."""
+    X, y = kernel_dataset(key, n, d, classes, duplicate)
+    Y = y if classes == 2 else kernels.one_hot(y, classes, X.dtype)
+    fit = kernels.kernel_interpolate(X, Y)
+    pred = kernels.kernel_classify(X, fit["alpha"], X, fit["bandwidth"])
+    accuracy = jnp.mean(pred == y)
+    return dict(ok=fit["interpolates"] & (accuracy == 1),
+                interpolates=fit["interpolates"], nonsingular=fit["nonsingular"],
+                train_accuracy=accuracy, max_residual=fit["max_residual"],
+                residual_over_tolerance=fit["residual_over_tolerance"],
+                lambda_min=fit["lambda_min"], condition_number=fit["condition_number"],
+                bandwidth=fit["bandwidth"])
+
+
+NTK_GRAM = Claim(
+    id="montanari2020.ntk_gram",
+    citation=MONTANARI,
+    statement=("For n points uniform on S^{d-1}, the Gram matrix of the lazy (NTK) two-layer "
+               "ReLU model with N units, K_ik = (1/(N d)) sum_j relu'(<w_j,x_i>) "
+               "relu'(<w_j,x_k>) <x_i,x_k>, w_j ~ N(0, I/d), is non-singular once N d >= 2n "
+               "(here d >= 6 and N >= 32), so the min-norm lazy network interpolates "
+               "arbitrary labels exactly. The theorem's N d >> n, at a measured factor 2."),
+    trial=ntk_trial,
+    # Every config has N = 2n/d >= 32 and d >= 6 (see NTK_FACTOR).
+    grids=dict(quick=pairs([(96, 6), (128, 8)], factor=NTK_FACTOR, datasets=32),
+               full=pairs([(96, 6), (128, 8), (256, 8), (256, 16), (512, 16), (512, 32)],
+                          factor=NTK_FACTOR, datasets=300)),
+    rule=Universal(),
+    dataset=ntk_dataset,
+)
+
+MIN_NORM_GD = Claim(
+    id="zhang2017.min_norm_gd",
+    citation=ZHANG,
+    statement=("Gradient descent from w0 = 0 on the least-squares loss of an over-parameterized "
+               "linear model (d > n) stays in the row space of X and converges to the "
+               "minimum-norm interpolant w* = X^T (X X^T)^{-1} y: the null-space part of w_T "
+               "is 0 up to rounding and ||w_T - w*|| <= (1 - mu_min/mu_max)^T ||w*||."),
+    trial=gd_trial,
+    grids=dict(quick=pairs([(8, 32), (32, 128)], steps=300, datasets=32),
+               full=pairs([(8, 32), (32, 128), (64, 256), (128, 512), (100, 1000)],
+                          steps=600, datasets=500)),
+    rule=Universal(),
+    dataset=linear_dataset,
+)
+
+KERNEL_INTERPOLATION = Claim(
+    id="zhang2017.kernel_interpolation",
+    citation=ZHANG,
+    statement=("Solving K alpha = y exactly with a Gaussian kernel (median-distance bandwidth) "
+               "fits arbitrary labels of n distinct points exactly, +-1 or one-hot multi-class: "
+               "the Gaussian kernel matrix is positive definite on distinct points (here "
+               "numerically so: d >= 8, lambda_min > n eps lambda_max)."),
+    trial=kernel_trial,
+    grids=dict(quick=[dict(n=64, d=8, classes=2, datasets=32),
+                      dict(n=128, d=16, classes=10, datasets=32)],
+               # n = 1024 costs ~1e10 flops per dataset (the eigendecomposition): fewer of them.
+               full=(expand(n=[64, 256], d=[8, 16, 64], classes=[2, 10], datasets=200)
+                     + expand(n=[1024], d=[16, 64], classes=[2, 10], datasets=20))),
+    rule=Universal(),
+    dataset=kernel_dataset,
+)
+
+CLAIMS = [NTK_GRAM, MIN_NORM_GD, KERNEL_INTERPOLATION]

@@ -21,7 +21,8 @@ import importlib
 MODULES = ("experiments.precision", "experiments.genzel2023_moons", "experiments.genzel2023_size",
            "experiments.genzel2023_illustrations", "experiments.genzel2023_real",
            "experiments.yu2024_tables", "experiments.yu2024_table3", "experiments.yu2024_width",
-           "experiments.gd_min_width", "experiments.information_plane")
+           "experiments.gd_min_width", "experiments.information_plane",
+           "experiments.zhang2017_randomization")
 
 
 def all_experiments() -> list:

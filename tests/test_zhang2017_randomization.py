@@ -1,0 +1,296 @@
+"""Zhang et al. (2017), the randomization test: the claim verify.zhang2017_random_labels holds
+on a grid of its quick scale and flips when broken on purpose (labels a function of x: test
+accuracy far above chance, VIOLATED; a network too small to fit: not HOLDS); the experiment
+experiments/zhang2017_randomization.py at a tiny size writes its records, a rerun trains
+nothing, and render() draws the table and figures from the store alone."""
+
+import contextlib
+import copy
+import csv
+import dataclasses
+import io
+import json
+
+import numpy as np
+import pytest
+
+import experiments
+from experiments import zhang2017_randomization as zr
+from jaxmem import cli
+from jaxmem.data import DataNotFound
+from jaxmem.store import Store
+from jaxmem.training import mlp
+from verify import claims as C
+from verify import zhang2017_random_labels as Z
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+# --- the claim -------------------------------------------------------------------------------
+
+def _run(claim, cfg):
+    """The claim's verdict on one config, and that run's per-dataset outputs (captured by a
+    host hook, so the datasets train once)."""
+    seen = []
+
+    def capture(outs, config):
+        seen.append(outs)
+        return outs
+    claim = dataclasses.replace(claim, grids=dict(quick=[cfg], full=claim.grids["full"]),
+                                host=capture)
+    res = C.run_claim(claim, "quick")
+    (outs,) = seen
+    return res, outs, claim
+
+
+# The quick grid's first config (k = 10, one hidden layer of 256, Adam) at 64 datasets: the
+# ~1% of datasets whose test count falls outside the 99% interval by chance (two of them)
+# still leave the verdict HOLDS.
+QUICK = Z.RANDOM_LABELS.configs("quick")[0]
+SMALL = dict(n=64, d=16, k=10, n_test=1000, hidden=(64,), optimizer="adam", lr=3e-3, steps=150)
+
+
+def test_chance_counts_match_clopper_pearson():
+    for n, k in ((500, 10), (300, 2), (37, 3)):
+        lo, hi = Z.chance_counts(n, k)
+        inside = [c for c in range(n + 1)
+                  if C.clopper_pearson(c, n, 0.99)[0] <= 1 / k <= C.clopper_pearson(c, n, 0.99)[1]]
+        assert (lo, hi) == (inside[0], inside[-1]) and len(inside) == hi - lo + 1
+
+
+def test_claim_holds_on_random_labels():
+    cfg = dict(QUICK, datasets=64)
+    res, outs, claim = _run(Z.RANDOM_LABELS, cfg)
+    assert res.verdict == "HOLDS", res.detail
+    assert np.all(outs["fitted"]) and np.all(outs["train_accuracy"] == 1)
+    assert np.all((outs["steps_to_fit"] > 0) & (outs["steps_to_fit"] <= cfg["steps"]))
+    assert abs(outs["test_accuracy"].mean() - 0.1) < 0.01    # 64 x 2000 test points
+    assert outs["at_chance"].mean() >= 0.95
+    lo, hi = Z.chance_counts(cfg["n_test"], cfg["k"])
+    np.testing.assert_allclose(outs["chance_low"], lo / cfg["n_test"], rtol=1e-6)
+    np.testing.assert_allclose(outs["chance_high"], hi / cfg["n_test"], rtol=1e-6)
+    # Over-parameterized: the network has far more parameters than labels.
+    assert mlp.param_count(cfg["d"], cfg["hidden"], cfg["k"]) > 50 * cfg["n"]
+    X, y = claim.dataset(C.dataset_keys(0, C.stream_config(claim, cfg), [0])[0],
+                         **C.trial_config(claim, cfg))
+    assert X.shape == (cfg["n"], cfg["d"]) and set(np.unique(np.asarray(y))) <= set(range(10))
+
+
+def test_labels_that_depend_on_x_are_caught():
+    """A teacher's labels are learnable: 100% train accuracy still, but test accuracy far
+    above 1/k, outside the interval on every dataset: VIOLATED."""
+    res, outs, _ = _run(Z.RANDOM_LABELS, dict(SMALL, k=2, labels="teacher", datasets=8))
+    assert res.verdict == "VIOLATED", res.detail
+    assert np.all(outs["fitted"]) and not np.any(outs["at_chance"])
+    assert np.all(outs["test_accuracy"] > 0.7)
+
+
+def test_a_network_too_small_to_fit_is_not_holds():
+    """Width 2 cannot fit 64 random labels over 10 classes: train accuracy < 1 everywhere."""
+    res, outs, _ = _run(Z.RANDOM_LABELS, dict(SMALL, hidden=(2,), datasets=8))
+    assert res.verdict != "HOLDS" and res.n_passed == 0, res.detail
+    assert not np.any(outs["fitted"]) and np.all(outs["train_accuracy"] < 1)
+    assert np.all(outs["steps_to_fit"] == -1)
+
+
+def test_grids_and_registry_entries():
+    assert [c.id for c in Z.CLAIMS] == ["zhang2017.random_labels"]
+    assert Z.RANDOM_LABELS.rule.p == 0.9
+    for scale in C.SCALES:
+        for cfg in Z.RANDOM_LABELS.configs(scale):
+            assert cfg.get("labels", "random") == "random" and cfg["k"] >= 2
+            params = mlp.param_count(cfg["d"], cfg["hidden"], cfg["k"])
+            assert params > 10 * cfg["n"], cfg               # over-parameterized
+    assert sum(c["datasets"] for c in Z.RANDOM_LABELS.configs("quick")) >= 64
+    assert any(c["hidden"] == (512, 512, 512) for c in Z.RANDOM_LABELS.configs("full"))
+    with pytest.raises(ValueError, match="labels"):
+        Z.dataset_splits(None, 4, 2, 2, 4, labels="nope")
+
+
+# --- the experiment --------------------------------------------------------------------------
+
+TINY = dict(data="generated", n_train=64, n_test=64, models=(("1x16", (16,)),),
+            partial_p=(0.5,), seeds=1, optimizer="sgd", lr=0.01, momentum=0.9, batch_size=32,
+            max_steps=300, check_every=10, segment=100)
+KINDS = ["true_labels", "partial_labels", "random_labels", "shuffled_pixels", "random_pixels",
+         "gaussian"]
+
+
+def _read_csv(path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+MODULE = "experiments.zhang2017_randomization"
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """The tiny size reproduced through `jaxmem reproduce` (the registry's compute and render
+    hooks), then run again on the same store (it may not train) and rendered again."""
+    root = tmp_path_factory.mktemp("zhang2017_randomization")
+    store_path = root / "store.sqlite"
+    with pytest.MonkeyPatch.context() as mp:
+        if MODULE not in experiments.MODULES:
+            mp.setattr(experiments, "MODULES", experiments.MODULES + (MODULE,))
+        mp.setitem(zr.SCALES, "quick", TINY)
+        stdout = io.StringIO()
+        with contextlib.redirect_stdout(stdout):
+            rc = cli.main(["reproduce", zr.NAME, "--scale", "quick", "--store", str(store_path),
+                           "--out", str(root / "out1"), "--no-progress"])
+
+        def refuse(*args, **kwargs):
+            raise AssertionError("a resumed run trained something")
+        mp.setattr(zr, "train_group", refuse)
+        with Store(store_path) as store:
+            second = zr.run(store, "quick", progress=False, stream=io.StringIO())
+            paths = zr.render(store, {zr.NAME: second.run_id}, str(root / "out2"))
+            runs = [r for r in store.runs() if r["sweep"] == zr.NAME]
+            records = store.records(second.run_id)
+    return dict(rc=rc, stdout=stdout.getvalue(), second=second, paths=paths, root=root,
+                runs=runs, records=records)
+
+
+def test_experiment_writes_records_and_resumes(tiny):
+    assert tiny["rc"] == 0
+    assert (f"{zr.NAME}: 6 datasets computed, 0 already in the store" in tiny["stdout"]
+            and "data: generated" in tiny["stdout"])
+    second = tiny["second"]
+    assert (second.computed, second.skipped) == (0, 6) and second.data == "generated"
+    runs = tiny["runs"]
+    assert len(runs) == 2 and all(r["kind"] == "experiment" and r["status"] == "done"
+                                  for r in runs)
+    records = tiny["records"]
+    assert sorted(r["randomization"] for r in records) == sorted(KINDS)
+    assert all(r["run_id"] == runs[0]["run_id"] for r in records)   # written once, by run 1
+    for r in records:
+        assert r["data"] == "generated" and r["input_dim"] == 784 and r["model"] == "1x16"
+        assert r["train_accuracy"] == 1.0 and r["memorized"] and r["steps_to_fit"] > 0
+        assert r["epochs_to_fit"] == r["steps_to_fit"] / r["steps_per_epoch"]
+        curve = json.loads(r["loss_curve"])
+        assert curve[0] == pytest.approx(r["initial_loss"], rel=1e-5)
+        # One value per check until the group's loop stopped; frozen from the fit on.
+        assert len(curve) == max(q["steps_run"] for q in records) // r["check_every"] + 1
+        fit_at = r["steps_to_fit"] // r["check_every"]
+        assert curve[fit_at:] == pytest.approx([r["final_loss"]] * (len(curve) - fit_at),
+                                               rel=1e-4)
+    by_kind = {r["randomization"]: r for r in records}
+    assert by_kind["true_labels"]["labels_changed"] == 0
+    assert by_kind["random_labels"]["labels_changed"] > 0.7
+    assert by_kind["true_labels"]["test_accuracy"] > 0.6      # class-structured data
+    assert by_kind["gaussian"]["test_accuracy"] < 0.4
+
+
+def test_render_from_the_store_alone(tiny):
+    root = tiny["root"]
+    names = sorted(p.rsplit("/", 1)[1] for p in tiny["paths"])
+    assert all(f"wrote {root / 'out1' / name}" in tiny["stdout"] for name in names)
+    assert names == sorted([f"{zr.NAME}.csv", f"{zr.NAME}.md", f"{zr.NAME}_loss.png",
+                            f"{zr.NAME}_corruption.png"])
+    for name in names:
+        one, two = root / "out1" / name, root / "out2" / name
+        assert one.stat().st_size > 0
+        if name.endswith(".png"):
+            assert one.read_bytes()[:8] == PNG_MAGIC
+        else:
+            assert one.read_text() == two.read_text()        # the rerun renders the same
+    rows = _read_csv(root / "out1" / f"{zr.NAME}.csv")
+    assert [r["randomization"] for r in rows] == KINDS
+    assert [r["p"] for r in rows] == ["0", "0.5", "1", "", "", ""]
+    by_kind = {r["randomization"]: r for r in tiny["records"]}
+    for row in rows:
+        assert int(row["params"]) == mlp.param_count(784, (16,), 10) == 12730
+        rec = by_kind[row["randomization"]]
+        assert float(row["test_accuracy_mean"]) == pytest.approx(rec["test_accuracy"])
+        assert int(row["steps_to_fit_mean"]) == rec["steps_to_fit"]
+    md = (root / "out1" / f"{zr.NAME}.md").read_text()
+    assert "Data: **generated**" in md and "**Not the paper's scale.**" in md
+    assert "| MLP 1x16 | 12,730 | partial labels (p = 0.5) | 1 | 100.00 |" in md
+    assert "1. 100% training accuracy under every randomization: **yes** (6/6 lanes)" in md
+    for text in ("2. Test error rises to chance", "3. Steps to 100% training accuracy",
+                 "4. The loss starts to fall earlier"):
+        assert text in md
+
+
+def test_the_report_says_no_when_a_lane_does_not_fit(tiny, tmp_path):
+    records = copy.deepcopy(tiny["records"])
+    bad = next(r for r in records if r["randomization"] == "random_labels")
+    bad.update(train_accuracy=0.9, steps_to_fit=-1, memorized=False)
+    rows = zr.table_rows(records)
+    md = zr.markdown(rows)
+    assert ("1. 100% training accuracy under every randomization: **no** (5/6 lanes; not "
+            "fit: random labels)") in md
+    assert "not fit in 300" in md
+    checks = zr.prediction_checks(rows)["1x16"]
+    assert checks["steps"][-1] is None and not checks["steps_nondecreasing"]
+    zr.plot_corruption(rows, str(tmp_path / "fig.png"))      # a missing point still draws
+
+
+def test_sizes_scales_and_helpers():
+    assert zr.grids("quick") == [] and zr.grids("full") == []
+    with pytest.raises(ValueError, match="quick"):
+        zr.grids("huge")
+    with pytest.raises(ValueError, match="strictly between"):
+        zr.check_size(dict(TINY, partial_p=(0.0, 0.5)))
+    with pytest.raises(ValueError, match="multiple of check_every"):
+        zr.check_size(dict(TINY, segment=15))
+    with pytest.raises(ValueError, match="unknown data"):
+        zr.check_size(dict(TINY, data="imagenet"))
+    for scale in ("quick", "full"):
+        size = zr.check_size(zr.SCALES[scale])
+        assert size["models"] == ((("1x512", (512,)), ("3x512", (512, 512, 512))))
+        assert (size["optimizer"], size["lr"], size["momentum"], size["batch_size"]) == (
+            "sgd", 0.01, 0.9, 128)
+    assert [k for k, _ in zr.conditions(zr.check_size(TINY))] == KINDS
+    # 0.95 per 50,000 examples: exactly 0.95 per epoch on all of CIFAR-10's training set.
+    assert zr.lr_decay_per_epoch(50_000, 128) == pytest.approx(0.95)
+    assert zr.lr_decay_per_epoch(512, 128) == pytest.approx(0.95 ** (4 / 390))
+    assert mlp.param_count(2352, (512,), 10) == zr.PAPER_PARAMS["1x512"]
+    assert mlp.param_count(2352, (512, 512, 512), 10) == zr.PAPER_PARAMS["3x512"]
+    assert zr.halving_step(np.array([2.0, 1.5, 1.0, 0.5]), 10) == 20.0
+    assert np.isnan(zr.halving_step(np.array([2.0, 1.5]), 10))
+    np.testing.assert_allclose(zr.mean_curve([np.array([3.0, 2.0, 1.0]), np.array([1.0, 0.5])]),
+                               [2.0, 1.25, 0.75])
+    assert zr.at_chance(100, 1000) and not zr.at_chance(300, 1000)
+
+
+def test_data_sources_and_fallback(monkeypatch, tmp_path):
+    X = np.random.default_rng(0).uniform(0, 1, (20, 30))
+    W = zr.whiten(X)
+    assert W.dtype == np.float32
+    np.testing.assert_allclose(W.mean(1), 0, atol=1e-6)
+    np.testing.assert_allclose(W.std(1), 1, atol=1e-5)
+
+    def missing(*args, **kwargs):
+        raise DataNotFound("CIFAR-10 not found: looked for it")
+
+    def no_sklearn(*args, **kwargs):
+        raise ImportError("load_digits needs scikit-learn")
+    monkeypatch.setitem(zr.LOADERS, "cifar10", missing)
+    monkeypatch.setitem(zr.LOADERS, "digits", no_sklearn)
+    data = zr.load_data("auto", 30, 20)
+    assert data.source == "generated" and data.X_train.shape == (30, 784)
+    assert data.X_test.shape == (20, 784) and set(np.unique(data.y_train)) <= set(range(10))
+    assert "cifar10: DataNotFound" in data.note and "digits: ImportError" in data.note
+    with pytest.raises(DataNotFound):
+        zr.load_data("cifar10", 30, 20)
+    again = zr.load_data("generated", 30, 20)                # the data rule is fixed
+    np.testing.assert_array_equal(again.X_train, data.X_train)
+
+    # CIFAR-10's preprocessing: centre crop 28x28x3 (offset 2), flatten (H, W, C), whiten.
+    monkeypatch.setitem(zr.LOADERS, "cifar10", zr._cifar10)
+    rng = np.random.default_rng(1)
+    fake = {"train": rng.uniform(0, 1, (40, 32, 32, 3)).astype(np.float32),
+            "test": rng.uniform(0, 1, (10, 32, 32, 3)).astype(np.float32)}
+    import jaxmem.data
+    monkeypatch.setattr(jaxmem.data, "load_cifar10", lambda data_dir, split, flatten: (
+        fake[split], np.arange(len(fake[split])) % 10))
+    data = zr.load_data("auto", 8, 4)
+    assert data.source == "cifar10" and data.input_dim == 2352 and data.note == ""
+    i = int(np.flatnonzero(np.isin(np.arange(40), np.sort(
+        np.random.default_rng([zr.SEED, 1]).permutation(40)[:8])))[0])
+    np.testing.assert_allclose(data.X_train[0],
+                               zr.whiten(fake["train"][i:i + 1, 2:30, 2:30].reshape(1, -1))[0])
+    # Digits, when present, cap a split larger than the 1,797 images.
+    assert zr._split_pool(1797, 10_000, 10_000) == (1348, 449)
+    assert zr._split_pool(1797, 512, 512) == (512, 512)

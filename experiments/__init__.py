@@ -22,7 +22,7 @@ MODULES = ("experiments.precision", "experiments.genzel2023_moons", "experiments
            "experiments.genzel2023_illustrations", "experiments.genzel2023_real",
            "experiments.yu2024_tables", "experiments.yu2024_table3", "experiments.yu2024_width",
            "experiments.gd_min_width", "experiments.information_plane",
-           "experiments.zhang2017_randomization")
+           "experiments.zhang2017_randomization", "experiments.arpit2017")
 
 
 def all_experiments() -> list:

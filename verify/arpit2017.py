@@ -233,6 +233,7 @@ CSR_RANDOM_VS_REAL = Claim(
         full=[dict(datasets=256, radius=r, **_FULL) for r in (0.03, 0.1, 0.3)]),
     rule=Probabilistic(p=0.8, confidence=0.95),
     dataset=csr_dataset,
+    compiler_options=mlp.OPTIMIZED,   # a training loop: run it optimized at quick scale too
 )
 
 CLAIMS = [CSR_RANDOM_VS_REAL]

@@ -181,6 +181,7 @@ RANDOM_LABELS = Claim(
                   _config(n, d, 2, (512,), 128, n_test=10000, steps=20000, **_ADAM))]),
     rule=Probabilistic(p=0.9),
     dataset=dataset,
+    compiler_options=mlp.OPTIMIZED,   # a training loop: run it optimized at quick scale too
 )
 
 CLAIMS = [RANDOM_LABELS]

@@ -35,3 +35,16 @@ def experiment_run(store, sweep: str, grid: dict, configs, *, progress: bool | N
     finally:
         bar.close()
         store.end_run(run_id, status)
+
+
+def run_records(store, runs: dict, name: str) -> list[dict]:
+    """The store's records of the run `runs[name]` (default: the newest run of sweep `name`),
+    for an experiment's `render`. ValueError if there are none: nothing to render."""
+    from jaxmem.store import StoreError
+    try:
+        records = store.records(runs.get(name, name))
+    except StoreError:
+        records = []
+    if not records:
+        raise ValueError(f"no {name} records in the store {store.path}; nothing to render")
+    return records

@@ -103,7 +103,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments._records import experiment_run
+from experiments._records import experiment_run, run_records
 from jaxmem.sweep.keys import config_hash
 from jaxmem.training import mlp
 
@@ -542,13 +542,7 @@ def render(store, runs: dict, out_dir: str) -> list[str]:
     """The figures, CSV and Markdown from the store's records of the run `runs[NAME]`
     (default: the newest arpit2017 run). ValueError if there are none."""
     from experiments import _genzel2023 as g
-    from jaxmem.store import StoreError
-    try:
-        records = store.records(runs.get(NAME, NAME))
-    except StoreError:
-        records = []
-    if not records:
-        raise ValueError(f"no {NAME} records in the store {store.path}; nothing to render")
+    records = run_records(store, runs, NAME)
     table = Table.from_records(records)
     paths = [write_csv(table, g.out_path(out_dir, f"{NAME}.csv"))]
     if table.csr:

@@ -34,7 +34,7 @@ import time
 import jax
 import numpy as np
 
-from experiments._records import experiment_run
+from experiments._records import experiment_run, run_records
 from jaxmem.sweep.keys import canonical_json, config_hash, config_id
 from jaxmem.training import min_width
 
@@ -313,13 +313,7 @@ def markdown(summaries: list[dict]) -> str:
 
 def render(store, runs: dict, out_dir: str) -> list[str]:
     from experiments import _genzel2023 as g
-    from jaxmem.store import StoreError
-    try:
-        records = store.records(runs.get(NAME, NAME))
-    except StoreError:
-        records = []
-    if not records:
-        raise ValueError(f"no {NAME} records in the store {store.path}; nothing to render")
+    records = run_records(store, runs, NAME)
     rows = width_rows(records)
     summaries = cell_summaries(rows)
     paths = [write_csv(rows, g.out_path(out_dir, f"{NAME}.csv")),

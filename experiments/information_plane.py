@@ -119,7 +119,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments._records import experiment_run
+from experiments._records import experiment_run, run_records
 from jaxmem.metrics import information
 from jaxmem.sweep.keys import config_hash, dataset_keys
 from jaxmem.training import mlp
@@ -514,13 +514,7 @@ def render(store, runs: dict, out_dir: str) -> list[str]:
     """The figure, CSV and Markdown from the store's records of the run `runs[NAME]` (default:
     the newest information_plane run). ValueError if there are none."""
     from experiments import _genzel2023 as g
-    from jaxmem.store import StoreError
-    try:
-        records = store.records(runs.get(NAME, NAME))
-    except StoreError:
-        records = []
-    if not records:
-        raise ValueError(f"no {NAME} records in the store {store.path}; nothing to render")
+    records = run_records(store, runs, NAME)
     rows = config_rows(records)
     paths = [write_csv(rows, g.out_path(out_dir, f"{NAME}.csv")),
              plot(rows, g.out_path(out_dir, f"{NAME}.png"))]

@@ -81,7 +81,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments._records import experiment_run
+from experiments._records import experiment_run, run_records
 from jaxmem.constructions import yu2024
 from jaxmem.data.ball_annulus import ball_annulus
 from jaxmem.metrics.width_ceiling import (bayes_projection_predict, paper_min_dimension,
@@ -384,13 +384,7 @@ def render(store, runs: dict, out_dir: str) -> list[str]:
     """The figure, CSV and Markdown from the store's records of the run `runs[NAME]` (default:
     the newest yu2024_width run). ValueError if there are none."""
     from experiments import _genzel2023 as g
-    from jaxmem.store import StoreError
-    try:
-        records = store.records(runs.get(NAME, NAME))
-    except StoreError:
-        records = []
-    if not records:
-        raise ValueError(f"no {NAME} records in the store {store.path}; nothing to render")
+    records = run_records(store, runs, NAME)
     rows = config_rows(records)
     paths = [write_csv(rows, g.out_path(out_dir, f"{NAME}.csv")),
              plot(rows, g.out_path(out_dir, f"{NAME}.png"))]

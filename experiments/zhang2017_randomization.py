@@ -90,7 +90,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from experiments._records import experiment_run
+from experiments._records import experiment_run, run_records
 from jaxmem.data.randomize import randomize
 from jaxmem.sweep.keys import config_hash, dataset_keys
 from jaxmem.training import mlp
@@ -542,13 +542,7 @@ def render(store, runs: dict, out_dir: str) -> list[str]:
     """The CSV, Markdown and figures from the store's records of the run `runs[NAME]`
     (default: the newest zhang2017_randomization run). ValueError if there are none."""
     from experiments import _genzel2023 as g
-    from jaxmem.store import StoreError
-    try:
-        records = store.records(runs.get(NAME, NAME))
-    except StoreError:
-        records = []
-    if not records:
-        raise ValueError(f"no {NAME} records in the store {store.path}; nothing to render")
+    records = run_records(store, runs, NAME)
     rows = table_rows(records)
     paths = [write_csv(rows, g.out_path(out_dir, f"{NAME}.csv")),
              plot_loss(rows, g.out_path(out_dir, f"{NAME}_loss.png")),

@@ -1,7 +1,7 @@
 """CI's claims step: `jaxmem verify --json` at quick scale in a subprocess (as a user runs it),
 then every registered claim must be present with verdict HOLDS or INFO. Stricter than the exit
 code, which only fails on VIOLATED or ERROR: an INCONCLUSIVE claim fails CI too. Kept out of
-pytest because it runs every claim (about 70 s on 2 cores) and the suite's budget is 10 min."""
+pytest because it runs every claim (about 5 min on 2 cores) and the suite's budget is 10 min."""
 
 import json
 import os

@@ -1,0 +1,184 @@
+"""Exact evaluation of networks whose weights are Python ints or fractions.Fraction.
+
+The optimal-size memorizers (Vardi et al. 2022; Yu et al. 2024, Theorem 4.1; Park et al. 2021)
+store many labels in one number of O(sqrt(N) log N) bits and extract them with bit-extraction
+layers. A float holds 24 (float32) or 53 (float64) bits, so no float evaluation can check them
+(constructions.md 0.1, F): this module evaluates them in exact rational arithmetic instead.
+
+An `ExactNetwork` is a tuple of `ExactLayer`s, each an affine map (NumPy object arrays of int /
+Fraction) followed by relu, threshold (H(0) = 0, as jaxmem.network), hardtanh (clip to
+[-1, 1]) or identity, with an optional unit mask. `apply(net, X)` evaluates a batch of inputs
+row by row in exact arithmetic (object-array matrix products: Python integers of any size).
+Nothing here is jit-compiled: it is the reference evaluator, not the fast path.
+
+Exactness is asked for, not assumed: a float weight or input raises a TypeError naming where
+it is, unless `allow_float=True`, which converts each float to the exact rational value of its
+binary representation (Fraction(0.1) = 3602879701896397 / 2^55, not 1/10).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+from fractions import Fraction
+from typing import Sequence
+
+import numpy as np
+
+ACTIVATIONS = ("relu", "threshold", "hardtanh", "identity")
+
+
+def _is_exact(v) -> bool:
+    return isinstance(v, (int, np.integer, Fraction)) and not isinstance(v, (bool, np.bool_))
+
+
+def _exact_array(name: str, values, *, allow_float: bool, ndim: int) -> np.ndarray:
+    """An object array of int / Fraction; floats are refused (or converted exactly)."""
+    arr = np.asarray(values, dtype=object)
+    if arr.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimension(s); got shape {arr.shape}")
+    out = np.empty(arr.shape, dtype=object)
+    for idx, v in np.ndenumerate(arr):
+        if _is_exact(v):
+            out[idx] = int(v) if isinstance(v, np.integer) else v
+        elif isinstance(v, (bool, np.bool_)):
+            raise TypeError(f"{name}{list(idx)} is a bool ({v}); use 0 / 1")
+        elif isinstance(v, numbers.Real):
+            f = float(v)
+            if not np.isfinite(f):
+                raise ValueError(f"{name}{list(idx)} is {f}: not a finite number")
+            if not allow_float:
+                raise TypeError(
+                    f"{name}{list(idx)} is a float ({v!r}); exact evaluation needs int or "
+                    f"fractions.Fraction entries (pass Fraction({v!r}) or the intended "
+                    f"rational, or allow_float=True to use the float's exact binary value)")
+            out[idx] = Fraction(f)
+        else:
+            raise TypeError(f"{name}{list(idx)} is a {type(v).__name__} ({v!r}); exact "
+                            f"evaluation needs int or fractions.Fraction entries")
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class ExactLayer:
+    """act(h @ weight + bias) with object arrays weight (n_in, n_out), bias (n_out,); mask
+    (n_out,) bool or None: masked units output exactly 0 (as jaxmem.network's padded layers)."""
+
+    weight: np.ndarray
+    bias: np.ndarray
+    activation: str = "relu"
+    mask: np.ndarray | None = None
+
+    @property
+    def n_in(self) -> int:
+        return self.weight.shape[0]
+
+    @property
+    def n_out(self) -> int:
+        return self.weight.shape[1]
+
+
+@dataclasses.dataclass(frozen=True)
+class ExactNetwork:
+    layers: tuple[ExactLayer, ...]
+
+
+def layer(weight, bias, activation: str = "relu", mask=None, *, allow_float: bool = False,
+          name: str = "layer") -> ExactLayer:
+    """A checked ExactLayer: entries int or Fraction (floats refused unless allow_float)."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}; expected one of {ACTIVATIONS}")
+    W = _exact_array(f"{name}.weight", weight, allow_float=allow_float, ndim=2)
+    b = _exact_array(f"{name}.bias", bias, allow_float=allow_float, ndim=1)
+    if b.shape[0] != W.shape[1]:
+        raise ValueError(f"{name}: bias has {b.shape[0]} entries but the weight has "
+                         f"{W.shape[1]} columns")
+    m = None
+    if mask is not None:
+        m = np.asarray(mask, dtype=bool)
+        if m.shape != (W.shape[1],):
+            raise ValueError(f"{name}: mask must have shape ({W.shape[1]},); got {m.shape}")
+    return ExactLayer(W, b, activation, m)
+
+
+def make(layers: Sequence[ExactLayer]) -> ExactNetwork:
+    layers = tuple(layers)
+    if not layers:
+        raise ValueError("an ExactNetwork needs at least one layer")
+    for i in range(1, len(layers)):
+        if layers[i].n_in != layers[i - 1].n_out:
+            raise ValueError(f"layer {i} reads {layers[i].n_in} inputs but layer {i - 1} has "
+                             f"{layers[i - 1].n_out} units")
+    return ExactNetwork(layers)
+
+
+def from_network(net, *, allow_float: bool = False) -> ExactNetwork:
+    """A jaxmem.network.Network as an ExactNetwork. Its weights are floats, so this needs
+    allow_float=True (each weight becomes the exact rational value of its float): then
+    `apply` gives the outputs the float network would give in infinite precision, which is
+    what a rounding-error study compares the float path with."""
+    from jaxmem import network
+    out = []
+    for i, lay in enumerate(net.layers):
+        W = np.asarray(network._dense_weight(lay), dtype=np.float64)
+        out.append(layer(W.astype(object), np.asarray(lay.bias, np.float64).astype(object),
+                         lay.activation,
+                         None if lay.mask is None else np.asarray(lay.mask),
+                         allow_float=allow_float, name=f"layer {i}"))
+    return make(out)
+
+
+def _activate(name: str, Z: np.ndarray) -> np.ndarray:
+    if name == "relu":
+        return np.where(Z > 0, Z, 0)
+    if name == "threshold":
+        return np.where(Z > 0, 1, 0)        # Heaviside with H(0) = 0
+    if name == "hardtanh":
+        return np.where(Z > 1, 1, np.where(Z < -1, -1, Z))
+    return Z
+
+
+def apply(net: ExactNetwork, X, *, allow_float: bool = False) -> np.ndarray:
+    """Exact outputs on the rows of X: an object array (n,) for one output unit, else (n, k),
+    of ints / Fractions. X's entries must be int / Fraction (floats refused unless
+    allow_float). Each layer is one object-array product over the whole batch."""
+    H = _exact_array("X", X, allow_float=allow_float, ndim=2)
+    if H.shape[1] != net.layers[0].n_in:
+        raise ValueError(f"X has {H.shape[1]} columns but the network reads "
+                         f"{net.layers[0].n_in} inputs")
+    for lay in net.layers:
+        Z = H.dot(lay.weight) + lay.bias
+        H = _activate(lay.activation, Z)
+        if lay.mask is not None:
+            H = np.where(lay.mask, H, 0)
+    return H[:, 0] if net.layers[-1].n_out == 1 else H
+
+
+def param_count(net: ExactNetwork) -> int:
+    """Weights plus biases of every layer (DESIGN.md's convention), masked units excluded."""
+    total, active_in = 0, net.layers[0].n_in
+    for lay in net.layers:
+        units = lay.n_out if lay.mask is None else int(lay.mask.sum())
+        total += units * (active_in + 1)
+        active_in = units
+    return total
+
+
+def max_bit_length(net: ExactNetwork) -> int:
+    """The largest bit length of any weight or bias, numerator or denominator: how many bits
+    of precision the network's parameters need (24 fit float32, 53 float64)."""
+    bits = 0
+    for lay in net.layers:
+        for v in list(lay.weight.ravel()) + list(lay.bias.ravel()):
+            q = Fraction(v)
+            bits = max(bits, abs(q.numerator).bit_length(), q.denominator.bit_length())
+    return bits
+
+
+def to_float(values) -> np.ndarray:
+    """Exact outputs rounded to float64 (each rational to its nearest double)."""
+    return np.vectorize(float, otypes=[np.float64])(np.asarray(values, dtype=object))
+
+
+__all__ = ["ACTIVATIONS", "ExactLayer", "ExactNetwork", "apply", "from_network", "layer",
+           "make", "max_bit_length", "param_count", "to_float"]

@@ -1,0 +1,92 @@
+"""The exact (rational) evaluator: agrees with the float path where floats are exact, stays
+within the a-priori rounding bound of it elsewhere, and succeeds where float64 cannot."""
+
+from fractions import Fraction
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxmem import exact, network
+
+
+def _float_net(rng, sizes, activations):
+    layers = [network.Layer(jnp.asarray(rng.normal(size=(a, b))), jnp.asarray(rng.normal(size=b)),
+                            activation=act)
+              for a, b, act in zip(sizes[:-1], sizes[1:], activations)]
+    return network.make(layers)
+
+
+def test_small_integer_networks_agree_with_float64_exactly():
+    rng = np.random.default_rng(0)
+    W1, b1 = rng.integers(-5, 6, (3, 7)), rng.integers(-5, 6, 7)
+    W2, b2 = rng.integers(-5, 6, (7, 2)), rng.integers(-5, 6, 2)
+    X = rng.integers(-4, 5, (20, 3))
+    for act in exact.ACTIVATIONS:
+        net = exact.make([exact.layer(W1, b1, act), exact.layer(W2, b2, "identity")])
+        fnet = network.make([
+            network.Layer(jnp.asarray(W1, jnp.float64), jnp.asarray(b1, jnp.float64),
+                          activation=act),
+            network.Layer(jnp.asarray(W2, jnp.float64), jnp.asarray(b2, jnp.float64),
+                          activation="identity")])
+        out = exact.apply(net, X)
+        assert all(isinstance(v, (int, Fraction)) for v in out.ravel())
+        # Every intermediate is a small integer: float64 is exact here, so equality is exact.
+        np.testing.assert_array_equal(exact.to_float(out),
+                                      np.asarray(network.apply(fnet, jnp.asarray(X, jnp.float64))))
+
+
+def test_float_networks_are_within_their_rounding_bound_of_the_exact_value():
+    rng = np.random.default_rng(1)
+    fnet = _float_net(rng, (4, 16, 16, 1), ("relu", "hardtanh", "identity"))
+    X = rng.normal(size=(30, 4))
+    exact_out = exact.apply(exact.from_network(fnet, allow_float=True), X, allow_float=True)
+    fl = np.asarray(network.apply(fnet, jnp.asarray(X)))
+    err = np.abs(exact.to_float([Fraction(float(a)) - b for a, b in zip(fl, exact_out)]))
+    bound = np.asarray(network.rounding_bound(fnet, jnp.asarray(X)))
+    assert (err <= bound).all()
+    assert err.max() > 0              # the float path did round: the comparison is not vacuous
+
+
+def test_bits_beyond_the_mantissa_survive_only_in_exact_arithmetic():
+    """f(x) = relu((2^k + 1) x) - 2^k x: the +1 is bit 0 of a (k+1)-bit weight. float64 keeps
+    53 bits, so for k >= 53 the float network answers 0 at x = 1; the exact one answers 1."""
+    for k in (20, 52, 53, 60, 200):
+        big = 2 ** k
+        net = exact.make([exact.layer([[big + 1, big]], [0, 0], "relu"),
+                          exact.layer([[1], [-1]], [0], "identity")])
+        assert exact.apply(net, [[1]])[0] == 1
+        assert exact.max_bit_length(net) == k + 1
+        fnet = network.make([
+            network.Layer(jnp.asarray([[big + 1.0, float(big)]]), jnp.zeros(2), activation="relu"),
+            network.Layer(jnp.asarray([[1.0], [-1.0]]), jnp.zeros(1), activation="identity")])
+        float_out = float(network.apply(fnet, jnp.ones((1, 1)))[0])
+        assert float_out == (1.0 if k < 53 else 0.0), (k, float_out)
+
+
+def test_fractions_thresholds_and_masks():
+    third = Fraction(1, 3)
+    net = exact.make([exact.layer([[third, -third, 1]], [0, 0, -third], "threshold",
+                                  mask=[True, True, False]),
+                      exact.layer([[1], [2], [100]], [Fraction(1, 7)], "identity")])
+    out = exact.apply(net, [[3], [0], [-3]])
+    # Threshold H(0) = 0: x = 0 fires nothing; the masked third unit never contributes.
+    assert list(out) == [1 + Fraction(1, 7), Fraction(1, 7), 2 + Fraction(1, 7)]
+    assert exact.param_count(net) == 2 * 2 + 1 * 3
+
+
+def test_floats_are_refused_where_exactness_was_asked_for():
+    with pytest.raises(TypeError, match=r"layer\.weight\[0, 1\] is a float \(0\.1\)"):
+        exact.layer([[1, 0.1]], [0, 0])
+    net = exact.make([exact.layer([[1]], [0], "identity")])
+    with pytest.raises(TypeError, match=r"X\[1, 0\] is a float"):
+        exact.apply(net, [[1], [0.5]])
+    with pytest.raises(TypeError, match="is a float"):
+        exact.from_network(network.make([network.Layer(jnp.ones((1, 1)), jnp.zeros(1))]))
+    # allow_float: the float's exact binary value, not the decimal it was written as.
+    assert exact.apply(net, [[0.1]], allow_float=True)[0] == Fraction(0.1) != Fraction(1, 10)
+    with pytest.raises(ValueError, match="reads 2 inputs"):
+        exact.make([exact.layer([[1]], [0]), exact.layer([[1], [1]], [0])])
+    with pytest.raises(ValueError, match="not a finite number"):
+        exact.layer([[float("nan")]], [0], allow_float=True)

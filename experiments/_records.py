@@ -4,6 +4,7 @@ experiment): what no sweep grid expresses, kept as resumable as a sweep."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import sys
 
 from jaxmem.sweep.keys import canonical_json
@@ -12,6 +13,23 @@ from jaxmem.sweep.keys import canonical_json
 def run_environment() -> dict:
     from jaxmem.sweep.runner import environment, make_mesh
     return environment(make_mesh(1))
+
+
+@dataclasses.dataclass
+class RunStats:
+    """What an experiment's `run` computed and what it found already in the store."""
+    run_id: int | None = None
+    configs: int = 0
+    datasets: int = 0
+    computed: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+    data: str | None = None    # the data source, where the experiment chooses one
+
+    def report(self, name: str, stream=None, detail: str = "") -> None:
+        """The one line `jaxmem reproduce` prints per experiment, as it does per sweep."""
+        print(f"{name}: {self.computed} datasets computed, {self.skipped} already in the store "
+              f"({self.seconds:.1f} s{detail})", file=stream or sys.stdout, flush=True)
 
 
 @contextlib.contextmanager

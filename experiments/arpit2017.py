@@ -96,14 +96,13 @@ from __future__ import annotations
 import csv
 import dataclasses
 import functools
-import sys
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments._records import experiment_run, run_records
+from experiments._records import RunStats, experiment_run, run_records
 from jaxmem.sweep.keys import config_hash
 from jaxmem.training import mlp
 
@@ -476,17 +475,6 @@ def _sensitivity_outputs(out):
 
 # --- the runner ------------------------------------------------------------------------------
 
-@dataclasses.dataclass
-class RunStats:
-    run_id: int | None = None
-    data: str | None = None
-    configs: int = 0
-    datasets: int = 0
-    computed: int = 0
-    skipped: int = 0
-    seconds: float = 0.0
-
-
 def run(store, scale: str, *, size: dict | None = None, progress: bool | None = None,
         stream=None) -> RunStats:
     """Computes every record the store lacks at `scale` (or at an explicit `size`, a dict
@@ -520,8 +508,7 @@ def run(store, scale: str, *, size: dict | None = None, progress: bool | None = 
                 runner(size[part], source, write, bar)
     finally:
         stats.seconds = time.perf_counter() - t0
-    print(f"{NAME}: {stats.computed} datasets computed, {stats.skipped} already in the store "
-          f"({stats.seconds:.1f} s, data: {source})", file=stream or sys.stdout, flush=True)
+    stats.report(NAME, stream, f", data: {source}")
     return stats
 
 

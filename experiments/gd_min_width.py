@@ -139,12 +139,11 @@ def run(store, scale: str, *, size: dict | None = None, progress: bool | None = 
     t0 = time.perf_counter()
     size = check_scale(scale) if size is None else size
     todo = cells(size)
-    grid = dict(experiment=NAME, scale=scale, size={k: (list(v) if isinstance(v, tuple) else v)
-                                                    for k, v in size.items()})
+    grid = dict(experiment=NAME, scale=scale, size=size)   # tuples are stored as JSON arrays
     stats = dict(computed=0, skipped=0)
     results = []
     # The configs (widths) are found as the bisection goes; the bar counts cells.
-    with experiment_run(store, NAME, _jsonable(grid), [], progress=progress) as (run_id, bar):
+    with experiment_run(store, NAME, grid, [], progress=progress) as (run_id, bar):
         bar.configs = bar.datasets = len(todo)
         for cell in todo:
             before = stats["computed"]
@@ -154,14 +153,6 @@ def run(store, scale: str, *, size: dict | None = None, progress: bool | None = 
     print(f"{NAME}: {stats['computed']} networks trained, {stats['skipped']} already in the "
           f"store ({seconds:.1f} s)", file=stream or sys.stdout, flush=True)
     return dict(run_id=run_id, seconds=seconds, cells=results, **stats)
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 # --- the registry hooks ----------------------------------------------------------------------

@@ -112,14 +112,13 @@ import dataclasses
 import functools
 import itertools
 import math
-import sys
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments._records import experiment_run, run_records
+from experiments._records import RunStats, experiment_run, run_records
 from jaxmem.metrics import information
 from jaxmem.sweep.keys import config_hash, dataset_keys
 from jaxmem.training import mlp
@@ -430,16 +429,6 @@ def measure(trainer, state, X, y, train_mask) -> list[dict]:
 
 # --- the runner: records into the store ------------------------------------------------------
 
-@dataclasses.dataclass
-class RunStats:
-    run_id: int | None = None
-    configs: int = 0
-    datasets: int = 0
-    computed: int = 0
-    skipped: int = 0
-    seconds: float = 0.0
-
-
 def run(store, scale: str, *, size: dict | None = None, progress: bool | None = None,
         stream=None) -> RunStats:
     """Computes every record the store lacks at `scale` (or at an explicit `size`, a dict
@@ -492,8 +481,7 @@ def run(store, scale: str, *, size: dict | None = None, progress: bool | None = 
                             computed=False)
     finally:
         stats.seconds = time.perf_counter() - t0
-    print(f"{NAME}: {stats.computed} datasets computed, {stats.skipped} already in the store "
-          f"({stats.seconds:.1f} s)", file=stream or sys.stdout, flush=True)
+    stats.report(NAME, stream)
     return stats
 
 

@@ -74,14 +74,13 @@ import csv
 import dataclasses
 import functools
 import math
-import sys
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments._records import experiment_run, run_records
+from experiments._records import RunStats, experiment_run, run_records
 from jaxmem.constructions import yu2024
 from jaxmem.data.ball_annulus import ball_annulus
 from jaxmem.metrics.width_ceiling import (bayes_projection_predict, paper_min_dimension,
@@ -301,16 +300,6 @@ def measure_m1(train, test) -> dict:
 
 # --- the runner: records into the store ------------------------------------------------------
 
-@dataclasses.dataclass
-class RunStats:
-    run_id: int | None = None
-    configs: int = 0
-    datasets: int = 0
-    computed: int = 0
-    skipped: int = 0
-    seconds: float = 0.0
-
-
 def run(store, scale: str, *, size: dict | None = None, progress: bool | None = None,
         stream=None) -> RunStats:
     """Computes every record the store lacks at `scale` (or at an explicit `size`, a dict
@@ -362,8 +351,7 @@ def run(store, scale: str, *, size: dict | None = None, progress: bool | None = 
                     bar.advance(configs=1, datasets=1, computed=False)
     finally:
         stats.seconds = time.perf_counter() - t0
-    print(f"{NAME}: {stats.computed} datasets computed, {stats.skipped} already in the store "
-          f"({stats.seconds:.1f} s)", file=stream or sys.stdout, flush=True)
+    stats.report(NAME, stream)
     return stats
 
 

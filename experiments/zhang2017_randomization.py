@@ -90,7 +90,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from experiments._records import experiment_run, run_records
+from experiments._records import RunStats, experiment_run, run_records
 from jaxmem.data.randomize import randomize
 from jaxmem.sweep.keys import config_hash, dataset_keys
 from jaxmem.training import mlp
@@ -465,17 +465,6 @@ def train_group(group: Group, data: Data, size: dict, report=None) -> list[dict]
 
 # --- the runner: records into the store ------------------------------------------------------
 
-@dataclasses.dataclass
-class RunStats:
-    run_id: int | None = None
-    configs: int = 0
-    datasets: int = 0
-    computed: int = 0
-    skipped: int = 0
-    seconds: float = 0.0
-    data: str = ""
-
-
 def run(store, scale: str, *, size: dict | None = None, progress: bool | None = None,
         stream=None, data_dir=None) -> RunStats:
     """Trains every group (model shape) whose records the store lacks at `scale` (or at an
@@ -520,8 +509,7 @@ def run(store, scale: str, *, size: dict | None = None, progress: bool | None = 
     finally:
         stats.seconds = time.perf_counter() - t0
     skipped = f", skipped {data.note}" if data.note else ""
-    print(f"{NAME}: {stats.computed} datasets computed, {stats.skipped} already in the store "
-          f"({stats.seconds:.1f} s; data: {data.source}{skipped})", file=out, flush=True)
+    stats.report(NAME, out, f"; data: {data.source}{skipped}")
     return stats
 
 

@@ -209,7 +209,7 @@ def transition_ratio(curve: dict[int, float], low: float = 0.1, high: float = 0.
             return math.nan
         i = idx[0]
         if i == 0:
-            return w[0] if p[0] > level or level <= p[0] else math.nan
+            return w[0]
         lw0, lw1 = np.log(w[i - 1]), np.log(w[i])
         t = (level - p[i - 1]) / (p[i] - p[i - 1])
         return float(np.exp(lw0 + t * (lw1 - lw0)))

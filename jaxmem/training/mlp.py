@@ -656,16 +656,23 @@ def _check_width(trainer: Trainer, width, lanes: int):
     return jnp.asarray(arr, jnp.int32)
 
 
-def init_state(trainer: Trainer, X, y, keys, *, width=None, init_scale=1.0, lr=1e-2,
-               sample_weight=None) -> tuple[TrainState, tuple]:
-    """Checks the inputs and initializes every lane. Returns (state, data), where data is the
-    checked (X, y, sample_weight) to pass to `advance` / `finish`."""
+def _checked(trainer: Trainer, X, y, keys, width, init_scale, lr, sample_weight) -> tuple:
+    """Every input checked on the host and converted: (X, y, weight, keys, width,
+    init_scale, lr), the arguments of the compiled programs."""
     lanes = _lanes(keys)
     X, y, weight = _check_data(trainer, X, y, sample_weight, lanes)
     width = _check_width(trainer, width, lanes)
     init_scale = _lane_vector("init_scale", init_scale, lanes, X.dtype)
     lr = _lane_vector("lr", lr, lanes, X.dtype)
-    return _init_state(trainer, X, y, weight, keys, width, init_scale, lr), (X, y, weight)
+    return X, y, weight, keys, width, init_scale, lr
+
+
+def init_state(trainer: Trainer, X, y, keys, *, width=None, init_scale=1.0, lr=1e-2,
+               sample_weight=None) -> tuple[TrainState, tuple]:
+    """Checks the inputs and initializes every lane. Returns (state, data), where data is the
+    checked (X, y, sample_weight) to pass to `advance` / `finish`."""
+    args = _checked(trainer, X, y, keys, width, init_scale, lr, sample_weight)
+    return _init_state(trainer, *args), args[:3]
 
 
 def advance(trainer: Trainer, state: TrainState, data, steps: int) -> TrainState:
@@ -697,12 +704,8 @@ def train(trainer: Trainer, X, y, keys, *, width=None, init_scale=1.0, lr=1e-2,
     padding (they neither train nor count towards the fit), so datasets of several sizes share
     one compilation.
     """
-    lanes = _lanes(keys)
-    X, y, weight = _check_data(trainer, X, y, sample_weight, lanes)
-    width = _check_width(trainer, width, lanes)
-    init_scale = _lane_vector("init_scale", init_scale, lanes, X.dtype)
-    lr = _lane_vector("lr", lr, lanes, X.dtype)
-    return _train_jit(trainer, X, y, weight, keys, width, init_scale, lr)
+    return _train_jit(trainer, *_checked(trainer, X, y, keys, width, init_scale, lr,
+                                         sample_weight))
 
 
 def train_lanes(trainer: Trainer, X, y, weight, keys, width, init_scale, lr) -> TrainResult:

@@ -25,3 +25,19 @@ import pytest  # noqa: E402
 def _store_in_tmp(tmp_path, monkeypatch):
     """`jaxmem verify` and sweeps write to $JAXMEM_STORE: never the checkout's own store."""
     monkeypatch.setenv("JAXMEM_STORE", str(tmp_path / "jaxmem-results.sqlite"))
+
+
+@pytest.fixture(scope="module")
+def one_blas_thread():
+    """For test modules heavy in eigensolvers and SVDs (they run in OpenBLAS: jaxlib's LAPACK
+    is SciPy's). On the 2-core machine shared with other jobs, OpenBLAS's second, spinning
+    thread made a batch of 32 128 x 128 eigh calls ~10x slower (2.2 s vs 0.26 s, measured);
+    one thread per call is both faster and deterministic in timing. Use with
+    `pytestmark = pytest.mark.usefixtures("one_blas_thread")`."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:                      # threadpoolctl ships with scikit-learn
+        yield
+        return
+    with threadpool_limits(1, user_api="blas"):
+        yield

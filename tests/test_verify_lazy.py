@@ -12,19 +12,8 @@ from verify import claims as C
 from verify import lazy
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_blas_thread():
-    """The eigensolvers and SVDs run in OpenBLAS (jaxlib's LAPACK is SciPy's). On this 2-core
-    machine shared with other jobs, OpenBLAS's second, spinning thread made a batch of 32
-    128 x 128 eigh calls ~10x slower (2.2 s vs 0.26 s, measured); one thread per call is both
-    faster and deterministic in timing."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:                      # pragma: no cover - threadpoolctl ships with sklearn
-        yield
-        return
-    with threadpool_limits(1, user_api="blas"):
-        yield
+# One OpenBLAS thread for the eigensolvers and SVDs (tests/conftest.py says why).
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 
 def _broken(claim, config):

@@ -131,8 +131,7 @@ def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp("zhang2017_randomization")
     store_path = root / "store.sqlite"
     with pytest.MonkeyPatch.context() as mp:
-        if MODULE not in experiments.MODULES:
-            mp.setattr(experiments, "MODULES", experiments.MODULES + (MODULE,))
+        assert MODULE in experiments.MODULES    # registered with `jaxmem reproduce`
         mp.setitem(zr.SCALES, "quick", TINY)
         stdout = io.StringIO()
         with contextlib.redirect_stdout(stdout):

@@ -133,3 +133,13 @@ def test_experiment_is_resumable_and_renders_from_the_store(tmp_path):
     md = (tmp_path / "out" / "gd_min_width.md").read_text()
     for cell in first["cells"]:
         assert f"| {cell['n']} | {cell['n'] // 2} | {cell['m_star']} |" in md
+
+
+def test_bad_bisection_arguments_are_named():
+    problem = min_width.Problem(n=8, d=2)
+    evaluate = _threshold_evaluator(2, seeds=1)
+    for kwargs, name in ((dict(per_round=0), "per_round"), (dict(first_widths=[2, 0]),
+                                                           "first_widths"),
+                         (dict(max_rounds=-1), "max_rounds")):
+        with pytest.raises(ValueError, match=name):
+            min_width.min_memorizing_width(problem, None, None, evaluate=evaluate, **kwargs)

@@ -162,7 +162,11 @@ def min_memorizing_width(problem: Problem, data_key, init_key, *, per_round: int
         def evaluate(widths):
             res = success_curve(problem, widths, data_key, init_key)
             return {w: res["memorized"][i] for i, w in enumerate(widths)}
-    widths = sorted(set(first_widths)) if first_widths else first_round(problem)
+    if per_round is not None:
+        per_round = synthetic._size("per_round", per_round)
+    max_rounds = synthetic._size("max_rounds", max_rounds)
+    widths = (sorted({synthetic._size("first_widths entry", w) for w in first_widths})
+              if first_widths else first_round(problem))
     per_round = per_round or len(widths)
     curve: dict[int, float] = {}
     outcomes: dict[int, np.ndarray] = {}

@@ -19,6 +19,7 @@ binary representation (Fraction(0.1) = 3602879701896397 / 2^55, not 1/10).
 from __future__ import annotations
 
 import dataclasses
+import math
 import numbers
 from fractions import Fraction
 from typing import Sequence
@@ -138,10 +139,130 @@ def _activate(name: str, Z: np.ndarray) -> np.ndarray:
     return Z
 
 
-def apply(net: ExactNetwork, X, *, allow_float: bool = False) -> np.ndarray:
+def _columns(H: np.ndarray) -> list[tuple[np.ndarray, int]]:
+    """A batch of exact values as columns (integer numerators, one common denominator)."""
+    cols = []
+    for j in range(H.shape[1]):
+        den = math.lcm(*(Fraction(v).denominator for v in H[:, j])) if H.shape[0] else 1
+        nums = np.empty(H.shape[0], dtype=object)
+        for i, v in enumerate(H[:, j]):
+            q = Fraction(v)
+            nums[i] = q.numerator * (den // q.denominator)
+        cols.append((nums, den))
+    return cols
+
+
+def _integer_rows(X, denominator) -> np.ndarray:
+    """An integer array X (the numerators of X / denominator) as an object array of ints."""
+    if isinstance(denominator, (bool, np.bool_)) or not isinstance(denominator,
+                                                                   (int, np.integer)):
+        raise TypeError(f"denominator must be a positive int; got {denominator!r}")
+    if denominator < 1:
+        raise ValueError(f"denominator must be a positive int; got {denominator}")
+    arr = np.asarray(X)
+    if arr.ndim != 2:
+        raise ValueError(f"X must have 2 dimensions; got shape {arr.shape}")
+    if arr.dtype != object and not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"with a denominator, X must hold integers (numerators); got dtype "
+                        f"{arr.dtype}")
+    out = arr.astype(object)                  # int64 entries become Python ints
+    if arr.dtype == object:
+        for idx, v in np.ndenumerate(out):
+            if not isinstance(v, (int, np.integer)) or isinstance(v, (bool, np.bool_)):
+                raise TypeError(f"X{list(idx)} is a {type(v).__name__} ({v!r}); with a "
+                                f"denominator X must hold integers")
+            out[idx] = int(v)
+    return out
+
+
+def _reduced(nums: np.ndarray, den: int) -> tuple[np.ndarray, int]:
+    """Divides a column by the gcd of its denominator and numerators: keeps the integers small
+    where the values are integral on the whole batch (a register at training inputs)."""
+    g = math.gcd(den, *nums)
+    if g > 1:
+        nums = np.array([v // g for v in nums], dtype=object) if len(nums) else nums
+        den //= g
+    return nums, den
+
+
+# A column whose common denominator grows past this many bits is reduced by its gcd.
+_REDUCE_BITS = 64
+
+
+def _layer_columns(lay: ExactLayer, cols: list[tuple[np.ndarray, int]],
+                   batch: int) -> list[tuple[np.ndarray, int]]:
+    """One layer on column form: only the nonzero weights are multiplied, in Python integers,
+    and units that share a weight column (ramps relu(x - a), relu(x - a - p) of one x) share
+    the product: only their biases differ."""
+    groups: dict[tuple, list[int]] = {}
+    for k in range(lay.n_out):
+        if lay.mask is not None and not lay.mask[k]:
+            continue
+        terms = tuple((i, Fraction(lay.weight[i, k]) / cols[i][1])
+                      for i in range(lay.n_in) if lay.weight[i, k] != 0)
+        groups.setdefault(terms, []).append(k)
+    out: list = [(np.zeros(batch, dtype=object), 1)] * lay.n_out
+    for terms, units in groups.items():
+        biases = [Fraction(lay.bias[k]) for k in units]
+        den = math.lcm(*(b.denominator for b in biases), *(c.denominator for _, c in terms))
+        shared = np.zeros(batch, dtype=object)
+        for i, c in terms:
+            coef = c.numerator * (den // c.denominator)
+            shared = shared + (cols[i][0] if coef == 1 else cols[i][0] * coef)
+        for k, b in zip(units, biases):
+            out[k] = _activate_column(lay.activation, shared + b.numerator * (den // b.denominator),
+                                      den)
+    return out
+
+
+def _activate_column(act: str, Z: np.ndarray, den: int) -> tuple[np.ndarray, int]:
+    if act == "relu":
+        Z = np.where(Z > 0, Z, 0)
+    elif act == "threshold":                # Heaviside with H(0) = 0
+        return np.where(Z > 0, 1, 0).astype(object), 1
+    elif act == "hardtanh":                 # clip Z / den to [-1, 1]
+        Z = np.where(Z > den, den, np.where(Z < -den, -den, Z))
+    if den > 1 and den.bit_length() > _REDUCE_BITS:
+        Z, den = _reduced(Z, den)
+    return Z, den
+
+
+def apply(net: ExactNetwork, X, *, allow_float: bool = False,
+          denominator: int | None = None) -> np.ndarray:
     """Exact outputs on the rows of X: an object array (n,) for one output unit, else (n, k),
     of ints / Fractions. X's entries must be int / Fraction (floats refused unless
-    allow_float). Each layer is one object-array product over the whole batch."""
+    allow_float). With `denominator`, X is an integer array and the inputs are
+    X / denominator (pixels / 255), which skips converting every entry to a Fraction.
+
+    Each unit is held as a column of integer numerators over one common denominator for the
+    whole batch, and only nonzero weights are multiplied: the bit-extraction memorizers are
+    deep, narrow and sparse, and a Python-int product is ~20x cheaper than a Fraction one
+    (which reduces by a gcd every time). Where the common denominator outgrows 64 bits the
+    column is reduced by its gcd, so values that are integers on the batch stay integers."""
+    if denominator is None:
+        H = _exact_array("X", X, allow_float=allow_float, ndim=2)
+    else:
+        H = _integer_rows(X, denominator)
+    if H.shape[1] != net.layers[0].n_in:
+        raise ValueError(f"X has {H.shape[1]} columns but the network reads "
+                         f"{net.layers[0].n_in} inputs")
+    if denominator is None:
+        cols = _columns(H)
+    else:
+        cols = [(H[:, j].copy(), int(denominator)) for j in range(H.shape[1])]
+    for lay in net.layers:
+        cols = _layer_columns(lay, cols, H.shape[0])
+    out = np.empty((H.shape[0], len(cols)), dtype=object)
+    for k, (nums, den) in enumerate(cols):
+        for i, v in enumerate(nums):
+            q = Fraction(int(v), den)
+            out[i, k] = q.numerator if q.denominator == 1 else q
+    return out[:, 0] if net.layers[-1].n_out == 1 else out
+
+
+def apply_reference(net: ExactNetwork, X, *, allow_float: bool = False) -> np.ndarray:
+    """`apply` the plain way (dense object-array products of Fractions): the reference the
+    tests hold the column evaluator to."""
     H = _exact_array("X", X, allow_float=allow_float, ndim=2)
     if H.shape[1] != net.layers[0].n_in:
         raise ValueError(f"X has {H.shape[1]} columns but the network reads "
@@ -149,6 +270,24 @@ def apply(net: ExactNetwork, X, *, allow_float: bool = False) -> np.ndarray:
     for lay in net.layers:
         Z = H.dot(lay.weight) + lay.bias
         H = _activate(lay.activation, Z)
+        if lay.mask is not None:
+            H = np.where(lay.mask, H, 0)
+    return H[:, 0] if net.layers[-1].n_out == 1 else H
+
+
+def apply_float(net: ExactNetwork, X, dtype=np.float64) -> np.ndarray:
+    """The same network with every weight, bias and input rounded to `dtype` and evaluated in
+    that precision (NumPy): what a float implementation computes, to hold against `apply`.
+    Registers of more bits than the mantissa (53 in float64) come out wrong here."""
+    H = to_float(X).astype(dtype)
+    with np.errstate(all="ignore"):           # inf - inf in an overflowed register is the point
+        return _apply_float(net, H, dtype)
+
+
+def _apply_float(net: ExactNetwork, H: np.ndarray, dtype) -> np.ndarray:
+    for lay in net.layers:
+        Z = H @ to_float(lay.weight).astype(dtype) + to_float(lay.bias).astype(dtype)
+        H = _activate(lay.activation, Z).astype(dtype)
         if lay.mask is not None:
             H = np.where(lay.mask, H, 0)
     return H[:, 0] if net.layers[-1].n_out == 1 else H
@@ -175,10 +314,19 @@ def max_bit_length(net: ExactNetwork) -> int:
     return bits
 
 
+def _nearest_double(v) -> float:
+    try:
+        return float(v)
+    except OverflowError:                     # beyond the largest double: IEEE rounds to inf
+        return math.inf if v > 0 else -math.inf
+
+
 def to_float(values) -> np.ndarray:
-    """Exact outputs rounded to float64 (each rational to its nearest double)."""
-    return np.vectorize(float, otypes=[np.float64])(np.asarray(values, dtype=object))
+    """Exact outputs rounded to float64 (each rational to its nearest double; +-inf beyond
+    the double range, as IEEE rounding gives)."""
+    return np.vectorize(_nearest_double, otypes=[np.float64])(np.asarray(values, dtype=object))
 
 
-__all__ = ["ACTIVATIONS", "ExactLayer", "ExactNetwork", "apply", "from_network", "layer",
-           "make", "max_bit_length", "param_count", "to_float"]
+__all__ = ["ACTIVATIONS", "ExactLayer", "ExactNetwork", "apply", "apply_float",
+           "apply_reference", "from_network", "layer", "make", "max_bit_length", "param_count",
+           "to_float"]

@@ -90,3 +90,64 @@ def test_floats_are_refused_where_exactness_was_asked_for():
         exact.make([exact.layer([[1]], [0]), exact.layer([[1], [1]], [0])])
     with pytest.raises(ValueError, match="not a finite number"):
         exact.layer([[float("nan")]], [0], allow_float=True)
+
+
+def _random_fraction_net(rng, sizes, activations, sparsity=0.4):
+    layers = []
+    for i, (a, b, act) in enumerate(zip(sizes[:-1], sizes[1:], activations)):
+        W = np.empty((a, b), dtype=object)
+        for idx in np.ndindex(a, b):
+            W[idx] = (0 if rng.random() < sparsity
+                      else Fraction(int(rng.integers(-9, 10)), int(rng.integers(1, 7))))
+        W[:, 0] = W[:, 1] if b > 1 else W[:, 0]          # two units sharing a weight column
+        bias = [Fraction(int(rng.integers(-9, 10)), int(rng.integers(1, 5))) for _ in range(b)]
+        mask = rng.random(b) > 0.2 if i % 2 else None
+        layers.append(exact.layer(W, bias, act, mask))
+    return exact.make(layers)
+
+
+def test_column_evaluator_equals_the_dense_fraction_reference():
+    """`apply` (integer columns over a common denominator, zero weights skipped, shared
+    weight columns computed once, gcd reduction) against plain Fraction products."""
+    rng = np.random.default_rng(5)
+    for trial in range(6):
+        acts = [exact.ACTIVATIONS[(trial + k) % 4] for k in range(4)]
+        net = _random_fraction_net(rng, [3, 6, 5, 4, 2], acts)
+        X = [[Fraction(int(rng.integers(-20, 21)), int(rng.integers(1, 9))) for _ in range(3)]
+             for _ in range(15)]
+        fast, ref = exact.apply(net, X), exact.apply_reference(net, X)
+        assert fast.shape == ref.shape == (15, 2)
+        assert all(a == b for a, b in zip(fast.ravel(), ref.ravel()))
+        assert all(type(v) is int or v.denominator > 1 for v in fast.ravel())
+
+
+def test_the_reduction_keeps_integral_columns_integral(monkeypatch):
+    """A huge common denominator over a batch of integers reduces to 1 (the register case)."""
+    big = 3 ** 200
+    net = exact.make([exact.layer([[Fraction(big, big + 1)], [Fraction(1, big + 1)]], [0],
+                                  "identity")])
+    out = exact.apply(net, [[1, 1], [2, 2], [5, 5]])     # (big + 1) / (big + 1) x: integers
+    assert list(out) == [1, 2, 5] and all(type(v) is int for v in out)
+
+
+def test_denominator_inputs():
+    net = exact.make([exact.layer([[2], [Fraction(1, 3)]], [Fraction(1, 2)], "relu")])
+    X = np.array([[255, 0], [3, 51]])
+    expected = exact.apply(net, [[Fraction(int(a), 255), Fraction(int(b), 255)] for a, b in X])
+    assert list(exact.apply(net, X, denominator=255)) == list(expected)
+    with pytest.raises(TypeError, match="integers"):
+        exact.apply(net, X / 255, denominator=255)
+    with pytest.raises(ValueError, match="positive"):
+        exact.apply(net, X, denominator=0)
+    with pytest.raises(TypeError, match="positive int"):
+        exact.apply(net, X, denominator=2.5)
+
+
+def test_apply_float_is_the_float64_network_and_overflows_to_inf():
+    rng = np.random.default_rng(1)
+    fnet = _float_net(rng, [3, 5, 1], ["relu", "identity"])
+    X = rng.normal(size=(8, 3))
+    np.testing.assert_array_equal(exact.apply_float(exact.from_network(fnet, allow_float=True), X),
+                                  np.asarray(network.apply(fnet, jnp.asarray(X))))
+    assert list(exact.to_float([10 ** 400, -10 ** 400, Fraction(1, 10 ** 400)])) == [
+        np.inf, -np.inf, 0.0]

@@ -275,11 +275,17 @@ def apply_reference(net: ExactNetwork, X, *, allow_float: bool = False) -> np.nd
     return H[:, 0] if net.layers[-1].n_out == 1 else H
 
 
-def apply_float(net: ExactNetwork, X, dtype=np.float64) -> np.ndarray:
+def apply_float(net: ExactNetwork, X, dtype=np.float64, *,
+                denominator: int | None = None) -> np.ndarray:
     """The same network with every weight, bias and input rounded to `dtype` and evaluated in
     that precision (NumPy): what a float implementation computes, to hold against `apply`.
-    Registers of more bits than the mantissa (53 in float64) come out wrong here."""
-    H = to_float(X).astype(dtype)
+    Registers of more bits than the mantissa (53 in float64) come out wrong here; a weight
+    beyond the double range is inf. With `denominator`, X holds integers and the inputs are
+    X / denominator, each correctly rounded."""
+    if denominator is None:
+        H = to_float(X).astype(dtype)
+    else:
+        H = (to_float(_integer_rows(X, denominator)) / int(denominator)).astype(dtype)
     with np.errstate(all="ignore"):           # inf - inf in an overflowed register is the point
         return _apply_float(net, H, dtype)
 
@@ -291,6 +297,31 @@ def _apply_float(net: ExactNetwork, H: np.ndarray, dtype) -> np.ndarray:
         if lay.mask is not None:
             H = np.where(lay.mask, H, 0)
     return H[:, 0] if net.layers[-1].n_out == 1 else H
+
+
+def to_network(net: ExactNetwork, dtype=None):
+    """The network as a jaxmem.network.Network with every parameter rounded to `dtype`
+    (default float64 when x64 is on): the float path of the same weights, for jit / vmap."""
+    import jax.numpy as jnp
+
+    from jaxmem import network
+    dtype = jnp.float64 if dtype is None else dtype
+    with np.errstate(over="ignore"):
+        layers = [network.Layer(weight=jnp.asarray(to_float(lay.weight).astype(dtype)),
+                                bias=jnp.asarray(to_float(lay.bias).astype(dtype)),
+                                mask=None if lay.mask is None else jnp.asarray(lay.mask),
+                                activation=lay.activation) for lay in net.layers]
+    return network.make(layers)
+
+
+def nonzero_param_count(net: ExactNetwork) -> int:
+    """Nonzero weights and biases (the sparse count some papers use), masked units excluded."""
+    total = 0
+    for lay in net.layers:
+        keep = np.ones(lay.n_out, bool) if lay.mask is None else lay.mask
+        total += int(np.count_nonzero(lay.weight[:, keep] != 0))
+        total += int(np.count_nonzero(lay.bias[keep] != 0))
+    return total
 
 
 def param_count(net: ExactNetwork) -> int:
@@ -328,5 +359,5 @@ def to_float(values) -> np.ndarray:
 
 
 __all__ = ["ACTIVATIONS", "ExactLayer", "ExactNetwork", "apply", "apply_float",
-           "apply_reference", "from_network", "layer", "make", "max_bit_length", "param_count",
-           "to_float"]
+           "apply_reference", "from_network", "layer", "make", "max_bit_length",
+           "nonzero_param_count", "param_count", "to_float", "to_network"]

@@ -10,7 +10,8 @@ import importlib
 # Modules holding a CLAIMS list, in the order `jaxmem verify` runs them.
 MODULES = ("verify.zhang2017", "verify.bubeck2020", "verify.precision", "verify.genzel2023",
            "verify.yu2024", "verify.yu2024_width", "verify.gd_width", "verify.lazy",
-           "verify.zhang2017_random_labels", "verify.arpit2017", "verify.yu2024_width6")
+           "verify.zhang2017_random_labels", "verify.arpit2017", "verify.yu2024_width6",
+           "verify.park2021", "verify.yu2024_hardness")
 
 
 def all_claims() -> list:

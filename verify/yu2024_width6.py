@@ -15,7 +15,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmem import exact
 from jaxmem.constructions import yu2024_width6 as m3
 from jaxmem.sweep import expand
 from verify.claims import Claim, Informational, Probabilistic, Scaling, Universal

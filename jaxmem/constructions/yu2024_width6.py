@@ -332,7 +332,7 @@ def build(X, y, rng: np.random.Generator | int = 0, ramp: str = "left",
     info = dict(N=N, n=n, c0=comp["c0"], draws=comp["draws"], block_size=s,
                 blocks=len(regs), digits=wd, strip_stages=top + 1, ramp=ramp,
                 width=max(widths), depth=len(net.layers), params=exact.param_count(net),
-                nonzero_params=nonzero_param_count(net),
+                nonzero_params=exact.nonzero_param_count(net),
                 register_digits=s * wd, max_bit_length=exact.max_bit_length(net),
                 w=comp["w"], b=comp["b"])
     return net, info
@@ -354,11 +354,6 @@ def param_formula(n: int, blocks: int, block_size: int, strip_stages: int) -> in
     return total + (prev + 1)
 
 
-def nonzero_param_count(net: exact.ExactNetwork) -> int:
-    return sum(int(np.count_nonzero(lay.weight != 0)) + int(np.count_nonzero(lay.bias != 0))
-               for lay in net.layers)
-
-
 def memorizes(net: exact.ExactNetwork, X, y, denominator: int | None = None) -> np.ndarray:
     """Sgn(F(x_i)) == y_i for each training point, exactly (F = 0 counts as wrong)."""
     out = exact.apply(net, X if denominator is not None else _exact_rows(X),
@@ -367,5 +362,4 @@ def memorizes(net: exact.ExactNetwork, X, y, denominator: int | None = None) -> 
     return np.array([(v > 0 and lab == 1) or (v < 0 and lab == -1) for v, lab in zip(out, y)])
 
 
-__all__ = ["RAMPS", "Encoding", "build", "compress", "encode", "memorizes",
-           "nonzero_param_count", "param_formula"]
+__all__ = ["RAMPS", "Encoding", "build", "compress", "encode", "memorizes", "param_formula"]

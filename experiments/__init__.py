@@ -23,7 +23,8 @@ MODULES = ("experiments.precision", "experiments.genzel2023_moons", "experiments
            "experiments.yu2024_tables", "experiments.yu2024_table3", "experiments.yu2024_table4",
            "experiments.yu2024_width",
            "experiments.gd_min_width", "experiments.information_plane",
-           "experiments.zhang2017_randomization", "experiments.arpit2017")
+           "experiments.zhang2017_randomization", "experiments.arpit2017",
+           "experiments.cover_capacity")
 
 
 def all_experiments() -> list:

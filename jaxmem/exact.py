@@ -33,7 +33,7 @@ def _is_exact(v) -> bool:
     return isinstance(v, (int, np.integer, Fraction)) and not isinstance(v, (bool, np.bool_))
 
 
-def _exact_array(name: str, values, *, allow_float: bool, ndim: int) -> np.ndarray:
+def exact_array(name: str, values, *, allow_float: bool = False, ndim: int) -> np.ndarray:
     """An object array of int / Fraction; floats are refused (or converted exactly)."""
     arr = np.asarray(values, dtype=object)
     if arr.ndim != ndim:
@@ -89,8 +89,8 @@ def layer(weight, bias, activation: str = "relu", mask=None, *, allow_float: boo
     """A checked ExactLayer: entries int or Fraction (floats refused unless allow_float)."""
     if activation not in ACTIVATIONS:
         raise ValueError(f"unknown activation {activation!r}; expected one of {ACTIVATIONS}")
-    W = _exact_array(f"{name}.weight", weight, allow_float=allow_float, ndim=2)
-    b = _exact_array(f"{name}.bias", bias, allow_float=allow_float, ndim=1)
+    W = exact_array(f"{name}.weight", weight, allow_float=allow_float, ndim=2)
+    b = exact_array(f"{name}.bias", bias, allow_float=allow_float, ndim=1)
     if b.shape[0] != W.shape[1]:
         raise ValueError(f"{name}: bias has {b.shape[0]} entries but the weight has "
                          f"{W.shape[1]} columns")
@@ -152,7 +152,7 @@ def _columns(H: np.ndarray) -> list[tuple[np.ndarray, int]]:
     return cols
 
 
-def _integer_rows(X, denominator) -> np.ndarray:
+def integer_rows(X, denominator) -> np.ndarray:
     """An integer array X (the numerators of X / denominator) as an object array of ints."""
     if isinstance(denominator, (bool, np.bool_)) or not isinstance(denominator,
                                                                    (int, np.integer)):
@@ -240,9 +240,9 @@ def apply(net: ExactNetwork, X, *, allow_float: bool = False,
     (which reduces by a gcd every time). Where the common denominator outgrows 64 bits the
     column is reduced by its gcd, so values that are integers on the batch stay integers."""
     if denominator is None:
-        H = _exact_array("X", X, allow_float=allow_float, ndim=2)
+        H = exact_array("X", X, allow_float=allow_float, ndim=2)
     else:
-        H = _integer_rows(X, denominator)
+        H = integer_rows(X, denominator)
     if H.shape[1] != net.layers[0].n_in:
         raise ValueError(f"X has {H.shape[1]} columns but the network reads "
                          f"{net.layers[0].n_in} inputs")
@@ -263,7 +263,7 @@ def apply(net: ExactNetwork, X, *, allow_float: bool = False,
 def apply_reference(net: ExactNetwork, X, *, allow_float: bool = False) -> np.ndarray:
     """`apply` the plain way (dense object-array products of Fractions): the reference the
     tests hold the column evaluator to."""
-    H = _exact_array("X", X, allow_float=allow_float, ndim=2)
+    H = exact_array("X", X, allow_float=allow_float, ndim=2)
     if H.shape[1] != net.layers[0].n_in:
         raise ValueError(f"X has {H.shape[1]} columns but the network reads "
                          f"{net.layers[0].n_in} inputs")
@@ -285,7 +285,7 @@ def apply_float(net: ExactNetwork, X, dtype=np.float64, *,
     if denominator is None:
         H = to_float(X).astype(dtype)
     else:
-        H = (to_float(_integer_rows(X, denominator)) / int(denominator)).astype(dtype)
+        H = (to_float(integer_rows(X, denominator)) / int(denominator)).astype(dtype)
     with np.errstate(all="ignore"):           # inf - inf in an overflowed register is the point
         return _apply_float(net, H, dtype)
 
@@ -359,5 +359,5 @@ def to_float(values) -> np.ndarray:
 
 
 __all__ = ["ACTIVATIONS", "ExactLayer", "ExactNetwork", "apply", "apply_float",
-           "apply_reference", "from_network", "layer", "make", "max_bit_length",
-           "nonzero_param_count", "param_count", "to_float", "to_network"]
+           "apply_reference", "exact_array", "from_network", "integer_rows", "layer", "make",
+           "max_bit_length", "nonzero_param_count", "param_count", "to_float", "to_network"]

@@ -11,7 +11,8 @@ import importlib
 MODULES = ("verify.zhang2017", "verify.bubeck2020", "verify.precision", "verify.genzel2023",
            "verify.yu2024", "verify.yu2024_width", "verify.gd_width", "verify.lazy",
            "verify.zhang2017_random_labels", "verify.arpit2017", "verify.yu2024_width6",
-           "verify.park2021", "verify.yu2024_hardness", "verify.separability")
+           "verify.park2021", "verify.yu2024_hardness", "verify.separability",
+           "verify.yun2019")
 
 
 def all_claims() -> list:

@@ -138,7 +138,7 @@ def _exact_rows(X, name="X") -> np.ndarray:
     arr = np.asarray(X, dtype=object)
     if arr.ndim != 2:
         raise ValueError(f"{name} must be a 2-D array (N, n); got shape {arr.shape}")
-    return exact._exact_array(name, arr, allow_float=True, ndim=2)
+    return exact.exact_array(name, arr, allow_float=True, ndim=2)
 
 
 def _checked(X, y, denominator=None) -> tuple[np.ndarray, int, np.ndarray]:
@@ -149,7 +149,7 @@ def _checked(X, y, denominator=None) -> tuple[np.ndarray, int, np.ndarray]:
         D = math.lcm(*(Fraction(v).denominator for v in Xe.ravel()))
         Xint = np.array([[int(Fraction(v) * D) for v in row] for row in Xe], dtype=object)
     else:
-        Xint, D = exact._integer_rows(X, denominator), int(denominator)
+        Xint, D = exact.integer_rows(X, denominator), int(denominator)
     y = np.asarray(y)
     if y.shape != (Xint.shape[0],):
         raise ValueError(f"y must have shape ({Xint.shape[0]},) to match X; got {y.shape}")

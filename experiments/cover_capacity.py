@@ -42,7 +42,6 @@ Outputs (from the store alone):
 
 from __future__ import annotations
 
-import csv
 import functools
 import time
 
@@ -50,6 +49,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from experiments import _records
 from experiments._records import RunStats, experiment_run, run_records
 from jaxmem.metrics import separability as sep
 from jaxmem.sweep.keys import config_hash, dataset_keys
@@ -234,19 +234,8 @@ def summarize(records: list[dict]) -> list[dict]:
     return rows
 
 
-def _csv_value(v):
-    if isinstance(v, (bool, np.bool_)):
-        return str(bool(v))
-    return f"{v:.10g}" if isinstance(v, float) else v
-
-
 def write_csv(rows: list[dict], path: str) -> str:
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: _csv_value(row[k]) for k in CSV_COLUMNS})
-    return path
+    return _records.write_csv(rows, CSV_COLUMNS, path)
 
 
 def markdown(rows: list[dict]) -> str:

@@ -41,14 +41,12 @@ yu2024_table4_{table}.png (accuracy per pair and memorizer), yu2024_table4.md.
 
 from __future__ import annotations
 
-import dataclasses
-import sys
 import time
 
 import numpy as np
 
 from experiments import yu2024_tables as tables
-from experiments._records import experiment_run
+from experiments._records import RunStats, experiment_run, write_csv
 from jaxmem import exact
 from jaxmem.sweep.keys import config_hash
 
@@ -179,21 +177,10 @@ def measure_m1(data, size: dict, negative: int, positive: int, draws) -> dict:
                 build_seconds=np.full(n, np.nan))
 
 
-@dataclasses.dataclass
-class Stats:
-    run_id: int | None = None
-    configs: int = 0
-    datasets: int = 0
-    computed: int = 0
-    skipped: int = 0
-    seconds: float = 0.0
-
-
 def run_table(store, table: str, scale: str, *, pairs=None, constructions=CONSTRUCTIONS,
-              progress: bool | None = None, stream=None) -> Stats:
+              progress: bool | None = None, stream=None) -> RunStats:
     """Computes what the store lacks for one table, one transaction per (pair,
     construction); prints one line."""
-    stream = stream or sys.stdout
     pairs = PAIRS if pairs is None else tuple(pairs)
     unknown = set(constructions) - set(CONSTRUCTIONS)
     if unknown:
@@ -207,7 +194,7 @@ def run_table(store, table: str, scale: str, *, pairs=None, constructions=CONSTR
     configs = [((a, b), c, pair_config(table, data, size, a, b, c)) for a, b in pairs
                for c in constructions]
     hashes = [config_hash(cfg) for *_, cfg in configs]
-    stats = Stats(configs=len(configs), datasets=len(configs) * draws)
+    stats = RunStats(configs=len(configs), datasets=len(configs) * draws)
     grid = dict(experiment=NAME, table=table, scale=scale, pairs=[list(p) for p in pairs],
                 constructions=list(constructions), **size)
     try:
@@ -226,12 +213,11 @@ def run_table(store, table: str, scale: str, *, pairs=None, constructions=CONSTR
                 bar.advance(configs=1, datasets=draws, computed=bool(todo.size))
     finally:
         stats.seconds = time.perf_counter() - t0
-    print(f"{sweep_name(table)}: {stats.computed} datasets computed, {stats.skipped} already "
-          f"in the store ({stats.seconds:.1f} s)", file=stream, flush=True)
+    stats.report(sweep_name(table), stream)
     return stats
 
 
-def run(store, scale: str, which=TABLES, **kwargs) -> dict[str, Stats]:
+def run(store, scale: str, which=TABLES, **kwargs) -> dict[str, RunStats]:
     """Every table's missing records (`run_table`)."""
     return {t: run_table(store, t, scale, **kwargs) for t in which}
 
@@ -375,7 +361,7 @@ def render_tables(store, out_dir: str, runs: dict | None = None) -> list[str]:
             continue
         rows = table_rows(records)
         path = lambda suffix: g.out_path(out_dir, f"{NAME}_{table}{suffix}")  # noqa: E731
-        paths += [tables.write_rows_csv(rows, ROW_COLUMNS, path(".csv")),
+        paths += [write_csv(rows, ROW_COLUMNS, path(".csv")),
                   plot(rows, table, path(".png"))]
         sections.append(markdown(rows, table))
     if not sections:

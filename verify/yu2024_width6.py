@@ -94,7 +94,8 @@ def lemma_b4_summary(runs) -> str:
         parts.append(f"N={cfg['N']}: {int(np.sum(frac == 1))}/{len(frac)} datasets memorized, "
                      f"{np.mean(frac):.1%} of points")
     return ("Lemma B.4 as printed (ramp on [2^k, 2^k + p]) extracts each block's last slot as "
-            "a - 1 and loses its positive unless c - [c] < 0.1: " + "; ".join(parts)
+            "a - 1 and loses its positive unless c - [c] < 0.1 (or another stored value of the "
+            "block lies within 1.1): " + "; ".join(parts)
             + " (with the ramp on [2^k - p, 2^k], yu2024.thm4_1: all)")
 
 

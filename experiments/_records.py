@@ -9,6 +9,8 @@ import dataclasses
 import math
 import sys
 
+import numpy as np
+
 from jaxmem.sweep.keys import canonical_json
 
 
@@ -74,7 +76,7 @@ def csv_value(v):
     """A CSV cell: floats to 10 significant digits, NaN and None empty, bools True / False."""
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return ""
-    if isinstance(v, bool) or type(v).__name__ == "bool_":
+    if isinstance(v, (bool, np.bool_)):
         return str(bool(v))
     return f"{v:.10g}" if isinstance(v, float) else v
 

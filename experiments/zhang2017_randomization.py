@@ -77,7 +77,6 @@ Outputs:
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import functools
 import json
@@ -90,6 +89,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from experiments import _records
 from experiments._records import RunStats, experiment_run, run_records
 from jaxmem.data.randomize import randomize
 from jaxmem.sweep.keys import config_hash, dataset_keys
@@ -630,21 +630,8 @@ def table_rows(records: list[dict]) -> list[dict]:
                                        *_kind_rank(r["randomization"], r["p"])))
 
 
-def _csv_value(v):
-    if isinstance(v, (bool, np.bool_)):
-        return str(bool(v))
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return ""
-    return f"{v:.10g}" if isinstance(v, float) else v
-
-
 def write_csv(rows: list[dict], path: str) -> str:
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: _csv_value(row[k]) for k in CSV_COLUMNS})
-    return path
+    return _records.write_csv(rows, CSV_COLUMNS, path)
 
 
 # --- the figures -----------------------------------------------------------------------------

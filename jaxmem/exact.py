@@ -139,6 +139,18 @@ def _activate(name: str, Z: np.ndarray) -> np.ndarray:
     return Z
 
 
+def common_denominator(X, *, allow_float: bool = False, name: str = "X") -> tuple[np.ndarray, int]:
+    """A 2-D array of exact values as integers over one common denominator: (Xint, D) with
+    X = Xint / D, Xint an object array of Python ints (floats refused unless allow_float)."""
+    A = exact_array(name, X, allow_float=allow_float, ndim=2)
+    D = math.lcm(*(Fraction(v).denominator for v in A.ravel())) if A.size else 1
+    Xint = np.empty(A.shape, dtype=object)
+    for idx, v in np.ndenumerate(A):
+        q = Fraction(v)
+        Xint[idx] = q.numerator * (D // q.denominator)
+    return Xint, D
+
+
 def _columns(H: np.ndarray) -> list[tuple[np.ndarray, int]]:
     """A batch of exact values as columns (integer numerators, one common denominator)."""
     cols = []
@@ -359,5 +371,6 @@ def to_float(values) -> np.ndarray:
 
 
 __all__ = ["ACTIVATIONS", "ExactLayer", "ExactNetwork", "apply", "apply_float",
-           "apply_reference", "exact_array", "from_network", "integer_rows", "layer", "make",
+           "apply_reference", "common_denominator", "exact_array", "from_network",
+           "integer_rows", "layer", "make",
            "max_bit_length", "nonzero_param_count", "param_count", "to_float", "to_network"]

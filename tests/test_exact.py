@@ -151,3 +151,11 @@ def test_apply_float_is_the_float64_network_and_overflows_to_inf():
                                   np.asarray(network.apply(fnet, jnp.asarray(X))))
     assert list(exact.to_float([10 ** 400, -10 ** 400, Fraction(1, 10 ** 400)])) == [
         np.inf, -np.inf, 0.0]
+
+
+def test_common_denominator():
+    Xint, D = exact.common_denominator([[Fraction(1, 2), Fraction(1, 3)], [2, 0]])
+    assert D == 6 and Xint.tolist() == [[3, 2], [12, 0]]
+    with pytest.raises(TypeError, match=r"X\[0, 1\] is a float"):
+        exact.common_denominator([[1, 0.5]])
+    assert exact.common_denominator([[1, 0.5]], allow_float=True)[1] == 2

@@ -335,17 +335,6 @@ def in_unit_cube(X) -> bool:
     return all(0 <= v <= 1 for v in np.asarray(X, dtype=object).ravel())
 
 
-def _integer_rows(X) -> tuple[np.ndarray, int]:
-    """X times the common denominator of its entries: (object array of ints, denominator)."""
-    X = np.asarray(X, dtype=object)
-    exact_values = {v: Fraction(v) for v in set(X.ravel())}   # D(phi) has few distinct values
-    den = math.lcm(*(q.denominator for q in exact_values.values())) if X.size else 1
-    scaled = {v: q.numerator * (den // q.denominator) for v, q in exact_values.items()}
-    Z = np.empty(X.size, dtype=object)
-    Z[:] = [scaled[v] for v in X.ravel()]
-    return Z.reshape(X.shape), den
-
-
 def min_opposite_sq_distance(X, y) -> tuple[Fraction, tuple[int, int]]:
     """The exact minimum of ||x_i - x_j||^2 over pairs of opposite labels, and a pair (i
     positive, j negative) attaining it. The separation bound of Definition 3.1 is its root."""
@@ -353,7 +342,7 @@ def min_opposite_sq_distance(X, y) -> tuple[Fraction, tuple[int, int]]:
     pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == -1)
     if len(pos) == 0 or len(neg) == 0:
         raise ValueError("both labels are needed for an opposite-label distance")
-    Z, den = _integer_rows(X)
+    Z, den = exact.common_denominator(X)
     D = ((Z[pos][:, None, :] - Z[neg][None, :, :]) ** 2).sum(-1)   # Python ints: exact
     flat = min(range(D.size), key=lambda k: D.flat[k])
     i, j = divmod(flat, len(neg))
@@ -387,7 +376,7 @@ def layer_values(layer: exact.ExactLayer, X) -> np.ndarray:
     evaluated by exact.apply, independently."""
     if layer.n_out != 1 or layer.activation != "relu" or layer.mask is not None:
         raise ValueError("layer_values takes one unmasked relu unit")
-    Z, den = _integer_rows(X)
+    Z, den = exact.common_denominator(X)
     w = [Fraction(v) for v in layer.weight[:, 0]]
     wden = math.lcm(*(v.denominator for v in w))
     wint = np.array([v.numerator * (wden // v.denominator) for v in w], dtype=object)

@@ -134,20 +134,11 @@ def _plain(v):
 
 
 # ------------------------------------------------------------------------------- the pieces
-def _exact_rows(X, name="X") -> np.ndarray:
-    arr = np.asarray(X, dtype=object)
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array (N, n); got shape {arr.shape}")
-    return exact.exact_array(name, arr, allow_float=True, ndim=2)
-
-
 def _checked(X, y, denominator=None) -> tuple[np.ndarray, int, np.ndarray]:
     """(Xint, D, y) with X = Xint / D: one common denominator for every entry. Xint is int64
     where the Gram products below stay exact in float64 (pixels / 255), else Python ints."""
     if denominator is None:
-        Xe = _exact_rows(X)
-        D = math.lcm(*(Fraction(v).denominator for v in Xe.ravel()))
-        Xint = np.array([[int(Fraction(v) * D) for v in row] for row in Xe], dtype=object)
+        Xint, D = exact.common_denominator(X, allow_float=True)
     else:
         Xint, D = exact.integer_rows(X, denominator), int(denominator)
     y = np.asarray(y)
@@ -194,8 +185,15 @@ def compress(X, y, rng: np.random.Generator, max_draws: int = 64, denominator=No
     """Lemma B.1: (w, b) with 1 <= w.x + b on [0, 1]^n and |w.(x - z)| >= 4 on opposite pairs.
 
     Returns w (object array), b (int), the projections c_i = w.x_i + b (Fractions), c0
-    (float), the number of draws, and the acceptance threshold. Raises after max_draws rejected draws (probability < 2^-max_draws)."""
+    (float), the number of draws, and the acceptance threshold. Raises after max_draws
+    rejected draws (probability < 2^-max_draws)."""
     Xint, D, y = _checked(X, y, denominator)
+    return _compress(Xint, D, y, rng, max_draws)
+
+
+def _compress(Xint: np.ndarray, D: int, y: np.ndarray, rng: np.random.Generator,
+              max_draws: int = 64) -> dict:
+    """`compress` on checked input (X = Xint / D)."""
     N, n = Xint.shape
     G = _gram(Xint)
     sq_norms = np.diagonal(G)
@@ -291,7 +289,7 @@ def build(X, y, rng: np.random.Generator | int = 0, ramp: str = "left",
     rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
     Xint, D, y = _checked(X, y, denominator)
     N, n = Xint.shape
-    comp = compress(Xint, y, rng, denominator=D)
+    comp = _compress(Xint, D, y, rng)
     enc = encode(comp["c"], y, block_size)
     s, wd, regs = enc.block_size, enc.digits, enc.registers
     cs = enc.c_sorted
@@ -356,8 +354,7 @@ def param_formula(n: int, blocks: int, block_size: int, strip_stages: int) -> in
 
 def memorizes(net: exact.ExactNetwork, X, y, denominator: int | None = None) -> np.ndarray:
     """Sgn(F(x_i)) == y_i for each training point, exactly (F = 0 counts as wrong)."""
-    out = exact.apply(net, X if denominator is not None else _exact_rows(X),
-                      denominator=denominator)
+    out = exact.apply(net, X, allow_float=True, denominator=denominator)
     y = np.asarray(y)
     return np.array([(v > 0 and lab == 1) or (v < 0 and lab == -1) for v, lab in zip(out, y)])
 

@@ -48,6 +48,19 @@ def _line(res) -> str:
             f"{res.seconds:>7.1f}   {res.detail}")
 
 
+def _config_line(row: dict) -> str:
+    """One config of a claim's grid (verify -v): its parameters, datasets, passes,
+    undecided and its own interval."""
+    cfg = ", ".join(f"{k}={v}" for k, v in row["config"].items())
+    if "passed" in row:
+        stats = (f"{row['passed']}/{row['datasets']} pass, {row['undecided']} undecided, "
+                 f"[{row['ci_low']:.4f}, {row['ci_high']:.4f}]")
+    else:
+        median = "-" if row.get("median") is None else format(row["median"], ".4g")
+        stats = f"{row['datasets']} datasets, median {median}, {row.get('undecided', 0)} undecided"
+    return f"    {cfg}: {stats}"
+
+
 HEADER = (f"{'claim':<38} {'datasets':>8} {'pass rate':>9}  {'interval':<18} {'verdict':<12} "
           f"{'seconds':>7}   detail")
 
@@ -92,13 +105,15 @@ def _verify(args) -> int:
         else:
             cfg = ", ".join(f"{k}={v}" for k, v in out["config"].items())
             status = {True: "passes", False: "FAILS", None: "(no pass/fail rule)"}[out.get("passed")]
+            if out.get("undecided"):
+                status = "UNDECIDED (precision cannot decide it)"
             print(f"{out['claim']}  dataset {out['global_index']} = index {out['index']} of "
                   f"({cfg}), seed {out['seed']}, scale {out['scale']}: {status}")
             for k, v in out["metrics"].items():
                 print(f"  {k:<24} {v}")
             if "saved" in out:
                 print(f"  dataset written to {out['saved']} (arrays X, y)")
-        return EXIT_OK if out.get("passed", True) else EXIT_VIOLATED
+        return EXIT_OK if out.get("passed", True) or out.get("undecided") else EXIT_VIOLATED
 
     selected = registry
     store, run_id = None, None
@@ -126,7 +141,9 @@ def _verify(args) -> int:
     t0 = time.perf_counter()
     for claim in selected:
         try:
-            res = claims_mod.run_claim(claim, args.scale, args.seed, chunk_size)
+            res = claims_mod.run_claim(claim, args.scale, args.seed, chunk_size,
+                                       exact_budget=args.exact_budget,
+                                       sink=_record_sink(store, run_id, claim, args.seed))
         except Exception as err:  # a crashing claim is reported, and fails the run
             failed = True
             res = claims_mod.Result(id=claim.id, verdict="ERROR", n_datasets=0, n_passed=None,
@@ -139,6 +156,9 @@ def _verify(args) -> int:
             store.write_verdicts(run_id, [dict(res.to_json(), claim=res.id)])
         if not args.json:
             print(_line(res), flush=True)
+            if args.verbose:
+                for row in res.configs:
+                    print(_config_line(row), flush=True)
     if args.json:
         print(json.dumps([r.to_json() for r in results], default=str))
     else:
@@ -151,6 +171,27 @@ def _verify(args) -> int:
         store.end_run(run_id, "done")
         store.close()
     return EXIT_VIOLATED if failed else EXIT_OK
+
+
+def _record_sink(store, run_id, claim, seed):
+    """Writes a claim config's per-dataset outputs to the store as records of the verify run
+    (config: the claim id, its trial config and the seed, which fix the datasets)."""
+    if store is None:
+        return None
+    import numpy as np
+
+    from jaxmem.sweep.keys import canonical_json, config_hash
+    from verify import claims as claims_mod
+
+    def sink(config, outs):
+        stream = dict(claims_mod.stream_config(claim, config), seed=seed)
+        columns = claims_mod.record_columns(outs)
+        n = len(next(iter(outs.values())))
+        h = config_hash(stream)
+        store.add_configs(run_id, [(h, canonical_json(stream), n)])
+        if columns:
+            store.write_columns(run_id, h, np.arange(n), columns)
+    return sink
 
 
 def _store_path(args) -> str:
@@ -274,9 +315,10 @@ def _results(args) -> int:
                 run = store.run(args.run)
                 verdicts = store.verdicts(run["run_id"])
                 records = store.records(run["run_id"])
+                table = _config_summaries(store.configs(run["run_id"]), records)
                 if args.json:
-                    print(json.dumps(dict(run=run, verdicts=verdicts,
-                                          records=len(records)), default=str))
+                    print(json.dumps(dict(run=run, verdicts=verdicts, records=len(records),
+                                          configs=table), default=str))
                     return EXIT_OK
                 for k, v in run.items():
                     if k in ("started", "ended") and v is not None:
@@ -285,7 +327,7 @@ def _results(args) -> int:
                 for v in verdicts:
                     print(f"  {v['claim']:<28} {v['verdict']:<12} {v['n_datasets']:>8}  "
                           f"{v['detail']}")
-                _summarize_records(records)
+                _print_config_summaries(table)
                 return EXIT_OK
             out = args.output or f"{store.run(args.run)['sweep']}.{args.format}"
             rows = store.export(args.run, out, format=args.format)
@@ -295,17 +337,49 @@ def _results(args) -> int:
         return _fail("results", err)
 
 
-def _summarize_records(records: list[dict]) -> None:
-    """Per config: records and the mean of each boolean metric (pass rates)."""
-    groups: dict = {}
+def _config_summaries(configs: list[dict], records: list[dict]) -> list[dict]:
+    """Per config of a run: its config, the options that vary across the run's configs
+    (`swept`), records, and for each pass-rate metric (ok, deployable_f32, ...) the count, the
+    rate and its two-sided 95% Clopper-Pearson interval; `undecided` counts the records no
+    float check could decide."""
+    from jaxmem.stats import clopper_pearson
+    keys = sorted({k for c in configs for k in c["config"]})
+    swept = [k for k in keys
+             if len({json.dumps(c["config"].get(k), sort_keys=True) for c in configs}) > 1]
+    by_hash: dict = {}
     for r in records:
-        groups.setdefault(r["config_hash"], []).append(r)
-    for rows in groups.values():
-        first = rows[0]
-        config = ", ".join(f"{k}={first[k]}" for k in ("construction", "n", "d") if k in first)
-        rates = [f"{k} {sum(bool(r[k]) for r in rows) / len(rows):.3f}"
-                 for k in ("ok", "deployable_f32") if k in first]
-        print(f"  {config}: {len(rows)} records" + (", " + ", ".join(rates) if rates else ""))
+        by_hash.setdefault(r["config_hash"], []).append(r)
+    table = []
+    for c in configs:
+        rows = by_hash.get(c["config_hash"], [])
+        entry = dict(config=c["config"], swept={k: c["config"].get(k) for k in swept},
+                     datasets=c["datasets"], records=len(rows))
+        for k in ("ok", "deployable_f32"):
+            if rows and k in rows[0]:
+                passed = sum(bool(r[k]) for r in rows)
+                lo, hi = clopper_pearson(passed, len(rows), 0.95)
+                entry[k] = dict(passed=passed, rate=passed / len(rows), ci_low=lo, ci_high=hi)
+        if rows and "undecided" in rows[0]:
+            entry["undecided"] = sum(bool(r["undecided"]) for r in rows)
+        table.append(entry)
+    return table
+
+
+def _print_config_summaries(table: list[dict]) -> None:
+    """One line per config: the swept options (n and d always), records, and each pass
+    rate with its 95% interval."""
+    for entry in table:
+        shown = {k: entry["config"][k] for k in ("construction", "n", "d") if k in entry["config"]}
+        shown.update(entry["swept"])
+        config = ", ".join(f"{k}={v}" for k, v in shown.items())
+        parts = [f"{entry['records']}/{entry['datasets']} records"]
+        for k in ("ok", "deployable_f32"):
+            if k in entry:
+                s = entry[k]
+                parts.append(f"{k} {s['rate']:.3f} [{s['ci_low']:.3f}, {s['ci_high']:.3f}]")
+        if "undecided" in entry:
+            parts.append(f"undecided {entry['undecided']}")
+        print(f"  {config}: " + ", ".join(parts))
 
 
 def _use_data_dir(args) -> None:
@@ -380,7 +454,12 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--scale", choices=["quick", "full"], default="quick",
                    help="quick: small grids for CI and laptops (default); full: for a GPU")
     v.add_argument("--seed", type=int, default=0, help="root seed of every dataset (default 0)")
-    v.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+    v.add_argument("--json", action="store_true",
+                   help="print a JSON list instead of a table (each claim with its grid: "
+                        "configs, datasets, passes, undecided, intervals)")
+    v.add_argument("-v", "--verbose", action="store_true",
+                   help="print each claim's grid under it: every config with its datasets, "
+                        "passes, undecided and its own 95%% interval")
     v.add_argument("--list", action="store_true", help="list the registered claims and exit")
     v.add_argument("--reproduce", metavar="ID",
                    help="rebuild one dataset of claim ID (with --index) and print its metrics")
@@ -391,6 +470,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --reproduce: write the dataset's X and y to FILE.npz")
     v.add_argument("--chunk-size", type=int, default=None,
                    help="datasets per compiled vmapped call (bounds memory; default 256)")
+    v.add_argument("--exact-budget", type=float, default=None, metavar="SECONDS",
+                   help="seconds per claim for re-deciding, in exact arithmetic, the datasets "
+                        "that floating point cannot decide (default 120; 0: none); what is "
+                        "left is reported as undecided")
     _store_argument(v)
     v.add_argument("--no-store", action="store_true",
                    help="do not write the verdicts to the results store")
@@ -485,6 +568,11 @@ def main(argv=None) -> int:
     if args.command == "verify":
         if args.chunk_size is not None and args.chunk_size < 1:
             parser.error("--chunk-size must be positive")
+        if args.exact_budget is None:
+            from verify.claims import EXACT_BUDGET
+            args.exact_budget = EXACT_BUDGET
+        elif not 0 <= args.exact_budget < float("inf"):
+            parser.error("--exact-budget must be a finite number of seconds >= 0")
         _configure_jax(args.scale)
         return _verify(args)
     return COMMANDS[args.command](args)

@@ -302,8 +302,161 @@ def rounding_bound(net: Network, X: jax.Array) -> jax.Array:
     return bound[..., 0] if layers[-1].n_out == 1 else bound
 
 
+def _abs_layer(layer: Layer, bias: bool = True) -> Layer:
+    return dataclasses.replace(layer, weight=jnp.abs(layer.weight),
+                               bias=jnp.abs(layer.bias) if bias else jnp.zeros_like(layer.bias))
+
+
+def _activation_error(activation: str, z, ez):
+    """The error bound after an activation, given computed pre-activations z with error at
+    most ez: relu is exact where z <= -ez (certainly inactive), hardtanh outside
+    [-1 - ez, 1 + ez]; a threshold unit is exact where |z| > ez and may flip (error 1)
+    elsewhere; otherwise the activation is 1-Lipschitz and passes ez on."""
+    if activation == "relu":
+        return jnp.where(z <= -ez, 0, ez)
+    if activation == "hardtanh":
+        return jnp.where((z <= -1 - ez) | (z >= 1 + ez), 0, ez)
+    if activation == "threshold":
+        return jnp.where(jnp.abs(z) > ez, 0, 1).astype(ez.dtype)
+    return ez
+
+
+def running_bound(net: Network, X: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(apply(net, X), a bound on |fl(apply(net, X)) - apply_exact(net, X)| per point).
+
+    Running error analysis (Higham, Accuracy and Stability, Sec. 3.3): the bound is built
+    from the values the forward pass actually computed, so units a ReLU switched off cost
+    nothing, where `rounding_bound` keeps every unit's magnitude. With e the bound on the
+    layer's input and h its computed input, the pre-activation error is at most
+        e_z = (|W|^T e + gamma_{n_in+1} (|W|^T |h| + |b|)) (1 + 2 gamma_{n_in+1}),
+    the last factor covering the rounding of the bound's own products (second order). Then:
+    relu passes e_z on, except that z <= -e_z is certainly inactive (error 0); hardtanh
+    likewise outside [-1 - e_z, 1 + e_z]; identity passes e_z on; a threshold unit is exact
+    where |z| > e_z and may flip (error 1) elsewhere. Masked units are exactly 0.
+    """
+    dtype = jnp.result_type(X, net.layers[0].weight)
+    u = unit_roundoff(dtype)
+    h = jnp.asarray(X, dtype)
+    e = jnp.zeros_like(h)
+    for layer in net.layers:
+        z = _affine(layer, h)
+        c = gamma(layer.n_in + 1, u)
+        mag = _affine(_abs_layer(layer), jnp.abs(h))
+        ez = (_affine(_abs_layer(layer, bias=False), e) + c * mag) * (1 + 2 * c)
+        e = _activation_error(layer.activation, z, ez)
+        h = _masked(layer, _activate(layer.activation, z))
+        e = _masked(layer, e)
+    if net.layers[-1].n_out == 1:
+        return h[..., 0], e[..., 0]
+    return h, e
+
+
+# --------------------------------------------------------------------------------------------
+# Compensated evaluation: twice the working precision from error-free transformations, for
+# re-deciding what the plain forward pass's bound leaves open.
+# --------------------------------------------------------------------------------------------
+
+def _two_sum(a, b):
+    """s + e = a + b exactly, s = fl(a + b) (Knuth's TwoSum: additions only, no branch)."""
+    s = a + b
+    z = s - a
+    return s, (a - (s - z)) + (b - z)
+
+
+def _truncate(x, keep: int):
+    """(hi, x - hi): hi is x with all but its leading `keep` significant bits cleared, by
+    masking the bit pattern. x - hi is exact (it is x's low bits), and no multiplication is
+    involved: Dekker's split (c = (2^s + 1) x; hi = c - (c - x)) is not safe here, since XLA's
+    CPU backend contracts c - x into a fused multiply-add and the split comes out wrong."""
+    info = np.finfo(x.dtype)
+    itype = jnp.int64 if info.bits == 64 else jnp.int32
+    drop = info.nmant - (keep - 1)
+    bits = jax.lax.bitcast_convert_type(x, itype)
+    hi = jax.lax.bitcast_convert_type(bits & jnp.asarray(~((1 << drop) - 1), itype), x.dtype)
+    return hi, x - hi
+
+
+def _product_terms(a, b):
+    """Six floats whose exact sum is a * b, each an exact product: a in two pieces of at most
+    p/2 + 1 bits, b in three of at most p/3 + 1, so every piece product fits the p-bit
+    mantissa even where a compiler fuses it into an FMA (no underflow assumed)."""
+    p = np.finfo(a.dtype).nmant + 1
+    a1, a2 = _truncate(a, p // 2)
+    b1, rest = _truncate(b, -(-p // 3))
+    b2, b3 = _truncate(rest, -(-p // 3))
+    return [ai * bj for ai in (a1, a2) for bj in (b1, b2, b3)]
+
+
+def _dot2(h_hi, h_lo, W, b):
+    """(h_hi + h_lo) @ W + b as an unevaluated pair (hi, lo) with hi = fl(hi + lo), by Ogita,
+    Rump and Oishi's Dot2 (SIAM J. Sci. Comput. 26, 2005): every product is written as six
+    exact terms (`_product_terms`), the 12 n_in + 1 terms are summed with TwoSum in sequence
+    and the TwoSum errors in plain floating point, so |hi + lo - exact| <= gamma_k^2 sum
+    |terms| = gamma_k^2 (|h| |W| + |b|), k = 12 n_in + 1 (the pieces of a product share its
+    sign; the sequential order is the one the bound is proven for)."""
+    s = jnp.broadcast_to(b, h_hi.shape[:-1] + b.shape).astype(h_hi.dtype)
+    c = jnp.zeros_like(s)
+
+    def step(carry, k):
+        s, c = carry
+        for h in (h_hi, h_lo):
+            for term in _product_terms(h[..., k][..., None], W[k]):
+                s, e = _two_sum(s, term)
+                c = c + e
+        return (s, c), None
+
+    (s, c), _ = jax.lax.scan(step, (s, c), jnp.arange(h_hi.shape[-1]), unroll=4)
+    return _two_sum(s, c)
+
+
+def _pair_activate(name: str, hi, lo):
+    """act(hi + lo) as a pair, exactly; |lo| <= u |hi| (from TwoSum), so hi has the sign."""
+    if name == "relu":
+        on = hi > 0
+        return jnp.where(on, hi, 0), jnp.where(on, lo, 0)
+    if name == "threshold":
+        return (hi > 0).astype(hi.dtype), jnp.zeros_like(lo)
+    if name == "hardtanh":
+        above = (hi > 1) | ((hi == 1) & (lo > 0))
+        below = (hi < -1) | ((hi == -1) & (lo < 0))
+        hi2 = jnp.where(above, 1, jnp.where(below, -1, hi))
+        return hi2, jnp.where(above | below, 0, lo)
+    return hi, lo
+
+
+def compensated_bound(net: Network, X: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(outputs, a bound on |outputs - apply_exact(net, X)|) like `running_bound`, with every
+    value carried between layers as an unevaluated pair hi + lo in twice the working
+    precision (`_dot2`), so the bound per pre-activation is
+        e_z = (|W|^T e + gamma_k^2 (|W|^T (|hi| + |lo|) + |b|)) (1 + 2 gamma_k),  k = 12 n_in + 1,
+    about u times the plain pass's gamma_{n_in+1} (|W|^T |h| + |b|): rounding no longer
+    hides behind cancellation between large weights. Activations act on the pair exactly and
+    propagate the bound as in `running_bound`; the output is rounded once (2 u |f| added).
+    Costs 2 n_in sequential steps per layer: meant for re-deciding single datasets."""
+    dtype = jnp.result_type(X, net.layers[0].weight)
+    u = unit_roundoff(dtype)
+    hi = jnp.asarray(X, dtype)
+    lo = jnp.zeros_like(hi)
+    e = jnp.zeros_like(hi)
+    for layer in net.layers:
+        W = _dense_weight(layer).astype(dtype)
+        z_hi, z_lo = _dot2(hi, lo, W, layer.bias.astype(dtype))
+        c = gamma(12 * layer.n_in + 1, u)
+        mag = _affine(_abs_layer(layer), jnp.abs(hi) + jnp.abs(lo))
+        ez = (_affine(_abs_layer(layer, bias=False), e) + c * c * mag) * (1 + 2 * c)
+        e = _activation_error(layer.activation, z_hi, ez)
+        hi, lo = _pair_activate(layer.activation, z_hi, z_lo)
+        hi, lo, e = _masked(layer, hi), _masked(layer, lo), _masked(layer, e)
+    f = hi + lo
+    e = e + 2 * u * jnp.abs(f)
+    if net.layers[-1].n_out == 1:
+        return f[..., 0], e[..., 0]
+    return f, e
+
+
 __all__ = [
     "ACTIVATIONS", "Layer", "Network", "make", "apply", "hidden", "depth", "widths",
     "param_count", "shared_param_count", "nonzero_param_count", "masked_params", "astype", "dense",
-    "describe", "unit_roundoff", "gamma", "rounding_bound",
+    "describe", "unit_roundoff", "gamma", "rounding_bound", "running_bound",
+    "compensated_bound",
 ]

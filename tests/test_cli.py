@@ -116,7 +116,7 @@ def test_sweep_and_results_commands(tmp_path, capsys):
         [("tiny", "done", 6, 6), ("tiny", "done", 8, 8)]
     assert cli.main(["results", "show", "tiny", "--store", store]) == 0
     shown = capsys.readouterr().out
-    assert "n=5, d=2: 4 records, ok 1.000" in shown and "status             done" in shown
+    assert "n=5, d=2: 4/4 records, ok 1.000 [" in shown and "status             done" in shown
     out = tmp_path / "tiny.csv"
     assert cli.main(["results", "export", "tiny", "--store", store, "-o", str(out)]) == 0
     import csv
@@ -138,3 +138,61 @@ def test_too_many_devices_is_refused_before_the_store(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--devices 99" in err[0]
     assert not store.exists()
+
+
+def test_verify_shows_each_config_of_its_grid(monkeypatch, capsys):
+    """--json always carries the grid; -v prints it: each config's parameters, datasets,
+    passes, undecided and its own interval (not one pooled interval)."""
+    grid = expand(n=[3, 8], d=[2], datasets=5)
+    claim = dataclasses.replace(zhang_claims.THM1, grids=dict(quick=grid, full=grid))
+    monkeypatch.setattr(verify, "all_claims", lambda: [claim])
+    assert cli.main(["verify", "--json", "--no-store"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert [c["config"] for c in row["configs"]] == [dict(n=3, d=2), dict(n=8, d=2)]
+    for c in row["configs"]:
+        assert c["datasets"] == 5 and c["passed"] == 5 and c["undecided"] == 0
+        assert c["ci_low"] < 1 == c["ci_high"]
+    assert row["n_undecided"] == 0
+    assert cli.main(["verify", "-v", "--no-store"]) == 0
+    out = capsys.readouterr().out
+    assert "    n=3, d=2: 5/5 pass, 0 undecided, [" in out and "    n=8, d=2: 5/5 pass" in out
+
+
+def test_results_show_prints_every_swept_option(tmp_path, capsys):
+    """A grid over width and max_bias: one line per config naming both, with its pass rate
+    and 95% interval; --json gives the same table."""
+    grid = tmp_path / "g.toml"
+    grid.write_text('name = "gz"\nconstruction = "genzel2023"\ndata = "gaussian"\n'
+                    'labels = "sign"\ndatasets = 4\n[axes]\nn = [12]\nd = [2]\n'
+                    'width = [5, 40]\nmax_bias = [0.5, 2.0]\n')
+    store = str(tmp_path / "s.sqlite")
+    assert cli.main(["sweep", str(grid), "--store", store, "--no-progress"]) == 0
+    capsys.readouterr()
+    assert cli.main(["results", "show", "gz", "--store", store]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if "records" in line
+             and "width=" in line]
+    assert len(lines) == 4 and len(set(lines)) == 4
+    assert all("max_bias=" in line and "ok " in line and "[" in line for line in lines)
+    assert cli.main(["results", "show", "gz", "--store", store, "--json"]) == 0
+    table = json.loads(capsys.readouterr().out)["configs"]
+    assert sorted((c["swept"]["width"], c["swept"]["max_bias"]) for c in table) == [
+        (5, 0.5), (5, 2.0), (40, 0.5), (40, 2.0)]
+    for c in table:
+        assert c["records"] == 4 and 0 <= c["ok"]["ci_low"] <= c["ok"]["rate"] <= c["ok"]["ci_high"]
+
+
+def test_verify_writes_its_records_to_the_store(monkeypatch, capsys, tmp_path):
+    grid = expand(n=[3, 8], d=[2], datasets=5)
+    claim = dataclasses.replace(zhang_claims.THM1, grids=dict(quick=grid, full=grid))
+    monkeypatch.setattr(verify, "all_claims", lambda: [claim])
+    store = str(tmp_path / "s.sqlite")
+    assert cli.main(["verify", "--store", store]) == 0
+    capsys.readouterr()
+    out = tmp_path / "verify.csv"
+    assert cli.main(["results", "export", "verify", "--store", store, "-o", str(out)]) == 0
+    assert "10 records" in capsys.readouterr().out
+    from jaxmem.store import Store
+    with Store(store, readonly=True) as s:
+        records = s.records("verify")
+    assert sorted({(r["n"], r["seed"]) for r in records}) == [(3, 0), (8, 0)]
+    assert all(r["ok"] is True and r["undecided"] is False for r in records)

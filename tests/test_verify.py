@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import verify
-from jaxmem import metrics
+from jaxmem import metrics, network
 from jaxmem.constructions import zhang2017
 from jaxmem.data import gaussian
 from jaxmem.network import Layer, Network
@@ -119,9 +119,151 @@ def test_scaling_rule_flips():
     flat = dataclasses.replace(growth, rule=C.Scaling(x="n", y="max_abs_weight", predicted=0.0,
                                                       band=(-0.25, 0.25)))
     assert C.run_claim(flat).verdict == "VIOLATED"
-    wide = dataclasses.replace(growth, rule=C.Scaling(x="n", y="max_abs_weight", predicted=1.8,
-                                                      band=(1.8, 3.0)))
-    assert C.run_claim(wide).verdict in ("INCONCLUSIVE", "HOLDS")
+
+
+def noisy_power_trial(key, n, alpha=1.0, noise=0.3):
+    """y = n^alpha times log-normal noise: a scaling fit with a wide interval."""
+    return dict(y=n ** alpha * jnp.exp(noise * jax.random.normal(key)))
+
+
+def test_scaling_needs_the_whole_interval_in_the_band():
+    """The band is set so that the point estimate lies inside it but the interval does not:
+    INCONCLUSIVE (a rule that looked at the point estimate would say HOLDS); the interval
+    wholly outside: VIOLATED; wholly inside: HOLDS."""
+    claim = _claim(noisy_power_trial, C.Scaling(x="n", y="y", predicted=1.0, band=(0, 2)),
+                   datasets=6, n=[10, 20, 40])
+    fit = C.run_claim(claim)
+    alpha, lo, hi = fit.exponent, fit.ci_low, fit.ci_high
+    assert fit.verdict == "HOLDS" and lo < alpha < hi and hi - lo > 0.1
+    straddles = dataclasses.replace(claim, rule=C.Scaling(
+        x="n", y="y", predicted=alpha, band=((lo + alpha) / 2, hi + 1)))
+    assert C.run_claim(straddles).verdict == "INCONCLUSIVE"
+    outside = dataclasses.replace(claim, rule=C.Scaling(x="n", y="y", predicted=hi + 1,
+                                                        band=(hi + 0.5, hi + 2)))
+    assert C.run_claim(outside).verdict == "VIOLATED"
+
+
+def fraction_fails_trial(key, n, d, p_fail=0.42):
+    """Passes on about 58% of datasets, fails on the rest."""
+    return dict(ok=jax.random.uniform(key) >= p_fail)
+
+
+def test_universal_is_violated_by_a_minority_of_failures():
+    """A trial failing ~42% of its datasets (not all of them) is VIOLATED, and so is one
+    failing a single dataset out of 40."""
+    res = C.run_claim(_claim(fraction_fails_trial, C.Universal(), datasets=40, n=[3], d=[1]))
+    assert res.verdict == "VIOLATED" and 0.2 < 1 - res.pass_rate < 0.7
+    assert f"{res.n_datasets - res.n_passed} of 40 datasets fail" in res.detail
+
+    def one_failure(key, n, d):
+        return dict(ok=jax.random.uniform(key) < 0.975)
+    res = C.run_claim(_claim(one_failure, C.Universal(), datasets=40, n=[3], d=[1]))
+    assert res.n_datasets - res.n_passed >= 1 and res.verdict == "VIOLATED"
+
+
+def undecided_trial(key, n, d, p_open=0.3, p_fail=0.0):
+    """Every dataset passes, fails or is undecided (ok must then be ignored: it says True)."""
+    r = jax.random.uniform(key)
+    undecided = r < p_open
+    return dict(ok=(r >= p_open + p_fail) | undecided, undecided=undecided)
+
+
+def test_undecided_datasets_are_never_passes():
+    claim = _claim(undecided_trial, C.Universal(), datasets=40, n=[3], d=[1])
+    res = C.run_claim(claim)
+    assert res.verdict == "INCONCLUSIVE" and res.n_undecided > 0
+    assert res.n_passed == 40 - res.n_undecided
+    assert f"{res.n_undecided} of 40 datasets undecided" in res.detail
+    assert "jaxmem verify --reproduce test.undecided_trial --index" in res.detail
+    again = C.reproduce(claim, res.counterexample["global_index"])
+    assert again["undecided"] and again["passed"] is False
+    # A decided failure outranks the undecided ones.
+    failing = _claim(lambda key, n, d: undecided_trial(key, n, d, p_fail=0.3), C.Universal(),
+                     datasets=40, n=[3], d=[1])
+    assert C.run_claim(failing).verdict == "VIOLATED"
+
+
+def test_probabilistic_counts_undecided_against_the_claim_in_the_lower_bound():
+    """70% pass and 30% are undecided: counted as passes the lower bound would clear 0.75;
+    counted soundly (failures for the lower bound, passes for the upper), it cannot."""
+    claim = _claim(undecided_trial, C.Probabilistic(p=0.75), datasets=300, n=[3], d=[1])
+    res = C.run_claim(claim)
+    k, u, n = res.n_passed, res.n_undecided, res.n_datasets
+    assert u > 50 and C.clopper_pearson(k + u, n, 0.95, "lower")[0] >= 0.75
+    assert res.verdict == "INCONCLUSIVE" and res.ci_low < 0.75 <= res.ci_high
+    assert f"{u} undecided" in res.detail
+
+
+def test_exact_step_decides_within_its_budget():
+    """A claim whose trial leaves datasets undecided and whose exact step decides them:
+    HOLDS with a budget, INCONCLUSIVE with none (what the budget leaves stays undecided)."""
+    def decide(key, n, d, **_):
+        return dict(ok=True, undecided=False)
+    claim = dataclasses.replace(_claim(undecided_trial, C.Universal(), datasets=20, n=[3],
+                                       d=[1]), exact=decide)
+    res = C.run_claim(claim)
+    assert res.verdict == "HOLDS" and res.n_redecided > 0 and res.n_undecided == 0
+    starved = C.run_claim(claim, exact_budget=0)
+    assert starved.verdict == "INCONCLUSIVE" and starved.n_redecided == 0
+
+
+def test_theorem1_count_is_read_off_the_network(monkeypatch):
+    """The same function with a dense, unshared first layer reports the same 2n + d through
+    the construction's info; the claim counts the network's own parameters and fails."""
+    real_build = zhang2017.build
+
+    def dense_build(key, X, y, **options):
+        net, info = real_build(key, X, y, **options)
+        return network.dense(net), info
+
+    def trial(key, n, d):     # a new function: compiled afresh, with the patch in place
+        return zhang_claims.thm1_trial(key, n, d)
+
+    grid = expand(n=[6], d=[3], datasets=4)
+    claim = dataclasses.replace(zhang_claims.THM1, trial=trial, grids=dict(quick=grid, full=grid))
+    monkeypatch.setattr(zhang_claims.zhang2017, "build", dense_build)
+    res = C.run_claim(claim)
+    assert res.verdict == "VIOLATED"
+    # the dense network's distinct parameters: 6 (3 + 1) + 6 + 1, less the output bias slot
+    assert res.counterexample["metrics"]["shared_param_count"] == 6 * 4 + 6
+    monkeypatch.setattr(zhang_claims.zhang2017, "build", real_build)
+    assert C.run_claim(dataclasses.replace(claim, trial=lambda key, n, d: zhang_claims.thm1_trial(
+        key, n, d))).verdict == "HOLDS"
+
+
+def test_lemma1_smallest_eigenvalue_is_checked_against_the_knots():
+    """A wrong prediction of Lemma 1's smallest eigenvalue (the smallest gap t_i - t_{i-1}
+    instead of min_i (t_i - b_i)) must fail the host's comparison with the eigensolver."""
+    def wrong_prediction(key, n, d):
+        out = zhang_claims.lemma1_trial(key, n, d)
+        X, _ = zhang_claims.dataset(key, n, d)
+        _, info = zhang2017.build(zhang_claims._build_key(key), X, _)
+        ts = jnp.sort(X @ info["direction"])
+        return dict(out, min_t_minus_b=jnp.min(jnp.diff(ts)))
+
+    grid = expand(n=[8], d=[3], datasets=4)
+    lemma = dataclasses.replace(zhang_claims.LEMMA1, grids=dict(quick=grid, full=grid))
+    assert C.run_claim(lemma).verdict == "HOLDS"
+    broken = dataclasses.replace(lemma, trial=wrong_prediction)
+    res = C.run_claim(broken)
+    assert res.verdict == "VIOLATED"
+    assert not res.counterexample["metrics"]["min_eigenvalue_is_min_gap"]
+
+
+def test_ci_expects_holds_from_every_claim_with_a_verdict_rule():
+    """The CI claims step compares each verdict with the one its rule can give: a run where
+    every claim says INFO fails, as does any INCONCLUSIVE."""
+    registry = verify.all_claims()
+    good = [dict(id=c.id, verdict=C.expected_verdict(c)) for c in registry]
+    assert C.ci_failures(good, registry) == []
+    all_info = [dict(id=c.id, verdict="INFO") for c in registry]
+    failures = C.ci_failures(all_info, registry)
+    assert "zhang2017.thm1" in failures and len(failures) == sum(
+        not isinstance(c.rule, C.Informational) for c in registry)
+    assert C.ci_failures(good[1:], registry) == [registry[0].id]       # missing
+    one_open = [dict(r, verdict="INCONCLUSIVE") if r["id"] == "bubeck2020.relu" else r
+                for r in good]
+    assert C.ci_failures(one_open, registry) == ["bubeck2020.relu"]
 
 
 def test_clopper_pearson_closed_forms():

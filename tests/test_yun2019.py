@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxmem import exact, network
+from jaxmem import exact, metrics, network
 from jaxmem.constructions import yun2019
 from verify import yun2019 as claims
 from verify.claims import run_claim, run_config
@@ -181,15 +181,18 @@ def test_memorizes_flips_in_float32():
 
 def test_a_tolerance_that_accepts_the_zero_network_does_not_count():
     """The zero function, written with cancelling 1e16 weights: within its a-priori rounding
-    tolerance of y (which exceeds max |y|), but the claim's fit check refuses it."""
+    tolerance of y (which exceeds max |y|), so the float check cannot decide it; the
+    re-decision (twice the precision, then exact) finds that it fails."""
     X, y = jnp.array([[1.0], [2.0]]), jnp.array([0.5, -0.5])
     net = network.make([
         network.Layer(jnp.array([[1e16, -1e16]]), jnp.zeros(2), activation="identity"),
         network.Layer(jnp.ones((2, 1)), jnp.zeros(1), activation="identity")])
-    f, (fit, tol_over_A, resolves) = jax.jit(lambda net: (
-        network.apply(net, X), claims._float64_fit(net, dict(label_scale=1.0), X, y)))(net)
+    f, fit = jax.jit(lambda net: (network.apply(net, X), metrics.fit_report(net, X, y)))(net)
     assert float(jnp.max(jnp.abs(f))) == 0.0
-    assert bool(fit["interpolates"]) and float(tol_over_A) > 0.5 and not bool(resolves)
+    assert float(fit["tolerance_over_scale"]) > 1
+    assert int(fit["decision"]) == metrics.UNDECIDED and not bool(fit["interpolates"])
+    report = metrics.exact_fit_report(net, X, y)
+    assert report["decision"] == metrics.FAILS and report["failing_points"] == 2
 
 
 def test_neurons_flip_with_one_unit_per_block():

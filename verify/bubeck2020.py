@@ -8,12 +8,13 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxmem import metrics, network
 from jaxmem.constructions import bubeck2020
 from jaxmem.data import gaussian
 from jaxmem.sweep import expand
-from verify.claims import Claim, Universal, pairs
+from verify.claims import Claim, Universal, exact_fit, fit_outcome, pairs
 
 CITATION = ("Bubeck, Eldan, Lee, Mikulincer. Network size and size of the weights in "
             "memorization with two-layers neural networks. NeurIPS 2020.")
@@ -30,30 +31,63 @@ def binary_dataset(key, n, d, **_):
     return gaussian(jax.random.fold_in(key, 0), n, d, labels="sign")
 
 
-def relu_trial(key, n, d):
+def relu_parts(key, n, d):
     X, y = relu_dataset(key, n, d)
     net, info = bubeck2020.build(jax.random.fold_in(key, 1), X, y)
-    fit = metrics.fit_report(net, X, y)
     units = network.widths(net)[0]
     units_ok = units == 4 * math.ceil(n / d)
     count_ok = network.param_count(net) == units * (d + 1) + units + 1
-    return dict(ok=info["valid"] & fit["interpolates"] & units_ok & count_ok,
-                interpolates=fit["interpolates"], valid=info["valid"], hidden_units=units,
+    return net, X, y, info["valid"] & units_ok & count_ok, info
+
+
+def relu_rebuild(key, n, d) -> bool:
+    """Theorem check in exact arithmetic: the construction rebuilt in rationals
+    (`bubeck2020.build_exact`, same groups) interpolates exactly with 4 ceil(n/d) units and
+    the dense count."""
+    from fractions import Fraction
+
+    from jaxmem import exact
+    X, y = relu_dataset(key, n, d)
+    net, info = bubeck2020.build_exact(X, y)
+    if net is None:
+        return False
+    units = net.layers[0].n_out
+    f = exact.apply(net, np.asarray(X, np.float64).astype(object), allow_float=True)
+    return (units == 4 * math.ceil(n / d)
+            and exact.param_count(net) == units * (d + 1) + units + 1
+            and all(fi == Fraction(float(yi)) for fi, yi in zip(f, np.asarray(y, np.float64))))
+
+
+def relu_trial(key, n, d):
+    net, X, y, checks_ok, info = relu_parts(key, n, d)
+    fit = metrics.fit_report(net, X, y)
+    return dict(**fit_outcome(fit, checks_ok),
+                interpolates=fit["interpolates"], valid=info["valid"],
+                hidden_units=network.widths(net)[0],
                 param_count=network.param_count(net), max_abs_error=fit["max_abs_error"],
                 error_over_tolerance=fit["error_over_tolerance"],
+                tolerance_over_scale=fit["tolerance_over_scale"],
                 min_gamma=info["min_gamma"], max_out_weight=info["max_out_weight"])
 
 
-def baum_trial(key, n, d):
+def baum_parts(key, n, d):
     X, y = binary_dataset(key, n, d)
     net, info = bubeck2020.build_baum(jax.random.fold_in(key, 1), X, y)
-    fit = metrics.fit_report(net, X, y)
     units = network.widths(net)[0]
     minority = info["minority_size"]
     units_ok = (units == 2 * ((minority + d - 1) // d)) & (units <= math.ceil(n / d) + 1)
-    return dict(ok=info["valid"] & fit["interpolates"] & units_ok & (fit["tie_fraction"] == 0),
-                interpolates=fit["interpolates"], valid=info["valid"], hidden_units=units,
-                minority_size=minority, sign_accuracy=fit["sign_accuracy"],
+    return net, X, y, info["valid"] & units_ok, info
+
+
+def baum_trial(key, n, d):
+    net, X, y, checks_ok, info = baum_parts(key, n, d)
+    fit = metrics.fit_report(net, X, y)
+    # A tie (output exactly 0) is an error even where the value fit is undecided.
+    checks_ok = checks_ok & (fit["tie_fraction"] == 0)
+    return dict(**fit_outcome(fit, checks_ok),
+                interpolates=fit["interpolates"], valid=info["valid"],
+                hidden_units=network.widths(net)[0],
+                minority_size=info["minority_size"], sign_accuracy=fit["sign_accuracy"],
                 tie_fraction=fit["tie_fraction"], threshold_margin=info["threshold_margin"],
                 max_abs_error=fit["max_abs_error"])
 
@@ -68,6 +102,7 @@ RELU = Claim(
                full=expand(n=[1, 50, 500, 2000, 4000], d=[1, 2, 10, 50], datasets=1000)),
     rule=Universal(),
     dataset=relu_dataset,
+    exact=exact_fit(relu_parts, rebuild=relu_rebuild),
 )
 
 BAUM1988 = Claim(

@@ -5,14 +5,23 @@ draws a dataset from its key, builds (or trains) the network and measures what t
 about; grids of configs at each scale; and a verdict rule over the per-dataset results:
 
   Universal      "every dataset ...": VIOLATED on the first failing dataset, reported with the
-                 seed and index that rebuild it (`jaxmem verify --reproduce ID --index K`).
+                 seed and index that rebuild it (`jaxmem verify --reproduce ID --index K`);
+                 HOLDS only when every dataset is decided and passes; undecided datasets (and no
+                 failure) make it INCONCLUSIVE.
   Probabilistic  "with probability >= p": one-sided Clopper-Pearson bounds at the stated
-                 confidence; HOLDS if the lower bound is >= p, VIOLATED if the upper bound is
-                 < p, INCONCLUSIVE when the interval straddles p.
+                 confidence, undecided datasets counted against the claim in the lower bound
+                 and for it in the upper bound; HOLDS if the lower bound is >= p, VIOLATED if
+                 the upper bound is < p, INCONCLUSIVE when the interval straddles p.
   Scaling        "y grows like x^alpha": the least-squares exponent of log y on log x with its
-                 t-interval; HOLDS if the interval lies inside the predicted band, VIOLATED if
-                 it misses the band, INCONCLUSIVE otherwise.
+                 t-interval over the decided datasets; HOLDS if the interval lies inside the
+                 predicted band and no dataset is undecided, VIOLATED if it misses the band and
+                 no dataset is undecided, INCONCLUSIVE otherwise.
   Informational  a measured summary with no verdict (INFO).
+
+A dataset is undecided when its trial says so (output `undecided`, e.g. a fit that rounding
+cannot decide, jaxmem.metrics.value_decisions); it is never a pass. A claim with an `exact`
+step re-decides its undecided datasets on the host, in exact arithmetic, within a time budget
+(`exact_budget` seconds per claim); what the budget leaves is reported as undecided.
 """
 
 from __future__ import annotations
@@ -24,9 +33,11 @@ from typing import Any, Callable
 import numpy as np
 from scipy import stats
 
+from jaxmem.stats import clopper_pearson
 from jaxmem.sweep import dataset_keys, run_chunked
 
 VERDICTS = ("HOLDS", "VIOLATED", "INCONCLUSIVE", "INFO", "ERROR")  # ERROR: the claim crashed
+EXACT_BUDGET = 120.0          # seconds of exact re-decision per claim (--exact-budget)
 SCALES = ("quick", "full")
 CONTROL_KEYS = ("datasets",)  # config entries that are not passed to the trial
 DEFAULT_CHUNK = 256           # datasets per compiled call; --reproduce must use the run's
@@ -35,6 +46,7 @@ DEFAULT_CHUNK = 256           # datasets per compiled call; --reproduce must use
 @dataclasses.dataclass(frozen=True)
 class Universal:
     passed: str = "ok"
+    undecided: str = "undecided"   # an optional per-dataset output; absent: all decided
     kind = "universal"
 
 
@@ -43,6 +55,7 @@ class Probabilistic:
     p: float
     confidence: float = 0.95
     passed: str = "ok"
+    undecided: str = "undecided"
     kind = "probabilistic"
 
 
@@ -53,6 +66,7 @@ class Scaling:
     predicted: float
     band: tuple[float, float]   # exponents consistent with the claim
     confidence: float = 0.95
+    undecided: str = "undecided"
     kind = "scaling"
 
 
@@ -78,6 +92,9 @@ class Claim:
     # that train networks use training.mlp.OPTIMIZED, since quick scale lowers XLA's
     # optimization level (fast compiles) and an unoptimized training loop runs ~15x slower.
     compiler_options: dict | None = None
+    # Optional host-side exact re-decision of one undecided dataset: (key, **config) -> dict
+    # of outputs that replace the trial's (at least `ok` and `undecided`).
+    exact: Callable[..., dict] | None = None
 
     def __post_init__(self):
         for scale in SCALES:
@@ -108,9 +125,55 @@ class Result:
     exponent: float | None = None
     scale: str = "quick"
     seed: int = 0
+    n_undecided: int = 0         # datasets still undecided (after exact re-decision)
+    n_redecided: int = 0         # datasets the exact step decided
+    configs: list = dataclasses.field(default_factory=list)   # the grid, one row per config
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def fit_outcome(fit: dict, checks_ok) -> dict:
+    """`ok` and `undecided` of a trial whose pass is "the network fits, and checks_ok" (the
+    size checks and validity flags): ok only when the fit is decided and passes; undecided
+    when the checks pass and no point fails but some point the rounding bound cannot decide
+    (`jaxmem.metrics.fit_report`). Use inside a trial (jit-compatible)."""
+    from jaxmem import metrics
+    return dict(ok=checks_ok & fit["interpolates"],
+                undecided=checks_ok & (fit["decision"] == metrics.UNDECIDED),
+                undecided_points=fit["undecided_points"])
+
+
+def exact_fit(parts: Callable[..., tuple],
+              rebuild: Callable[..., bool] | None = None) -> Callable[..., dict]:
+    """A Claim's `exact` step for trials built on a float network: parts(key, **config) ->
+    (net, X, y, checks_ok, ...) rebuilds the dataset's network (as the trial did) and the
+    returned step re-decides the fit with the network's exact function
+    (`jaxmem.metrics.exact_fit_report`), which decides every point.
+
+    A float network can fail to fit at the labels' resolution where the construction itself,
+    in exact arithmetic, interpolates: the theorem is about the latter. With
+    `rebuild(key, **config) -> bool` (the construction rebuilt in rational arithmetic
+    interpolates exactly, sizes included), a float network that FAILS is judged by the exact
+    rebuild; `float_network_fits` records what the float network did.
+
+    The float rebuild runs as its own program, not the vmapped chunk, so its weights can
+    differ from the trial's in the last bits; the decision is about this dataset's network
+    from the same construction and key."""
+    def exact(key, **config):
+        from jaxmem import metrics
+        net, X, y, checks_ok = parts(key, **config)[:4]
+        report = metrics.exact_fit_report(net, X, y)
+        checks_ok = bool(np.asarray(checks_ok))
+        fits = report["interpolates"]
+        out = dict(float_network_fits=fits, exact_rebuild_fits=False)
+        if not fits and rebuild is not None and checks_ok:
+            fits = out["exact_rebuild_fits"] = bool(rebuild(key, **config))
+        return dict(out, ok=checks_ok and fits,
+                    undecided=checks_ok and report["decision"] == metrics.UNDECIDED,
+                    interpolates=report["interpolates"],
+                    undecided_points=report["undecided_points"])
+    return exact
 
 
 def pairs(nd: list[tuple[int, int]], **shared) -> list[dict]:
@@ -129,38 +192,58 @@ def stream_config(claim: Claim, config: dict) -> dict:
     return {"claim": claim.id, **trial_config(claim, config)}
 
 
+class ExactBudget:
+    """Seconds of exact re-decision left to a claim's run (shared by its configs)."""
+
+    def __init__(self, seconds: float = EXACT_BUDGET):
+        if not seconds >= 0:
+            raise ValueError(f"the exact re-decision budget must be >= 0 seconds; got {seconds}")
+        self.deadline = time.perf_counter() + seconds
+
+    def left(self) -> bool:
+        return time.perf_counter() < self.deadline
+
+
 def run_config(claim: Claim, config: dict, seed: int, indices=None,
-               chunk_size: int = DEFAULT_CHUNK) -> dict:
-    """Per-dataset outputs (NumPy, leading axis = dataset) of one config."""
+               chunk_size: int = DEFAULT_CHUNK, budget: ExactBudget | None = None) -> dict:
+    """Per-dataset outputs (NumPy, leading axis = dataset) of one config, with undecided
+    datasets re-decided by the claim's `exact` step while `budget` lasts."""
     if indices is None:
         indices = range(config["datasets"])
-    keys = dataset_keys(seed, stream_config(claim, config), list(indices))
+    indices = list(indices)
+    keys = dataset_keys(seed, stream_config(claim, config), indices)
     outs = run_chunked(claim.trial, keys, chunk_size, compiler_options=claim.compiler_options,
                        **trial_config(claim, config))
     if claim.host is not None:
         outs = claim.host(outs, config)
+    return _redecide(claim, config, keys, outs, budget)
+
+
+def _undecided(outs: dict, name: str) -> np.ndarray:
+    n = len(next(iter(outs.values())))
+    return np.asarray(outs[name], bool) if name in outs else np.zeros(n, bool)
+
+
+def _redecide(claim, config, keys, outs, budget):
+    name = getattr(claim.rule, "undecided", "undecided")
+    open_ = _undecided(outs, name)
+    if claim.exact is None or not open_.any():
+        return outs
+    budget = budget or ExactBudget()
+    redecided = np.zeros(len(open_), bool)
+    for i in np.flatnonzero(open_):
+        if not budget.left():
+            break
+        new = claim.exact(keys[i], **trial_config(claim, config))
+        for k, v in new.items():
+            if k not in outs:   # a column only re-decided datasets have
+                outs[k] = (np.zeros(len(open_), bool) if isinstance(v, (bool, np.bool_))
+                           else np.full(len(open_), np.nan))
+            outs[k] = np.array(outs[k], copy=True)
+            outs[k][i] = v
+        redecided[i] = True
+    outs["redecided"] = redecided
     return outs
-
-
-def clopper_pearson(k: int, n: int, confidence: float, side: str = "two") -> tuple[float, float]:
-    """Exact binomial interval for k successes in n trials.
-
-    side="two": central interval at `confidence`; "lower"/"upper": the one-sided bound at
-    `confidence` (the other end is 0 or 1).
-    """
-    if n == 0:
-        return 0.0, 1.0
-    alpha = 1 - confidence
-    tail = alpha / 2 if side == "two" else alpha
-    lo = 0.0 if k == 0 else float(stats.beta.ppf(tail, k, n - k + 1))
-    hi = 1.0 if k == n else float(stats.beta.ppf(1 - tail, k + 1, n - k))
-    if side == "lower":
-        hi = 1.0
-    elif side == "upper":
-        lo = 0.0
-    return lo, hi
-
-
 def fit_exponent(x, y, confidence: float = 0.95) -> tuple[float, float, float]:
     """Least-squares slope of log y on log x with its two-sided t-interval."""
     lx, ly = np.log(np.asarray(x, float)), np.log(np.asarray(y, float))
@@ -181,79 +264,175 @@ def _scalar(v):
     return v.item() if v.ndim == 0 else v.tolist()
 
 
-def _universal(claim, rule, runs, seed, res: Result, chunk_size: int):
-    n_passed, total, cex = 0, 0, None
+def _states(rule, outs) -> tuple[np.ndarray, np.ndarray]:
+    """(passed, undecided) per dataset: a pass must be decided, an undecided dataset never
+    passes whatever its `ok` says."""
+    undecided = _undecided(outs, rule.undecided)
+    passed = np.asarray(outs[rule.passed], bool) & ~undecided
+    return passed, undecided
+
+
+def _command(claim, cex, chunk_size) -> str:
+    # The same chunk shape recomputes the same bits (see `reproduce`).
+    chunk = "" if chunk_size == DEFAULT_CHUNK else f" --chunk-size {chunk_size}"
+    return (f"jaxmem verify --reproduce {claim.id} --index {cex['global_index']} "
+            f"--seed {cex['seed']}{chunk}")
+
+
+def _first(claim, runs, seed, chunk_size, select) -> tuple[dict | None, int]:
+    """The first dataset where select(config, outs) is true, as a counterexample dict with its
+    `--reproduce` command, and how many there are in all."""
+    total, count, cex = 0, 0, None
     for config, outs in runs:
-        ok = np.asarray(outs[rule.passed], bool)
-        if cex is None and not ok.all():
-            i = int(np.flatnonzero(~ok)[0])
+        hit = np.asarray(select(config, outs), bool)
+        if cex is None and hit.any():
+            i = int(np.flatnonzero(hit)[0])
             cex = dict(config=config, index=i, global_index=total + i, seed=seed,
                        metrics={k: _scalar(v[i]) for k, v in outs.items()})
-        n_passed += int(ok.sum())
-        total += len(ok)
+            cex["reproduce"] = _command(claim, cex, chunk_size)
+        count += int(hit.sum())
+        total += len(hit)
+    return cex, count
+
+
+def _describe(claim, cex) -> str:
+    cfg = ", ".join(f"{k}={v}" for k, v in trial_config(claim, cex["config"]).items())
+    return f"dataset {cex['index']} of ({cfg}); reproduce with `{cex['reproduce']}`"
+
+
+def _universal(claim, rule, runs, seed, res: Result, chunk_size: int):
+    states = [_states(rule, outs) for _, outs in runs]
+    passed = np.concatenate([p for p, _ in states])
+    undecided = np.concatenate([u for _, u in states])
+    total, n_passed = len(passed), int(passed.sum())
     res.n_passed, res.pass_rate = n_passed, n_passed / total
+    res.n_undecided = int(undecided.sum())
     res.ci_low, res.ci_high = clopper_pearson(n_passed, total, 0.95)
-    if cex is None:
+    failed, n_failed = _first(claim, runs, seed, chunk_size,
+                              lambda c, o: ~_states(rule, o)[0] & ~_states(rule, o)[1])
+    if failed is not None:
+        res.verdict = "VIOLATED"
+        res.counterexample = failed
+        res.detail = f"{n_failed} of {total} datasets fail; first failure: " + _describe(claim, failed)
+    elif res.n_undecided:
+        res.verdict = "INCONCLUSIVE"
+        first, _ = _first(claim, runs, seed, chunk_size, lambda c, o: _states(rule, o)[1])
+        res.counterexample = first
+        res.detail = (f"{res.n_undecided} of {total} datasets undecided (precision cannot decide "
+                      f"them), none fails; first undecided: " + _describe(claim, first))
+    else:
         res.verdict = "HOLDS"
         res.detail = f"all {total} datasets pass"
-    else:
-        res.verdict = "VIOLATED"
-        res.counterexample = cex
-        cfg = ", ".join(f"{k}={v}" for k, v in trial_config(claim, cex["config"]).items())
-        # The same chunk shape recomputes the same bits (see `reproduce`).
-        chunk = "" if chunk_size == DEFAULT_CHUNK else f" --chunk-size {chunk_size}"
-        res.detail = (f"first failure: dataset {cex['index']} of ({cfg}); reproduce with "
-                      f"`jaxmem verify --reproduce {claim.id} --index {cex['global_index']} "
-                      f"--seed {seed}{chunk}`")
 
 
-def _probabilistic(claim, rule, runs, seed, res: Result):
-    ok = np.concatenate([np.asarray(o[rule.passed], bool) for _, o in runs])
-    k, n = int(ok.sum()), len(ok)
+def _probabilistic(claim, rule, runs, seed, res: Result, chunk_size: int = DEFAULT_CHUNK):
+    states = [_states(rule, outs) for _, outs in runs]
+    passed = np.concatenate([p for p, _ in states])
+    undecided = np.concatenate([u for _, u in states])
+    k, u, n = int(passed.sum()), int(undecided.sum()), len(passed)
+    # Sound with undecided datasets: they count as failures for the lower bound and as
+    # passes for the upper bound.
     lo, _ = clopper_pearson(k, n, rule.confidence, "lower")
-    _, hi = clopper_pearson(k, n, rule.confidence, "upper")
+    _, hi = clopper_pearson(k + u, n, rule.confidence, "upper")
     res.n_passed, res.pass_rate, res.ci_low, res.ci_high = k, k / n, lo, hi
+    res.n_undecided = u
     if lo >= rule.p:
         res.verdict = "HOLDS"
     elif hi < rule.p:
         res.verdict = "VIOLATED"
     else:
         res.verdict = "INCONCLUSIVE"
-    res.detail = (f"{k}/{n} pass; one-sided {rule.confidence:.0%} bounds [{lo:.4f}, {hi:.4f}] "
+    res.detail = (f"{k}/{n} pass" + (f", {u} undecided" if u else "")
+                  + f"; one-sided {rule.confidence:.0%} bounds [{lo:.4f}, {hi:.4f}] "
                   f"vs claimed p >= {rule.p}")
+    failed, _ = _first(claim, runs, seed, chunk_size,
+                       lambda c, o: ~_states(rule, o)[0] & ~_states(rule, o)[1])
+    if failed is not None:
+        res.counterexample = failed
+        res.detail += "; first failure: " + _describe(claim, failed)
 
 
 def _scaling(claim, rule, runs, seed, res: Result):
-    xs, ys = [], []
+    xs, ys, opens = [], [], []
     for config, outs in runs:
         y = np.asarray(outs[rule.y], float)
         xs.append(np.full(len(y), float(config[rule.x])))
         ys.append(y)
-    x, y = np.concatenate(xs), np.concatenate(ys)
-    good = np.isfinite(y) & (y > 0)
+        opens.append(_undecided(outs, rule.undecided))
+    x, y, undecided = np.concatenate(xs), np.concatenate(ys), np.concatenate(opens)
+    good = np.isfinite(y) & (y > 0) & ~undecided
     if not good.any():
-        raise ValueError(f"claim {claim.id}: no positive finite {rule.y} to fit")
+        raise ValueError(f"claim {claim.id}: no positive finite decided {rule.y} to fit")
     alpha, lo, hi = fit_exponent(x[good], y[good], rule.confidence)
     res.exponent, res.ci_low, res.ci_high = alpha, lo, hi
     res.n_passed, res.pass_rate = int(good.sum()), float(good.mean())
+    res.n_undecided = int(undecided.sum())
     band_lo, band_hi = rule.band
-    if band_lo <= lo and hi <= band_hi:
+    # HOLDS needs the whole interval inside the band, VIOLATED the whole interval outside;
+    # undecided datasets could move the fit either way, so they leave it INCONCLUSIVE.
+    if res.n_undecided:
+        res.verdict = "INCONCLUSIVE"
+    elif band_lo <= lo and hi <= band_hi:
         res.verdict = "HOLDS"
     elif hi < band_lo or lo > band_hi:
         res.verdict = "VIOLATED"
     else:
         res.verdict = "INCONCLUSIVE"
+    dropped = int((~good & ~undecided).sum())
     res.detail = (f"{rule.y} ~ {rule.x}^{alpha:.3f}, {rule.confidence:.0%} CI [{lo:.3f}, {hi:.3f}]"
                   f"; predicted {rule.predicted} (band [{band_lo}, {band_hi}])"
-                  + (f"; {int((~good).sum())} non-positive values dropped" if not good.all() else ""))
+                  + (f"; {dropped} non-positive values dropped" if dropped else "")
+                  + (f"; {res.n_undecided} datasets undecided" if res.n_undecided else ""))
+
+
+def config_table(claim: Claim, runs) -> list[dict]:
+    """One row per config of a run: its trial parameters, datasets, and (for pass/fail rules)
+    passes, undecided and the two-sided 95% Clopper-Pearson interval of its own pass rate;
+    for scaling rules the median of the fitted quantity."""
+    rows = []
+    for config, outs in runs:
+        n = len(next(iter(outs.values())))
+        row = dict(config=trial_config(claim, config), datasets=n)
+        rule = claim.rule
+        if hasattr(rule, "passed"):
+            passed, undecided = _states(rule, outs)
+            k = int(passed.sum())
+            lo, hi = clopper_pearson(k, n, 0.95)
+            row.update(passed=k, undecided=int(undecided.sum()), pass_rate=k / n,
+                       ci_low=lo, ci_high=hi)
+        elif isinstance(rule, Scaling):
+            y = np.asarray(outs[rule.y], float)
+            row.update(undecided=int(_undecided(outs, rule.undecided).sum()),
+                       median=float(np.nanmedian(y)) if np.isfinite(y).any() else None)
+        rows.append(row)
+    return rows
+
+
+def record_columns(outs: dict) -> dict:
+    """The per-dataset scalar outputs of a config as store columns (1-D arrays of bools,
+    ints or floats; other outputs, e.g. arrays per dataset, are left out)."""
+    columns = {}
+    for name, values in outs.items():
+        values = np.asarray(values)
+        if values.ndim == 1 and values.dtype.kind in "biuf" and name.isidentifier():
+            columns[name] = values
+    return columns
 
 
 def run_claim(claim: Claim, scale: str = "quick", seed: int = 0,
-              chunk_size: int = DEFAULT_CHUNK) -> Result:
-    """Runs every config of the claim's grid at `scale` and applies its verdict rule."""
+              chunk_size: int = DEFAULT_CHUNK, exact_budget: float = EXACT_BUDGET,
+              sink: Callable[[dict, dict], None] | None = None) -> Result:
+    """Runs every config of the claim's grid at `scale` and applies its verdict rule;
+    undecided datasets get `exact_budget` seconds of exact re-decision (claims with `exact`).
+    `sink(config, outs)` receives each config's per-dataset outputs as it finishes (`jaxmem
+    verify` writes them to the results store)."""
     t0 = time.perf_counter()
-    runs = [(cfg, run_config(claim, cfg, seed, chunk_size=chunk_size))
-            for cfg in claim.configs(scale)]
+    budget = ExactBudget(exact_budget)
+    runs = []
+    for cfg in claim.configs(scale):
+        runs.append((cfg, run_config(claim, cfg, seed, chunk_size=chunk_size, budget=budget)))
+        if sink is not None:
+            sink(cfg, runs[-1][1])
     total = sum(len(next(iter(o.values()))) for _, o in runs)
     res = Result(id=claim.id, verdict="INFO", n_datasets=total, n_passed=None, pass_rate=None,
                  ci_low=None, ci_high=None, seconds=0.0, scale=scale, seed=seed)
@@ -261,15 +440,30 @@ def run_claim(claim: Claim, scale: str = "quick", seed: int = 0,
     if isinstance(rule, Universal):
         _universal(claim, rule, runs, seed, res, chunk_size)
     elif isinstance(rule, Probabilistic):
-        _probabilistic(claim, rule, runs, seed, res)
+        _probabilistic(claim, rule, runs, seed, res, chunk_size)
     elif isinstance(rule, Scaling):
         _scaling(claim, rule, runs, seed, res)
     elif isinstance(rule, Informational):
         res.detail = rule.summarize(runs)
     else:
         raise TypeError(f"claim {claim.id}: unknown rule {rule!r}")
+    res.n_redecided = sum(int(np.sum(o.get("redecided", 0))) for _, o in runs)
+    res.configs = config_table(claim, runs)
     res.seconds = time.perf_counter() - t0
     return res
+
+
+def expected_verdict(claim: Claim) -> str:
+    """The verdict a claim that checks out gives: INFO for an informational rule, else HOLDS."""
+    return "INFO" if isinstance(claim.rule, Informational) else "HOLDS"
+
+
+def ci_failures(rows: list[dict], registry: list[Claim]) -> list[str]:
+    """Ids of registered claims missing from `rows` (id, verdict) or whose verdict is not
+    `expected_verdict`: what CI's claims step fails on (INCONCLUSIVE, or INFO from a claim
+    with a verdict rule, included)."""
+    got = {r["id"]: r["verdict"] for r in rows}
+    return [c.id for c in registry if got.get(c.id) != expected_verdict(c)]
 
 
 def locate(claim: Claim, scale: str, global_index: int) -> tuple[dict, int]:
@@ -304,7 +498,9 @@ def reproduce(claim: Claim, global_index: int, scale: str = "quick", seed: int =
                seed=seed, scale=scale, metrics=metrics)
     passed = getattr(claim.rule, "passed", None)
     if passed is not None:
-        out["passed"] = bool(metrics[passed])
+        undecided = bool(metrics.get(claim.rule.undecided, False))
+        out["undecided"] = undecided
+        out["passed"] = bool(metrics[passed]) and not undecided
     if claim.dataset is not None:
         key = dataset_keys(seed, stream_config(claim, config), [index])[0]
         X, y = claim.dataset(key, **trial_config(claim, config))
@@ -312,6 +508,6 @@ def reproduce(claim: Claim, global_index: int, scale: str = "quick", seed: int =
     return out
 
 
-__all__ = ["Claim", "Informational", "Probabilistic", "Result", "SCALES", "Scaling", "Universal",
-           "VERDICTS", "clopper_pearson", "fit_exponent", "locate", "reproduce", "run_claim",
+__all__ = ["Claim", "EXACT_BUDGET", "ExactBudget", "Informational", "Probabilistic", "Result", "SCALES", "Scaling", "Universal",
+           "VERDICTS", "ci_failures", "clopper_pearson", "config_table", "record_columns", "expected_verdict", "exact_fit", "fit_outcome", "fit_exponent", "locate", "reproduce", "run_claim",
            "run_config"]

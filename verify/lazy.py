@@ -11,6 +11,7 @@ import math
 import jax
 import jax.numpy as jnp
 
+from jaxmem import metrics
 from jaxmem.data import gaussian, sphere
 from jaxmem.sweep import expand
 from jaxmem.training import kernels
@@ -50,6 +51,8 @@ def ntk_trial(key, n, d, factor=NTK_FACTOR):
     # one activation pattern, make K singular whatever N d is.
     patterns = kernels.ntk_pattern_report(fit["W"], X)
     return dict(ok=fit["nonsingular"] & fit["interpolates"],   # interpolates => nonsingular
+                undecided=fit["nonsingular"] & (fit["decision"] == metrics.UNDECIDED),
+                undecided_points=fit["undecided_points"],
                 nonsingular=fit["nonsingular"], interpolates=fit["interpolates"],
                 lambda_min=fit["lambda_min"], lambda_max=fit["lambda_max"],
                 condition_number=fit["condition_number"], rank=fit["rank"],
@@ -110,6 +113,9 @@ def kernel_trial(key, n, d, classes, duplicate=False):
     pred = kernels.kernel_classify(X, fit["alpha"], X, fit["bandwidth"])
     accuracy = jnp.mean(pred == y)
     return dict(ok=fit["interpolates"] & (accuracy == 1),
+                undecided=fit["nonsingular"] & (fit["decision"] == metrics.UNDECIDED)
+                & (accuracy == 1),
+                undecided_points=fit["undecided_points"],
                 interpolates=fit["interpolates"], nonsingular=fit["nonsingular"],
                 train_accuracy=accuracy, max_residual=fit["max_residual"],
                 residual_over_tolerance=fit["residual_over_tolerance"],

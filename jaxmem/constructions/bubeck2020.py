@@ -18,9 +18,11 @@ Both split the points into groups of (at most) d. A group S spans an affine hype
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxmem import network
 from jaxmem.linalg import spd_solve
@@ -131,6 +133,77 @@ def build(key, X, y, *, shuffle: bool = False):
     info = dict(valid=(min_gamma > 0) & jnp.all(jnp.isfinite(out)) & jnp.all(jnp.isfinite(rows)),
                 gamma=gamma, min_gamma=min_gamma, max_out_weight=jnp.max(jnp.abs(out)))
     return net, info
+
+
+def _solve_exact(A: list[list[Fraction]], rhs: list[list[Fraction]]) -> list[list[Fraction]]:
+    """A^-1 rhs for a nonsingular square A, by Gauss-Jordan elimination in Fractions; None
+    when A is singular."""
+    k = len(A)
+    M = [list(A[i]) + list(rhs[i]) for i in range(k)]
+    for col in range(k):
+        pivot = next((r for r in range(col, k) if M[r][col] != 0), None)
+        if pivot is None:
+            return None
+        M[col], M[pivot] = M[pivot], M[col]
+        inv = 1 / M[col][col]
+        M[col] = [v * inv for v in M[col]]
+        for r in range(k):
+            if r != col and M[r][col] != 0:
+                f = M[r][col]
+                M[r] = [a - f * b for a, b in zip(M[r], M[col])]
+    return [row[k:] for row in M]
+
+
+def build_exact(X, y, order=None):
+    """`build` in rational arithmetic (host, Python Fractions): the same groups (consecutive
+    rows of `order`, default 0..n-1) and the same formulas, with each float input taken at its
+    exact binary value. The hyperplane is left unnormalized, <s, x> = 1 on the group (a unit
+    normal would need a square root; the construction only needs g = <s, x> - 1 to vanish on
+    the group). Returns (jaxmem.exact.ExactNetwork or None, info) with info: valid (every
+    group solve nonsingular and every other point off its hyperplane), min_gamma (Fraction).
+    Exact interpolation, f(x_i) = y_i with no rounding anywhere, is what the theorem says; the
+    float64 network can miss a label by up to ~u |x| / delta (its first-layer rows s + delta v
+    are rounded, and the output divides their difference by delta)."""
+    from jaxmem import exact
+    Xq = exact.exact_array("X", np.asarray(X, np.float64).astype(object), allow_float=True,
+                           ndim=2)
+    yq = exact.exact_array("y", np.asarray(y, np.float64).astype(object)[None, :],
+                           allow_float=True, ndim=2)[0]
+    n, d = Xq.shape
+    order = list(range(n)) if order is None else [int(i) for i in order]
+    rows, biases, outs = [], [], []
+    min_gamma = None
+    for start in range(0, n, d):
+        group = order[start:start + d]
+        XS = [list(Xq[i]) for i in group]
+        gram = [[sum(a * b for a, b in zip(xi, xj)) for xj in XS] for xi in XS]
+        alpha = _solve_exact(gram, [[Fraction(1), yq[i]] for i in group])
+        if alpha is None:
+            return None, dict(valid=False, min_gamma=Fraction(0))
+        s_vec = [sum(alpha[r][0] * XS[r][k] for r in range(len(group))) for k in range(d)]
+        v_vec = [sum(alpha[r][1] * XS[r][k] for r in range(len(group))) for k in range(d)]
+        others = [j for j in range(n) if j not in set(group)]
+        g = [sum(a * b for a, b in zip(s_vec, Xq[j])) - 1 for j in others]
+        h = [sum(a * b for a, b in zip(v_vec, Xq[j])) for j in range(n)]
+        gamma = min((abs(v) for v in g), default=None)
+        if gamma == 0:
+            return None, dict(valid=False, min_gamma=Fraction(0))
+        min_gamma = gamma if min_gamma is None or (gamma is not None and gamma < min_gamma) \
+            else min_gamma
+        eps = gamma / 2 if gamma is not None else Fraction(1)
+        h_max = max(abs(v) for v in h)
+        delta = eps / 2 / (h_max if h_max > 0 else 1)
+        sd = [a + delta * b for a, b in zip(s_vec, v_vec)]
+        # g + delta h + eps, g + eps, g + delta h - eps, g - eps; weights 1, -1, -1, 1 over delta
+        for row, off, w in ((sd, eps, 1), (s_vec, eps, -1), (sd, -eps, -1), (s_vec, -eps, 1)):
+            rows.append(row)
+            biases.append(off - 1)
+            outs.append(Fraction(w) / delta)
+    W = np.array(rows, dtype=object).T
+    net = exact.make([exact.layer(W, np.array(biases, dtype=object), "relu"),
+                      exact.layer(np.array(outs, dtype=object)[:, None],
+                                  np.array([Fraction(0)], dtype=object), "identity")])
+    return net, dict(valid=True, min_gamma=min_gamma if min_gamma is not None else Fraction(0))
 
 
 def baum_max_units(n: int, d: int) -> int:

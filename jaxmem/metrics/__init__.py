@@ -33,9 +33,9 @@ def _check(net: Network, X, y=None):
 
 
 def max_abs_error(net: Network, X, y) -> jax.Array:
-    """max_i |f(x_i) - y_i|."""
+    """max_i |f(x_i) - y_i| (inf if an output is not finite)."""
     X, y = _check(net, X, y)
-    return jnp.max(jnp.abs(network.apply(net, X) - y))
+    return _max_or_inf(jnp.abs(network.apply(net, X) - y))
 
 
 def sign_accuracy(net: Network, X, y) -> jax.Array:
@@ -73,30 +73,233 @@ def _tolerance(net: Network, X) -> jax.Array:
     return 2 * network.rounding_bound(net, X)
 
 
-def interpolates(net: Network, X, y) -> jax.Array:
-    """True iff |f(x_i) - y_i| <= `interpolation_tolerance` at every point (a scalar bool)."""
-    X, y = _check(net, X, y)
-    err = jnp.abs(network.apply(net, X) - y)
-    return jnp.all(err <= _tolerance(net, X))
+# --------------------------------------------------------------------------------------------
+# Three-valued decisions. A rounding bound that is large against the labels cannot tell a
+# right network from a wrong one, so a fit is decided only where the bound is small.
+# --------------------------------------------------------------------------------------------
+
+FAILS, FITS, UNDECIDED = 0, 1, -1
+DECISIONS = {FITS: "FITS", FAILS: "FAILS", UNDECIDED: "UNDECIDED"}
+
+# rho: a decided fit certifies |f(x_i) - y_i| <= rho * max_j |y_j| for the network's exact
+# function. sqrt(eps_float32) = 2^-11.5 ~ 3.5e-4: at least half of float32's mantissa bits of
+# every label are certified, the same resolution `float32_report` asks of a float32 network.
+FIT_RESOLUTION = float(np.sqrt(np.finfo(np.float32).eps))
 
 
-def fit_report(net: Network, X, y) -> dict:
-    """One evaluation, every fit metric: interpolates, max_abs_error, worst_point (argmax of
-    error / tolerance), error_over_tolerance, sign_accuracy, tie_fraction, margin."""
-    X, y = _check(net, X, y)
-    f = network.apply(net, X)
+def label_scale(y) -> jax.Array:
+    """The labels' scale, max_i |y_i| (the scale a fit's resolution is relative to)."""
+    return jnp.max(jnp.abs(y), initial=0)
+
+
+def _finite_or_inf(bound):
+    # A NaN bound (inf * 0 in a bound with overflowing weights) knows nothing: treat as inf.
+    return jnp.where(jnp.isnan(bound), jnp.inf, bound)
+
+
+def value_decisions(f, y, tolerance, *, bound=None, resolution: float = FIT_RESOLUTION,
+                    scale=None) -> jax.Array:
+    """Per-point three-valued decision of f(x_i) = y_i, as int8: FITS (1), FAILS (0) or
+    UNDECIDED (-1).
+
+    tolerance  what rounding (evaluation and construction) can explain of |f_i - y_i|;
+    bound      a bound on |f_i - f*_i|, f* the network's exact output (default: tolerance).
+
+      FAILS      f_i is not finite, or |f_i - y_i| > tolerance_i: more than rounding explains.
+      FITS       |f_i - y_i| <= tolerance_i and |f_i - y_i| + bound_i <= resolution * s: the
+                 exact output f*_i is certified within resolution * s of the label, where
+                 s = max_j |y_j| (`label_scale`; pass `scale` to fix it).
+      UNDECIDED  |f_i - y_i| <= tolerance_i but the bound is too large against the labels to
+                 certify that: a wrong network could look the same. Never a pass.
+
+    Without the labels' scale a tolerance that exceeds the labels would pass any network
+    (weights of 1e15 give tolerances of units: the zero function then "fits" labels of +-1)."""
+    f, y = jnp.asarray(f), jnp.asarray(y)
+    tolerance = _finite_or_inf(jnp.asarray(tolerance, f.dtype))
+    bound = tolerance if bound is None else _finite_or_inf(jnp.asarray(bound, f.dtype))
+    s = label_scale(y) if scale is None else jnp.asarray(scale)
     err = jnp.abs(f - y)
-    tol = _tolerance(net, X)
+    fails = ~jnp.isfinite(f) | ~(err <= tolerance)
+    fits = ~fails & (err + bound <= resolution * s)
+    return jnp.where(fails, FAILS, jnp.where(fits, FITS, UNDECIDED)).astype(jnp.int8)
+
+
+def sign_decisions(f, y, bound) -> jax.Array:
+    """Per-point three-valued decision of sign f(x_i) = y_i for +-1 labels (int8).
+
+    `bound` bounds |fl(f_i) - f_i| (`network.rounding_bound`). Decided only where |f_i| >
+    bound_i (the exact output then has the computed sign); an exactly computed 0 (bound 0) is a
+    tie, which counts as an error; a non-finite output FAILS."""
+    f, y = jnp.asarray(f), jnp.asarray(y)
+    bound = _finite_or_inf(jnp.asarray(bound, f.dtype))
+    finite = jnp.isfinite(f)
+    decided = finite & (jnp.abs(f) > bound)
+    right = jnp.sign(f) == jnp.sign(y)
+    tie = finite & (f == 0) & (bound == 0)
+    out = jnp.where(decided, jnp.where(right, FITS, FAILS), UNDECIDED)
+    return jnp.where(~finite | tie, FAILS, out).astype(jnp.int8)
+
+
+def margin_decisions(f, y, bound, margin) -> jax.Array:
+    """Per-point three-valued decision of y_i f(x_i) >= margin (+-1 labels; int8): decided only
+    where |y_i f_i - margin| > bound_i (or the bound is 0); a non-finite output FAILS."""
+    f, y = jnp.asarray(f), jnp.asarray(y)
+    bound = _finite_or_inf(jnp.asarray(bound, f.dtype))
+    z = y * f - margin
+    out = jnp.where(z > bound, FITS, jnp.where(z < -bound, FAILS, UNDECIDED))
+    out = jnp.where((bound == 0) & (z == 0), FITS, out)
+    return jnp.where(jnp.isfinite(f), out, FAILS).astype(jnp.int8)
+
+
+def dataset_decision(decisions, axis=-1) -> jax.Array:
+    """A dataset's decision from its points': FAILS if any point fails, else UNDECIDED if any
+    is undecided, else FITS (an empty dataset FITS)."""
+    decisions = jnp.asarray(decisions)
+    any_fail = jnp.any(decisions == FAILS, axis=axis)
+    any_open = jnp.any(decisions == UNDECIDED, axis=axis)
+    return jnp.where(any_fail, FAILS, jnp.where(any_open, UNDECIDED, FITS)).astype(jnp.int8)
+
+
+def _evaluate(net: Network, X):
+    """(f, tolerance, bound): outputs, the a-priori tolerance 2 gamma_K M (evaluation and
+    construction rounding) and the tighter of the two evaluation bounds, a-priori gamma_K M
+    and running (`network.running_bound`), on |f - f*|."""
+    f, running = network.running_bound(net, X)
+    apriori = network.rounding_bound(net, X)
+    return f, 2 * apriori, jnp.minimum(apriori, _finite_or_inf(running))
+
+
+def fit_decisions(net: Network, X, y, *, resolution: float = FIT_RESOLUTION) -> jax.Array:
+    """Per-point `value_decisions` of the network against its labels: the tolerance is
+    `interpolation_tolerance`, the certificate the tighter of `network.rounding_bound` and
+    `network.running_bound`."""
+    X, y = _check(net, X, y)
+    f, tol, bound = _evaluate(net, X)
+    return value_decisions(f, y, tol, bound=bound, resolution=resolution)
+
+
+def interpolates(net: Network, X, y, *, resolution: float = FIT_RESOLUTION) -> jax.Array:
+    """True iff the fit is decided and every point FITS (`fit_decisions`): a scalar bool.
+    False covers both FAILS and UNDECIDED; `fit_report` tells them apart."""
+    return dataset_decision(fit_decisions(net, X, y, resolution=resolution)) == FITS
+
+
+def _max_or_inf(values):
+    # max |error| where a non-finite entry is +inf; max() would lose NaNs on some backends
+    # (an unoptimized XLA CPU max reduction returned -inf for all-NaN input).
+    return jnp.max(jnp.where(jnp.isnan(values), jnp.inf, values), initial=0)
+
+
+def fit_report(net: Network, X, y, *, resolution: float = FIT_RESOLUTION) -> dict:
+    """One evaluation, every fit metric:
+
+    decision            the dataset's FITS / FAILS / UNDECIDED (int8, `value_decisions`)
+    interpolates        decision == FITS (decided and passing)
+    undecided_points, failing_points   counts of points in each state
+    sign_decision, sign_undecided_points   the same for sign f(x_i) = sign y_i (`sign_decisions`)
+    max_abs_error       max |f - y| (inf if an output is not finite)
+    error_over_tolerance, worst_point   max of |f - y| / tolerance, and where
+    tolerance_over_scale  max tolerance / max |y|
+    bound_over_scale    max certified evaluation bound / max |y|: a point with an error of 0
+                        is decidable when this is at most the resolution
+    sign_accuracy, tie_fraction, margin   as computed (margin -inf if an output is not finite)
+    """
+    X, y = _check(net, X, y)
+    f, tol, bound = _evaluate(net, X)
+    err = jnp.abs(f - y)
+    points = value_decisions(f, y, tol, bound=bound, resolution=resolution)
+    signs = sign_decisions(f, y, bound)
     ratio = err / jnp.maximum(tol, jnp.finfo(X.dtype).tiny)
+    decision = dataset_decision(points)
+    scale = label_scale(y)
     return dict(
-        interpolates=jnp.all(err <= tol),
-        max_abs_error=jnp.max(err),
-        error_over_tolerance=jnp.max(ratio),
-        worst_point=jnp.argmax(ratio),
+        decision=decision,
+        interpolates=decision == FITS,
+        undecided_points=jnp.sum(points == UNDECIDED),
+        failing_points=jnp.sum(points == FAILS),
+        sign_decision=dataset_decision(signs),
+        sign_undecided_points=jnp.sum(signs == UNDECIDED),
+        max_abs_error=_max_or_inf(err),
+        error_over_tolerance=_max_or_inf(ratio),
+        worst_point=jnp.argmax(jnp.where(jnp.isnan(ratio), jnp.inf, ratio)),
+        tolerance_over_scale=_max_or_inf(tol) / jnp.maximum(scale, jnp.finfo(X.dtype).tiny),
+        bound_over_scale=_max_or_inf(bound) / jnp.maximum(scale, jnp.finfo(X.dtype).tiny),
         sign_accuracy=jnp.mean(jnp.sign(f) == jnp.sign(y)),
         tie_fraction=jnp.mean(f == 0),
-        margin=jnp.min(y * f),
+        margin=jnp.min(jnp.where(jnp.isfinite(f), y * f, -jnp.inf)),
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Re-decision on the host, for what the plain forward pass's bound leaves UNDECIDED: first in
+# twice the working precision with a proven bound (network.compensated_bound), then, for any
+# point still open, exactly (a float network's weights are exact binary rationals).
+# --------------------------------------------------------------------------------------------
+
+_compensated = jax.jit(network.compensated_bound)
+
+
+def _resolution_decisions(err, bound, threshold):
+    """Decide |f* - y| <= threshold from a computed error and a bound on its distance from
+    |f* - y| (the computed |f - y| carries one more rounding: 2 u err)."""
+    return np.where(err + bound <= threshold, FITS,
+                    np.where(err - bound > threshold, FAILS, UNDECIDED)).astype(np.int8)
+
+
+def exact_fit_decisions(net: Network, X, y, decisions=None, *,
+                        resolution: float = FIT_RESOLUTION) -> np.ndarray:
+    """Per-point decisions with every UNDECIDED point re-decided (NumPy int8).
+
+    A re-decided point FITS iff the network's exact output is within resolution * max_j |y_j|
+    of its label (the certificate a float FITS gives), else it FAILS; points the float rule
+    decided keep their decision. Two stages, each sound:
+      1. `network.compensated_bound`: the forward pass in twice the working precision with a
+         proven error bound, jit-compiled; decides every point whose exact error is not within
+         that bound (~u^2 of the magnitudes) of the threshold;
+      2. rational arithmetic (`jaxmem.exact`, each float weight and input at its exact binary
+         value) for what stage 1 leaves open: no rounding at all.
+    `decisions` defaults to `fit_decisions(net, X, y)`."""
+    from fractions import Fraction
+
+    from jaxmem import exact
+    X, y = _check(net, X, y)
+    if decisions is None:
+        decisions = fit_decisions(net, X, y, resolution=resolution)
+    out = np.array(decisions, dtype=np.int8)
+    if not (out == UNDECIDED).any():
+        return out
+    yh = np.asarray(y, np.float64)
+    threshold = resolution * float(np.max(np.abs(yh), initial=0))
+    f, bound = (np.asarray(v, np.float64) for v in _compensated(net, X))
+    u = network.unit_roundoff(X.dtype)
+    err = np.abs(f - yh)
+    stage = _resolution_decisions(err, np.where(np.isnan(bound), np.inf, bound) + 2 * u * err,
+                                  threshold)
+    stage = np.where(np.isfinite(f), stage, UNDECIDED)
+    rows = np.flatnonzero(out == UNDECIDED)
+    out[rows] = stage[rows]
+    rows = np.flatnonzero(out == UNDECIDED)
+    if rows.size:
+        Xh = np.asarray(X, np.float64)
+        exact_f = exact.apply(exact.from_network(net, allow_float=True),
+                              Xh[rows].astype(object), allow_float=True)
+        limit = Fraction(resolution) * Fraction(float(np.max(np.abs(yh), initial=0)))
+        for r, fi in zip(rows, np.atleast_1d(exact_f)):
+            out[r] = FITS if abs(Fraction(fi) - Fraction(float(yh[r]))) <= limit else FAILS
+    return out
+
+
+def exact_fit_report(net: Network, X, y, *, resolution: float = FIT_RESOLUTION) -> dict:
+    """`fit_report`'s decision fields after `exact_fit_decisions` (host, NumPy): decision,
+    interpolates, undecided_points (0: everything is decided), failing_points,
+    redecided_points (how many the re-decision decided)."""
+    points = np.asarray(fit_decisions(net, X, y, resolution=resolution))
+    exact_points = exact_fit_decisions(net, X, y, points, resolution=resolution)
+    decision = int(dataset_decision(exact_points))
+    return dict(decision=decision, interpolates=decision == FITS,
+                undecided_points=int(np.sum(exact_points == UNDECIDED)),
+                failing_points=int(np.sum(exact_points == FAILS)),
+                redecided_points=int(np.sum(points == UNDECIDED)))
 
 
 def float32_report(net: Network, X, y, *, value_rtol: float | None = None) -> dict:
@@ -116,11 +319,12 @@ def float32_report(net: Network, X, y, *, value_rtol: float | None = None) -> di
     f = network.apply(network.astype(net, jnp.float32), X.astype(jnp.float32))
     err = jnp.abs(f.astype(y.dtype) - y)
     binary = jnp.all(jnp.abs(y) == 1)
+    finite = jnp.all(jnp.isfinite(f))  # a NaN or inf output is never deployable
     signs_ok = jnp.all(jnp.sign(f) == jnp.sign(y)) & jnp.all(f != 0)
-    values_ok = jnp.max(err) <= value_rtol * jnp.maximum(1, jnp.max(jnp.abs(y)))
+    values_ok = _max_or_inf(err) <= value_rtol * jnp.maximum(1, jnp.max(jnp.abs(y)))
     return dict(
-        deployable_f32=jnp.where(binary, signs_ok, values_ok),
-        max_abs_error_f32=jnp.max(err),
+        deployable_f32=finite & jnp.where(binary, signs_ok, values_ok),
+        max_abs_error_f32=_max_or_inf(err),
         sign_accuracy_f32=jnp.mean(jnp.sign(f) == jnp.sign(y)),
     )
 
@@ -158,6 +362,9 @@ def weight_stats(net: Network) -> dict:
 
 
 __all__ = [
+    "DECISIONS", "FAILS", "FITS", "FIT_RESOLUTION", "UNDECIDED", "dataset_decision",
+    "exact_fit_decisions", "exact_fit_report", "fit_decisions", "label_scale",
+    "margin_decisions", "sign_decisions", "value_decisions",
     "fit_report", "float32_deployable", "float32_report", "interpolates",
     "interpolation_tolerance", "margin", "max_abs_error", "sign_accuracy", "tie_fraction",
     "weight_stats",

@@ -433,6 +433,19 @@ class Store:
 
     # --------------------------------------------------------------------------- records
 
+    def configs(self, ref) -> list[dict]:
+        """A run's configs in the order they were added: config_hash, config (dict), datasets."""
+        run_id = self.run(ref)["run_id"]
+        rows = self._query("""SELECT rc.config_hash, c.config, rc.datasets FROM run_configs rc
+                              JOIN configs c ON c.config_hash = rc.config_hash
+                              WHERE rc.run_id = ? ORDER BY rc.rowid""", (run_id,))
+        out = []
+        for h, config, datasets in rows:
+            config = json.loads(config)
+            out.append(dict(config_hash=h, config=config if isinstance(config, dict)
+                            else {"config": config}, datasets=int(datasets)))
+        return out
+
     def done_indices(self, config_hash: str, stop: int) -> np.ndarray:
         """Boolean mask of length stop: True where dataset i of the config has a record."""
         done = np.zeros(int(stop), dtype=bool)

@@ -219,11 +219,16 @@ def construction_trial(key, dynamic, *, construction, data, labels, dtype, n, d,
     weights = metrics.weight_stats(net)
     # Constructions without a degenerate case (Genzel et al.'s randomized one) report no flag.
     valid = jnp.asarray(info.get("valid", True))
+    # ok: decided and fitting; undecided: valid, no failing point, but some point the
+    # rounding bound cannot decide (metrics.value_decisions), never counted as a pass.
     out = dict(
         ok=valid & fit["interpolates"],
+        undecided=valid & (fit["decision"] == metrics.UNDECIDED),
+        undecided_points=fit["undecided_points"],
         valid=valid,
         interpolates=fit["interpolates"],
         max_abs_error=fit["max_abs_error"],
+        tolerance_over_scale=fit["tolerance_over_scale"],
         error_over_tolerance=fit["error_over_tolerance"],
         sign_accuracy=fit["sign_accuracy"],
         tie_fraction=fit["tie_fraction"],

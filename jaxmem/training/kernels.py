@@ -300,6 +300,17 @@ def _ntk_apply(W, A, X):
     return jnp.sum(S * _mm(X, A.T), axis=1) / jnp.sqrt(jnp.asarray(W.shape[0], X.dtype))
 
 
+def _decision(nonsingular, f, y, tol) -> dict:
+    """The fit's three-valued decision (jaxmem.metrics.value_decisions: decided only where the
+    tolerance is small against the labels' scale): decision (int8), interpolates (nonsingular
+    and decided FITS), undecided_points."""
+    from jaxmem import metrics
+    points = metrics.value_decisions(f, y, tol)
+    decision = metrics.dataset_decision(points.reshape(-1))
+    return dict(decision=decision, interpolates=nonsingular & (decision == metrics.FITS),
+                undecided_points=jnp.sum(points == metrics.UNDECIDED))
+
+
 def ntk_min_norm_fit(key, X, y, width: int) -> dict:
     """The minimum-norm interpolant of the lazy two-layer ReLU model, in closed form.
 
@@ -318,7 +329,9 @@ def ntk_min_norm_fit(key, X, y, width: int) -> dict:
       max_residual        max_i |f(x_i) - y_i|, f evaluated through the network (W, A)
       residual_tolerance  max_i of the per-point rounding bound (see below)
       residual_over_tolerance   max_i |f(x_i) - y_i| / bound_i
-      interpolates        nonsingular and every residual within its bound
+      interpolates        nonsingular and every residual within its bound, decided (the bound
+                          small against the labels' scale, jaxmem.metrics.value_decisions)
+      decision, undecided_points   the fit's three-valued decision and its open points
       weight_norm         ||a||_2 = sqrt(y^T (d K)^+ y): the minimum parameter norm
       rkhs_norm           sqrt(alpha^T K alpha) (both depend on the 1/(N d) convention)
       param_count         N d, the number of trained parameters
@@ -356,7 +369,7 @@ def _ntk_min_norm_fit(key, X, y, width):
         W=W, A=A, alpha=alpha, **_spectrum_report(lam, n), rank=rank, nonsingular=nonsingular,
         max_residual=jnp.max(err), residual_tolerance=jnp.max(tol),
         residual_over_tolerance=jnp.max(ratio),
-        interpolates=nonsingular & jnp.all(err <= tol),
+        **_decision(nonsingular, f, y, tol),
         weight_norm=jnp.linalg.norm(A), rkhs_norm=jnp.sqrt(jnp.maximum(alpha @ _mm(K, alpha), 0)),
         param_count=width * d)
 
@@ -463,7 +476,8 @@ def kernel_interpolate(X, Y, bandwidth=None) -> dict:
     (max of gamma_{4n} (lambda_max ||alpha|| + |Y|) + gamma_{n} |K| |alpha|: the solve's
     backward error, at most gamma_{4n} (cond(K) + 1) ||Y||, plus evaluating K alpha;
     see `_solve_tolerance`), residual_over_tolerance, interpolates (nonsingular and every
-    residual within its bound).
+    residual within its bound, decided: jaxmem.metrics.value_decisions), decision,
+    undecided_points.
     """
     _check_points(X)
     _check_targets(Y, np.shape(X)[0], "Y", allow_matrix=True)
@@ -487,7 +501,7 @@ def _kernel_interpolate(X, Y, s):
     return dict(alpha=alpha, bandwidth=s, **_spectrum_report(lam, n), rank=rank,
                 nonsingular=nonsingular, max_residual=jnp.max(err),
                 residual_tolerance=jnp.max(tol), residual_over_tolerance=jnp.max(ratio),
-                interpolates=nonsingular & jnp.all(err <= tol))
+                **_decision(nonsingular, _mm(K, alpha), Y, tol))
 
 
 def kernel_predict(X_train, alpha, X, bandwidth) -> jax.Array:

@@ -44,11 +44,13 @@ def experiment_run(store, sweep: str, grid: dict, configs, *, progress: bool | N
     from jaxmem.sweep.progress import Progress
     run_id = store.begin_run(sweep=sweep, kind="experiment", grid=grid,
                              environment=run_environment())
-    store.add_configs(run_id, [(h, canonical_json(c), d) for h, c, d in configs])
     bar = Progress(len(configs), sum(d for *_, d in configs), stream=sys.stderr,
                    enabled=sys.stderr.isatty() if progress is None else progress)
     status = "failed"
     try:
+        # In the try: a store that refuses the configs (records of other code,
+        # jaxmem.store.code) leaves the run marked failed, not running.
+        store.add_configs(run_id, [(h, canonical_json(c), d) for h, c, d in configs])
         yield run_id, bar
         status = "done"
     except KeyboardInterrupt:

@@ -128,54 +128,69 @@ def _verify(args) -> int:
         from jaxmem.store import Store, StoreError
         try:
             store = Store(_store_path(args))
+            from jaxmem import provenance
+            code = provenance.provenance(sorted({c.trial.__module__ for c in selected}
+                                                | {"verify.claims"}))
             run_id = store.begin_run(
                 sweep="verify", kind="verify",
                 grid=dict(claims=[c.id for c in selected], scale=args.scale, seed=args.seed,
-                          chunk_size=chunk_size), environment=_environment())
+                          chunk_size=chunk_size), environment=_environment(), provenance=code)
         except StoreError as err:
             print(f"jaxmem verify: {err}", file=sys.stderr)
             return EXIT_USAGE
-    results, failed = [], False
-    if not args.json:
-        print(HEADER, flush=True)
-    t0 = time.perf_counter()
-    for claim in selected:
-        try:
-            res = claims_mod.run_claim(claim, args.scale, args.seed, chunk_size,
-                                       exact_budget=args.exact_budget,
-                                       sink=_record_sink(store, run_id, claim, args.seed))
-        except Exception as err:  # a crashing claim is reported, and fails the run
-            failed = True
-            res = claims_mod.Result(id=claim.id, verdict="ERROR", n_datasets=0, n_passed=None,
-                                    pass_rate=None, ci_low=None, ci_high=None, seconds=0.0,
-                                    detail=f"{type(err).__name__}: {err}", scale=args.scale,
-                                    seed=args.seed)
-        failed |= res.verdict == "VIOLATED"
-        results.append(res)
-        if store is not None:  # written as each claim ends: a killed run keeps its verdicts
-            store.write_verdicts(run_id, [dict(res.to_json(), claim=res.id)])
+    status = "failed"
+    try:
+        results, failed = [], False
         if not args.json:
-            print(_line(res), flush=True)
-            if args.verbose:
-                for row in res.configs:
-                    print(_config_line(row), flush=True)
-    if args.json:
-        print(json.dumps([r.to_json() for r in results], default=str))
-    else:
-        counts = {v: sum(r.verdict == v for r in results) for v in
-                  ("HOLDS", "VIOLATED", "INCONCLUSIVE", "INFO", "ERROR")}
-        summary = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
-        where = f"; verdicts in {store.path} (run {run_id})" if store is not None else ""
-        print(f"{len(results)} claims in {time.perf_counter() - t0:.1f} s: {summary}{where}")
-    if store is not None:
-        store.end_run(run_id, "done")
-        store.close()
+            print(HEADER, flush=True)
+        t0 = time.perf_counter()
+        for claim in selected:
+            try:
+                res = claims_mod.run_claim(claim, args.scale, args.seed, chunk_size,
+                                           exact_budget=args.exact_budget,
+                                           sink=_record_sink(store, run_id, claim, args.seed,
+                                                             code["code_fingerprint"]
+                                                             if store else None))
+            except Exception as err:  # a crashing claim is reported, and fails the run
+                failed = True
+                res = claims_mod.Result(id=claim.id, verdict="ERROR", n_datasets=0, n_passed=None,
+                                        pass_rate=None, ci_low=None, ci_high=None, seconds=0.0,
+                                        detail=f"{type(err).__name__}: {err}", scale=args.scale,
+                                        seed=args.seed)
+            failed |= res.verdict == "VIOLATED"
+            results.append(res)
+            if store is not None:  # written as each claim ends: a killed run keeps its verdicts
+                store.write_verdicts(run_id, [dict(res.to_json(), claim=res.id)])
+            if not args.json:
+                print(_line(res), flush=True)
+                if args.verbose:
+                    for row in res.configs:
+                        print(_config_line(row), flush=True)
+        if args.json:
+            print(json.dumps([r.to_json() for r in results], default=str))
+        else:
+            counts = {v: sum(r.verdict == v for r in results) for v in
+                      ("HOLDS", "VIOLATED", "INCONCLUSIVE", "INFO", "ERROR")}
+            summary = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
+            where = f"; verdicts in {store.path} (run {run_id})" if store is not None else ""
+            print(f"{len(results)} claims in {time.perf_counter() - t0:.1f} s: {summary}{where}")
+        status = "done"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        if store is not None:
+            try:
+                store.end_run(run_id, status)
+            finally:
+                store.close()
     return EXIT_VIOLATED if failed else EXIT_OK
 
 
-def _record_sink(store, run_id, claim, seed):
+def _record_sink(store, run_id, claim, seed, fingerprint):
     """Writes a claim config's per-dataset outputs to the store as records of the verify run
-    (config: the claim id, its trial config and the seed, which fix the datasets)."""
+    (config: the claim id, its trial config and the seed, which fix the datasets, and the
+    code's fingerprint: a verify run's records are always its own code's)."""
     if store is None:
         return None
     import numpy as np
@@ -184,7 +199,7 @@ def _record_sink(store, run_id, claim, seed):
     from verify import claims as claims_mod
 
     def sink(config, outs):
-        stream = dict(claims_mod.stream_config(claim, config), seed=seed)
+        stream = dict(claims_mod.stream_config(claim, config), seed=seed, code=fingerprint)
         columns = claims_mod.record_columns(outs)
         n = len(next(iter(outs.values())))
         h = config_hash(stream)
@@ -192,6 +207,24 @@ def _record_sink(store, run_id, claim, seed):
         if columns:
             store.write_columns(run_id, h, np.arange(n), columns)
     return sink
+
+
+def _other_code(args) -> str:
+    """What a sweep does with stored records of other code (jaxmem.sweep.run_sweep)."""
+    return "recompute" if args.recompute else "accept" if args.accept_old_records else "stop"
+
+
+def _other_code_arguments(parser) -> None:
+    group = parser.add_argument_group(
+        "records of other code", "The store knows what code computed each record. When it "
+        "holds records of this grid computed by other code (jaxmem or the experiment edited "
+        "since), the command stops and says so, unless told:")
+    group.add_argument("--recompute", action="store_true",
+                       help="compute this grid's records afresh under the current code; the "
+                            "old run and its records stay readable")
+    group.add_argument("--accept-old-records", action="store_true",
+                       help="reuse the stored records of other code; the run records which "
+                            "code's records it accepted")
 
 
 def _store_path(args) -> str:
@@ -256,8 +289,11 @@ def _sweep(args) -> int:
     if args.distributed:
         _initialize_distributed(args)
     from jaxmem.sweep import make_mesh, run_sweep
-    try:  # --devices is checked before the store is touched
-        make_mesh(args.devices, args.distributed)
+    try:  # --devices and the grid's size are checked before the store is touched
+        mesh = make_mesh(args.devices, args.distributed)
+        if not args.allow_large:
+            from jaxmem.sweep.runner import check_size
+            check_size(grid, grid.configs(), mesh.devices.flat[0])
     except ValueError as err:
         return _fail("sweep", err)
     store = None
@@ -266,24 +302,34 @@ def _sweep(args) -> int:
             store = Store(_store_path(args))
         except StoreError as err:
             return _fail("sweep", err)
+    from jaxmem.sweep import OtherCodeError, SizeError
     try:
         stats = run_sweep(grid, store, devices=args.devices, chunk_size=args.chunk_size,
                           distributed=args.distributed,
-                          progress=False if args.no_progress else None)
+                          progress=False if args.no_progress else None,
+                          other_code=_other_code(args), allow_large=args.allow_large,
+                          exact_budget=args.exact_budget)
+    except (OtherCodeError, SizeError, StoreError) as err:
+        return _fail("sweep", err)
     finally:
         if store is not None:
             store.close()
     if jax.process_index() == 0:
         summary = dict(run=stats.run_id, sweep=grid.name, configs=stats.configs,
                        datasets=stats.datasets, computed=stats.computed, skipped=stats.skipped,
-                       written=stats.written, seconds=round(stats.seconds, 3), store=store.path)
+                       written=stats.written, redecided=stats.redecided,
+                       undecided=stats.undecided, seconds=round(stats.seconds, 3),
+                       store=store.path)
         if args.json:
             print(json.dumps(summary))
         else:
             print(f"sweep {grid.name}: run {stats.run_id}, {stats.configs} configs, "
                   f"{stats.datasets} datasets: {stats.computed} computed, {stats.skipped} "
                   f"already in the store, {stats.written} records written in "
-                  f"{stats.seconds:.1f} s -> {store.path}")
+                  f"{stats.seconds:.1f} s -> {store.path}"
+                  + (f"; {stats.redecided} undecided fits re-decided on the host"
+                     if stats.redecided else "")
+                  + (f"; {stats.undecided} records undecided" if stats.undecided else ""))
     return EXIT_OK
 
 
@@ -329,12 +375,20 @@ def _results(args) -> int:
                           f"{v['detail']}")
                 _print_config_summaries(table)
                 return EXIT_OK
-            out = args.output or f"{store.run(args.run)['sweep']}.{args.format}"
-            rows = store.export(args.run, out, format=args.format)
+            out = args.output or f"{_safe_file_name(store.run(args.run)['sweep'])}.{args.format}"
+            rows = store.export(args.run, out, format=args.format, force=args.force)
             print(f"{rows} records -> {out}")
             return EXIT_OK
     except StoreError as err:
         return _fail("results", err)
+
+
+def _safe_file_name(name: str) -> str:
+    """A sweep name as a file name in the working folder: letters, digits, '-', '_' and '.'
+    kept, anything else (path separators, control characters) as '_', no leading dot."""
+    import re
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".")
+    return safe[:100] or "export"
 
 
 def _config_summaries(configs: list[dict], records: list[dict]) -> list[dict]:
@@ -420,15 +474,30 @@ def _reproduce(args) -> int:
     out_dir = args.out or os.path.join("jaxmem-figures", module.NAME)
     with store:
         runs = {}
+        from jaxmem.sweep import OtherCodeError
+        # A grid's records are computed by jaxmem alone (the experiment only names the grid,
+        # which the config hashes hold): the same fingerprint as `jaxmem sweep`. What
+        # `compute` writes itself is the experiment's code too (CodeAwareStore below).
         for grid in grids:
-            stats = run_sweep(grid, store, devices=args.devices,
-                              progress=False if args.no_progress else None)
+            try:
+                stats = run_sweep(grid, store, devices=args.devices,
+                                  progress=False if args.no_progress else None,
+                                  other_code=_other_code(args))
+            except (OtherCodeError, StoreError) as err:
+                return _fail("reproduce", err)
             runs[grid.name] = stats.run_id
             print(f"{grid.name}: {stats.computed} datasets computed, {stats.skipped} already "
                   f"in the store ({stats.seconds:.1f} s)", flush=True)
         if hasattr(module, "compute"):   # records a sweep grid cannot express
-            runs.update(module.compute(store, args.scale,
-                                       progress=False if args.no_progress else None))
+            from jaxmem import provenance
+            from jaxmem.store.code import CodeAwareStore
+            aware = CodeAwareStore(store, provenance.provenance((module.__name__,)),
+                                   _other_code(args))
+            try:
+                runs.update(module.compute(aware, args.scale,
+                                           progress=False if args.no_progress else None))
+            except (OtherCodeError, StoreError) as err:
+                return _fail("reproduce", err)
         os.makedirs(out_dir, exist_ok=True)
         paths = module.render(store, runs, out_dir)
     for path in paths:
@@ -507,6 +576,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--num-processes", type=int, metavar="N", help="with --distributed")
     s.add_argument("--process-id", type=int, metavar="I", help="with --distributed")
     s.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    s.add_argument("--exact-budget", type=float, default=60.0, metavar="SECONDS",
+                   help="seconds in all for re-deciding, on the host, the fits floating point "
+                        "cannot decide (default 60; 0: none); the rest stay undecided")
+    s.add_argument("--allow-large", action="store_true",
+                   help="skip the size check (estimated memory per dataset, records, work) "
+                        "that refuses grids this machine cannot hold, before anything is "
+                        "written")
+    _other_code_arguments(s)
     _data_dir_argument(s)
     s.add_argument("--json", action="store_true", help="print the summary as JSON")
     s.add_argument("--list", action="store_true",
@@ -522,7 +599,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--format", choices=["csv", "parquet"], default="csv",
                    help="export format (parquet needs pyarrow)")
     r.add_argument("-o", "--output", metavar="FILE",
-                   help="export to FILE (default: SWEEP.csv / SWEEP.parquet)")
+                   help="export to FILE (default: SWEEP.csv / SWEEP.parquet, the sweep name "
+                        "made a safe file name); never the store or another SQLite file")
+    r.add_argument("--force", action="store_true",
+                   help="with export: replace FILE if it exists (never a SQLite file)")
     r.add_argument("--json", action="store_true", help="list/show as JSON")
 
     p = sub.add_parser(
@@ -540,6 +620,7 @@ def build_parser() -> argparse.ArgumentParser:
     _store_argument(p)
     p.add_argument("--devices", type=int, metavar="N", help="as for sweep")
     p.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    _other_code_arguments(p)
     _data_dir_argument(p)
     return parser
 
@@ -559,7 +640,53 @@ def _store_argument(parser) -> None:
 COMMANDS = {"sweep": _sweep, "results": _results, "reproduce": _reproduce}
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, so that runs end as 'interrupted' like Ctrl-C."""
+
+
+EXIT_SIGINT, EXIT_SIGTERM, EXIT_PIPE = 130, 143, 141
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
 def main(argv=None) -> int:
+    """The console script: one line and a conventional exit code for an interrupt (130),
+    SIGTERM (143), a closed pipe (141, e.g. `jaxmem verify | head`), a full disk or any
+    other OS error (2), instead of a traceback."""
+    import errno
+    import signal
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:          # not the main thread (an embedding program): leave it
+        previous = None
+    try:
+        return _main(argv)
+    except Terminated:
+        print("jaxmem: terminated (SIGTERM); the run is marked interrupted", file=sys.stderr)
+        return EXIT_SIGTERM
+    except KeyboardInterrupt:
+        print("jaxmem: interrupted; the run is marked interrupted (re-run the same command "
+              "to resume)", file=sys.stderr)
+        return EXIT_SIGINT
+    except BrokenPipeError:
+        # The reader went away: send what is left of stdout to /dev/null (Python's advice)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_PIPE
+    except OSError as err:
+        reason = "the disk is full" if err.errno == errno.ENOSPC else (err.strerror or str(err))
+        print(f"jaxmem: {reason}" + (f" ({err.filename})" if err.filename else ""),
+              file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -568,6 +695,8 @@ def main(argv=None) -> int:
     if args.command == "verify":
         if args.chunk_size is not None and args.chunk_size < 1:
             parser.error("--chunk-size must be positive")
+        if not 0 <= args.seed < 2 ** 63:
+            parser.error(f"--seed must be an integer in [0, 2^63); got {args.seed}")
         if args.exact_budget is None:
             from verify.claims import EXACT_BUDGET
             args.exact_budget = EXACT_BUDGET
@@ -575,6 +704,10 @@ def main(argv=None) -> int:
             parser.error("--exact-budget must be a finite number of seconds >= 0")
         _configure_jax(args.scale)
         return _verify(args)
+    if args.command == "sweep" and not 0 <= args.exact_budget < float("inf"):
+        parser.error("--exact-budget must be a finite number of seconds >= 0")
+    if getattr(args, "recompute", False) and getattr(args, "accept_old_records", False):
+        parser.error("--recompute and --accept-old-records exclude each other")
     return COMMANDS[args.command](args)
 
 

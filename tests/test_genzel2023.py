@@ -54,10 +54,18 @@ def test_matches_the_numpy_reference(activation):
         X, y = unit_ball(jax.random.key(seed), 60, 3)
         key = jax.random.key(100 + seed)
         net, info = build(key, X, y, width=150, max_bias=1.0, activation=activation)
-        # The same random draws as build: the first layer, then the candidates' priorities.
+        # The same random draws as build, written here from the paper (not the module's
+        # first_layer / features): W ~ N(0, 1)^{150 x 3}, b ~ U[-lambda, lambda], lambda = 1,
+        # H = 1[W x + b > 0] or relu(W x + b), in NumPy.
         k_layer, k_order = jax.random.split(key)
-        W, b = genzel2023.first_layer(k_layer, 3, 150, jnp.asarray(1.0, X.dtype), X.dtype)
-        H = genzel2023.features(X, W, b, activation)
+        k_w, k_b = jax.random.split(k_layer)
+        W = np.asarray(jax.random.normal(k_w, (150, 3), X.dtype))
+        b = 2 * np.asarray(jax.random.uniform(k_b, (150,), X.dtype)) - 1
+        W_mod, b_mod = genzel2023.first_layer(k_layer, 3, 150, jnp.asarray(1.0, X.dtype), X.dtype)
+        assert np.array_equal(np.asarray(W_mod), W) and np.allclose(np.asarray(b_mod), b,
+                                                                    rtol=0, atol=1e-15)
+        pre = np.asarray(X) @ W.T + b
+        H = (pre > 0).astype(float) if activation == "threshold" else np.maximum(pre, 0)
         priority = np.asarray(jax.random.uniform(k_order, (60,)))
         margin = genzel2023.relu_margin(150, X.dtype) if activation == "relu" else 0.0
         centers, ms, univ, tries = reference(H, np.asarray(y) > 0, priority, margin)

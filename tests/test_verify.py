@@ -143,6 +143,21 @@ def test_scaling_needs_the_whole_interval_in_the_band():
     assert C.run_claim(outside).verdict == "VIOLATED"
 
 
+def test_scaling_names_the_first_dataset_left_out_of_the_fit():
+    def sometimes_nan(key, n):
+        y = noisy_power_trial(key, n)["y"]
+        return dict(y=jnp.where(jax.random.uniform(jax.random.fold_in(key, 3)) < 0.3, jnp.nan, y))
+    claim = dataclasses.replace(_claim(sometimes_nan, C.Scaling(x="n", y="y", predicted=1.0,
+                                                                band=(0, 2)),
+                                       datasets=8, n=[10, 20, 40]), dataset=None)
+    res = C.run_claim(claim)
+    cex = res.counterexample
+    assert cex is not None and np.isnan(cex["metrics"]["y"])
+    assert f"--index {cex['global_index']}" in res.detail
+    assert "non-positive values dropped" in res.detail
+    assert np.isnan(C.reproduce(claim, cex["global_index"])["metrics"]["y"])
+
+
 def fraction_fails_trial(key, n, d, p_fail=0.42):
     """Passes on about 58% of datasets, fails on the rest."""
     return dict(ok=jax.random.uniform(key) >= p_fail)

@@ -179,3 +179,32 @@ def test_evaluate_by_cells_equals_the_full_network(block):
     for k in ("accuracy", "tie_fraction", "nn_accuracy", "in_cell_fraction"):
         np.testing.assert_allclose(float(by_cells[k]), float(full[k]), rtol=1e-12)
     assert 0 < float(by_cells["certified_fraction"]) < 1     # both paths are exercised
+
+
+def test_cells_decide_only_points_inside_a_cell():
+    """Point by point, on test points packed around the cell boundaries (along segments
+    between opposite training points): where the cells path certifies a point, the full
+    network has the certified sign and |F| >= r, and the point lies in the cell (the cell test
+    u_i(t) == 0 exactly: a test that let u_i(t) up to r pass would certify band points)."""
+    X, y, _ = _data(5, N=24, T=1)
+    m1, _ = yu2024.build(None, X, y)
+    pos, neg = np.flatnonzero(np.asarray(y) > 0), np.flatnonzero(np.asarray(y) < 0)
+    s = np.linspace(0.05, 0.95, 61)[:, None]
+    segments = [(1 - s) * np.asarray(X)[i] + s * np.asarray(X)[j]
+                for i in pos[:4] for j in neg[:4]]
+    # Just outside each cell: past its boundary point p_i towards the nearest opposite x_j,
+    # by half of r in S_ij, so that u_i(t) = r/2 (outside the cell, within r of it).
+    P, _ = yu2024.cell_boundary_points(m1)
+    Xn, r = np.asarray(X), float(m1.margin_r)
+    dist = np.linalg.norm(Xn[:, None] - Xn[None], axis=-1)
+    j = np.argmin(np.where(np.asarray(y)[:, None] != np.asarray(y)[None], dist, np.inf), axis=1)
+    step = 0.5 * r / dist[np.arange(len(j)), j] ** 2
+    outside = np.asarray(P) + step[:, None] * (Xn[j] - Xn)
+    T = jnp.asarray(np.concatenate(segments + [outside]))
+    out_c, _, in_cell_c, cert = yu2024._evaluate_blocks(m1, T, "cells", yu2024.CANDIDATES, None)
+    out_f, _, in_cell_f, _ = yu2024._evaluate_blocks(m1, T, "full", yu2024.CANDIDATES, None)
+    out_c, out_f, cert = np.asarray(out_c), np.asarray(out_f), np.asarray(cert)
+    assert cert.sum() >= 10 and (~cert).sum() >= 10   # both paths are exercised
+    assert np.array_equal(np.sign(out_c), np.sign(out_f))
+    assert np.all(np.abs(out_f[cert]) >= r * (1 - 1e-9))
+    assert np.array_equal(np.asarray(in_cell_c), np.asarray(in_cell_f))

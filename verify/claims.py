@@ -27,9 +27,11 @@ step re-decides its undecided datasets on the host, in exact arithmetic, within 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from typing import Any, Callable
 
+import jax
 import numpy as np
 from scipy import stats
 
@@ -160,9 +162,20 @@ def exact_fit(parts: Callable[..., tuple],
     The float rebuild runs as its own program, not the vmapped chunk, so its weights can
     differ from the trial's in the last bits; the decision is about this dataset's network
     from the same construction and key."""
+    compiled: dict = {}
+
+    def rebuilt(key, config):
+        # One compiled rebuild per config (the eager one retraces every dataset).
+        items = tuple(sorted(config.items()))
+        try:
+            fn = compiled.setdefault(items, jax.jit(functools.partial(parts, **config)))
+        except TypeError:           # an unhashable config value: rebuild eagerly
+            return parts(key, **config)
+        return fn(key)
+
     def exact(key, **config):
         from jaxmem import metrics
-        net, X, y, checks_ok = parts(key, **config)[:4]
+        net, X, y, checks_ok = rebuilt(key, config)[:4]
         report = metrics.exact_fit_report(net, X, y)
         checks_ok = bool(np.asarray(checks_ok))
         fits = report["interpolates"]
@@ -313,7 +326,8 @@ def _universal(claim, rule, runs, seed, res: Result, chunk_size: int):
     if failed is not None:
         res.verdict = "VIOLATED"
         res.counterexample = failed
-        res.detail = f"{n_failed} of {total} datasets fail; first failure: " + _describe(claim, failed)
+        res.detail = (f"{n_failed} of {total} datasets fail; first failure: "
+                      + _describe(claim, failed))
     elif res.n_undecided:
         res.verdict = "INCONCLUSIVE"
         first, _ = _first(claim, runs, seed, chunk_size, lambda c, o: _states(rule, o)[1])
@@ -352,7 +366,7 @@ def _probabilistic(claim, rule, runs, seed, res: Result, chunk_size: int = DEFAU
         res.detail += "; first failure: " + _describe(claim, failed)
 
 
-def _scaling(claim, rule, runs, seed, res: Result):
+def _scaling(claim, rule, runs, seed, res: Result, chunk_size: int = DEFAULT_CHUNK):
     xs, ys, opens = [], [], []
     for config, outs in runs:
         y = np.asarray(outs[rule.y], float)
@@ -383,6 +397,14 @@ def _scaling(claim, rule, runs, seed, res: Result):
                   f"; predicted {rule.predicted} (band [{band_lo}, {band_hi}])"
                   + (f"; {dropped} non-positive values dropped" if dropped else "")
                   + (f"; {res.n_undecided} datasets undecided" if res.n_undecided else ""))
+    # The first dataset left out of the fit (undecided, or no positive finite value: e.g. a
+    # network that did not memorize), with the command that rebuilds it.
+    first, _ = _first(claim, runs, seed, chunk_size, lambda c, o: ~(
+        np.isfinite(np.asarray(o[rule.y], float)) & (np.asarray(o[rule.y], float) > 0))
+        | _undecided(o, rule.undecided))
+    if first is not None:
+        res.counterexample = first
+        res.detail += "; first left out: " + _describe(claim, first)
 
 
 def config_table(claim: Claim, runs) -> list[dict]:
@@ -442,7 +464,7 @@ def run_claim(claim: Claim, scale: str = "quick", seed: int = 0,
     elif isinstance(rule, Probabilistic):
         _probabilistic(claim, rule, runs, seed, res, chunk_size)
     elif isinstance(rule, Scaling):
-        _scaling(claim, rule, runs, seed, res)
+        _scaling(claim, rule, runs, seed, res, chunk_size)
     elif isinstance(rule, Informational):
         res.detail = rule.summarize(runs)
     else:
@@ -508,6 +530,8 @@ def reproduce(claim: Claim, global_index: int, scale: str = "quick", seed: int =
     return out
 
 
-__all__ = ["Claim", "EXACT_BUDGET", "ExactBudget", "Informational", "Probabilistic", "Result", "SCALES", "Scaling", "Universal",
-           "VERDICTS", "ci_failures", "clopper_pearson", "config_table", "record_columns", "expected_verdict", "exact_fit", "fit_outcome", "fit_exponent", "locate", "reproduce", "run_claim",
-           "run_config"]
+__all__ = ["Claim", "EXACT_BUDGET", "ExactBudget", "Informational", "Probabilistic",
+           "Result", "SCALES", "Scaling", "Universal", "VERDICTS", "ci_failures",
+           "clopper_pearson", "config_table", "exact_fit", "expected_verdict",
+           "fit_exponent", "fit_outcome", "locate", "record_columns", "reproduce",
+           "run_claim", "run_config"]

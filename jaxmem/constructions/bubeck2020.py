@@ -26,7 +26,7 @@ import numpy as np
 
 from jaxmem import network
 from jaxmem.linalg import spd_solve
-from jaxmem.data.validate import validate
+from jaxmem.data.validate import float_data
 
 
 def _group_solves(Xg, valid, rhs, refinements: int = 1):
@@ -108,7 +108,7 @@ def build(key, X, y, *, shuffle: bool = False):
       min_gamma     the smallest gamma
       max_out_weight  max 1/delta, the size of the output weights (far from optimal, B.4)
     """
-    validate(X, y, task=None)
+    X, y = float_data(X, y, task=None)
     n, d = X.shape
     G = math.ceil(n / d)
     order = jax.random.permutation(key, n) if shuffle else jnp.arange(n)
@@ -222,7 +222,7 @@ def build_baum(key, X, y):
     min_gamma, threshold_margin (the smallest |pre-activation| of a threshold unit on the data:
     positive means no unit sits on its threshold).
     """
-    validate(X, y, task="binary")
+    X, y = float_data(X, y, task="binary")
     n, d = X.shape
     n_pos = jnp.sum(y > 0)
     s = jnp.where(n_pos <= n - n_pos, 1, -1).astype(X.dtype)

@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmem import network
-from jaxmem.data.validate import validate
+from jaxmem.data.validate import float_data, validate
 
 ACTIVATIONS = ("threshold", "relu")
 
@@ -338,7 +338,7 @@ def build(key, X, y, *, width: int, max_bias=1.0, activation: str = "threshold",
       centers, thresholds  c_j and m_j of the neurons (-1 / 0 in unused slots)
       paper_param_count    n(d + 1) + k(n + 1) + (k + 1), the count of the paper's three layers
     """
-    validate(X, y, task="binary", allow_duplicates=True)
+    X, y = float_data(X, y, task="binary", allow_duplicates=True)
     W, b, max_neurons, fit, k_order = _first_layer_and_fitter(key, X, width, max_bias,
                                                               activation, max_neurons)
     dtype, d = X.dtype, X.shape[1]

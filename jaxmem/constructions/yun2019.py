@@ -82,7 +82,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmem import exact, network
-from jaxmem.data.validate import validate
+from jaxmem.data.validate import float_data
 
 ACTIVATIONS = ("relu", "hardtanh")
 
@@ -414,7 +414,7 @@ def build(key, X, y, q: int | None = None, activation: str = "relu", *, directio
     """
     activation = _check_activation(activation)
     boundaries = _check_boundaries(boundaries)
-    validate(X, y, task=None)
+    X, y = float_data(X, y, task=None)
     n, d = X.shape
     q = _check_q(q, n)
     if not isinstance(directions, int) or isinstance(directions, bool) or directions < 1:

@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxmem import network
-from jaxmem.data.validate import validate
+from jaxmem.data.validate import float_data
 
 
 def _check_options(theta, directions):
@@ -91,7 +91,7 @@ def build(key, X, y, *, theta: float = 0.01, directions: int = 1):
       direction, knots, weights   a, b, w (knots and weights in sorted order)
     """
     _check_options(theta, directions)
-    validate(X, y, task=None)
+    X, y = float_data(X, y, task=None)
     a, b, w, ts, valid, min_gap = _solve(key, X, y, theta, directions)
     net = network.Network((
         network.Layer(a[:, None], -b, activation="relu", shared=True),
@@ -133,7 +133,7 @@ def build_depth_k(key, X, y, *, k: int, theta: float = 0.01, directions: int = 1
     _check_options(theta, directions)
     if not isinstance(k, int) or k < 1:
         raise ValueError(f"k (the number of hidden layers) must be a positive int; got {k!r}")
-    validate(X, y, task=None)
+    X, y = float_data(X, y, task=None)
     n, d = X.shape
     if k > n:
         raise ValueError(f"k = {k} hidden layers exceeds n = {n} points: each block needs a unit")

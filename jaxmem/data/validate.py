@@ -100,6 +100,22 @@ def validate(X, y=None, *, task: str | None = None, allow_duplicates: bool = Fal
                 + (f" ({len(pairs) - 1} more such pairs)" if len(pairs) > 1 else ""))
 
 
+def float_data(X, y=None, **kwargs):
+    """`validate(X, y, **kwargs)`, then X and y as JAX arrays of a float dtype: lists and
+    integer arrays (pixels, say) are converted to the default float type (float64 under
+    jax_enable_x64), float arrays keep theirs. What a construction takes, so that a list or
+    an integer array gets a float network instead of a JAX error from deep inside."""
+    import jax.numpy as jnp
+    validate(X, y, **kwargs)
+    X = jnp.asarray(X)
+    if not jnp.issubdtype(X.dtype, jnp.floating):
+        X = X.astype(jnp.result_type(float))
+    if y is not None:
+        y = jnp.asarray(y)
+        y = y.astype(X.dtype) if not jnp.issubdtype(y.dtype, jnp.floating) else y
+    return X, y
+
+
 def validate_batch(X, y=None, **kwargs) -> None:
     """Validates a batch of datasets, X of shape (B, n, d), y of shape (B, n); messages name
     the dataset index as well as the row."""

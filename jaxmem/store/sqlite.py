@@ -9,6 +9,7 @@ on power loss, never on a process crash); what it did not commit leaves no trace
 
 Tables (schema version 1):
     meta         key -> value; schema_version
+    provenance   run -> git commit, dirty tree, code fingerprint, accepted other code
     runs         one row per invocation (a sweep, a resumed sweep, `jaxmem verify`)
     configs      config hash -> canonical JSON
     run_configs  the configs a run covers, and how many datasets of each
@@ -50,6 +51,10 @@ RUN_STATUSES = ("running", "done", "failed", "interrupted")
 VERDICT_COLUMNS = ("claim", "scale", "seed", "verdict", "n_datasets", "pass_rate", "ci_low",
                    "ci_high", "exponent", "seconds", "detail")
 
+_PROVENANCE_TABLE = """CREATE TABLE IF NOT EXISTS provenance(
+        run_id INTEGER PRIMARY KEY, git_commit TEXT, git_dirty INTEGER, code_fingerprint TEXT,
+        accepted_code TEXT, host TEXT, pid INTEGER)"""
+
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT)",
     """CREATE TABLE IF NOT EXISTS runs(
@@ -71,6 +76,9 @@ _SCHEMA = (
         created REAL,
         PRIMARY KEY(config_hash, dataset_index)) WITHOUT ROWID""",
     "CREATE TABLE IF NOT EXISTS metric_columns(name TEXT PRIMARY KEY, kind TEXT NOT NULL)",
+    # What code made a run's records (jaxmem.provenance); accepted_code: the JSON list of
+    # other fingerprints whose records the run reused on request (--accept-old-records).
+    _PROVENANCE_TABLE,
     """CREATE TABLE IF NOT EXISTS verdicts(
         run_id INTEGER, claim TEXT, scale TEXT, seed INTEGER, verdict TEXT, n_datasets INTEGER,
         pass_rate REAL, ci_low REAL, ci_high REAL, exponent REAL, seconds REAL, detail TEXT,
@@ -138,6 +146,32 @@ def _type_kind(value_type) -> str:
 _DTYPE_KINDS = {"b": "bool", "i": "int", "u": "int", "f": "float"}
 
 
+def _is_sqlite(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
+
+
+def _check_export_target(path: str, store_path: str, force: bool) -> None:
+    """An export never replaces the store (or its WAL files), any SQLite database, a folder or
+    a special file; an existing file only with force."""
+    real = os.path.realpath(path)
+    store_real = os.path.realpath(store_path)
+    if real in (store_real, store_real + "-wal", store_real + "-shm"):
+        raise StoreError(f"refusing to export over the store itself ({path})")
+    if os.path.lexists(path):
+        if os.path.isdir(path):
+            raise StoreError(f"cannot export to {path}: it is a folder")
+        if not os.path.isfile(path):
+            raise StoreError(f"refusing to export over {path}: not a regular file")
+        if _is_sqlite(path):
+            raise StoreError(f"refusing to export over {path}: it is a SQLite database")
+        if not force:
+            raise StoreError(f"{path} exists; export with --force to replace it")
+
+
 def _check_metric_name(name) -> None:
     if not isinstance(name, str) or not _METRIC_NAME.fullmatch(name) \
             or name.lower() in RECORD_FIELDS:
@@ -198,10 +232,20 @@ class Store:
                 raise StoreError(f"cannot create store {path}: {parent} {what}")
             if not os.access(parent, os.W_OK | os.X_OK):
                 raise StoreError(f"cannot create store {path}: directory {parent} is not writable")
+        if existed and not self.readonly and not os.access(path, os.R_OK | os.W_OK):
+            raise StoreError(f"cannot write to store {path}: the file is read-only (read it "
+                             f"with `jaxmem results`, or give another --store)")
         mode = "rw" if existed else "rwc"
+        query = ""
         if self.readonly and not self._can_clean_up():
             mode = "ro"
-        uri = f"file:{urllib.parse.quote(os.path.abspath(path))}?mode={mode}"
+            # Reading needs no write access: where the WAL's shared-memory file cannot be
+            # created (a read-only folder or file) and no writer has a WAL open, read the
+            # file as immutable, which takes no locks and creates no files.
+            wal = path + "-wal"
+            if not os.path.exists(wal) or os.path.getsize(wal) == 0:
+                query = "&immutable=1"
+        uri = f"file:{urllib.parse.quote(os.path.abspath(path))}?mode={mode}{query}"
         try:
             self._conn = sqlite3.connect(uri, uri=True, timeout=60, isolation_level=None,
                                          check_same_thread=False)
@@ -236,6 +280,9 @@ class Store:
             raise StoreError(f"{self.path} is not a jaxmem store ({err})") from None
         if "meta" in tables:
             self._check_version()
+            if "provenance" not in tables and not self.readonly:
+                with self._write():       # added after schema version 1 (additive)
+                    self._conn.execute(_PROVENANCE_TABLE)
             return
         if tables:
             names = ", ".join(sorted(tables)[:5])
@@ -343,9 +390,12 @@ class Store:
 
     # ------------------------------------------------------------------------------ runs
 
-    def begin_run(self, *, sweep: str, kind: str, grid: dict | None, environment: dict) -> int:
+    def begin_run(self, *, sweep: str, kind: str, grid: dict | None, environment: dict,
+                  provenance: dict | None = None, accepted_code=()) -> int:
         """A new run, status 'running'; its id. Keys of environment other than
-        ENVIRONMENT_KEYS are ignored, missing ones stored as NULL."""
+        ENVIRONMENT_KEYS are ignored, missing ones stored as NULL. provenance (jaxmem.provenance:
+        git_commit, git_dirty, code_fingerprint) says what code makes its records;
+        accepted_code lists other fingerprints whose records it reuses on request."""
         if not isinstance(sweep, str) or not sweep:
             raise ValueError(f"sweep must be a non-empty string; got {sweep!r}")
         if not isinstance(kind, str) or not kind:
@@ -361,7 +411,17 @@ class Store:
                 f"started, status) VALUES (?, ?, ?, ?, {', '.join('?' * len(ENVIRONMENT_KEYS))}, "
                 f"?, 'running')",
                 (sweep, kind, grid_json, grid_hash, *env.values(), time.time()))
-            return cursor.lastrowid
+            run_id = cursor.lastrowid
+            provenance = provenance or {}
+            dirty = provenance.get("git_dirty")
+            # host and pid: a run still 'running' whose process is gone shows as such.
+            conn.execute("INSERT INTO provenance VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         (run_id, provenance.get("git_commit"),
+                          None if dirty is None else int(bool(dirty)),
+                          provenance.get("code_fingerprint"),
+                          json.dumps(sorted(set(accepted_code), key=str))
+                          if accepted_code else None, self.host, os.getpid()))
+            return run_id
 
     def end_run(self, run_id: int, status: str = "done") -> None:
         if status not in RUN_STATUSES:
@@ -392,11 +452,15 @@ class Store:
     def run(self, ref) -> dict:
         """A run by id (int or digit string) or by sweep name (its newest run)."""
         if isinstance(ref, (int, np.integer)) and not isinstance(ref, bool):
-            found = self._runs("WHERE r.run_id = ?", (int(ref),))
+            found = (self._runs("WHERE r.run_id = ?", (int(ref),))
+                     if 0 <= int(ref) < 2 ** 63 else [])
         elif isinstance(ref, str):
             found = []
-            if ref.strip().isdigit():
-                found = self._runs("WHERE r.run_id = ?", (int(ref),))
+            digits = ref.strip()
+            # ASCII digits only (str.isdigit takes other scripts' digits), within SQLite's
+            # 64-bit integers: a longer number names no run.
+            if digits.isascii() and digits.isdigit() and len(digits) <= 18:
+                found = self._runs("WHERE r.run_id = ?", (int(digits),))
             if not found:
                 found = self._runs("WHERE r.run_id = (SELECT MAX(run_id) FROM runs "
                                    "WHERE sweep = ?)", (ref,))
@@ -411,14 +475,14 @@ class Store:
 
     def _runs(self, where: str, params) -> list[dict]:
         sql = f"""
-            SELECT r.*,
+            SELECT r.*, {self._provenance_columns()}
                 (SELECT COUNT(*) FROM run_configs rc WHERE rc.run_id = r.run_id) AS n_configs,
                 (SELECT COUNT(*) FROM run_configs rc JOIN records rec
                     ON rec.config_hash = rc.config_hash AND rec.dataset_index < rc.datasets
                     WHERE rc.run_id = r.run_id) AS n_records,
                 (SELECT COALESCE(SUM(rc.datasets), 0) FROM run_configs rc
                     WHERE rc.run_id = r.run_id) AS expected
-            FROM runs r {where} ORDER BY r.run_id"""
+            FROM runs r {self._provenance_join()} {where} ORDER BY r.run_id"""
         with self._lock:
             try:
                 cursor = self._live().execute(sql, params)
@@ -429,7 +493,53 @@ class Store:
         for row in rows:
             row["grid"] = None if row["grid"] is None else json.loads(row["grid"])
             row["x64"] = None if row["x64"] is None else bool(row["x64"])
+            row["git_dirty"] = None if row["git_dirty"] is None else bool(row["git_dirty"])
+            row["accepted_code"] = json.loads(row["accepted_code"] or "[]")
+            # A 'running' run whose process on this host has exited was killed (SIGKILL, a
+            # crash): it shows as 'gone'. Another host's process cannot be checked.
+            host, pid = row.pop("host", None), row.pop("pid", None)
+            if row["status"] == "running" and host == self.host and pid is not None \
+                    and not _pid_alive(pid):
+                row["status"] = "gone"
         return rows
+
+    def _has_provenance(self) -> bool:
+        # A store opened read-only from before provenance was recorded has no such table.
+        return bool(self._query("SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                                "AND name = 'provenance'"))
+
+    def _provenance_columns(self) -> str:
+        if self._has_provenance():
+            return "p.git_commit, p.git_dirty, p.code_fingerprint, p.accepted_code, p.host, p.pid,"
+        return ("NULL AS git_commit, NULL AS git_dirty, NULL AS code_fingerprint, "
+                "NULL AS accepted_code, NULL AS host, NULL AS pid,")
+
+    def _provenance_join(self) -> str:
+        return "LEFT JOIN provenance p ON p.run_id = r.run_id" if self._has_provenance() else ""
+
+    def accept_code(self, run_id: int, fingerprints) -> None:
+        """Record on a run that it reuses records computed by these other fingerprints."""
+        run = self.run(int(run_id))
+        merged = sorted(set(run["accepted_code"]) | {str(f) for f in fingerprints})
+        with self._write() as conn:
+            conn.execute("INSERT INTO provenance(run_id, accepted_code) VALUES (?, ?) "
+                         "ON CONFLICT(run_id) DO UPDATE SET accepted_code = excluded.accepted_code",
+                         (int(run_id), json.dumps(merged)))
+
+    def record_code(self, config_hash: str, stop: int) -> dict:
+        """{code fingerprint (None: unknown, from before jaxmem recorded it): records} of a
+        config's records below index `stop`, by the run that wrote each."""
+        if self._has_provenance():
+            rows = self._query("""SELECT p.code_fingerprint, COUNT(*) FROM records rec
+                                  LEFT JOIN provenance p ON p.run_id = rec.run_id
+                                  WHERE rec.config_hash = ? AND rec.dataset_index >= 0
+                                  AND rec.dataset_index < ? GROUP BY p.code_fingerprint""",
+                               (config_hash, int(stop)))
+        else:
+            rows = self._query("""SELECT NULL, COUNT(*) FROM records WHERE config_hash = ?
+                                  AND dataset_index >= 0 AND dataset_index < ?
+                                  HAVING COUNT(*) > 0""", (config_hash, int(stop)))
+        return {fp: int(n) for fp, n in rows}
 
     # --------------------------------------------------------------------------- records
 
@@ -596,14 +706,16 @@ class Store:
         columns = _columns(rows) or ["config_hash", "dataset_index", "run_id"]
         return pandas.DataFrame.from_records(rows, columns=columns)
 
-    def export(self, ref, path, format: str = "csv") -> int:
+    def export(self, ref, path, format: str = "csv", *, force: bool = False) -> int:
         """Write records(ref) to a CSV or Parquet file; the number of rows written. The file
-        is written beside its destination and renamed, so a failed export leaves nothing."""
+        is written beside its destination and renamed, so a failed export leaves nothing.
+        Never over this store or any SQLite database; an existing file only with force."""
         if format not in ("csv", "parquet"):
             raise ValueError(f"format must be 'csv' or 'parquet'; got {format!r}")
+        path = os.fspath(path)
+        _check_export_target(path, self.path, force)
         rows = self.records(ref)
         columns = _columns(rows) or ["config_hash", "dataset_index", "run_id"]
-        path = os.fspath(path)
         tmp = f"{path}.tmp{os.getpid()}"
         try:
             if format == "csv":

@@ -42,6 +42,8 @@ DTYPES = ("float64", "float32")
 TOP_LEVEL = ("name", "construction", "data", "labels", "datasets", "seed", "dtype",
              "chunk_size", "axes")
 SHAPE_AXES = ("n", "d")
+MAX_AXIS_VALUES = 100_000       # values of one axis (a range of 2^63 values is refused)
+MAX_GRID_BYTES = 1 << 20        # a grid file is a small TOML table
 
 
 class GridError(ValueError):
@@ -99,6 +101,10 @@ def _axis_values(name, spec) -> tuple:
             raise GridError(f"axis {name}: a range is {{start, stop, step}} or {{start, stop, num"
                             f"[, scale = \"linear\"|\"log\"]}}; got {spec}")
         start, stop = spec["start"], spec["stop"]
+        for key in ("start", "stop", "step"):
+            if key in spec and not _finite_number(spec[key]):
+                raise GridError(f"axis {name}: range {key} must be a finite number; got "
+                                f"{spec[key]!r}")
         ints = all(isinstance(v, int) and not isinstance(v, bool)
                    for v in (start, stop, spec.get("step", 1)))
         if "step" in spec:
@@ -106,10 +112,14 @@ def _axis_values(name, spec) -> tuple:
             if not isinstance(step, (int, float)) or step <= 0 or stop < start:
                 raise GridError(f"axis {name}: need step > 0 and stop >= start; got {spec}")
             count = math.floor((stop - start) / step + 1e-9) + 1
+            if count > MAX_AXIS_VALUES:
+                raise GridError(f"axis {name}: the range has {count} values; at most "
+                                f"{MAX_AXIS_VALUES} per axis")
             values = [start + i * step for i in range(count)]
         else:
             num, scale = spec["num"], spec.get("scale", "linear")
-            if not isinstance(num, int) or num < 1 or scale not in ("linear", "log"):
+            if isinstance(num, bool) or not isinstance(num, int) \
+                    or not 1 <= num <= MAX_AXIS_VALUES or scale not in ("linear", "log"):
                 raise GridError(f"axis {name}: need an integer num >= 1 and scale linear|log; "
                                 f"got {spec}")
             if scale == "log" and (start <= 0 or stop <= 0):
@@ -123,13 +133,25 @@ def _axis_values(name, spec) -> tuple:
     values = spec if isinstance(spec, list) else [spec]
     if not values:
         raise GridError(f"axis {name} is an empty list")
+    if len(values) > MAX_AXIS_VALUES:
+        raise GridError(f"axis {name} lists {len(values)} values; at most {MAX_AXIS_VALUES}")
     for v in values:
         if not isinstance(v, (int, float, str, bool)):
             raise GridError(f"axis {name}: values must be numbers, strings or booleans; "
                             f"got {v!r}")
-    if len(set(map(repr, values))) != len(values):
+        if isinstance(v, float) and not math.isfinite(v):
+            raise GridError(f"axis {name}: values must be finite; got {v!r}")
+    # 1 and 1.0 are one value (they would be two configs of the same computation).
+    keys = [(type(v).__name__, v) if isinstance(v, (str, bool)) else ("number", v)
+            for v in values]
+    if len(set(keys)) != len(keys):
         raise GridError(f"axis {name} lists a value twice: {values}")
     return tuple(values)
+
+
+def _finite_number(v) -> bool:
+    return (isinstance(v, (int, float)) and not isinstance(v, bool)
+            and math.isfinite(v))
 
 
 def parse_grid(spec: dict, *, source: str = "grid") -> Grid:
@@ -146,6 +168,14 @@ def parse_grid(spec: dict, *, source: str = "grid") -> Grid:
     name = spec["name"]
     if not isinstance(name, str) or not name.strip():
         raise GridError(f"{source}: name must be a non-empty string; got {name!r}")
+    bad = next((c for c in name if ord(c) < 32 or ord(c) == 127), None)
+    if bad is not None:
+        raise GridError(f"{source}: name must not contain control characters; it has "
+                        f"{bad!r} at position {name.index(bad)}")
+    for entry_name in ("construction", "data", "labels", "dtype"):
+        if entry_name in spec and not isinstance(spec[entry_name], str):
+            raise GridError(f"{source}: {entry_name} must be a string; got "
+                            f"{type(spec[entry_name]).__name__} {spec[entry_name]!r}")
     construction = spec["construction"]
     if construction not in trials.CONSTRUCTIONS:
         raise GridError(f"{source}: unknown construction {construction!r}; known: "
@@ -204,6 +234,18 @@ def parse_grid(spec: dict, *, source: str = "grid") -> Grid:
 
 def load_grid(path: str) -> Grid:
     """Reads and checks a TOML grid file."""
+    import os
+    import stat
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise GridError(f"grid file {path} does not exist") from None
+    except OSError as err:
+        raise GridError(f"cannot read grid file {path}: {err.strerror or err}") from None
+    if not stat.S_ISREG(mode):  # a FIFO or a device would block or never end
+        raise GridError(f"grid file {path} is not a regular file")
+    if os.path.getsize(path) > MAX_GRID_BYTES:
+        raise GridError(f"grid file {path} is larger than {MAX_GRID_BYTES} bytes")
     try:
         with open(path, "rb") as f:
             spec = tomllib.load(f)

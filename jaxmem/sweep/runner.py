@@ -32,6 +32,7 @@ import concurrent.futures
 import dataclasses
 import functools
 import math
+import os
 import queue
 import sys
 import threading
@@ -41,6 +42,7 @@ import jax
 import numpy as np
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 
+from jaxmem.store.code import OtherCodeError, other_code_message
 from jaxmem.sweep import trials
 from jaxmem.sweep.grid import Grid
 from jaxmem.sweep.keys import canonical_json, config_hash, config_id
@@ -75,6 +77,8 @@ class SweepStats:
     compute_seconds: float = 0.0   # waiting for block results (device compute + transfer)
     store_seconds: float = 0.0     # store reads and writes
     compile_seconds: float = 0.0   # lowering and compiling
+    redecided: int = 0             # undecided datasets re-decided on the host
+    undecided: int = 0             # datasets written undecided (after re-decision)
 
 
 def environment(mesh: Mesh) -> dict:
@@ -232,12 +236,19 @@ def choose_chunk_size(config: dict, device, datasets: int, stats=None) -> int:
 
 @dataclasses.dataclass
 class _Block:
-    """Datasets [start, start + real) of the config with this hash; `already` of them are in
-    the store (a partly stored block is recomputed; INSERT OR IGNORE keeps the stored ones)."""
+    """The aligned block [start, start + chunk) of the config with this hash; `indices`, the
+    datasets of it to compute (those the store lacks: a partly stored block computes only its
+    missing datasets, in the same program, so records stay bit-identical); `already` of the
+    block's datasets are stored."""
     hash: str
     start: int
     real: int
     already: int
+    indices: tuple = ()
+
+    @property
+    def todo(self) -> tuple:
+        return self.indices or tuple(range(self.start, self.start + self.real))
 
 
 def _gather(mesh: Mesh, outputs: list, chunk: int) -> list[dict]:
@@ -281,9 +292,10 @@ class _Writer:
             if self.error is None:
                 try:
                     t0 = time.perf_counter()
+                    todo = block.todo
                     self.stats.written += self.store.write_columns(
-                        self.run_id, block.hash, range(block.start, block.start + block.real),
-                        {k: np.asarray(v)[:block.real] for k, v in outs.items()},
+                        self.run_id, block.hash, np.asarray(todo, np.int64),
+                        {k: np.asarray(v)[:len(todo)] for k, v in outs.items()},
                         release_lease=self.release)
                     self.stats.store_seconds += time.perf_counter() - t0
                 except BaseException as err:  # noqa: BLE001 (re-raised in the caller)
@@ -304,12 +316,91 @@ class _Writer:
         self._check()
 
 
+OTHER_CODE = ("stop", "recompute", "accept")
+
+
+def _other_code(store, grid: Grid, hashes, current: str) -> dict:
+    """{fingerprint: records} of the grid's stored records that code other than `current`
+    (None: unknown, from before jaxmem recorded its code) computed."""
+    found: dict = {}
+    for h in hashes:
+        for fp, n in store.record_code(h, grid.datasets).items():
+            if fp != current:
+                found[fp] = found.get(fp, 0) + n
+    return found
+
+
+MAX_RECORDS = 10 ** 9        # records of one sweep (the store holds ~100 bytes a record)
+MAX_ELEMENT_OPS = 10 ** 16   # dataset-bytes summed over the sweep: beyond, years of compute
+
+
+class SizeError(ValueError):
+    """A grid that cannot fit this machine (or the store), found before anything is written."""
+
+
+def memory_budget(device) -> int:
+    """Bytes one dataset may use: half the device's memory (an accelerator's limit, or the
+    host's physical memory for a CPU)."""
+    try:
+        limit = (device.memory_stats() or {}).get("bytes_limit")
+    except Exception:  # noqa: BLE001 (CPU devices have no memory_stats on some versions)
+        limit = None
+    if not limit:
+        try:
+            limit = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError, AttributeError):
+            limit = 16 * 2 ** 30
+    return int(limit) // 2
+
+
+def check_size(grid: Grid, configs: list[dict], device) -> None:
+    """SizeError naming the first entry that cannot fit: one dataset's estimated memory
+    (`trials.dataset_bytes`) above `memory_budget`, more than MAX_RECORDS records, or an
+    estimated amount of work beyond MAX_ELEMENT_OPS. Run before a run row is written;
+    `allow_large=True` (--allow-large) skips it for machines bigger than the estimate knows."""
+    records = len(configs) * grid.datasets
+    if records > MAX_RECORDS:
+        raise SizeError(f"grid {grid.name!r}: {len(configs)} configs x {grid.datasets} datasets "
+                        f"= {records:.3g} records, more than the store is for ({MAX_RECORDS:.0e}); "
+                        f"lower datasets or the axes (or --allow-large)")
+    budget = memory_budget(device)
+    work = 0
+    for config in configs:
+        need = trials.dataset_bytes(config)
+        if need > budget:
+            raise SizeError(f"grid {grid.name!r}: config n={config['n']}, d={config['d']}"
+                            + (f", width={config['width']}" if "width" in config else "")
+                            + f" needs about {need / 2 ** 30:.3g} GiB per dataset; this device "
+                            f"allows {budget / 2 ** 30:.3g} GiB (--allow-large to try anyway)")
+        work += need * grid.datasets
+    if work > MAX_ELEMENT_OPS:
+        raise SizeError(f"grid {grid.name!r}: about {work:.3g} bytes of work in all, beyond "
+                        f"what finishes in any reasonable time ({MAX_ELEMENT_OPS:.0e}); lower "
+                        f"datasets or the axes (or --allow-large)")
+
+
 def run_sweep(grid: Grid, store, *, devices: int | None = None, chunk_size: int | None = None,
               distributed: bool = False, progress: bool | None = None,
-              stream=None) -> SweepStats:
+              stream=None, other_code: str = "stop", modules=(),
+              allow_large: bool = False, exact_budget: float = 60.0) -> SweepStats:
     """Runs every config of the grid, writing one record per dataset; resumes what the store
     already holds. `store` is a jaxmem.store.Store (None on processes other than 0 of a
-    distributed run). Returns counts and where the time went."""
+    distributed run). Returns counts and where the time went.
+
+    Records know the code that made them (jaxmem.provenance, over jaxmem and `modules`). When
+    the store holds records of this grid from other code, `other_code` says what to do:
+    "stop" (default): raise OtherCodeError naming both fingerprints, before writing anything;
+    "recompute": compute this grid's records afresh under the current code (its configs are
+    keyed with the fingerprint, so the old run stays readable); "accept": reuse the old
+    records, and record on the run which code's records were accepted.
+
+    Datasets whose fit floating point cannot decide (record `undecided`) are re-decided on
+    the host (`trials.redecide`: twice the precision, then exact) for up to `exact_budget`
+    seconds in all; the record says `redecided`, and what the budget leaves stays undecided
+    (counted in the stats)."""
+    from jaxmem import provenance
+    if other_code not in OTHER_CODE:
+        raise ValueError(f"other_code must be one of {', '.join(OTHER_CODE)}; got {other_code!r}")
     stream = stream or sys.stderr
     t_start = time.perf_counter()
     mesh = make_mesh(devices, distributed)
@@ -318,37 +409,75 @@ def run_sweep(grid: Grid, store, *, devices: int | None = None, chunk_size: int 
     writer = jax.process_index() == 0
     if writer and store is None:
         raise ValueError("process 0 needs a store to write to")
+    code = provenance.provenance(modules)
+    fingerprint = code["code_fingerprint"]
     configs = grid.configs()
-    hashes = [config_hash(c) for c in configs]
+    if not allow_large:
+        check_size(grid, configs, all_devices[0])
+    # With "recompute", the same datasets (keys come from the plain config) are stored under
+    # the config plus the code fingerprint, apart from other code's records.
+    stored = [dict(c, code=fingerprint) for c in configs] if other_code == "recompute" \
+        else configs
+    hashes = [config_hash(c) for c in stored]
     stats = SweepStats(configs=len(configs), datasets=len(configs) * grid.datasets)
+    accepted = {}
     if writer:
+        found = _other_code(store, grid, hashes, fingerprint)
+        if found and other_code == "stop":
+            raise OtherCodeError(other_code_message(f"grid {grid.name}", found, fingerprint))
+        accepted = found if other_code == "accept" else {}
         stats.run_id = store.begin_run(sweep=grid.name, kind="sweep", grid=grid.to_dict(),
-                                       environment=environment(mesh))
+                                       environment=environment(mesh), provenance=code,
+                                       accepted_code=[fp or "unknown" for fp in accepted])
         store.add_configs(stats.run_id, [(h, canonical_json(c), grid.datasets)
-                                         for h, c in zip(hashes, configs)])
+                                         for h, c in zip(hashes, stored)])
     bar = Progress(len(configs), stats.datasets, enabled=progress if progress is not None
                    else (writer and stream.isatty()), stream=stream)
     status = "failed"
     pending = collections.deque()  # (blocks, outputs, chunk) of the steps in flight
     records = _Writer(store, stats.run_id, not distributed, stats) if writer else None
 
+    redecide_deadline = time.perf_counter() + exact_budget
+
+    def redecide(block, outs, context):
+        """Undecided datasets of a block re-decided on the host while the budget lasts
+        (process 0 only: what it writes is the record)."""
+        static, root, dynamic = context
+        if "undecided" not in outs or "redecided" not in outs:
+            return outs
+        open_ = np.flatnonzero(np.asarray(outs["undecided"])[:len(block.todo)])
+        if not open_.size or time.perf_counter() > redecide_deadline:
+            stats.undecided += int(open_.size)
+            return outs
+        outs = {k: np.array(v, copy=True) for k, v in outs.items()}
+        base = jax.random.wrap_key_data(root)
+        for lane in open_:
+            if time.perf_counter() > redecide_deadline:
+                break
+            key = jax.random.fold_in(base, np.uint32(block.todo[lane]))
+            for k, v in trials.redecide(static, key, dynamic).items():
+                outs[k][lane] = v
+            stats.redecided += 1
+        stats.undecided += int(np.sum(np.asarray(outs["undecided"])[:len(block.todo)]))
+        return outs
+
     def finish(keep: int = 0):
         """Collects the oldest steps until `keep` are in flight; hands their blocks to the
         writer."""
         while len(pending) > keep:
-            blocks, outputs, chunk = pending.popleft()
+            blocks, outputs, chunk, context = pending.popleft()
             t0 = time.perf_counter()
             results = _gather(mesh, outputs, chunk)
             stats.compute_seconds += time.perf_counter() - t0
             for block, outs in zip(blocks, results):
                 if block is None:  # an idle device's filler
                     continue
-                stats.computed += block.real
+                stats.computed += len(block.todo)
                 if writer:
-                    records.submit(block, outs)
+                    records.submit(block, redecide(block, outs, context))
                 bar.advance(datasets=block.real - block.already)
 
-    def dispatch(blocks: list, chunk: int, executables, root, dynamic):
+    def dispatch(blocks: list, chunk: int, executables, root, dynamic, static):
         """One step: block i on device i (a device without a block repeats block 0, so that
         every process takes part in the gather; its results are dropped)."""
         blocks = blocks + [None] * (len(all_devices) - len(blocks))
@@ -356,12 +485,11 @@ def run_sweep(grid: Grid, store, *, devices: int | None = None, chunk_size: int 
         for block, device, exe, is_mine in zip(blocks, all_devices, executables, mine):
             if not is_mine:
                 continue
-            start = (block or blocks[0]).start
-            real = min(chunk, grid.datasets - start)
-            indices = np.full(chunk, start, np.uint32)
-            indices[:real] = np.arange(start, start + real, dtype=np.uint32)
+            todo = (block or blocks[0]).todo
+            indices = np.full(chunk, todo[0], np.uint32)   # padding repeats the first index
+            indices[:len(todo)] = np.asarray(todo, np.uint32)
             outputs.append(exe(*_block_args(device, indices, root, dynamic)))
-        pending.append((blocks, outputs, chunk))
+        pending.append((blocks, outputs, chunk, (static, root, dynamic)))
         finish(keep=PIPELINE_DEPTH)  # older steps are written while these compute
 
     try:
@@ -381,7 +509,10 @@ def run_sweep(grid: Grid, store, *, devices: int | None = None, chunk_size: int 
             stats.skipped += int(done.sum())
             bar.advance(datasets=int(done.sum()), computed=False)
             todo = [_Block(h, start, min(chunk, grid.datasets - start),
-                           int(done[start:start + chunk].sum()))
+                           int(done[start:start + chunk].sum()),
+                           tuple(int(i) for i in start + np.flatnonzero(
+                               ~done[start:start + chunk]))
+                           if done[start:start + chunk].any() else ())
                     for start in range(0, grid.datasets, chunk)
                     if not done[start:start + chunk].all()]
             step = []
@@ -393,29 +524,29 @@ def run_sweep(grid: Grid, store, *, devices: int | None = None, chunk_size: int 
                     if claim == "done":  # written by a concurrent process since `done`
                         bar.advance(datasets=block.real - block.already, computed=False)
                     elif claim == "busy":
-                        deferred.append((block, chunk, executables, root, dynamic))
+                        deferred.append((block, chunk, executables, root, dynamic, static))
                     else:
                         step.append(block)
                         if len(step) == len(all_devices):
-                            dispatch(step, chunk, executables, root, dynamic)
+                            dispatch(step, chunk, executables, root, dynamic, static)
                             step = []
             if step:
-                dispatch(step, chunk, executables, root, dynamic)
+                dispatch(step, chunk, executables, root, dynamic, static)
             bar.advance(configs=1)
         finish()
         # Blocks another process was computing: wait until they are written, or take them
         # over when their lease lapses (the holder died).
         while deferred:
             still = []
-            for block, chunk, executables, root, dynamic in deferred:
+            for block, chunk, executables, root, dynamic, static in deferred:
                 claim = store.claim_block(block.hash, block.start, block.start + block.real)
                 if claim == "done":
                     bar.advance(datasets=block.real - block.already, computed=False)
                 elif claim == "claimed":
-                    dispatch([block], chunk, executables, root, dynamic)
+                    dispatch([block], chunk, executables, root, dynamic, static)
                     finish()
                 else:
-                    still.append((block, chunk, executables, root, dynamic))
+                    still.append((block, chunk, executables, root, dynamic, static))
             deferred = still
             if deferred:
                 time.sleep(LEASE_POLL_SECONDS)

@@ -9,10 +9,13 @@ are static; real-valued ones (theta) are traced, so a sweep over them compiles o
 from __future__ import annotations
 
 import dataclasses
+import functools
+import math
 from typing import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxmem import data as data_mod
 from jaxmem import metrics, network
@@ -56,8 +59,9 @@ def _depth(value, config):
 
 def _nonnegative(name):
     def check(value, config):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise ValueError(f"option {name} must be a number >= 0; got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not math.isfinite(value) or value < 0:
+            raise ValueError(f"option {name} must be a finite number >= 0; got {value!r}")
     return check
 
 
@@ -149,6 +153,23 @@ CONSTRUCTIONS = {
 }
 
 
+def dataset_bytes(config: dict) -> int:
+    """A generous estimate of one dataset's working memory in a trial, in bytes (Python ints:
+    no overflow for absurd grids such as d = 10^9): the points, and the hidden activations of
+    every point, with 4x for XLA's temporaries. Hidden units per point: n (Zhang et al.'s
+    width-n layer, and the depth-k variant's layers together), 4 ceil(n/d) (Bubeck et al.),
+    2 ceil(n/d) (Baum); Dirksen et al.'s threshold features are `width` per point, held as
+    bits and bytes (its second layer is bookkept, not evaluated)."""
+    n, d = int(config["n"]), int(config["d"])
+    itemsize = 8 if config.get("dtype", "float64") == "float64" else 4
+    construction = config.get("construction", "")
+    if construction.startswith("genzel2023"):
+        width = int(config.get("width", CONSTRUCTIONS[construction].options()["width"][0]))
+        return 4 * itemsize * (n * d + n) + 2 * n * width
+    units = {"bubeck2020": 4 * -(-n // d), "baum1988": 2 * -(-n // d)}.get(construction, n)
+    return 4 * itemsize * (n * d + n * units + n)
+
+
 def check_config(config: dict) -> None:
     """ValueError naming the first bad entry of a config (before anything compiles)."""
     for axis in ("n", "d"):
@@ -201,9 +222,7 @@ def static_arguments(config: dict) -> dict:
                 options=static)
 
 
-def construction_trial(key, dynamic, *, construction, data, labels, dtype, n, d, options):
-    """One dataset: draw it, build the network, measure it. Returns a dict of scalars."""
-    entry = CONSTRUCTIONS[construction]
+def _dataset_and_options(key, dynamic, *, data, labels, dtype, n, d, options):
     dt = jnp.dtype(dtype)
     if data in FIXED:  # the same points for every index; the key varies the construction
         X, y = dynamic["data_X"], dynamic["data_y"]
@@ -211,9 +230,45 @@ def construction_trial(key, dynamic, *, construction, data, labels, dtype, n, d,
         X, y = GENERATORS[data](jax.random.fold_in(key, 0), n, d, labels=labels, dtype=dt)
     options = {**dict(options), **{k: jnp.asarray(v, dt) for k, v in dynamic.items()
                                    if k not in DATA_KEYS}}
+    return X, y, options
+
+
+def construction_network(key, dynamic, *, construction, **static):
+    """(net, X, y, info) of one dataset, as `construction_trial` builds them (for re-deciding
+    an undecided fit on the host, `redecide`)."""
+    X, y, options = _dataset_and_options(key, dynamic, **static)
+    net, info = CONSTRUCTIONS[construction].build(jax.random.fold_in(key, 1), X, y, **options)
+    return net, X, y, info
+
+
+@functools.lru_cache(maxsize=None)
+def _network_program(static: tuple):
+    return jax.jit(functools.partial(construction_network, **dict(static)))
+
+
+def redecide(static: tuple, key, dynamic) -> dict:
+    """An undecided dataset's fit re-decided on the host: the network rebuilt (one compiled
+    program per config) and decided in twice the precision, then exactly
+    (`metrics.exact_fit_report`). Returns the record fields it changes."""
+    net, X, y, info = _network_program(static)(key, dynamic)
+    report = metrics.exact_fit_report(net, X, y)
+    valid = bool(np.asarray(info.get("valid", True)))
+    return dict(ok=valid and report["interpolates"],
+                undecided=valid and report["decision"] == metrics.UNDECIDED,
+                interpolates=report["interpolates"],
+                undecided_points=report["undecided_points"], redecided=True)
+
+
+def construction_trial(key, dynamic, *, construction, data, labels, dtype, n, d, options):
+    """One dataset: draw it, build the network, measure it. Returns a dict of scalars."""
+    entry = CONSTRUCTIONS[construction]
     if entry.trial is not None:
-        return entry.trial(jax.random.fold_in(key, 1), X, y, **options)
-    net, info = entry.build(jax.random.fold_in(key, 1), X, y, **options)
+        X, y, opts = _dataset_and_options(key, dynamic, data=data, labels=labels, dtype=dtype,
+                                          n=n, d=d, options=options)
+        return entry.trial(jax.random.fold_in(key, 1), X, y, **opts)
+    net, X, y, info = construction_network(key, dynamic, construction=construction, data=data,
+                                           labels=labels, dtype=dtype, n=n, d=d,
+                                           options=options)
     fit = metrics.fit_report(net, X, y)
     f32 = metrics.float32_report(net, X, y)
     weights = metrics.weight_stats(net)
@@ -225,6 +280,7 @@ def construction_trial(key, dynamic, *, construction, data, labels, dtype, n, d,
         ok=valid & fit["interpolates"],
         undecided=valid & (fit["decision"] == metrics.UNDECIDED),
         undecided_points=fit["undecided_points"],
+        redecided=jnp.asarray(False),     # set by the sweep's host re-decision (`redecide`)
         valid=valid,
         interpolates=fit["interpolates"],
         max_abs_error=fit["max_abs_error"],

@@ -39,6 +39,7 @@ def _small(claim, captured=None, **changes):
                                host=host, **changes)
 
 
+@pytest.mark.slow
 def test_claim_holds_and_its_negative_control_does_not():
     captured = []
     res = C.run_claim(_small(V.CSR_RANDOM_VS_REAL, captured), "quick")
@@ -62,6 +63,7 @@ def test_claim_holds_and_its_negative_control_does_not():
     np.testing.assert_array_equal(outs["ok_control"].mean(), res_control.pass_rate)
 
 
+@pytest.mark.slow
 def test_claim_dataset_and_grids():
     claim = V.CSR_RANDOM_VS_REAL
     key = dataset_keys(0, C.stream_config(claim, SMALL), [3])[0]
@@ -128,6 +130,7 @@ def tiny(tmp_path_factory):
                 csv_first=csv_first)
 
 
+@pytest.mark.slow
 def test_experiment_end_to_end_resume_and_render_from_the_store(tiny):
     (rc1, out1), (rc2, out2) = tiny["first"], tiny["second"]
     assert rc1 == 0 and rc2 == 0, (out1, out2)

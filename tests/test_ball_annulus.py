@@ -61,6 +61,7 @@ def test_laws_balance_radii_and_directions():
     assert stats.kstest((u + 1) / 2, stats.beta((n - 1) / 2, (n - 1) / 2).cdf).pvalue > P_MIN
 
 
+@pytest.mark.slow
 def test_large_dimension_jit_vmap_and_determinism():
     n = 10 ** 5
     f = jax.jit(jax.vmap(lambda k: ball_annulus(k, 6, n)))

@@ -27,6 +27,7 @@ def broken_registry(monkeypatch):
     return broken
 
 
+@pytest.mark.slow
 def test_verify_json_and_exit_codes(broken_registry, capsys):
     assert cli.main(["verify", "--claim", "zhang2017.lemma1", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
@@ -99,6 +100,7 @@ def test_verify_writes_verdicts_to_the_store(broken_registry, capsys):
         assert len(store.runs()) == 1
 
 
+@pytest.mark.slow
 def test_sweep_and_results_commands(tmp_path, capsys):
     grid = tmp_path / "g.toml"
     grid.write_text('name = "tiny"\nconstruction = "bubeck2020"\ndatasets = 3\nchunk_size = 2\n'
@@ -140,6 +142,7 @@ def test_too_many_devices_is_refused_before_the_store(tmp_path, capsys):
     assert not store.exists()
 
 
+@pytest.mark.slow
 def test_verify_shows_each_config_of_its_grid(monkeypatch, capsys):
     """--json always carries the grid; -v prints it: each config's parameters, datasets,
     passes, undecided and its own interval (not one pooled interval)."""
@@ -158,6 +161,7 @@ def test_verify_shows_each_config_of_its_grid(monkeypatch, capsys):
     assert "    n=3, d=2: 5/5 pass, 0 undecided, [" in out and "    n=8, d=2: 5/5 pass" in out
 
 
+@pytest.mark.slow
 def test_results_show_prints_every_swept_option(tmp_path, capsys):
     """A grid over width and max_bias: one line per config naming both, with its pass rate
     and 95% interval; --json gives the same table."""

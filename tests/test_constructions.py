@@ -31,6 +31,7 @@ def zhang_trial(key, n, d):
                 nonzero=network.nonzero_param_count(net), err=fit["max_abs_error"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n,d", [(1, 1), (7, 3), (64, 1), (300, 10)])
 def test_zhang_interpolates_with_2n_plus_d_weights(n, d):
     out = run_chunked(zhang_trial, _keys(n * 100 + d, 48), 48, n=n, d=d)
@@ -41,6 +42,7 @@ def test_zhang_interpolates_with_2n_plus_d_weights(n, d):
     assert (out["nonzero"] == n * (d + 1) + n).all()
 
 
+@pytest.mark.slow
 def test_zhang_knots_interleave_and_recurrence_solves_lemma1_system():
     X, y = gaussian(jax.random.key(3), 40, 4, labels="gaussian")
     net, info = zhang2017.build(jax.random.key(4), X, y)
@@ -61,6 +63,7 @@ def test_zhang_knots_interleave_and_recurrence_solves_lemma1_system():
     assert abs(float(info["min_diagonal"]) - smallest) <= eig_error
 
 
+@pytest.mark.slow
 def test_zhang_midpoint_knots_give_larger_weights():
     """Digest A.2: theta = 1/2 makes the recurrence alternate, weights grow 10-1000x."""
     ratios = []
@@ -82,6 +85,7 @@ def test_zhang_projection_tie_is_a_flag_not_an_exception():
         zhang2017.build(jax.random.key(0), X, y)                 # concrete: validated
 
 
+@pytest.mark.slow
 def test_vmapped_equals_per_dataset():
     """Data are bitwise identical; flags and counts equal; weights equal up to rounding (a
     batched matmul may sum in another order, and weights ~ 1/gap amplify the last bits)."""
@@ -100,6 +104,7 @@ def test_vmapped_equals_per_dataset():
         np.testing.assert_allclose(nets["weights"][i], info["weights"], rtol=1e-9)
 
 
+@pytest.mark.slow
 def test_no_recompilation_on_second_batch_of_same_shape():
     f = batched(zhang_trial, n=20, d=2)
     f(_keys(1, 8))
@@ -112,6 +117,7 @@ def test_no_recompilation_on_second_batch_of_same_shape():
     assert len(out["valid"]) == 10 and g._cache_size() == 1
 
 
+@pytest.mark.slow
 def test_float32_failure_is_reported_at_large_n():
     X, y = gaussian(jax.random.key(8), 1000, 10, labels="gaussian")
     net, _ = zhang2017.build(jax.random.key(9), X, y)
@@ -143,6 +149,7 @@ def depth_k_trial(key, n, d, k):
                 widths=network.widths(net))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n,k", [(10, 1), (10, 4), (10, 10), (97, 5)])
 def test_depth_k_width_and_exactness(n, k):
     out = run_chunked(depth_k_trial, _keys(n + k, 16), 16, n=n, d=3, k=k)
@@ -168,6 +175,7 @@ def bubeck_trial(key, n, d):
                 units=network.widths(net)[0], dense=network.param_count(net))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n,d", [(1, 4), (3, 4), (5, 5), (20, 20), (40, 1), (200, 10), (203, 7)])
 def test_bubeck_relu_4_ceil_n_over_d_units(n, d):
     # n = d: one group holds every point, and only the refined group solve is exact enough.
@@ -189,6 +197,7 @@ def test_bubeck_relu_4_ceil_n_over_d_units(n, d):
     assert (out["dense"] == units * (d + 1) + units + 1).all()
 
 
+@pytest.mark.slow
 def test_bubeck_float64_network_can_miss_a_label_that_the_exact_construction_fits():
     """Dataset 188 of the (200, 10) batch: the float64 network's rows s + delta v are rounded
     and the output divides their difference by delta ~ 1e-11, so it misses a label by 6e-4 of
@@ -214,6 +223,7 @@ def baum_trial(key, n, d):
                 minority=minority, reported_minority=info["minority_size"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n,d", [(2, 1), (30, 1), (200, 10), (201, 3)])
 def test_baum_threshold_units(n, d):
     out = run_chunked(baum_trial, _keys(n * 3 + d, 32), 32, n=n, d=d)
@@ -224,6 +234,7 @@ def test_baum_threshold_units(n, d):
     assert (out["units"] <= math.ceil(n / d) + 1).all()
 
 
+@pytest.mark.slow
 def test_baum_single_class_under_jit():
     X, _ = gaussian(jax.random.key(0), 9, 2)
     y = jnp.ones(9)
@@ -234,6 +245,7 @@ def test_baum_single_class_under_jit():
         bubeck2020.build_baum(jax.random.key(1), X, y)
 
 
+@pytest.mark.slow
 def test_bubeck_general_position_failure_is_flagged():
     # Three collinear points in R^2 with d = 2: a group's line passes through another point.
     X = jnp.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0], [0.0, 1.0]])

@@ -78,6 +78,7 @@ def test_linear_exact_matches_corner_enumeration():
     assert 0 < brute.sum() < len(brute)
 
 
+@pytest.mark.slow
 def test_lass_sound_and_recall_on_linear_model():
     params, X, rel = linear_data(1, 16, random_margins(1, 64, 0.0, 2.0))
     exact = np.asarray(linear_critical_exact(*params, X, R_PIX))
@@ -201,6 +202,7 @@ def test_critical_sample_ratio_is_the_mean():
     assert float(csr) == np.asarray(out["critical"]).mean() > 0
 
 
+@pytest.mark.slow
 def test_vmap_over_models_matches_a_loop():
     params, X, _ = linear_data(10, 16, random_margins(10, 64, 0.0, 2.0))
     rng = np.random.default_rng(11)

@@ -84,6 +84,7 @@ def test_points_do_not_depend_on_the_label_kind(gen):
     assert np.array_equal(X_sign, X_gauss)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("labels", LABELS)
 @pytest.mark.parametrize("gen", GENS)
 def test_vmap_over_keys_equals_per_key_bitwise(gen, labels):
@@ -99,6 +100,7 @@ def test_vmap_over_keys_equals_per_key_bitwise(gen, labels):
     assert not np.array_equal(Xb[0], Xb[1])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("labels", LABELS)
 @pytest.mark.parametrize("gen", GENS)
 def test_jit_works_and_agrees_with_eager(gen, labels):

@@ -89,6 +89,7 @@ def _cancelling_network(big=1e17):
                          Layer(jnp.array([[1.0], [-1.0]]), jnp.zeros(1), activation="identity")])
 
 
+@pytest.mark.slow
 def test_cancelling_units_do_not_interpolate_plus_minus_one():
     net = _cancelling_network()
     X, y = jnp.array([[0.0], [1.0]]), jnp.array([1.0, -1.0])
@@ -115,6 +116,7 @@ def test_non_finite_network_output_is_a_failure_everywhere():
     assert not bool(f32["deployable_f32"]) and float(f32["max_abs_error_f32"]) == np.inf
 
 
+@pytest.mark.slow
 def test_float32_zhang_grid_has_no_ok_record_that_does_not_fit(tmp_path):
     """The swept float32 Zhang grid at n = 1000, 4000 and d = 2: its weights make the float32
     tolerance exceed the labels, sign accuracy is well below 1 and |f - y| reaches tens. No
@@ -169,6 +171,7 @@ def _random_net(seed, widths=(6, 5, 3), d=4, act=("relu", "hardtanh", "relu", "i
     return network.make(layers), X
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", range(6))
 def test_running_and_compensated_bounds_hold_against_exact_arithmetic(seed):
     net, X = _random_net(seed)

@@ -37,6 +37,7 @@ def test_small_integer_networks_agree_with_float64_exactly():
                                       np.asarray(network.apply(fnet, jnp.asarray(X, jnp.float64))))
 
 
+@pytest.mark.slow
 def test_float_networks_are_within_their_rounding_bound_of_the_exact_value():
     rng = np.random.default_rng(1)
     fnet = _float_net(rng, (4, 16, 16, 1), ("relu", "hardtanh", "identity"))

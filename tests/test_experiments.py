@@ -151,6 +151,7 @@ def _fraction_by_config(records):
     return {k: sum(v) / len(v) for k, v in groups.items()}
 
 
+@pytest.mark.slow
 def test_reproduce_tiny(store, tmp_path):
     runs = {}
     for grid in precision.grids("quick"):
@@ -183,6 +184,7 @@ def test_reproduce_tiny(store, tmp_path):
                for line in table.splitlines()) == 4  # one per construction x labels (d = 2)
 
 
+@pytest.mark.slow
 def test_float32_failure_is_visible(store):
     """Zhang et al.'s weights grow ~ n^2 with the closest gap between projections: at n = 4 the
     float32 network keeps its real labels, at n = 256 it does not."""

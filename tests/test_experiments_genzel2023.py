@@ -181,6 +181,7 @@ def test_summary_numbers():
 
 # --- end to end: quick scales through `jaxmem reproduce` -------------------------------------
 
+@pytest.mark.slow
 def test_moons_quick(tmp_path, capsys):
     rc, store, out = reproduce("genzel2023_moons", tmp_path)
     printed = capsys.readouterr().out
@@ -201,6 +202,7 @@ def test_moons_quick(tmp_path, capsys):
     assert_resumes(moons, store)
 
 
+@pytest.mark.slow
 def test_size_quick(tmp_path, capsys):
     rc, store, out = reproduce("genzel2023_size", tmp_path)
     printed = capsys.readouterr().out
@@ -236,6 +238,7 @@ def illustrated(tmp_path_factory):
     return rc, store, out, grids
 
 
+@pytest.mark.slow
 def test_illustrations_quick(illustrated):
     rc, store, out, grids = illustrated
     assert rc == 0
@@ -352,6 +355,7 @@ def write_fake_data(root, mnist=(1000, 200), cifar_batch=100):
              b"labels": [i % 10 for i in range(cifar_batch)]}))
 
 
+@pytest.mark.slow
 def test_real_with_fake_files(tmp_path, monkeypatch, capsys, fresh_data_cache):
     """The quick scale trimmed so the whole file stays within CI's budget (each width or N is
     one compile per data set, ~3 s here): one width per one-vs-rest data set instead of two,

@@ -48,6 +48,7 @@ def reference(H, covered, priority, margin=0.0):
     return centers, ms, univ, tries
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("activation", ["threshold", "relu"])
 def test_matches_the_numpy_reference(activation):
     for seed in range(6):
@@ -96,6 +97,7 @@ def forward_checks(net, info, X, y):
     return uncovered
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("activation", ["threshold", "relu"])
 def test_forward_pass_agrees_and_errors_are_one_sided(activation):
     outcomes = set()
@@ -132,6 +134,7 @@ def test_non_strict_firing_is_caught():
     assert caught > 0
 
 
+@pytest.mark.slow
 def test_vmapped_equals_per_dataset():
     keys = jax.random.split(jax.random.key(7), 4)
 
@@ -188,6 +191,7 @@ fit_multiclass = jax.jit(genzel2023.fit_multiclass,
                          static_argnames=("num_classes", "width", "activation", "max_neurons"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("width", [30, 1500])
 def test_multiclass_is_one_binary_run_per_class_and_its_network_agrees(width):
     """One-vs-rest with a shared first layer (digest 2.3): class c's neurons are exactly those
@@ -235,6 +239,7 @@ def test_multiclass_rejects_bad_labels():
 
 @pytest.mark.parametrize("d,width,block", [(2, 45, None), (2, 500, None), (3, 64, 2 ** 12),
                                            (30, 100, None), (2, 40, 2 ** 12)])
+@pytest.mark.slow
 def test_packed_bits_are_the_forward_pass_features(d, width, block, monkeypatch):
     """threshold_bits (W X^T, packed by rows, one dataset at a time under vmap on CPU, in
     blocks of points when given a small block budget: 64 and 102 points a block here) holds
@@ -261,6 +266,7 @@ def test_packed_bits_are_the_forward_pass_features(d, width, block, monkeypatch)
             assert np.array_equal(np.asarray(counted), expected.astype(np.int64))
 
 
+@pytest.mark.slow
 def test_screening_failing_candidates_changes_nothing():
     """Skipping the candidates line 6 would discard (found by the all-pairs subset test)
     gives the same neurons, thresholds, uncovered points and number of candidates tried."""

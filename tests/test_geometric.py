@@ -48,6 +48,7 @@ def test_concentric_spheres_radii_and_separation():
     assert min_cross_distance(X, y) >= 0.25 - 1e-12
 
 
+@pytest.mark.slow
 def test_gaussian_blobs_normalized_and_split():
     X, y = data.gaussian_blobs(jax.random.key(2), 101, 4, distance=2.0, std=0.05)
     assert np.isclose(np.linalg.norm(np.asarray(X), axis=1).max(), 1.0)

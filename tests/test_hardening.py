@@ -42,6 +42,7 @@ def _one_line_error(capsys) -> str:
 
 # ---- export -----------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_export_never_writes_over_the_store_or_another_database(tmp_path, capsys):
     store = _swept_store(tmp_path, capsys)
     before = Path(store).read_bytes()[:16]
@@ -111,6 +112,7 @@ def test_bad_grid_values_are_one_line_and_write_nothing(case, tmp_path, capsys):
     assert not store.exists()     # checked before the store is created
 
 
+@pytest.mark.slow
 def test_size_check_names_the_entry_and_can_be_overridden(tmp_path, capsys, monkeypatch):
     from jaxmem.sweep import runner
     monkeypatch.setattr(runner, "memory_budget", lambda device: 10 ** 6)   # a tiny machine
@@ -149,6 +151,7 @@ def test_verify_seed_out_of_range(seed, capsys):
     assert err.value.code == 2 and "--seed" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_constructions_take_lists_and_integer_arrays():
     import jax
     from jaxmem import metrics
@@ -177,6 +180,7 @@ def _unprivileged(argv, **kwargs):
     return subprocess.run(prefix + argv, capture_output=True, text=True, timeout=120, **kwargs)
 
 
+@pytest.mark.slow
 def test_read_only_store_file_and_folder(tmp_path, capsys):
     store = _swept_store(tmp_path, capsys)
     grid = _grid(tmp_path)
@@ -204,6 +208,7 @@ LONG_GRID = ('name = "long"\nconstruction = "zhang2017"\ndatasets = 400000\nchun
              '[axes]\nn = [64]\nd = [2]\n')
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signals_end_the_run_as_interrupted(sig, code, tmp_path):
     store = str(tmp_path / "s.sqlite")
@@ -255,6 +260,7 @@ def test_a_closed_pipe_is_a_quiet_exit(capsys, monkeypatch):
     assert code == 141
 
 
+@pytest.mark.slow
 def test_a_full_disk_is_one_line(tmp_path, capsys, monkeypatch):
     store = _swept_store(tmp_path, capsys)
 

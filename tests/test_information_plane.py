@@ -149,6 +149,7 @@ def test_sorting_estimator_is_the_library_estimate():
 
 # --- the pipeline ----------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_reproduce_end_to_end_and_resume(tiny):
     (rc1, out1), (rc2, out2) = tiny["first"], tiny["second"]
     assert rc1 == 0 and rc2 == 0

@@ -75,6 +75,7 @@ def test_first_round_is_geometric_in_units_of_n_over_d():
         min_width.Problem(n=8, d=2, labels="binary")
 
 
+@pytest.mark.slow
 def test_success_curve_uses_the_same_data_and_init_at_every_width():
     problem = min_width.Problem(n=12, d=3, labels="sign", optimizer="adam", lr=3e-2,
                                 max_steps=300, seeds=3)
@@ -101,6 +102,7 @@ def test_counting_bound_widths_are_exactly_those_with_fewer_parameters_than_poin
     assert gd_width.candidate_widths(64, 4) == (4, 6, 8, 11, 16, 23, 32, 45, 64)
 
 
+@pytest.mark.slow
 def test_counting_claim_holds_and_flips_without_training_budget():
     import dataclasses
 
@@ -118,6 +120,7 @@ def test_counting_claim_holds_and_flips_without_training_budget():
 
 # --- the experiment --------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_experiment_is_resumable_and_renders_from_the_store(tmp_path):
     from experiments import gd_min_width as exp
     size = dict(dims=(2,), ratios=(2, 4), seeds=2, settings=(("sign", "adam", 3e-2, 200, 4),))

@@ -302,6 +302,7 @@ def test_apply_under_jit():
     assert int(jax.jit(network.param_count)(net)) == _independent_param_count(net)
 
 
+@pytest.mark.slow
 def test_vmap_over_a_batch_of_networks_equals_per_network():
     rng = np.random.default_rng(9)
     nets = []
@@ -356,6 +357,7 @@ def _random_relu_nets(rng, count, sizes, acts):
     ((5, 20, 1), ("relu", "relu")),
     ((5, 9, 7, 1), ("hardtanh", "relu", "identity")),
 ])
+@pytest.mark.slow
 def test_rounding_bound_bounds_the_float32_error(sizes, acts):
     """fl32(apply) vs a float64 evaluation of the same float32 weights and inputs (float64
     rounding is ~2^29 times smaller than float32's, so it serves as the exact value)."""
@@ -453,6 +455,7 @@ def _identity_net(w, b=0.0):
     return network.make([Layer(w, jnp.asarray([b], jnp.float64), activation="identity")])
 
 
+@pytest.mark.slow
 def test_interpolates_exact_case_and_perturbed_labels():
     # Integer inputs and weights: every intermediate is an exactly representable integer.
     rng = np.random.default_rng(13)
@@ -473,6 +476,7 @@ def test_interpolates_exact_case_and_perturbed_labels():
     assert not bool(rep["interpolates"]) and int(rep["worst_point"]) == 4
 
 
+@pytest.mark.slow
 def test_interpolates_with_labels_from_an_independent_float64_evaluation():
     # NumPy's float64 evaluation differs from JAX's by rounding only: within the tolerance.
     rng = np.random.default_rng(14)
@@ -526,6 +530,7 @@ def _cancellation_net(scale):
     return network.make([l1, l2])
 
 
+@pytest.mark.slow
 def test_float32_report_flags_a_network_that_breaks_in_float32():
     rng = np.random.default_rng(16)
     X = rng.uniform(0.5, 1.0, size=(12, 1))
@@ -661,6 +666,7 @@ def test_metrics_validate_their_data():
         metrics.max_abs_error(net, rng.standard_normal((6, 2)), np.ones(5))
 
 
+@pytest.mark.slow
 def test_metrics_under_jit_and_vmap_over_datasets():
     rng = np.random.default_rng(23)
     net = network.make([rand_layer(rng, 3, 8), rand_layer(rng, 8, 1, "identity")])

@@ -183,6 +183,7 @@ def test_memorizes_holds_and_flips_with_ramps_too_shallow_for_the_margin(monkeyp
     assert res.counterexample["metrics"]["sizes_ok"]
 
 
+@pytest.mark.slow
 def test_params_holds_and_flips_without_the_balance_or_at_exponent_one_half(monkeypatch):
     claim = _with_grid(claims.PARAMS, _SCALING)
     res = run_claim(claim)

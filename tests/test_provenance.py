@@ -98,6 +98,7 @@ def test_extending_computes_only_the_new_datasets_with_a_fresh_runs_values(tmp_p
         assert len(got) == 22 and got == want
 
 
+@pytest.mark.slow
 def test_cli_names_both_ways_on(tmp_path, monkeypatch, capsys):
     grid = tmp_path / "g.toml"
     grid.write_text('name = "prov"\nconstruction = "zhang2017"\ndatasets = 3\n'

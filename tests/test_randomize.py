@@ -115,6 +115,7 @@ def test_sign_labels_stay_plus_minus_one_with_their_dtype():
     assert abs(changed.mean() - 0.2) <= Z * np.sqrt(0.2 * 0.8 / n)   # p (k-1)/k, k = 2
 
 
+@pytest.mark.slow
 def test_label_transforms_vmap_over_keys_and_p():
     _, y = _data(20000, 1, seed=5)
     keys = jax.random.split(_key(9), 4)

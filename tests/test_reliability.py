@@ -100,6 +100,7 @@ def reference(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path, reference):
     grid = write_grid(tmp_path, TOTAL // 2, 4)
@@ -146,6 +147,7 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path, refere
     assert len(statuses) - 1 >= kills - 3
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_three_processes_share_one_store(tmp_path, reference):
     grid = write_grid(tmp_path, TOTAL // 2, 4)
@@ -163,6 +165,7 @@ def test_three_processes_share_one_store(tmp_path, reference):
     assert sum(s["computed"] for s in summaries) < 2 * TOTAL
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_records_do_not_depend_on_the_device_count(tmp_path):
     grid = write_grid(tmp_path, 40, 4, n="8")
@@ -182,6 +185,7 @@ def free_port():
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_two_process_distributed_run_equals_one_process(tmp_path):
     grid = write_grid(tmp_path, 24, 4, n="8")
@@ -226,6 +230,7 @@ def assert_refused(done, message):
     (GRID.format(datasets=4, chunk=2, n="[8, 12]").replace("n = [8, 12]", "n = [8, 12"),
      "is not valid TOML"),
 ])
+@pytest.mark.slow
 def test_bad_grids_are_refused(tmp_path, text, message):
     grid = tmp_path / "bad.toml"
     grid.write_text(text)
@@ -234,6 +239,7 @@ def test_bad_grids_are_refused(tmp_path, text, message):
     assert not store.exists()
 
 
+@pytest.mark.slow
 def test_bad_stores_are_refused(tmp_path):
     grid = write_grid(tmp_path, 4, 2)
     # A directory that does not exist.

@@ -75,6 +75,7 @@ reference_loss = jax.jit(_reference, static_argnames="t")
 reference_direct_grad = jax.jit(jax.grad(_reference, argnums=1), static_argnames="t")
 
 
+@pytest.mark.slow
 def test_t0_is_the_plain_input_gradient(problem, full):
     params0, X, Y = problem
     params = initialisations(params0)
@@ -156,6 +157,7 @@ def test_logistic_loss_is_the_two_class_cross_entropy():
     np.testing.assert_allclose(np.asarray(logistic_loss(f, y)), np.asarray(ce), rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_class_specific_matrix(problem, full):
     # unbatched, and the 9 backward sweeps three at a time (lax.map): checked against the
     # vmapped full-loss gradients of the first initialisation

@@ -288,6 +288,7 @@ def _tiny(claim, configs, host=None):
                                host=host or claim.host)
 
 
+@pytest.mark.slow
 def test_lemma_g4_claim_holds_and_flips():
     configs = [dict(n=6, d=2, datasets=8)]
     res = run_claim(_tiny(vsep.LEMMA_G4, configs))
@@ -300,6 +301,7 @@ def test_lemma_g4_claim_holds_and_flips():
     assert not unconditional.counterexample["metrics"]["separable"]
 
 
+@pytest.mark.slow
 def test_lemma_g5_claim_holds_and_flips():
     configs = [dict(N=6, datasets=12)]
     res = run_claim(_tiny(vsep.LEMMA_G5, configs))
@@ -312,6 +314,7 @@ def test_lemma_g5_claim_holds_and_flips():
     assert linear.verdict == "VIOLATED"
 
 
+@pytest.mark.slow
 def test_cover_claim_holds_and_flips():
     configs = [dict(n=6, d=3, affine=False, datasets=200)]
     res = run_claim(_tiny(vsep.COVER_CAPACITY, configs))

@@ -13,6 +13,7 @@ from jaxmem.data import separated
 from jaxmem.metrics import nearby
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n,side", [(2, 3), (3, 2), (1, 5)])
 def test_checkerboard_support_alternates_and_is_separated(n, side):
     P, labels = separated.checkerboard_support(n, side)
@@ -44,6 +45,7 @@ def _optimal_cover(X, y):
                 return size
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", range(3))
 def test_greedy_cover_brackets_the_optimum(seed):
     rng = np.random.default_rng(seed)
@@ -71,6 +73,7 @@ def test_prop7_7_and_sample_size_formulas():
                                  constant=2.5)
 
 
+@pytest.mark.slow
 def test_clusters_and_slabs_stay_in_their_class():
     X, y = separated.gaussian_clusters(jax.random.key(0), 400, 3, 2)
     assert bool(separated.in_unit_cube(X))

@@ -32,6 +32,7 @@ def by_index(store, run_id):
     return out
 
 
+@pytest.mark.slow
 def test_records_are_the_per_dataset_trials(store):
     stats = run_sweep(GRID, store, progress=False)
     assert (stats.computed, stats.written, stats.skipped) == (20, 20, 0)
@@ -82,6 +83,7 @@ def test_no_second_compile(store):
     assert compiles == []
 
 
+@pytest.mark.slow
 def test_traced_option_compiles_once(store):
     grid = parse_grid(dict(name="theta", construction="zhang2017", datasets=4, chunk_size=4,
                            axes=dict(n=5, d=2, theta=[0.01, 0.2, 0.5])))
@@ -95,6 +97,7 @@ def test_traced_option_compiles_once(store):
     assert len({r["max_abs_weight"] for r in records if r["dataset_index"] == 0}) == 3
 
 
+@pytest.mark.slow
 def test_chunk_size_from_memory_analysis(monkeypatch):
     config = GRID.configs()[0]
     device = jax.devices()[0]
@@ -105,6 +108,7 @@ def test_chunk_size_from_memory_analysis(monkeypatch):
     assert runner.choose_chunk_size(config, device, 1000) == 1
 
 
+@pytest.mark.slow
 def test_chunk_size_is_chosen_once_per_program(monkeypatch):
     """The chunk size is measured on a compile for the whole need (64 for 50 datasets), which
     the sweep then reuses (no second compile), and chosen once for configs that differ only
@@ -135,6 +139,7 @@ def test_progress_line():
     assert line.startswith("configs 1/3 | datasets 10/30 |") and "ETA" in line
 
 
+@pytest.mark.slow
 def test_binary_construction_sweep(store):
     grid = parse_grid(dict(name="baum", construction="baum1988", datasets=5, chunk_size=8,
                            axes=dict(n=[7], d=[1, 3])))
@@ -144,6 +149,7 @@ def test_binary_construction_sweep(store):
     assert all(r["labels"] == "sign" for r in records)
 
 
+@pytest.mark.slow
 def test_genzel_sweep_over_traced_max_bias(store):
     grid = parse_grid(dict(name="genzel", construction="genzel2023", datasets=4, chunk_size=4,
                            axes=dict(n=40, d=2, width=[30, 300], max_bias=[0.0, 1.0])))
@@ -160,6 +166,7 @@ def test_genzel_sweep_over_traced_max_bias(store):
     assert {r["ok"] for r in records} == {True, False}
 
 
+@pytest.mark.slow
 def test_fixed_dataset_sweep_varies_only_the_construction(store):
     """On a fixed dataset (the paper's moons) every index sees the same points; the index
     varies the construction, and the records equal direct builds on those points."""

@@ -27,6 +27,7 @@ def _keys(lanes, seed=1):
 ADAM = mlp.Trainer(hidden=(16,), loss="logistic", optimizer="adam", max_steps=400)
 
 
+@pytest.mark.slow
 def test_flags_agree_with_recomputed_accuracy_and_lanes_are_independent():
     X, y = _data(6, 24, 4)
     widths = np.array([1, 2, 4, 8, 16, 16])
@@ -47,6 +48,7 @@ def test_flags_agree_with_recomputed_accuracy_and_lanes_are_independent():
     np.testing.assert_array_equal(res.steps_to_fit, rev.steps_to_fit[::-1])
 
 
+@pytest.mark.slow
 def test_memorized_lanes_freeze_at_the_step_they_fit():
     X, y = _data(6, 24, 4, seed=2)
     keys = _keys(6, seed=3)
@@ -77,6 +79,7 @@ def test_memorized_lanes_freeze_at_the_step_they_fit():
     assert np.isnan(hist[:, steps.max() + 2:]).all()
 
 
+@pytest.mark.slow
 def test_padding_is_invisible_to_training():
     """A lane of active width m in a padded layer trains exactly like an unpadded width-m
     network started from the same (sliced) parameters."""
@@ -104,6 +107,7 @@ def test_padding_is_invisible_to_training():
     np.testing.assert_allclose(r_pad.loss, r_m.loss, rtol=1e-10)
 
 
+@pytest.mark.slow
 def test_initializations_match_their_schemes():
     d, pad, lanes = 8, 32, 256
     keys = _keys(lanes, seed=5)
@@ -127,6 +131,7 @@ def test_initializations_match_their_schemes():
     np.testing.assert_allclose(scaled["hidden_1"]["kernel"], 0.25 * base["hidden_1"]["kernel"])
 
 
+@pytest.mark.slow
 def test_regression_fit_rule_is_the_residual_relative_to_std():
     X, y = _data(3, 12, 6, seed=6, labels="real")
     tr = mlp.Trainer(hidden=(48,), loss="squared", optimizer="adam", max_steps=1500, tol=1e-3)
@@ -139,6 +144,7 @@ def test_regression_fit_rule_is_the_residual_relative_to_std():
     assert not res.memorized[0] and res.memorized[1:].all()
 
 
+@pytest.mark.slow
 def test_minibatch_sgd_cross_entropy_and_a_shared_dataset():
     """Several seeds on one shared dataset, k classes, momentum SGD with per-epoch decay."""
     X = jax.random.normal(jax.random.key(7), (30, 5))
@@ -153,6 +159,7 @@ def test_minibatch_sgd_cross_entropy_and_a_shared_dataset():
                                   np.broadcast_to(np.asarray(labels), (3, 30)))
 
 
+@pytest.mark.slow
 def test_zero_weight_rows_are_padding():
     X, y = _data(1, 10, 3, seed=10)
     pad_X = jnp.concatenate([X, 5 + jnp.zeros((1, 4, 3))], axis=1)
@@ -166,6 +173,7 @@ def test_zero_weight_rows_are_padding():
                                rtol=1e-10, atol=1e-14)
 
 
+@pytest.mark.slow
 def test_fixed_output_layer_and_network_export():
     X, y = _data(2, 16, 4, seed=11)
     tr = mlp.Trainer(hidden=(20,), loss="logistic", optimizer="gd", max_steps=30,

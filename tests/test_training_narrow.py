@@ -23,6 +23,7 @@ def data():
     return X, y, Xt, yt
 
 
+@pytest.mark.slow
 def test_narrow_respects_the_ceiling_and_the_wide_control_beats_it(data):
     X, y, Xt, yt = data
     out = narrow.train_narrow(jax.random.key(2), X, y, Xt, yt, first_width=1, hidden=32,

@@ -60,6 +60,7 @@ def _claim(trial, rule, datasets=24, **axes):
                    trial=trial, grids=dict(quick=grid, full=grid), rule=rule, dataset=_data)
 
 
+@pytest.mark.slow
 def test_universal_holds_for_the_real_construction():
     claim = dataclasses.replace(zhang_claims.THM1,
                                 grids=dict(quick=expand(n=[5, 40], d=[2], datasets=16),
@@ -69,6 +70,7 @@ def test_universal_holds_for_the_real_construction():
     assert res.ci_low < 1.0 == res.ci_high
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("trial", [perturbed_trial, non_interleaving_trial])
 def test_universal_flips_and_counterexample_reproduces(trial):
     claim = _claim(trial, C.Universal(), n=[30, 60], d=[3])
@@ -85,6 +87,7 @@ def test_universal_flips_and_counterexample_reproduces(trial):
     assert np.array_equal(X, X_ref) and np.array_equal(y, y_ref)
 
 
+@pytest.mark.slow
 def test_counterexample_index_points_at_the_failing_dataset():
     """Only the second config breaks: the global index must land inside it."""
     def second_config_breaks(key, n, d):
@@ -97,6 +100,7 @@ def test_counterexample_index_points_at_the_failing_dataset():
     assert C.reproduce(claim, 7)["passed"] is True
 
 
+@pytest.mark.slow
 def test_probabilistic_rule_flips():
     claim = _claim(coin_trial, C.Probabilistic(p=0.99), datasets=200, n=[20], d=[2])
     res = C.run_claim(claim)
@@ -110,6 +114,7 @@ def test_probabilistic_rule_flips():
     assert C.run_claim(few).verdict == "INCONCLUSIVE"
 
 
+@pytest.mark.slow
 def test_scaling_rule_flips():
     growth = dataclasses.replace(zhang_claims.WEIGHT_GROWTH,
                                  grids=dict(quick=expand(n=[32, 128, 512], d=[10], datasets=24),
@@ -222,6 +227,7 @@ def test_exact_step_decides_within_its_budget():
     assert starved.verdict == "INCONCLUSIVE" and starved.n_redecided == 0
 
 
+@pytest.mark.slow
 def test_theorem1_count_is_read_off_the_network(monkeypatch):
     """The same function with a dense, unshared first layer reports the same 2n + d through
     the construction's info; the claim counts the network's own parameters and fails."""
@@ -300,6 +306,7 @@ def test_fit_exponent_recovers_a_power_law():
         C.fit_exponent([5.0, 5.0], [1.0, 2.0])
 
 
+@pytest.mark.slow
 def test_datasets_do_not_depend_on_chunk_size_or_count():
     claim = zhang_claims.THM1
     cfg = dict(n=12, d=2, datasets=10)

@@ -88,6 +88,7 @@ def _fresh(claim, **grid):
 # Every claim holds at quick scale
 # ---------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_the_universal_claim_holds_in_both_regimes_and_reproduces():
     """Every claim HOLDS at quick scale is checked once, by `jaxmem verify` end to end
     (tests/test_cli.py::test_quick_verify_end_to_end); here the universal claim's details."""
@@ -110,6 +111,7 @@ def test_registered():
     assert {c.id for c in g.CLAIMS} <= ids
 
 
+@pytest.mark.slow
 def test_grid_widths_meet_the_hypotheses():
     """Every grid's width satisfies its claim's hypothesis (the host steps also check)."""
     for scale in C.SCALES:
@@ -135,6 +137,7 @@ MINUS_GRID = [dict(builds=(("threshold", 300),), n_points=40, max_biases=(0.0, 0
 
 @pytest.mark.parametrize("bug, verdict", [(None, "HOLDS"), ("nonstrict_firing", "VIOLATED"),
                                           ("nonstrict_layer1", "VIOLATED")])
+@pytest.mark.slow
 def test_one_sided_claim_catches_broken_constructions(monkeypatch, bug, verdict):
     monkeypatch.setattr(genzel2023, "build", functools.partial(reference_build, bug=bug))
     claim = _fresh(g.MINUS_NEVER_MISCLASSIFIED, quick=MINUS_GRID)
@@ -156,6 +159,7 @@ def test_interpolation_claim_catches_m_over_the_covered_class(monkeypatch):
     assert res.verdict == "VIOLATED" and res.pass_rate == 0.0, res.detail
 
 
+@pytest.mark.slow
 def test_ball_cover_claim_catches_nonstrict_firing(monkeypatch):
     monkeypatch.setattr(genzel2023, "build", functools.partial(reference_build,
                                                                bug="nonstrict_firing"))
@@ -165,6 +169,7 @@ def test_ball_cover_claim_catches_nonstrict_firing(monkeypatch):
     assert res.verdict == "VIOLATED", res.detail
 
 
+@pytest.mark.slow
 def test_width_claim_fails_on_worst_case_data(monkeypatch):
     """Alternating labels on a segment: every point is closer to the other class than to its
     own, one neuron per point, k ~ N: the scaling rule must see exponent ~1."""
@@ -178,6 +183,7 @@ def test_width_claim_fails_on_worst_case_data(monkeypatch):
     assert res.verdict == "VIOLATED" and res.ci_low > 0.15, res.detail
 
 
+@pytest.mark.slow
 def test_separation_claim_catches_wrong_formulas(monkeypatch):
     claim = g.SEPARATION_PROBABILITY
     monkeypatch.setattr(g, "ball_formula", lambda x, y, lam: (

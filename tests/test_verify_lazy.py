@@ -21,6 +21,7 @@ def _broken(claim, config):
     return dataclasses.replace(claim, grids=dict(quick=[config], full=[config]))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("claim", lazy.CLAIMS, ids=[c.id for c in lazy.CLAIMS])
 def test_claims_hold_at_quick_scale(claim):
     res = C.run_claim(claim, "quick")
@@ -42,6 +43,7 @@ def test_claims_are_well_formed():
         assert width * cfg["d"] >= 2 * cfg["n"] and width >= 32 and cfg["d"] >= 6
 
 
+@pytest.mark.slow
 def test_ntk_claim_is_violated_with_fewer_parameters_than_points():
     broken = _broken(lazy.NTK_GRAM, dict(n=48, d=6, factor=0.5, datasets=4))   # N d = 24 < 48
     res = C.run_claim(broken, "quick")
@@ -51,6 +53,7 @@ def test_ntk_claim_is_violated_with_fewer_parameters_than_points():
     assert m["max_residual"] > 0.1
 
 
+@pytest.mark.slow
 def test_ntk_claim_is_violated_when_few_units_leave_a_point_dead():
     # N d = 2n still, but N = 4: a point is dead for all 4 units with probability 1/16 each.
     broken = _broken(lazy.NTK_GRAM, dict(n=32, d=16, factor=2, datasets=4))

@@ -14,6 +14,7 @@ def _with_grid(claim, configs):
     return dataclasses.replace(claim, grids=dict(quick=configs, full=configs))
 
 
+@pytest.mark.slow
 def test_memorizes_flips_at_split_one_half():
     configs = [dict(data="cube", N=24, n=2, split=0.5, datasets=8)]
     res = run_claim(_with_grid(yu2024.MEMORIZES, configs))
@@ -48,6 +49,7 @@ def test_prop7_7_flips_with_a_too_small_grid_constant():
     assert run_claim(_with_grid(yu2024.PROP7_7, configs)).verdict == "VIOLATED"
 
 
+@pytest.mark.slow
 def test_thm5_3_flips_when_m1_stands_in_for_the_projection_memorizer():
     configs = [dict(data="slabs", N=64, n=3, test_points=1000, memorizer="m1", datasets=2)]
     res = run_claim(_with_grid(yu2024.THM5_3, configs))

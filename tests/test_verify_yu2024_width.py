@@ -6,6 +6,7 @@ import dataclasses
 import functools
 
 import numpy as np
+import pytest
 
 from jaxmem.metrics.width_ceiling import paper_min_dimension, projection_accuracy_ceiling
 from jaxmem.sweep import dataset_keys
@@ -20,6 +21,7 @@ def _with_grid(claim, grid, **trial_kwargs):
     return dataclasses.replace(claim, trial=trial, grids=dict(quick=grid, full=claim.grids["full"]))
 
 
+@pytest.mark.slow
 def test_width_claim_holds_and_reports_ceiling_and_bound():
     cfg = dict(n=10, widths=(1, 5), datasets=3, **SMALL)
     claim = _with_grid(Y.WIDTH, [cfg])
@@ -39,6 +41,7 @@ def test_width_claim_holds_and_reports_ceiling_and_bound():
     assert X.shape == (256, 10) and set(np.unique(np.asarray(y))) == {-1.0, 1.0}
 
 
+@pytest.mark.slow
 def test_width_claim_catches_a_first_layer_wider_than_assumed():
     """Networks of first width 32 > n = 5 checked against the ceiling for w = 1 (0.60)."""
     cfg = dict(n=5, widths=(1,), datasets=2, **SMALL)

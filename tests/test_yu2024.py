@@ -18,6 +18,7 @@ def _data(seed, N=30, n=4, T=300):
     return jnp.asarray(X), jnp.asarray(y), jnp.asarray(rng.random((T, n)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1])
 def test_implicit_equals_materialized_network(seed):
     X, y, T = _data(seed)
@@ -33,6 +34,7 @@ def test_implicit_equals_materialized_network(seed):
     assert 0 < float(jnp.mean(dense == 0)) < 0.5   # the band is hit, so ties are exercised
 
 
+@pytest.mark.slow
 def test_pruned_cascade_matches_full_at_every_level():
     X, y, T = _data(2, N=40)
     m1, _ = yu2024.build(None, X, y)
@@ -45,6 +47,7 @@ def test_pruned_cascade_matches_full_at_every_level():
     assert float(ev["certified_fraction"]) < 1
 
 
+@pytest.mark.slow
 def test_parameter_counts_follow_the_formulas():
     X, y, _ = _data(3, N=12, n=5)
     m1, info = yu2024.build(None, X, y)
@@ -63,6 +66,7 @@ def test_parameter_counts_follow_the_formulas():
     assert yu2024.param_counts(3000, 3000, 3072)["sparse_param_count"] == 55_332_012_001
 
 
+@pytest.mark.slow
 def test_training_margins_and_cell_boundaries():
     X, y, _ = _data(4, N=50)
     m1, info = yu2024.build(None, X, y)
@@ -84,6 +88,7 @@ def test_split_one_half_is_caught_at_the_cell_boundary():
     assert not bool(jnp.all(yu2024.boundary_margins(broken)["ok"]))
 
 
+@pytest.mark.slow
 def test_inside_cells_m1_is_one_nearest_neighbour_and_ties_are_errors():
     X, y, T = _data(5, N=40, T=400)
     m1, _ = yu2024.build(None, X, y)
@@ -97,6 +102,7 @@ def test_inside_cells_m1_is_one_nearest_neighbour_and_ties_are_errors():
     assert float(ev["accuracy"]) <= float(ev["nn_accuracy"]) + 1 - float(ev["in_cell_fraction"])
 
 
+@pytest.mark.slow
 def test_vmapped_over_datasets_equals_one_at_a_time():
     rng = np.random.default_rng(6)
     Xs = jnp.asarray(rng.random((3, 20, 3)))
@@ -132,6 +138,7 @@ def test_bad_input_is_rejected_before_compiling():
         yu2024.param_counts(0, 3, 4)
 
 
+@pytest.mark.slow
 def test_duplicate_points_of_one_label_are_allowed():
     X, y, T = _data(8, N=10)
     Xd = jnp.concatenate([X, X[:3]])
@@ -140,6 +147,7 @@ def test_duplicate_points_of_one_label_are_allowed():
     assert bool(info["valid"]) and bool(jnp.all(yu2024.training_margins(m1)["ok"]))
 
 
+@pytest.mark.slow
 def test_projection_memorizer_memorizes_and_scores_the_negative_mass():
     """Theorem 5.3's function: memorizes, yet labels fresh points -1."""
     rng = np.random.default_rng(9)
@@ -155,6 +163,7 @@ def test_projection_memorizer_memorizes_and_scores_the_negative_mass():
     assert abs(acc - other) < 0.01 and other <= 0.5 + 0.03
 
 
+@pytest.mark.slow
 def test_evaluate_on_a_padded_test_set_equals_the_unpadded_one():
     X, y, T = _data(10, N=20, T=50)
     m1, _ = yu2024.build(None, X, y)
@@ -169,6 +178,7 @@ def test_evaluate_on_a_padded_test_set_equals_the_unpadded_one():
         yu2024.evaluate(m1, T, yT.at[3].set(0.5))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("block", [None, 9])
 def test_evaluate_by_cells_equals_the_full_network(block):
     X, y, T = _data(11, N=40, T=400)
@@ -181,6 +191,7 @@ def test_evaluate_by_cells_equals_the_full_network(block):
     assert 0 < float(by_cells["certified_fraction"]) < 1     # both paths are exercised
 
 
+@pytest.mark.slow
 def test_cells_decide_only_points_inside_a_cell():
     """Point by point, on test points packed around the cell boundaries (along segments
     between opposite training points): where the cells path certifies a point, the full

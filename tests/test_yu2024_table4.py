@@ -28,6 +28,7 @@ def _isolated(monkeypatch, tmp_path):
     tables.clear_cache()
 
 
+@pytest.mark.slow
 def test_table4_on_generated_files(tmp_path, monkeypatch, capsys):
     write_fake_files(tmp_path / "data")
     monkeypatch.setenv("JAXMEM_DATA", str(tmp_path / "data"))

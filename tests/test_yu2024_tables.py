@@ -116,6 +116,7 @@ def digits_run(tmp_path_factory):
     return dict(first=first, second=second, paths=paths, out=out, records=records)
 
 
+@pytest.mark.slow
 def test_digits_table_through_the_store_and_resume(digits_run):
     first, second = digits_run["first"], digits_run["second"]
     draws = tables.SCALES["quick"]["digits"]["draws"]
@@ -136,6 +137,7 @@ def test_digits_table_through_the_store_and_resume(digits_run):
     assert "Pairs with mean M1 accuracy > 90%" in text and "dense" in text
 
 
+@pytest.mark.slow
 def test_csv_matches_a_direct_recomputation(digits_run):
     """Pair (3, 8) recomputed without the runner's padding: each draw's training set from
     draw_pair, M1 built and evaluated on its unpadded test set, 1-NN in NumPy."""
@@ -198,6 +200,7 @@ def test_without_files_exit_2_naming_the_data_directory(tmp_path, capsys):
 
 # --- MNIST, CIFAR-10 and Table 3 on generated files ------------------------------------------
 
+@pytest.mark.slow
 def test_tables_and_table3_with_generated_files(tmp_path, monkeypatch, capsys):
     write_fake_files(tmp_path / "data")
     monkeypatch.setenv("JAXMEM_DATA", str(tmp_path / "data"))

@@ -89,6 +89,7 @@ def test_registered_and_checks_sizes():
     assert {n for n, _ in yw.SCALES["full"]["dimensions"]} == {5, 10, 30}
 
 
+@pytest.mark.slow
 def test_reproduce_end_to_end_and_resume(tiny):
     (rc1, out1), (rc2, out2) = tiny["first"], tiny["second"]
     assert rc1 == 0 and rc2 == 0

@@ -160,6 +160,7 @@ def _with_grid(claim, configs):
     return dataclasses.replace(claim, grids=dict(quick=configs, full=configs))
 
 
+@pytest.mark.slow
 def test_memorizes_flips_in_float32():
     """Asked in float32 (metrics.float32_report's criterion), the claim is VIOLATED on a dataset
     that the float64 network fits within its tolerance and the exact network fits exactly.
@@ -195,6 +196,7 @@ def test_a_tolerance_that_accepts_the_zero_network_does_not_count():
     assert report["decision"] == metrics.FAILS and report["failing_points"] == 2
 
 
+@pytest.mark.slow
 def test_neurons_flip_with_one_unit_per_block():
     """q = 1 (K = N blocks of one point) fits too, with 2N + 1 hidden neurons: exponent
     log(129 / 33) / log(4) ~ 0.98, outside the band around 1/2."""
@@ -204,6 +206,7 @@ def test_neurons_flip_with_one_unit_per_block():
         bad.detail
 
 
+@pytest.mark.slow
 def test_capacity_holds_and_flips_one_point_over_or_without_parity():
     pairs = [dict(d1=3, d2=4, d=2, activation="relu", datasets=3),
              dict(d1=2, d2=3, d=2, activation="hardtanh", datasets=3)]

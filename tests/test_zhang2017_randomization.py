@@ -58,6 +58,7 @@ def test_chance_counts_match_clopper_pearson():
         assert (lo, hi) == (inside[0], inside[-1]) and len(inside) == hi - lo + 1
 
 
+@pytest.mark.slow
 def test_claim_holds_on_random_labels():
     cfg = dict(QUICK, datasets=64)
     res, outs, claim = _run(Z.RANDOM_LABELS, cfg)
@@ -76,6 +77,7 @@ def test_claim_holds_on_random_labels():
     assert X.shape == (cfg["n"], cfg["d"]) and set(np.unique(np.asarray(y))) <= set(range(10))
 
 
+@pytest.mark.slow
 def test_labels_that_depend_on_x_are_caught():
     """A teacher's labels are learnable: 100% train accuracy still, but test accuracy far
     above 1/k, outside the interval on every dataset: VIOLATED."""
@@ -85,6 +87,7 @@ def test_labels_that_depend_on_x_are_caught():
     assert np.all(outs["test_accuracy"] > 0.7)
 
 
+@pytest.mark.slow
 def test_a_network_too_small_to_fit_is_not_holds():
     """Width 2 cannot fit 64 random labels over 10 classes: train accuracy < 1 everywhere."""
     res, outs, _ = _run(Z.RANDOM_LABELS, dict(SMALL, hidden=(2,), datasets=8))
@@ -150,6 +153,7 @@ def tiny(tmp_path_factory):
                 runs=runs, records=records)
 
 
+@pytest.mark.slow
 def test_experiment_writes_records_and_resumes(tiny):
     assert tiny["rc"] == 0
     assert (f"{zr.NAME}: 6 datasets computed, 0 already in the store" in tiny["stdout"]

@@ -28,8 +28,9 @@ import warnings
 
 import numpy as np
 
+from jaxmem.stats import Z95, loglog_slope, wilson  # noqa: F401 (the experiments' names)
+
 SEED = 0
-Z95 = 1.959963984540054  # two-sided 95% normal quantile
 
 # Axis labels, as the paper's figures write them (digest 4) plus what jaxmem's axes mean.
 LABEL = {
@@ -83,17 +84,6 @@ def records_by_grid(store, runs: dict[str, int]) -> dict[str, list[dict]]:
     if not any(out.values()):
         raise ValueError(f"no records in the store for runs {runs}; nothing to render")
     return out
-
-
-def wilson(successes: int, trials: int, z: float = Z95) -> tuple[float, float]:
-    """The Wilson score interval of a binomial proportion (sensible at 0 and 1)."""
-    if trials == 0:
-        return (math.nan, math.nan)
-    p = successes / trials
-    denom = 1 + z * z / trials
-    center = (p + z * z / (2 * trials)) / denom
-    half = z / denom * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials))
-    return (max(0.0, center - half), min(1.0, center + half))
 
 
 def _accuracy(record) -> float:
@@ -214,15 +204,6 @@ def rise_and_fall(rows: list[dict], max_bias: float) -> dict | None:
                 peak=ks[peak], last_width=widths[-1], last=ks[-1], n99=n99, plateau=plateau,
                 rises_then_falls=bool(0 < peak < len(ks) - 1 and ks[peak] > ks[0]
                                       and ks[peak] > ks[-1]))
-
-
-def loglog_slope(xs, ys) -> float:
-    """The least-squares slope of log y against log x (NaN with < 2 positive points)."""
-    xs, ys = np.asarray(xs, float), np.asarray(ys, float)
-    keep = (xs > 0) & (ys > 0)
-    if keep.sum() < 2:
-        return math.nan
-    return float(np.polyfit(np.log(xs[keep]), np.log(ys[keep]), 1)[0])
 
 
 def fmt(x, spec: str = ".3g") -> str:

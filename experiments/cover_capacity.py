@@ -215,7 +215,7 @@ def case_name(affine: bool) -> str:
 
 def summarize(records: list[dict]) -> list[dict]:
     """One row per (case, d, n): counts, the 95% Clopper-Pearson interval, Cover's value."""
-    from verify.claims import clopper_pearson
+    from jaxmem.stats import clopper_pearson
     groups: dict[tuple, list[dict]] = {}
     for r in records:
         groups.setdefault((bool(r["affine"]), int(r["d"]), int(r["n"])), []).append(r)

@@ -35,6 +35,7 @@ import jax
 import numpy as np
 
 from experiments._records import experiment_run, run_records
+from jaxmem.stats import loglog_slope
 from jaxmem.sweep.keys import canonical_json, config_hash, config_id
 from jaxmem.training import min_width
 
@@ -294,8 +295,7 @@ def markdown(summaries: list[dict]) -> str:
             sub = [s for s in summaries if _setting(s) == setting and s["d"] == d
                    and math.isfinite(s["ratio"])]
             if len(sub) >= 2:
-                slope = np.polyfit(np.log([s["n_over_d"] for s in sub]),
-                                   np.log([s["ratio"] for s in sub]), 1)[0]
+                slope = loglog_slope([s["n_over_d"] for s in sub], [s["ratio"] for s in sub])
                 lines.append(f"- {setting}, d = {d}: m* d/n from {min(s['ratio'] for s in sub):.3g}"
                              f" to {max(s['ratio'] for s in sub):.3g}; log-log slope against "
                              f"n/d {slope:+.2f} (0 = flat)")

@@ -569,7 +569,7 @@ def halving_step(curve: np.ndarray, check_every: int) -> float:
 
 def at_chance(correct: int, n: int, k: int = NUM_CLASSES) -> bool:
     """The two-sided 99% Clopper-Pearson interval of correct / n contains 1/k."""
-    from verify.claims import clopper_pearson
+    from jaxmem.stats import clopper_pearson
     lo, hi = clopper_pearson(int(correct), int(n), CHANCE_CONFIDENCE)
     return lo <= 1 / k <= hi
 

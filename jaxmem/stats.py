@@ -1,8 +1,15 @@
-"""Confidence intervals shared by the claim rules (verify/) and `jaxmem results show`."""
+"""The statistics jaxmem reports, one copy each: binomial intervals (Clopper-Pearson for
+verdicts and tables, Wilson for figure bands) and the log-log power-law fit (scaling claims,
+experiments' slopes). Used by the claim rules, `jaxmem results show` and the experiments."""
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 from scipy import stats
+
+Z95 = float(stats.norm.ppf(0.975))  # two-sided 95% normal quantile
 
 
 def clopper_pearson(k: int, n: int, confidence: float, side: str = "two") -> tuple[float, float]:
@@ -24,4 +31,40 @@ def clopper_pearson(k: int, n: int, confidence: float, side: str = "two") -> tup
     return lo, hi
 
 
-__all__ = ["clopper_pearson"]
+def wilson(successes: int, trials: int, z: float = Z95) -> tuple[float, float]:
+    """The Wilson score interval of a binomial proportion (sensible at 0 and 1); (NaN, NaN)
+    for no trials."""
+    if trials == 0:
+        return (math.nan, math.nan)
+    p = successes / trials
+    denom = 1 + z * z / trials
+    center = (p + z * z / (2 * trials)) / denom
+    half = z / denom * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials))
+    return (max(0.0, center - half), min(1.0, center + half))
+
+
+def fit_exponent(x, y, confidence: float = 0.95) -> tuple[float, float, float]:
+    """Least-squares slope of log y on log x with its two-sided t-interval."""
+    lx, ly = np.log(np.asarray(x, float)), np.log(np.asarray(y, float))
+    if len(np.unique(lx)) < 2:
+        raise ValueError("a scaling fit needs at least two distinct x values")
+    A = np.stack([lx, np.ones_like(lx)], 1)
+    coef, *_ = np.linalg.lstsq(A, ly, rcond=None)
+    resid = ly - A @ coef
+    dof = len(lx) - 2
+    s2 = float(resid @ resid) / max(dof, 1)
+    se = np.sqrt(s2 / float(np.sum((lx - lx.mean()) ** 2)))
+    t = stats.t.ppf(0.5 + confidence / 2, max(dof, 1))
+    return float(coef[0]), float(coef[0] - t * se), float(coef[0] + t * se)
+
+
+def loglog_slope(xs, ys) -> float:
+    """`fit_exponent`'s slope over the points with x, y > 0; NaN without two distinct such x."""
+    xs, ys = np.asarray(xs, float), np.asarray(ys, float)
+    keep = (xs > 0) & (ys > 0)
+    if len(np.unique(xs[keep])) < 2:
+        return math.nan
+    return fit_exponent(xs[keep], ys[keep])[0]
+
+
+__all__ = ["Z95", "clopper_pearson", "fit_exponent", "loglog_slope", "wilson"]

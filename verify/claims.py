@@ -33,9 +33,8 @@ from typing import Any, Callable
 
 import jax
 import numpy as np
-from scipy import stats
 
-from jaxmem.stats import clopper_pearson
+from jaxmem.stats import clopper_pearson, fit_exponent
 from jaxmem.sweep import dataset_keys, run_chunked
 
 VERDICTS = ("HOLDS", "VIOLATED", "INCONCLUSIVE", "INFO", "ERROR")  # ERROR: the claim crashed
@@ -257,21 +256,6 @@ def _redecide(claim, config, keys, outs, budget):
         redecided[i] = True
     outs["redecided"] = redecided
     return outs
-def fit_exponent(x, y, confidence: float = 0.95) -> tuple[float, float, float]:
-    """Least-squares slope of log y on log x with its two-sided t-interval."""
-    lx, ly = np.log(np.asarray(x, float)), np.log(np.asarray(y, float))
-    if len(np.unique(lx)) < 2:
-        raise ValueError("a scaling fit needs at least two distinct x values")
-    A = np.stack([lx, np.ones_like(lx)], 1)
-    coef, *_ = np.linalg.lstsq(A, ly, rcond=None)
-    resid = ly - A @ coef
-    dof = len(lx) - 2
-    s2 = float(resid @ resid) / max(dof, 1)
-    se = np.sqrt(s2 / float(np.sum((lx - lx.mean()) ** 2)))
-    t = stats.t.ppf(0.5 + confidence / 2, max(dof, 1))
-    return float(coef[0]), float(coef[0] - t * se), float(coef[0] + t * se)
-
-
 def _scalar(v):
     v = np.asarray(v)
     return v.item() if v.ndim == 0 else v.tolist()

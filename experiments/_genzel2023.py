@@ -62,12 +62,6 @@ def int_steps(start: int, stop: int, step: int) -> list[int]:
     return list(range(start, stop + 1, step))
 
 
-def check_scale(scale: str, scales: dict) -> dict:
-    if scale not in scales:
-        raise ValueError(f"unknown scale {scale!r}; known: {', '.join(scales)}")
-    return scales[scale]
-
-
 # --- records -> cells ------------------------------------------------------------------------
 
 def records_by_grid(store, runs: dict[str, int]) -> dict[str, list[dict]]:

@@ -14,6 +14,14 @@ import numpy as np
 from jaxmem.sweep.keys import canonical_json
 
 
+def scale_size(scales: dict, scale: str):
+    """The size of an experiment at `scale` ("quick", "full", ...); ValueError naming the
+    known scales otherwise. The one scale check every experiment uses."""
+    if scale not in scales:
+        raise ValueError(f"unknown scale {scale!r}; known: {', '.join(scales)}")
+    return scales[scale]
+
+
 def run_environment() -> dict:
     from jaxmem.sweep.runner import environment, make_mesh
     return environment(make_mesh(1))

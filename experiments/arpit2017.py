@@ -102,7 +102,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments._records import RunStats, experiment_run, run_records
+from experiments._records import RunStats, experiment_run, run_records, scale_size
 from jaxmem.sweep.keys import config_hash
 from jaxmem.training import mlp
 
@@ -151,12 +151,6 @@ CSV_COLUMNS = ("part", "kind", "step", "epoch", "metric", "radius", "seeds", "me
 
 
 # --- sizes -----------------------------------------------------------------------------------
-
-def check_scale(scale: str) -> dict:
-    if scale not in SCALES:
-        raise ValueError(f"unknown scale {scale!r}; known: {', '.join(SCALES)}")
-    return SCALES[scale]
-
 
 def _pos_int(name, v):
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
@@ -480,7 +474,7 @@ def run(store, scale: str, *, size: dict | None = None, progress: bool | None = 
     """Computes every record the store lacks at `scale` (or at an explicit `size`, a dict
     with SCALES' keys), part by part; prints one line as `jaxmem reproduce` does for a sweep."""
     t0 = time.perf_counter()
-    size = check_size(check_scale(scale) if size is None else size)
+    size = check_size(scale_size(SCALES, scale) if size is None else size)
     source = choose_source(scale, size["data"])
     configs = all_configs(size, source)
     seeds = {part: size[part]["seeds"] for part in PARTS}
@@ -516,7 +510,7 @@ def run(store, scale: str, *, size: dict | None = None, progress: bool | None = 
 
 def grids(scale: str) -> list:
     """No sweep grids: the records are trained networks measured during training (`compute`)."""
-    check_size(check_scale(scale))
+    check_size(scale_size(SCALES, scale))
     return []
 
 

@@ -50,7 +50,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments import _records
-from experiments._records import RunStats, experiment_run, run_records
+from experiments._records import RunStats, experiment_run, run_records, scale_size
 from jaxmem.metrics import separability as sep
 from jaxmem.sweep.keys import config_hash, dataset_keys
 
@@ -76,12 +76,6 @@ CSV_COLUMNS = ("case", "d", "D", "n", "n_over_d", "datasets", "separable", "frac
 
 
 # --- sizes and configs -------------------------------------------------------------------------
-
-def check_scale(scale: str) -> dict:
-    if scale not in SCALES:
-        raise ValueError(f"unknown scale {scale!r}; known: {', '.join(SCALES)}")
-    return check_size(SCALES[scale])
-
 
 def check_size(size: dict) -> dict:
     """The size with ints and floats, or ValueError."""
@@ -171,7 +165,7 @@ def run(store, scale: str, *, size: dict | None = None, progress: bool | None = 
     """Computes every record the store lacks at `scale` (or an explicit `size`, with SCALES'
     keys), config by config; prints one line as `jaxmem reproduce` does for a sweep."""
     t0 = time.perf_counter()
-    size = check_size(check_scale(scale) if size is None else size)
+    size = check_size(scale_size(SCALES, scale) if size is None else size)
     todo = [(c, config_hash(c)) for c in configs(size)]
     stats = RunStats(configs=len(todo), datasets=len(todo) * size["datasets"])
     n_max = {d: max(point_counts(d, size["ratios"])) for d in size["dims"]}
@@ -198,7 +192,7 @@ def run(store, scale: str, *, size: dict | None = None, progress: bool | None = 
 
 def grids(scale: str) -> list:
     """No sweep grids: the records come from `compute` (screen + LP on the host)."""
-    check_scale(scale)
+    check_size(scale_size(SCALES, scale))
     return []
 
 

@@ -34,7 +34,7 @@ import time
 import jax
 import numpy as np
 
-from experiments._records import experiment_run, run_records
+from experiments._records import experiment_run, run_records, scale_size
 from jaxmem.stats import loglog_slope
 from jaxmem.sweep.keys import canonical_json, config_hash, config_id
 from jaxmem.training import min_width
@@ -59,12 +59,6 @@ SCALES = {
 }
 CSV_COLUMNS = ("labels", "optimizer", "lr", "max_steps", "d", "n", "n_over_d", "width",
                "width_over_n_over_d", "seeds", "success", "median_steps_to_fit")
-
-
-def check_scale(scale: str) -> dict:
-    if scale not in SCALES:
-        raise ValueError(f"unknown scale {scale!r}; known: {', '.join(SCALES)}")
-    return SCALES[scale]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,7 +132,7 @@ def run(store, scale: str, *, size: dict | None = None, progress: bool | None = 
     """Every cell's m* at `scale` (or an explicit size dict with SCALES' keys), training what
     the store lacks. Returns {"run_id", "computed", "skipped", "seconds", "cells": [...]}."""
     t0 = time.perf_counter()
-    size = check_scale(scale) if size is None else size
+    size = scale_size(SCALES, scale) if size is None else size
     todo = cells(size)
     grid = dict(experiment=NAME, scale=scale, size=size)   # tuples are stored as JSON arrays
     stats = dict(computed=0, skipped=0)
@@ -160,7 +154,7 @@ def run(store, scale: str, *, size: dict | None = None, progress: bool | None = 
 
 def grids(scale: str) -> list:
     """No sweep grid: the widths a cell needs depend on its earlier rounds (`compute`)."""
-    check_scale(scale)
+    scale_size(SCALES, scale)
     return []
 
 

@@ -39,6 +39,7 @@ import warnings
 import numpy as np
 
 from experiments import _genzel2023 as g
+from experiments._records import scale_size
 from jaxmem.sweep import Grid, parse_grid
 
 NAME = "genzel2023_illustrations"
@@ -89,7 +90,7 @@ def _parse_name(name: str) -> tuple[str, str]:
 
 
 def grid_specs(scale: str) -> list[dict]:
-    size = g.check_scale(scale, SCALES)
+    size = scale_size(SCALES, scale)
     return [dict(name=grid_name(suffix, scale), construction="genzel2023", data=data,
                  datasets=RESTART + 1, chunk_size=RESTART + 1, seed=g.SEED, dtype="float32",
                  axes=dict(n=[points], d=[2], width=widths or size["panel_widths"],

@@ -23,6 +23,7 @@ the mean width first rises with n and then falls to a plateau past the interpola
 from __future__ import annotations
 
 from experiments import _genzel2023 as g
+from experiments._records import scale_size
 from jaxmem.sweep import Grid, parse_grid
 
 NAME = "genzel2023_moons"
@@ -45,7 +46,7 @@ RISE_FALL_LAMBDA = 1.0
 
 
 def grid_spec(scale: str) -> dict:
-    size = g.check_scale(scale, SCALES)
+    size = scale_size(SCALES, scale)
     spec = dict(name=f"{NAME}.moons", construction="genzel2023", data="moons",
                 datasets=size["restarts"], seed=g.SEED, dtype="float32",
                 axes=dict(n=[POINTS], d=[2], width=size["widths"], max_bias=size["lambdas"]))

@@ -36,6 +36,7 @@ from __future__ import annotations
 import numpy as np
 
 from experiments import _genzel2023 as g
+from experiments._records import scale_size
 from jaxmem.sweep import Grid, parse_grid
 
 NAME = "genzel2023_real"
@@ -102,7 +103,7 @@ def grid_name(data: str) -> str:
 
 def grid_specs(scale: str) -> list[dict]:
     """The grids as dicts (checking them loads the data; these do not)."""
-    sizes = g.check_scale(scale, SCALES)
+    sizes = scale_size(SCALES, scale)
     specs = []
     for data, size in sizes.items():
         multiclass = data in MULTICLASS

@@ -20,6 +20,7 @@ Outputs (from the results store alone):
 from __future__ import annotations
 
 from experiments import _genzel2023 as g
+from experiments._records import scale_size
 from jaxmem.sweep import Grid, parse_grid
 
 NAME = "genzel2023_size"
@@ -40,7 +41,7 @@ WIDTH_VMAX = 12
 
 
 def grid_spec(scale: str) -> dict:
-    size = g.check_scale(scale, SCALES)
+    size = scale_size(SCALES, scale)
     spec = dict(name=f"{NAME}.moons_pool", construction="genzel2023", data="moons_pool",
                 datasets=size["restarts"], seed=g.SEED, dtype="float32",
                 axes=dict(n=size["points"], d=[2], width=size["widths"], max_bias=[LAMBDA]))

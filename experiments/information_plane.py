@@ -118,7 +118,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments._records import RunStats, experiment_run, run_records
+from experiments._records import RunStats, experiment_run, run_records, scale_size
 from jaxmem.metrics import information
 from jaxmem.sweep.keys import config_hash, dataset_keys
 from jaxmem.training import mlp
@@ -159,12 +159,6 @@ CSV_COLUMNS = ("activation", "epoch", "layer", "layer_name", "width", "binning",
 
 
 # --- sizes -----------------------------------------------------------------------------------
-
-def check_scale(scale: str) -> dict:
-    if scale not in SCALES:
-        raise ValueError(f"unknown scale {scale!r}; known: {', '.join(SCALES)}")
-    return SCALES[scale]
-
 
 def check_size(size: dict) -> dict:
     """The size with plain types, or ValueError naming what is wrong."""
@@ -435,7 +429,7 @@ def run(store, scale: str, *, size: dict | None = None, progress: bool | None = 
     with SCALES' keys), one activation at a time; prints one line as `jaxmem reproduce` does
     for a sweep. Returns what was computed and skipped."""
     t0 = time.perf_counter()
-    size = check_size(check_scale(scale) if size is None else size)
+    size = check_size(scale_size(SCALES, scale) if size is None else size)
     seeds = size["seeds"]
     todo = plans(size)
     stats = RunStats()
@@ -489,7 +483,7 @@ def run(store, scale: str, *, size: dict | None = None, progress: bool | None = 
 
 def grids(scale: str) -> list:
     """No sweep grids: the records are trained networks measured over training (`compute`)."""
-    check_size(check_scale(scale))
+    check_size(scale_size(SCALES, scale))
     return []
 
 

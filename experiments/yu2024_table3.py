@@ -39,7 +39,7 @@ import jax
 import numpy as np
 
 from experiments import yu2024_tables as tables
-from experiments._records import experiment_run
+from experiments._records import experiment_run, scale_size
 from jaxmem.sweep.keys import config_hash
 
 NAME = "yu2024_table3"
@@ -69,12 +69,6 @@ PAIR_COLUMNS = ("negative", "positive", "draws", "per_class", "test_per_class", 
 
 def sweep_name() -> str:
     return f"{NAME}.{TABLE}"
-
-
-def check_scale(scale: str) -> dict:
-    if scale not in SCALES:
-        raise ValueError(f"unknown scale {scale!r}; known: {', '.join(SCALES)}")
-    return SCALES[scale]
 
 
 def pair_config(data, size: dict, negative: int, positive: int) -> dict:
@@ -133,7 +127,7 @@ def run(store, scale: str, *, pairs=None, progress: bool | None = None,
     stream = stream or sys.stdout
     pairs = PAIRS if pairs is None else tuple(pairs)
     t0 = time.perf_counter()
-    size = check_scale(scale)
+    size = scale_size(SCALES, scale)
     data = tables.load_table_data(TABLE)
     draws = size["draws"]
     configs = [(pair, pair_config(data, size, *pair)) for pair in pairs]
@@ -162,7 +156,7 @@ def run(store, scale: str, *, pairs=None, progress: bool | None = None,
 
 def grids(scale: str) -> list:
     """No sweep grids; checks the CIFAR-10 files (a GridError saying how to provide them)."""
-    check_scale(scale)
+    scale_size(SCALES, scale)
     tables.check_data((TABLE,), f"{NAME} ({scale})")
     return []
 

@@ -46,7 +46,7 @@ import time
 import numpy as np
 
 from experiments import yu2024_tables as tables
-from experiments._records import RunStats, experiment_run, write_csv
+from experiments._records import RunStats, experiment_run, scale_size, write_csv
 from jaxmem import exact
 from jaxmem.sweep.keys import config_hash
 
@@ -75,12 +75,6 @@ ROW_COLUMNS = ("negative", "positive", "construction", "draws", "per_class", "n_
 
 def sweep_name(table: str) -> str:
     return f"{NAME}.{table}"
-
-
-def check_scale(scale: str) -> dict:
-    if scale not in SCALES:
-        raise ValueError(f"unknown scale {scale!r}; known: {', '.join(SCALES)}")
-    return SCALES[scale]
 
 
 def _exact_builders() -> dict:
@@ -188,7 +182,7 @@ def run_table(store, table: str, scale: str, *, pairs=None, constructions=CONSTR
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}; known: {', '.join(TABLES)}")
     t0 = time.perf_counter()
-    size = check_scale(scale)[table]
+    size = scale_size(SCALES, scale)[table]
     data = tables.load_table_data(table)
     draws = size["draws"]
     configs = [((a, b), c, pair_config(table, data, size, a, b, c)) for a, b in pairs
@@ -225,7 +219,7 @@ def run(store, scale: str, which=TABLES, **kwargs) -> dict[str, RunStats]:
 def grids(scale: str) -> list:
     """No sweep grids; checks the data (absent MNIST files: a GridError saying how to
     provide them, before the store is opened)."""
-    check_scale(scale)
+    scale_size(SCALES, scale)
     tables.check_data(TABLES, f"{NAME} ({scale})")
     return []
 

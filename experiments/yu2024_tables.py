@@ -68,7 +68,7 @@ import numpy as np
 
 from jaxmem.constructions import yu2024
 from jaxmem.data import real, tasks
-from experiments._records import experiment_run
+from experiments._records import experiment_run, scale_size
 from jaxmem.sweep import GridError
 from jaxmem.sweep.keys import config_hash
 
@@ -118,12 +118,6 @@ PAIR_COLUMNS = ("table", "negative", "positive", "draws", "per_class", "test_per
 
 def sweep_name(table: str) -> str:
     return f"{NAME}.{table}"
-
-
-def check_scale(scale: str) -> dict:
-    if scale not in SCALES:
-        raise ValueError(f"unknown scale {scale!r}; known: {', '.join(SCALES)}")
-    return SCALES[scale]
 
 
 # --- data ------------------------------------------------------------------------------------
@@ -383,7 +377,7 @@ def run_table(store, table: str, scale: str, *, progress: bool | None = None,
     transaction per pair (pairs: default all 45). Returns what was computed and skipped."""
     t0 = time.perf_counter()
     pairs = PAIRS if pairs is None else tuple(pairs)
-    size = check_scale(scale)[table]
+    size = scale_size(SCALES, scale)[table]
     data = data or load_table_data(table)
     draws = size["draws"]
     configs = [(pair, pair_config(table, data, size, *pair)) for pair in pairs]
@@ -433,7 +427,7 @@ def run(store, scale: str, tables=TABLES, *, progress: bool | None = None,
 def grids(scale: str) -> list:
     """No sweep grids (see the module docstring); loads and checks the data, so that absent
     files fail here with a GridError saying how to provide them, before the store is opened."""
-    check_scale(scale)
+    scale_size(SCALES, scale)
     check_data(TABLES, f"{NAME} ({scale})")
     return []
 

@@ -80,7 +80,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments._records import RunStats, experiment_run, run_records
+from experiments._records import RunStats, experiment_run, run_records, scale_size
 from jaxmem.constructions import yu2024
 from jaxmem.data.ball_annulus import ball_annulus
 from jaxmem.metrics.width_ceiling import (bayes_projection_predict, paper_min_dimension,
@@ -123,12 +123,6 @@ CSV_COLUMNS = ("n", "n_train", "kind", "first_width", "seeds", "n_test", "test_a
 
 
 # --- sizes -----------------------------------------------------------------------------------
-
-def check_scale(scale: str) -> dict:
-    if scale not in SCALES:
-        raise ValueError(f"unknown scale {scale!r}; known: {', '.join(SCALES)}")
-    return SCALES[scale]
-
 
 def check_size(size: dict) -> dict:
     """The size with tuples of ints, or ValueError: every w in [1, n), wide > every n."""
@@ -306,7 +300,7 @@ def run(store, scale: str, *, size: dict | None = None, progress: bool | None = 
     with SCALES' keys), one group (n, N) at a time; prints one line as `jaxmem reproduce` does
     for a sweep. Returns what was computed and skipped."""
     t0 = time.perf_counter()
-    size = check_size(check_scale(scale) if size is None else size)
+    size = check_size(scale_size(SCALES, scale) if size is None else size)
     seeds = size["seeds"]
     todo = groups(size)
     stats = RunStats()
@@ -359,7 +353,7 @@ def run(store, scale: str, *, size: dict | None = None, progress: bool | None = 
 
 def grids(scale: str) -> list:
     """No sweep grids: the records are trained networks and M1 on shared data (`compute`)."""
-    check_size(check_scale(scale))
+    check_size(scale_size(SCALES, scale))
     return []
 
 

@@ -90,7 +90,7 @@ import numpy as np
 import optax
 
 from experiments import _records
-from experiments._records import RunStats, experiment_run, run_records
+from experiments._records import RunStats, experiment_run, run_records, scale_size
 from jaxmem.data.randomize import randomize
 from jaxmem.sweep.keys import config_hash, dataset_keys
 from jaxmem.training import mlp
@@ -147,12 +147,6 @@ CSV_COLUMNS = ("model", "hidden", "params", "paper_params", "data", "input_dim",
 
 
 # --- sizes -----------------------------------------------------------------------------------
-
-def check_scale(scale: str) -> dict:
-    if scale not in SCALES:
-        raise ValueError(f"unknown scale {scale!r}; known: {', '.join(SCALES)}")
-    return SCALES[scale]
-
 
 def check_size(size: dict) -> dict:
     """The size with normalized types, or ValueError naming what is wrong."""
@@ -471,7 +465,7 @@ def run(store, scale: str, *, size: dict | None = None, progress: bool | None = 
     explicit `size`, a dict with SCALES' keys); prints one line as `jaxmem reproduce` does for
     a sweep. Returns what was computed and skipped."""
     t0 = time.perf_counter()
-    size = check_size(check_scale(scale) if size is None else size)
+    size = check_size(scale_size(SCALES, scale) if size is None else size)
     data = load_data(size["data"], size["n_train"], size["n_test"], data_dir)
     seeds = size["seeds"]
     todo = groups(size, data)
@@ -517,7 +511,7 @@ def run(store, scale: str, *, size: dict | None = None, progress: bool | None = 
 
 def grids(scale: str) -> list:
     """No sweep grids: the records are trained networks on randomized data (`compute`)."""
-    check_size(check_scale(scale))
+    check_size(scale_size(SCALES, scale))
     return []
 
 

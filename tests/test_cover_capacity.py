@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from experiments import cover_capacity as cc
+from experiments._records import scale_size
 from jaxmem.metrics import separability as sep
 from jaxmem.store import Store
 
@@ -27,7 +28,7 @@ def test_scales_and_configs():
         cc.check_size(dict(dims=(2,)))
     with pytest.raises(ValueError, match="ratios"):
         cc.check_size(dict(TINY, ratios=(0.0, 1.0)))
-    full = cc.check_scale("full")
+    full = cc.check_size(scale_size(cc.SCALES, "full"))
     assert full["dims"] == (5, 10, 25) and full["datasets"] >= 1000
     assert cc.point_counts(4, full["ratios"]) == list(range(1, 17))     # n/d = 1/4 .. 4
     assert len(cc.point_counts(25, full["ratios"])) == 16

@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmem import network
-from jaxmem.data.validate import float_data, validate
+from jaxmem.data.validate import float_data, is_traced, validate
 
 ACTIVATIONS = ("threshold", "relu")
 
@@ -55,7 +55,7 @@ def features(X, W, b, activation: str = "threshold"):
 def _check(width, max_bias, activation, max_neurons, n_points):
     if isinstance(width, bool) or not isinstance(width, int) or width < 1:
         raise ValueError(f"width (first-layer hyperplanes n) must be a positive int; got {width!r}")
-    if not isinstance(max_bias, jax.core.Tracer) and not max_bias >= 0:
+    if not is_traced(max_bias) and not max_bias >= 0:
         raise ValueError(f"max_bias (lambda) must be >= 0; got {max_bias!r}")
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {ACTIVATIONS}; got {activation!r}")
@@ -363,7 +363,7 @@ def build(key, X, y, *, width: int, max_bias=1.0, activation: str = "threshold",
 def _check_classes(labels, num_classes):
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
         raise ValueError(f"num_classes must be an int >= 2; got {num_classes!r}")
-    if isinstance(labels, jax.core.Tracer):
+    if is_traced(labels):
         return
     labels = np.asarray(labels)
     if labels.ndim == 1 and labels.size and not np.issubdtype(labels.dtype, np.integer) \
@@ -398,7 +398,7 @@ def fit_multiclass(key, X, labels, *, num_classes: int, width: int, max_bias=1.0
       paper_param_count    n(d + 1) + sum_c [k_c (n + 1) + (k_c + 1)]
     """
     X = jnp.asarray(X)
-    if not isinstance(X, jax.core.Tracer):
+    if not is_traced(X):
         validate(X, allow_duplicates=True, check_duplicates=False)
     _check_classes(labels, num_classes)
     W, b, max_neurons, fit, k_order = _first_layer_and_fitter(key, X, width, max_bias,

@@ -43,7 +43,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmem import network
-from jaxmem.data.validate import validate
+from jaxmem.data.validate import is_traced, validate
 
 _HIGHEST = jax.lax.Precision.HIGHEST
 SPLIT = 0.51             # the paper's 0.51 / 0.49 (App. H.2)
@@ -76,12 +76,8 @@ jax.tree_util.register_dataclass(
     M1, data_fields=["X", "y", "sq_norms", "offsets", "margin_r"], meta_fields=[])
 
 
-def _is_traced(*arrays) -> bool:
-    return any(isinstance(a, jax.core.Tracer) for a in arrays)
-
-
 def _check_split(split):
-    if not _is_traced(split) and not 0 < split < 1:
+    if not is_traced(split) and not 0 < split < 1:
         raise ValueError(f"split must lie in (0, 1): the hyperplane passes through "
                          f"split x_i + (1 - split) x_j; got {split}")
 
@@ -135,7 +131,7 @@ def build(key, X, y, *, split=SPLIT):
     n_neg = jnp.sum(y < 0)
     info = dict(margin_r=r, min_opposite_sq_distance=min_sq, n_pos=n_pos, n_neg=n_neg,
                 valid=(n_pos > 0) & (n_neg > 0) & (min_sq > 0) & jnp.isfinite(min_sq))
-    if not _is_traced(y):
+    if not is_traced(y):
         info.update(param_counts(int(n_pos), int(n_neg), X.shape[1]))
     return M1(X=X, y=y, sq_norms=s, offsets=offsets, margin_r=r), info
 
@@ -265,7 +261,7 @@ def _evaluate_blocks(m1: M1, T, method: str, candidates: int, block_size):
     if T.ndim != 2 or T.shape[1] != m1.X.shape[1]:
         raise ValueError(f"T must have shape (points, {m1.X.shape[1]}) to match the training "
                          f"points; got shape {T.shape}")
-    if not _is_traced(T):
+    if not is_traced(T):
         bad = ~np.isfinite(np.asarray(T))
         if bad.any():
             raise ValueError(f"T has NaN or inf in row {int(np.argwhere(bad)[0][0])}")
@@ -358,7 +354,7 @@ def evaluate(m1: M1, T, yT, *, valid=None, method: str = "cells",
     different sizes padded to one shape share one compilation (padded labels are ignored)."""
     yT = jnp.asarray(yT, m1.X.dtype)
     valid = jnp.ones(yT.shape, bool) if valid is None else jnp.asarray(valid, bool)
-    if not _is_traced(yT, valid):
+    if not is_traced(yT, valid):
         if valid.shape != yT.shape:
             raise ValueError(f"valid must have yT's shape {yT.shape}; got {valid.shape}")
         bad = np.flatnonzero(np.asarray(valid) & (np.abs(np.asarray(yT)) != 1))
@@ -435,7 +431,7 @@ def boundary_margins(m1: M1, **options) -> dict:
 def materialize(m1: M1) -> network.Network:
     """M1 as an explicit three-layer `Network` (host-side; small N only: the first layer has
     2 N+ N- units of n + 1 parameters). Units are ordered pair (i, j) by i, then j."""
-    if _is_traced(m1.X):
+    if is_traced(m1.X):
         raise ValueError("materialize needs concrete arrays (it is not jittable: the layer "
                          "sizes depend on the labels)")
     X = np.asarray(m1.X)

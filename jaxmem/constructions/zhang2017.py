@@ -21,13 +21,13 @@ import jax
 import jax.numpy as jnp
 
 from jaxmem import network
-from jaxmem.data.validate import float_data
+from jaxmem.data.validate import float_data, is_traced
 
 
 def _check_options(theta, directions):
     # theta may be traced (a sweep over it compiles once); then its range is checked by the
     # sweep's grid before compiling.
-    if not isinstance(theta, jax.core.Tracer) and not 0 < theta < 1:
+    if not is_traced(theta) and not 0 < theta < 1:
         raise ValueError(f"theta must lie in (0, 1) so that the knots interleave; got {theta}")
     if not isinstance(directions, int) or directions < 1:
         raise ValueError(f"directions must be a positive int; got {directions!r}")

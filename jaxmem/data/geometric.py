@@ -18,11 +18,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmem.data.synthetic import _float, _size
+from jaxmem.data.validate import is_traced
 
 
 def _check_range(name, value, low, high=float("inf"), *, low_open=False):
     """A clear error for a geometric parameter outside its range (before any tracing)."""
-    if isinstance(value, jax.core.Tracer):
+    if is_traced(value):
         return
     ok = (value > low if low_open else value >= low) and value < high
     if not ok:

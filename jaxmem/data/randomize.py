@@ -52,7 +52,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmem.data.synthetic import _float, _size
-from jaxmem.data.validate import _is_traced, _rows, validate
+from jaxmem.data.validate import _rows, is_traced, validate
 
 __all__ = ["ENCODINGS", "GAUSSIAN_STATS", "RANDOMIZATIONS", "Randomized", "apply_pixel_permutation",
            "corrupt_labels", "gaussian", "gaussian_moments", "partial_labels",
@@ -97,7 +97,7 @@ def _check_labels(labels, n, num_classes, encoding, name="labels"):
     """One label per row of X: -1/+1 (sign) or an integer in 0..num_classes-1 (index).
 
     Integral floats (e.g. 3.0) are accepted as classes; the output keeps their dtype."""
-    if _is_traced(labels):
+    if is_traced(labels):
         return jnp.asarray(labels)
     y = np.asarray(labels)
     if y.ndim != 1 or (n is not None and y.shape[0] != n):
@@ -131,7 +131,7 @@ def _check_p(p, kind):
     if p is None:
         raise ValueError(f"{kind} needs p, the probability that each label is redrawn, in "
                          f"[0, 1]")
-    if _is_traced(p):
+    if is_traced(p):
         return p
     arr = np.asarray(p) if not isinstance(p, (str, bytes)) else None
     if (isinstance(p, bool) or arr is None or arr.ndim != 0 or arr.dtype == bool
@@ -148,7 +148,7 @@ def _check_p_one(p):
     """random_labels is partial_labels at p = 1: p may be omitted or 1, nothing else."""
     if p is None:
         return 1.0
-    if (not _is_traced(p) and not isinstance(p, (bool, str, bytes)) and np.ndim(p) == 0
+    if (not is_traced(p) and not isinstance(p, (bool, str, bytes)) and np.ndim(p) == 0
             and float(p) == 1):
         return 1.0
     raise ValueError(f"random_labels is partial_labels at p = 1; got p={p!r} (use "
@@ -242,7 +242,7 @@ def pixel_permutation(key, num_pixels: int) -> jax.Array:
 def apply_pixel_permutation(X, permutation) -> jax.Array:
     """X' with X'[:, j] = X[:, permutation[j]]: the same permutation for every row."""
     X = _check_X(X)
-    if not _is_traced(permutation):
+    if not is_traced(permutation):
         perm = np.asarray(permutation)
         D = X.shape[1]
         if perm.shape != (D,):
@@ -323,7 +323,7 @@ def gaussian(key, X, labels, *, num_classes: int | None = None, p=None,
     if moments is None:
         moments = gaussian_moments(X, stats)
     mean, std = (jnp.asarray(m) for m in moments)
-    if not _is_traced(mean, std):
+    if not is_traced(mean, std):
         for name, m in (("mean", mean), ("std", std)):
             if m.shape not in ((), (X.shape[1],)):
                 raise ValueError(f"moments' {name} must be a scalar or have shape "

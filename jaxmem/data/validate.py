@@ -22,8 +22,11 @@ def _rows(idx) -> str:
     return head + (f" and {len(idx) - _SHOW} more" if len(idx) > _SHOW else "")
 
 
-def _is_traced(*arrays) -> bool:
-    return any(isinstance(a, jax.core.Tracer) for a in arrays)
+def is_traced(*trees) -> bool:
+    """Whether any leaf of the arguments is a JAX tracer (inside jit or vmap): host-side
+    checks, which need concrete values, are skipped then. The one copy of this test."""
+    return any(isinstance(leaf, jax.core.Tracer)
+               for tree in trees for leaf in jax.tree_util.tree_leaves(tree))
 
 
 def validate(X, y=None, *, task: str | None = None, allow_duplicates: bool = False,
@@ -36,7 +39,7 @@ def validate(X, y=None, *, task: str | None = None, allow_duplicates: bool = Fal
     allow_duplicates=False, no repeated points at all (the theorems are about n distinct
     points, and a repeated point makes every projection tie).
     """
-    if _is_traced(X, y):
+    if is_traced(X, y):
         return
     if task is not None and task not in TASKS:
         raise ValueError(f"unknown task {task!r}; expected one of {TASKS}")
@@ -119,7 +122,7 @@ def float_data(X, y=None, **kwargs):
 def validate_batch(X, y=None, **kwargs) -> None:
     """Validates a batch of datasets, X of shape (B, n, d), y of shape (B, n); messages name
     the dataset index as well as the row."""
-    if _is_traced(X, y):
+    if is_traced(X, y):
         return
     X = np.asarray(X)
     if X.ndim != 3:

@@ -53,6 +53,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxmem.data.validate import is_traced
+
 __all__ = ["critical_sample_ratio", "lass_critical", "linear_critical_exact"]
 
 # lass_tf.py defaults, for inputs in [0, 1] (0.3, 0.25, 0.2 on the 0-255 pixel scale).
@@ -63,17 +65,12 @@ DEFAULT_MAX_ITER = 100
 DEFAULT_MIN_NEW = 20   # lass_tf.py: converged_label_thres
 
 
-def _is_traced(*trees) -> bool:
-    return any(isinstance(leaf, jax.core.Tracer)
-               for tree in trees for leaf in jax.tree_util.tree_leaves(tree))
-
-
 def _is_int(v) -> bool:
     return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
 
 def _check_real_scalar(name, value, *, positive=False, nonnegative=False):
-    if _is_traced(value):
+    if is_traced(value):
         return
     v = np.asarray(value)
     if v.shape != () or not np.issubdtype(v.dtype, np.number) or np.iscomplexobj(v):
@@ -99,7 +96,7 @@ def _check_inputs(X, name="X"):
     dtype = jnp.result_type(X)
     if not jnp.issubdtype(dtype, jnp.number) or jnp.issubdtype(dtype, jnp.complexfloating):
         raise ValueError(f"{name} must be real numbers; got dtype {dtype}")
-    if not _is_traced(X):
+    if not is_traced(X):
         bad = ~np.isfinite(np.asarray(X))
         if bad.any():
             rows = np.flatnonzero(bad.reshape(shape[0], -1).any(1))
@@ -111,7 +108,7 @@ def _check_inputs(X, name="X"):
 
 
 def _check_params(params):
-    if _is_traced(params):
+    if is_traced(params):
         return
     for leaf in jax.tree_util.tree_leaves(params):
         a = np.asarray(leaf)
@@ -252,15 +249,15 @@ def lass_critical(key, apply_fn, params, X, *, radius=DEFAULT_RADIUS, step=DEFAU
     _check_real_scalar("radius", radius, positive=True)
     _check_real_scalar("step", step, nonnegative=True)
     _check_real_scalar("noise", noise, nonnegative=True)
-    if not _is_traced(max_iter) and not (_is_int(max_iter) and max_iter >= 1):
+    if not is_traced(max_iter) and not (_is_int(max_iter) and max_iter >= 1):
         raise ValueError(f"max_iter must be an int >= 1; got {max_iter!r}")
-    if not _is_traced(min_new) and not (_is_int(min_new) and min_new >= 0):
+    if not is_traced(min_new) and not (_is_int(min_new) and min_new >= 0):
         raise ValueError(f"min_new must be an int >= 0 (0 runs all max_iter); got {min_new!r}")
     for name, v in (("clip_min", clip_min), ("clip_max", clip_max)):
-        if v is not None and not _is_traced(v):
+        if v is not None and not is_traced(v):
             if np.shape(v) != () or np.isnan(v):
                 raise ValueError(f"{name} must be a real scalar or None; got {v!r}")
-    if (clip_min is not None and clip_max is not None and not _is_traced(clip_min, clip_max)
+    if (clip_min is not None and clip_max is not None and not is_traced(clip_min, clip_max)
             and not clip_min < clip_max):
         raise ValueError(f"clip_min must be < clip_max; got {clip_min!r} >= {clip_max!r}")
     if not callable(apply_fn):

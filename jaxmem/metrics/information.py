@@ -47,7 +47,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmem.data.synthetic import _size
-from jaxmem.data.validate import _is_traced, _rows
+from jaxmem.data.validate import _rows, is_traced
 
 __all__ = ["UNITS", "bin_activations", "binned_entropy", "checkpoint_information",
            "information_plane", "label_entropy", "layer_information"]
@@ -101,7 +101,7 @@ def _finite_rows(A, what):
 
 def _check_activations(T, what="T", ndim=2):
     """T of shape (N, width) (or (C, N, width) with ndim=3), N, width >= 1, finite."""
-    if _is_traced(T):
+    if is_traced(T):
         return jnp.asarray(T)
     A = np.asarray(T)
     shape = "(C, N, width) (checkpoints, samples, units)" if ndim == 3 else \
@@ -117,7 +117,7 @@ def _check_activations(T, what="T", ndim=2):
 
 def _check_labels(labels, n):
     """One finite label per sample; any real values (classes are compared for equality)."""
-    if _is_traced(labels):
+    if is_traced(labels):
         return jnp.asarray(labels)
     y = np.asarray(labels)
     if y.ndim != 1 or (n is not None and y.shape[0] != n):
@@ -138,7 +138,7 @@ def _check_labels(labels, n):
 
 def _check_range(value_range, what="value_range"):
     """None (the activations' own [min, max]) or a finite pair lo < hi."""
-    if value_range is None or _is_traced(*jax.tree.leaves(value_range)):
+    if value_range is None or is_traced(*jax.tree.leaves(value_range)):
         return value_range
     r = np.asarray(value_range, dtype=float) if not isinstance(value_range, str) else None
     if r is None or r.shape != (2,):

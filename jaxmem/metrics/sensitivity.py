@@ -43,7 +43,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmem.metrics.csr import _check_inputs, _check_params, _check_real_scalar, _is_traced
+from jaxmem.data.validate import is_traced
+from jaxmem.metrics.csr import _check_inputs, _check_params, _check_real_scalar
 
 __all__ = ["class_loss_sensitivity", "gini", "logistic_loss", "loss_sensitivity",
            "sgd_batch_indices", "sgd_unroll", "softmax_cross_entropy"]
@@ -227,7 +228,7 @@ def _check_common(apply_fn, loss_fn, params0, X, Y, lr, steps, batch_size, check
         if np.shape(leaf)[:1] != (N,):
             raise ValueError(f"Y must have N = {N} rows (leading axis); got shape "
                              f"{np.shape(leaf)}")
-        if not _is_traced(leaf) and jnp.issubdtype(jnp.result_type(leaf), jnp.inexact) \
+        if not is_traced(leaf) and jnp.issubdtype(jnp.result_type(leaf), jnp.inexact) \
                 and not np.isfinite(np.asarray(leaf)).all():
             raise ValueError("Y has NaN or inf")
     if not (callable(apply_fn) and callable(loss_fn)):
@@ -307,7 +308,7 @@ def class_loss_sensitivity(key, apply_fn, loss_fn, params0, X, Y, classes, *,
         raise ValueError(f"classes must have shape ({N},); got {np.shape(classes)}")
     if not jnp.issubdtype(jnp.result_type(classes), jnp.integer):
         raise ValueError(f"classes must be integers; got dtype {jnp.result_type(classes)}")
-    if not _is_traced(classes):
+    if not is_traced(classes):
         c = np.asarray(classes)
         if c.min() < 0 or c.max() >= num_classes:
             raise ValueError(f"classes must lie in [0, num_classes = {num_classes}); got values "
@@ -345,7 +346,7 @@ def gini(values, axis: int = -1) -> jax.Array:
         raise ValueError(f"values must be real numbers; got dtype {dtype}")
     if np.shape(values)[axis] == 0:
         raise ValueError("values is empty along axis: the Gini coefficient needs n >= 1")
-    if not _is_traced(values):
+    if not is_traced(values):
         v = np.asarray(values)
         if not np.isfinite(v).all():
             raise ValueError("values contain NaN or inf")

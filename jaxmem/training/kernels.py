@@ -51,7 +51,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmem.data.synthetic import _size
-from jaxmem.data.validate import _is_traced, _rows
+from jaxmem.data.validate import _rows, is_traced
 from jaxmem.network import gamma, unit_roundoff
 
 _HIGHEST = jax.lax.Precision.HIGHEST
@@ -75,7 +75,7 @@ def _real_array(a, name: str) -> np.ndarray:
 
 def _check_points(X, name: str = "X") -> None:
     """X of shape (n, d), n >= 1, d >= 1, finite (the offending rows named)."""
-    if _is_traced(X):
+    if is_traced(X):
         return
     X = _real_array(X, name)
     if X.ndim != 2:
@@ -94,7 +94,7 @@ def _check_points(X, name: str = "X") -> None:
 def _check_targets(y, n: int, name: str = "y", allow_matrix: bool = False,
                    points: str = "X") -> None:
     """y of shape (n,) (or (n, C) if allow_matrix), finite."""
-    if _is_traced(y):
+    if is_traced(y):
         return
     y = _real_array(y, name)
     shapes = f"({n},)" + (f" or ({n}, C)" if allow_matrix else "")
@@ -111,7 +111,7 @@ def _check_targets(y, n: int, name: str = "y", allow_matrix: bool = False,
 
 
 def _check_positive_scalar(value, name: str) -> None:
-    if value is None or _is_traced(value):
+    if value is None or is_traced(value):
         return
     v = np.asarray(value)
     if v.shape != () or not np.issubdtype(v.dtype, np.number) or v.dtype == bool:
@@ -184,7 +184,7 @@ def ntk_weights(key, width: int, d: int, dtype=None) -> jax.Array:
 
 def _check_W(W, d: int | None = None) -> None:
     _check_points(W, "W")
-    if d is not None and not _is_traced(W) and np.shape(W)[1] != d:
+    if d is not None and not is_traced(W) and np.shape(W)[1] != d:
         raise ValueError(f"W has {np.shape(W)[1]} columns but the points have {d}: one row "
                          f"w_j in R^d per hidden unit")
 
@@ -256,7 +256,7 @@ def ntk_gram_infinite(X, X2=None, d: int | None = None) -> jax.Array:
     _check_points(X)
     if X2 is not None:
         _check_points(X2, "X2")
-        if not _is_traced(X, X2) and np.shape(X2)[1] != np.shape(X)[1]:
+        if not is_traced(X, X2) and np.shape(X2)[1] != np.shape(X)[1]:
             raise ValueError(f"X2 has {np.shape(X2)[1]} columns but X has {np.shape(X)[1]}")
     d = np.shape(X)[1] if d is None else _size("d", d)
     dtype = _float_dtype(X, X2)
@@ -286,7 +286,7 @@ def ntk_predict(W, A, X) -> jax.Array:
     _check_W(A)
     _check_points(X)
     _check_W(W, np.shape(X)[1])
-    if not _is_traced(W, A) and np.shape(A) != np.shape(W):
+    if not is_traced(W, A) and np.shape(A) != np.shape(W):
         raise ValueError(f"A (the trained a_j) must have the shape of W {np.shape(W)}; "
                          f"got {np.shape(A)}")
     dtype = _float_dtype(W, A, X)
@@ -451,7 +451,7 @@ def gaussian_kernel(X1, X2, bandwidth) -> jax.Array:
     points for every s > 0 (Bochner: its spectral density is positive everywhere)."""
     _check_points(X1, "X1")
     _check_points(X2, "X2")
-    if not _is_traced(X1, X2) and np.shape(X1)[1] != np.shape(X2)[1]:
+    if not is_traced(X1, X2) and np.shape(X1)[1] != np.shape(X2)[1]:
         raise ValueError(f"X2 has {np.shape(X2)[1]} columns but X1 has {np.shape(X1)[1]}")
     _check_positive_scalar(bandwidth, "bandwidth")
     dtype = _float_dtype(X1, X2)
@@ -509,7 +509,7 @@ def kernel_predict(X_train, alpha, X, bandwidth) -> jax.Array:
     _check_points(X_train, "X_train")
     _check_targets(alpha, np.shape(X_train)[0], "alpha", allow_matrix=True, points="X_train")
     _check_points(X)
-    if not _is_traced(X_train, X) and np.shape(X)[1] != np.shape(X_train)[1]:
+    if not is_traced(X_train, X) and np.shape(X)[1] != np.shape(X_train)[1]:
         raise ValueError(f"X has {np.shape(X)[1]} columns but X_train has "
                          f"{np.shape(X_train)[1]}")
     _check_positive_scalar(bandwidth, "bandwidth")
@@ -535,7 +535,7 @@ def kernel_classify(X_train, alpha, X, bandwidth) -> jax.Array:
 def one_hot(labels, classes: int, dtype=None) -> jax.Array:
     """(n, classes) one-hot targets of integer labels in [0, classes)."""
     classes = _size("classes", classes)
-    if not _is_traced(labels):
+    if not is_traced(labels):
         lab = np.asarray(labels)
         if lab.ndim != 1 or not np.issubdtype(lab.dtype, np.integer):
             raise ValueError(f"labels must be a 1-D array of integers; got shape {lab.shape}, "
@@ -560,7 +560,7 @@ def _linear_inputs(X, y, w0=None, steps=None, lr=None):
     _check_positive_scalar(lr, "lr")
     _check_points(X)
     _check_targets(y, np.shape(X)[0])
-    if w0 is not None and not _is_traced(w0):
+    if w0 is not None and not is_traced(w0):
         w = _real_array(w0, "w0")
         d = np.shape(X)[1]
         if w.shape != (d,):

@@ -255,3 +255,16 @@ def test_bubeck_general_position_failure_is_flagged():
         _, info = bubeck2020.build(jax.random.key(seed), X, y)
         valid.append(bool(info["valid"]))
     assert not all(valid)   # some grouping pairs two collinear points with the third outside
+
+
+def test_best_direction_takes_the_candidate_with_the_largest_gap():
+    """Zhang's and Yun's shared projection: of 8 Gaussian candidates (the same draws as
+    jax.random.normal(key, (8, d))), the one whose sorted projections' minimum gap is largest."""
+    from jaxmem.constructions.projection import best_direction
+    X, _ = gaussian(jax.random.key(5), 50, 3)
+    key = jax.random.key(6)
+    U = np.asarray(jax.random.normal(key, (8, 3), X.dtype))
+    gaps = [np.min(np.diff(np.sort(np.asarray(X) @ u))) for u in U]
+    assert np.array_equal(np.asarray(best_direction(key, X, 8)), U[int(np.argmax(gaps))])
+    assert np.array_equal(np.asarray(best_direction(key, X, 1)),
+                          np.asarray(jax.random.normal(key, (1, 3), X.dtype))[0])

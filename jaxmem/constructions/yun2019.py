@@ -82,6 +82,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmem import exact, network
+from jaxmem.constructions.projection import best_direction
 from jaxmem.data.validate import float_data
 
 ACTIVATIONS = ("relu", "hardtanh")
@@ -351,16 +352,6 @@ def _cuts_exact(ts, K: int, q: int, boundaries: str) -> list[int]:
 # Float path (JAX)
 # --------------------------------------------------------------------------------------------
 
-def _direction(key, X, directions: int):
-    """A random Gaussian direction; with directions > 1, the one whose sorted projections
-    have the largest minimum gap (the digest's "choose the projection that maximizes the
-    minimum gap", a constant-factor gain in M_j)."""
-    U = jax.random.normal(key, (directions, X.shape[1]), X.dtype)
-    ts = jnp.sort(jnp.matmul(X, U.T, precision=jax.lax.Precision.HIGHEST), axis=0)
-    gaps = jnp.min(jnp.diff(ts, axis=0), axis=0, initial=jnp.inf)
-    return U[jnp.argmax(gaps)]
-
-
 def _slots_jax(ts, cuts, K: int, q: int):
     """Slots (K, q), which of them are real, and the real ones' indices into ts. Block k holds
     its n_k real points, then v_k = q - n_k virtual points (label 0) spaced G_k / (4 (v_k + 1))
@@ -424,7 +415,7 @@ def build(key, X, y, q: int | None = None, activation: str = "relu", *, directio
     X = jnp.asarray(X)
     dt = jnp.result_type(X.dtype, jnp.float32)
     X, y = X.astype(dt), jnp.asarray(y).astype(dt)
-    u = _direction(key, X, directions)
+    u = best_direction(key, X, directions)
     t = jnp.matmul(X, u, precision=jax.lax.Precision.HIGHEST)
     order = jnp.argsort(t)
     ts, ys = t[order], y[order]

@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxmem import network
+from jaxmem.constructions.projection import best_direction
 from jaxmem.data.validate import float_data, is_traced
 
 
@@ -31,15 +32,6 @@ def _check_options(theta, directions):
         raise ValueError(f"theta must lie in (0, 1) so that the knots interleave; got {theta}")
     if not isinstance(directions, int) or directions < 1:
         raise ValueError(f"directions must be a positive int; got {directions!r}")
-
-
-def _direction(key, X, directions: int):
-    """A random direction; with directions > 1, the one whose sorted projections have the
-    largest minimum gap (a constant-factor gain, digest A.2)."""
-    A = jax.random.normal(key, (directions, X.shape[1]), X.dtype)
-    ts = jnp.sort(X @ A.T, axis=0)  # (n, directions)
-    gaps = jnp.min(jnp.diff(ts, axis=0), axis=0, initial=jnp.inf)
-    return A[jnp.argmax(gaps)]
 
 
 def _knots(ts, theta):
@@ -69,7 +61,7 @@ def _weights(ts, ys, b):
 
 
 def _solve(key, X, y, theta, directions):
-    a = _direction(key, X, directions)
+    a = best_direction(key, X, directions)
     t = X @ a
     order = jnp.argsort(t)
     ts, ys = t[order], y[order]

@@ -307,8 +307,8 @@ def _sweep(args) -> int:
         stats = run_sweep(grid, store, devices=args.devices, chunk_size=args.chunk_size,
                           distributed=args.distributed,
                           progress=False if args.no_progress else None,
-                          other_code=_other_code(args), allow_large=args.allow_large,
-                          exact_budget=args.exact_budget)
+                          other_code=_other_code(args), exact_budget=args.exact_budget,
+                          allow_large=True)   # the size was checked above, before the store
     except (OtherCodeError, SizeError, StoreError) as err:
         return _fail("sweep", err)
     finally:

@@ -34,6 +34,7 @@ from typing import Any, Callable
 import jax
 import numpy as np
 
+from jaxmem.metrics import fit_outcome  # noqa: F401 (the trials' name for it)
 from jaxmem.stats import clopper_pearson, fit_exponent
 from jaxmem.sweep import dataset_keys, run_chunked
 
@@ -134,17 +135,6 @@ class Result:
         return dataclasses.asdict(self)
 
 
-def fit_outcome(fit: dict, checks_ok) -> dict:
-    """`ok` and `undecided` of a trial whose pass is "the network fits, and checks_ok" (the
-    size checks and validity flags): ok only when the fit is decided and passes; undecided
-    when the checks pass and no point fails but some point the rounding bound cannot decide
-    (`jaxmem.metrics.fit_report`). Use inside a trial (jit-compatible)."""
-    from jaxmem import metrics
-    return dict(ok=checks_ok & fit["interpolates"],
-                undecided=checks_ok & (fit["decision"] == metrics.UNDECIDED),
-                undecided_points=fit["undecided_points"])
-
-
 def exact_fit(parts: Callable[..., tuple],
               rebuild: Callable[..., bool] | None = None) -> Callable[..., dict]:
     """A Claim's `exact` step for trials built on a float network: parts(key, **config) ->
@@ -177,14 +167,11 @@ def exact_fit(parts: Callable[..., tuple],
         net, X, y, checks_ok = rebuilt(key, config)[:4]
         report = metrics.exact_fit_report(net, X, y)
         checks_ok = bool(np.asarray(checks_ok))
-        fits = report["interpolates"]
-        out = dict(float_network_fits=fits, exact_rebuild_fits=False)
-        if not fits and rebuild is not None and checks_ok:
-            fits = out["exact_rebuild_fits"] = bool(rebuild(key, **config))
-        return dict(out, ok=checks_ok and fits,
-                    undecided=checks_ok and report["decision"] == metrics.UNDECIDED,
-                    interpolates=report["interpolates"],
-                    undecided_points=report["undecided_points"])
+        out = dict(metrics.fit_outcome(report, checks_ok), interpolates=report["interpolates"],
+                   float_network_fits=report["interpolates"], exact_rebuild_fits=False)
+        if not out["ok"] and rebuild is not None and checks_ok:
+            out["ok"] = out["exact_rebuild_fits"] = bool(rebuild(key, **config))
+        return out
     return exact
 
 

@@ -208,11 +208,11 @@ def fit_report(net: Network, X, y, *, resolution: float = FIT_RESOLUTION) -> dic
     X, y = _check(net, X, y)
     f, tol, bound = _evaluate(net, X)
     err = jnp.abs(f - y)
-    points = value_decisions(f, y, tol, bound=bound, resolution=resolution)
+    scale = label_scale(y)
+    points = value_decisions(f, y, tol, bound=bound, resolution=resolution, scale=scale)
     signs = sign_decisions(f, y, bound)
     ratio = err / jnp.maximum(tol, jnp.finfo(X.dtype).tiny)
     decision = dataset_decision(points)
-    scale = label_scale(y)
     return dict(
         decision=decision,
         interpolates=decision == FITS,
@@ -229,6 +229,16 @@ def fit_report(net: Network, X, y, *, resolution: float = FIT_RESOLUTION) -> dic
         tie_fraction=jnp.mean(f == 0),
         margin=jnp.min(jnp.where(jnp.isfinite(f), y * f, -jnp.inf)),
     )
+
+
+def fit_outcome(report: dict, checks_ok) -> dict:
+    """`ok`, `undecided` and `undecided_points` of a dataset whose pass is "the network fits,
+    and checks_ok" (sizes, validity flags): ok only when the fit is decided and passes;
+    undecided when the checks pass and no point fails but some point is undecided. `report`
+    is `fit_report`'s (inside jit, arrays) or `exact_fit_report`'s (host, Python values)."""
+    return dict(ok=checks_ok & report["interpolates"],
+                undecided=checks_ok & (report["decision"] == UNDECIDED),
+                undecided_points=report["undecided_points"])
 
 
 # --------------------------------------------------------------------------------------------
@@ -273,7 +283,8 @@ def exact_fit_decisions(net: Network, X, y, decisions=None, *,
     if not (out == UNDECIDED).any():
         return out
     yh = np.asarray(y, np.float64)
-    threshold = resolution * float(np.max(np.abs(yh), initial=0))
+    scale = float(np.max(np.abs(yh), initial=0))
+    threshold = resolution * scale
     f, bound = (np.asarray(v, np.float64) for v in _compensated(net, X))
     u = network.unit_roundoff(X.dtype)
     err = np.abs(f - yh)
@@ -287,7 +298,7 @@ def exact_fit_decisions(net: Network, X, y, decisions=None, *,
         Xh = np.asarray(X, np.float64)
         exact_f = exact.apply(exact.from_network(net, allow_float=True),
                               Xh[rows].astype(object), allow_float=True)
-        limit = Fraction(resolution) * Fraction(float(np.max(np.abs(yh), initial=0)))
+        limit = Fraction(resolution) * Fraction(scale)
         for r, fi in zip(rows, np.atleast_1d(exact_f)):
             out[r] = FITS if abs(Fraction(fi) - Fraction(float(yh[r]))) <= limit else FAILS
     return out
@@ -367,7 +378,7 @@ def weight_stats(net: Network) -> dict:
 
 __all__ = [
     "DECISIONS", "FAILS", "FITS", "FIT_RESOLUTION", "UNDECIDED", "dataset_decision",
-    "exact_fit_decisions", "exact_fit_report", "fit_decisions", "label_scale",
+    "exact_fit_decisions", "exact_fit_report", "fit_decisions", "fit_outcome", "label_scale",
     "margin_decisions", "sign_decisions", "value_decisions",
     "fit_report", "float32_deployable", "float32_report", "interpolates",
     "interpolation_tolerance", "margin", "max_abs_error", "sign_accuracy", "tie_fraction",

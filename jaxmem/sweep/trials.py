@@ -253,10 +253,8 @@ def redecide(static: tuple, key, dynamic) -> dict:
     net, X, y, info = _network_program(static)(key, dynamic)
     report = metrics.exact_fit_report(net, X, y)
     valid = bool(np.asarray(info.get("valid", True)))
-    return dict(ok=valid and report["interpolates"],
-                undecided=valid and report["decision"] == metrics.UNDECIDED,
-                interpolates=report["interpolates"],
-                undecided_points=report["undecided_points"], redecided=True)
+    return dict(metrics.fit_outcome(report, valid), interpolates=report["interpolates"],
+                redecided=True)
 
 
 def construction_trial(key, dynamic, *, construction, data, labels, dtype, n, d, options):
@@ -277,9 +275,7 @@ def construction_trial(key, dynamic, *, construction, data, labels, dtype, n, d,
     # ok: decided and fitting; undecided: valid, no failing point, but some point the
     # rounding bound cannot decide (metrics.value_decisions), never counted as a pass.
     out = dict(
-        ok=valid & fit["interpolates"],
-        undecided=valid & (fit["decision"] == metrics.UNDECIDED),
-        undecided_points=fit["undecided_points"],
+        **metrics.fit_outcome(fit, valid),
         redecided=jnp.asarray(False),     # set by the sweep's host re-decision (`redecide`)
         valid=valid,
         interpolates=fit["interpolates"],

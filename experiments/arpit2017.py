@@ -102,7 +102,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments._records import RunStats, experiment_run, run_records, scale_size
+from jaxmem.experiment import register_experiment
+from jaxmem.experiments._records import RunStats, experiment_run, run_records, scale_size
 from jaxmem.sweep.keys import config_hash
 from jaxmem.training import mlp
 
@@ -239,7 +240,7 @@ def load_pool(source: str, n_total: int) -> tuple[np.ndarray, np.ndarray]:
         from jaxmem.data import load_digits
         X, y = load_digits()
     elif source == "synthetic":
-        from verify.arpit2017 import centres_for, mixture
+        from jaxmem.verify.arpit2017 import centres_for, mixture
         key = jax.random.key(SEED)
         C = centres_for(jax.random.fold_in(key, 0), 64, CLASSES, jnp.float64
                         if jax.config.jax_enable_x64 else jnp.float32)
@@ -522,7 +523,7 @@ def compute(store, scale: str, *, progress: bool | None = None) -> dict:
 def render(store, runs: dict, out_dir: str) -> list[str]:
     """The figures, CSV and Markdown from the store's records of the run `runs[NAME]`
     (default: the newest arpit2017 run). ValueError if there are none."""
-    from experiments import _genzel2023 as g
+    from jaxmem.experiments import _genzel2023 as g
     records = run_records(store, runs, NAME)
     table = Table.from_records(records)
     paths = [write_csv(table, g.out_path(out_dir, f"{NAME}.csv"))]
@@ -657,7 +658,7 @@ def _band(ax, x, arr, color, label, style="-"):
 
 
 def plot_csr(table: Table, path: str) -> str:
-    from experiments import _genzel2023 as g
+    from jaxmem.experiments import _genzel2023 as g
     radii = table.radii
     fig = g.figure(4.2 * len(radii), 7.2)
     axes = fig.subplots(2, len(radii), squeeze=False)
@@ -687,7 +688,7 @@ def plot_csr(table: Table, path: str) -> str:
 
 
 def plot_gini(table: Table, path: str) -> str:
-    from experiments import _genzel2023 as g
+    from jaxmem.experiments import _genzel2023 as g
     fig = g.figure(9.0, 3.8)
     ax, bar = fig.subplots(1, 2, width_ratios=[2, 1])
     finals = {}
@@ -839,3 +840,5 @@ def markdown(table: Table) -> str:
                       for k in KINDS]
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+register_experiment(__name__)

@@ -49,8 +49,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import _records
-from experiments._records import RunStats, experiment_run, run_records, scale_size
+from jaxmem.experiment import register_experiment
+from jaxmem.experiments import _records
+from jaxmem.experiments._records import RunStats, experiment_run, run_records, scale_size
 from jaxmem.metrics import separability as sep
 from jaxmem.sweep.keys import config_hash, dataset_keys
 
@@ -267,7 +268,7 @@ def markdown(rows: list[dict]) -> str:
 # --- the figure ----------------------------------------------------------------------------------
 
 def plot(rows: list[dict], path: str) -> str:
-    from experiments import _genzel2023 as g
+    from jaxmem.experiments import _genzel2023 as g
     fig = g.figure(11.0, 4.4)
     axes = fig.subplots(1, 2, sharey=True, squeeze=False)[0]
     dims = sorted({r["d"] for r in rows})
@@ -306,7 +307,7 @@ def plot(rows: list[dict], path: str) -> str:
 def render(store, runs: dict, out_dir: str) -> list[str]:
     """The figure, CSV and Markdown from the store's records of the run `runs[NAME]` (default:
     the newest cover_capacity run). ValueError if there are none."""
-    from experiments import _genzel2023 as g
+    from jaxmem.experiments import _genzel2023 as g
     rows = summarize(run_records(store, runs, NAME))
     csv_path = write_csv(rows, g.out_path(out_dir, f"{NAME}.csv"))
     md_path = g.out_path(out_dir, f"{NAME}.md")
@@ -318,3 +319,5 @@ def render(store, runs: dict, out_dir: str) -> list[str]:
 __all__ = ["CSV_COLUMNS", "DATA_RULE", "NAME", "REGENERATES", "SCALES", "compute", "configs",
            "draw", "grids", "markdown", "measure", "point_counts", "render", "run", "summarize",
            "write_csv"]
+
+register_experiment(__name__)

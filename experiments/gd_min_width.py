@@ -34,7 +34,8 @@ import time
 import jax
 import numpy as np
 
-from experiments._records import experiment_run, run_records, scale_size
+from jaxmem.experiment import register_experiment
+from jaxmem.experiments._records import experiment_run, run_records, scale_size
 from jaxmem.stats import loglog_slope
 from jaxmem.sweep.keys import canonical_json, config_hash, config_id
 from jaxmem.training import min_width
@@ -220,7 +221,7 @@ def _setting(r) -> str:
 
 
 def plot_phase(rows: list[dict], path: str) -> str:
-    from experiments import _genzel2023 as g
+    from jaxmem.experiments import _genzel2023 as g
     panels = sorted({(_setting(r), r["d"]) for r in rows})
     fig = g.figure(4.2 * len(panels), 3.6)
     axes = np.atleast_1d(fig.subplots(1, len(panels)))
@@ -240,7 +241,7 @@ def plot_phase(rows: list[dict], path: str) -> str:
 
 
 def plot_ratio(summaries: list[dict], path: str) -> str:
-    from experiments import _genzel2023 as g
+    from jaxmem.experiments import _genzel2023 as g
     fig = g.figure(5.5, 3.8)
     ax = fig.subplots()
     for (setting, d) in sorted({(_setting(s), s["d"]) for s in summaries}):
@@ -297,7 +298,7 @@ def markdown(summaries: list[dict]) -> str:
 
 
 def render(store, runs: dict, out_dir: str) -> list[str]:
-    from experiments import _genzel2023 as g
+    from jaxmem.experiments import _genzel2023 as g
     records = run_records(store, runs, NAME)
     rows = width_rows(records)
     summaries = cell_summaries(rows)
@@ -308,3 +309,5 @@ def render(store, runs: dict, out_dir: str) -> list[str]:
     with open(md, "w") as f:
         f.write(markdown(summaries))
     return paths + [md]
+
+register_experiment(__name__)

@@ -38,8 +38,9 @@ import warnings
 
 import numpy as np
 
-from experiments import _genzel2023 as g
-from experiments._records import scale_size
+from jaxmem.experiment import register_experiment
+from jaxmem.experiments import _genzel2023 as g
+from jaxmem.experiments._records import scale_size
 from jaxmem.sweep import Grid, parse_grid
 
 NAME = "genzel2023_illustrations"
@@ -379,3 +380,5 @@ def render(store, runs: dict[str, int], out_dir: str) -> list[str]:
         (net,) = nets["moons_large"].values()
         paths.append(plot_large(net, mesh, path("_moons_large.png")))
     return paths
+
+register_experiment(__name__)

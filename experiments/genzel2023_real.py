@@ -35,8 +35,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from experiments import _genzel2023 as g
-from experiments._records import scale_size
+from jaxmem.experiment import register_experiment
+from jaxmem.experiments import _genzel2023 as g
+from jaxmem.experiments._records import scale_size
 from jaxmem.sweep import Grid, parse_grid
 
 NAME = "genzel2023_real"
@@ -320,3 +321,5 @@ def render(store, runs: dict[str, int], out_dir: str) -> list[str]:
     if pairs:
         paths.append(plot_size(pairs, path("_size.png")))
     return paths
+
+register_experiment(__name__)

@@ -19,8 +19,9 @@ Outputs (from the results store alone):
 
 from __future__ import annotations
 
-from experiments import _genzel2023 as g
-from experiments._records import scale_size
+from jaxmem.experiment import register_experiment
+from jaxmem.experiments import _genzel2023 as g
+from jaxmem.experiments._records import scale_size
 from jaxmem.sweep import Grid, parse_grid
 
 NAME = "genzel2023_size"
@@ -144,3 +145,5 @@ def render(store, runs: dict[str, int], out_dir: str) -> list[str]:
             plot_interp(rows, path("_interp.png")),
             plot_width(rows, path("_width.png")),
             plot_slices(rows, path("_slices.png"))]
+
+register_experiment(__name__)

@@ -118,7 +118,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments._records import RunStats, experiment_run, run_records, scale_size
+from jaxmem.experiment import register_experiment
+from jaxmem.experiments._records import RunStats, experiment_run, run_records, scale_size
 from jaxmem.metrics import information
 from jaxmem.sweep.keys import config_hash, dataset_keys
 from jaxmem.training import mlp
@@ -495,7 +496,7 @@ def compute(store, scale: str, *, progress: bool | None = None) -> dict:
 def render(store, runs: dict, out_dir: str) -> list[str]:
     """The figure, CSV and Markdown from the store's records of the run `runs[NAME]` (default:
     the newest information_plane run). ValueError if there are none."""
-    from experiments import _genzel2023 as g
+    from jaxmem.experiments import _genzel2023 as g
     records = run_records(store, runs, NAME)
     rows = config_rows(records)
     paths = [write_csv(rows, g.out_path(out_dir, f"{NAME}.csv")),
@@ -580,7 +581,7 @@ def plot(rows: list[dict], path: str) -> str:
     from matplotlib import colormaps
     from matplotlib.colors import LogNorm
 
-    from experiments import _genzel2023 as g
+    from jaxmem.experiments import _genzel2023 as g
     acts = activations_of(rows)
     fig = g.figure(5.4 * len(acts) + 0.8, 8.6)
     axes = fig.subplots(2, len(acts), squeeze=False)
@@ -853,3 +854,5 @@ def markdown(rows: list[dict], records: list[dict]) -> str:
                      f"last checkpoint (T{drop['layer']}); its lowest seed mean is "
                      f"{low['raw_min']:.3f} bits (T{low['layer']}).")
     return "\n".join(lines) + "\n"
+
+register_experiment(__name__)

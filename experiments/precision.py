@@ -23,6 +23,7 @@ import os
 
 import numpy as np
 
+from jaxmem.experiment import register_experiment
 from jaxmem.sweep import Grid, parse_grid
 
 NAME = "precision"
@@ -253,3 +254,5 @@ def render(store, runs: dict[str, int], out_dir: str) -> list[str]:
         f.write(markdown(rows))
     plot(rows, png_path)
     return [png_path, csv_path, md_path]
+
+register_experiment(__name__)

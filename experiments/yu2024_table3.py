@@ -38,8 +38,9 @@ import time
 import jax
 import numpy as np
 
-from experiments import yu2024_tables as tables
-from experiments._records import experiment_run, scale_size
+from jaxmem.experiment import register_experiment
+from jaxmem.experiments import yu2024_tables as tables
+from jaxmem.experiments._records import experiment_run, scale_size
 from jaxmem.sweep.keys import config_hash
 
 NAME = "yu2024_table3"
@@ -218,7 +219,7 @@ def pair_rows(records: list[dict], m1: dict) -> list[dict]:
 
 
 def plot(rows: list[dict], path: str) -> str:
-    from experiments import _genzel2023 as g
+    from jaxmem.experiments import _genzel2023 as g
     have_m1 = any(r["m1_draws"] for r in rows)
     panels = 3 if have_m1 else 1
     fig = tables.figure(5.6 * panels, 5.4, **tables.margins(TABLE))
@@ -287,7 +288,7 @@ def markdown(rows: list[dict], config: dict) -> str:
 
 
 def render_table(store, out_dir: str, run_id=None) -> list[str]:
-    from experiments import _genzel2023 as g
+    from jaxmem.experiments import _genzel2023 as g
     from jaxmem.store import StoreError
     try:
         run_row = store.run(sweep_name() if run_id is None else run_id)
@@ -307,3 +308,5 @@ def render_table(store, out_dir: str, run_id=None) -> list[str]:
     with open(path(".md"), "w") as f:
         f.write(markdown(rows, config))
     return paths + [path(".md")]
+
+register_experiment(__name__)

@@ -45,8 +45,9 @@ import time
 
 import numpy as np
 
-from experiments import yu2024_tables as tables
-from experiments._records import RunStats, experiment_run, scale_size, write_csv
+from jaxmem.experiment import register_experiment
+from jaxmem.experiments import yu2024_tables as tables
+from jaxmem.experiments._records import RunStats, experiment_run, scale_size, write_csv
 from jaxmem import exact
 from jaxmem.sweep.keys import config_hash
 
@@ -264,7 +265,7 @@ def table_rows(records: list[dict]) -> list[dict]:
 
 
 def plot(rows: list[dict], table: str, path: str) -> str:
-    from experiments import _genzel2023 as g
+    from jaxmem.experiments import _genzel2023 as g
     pairs = sorted({(r["negative"], r["positive"]) for r in rows})
     present = [c for c in CONSTRUCTIONS if any(r["construction"] == c for r in rows)]
     fig = tables.figure(7.5, 4.2, bottom=0.14, left=0.09)
@@ -346,7 +347,7 @@ def markdown(rows: list[dict], table: str) -> str:
 
 def render_tables(store, out_dir: str, runs: dict | None = None) -> list[str]:
     """CSV and PNG per table that has records, one markdown for all of them."""
-    from experiments import _genzel2023 as g
+    from jaxmem.experiments import _genzel2023 as g
     runs = runs or {}
     paths, sections = [], []
     for table in TABLES:
@@ -374,3 +375,5 @@ def _records(store, table: str, run_id=None) -> list[dict]:
     except StoreError:
         return []
     return store.records(run_row["run_id"])
+
+register_experiment(__name__)

@@ -66,9 +66,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxmem.experiment import register_experiment
 from jaxmem.constructions import yu2024
 from jaxmem.data import real, tasks
-from experiments._records import experiment_run, scale_size
+from jaxmem.experiments._records import experiment_run, scale_size
 from jaxmem.sweep import GridError
 from jaxmem.sweep.keys import config_hash
 
@@ -590,7 +591,7 @@ def plot_table(rows: list[dict], table: str, path: str) -> str:
     fig.suptitle(f"{TITLES[table]} ({PAPER_TABLE[table]}): {r['per_class']} training images "
                  f"per class, mean over {r['draws']} draw(s); row a, column b = pair (a, b), "
                  f"+1 = the larger class", fontsize=10)
-    from experiments import _genzel2023 as g
+    from jaxmem.experiments import _genzel2023 as g
     return g.save(fig, path)
 
 
@@ -702,7 +703,7 @@ def markdown(rows_by_table: dict[str, list[dict]]) -> str:
 def render_tables(store, out_dir: str, runs: dict | None = None) -> list[str]:
     """Every table with records in the store (the given runs, else each table's newest run):
     CSVs, heatmaps, one Markdown summary. ValueError if no table has records."""
-    from experiments import _genzel2023 as g
+    from jaxmem.experiments import _genzel2023 as g
     runs = runs or {}
     rows_by_table = {}
     for table in TABLES:
@@ -722,3 +723,5 @@ def render_tables(store, out_dir: str, runs: dict | None = None) -> list[str]:
     with open(md, "w") as f:
         f.write(markdown(rows_by_table))
     return paths + [md]
+
+register_experiment(__name__)

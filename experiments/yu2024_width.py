@@ -80,7 +80,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments._records import RunStats, experiment_run, run_records, scale_size
+from jaxmem.experiment import register_experiment
+from jaxmem.experiments._records import RunStats, experiment_run, run_records, scale_size
 from jaxmem.constructions import yu2024
 from jaxmem.data.ball_annulus import ball_annulus
 from jaxmem.metrics.width_ceiling import (bayes_projection_predict, paper_min_dimension,
@@ -365,7 +366,7 @@ def compute(store, scale: str, *, progress: bool | None = None) -> dict:
 def render(store, runs: dict, out_dir: str) -> list[str]:
     """The figure, CSV and Markdown from the store's records of the run `runs[NAME]` (default:
     the newest yu2024_width run). ValueError if there are none."""
-    from experiments import _genzel2023 as g
+    from jaxmem.experiments import _genzel2023 as g
     records = run_records(store, runs, NAME)
     rows = config_rows(records)
     paths = [write_csv(rows, g.out_path(out_dir, f"{NAME}.csv")),
@@ -383,7 +384,7 @@ def allowed_accuracy(n_test: int, ceiling: float, delta: float = DELTA) -> float
     delta: the (1 - delta)-quantile of Binomial(n_test, ceiling) / n_test (1 without a ceiling)."""
     if ceiling >= 1:
         return 1.0
-    from verify.yu2024_width import allowed_correct
+    from jaxmem.verify.yu2024_width import allowed_correct
     return allowed_correct(n_test, ceiling, delta) / n_test
 
 
@@ -458,7 +459,7 @@ def write_csv(rows: list[dict], path: str) -> str:
 # --- the figure ------------------------------------------------------------------------------
 
 def plot(rows: list[dict], path: str) -> str:
-    from experiments import _genzel2023 as g
+    from jaxmem.experiments import _genzel2023 as g
     ns = sorted({r["n"] for r in rows})
     Ns = sorted({r["n_train"] for r in rows})
     fig = g.figure(4.6 * len(ns), 5.0)
@@ -590,3 +591,5 @@ def markdown(rows: list[dict]) -> str:
         lines.append(f"| {w} | {n:,} | {c:.6f} | {paper_width_bound(n, w):.6f} | "
                      f"{'yes' if c <= 0.51 else 'NO'} |")
     return "\n".join(lines) + "\n"
+
+register_experiment(__name__)

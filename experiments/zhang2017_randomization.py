@@ -89,8 +89,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from experiments import _records
-from experiments._records import RunStats, experiment_run, run_records, scale_size
+from jaxmem.experiment import register_experiment
+from jaxmem.experiments import _records
+from jaxmem.experiments._records import RunStats, experiment_run, run_records, scale_size
 from jaxmem.data.randomize import randomize
 from jaxmem.sweep.keys import config_hash, dataset_keys
 from jaxmem.training import mlp
@@ -523,7 +524,7 @@ def compute(store, scale: str, *, progress: bool | None = None) -> dict:
 def render(store, runs: dict, out_dir: str) -> list[str]:
     """The CSV, Markdown and figures from the store's records of the run `runs[NAME]`
     (default: the newest zhang2017_randomization run). ValueError if there are none."""
-    from experiments import _genzel2023 as g
+    from jaxmem.experiments import _genzel2023 as g
     records = run_records(store, runs, NAME)
     rows = table_rows(records)
     paths = [write_csv(rows, g.out_path(out_dir, f"{NAME}.csv")),
@@ -651,7 +652,7 @@ def _label_rows(rows, model):
 
 def plot_loss(rows: list[dict], path: str) -> str:
     """Fig. 1a: the seed-mean training loss against steps, per randomization, per model."""
-    from experiments import _genzel2023 as g
+    from jaxmem.experiments import _genzel2023 as g
     models = _models(rows)
     fig = g.figure(max(5.0 * len(models), 7.0), 4.2)
     axes = fig.subplots(1, len(models), squeeze=False)[0]
@@ -677,7 +678,7 @@ def plot_loss(rows: list[dict], path: str) -> str:
 
 def plot_corruption(rows: list[dict], path: str) -> str:
     """Fig. 1b/c: steps to 100% train accuracy and test error against p, per model."""
-    from experiments import _genzel2023 as g
+    from jaxmem.experiments import _genzel2023 as g
     fig = g.figure(10.0, 4.2)
     ax_steps, ax_err = fig.subplots(1, 2)
     for i, model in enumerate(_models(rows)):
@@ -868,3 +869,5 @@ def markdown(rows: list[dict]) -> str:
               f"Figures: `{NAME}_loss.png` (Fig. 1a), `{NAME}_corruption.png` (Fig. 1b, c); "
               f"numbers: `{NAME}.csv`."]
     return "\n".join(lines) + "\n"
+
+register_experiment(__name__)

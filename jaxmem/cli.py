@@ -66,10 +66,9 @@ HEADER = (f"{'claim':<38} {'datasets':>8} {'pass rate':>9}  {'interval':<18} {'v
 
 
 def _verify(args) -> int:
-    import verify
-    from verify import claims as claims_mod
+    from jaxmem import claims as claims_mod
 
-    registry = verify.all_claims()
+    registry = claims_mod.all_claims()
     chunk_size = args.chunk_size or claims_mod.DEFAULT_CHUNK
     if args.list:
         for c in registry:
@@ -130,7 +129,7 @@ def _verify(args) -> int:
             store = Store(_store_path(args))
             from jaxmem import provenance
             code = provenance.provenance(sorted({c.trial.__module__ for c in selected}
-                                                | {"verify.claims"}))
+                                                | {"jaxmem.claims"}))
             run_id = store.begin_run(
                 sweep="verify", kind="verify",
                 grid=dict(claims=[c.id for c in selected], scale=args.scale, seed=args.seed,
@@ -196,7 +195,7 @@ def _record_sink(store, run_id, claim, seed, fingerprint):
     import numpy as np
 
     from jaxmem.sweep.keys import canonical_json, config_hash
-    from verify import claims as claims_mod
+    from jaxmem import claims as claims_mod
 
     def sink(config, outs):
         stream = dict(claims_mod.stream_config(claim, config), seed=seed, code=fingerprint)
@@ -444,7 +443,7 @@ def _use_data_dir(args) -> None:
 
 
 def _reproduce(args) -> int:
-    import experiments
+    from jaxmem import experiment as experiments
     from jaxmem.store import Store, StoreError
     from jaxmem.sweep import GridError
 
@@ -543,6 +542,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds per claim for re-deciding, in exact arithmetic, the datasets "
                         "that floating point cannot decide (default 120; 0: none); what is "
                         "left is reported as undecided")
+    _include_argument(v)
     _store_argument(v)
     v.add_argument("--no-store", action="store_true",
                    help="do not write the verdicts to the results store")
@@ -558,6 +558,7 @@ def build_parser() -> argparse.ArgumentParser:
                "{start, stop, step} / {start, stop, num, scale} ranges). See "
                "`jaxmem sweep --list` and jaxmem/sweep/grid.py.")
     s.add_argument("grid", nargs="?", metavar="GRID.toml", help="the grid file")
+    _include_argument(s)
     _store_argument(s)
     s.add_argument("--devices", type=int, metavar="N",
                    help="shard each chunk over the first N local devices (default: all)")
@@ -617,6 +618,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="quick: small grids (default); full: the paper's sizes, for a GPU")
     p.add_argument("--out", metavar="DIR",
                    help="output folder (default ./jaxmem-figures/NAME/)")
+    _include_argument(p)
     _store_argument(p)
     p.add_argument("--devices", type=int, metavar="N", help="as for sweep")
     p.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
@@ -629,6 +631,12 @@ def _data_dir_argument(parser) -> None:
     parser.add_argument("--data-dir", metavar="DIR",
                         help="where MNIST (IDX files) and CIFAR-10 (python batches) are read "
                              "from (default: $JAXMEM_DATA, else ~/.cache/jaxmem/data)")
+
+
+def _include_argument(parser) -> None:
+    parser.add_argument("--include", action="append", metavar="PATH", default=[],
+                        help="import a plugin (a .py file, or a folder of them) that registers "
+                             "claims, constructions, data families or experiments; repeatable")
 
 
 def _store_argument(parser) -> None:
@@ -692,13 +700,23 @@ def _main(argv=None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
+    from jaxmem import registry
+    try:
+        for path in getattr(args, "include", []):
+            registry.include(path)
+        return _run(parser, args)
+    except registry.PluginError as err:
+        return _fail(args.command, err)
+
+
+def _run(parser, args) -> int:
     if args.command == "verify":
         if args.chunk_size is not None and args.chunk_size < 1:
             parser.error("--chunk-size must be positive")
         if not 0 <= args.seed < 2 ** 63:
             parser.error(f"--seed must be an integer in [0, 2^63); got {args.seed}")
         if args.exact_budget is None:
-            from verify.claims import EXACT_BUDGET
+            from jaxmem.claims import EXACT_BUDGET
             args.exact_budget = EXACT_BUDGET
         elif not 0 <= args.exact_budget < float("inf"):
             parser.error("--exact-budget must be a finite number of seconds >= 0")

@@ -13,13 +13,13 @@ import jax
 import numpy as np
 import pytest
 
-import experiments
-from experiments import arpit2017 as E
+from jaxmem import experiment as experiments
+from jaxmem.experiments import arpit2017 as E
 from jaxmem import cli
 from jaxmem.store import Store
 from jaxmem.sweep import dataset_keys
-from verify import arpit2017 as V
-from verify import claims as C
+from jaxmem.verify import arpit2017 as V
+from jaxmem import claims as C
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -88,7 +88,7 @@ def test_claim_dataset_and_grids():
 
 # --- the experiment --------------------------------------------------------------------------
 
-MODULE = "experiments.arpit2017"
+MODULE = "jaxmem.experiments.arpit2017"
 TINY = dict(
     data=None,
     csr=dict(n_train=60, n_val=40, hidden=(16, 16), batch_size=20, lr=0.05, momentum=0.9,
@@ -116,7 +116,7 @@ def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp("arpit2017")
     store, out = root / "store.sqlite", root / "figures"
     with pytest.MonkeyPatch.context() as mp:
-        assert MODULE in experiments.MODULES    # registered with `jaxmem reproduce`
+        assert MODULE in {m.__name__ for m in experiments.all_experiments()}  # registered
         mp.setitem(E.SCALES, "quick", TINY)
         first = _reproduce(store, out)
         csv_first = (out / f"{E.NAME}.csv").read_text()

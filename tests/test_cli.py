@@ -7,11 +7,11 @@ import os
 import numpy as np
 import pytest
 
-import verify
+import jaxmem.claims
 from jaxmem import cli
 from jaxmem.sweep import expand
-from verify import claims as C
-from verify import zhang2017 as zhang_claims
+from jaxmem import claims as C
+from jaxmem.verify import zhang2017 as zhang_claims
 from tests.test_verify import perturbed_trial, _data
 
 
@@ -23,8 +23,10 @@ def broken_registry(monkeypatch):
                      rule=C.Universal(), dataset=_data)
     small = dataclasses.replace(zhang_claims.LEMMA1, grids=dict(
         quick=expand(n=[4], d=[2], datasets=4), full=expand(n=[4], d=[2], datasets=4)))
-    monkeypatch.setattr(verify, "all_claims", lambda: [small, broken])
-    return broken
+    monkeypatch.setattr(jaxmem.claims, "all_claims", lambda: [small, broken])
+    C.register(broken)     # registered, so that its --reproduce hint is the CLI's
+    yield broken
+    C.CLAIMS.remove(broken.id)
 
 
 @pytest.mark.slow
@@ -148,7 +150,7 @@ def test_verify_shows_each_config_of_its_grid(monkeypatch, capsys):
     passes, undecided and its own interval (not one pooled interval)."""
     grid = expand(n=[3, 8], d=[2], datasets=5)
     claim = dataclasses.replace(zhang_claims.THM1, grids=dict(quick=grid, full=grid))
-    monkeypatch.setattr(verify, "all_claims", lambda: [claim])
+    monkeypatch.setattr(jaxmem.claims, "all_claims", lambda: [claim])
     assert cli.main(["verify", "--json", "--no-store"]) == 0
     (row,) = json.loads(capsys.readouterr().out)
     assert [c["config"] for c in row["configs"]] == [dict(n=3, d=2), dict(n=8, d=2)]
@@ -188,7 +190,7 @@ def test_results_show_prints_every_swept_option(tmp_path, capsys):
 def test_verify_writes_its_records_to_the_store(monkeypatch, capsys, tmp_path):
     grid = expand(n=[3, 8], d=[2], datasets=5)
     claim = dataclasses.replace(zhang_claims.THM1, grids=dict(quick=grid, full=grid))
-    monkeypatch.setattr(verify, "all_claims", lambda: [claim])
+    monkeypatch.setattr(jaxmem.claims, "all_claims", lambda: [claim])
     store = str(tmp_path / "s.sqlite")
     assert cli.main(["verify", "--store", store]) == 0
     capsys.readouterr()

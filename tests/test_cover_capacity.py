@@ -10,8 +10,8 @@ import jax
 import numpy as np
 import pytest
 
-from experiments import cover_capacity as cc
-from experiments._records import scale_size
+from jaxmem.experiments import cover_capacity as cc
+from jaxmem.experiments._records import scale_size
 from jaxmem.metrics import separability as sep
 from jaxmem.store import Store
 

@@ -7,8 +7,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-import experiments
-from experiments import precision
+from jaxmem import experiment as experiments
+from jaxmem.experiments import precision
 from jaxmem.store import Store
 from jaxmem.sweep import Grid, run_sweep
 

@@ -13,12 +13,12 @@ import struct
 import numpy as np
 import pytest
 
-import experiments
-from experiments import _genzel2023 as g
-from experiments import genzel2023_illustrations as illustrations
-from experiments import genzel2023_moons as moons
-from experiments import genzel2023_real as real_data
-from experiments import genzel2023_size as size
+from jaxmem import experiment as experiments
+from jaxmem.experiments import _genzel2023 as g
+from jaxmem.experiments import genzel2023_illustrations as illustrations
+from jaxmem.experiments import genzel2023_moons as moons
+from jaxmem.experiments import genzel2023_real as real_data
+from jaxmem.experiments import genzel2023_size as size
 from jaxmem import cli
 from jaxmem.data import real as real_files
 from jaxmem.store import Store

@@ -13,14 +13,14 @@ import io
 import numpy as np
 import pytest
 
-import experiments
-from experiments import information_plane as ip
+from jaxmem import experiment as experiments
+from jaxmem.experiments import information_plane as ip
 from jaxmem import cli
 from jaxmem.metrics import information
 from jaxmem.store import Store
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-MODULE = "experiments.information_plane"
+MODULE = "jaxmem.experiments.information_plane"
 # tanh only (each activation is two compilations, ~5-10 s on a loaded 2-core CPU), full-batch
 # Adam, 2 seeds, checkpoints at epochs 0 and 2: 2 x 6 configs (one per epoch and layer).
 TINY = dict(activations=("tanh",), seeds=2, epochs=2, checkpoints=2, optimizer="adam",
@@ -31,7 +31,7 @@ DATASETS = CONFIGS * TINY["seeds"]
 
 def _register(mp):
     """The tiny scale in place of quick."""
-    assert MODULE in experiments.MODULES    # registered with `jaxmem reproduce`
+    assert MODULE in {m.__name__ for m in experiments.all_experiments()}  # registered
     mp.setitem(ip.SCALES, "quick", TINY)
 
 

@@ -94,7 +94,7 @@ def test_success_curve_uses_the_same_data_and_init_at_every_width():
 # --- the claims' trials ----------------------------------------------------------------------
 
 def test_counting_bound_widths_are_exactly_those_with_fewer_parameters_than_points():
-    from verify import gd_width
+    from jaxmem.verify import gd_width
     widths = gd_width.below_bound_widths(40, 4)
     assert widths == tuple(range(1, 7))       # 6 * 6 + 1 = 37 < 40 <= 7 * 6 + 1 = 43
     assert all(mlp.param_count(4, m) < 40 for m in widths)
@@ -106,8 +106,8 @@ def test_counting_bound_widths_are_exactly_those_with_fewer_parameters_than_poin
 def test_counting_claim_holds_and_flips_without_training_budget():
     import dataclasses
 
-    from verify import gd_width
-    from verify.claims import run_claim
+    from jaxmem.verify import gd_width
+    from jaxmem.claims import run_claim
     claim = next(c for c in gd_width.CLAIMS if c.id == "gd_width.counting_bound")
     small = dict(n=12, d=2, steps=1500, datasets=2)
     ok = run_claim(dataclasses.replace(claim, grids={"quick": [small], "full": [small]}))
@@ -122,7 +122,7 @@ def test_counting_claim_holds_and_flips_without_training_budget():
 
 @pytest.mark.slow
 def test_experiment_is_resumable_and_renders_from_the_store(tmp_path):
-    from experiments import gd_min_width as exp
+    from jaxmem.experiments import gd_min_width as exp
     size = dict(dims=(2,), ratios=(2, 4), seeds=2, settings=(("sign", "adam", 3e-2, 200, 4),))
     with Store(tmp_path / "s.sqlite") as store:
         first = exp.run(store, "quick", size=size, progress=False)

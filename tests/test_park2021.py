@@ -12,8 +12,8 @@ import pytest
 
 from jaxmem import exact, network
 from jaxmem.constructions import park2021
-from verify import park2021 as claims
-from verify.claims import Scaling, run_claim
+from jaxmem.verify import park2021 as claims
+from jaxmem.claims import Scaling, run_claim
 
 
 def _pixels(rng, N, d):

@@ -121,7 +121,7 @@ def _experiment(store, values, name="exp"):
     """An experiment's own records, written as the experiments do (experiment_run)."""
     import numpy as np
 
-    from experiments._records import experiment_run
+    from jaxmem.experiments._records import experiment_run
     from jaxmem.sweep import config_hash
     config = dict(experiment=name, n=3)
     h = config_hash(config)
@@ -138,7 +138,7 @@ def test_experiments_own_records_follow_the_same_rule(store, monkeypatch):
     from jaxmem.store.code import CodeAwareStore
 
     def aware(mode):
-        return CodeAwareStore(store, provenance.provenance(("experiments._records",)), mode)
+        return CodeAwareStore(store, provenance.provenance(("jaxmem.experiments._records",)), mode)
 
     first, computed = _experiment(aware("stop"), [1.0, 2.0, 3.0])
     assert computed == 3 and store.run(first)["code_fingerprint"] is not None

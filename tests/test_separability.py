@@ -12,8 +12,8 @@ import pytest
 
 from jaxmem import exact
 from jaxmem.metrics import separability as sep
-from verify import separability as vsep
-from verify.claims import run_claim
+from jaxmem.verify import separability as vsep
+from jaxmem.claims import run_claim
 
 
 def _exact_separates(X, y, w, b) -> bool:

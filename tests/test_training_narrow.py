@@ -11,7 +11,7 @@ from jaxmem import network
 from jaxmem.data.ball_annulus import ball_annulus
 from jaxmem.metrics.width_ceiling import projection_accuracy_ceiling
 from jaxmem.training import narrow
-from verify.yu2024_width import allowed_correct
+from jaxmem.verify.yu2024_width import allowed_correct
 
 N, N_TEST, N_DIM = 512, 2000, 5
 

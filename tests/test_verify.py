@@ -8,14 +8,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import verify
+import jaxmem.claims
 from jaxmem import metrics, network
 from jaxmem.constructions import zhang2017
 from jaxmem.data import gaussian
 from jaxmem.network import Layer, Network
 from jaxmem.sweep import expand
-from verify import claims as C
-from verify import zhang2017 as zhang_claims
+from jaxmem import claims as C
+from jaxmem.verify import zhang2017 as zhang_claims
 
 
 def _data(key, n, d):
@@ -78,7 +78,8 @@ def test_universal_flips_and_counterexample_reproduces(trial):
     assert res.verdict == "VIOLATED"
     cex = res.counterexample
     assert cex["global_index"] == 0 and cex["seed"] == 5   # it fails on the very first dataset
-    assert f"--index {cex['global_index']}" in res.detail and "--seed 5" in res.detail
+    # not registered: the hint is the Python call that rebuilds it
+    assert f"reproduce(claim, {cex['global_index']}, scale='quick', seed=5)" in res.detail
     again = C.reproduce(claim, cex["global_index"], seed=5)
     assert again["passed"] is False
     assert again["metrics"] == cex["metrics"]               # bit-for-bit the same failure
@@ -158,7 +159,7 @@ def test_scaling_names_the_first_dataset_left_out_of_the_fit():
     res = C.run_claim(claim)
     cex = res.counterexample
     assert cex is not None and np.isnan(cex["metrics"]["y"])
-    assert f"--index {cex['global_index']}" in res.detail
+    assert f"reproduce(claim, {cex['global_index']}," in res.detail
     assert "non-positive values dropped" in res.detail
     assert np.isnan(C.reproduce(claim, cex["global_index"])["metrics"]["y"])
 
@@ -194,7 +195,7 @@ def test_undecided_datasets_are_never_passes():
     assert res.verdict == "INCONCLUSIVE" and res.n_undecided > 0
     assert res.n_passed == 40 - res.n_undecided
     assert f"{res.n_undecided} of 40 datasets undecided" in res.detail
-    assert "jaxmem verify --reproduce test.undecided_trial --index" in res.detail
+    assert "jaxmem.claims.reproduce(claim, " in res.detail and "not registered" in res.detail
     again = C.reproduce(claim, res.counterexample["global_index"])
     assert again["undecided"] and again["passed"] is False
     # A decided failure outranks the undecided ones.
@@ -274,7 +275,7 @@ def test_lemma1_smallest_eigenvalue_is_checked_against_the_knots():
 def test_ci_expects_holds_from_every_claim_with_a_verdict_rule():
     """The CI claims step compares each verdict with the one its rule can give: a run where
     every claim says INFO fails, as does any INCONCLUSIVE."""
-    registry = verify.all_claims()
+    registry = jaxmem.claims.all_claims()
     good = [dict(id=c.id, verdict=C.expected_verdict(c)) for c in registry]
     assert C.ci_failures(good, registry) == []
     all_info = [dict(id=c.id, verdict="INFO") for c in registry]
@@ -318,15 +319,15 @@ def test_datasets_do_not_depend_on_chunk_size_or_count():
 
 
 def test_registry_has_the_issue_claims_with_both_scales():
-    ids = [c.id for c in verify.all_claims()]
+    ids = [c.id for c in jaxmem.claims.all_claims()]
     for required in ("zhang2017.thm1", "zhang2017.lemma1", "zhang2017.depth_k",
                      "bubeck2020.relu", "baum1988.threshold", "precision.float32"):
         assert required in ids
     assert len(ids) == len(set(ids))
-    for claim in verify.all_claims():
+    for claim in jaxmem.claims.all_claims():
         assert claim.configs("quick") and claim.configs("full")
     with pytest.raises(KeyError, match="unknown claim"):
-        verify.get("nope.claim")
+        jaxmem.claims.get("nope.claim")
 
 
 def test_claim_grid_validation():

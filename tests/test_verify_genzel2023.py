@@ -14,8 +14,8 @@ from scipy import integrate, stats
 
 from jaxmem import network
 from jaxmem.constructions import genzel2023
-from verify import claims as C
-from verify import genzel2023 as g
+from jaxmem import claims as C
+from jaxmem.verify import genzel2023 as g
 
 
 # ---------------------------------------------------------------------------------------------
@@ -106,8 +106,8 @@ def test_the_universal_claim_holds_in_both_regimes_and_reproduces():
 
 
 def test_registered():
-    import verify
-    ids = {c.id for c in verify.all_claims()}
+    import jaxmem.claims
+    ids = {c.id for c in jaxmem.claims.all_claims()}
     assert {c.id for c in g.CLAIMS} <= ids
 
 

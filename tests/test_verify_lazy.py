@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from jaxmem.training import kernels
-from verify import claims as C
-from verify import lazy
+from jaxmem import claims as C
+from jaxmem.verify import lazy
 
 
 # One OpenBLAS thread for the eigensolvers and SVDs (tests/conftest.py says why).

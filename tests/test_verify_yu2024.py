@@ -6,8 +6,8 @@ import dataclasses
 import pytest
 
 from jaxmem.constructions import yu2024 as construction
-from verify import yu2024
-from verify.claims import run_claim
+from jaxmem.verify import yu2024
+from jaxmem.claims import run_claim
 
 
 def _with_grid(claim, configs):

@@ -10,8 +10,8 @@ import pytest
 
 from jaxmem.metrics.width_ceiling import paper_min_dimension, projection_accuracy_ceiling
 from jaxmem.sweep import dataset_keys
-from verify import claims as C
-from verify import yu2024_width as Y
+from jaxmem import claims as C
+from jaxmem.verify import yu2024_width as Y
 
 SMALL = dict(n_train=256, n_test=2000, steps=150, hidden=16, lr=1e-2, delta=1e-3)
 

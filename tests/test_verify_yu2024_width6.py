@@ -5,8 +5,8 @@ import dataclasses
 
 import pytest
 
-from verify import yu2024_width6 as claims
-from verify.claims import Probabilistic, run_claim
+from jaxmem.verify import yu2024_width6 as claims
+from jaxmem.claims import Probabilistic, run_claim
 
 
 def _with_grid(claim, configs, **changes):

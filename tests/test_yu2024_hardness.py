@@ -12,8 +12,8 @@ import pytest
 
 from jaxmem import exact
 from jaxmem.constructions import yu2024_hardness as H
-from verify import yu2024_hardness as V
-from verify.claims import run_claim
+from jaxmem.verify import yu2024_hardness as V
+from jaxmem.claims import run_claim
 
 F = Fraction
 
@@ -380,7 +380,7 @@ def test_gadget_separation_holds_and_flips():
 
 
 def test_gadget_converse_holds_non_vacuously_and_flips():
-    from verify.claims import run_config
+    from jaxmem.claims import run_config
     config = dict(n=8, pairs=12, datasets=16)
     outs = run_config(V.GADGET_CONVERSE, config, 0)
     assert outs["ok"].all()

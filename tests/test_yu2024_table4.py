@@ -6,9 +6,9 @@ absent files exit 2."""
 import numpy as np
 import pytest
 
-import experiments
-from experiments import yu2024_table4 as table4
-from experiments import yu2024_tables as tables
+from jaxmem import experiment as experiments
+from jaxmem.experiments import yu2024_table4 as table4
+from jaxmem.experiments import yu2024_tables as tables
 from jaxmem import exact
 from jaxmem.constructions import yu2024_width6
 from jaxmem.store import Store

@@ -12,9 +12,9 @@ import jax
 import numpy as np
 import pytest
 
-import experiments
-from experiments import yu2024_table3 as table3
-from experiments import yu2024_tables as tables
+from jaxmem import experiment as experiments
+from jaxmem.experiments import yu2024_table3 as table3
+from jaxmem.experiments import yu2024_tables as tables
 from jaxmem import cli
 from jaxmem.constructions import yu2024
 from jaxmem.data import real

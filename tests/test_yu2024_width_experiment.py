@@ -10,15 +10,15 @@ import io
 import numpy as np
 import pytest
 
-import experiments
-from experiments import yu2024_width as yw
+from jaxmem import experiment as experiments
+from jaxmem.experiments import yu2024_width as yw
 from jaxmem import cli
 from jaxmem.metrics.width_ceiling import paper_width_bound, projection_accuracy_ceiling
 from jaxmem.store import Store
 from jaxmem.sweep.keys import canonical_json, config_hash
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-MODULE = "experiments.yu2024_width"
+MODULE = "jaxmem.experiments.yu2024_width"
 # One group (n = 5, N = 64): widths 1 and 2, the wide control 8, 2 seeds, and M1.
 TINY = dict(dimensions=((5, (1, 2)),), wide=8, hidden=8, train_sizes=(64,), seeds=2,
             steps=20, lr=1e-2, batch_size=32, n_test=400)
@@ -27,7 +27,7 @@ DATASETS = 3 * 2 + 1
 
 def _register(mp):
     """The tiny scale in place of quick."""
-    assert MODULE in experiments.MODULES    # registered with `jaxmem reproduce`
+    assert MODULE in {m.__name__ for m in experiments.all_experiments()}  # registered
     mp.setitem(yw.SCALES, "quick", TINY)
 
 

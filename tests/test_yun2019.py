@@ -17,8 +17,8 @@ import pytest
 
 from jaxmem import exact, metrics, network
 from jaxmem.constructions import yun2019
-from verify import yun2019 as claims
-from verify.claims import run_claim, run_config
+from jaxmem.verify import yun2019 as claims
+from jaxmem.claims import run_claim, run_config
 
 
 def _rational_data(rng, n, d, bound=40):

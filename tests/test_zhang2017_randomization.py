@@ -14,14 +14,14 @@ import json
 import numpy as np
 import pytest
 
-import experiments
-from experiments import zhang2017_randomization as zr
+from jaxmem import experiment as experiments
+from jaxmem.experiments import zhang2017_randomization as zr
 from jaxmem import cli
 from jaxmem.data import DataNotFound
 from jaxmem.store import Store
 from jaxmem.training import mlp
-from verify import claims as C
-from verify import zhang2017_random_labels as Z
+from jaxmem import claims as C
+from jaxmem.verify import zhang2017_random_labels as Z
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -124,7 +124,7 @@ def _read_csv(path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-MODULE = "experiments.zhang2017_randomization"
+MODULE = "jaxmem.experiments.zhang2017_randomization"
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +134,7 @@ def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp("zhang2017_randomization")
     store_path = root / "store.sqlite"
     with pytest.MonkeyPatch.context() as mp:
-        assert MODULE in experiments.MODULES    # registered with `jaxmem reproduce`
+        assert MODULE in {m.__name__ for m in experiments.all_experiments()}  # registered
         mp.setitem(zr.SCALES, "quick", TINY)
         stdout = io.StringIO()
         with contextlib.redirect_stdout(stdout):

@@ -76,7 +76,7 @@ import jax.numpy as jnp
 
 from jaxmem.metrics.csr import lass_critical
 from jaxmem.training import mlp
-from verify.claims import Claim, Probabilistic
+from jaxmem.claims import Claim, Probabilistic, register
 
 CITATION = ("Arpit, Jastrzebski, Ballas, Krueger, Bengio, Kanwal, Maharaj, Fischer, Courville, "
             "Bengio, Lacoste-Julien. A closer look at memorization in deep networks. ICML 2017 "
@@ -241,3 +241,5 @@ CLAIMS = [CSR_RANDOM_VS_REAL]
 __all__ = ["CLAIMS", "CSR_RANDOM_VS_REAL", "KINDS", "apply_fn", "centres_for",
            "csr_dataset", "csr_trial", "draw", "gaussian_inputs", "mixture", "random_labels",
            "trainer_for"]
+
+register(*CLAIMS)

@@ -14,7 +14,7 @@ from jaxmem import metrics, network
 from jaxmem.constructions import bubeck2020
 from jaxmem.data import gaussian
 from jaxmem.sweep import expand
-from verify.claims import Claim, Universal, exact_fit, fit_outcome, pairs
+from jaxmem.claims import Claim, Universal, exact_fit, fit_outcome, pairs, register
 
 CITATION = ("Bubeck, Eldan, Lee, Mikulincer. Network size and size of the weights in "
             "memorization with two-layers neural networks. NeurIPS 2020.")
@@ -118,3 +118,5 @@ BAUM1988 = Claim(
 )
 
 CLAIMS = [RELU, BAUM1988]
+
+register(*CLAIMS)

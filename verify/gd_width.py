@@ -36,7 +36,7 @@ import jax.numpy as jnp
 
 from jaxmem.data import synthetic
 from jaxmem.training import mlp
-from verify.claims import Claim, Scaling, Universal
+from jaxmem.claims import Claim, Scaling, Universal, register
 
 CITATION = ("Daniely, Neural networks learning and memorization with (almost) no "
             "over-parameterization, NeurIPS 2020 (arXiv 1911.09873); Bubeck, Eldan, Lee, "
@@ -131,3 +131,5 @@ CLAIMS = [
         compiler_options=mlp.OPTIMIZED,
     ),
 ]
+
+register(*CLAIMS)

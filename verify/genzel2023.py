@@ -58,7 +58,7 @@ from jaxmem.constructions import genzel2023
 from jaxmem.data import (concentric_spheres, gaussian, gaussian_blobs, moons, normalize,
                          parallel_lines)
 from jaxmem.sweep import expand
-from verify.claims import Claim, Probabilistic, Scaling, Universal
+from jaxmem.claims import Claim, Probabilistic, Scaling, Universal, register
 
 CITATION = ("Dirksen, Finke, Genzel. Memorization with neural nets: going beyond the worst case. "
             "JMLR 25(347):1-38, 2024 (arXiv 2310.00327). Algorithm 2 and Theorem 1.4 (informal).")
@@ -702,3 +702,5 @@ SEPARATION_PROBABILITY = Claim(
 
 CLAIMS = [MINUS_NEVER_MISCLASSIFIED, INTERPOLATION_WHP, WIDTH_INDEPENDENT_OF_N, BALL_COVER_LIMIT,
           SEPARATION_PROBABILITY]
+
+register(*CLAIMS)

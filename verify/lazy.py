@@ -15,7 +15,7 @@ from jaxmem import metrics
 from jaxmem.data import gaussian, sphere
 from jaxmem.sweep import expand
 from jaxmem.training import kernels
-from verify.claims import Claim, Universal, pairs
+from jaxmem.claims import Claim, Universal, pairs, register
 
 MONTANARI = ("Montanari, Zhong. The interpolation phase transition in neural networks: "
              "memorization and generalization under lazy training. Ann. Statist. 50(5), 2022 "
@@ -173,3 +173,5 @@ KERNEL_INTERPOLATION = Claim(
 )
 
 CLAIMS = [NTK_GRAM, MIN_NORM_GD, KERNEL_INTERPOLATION]
+
+register(*CLAIMS)

@@ -31,7 +31,7 @@ import numpy as np
 
 from jaxmem import exact
 from jaxmem.constructions import park2021
-from verify.claims import Claim, Scaling, Universal
+from jaxmem.claims import Claim, Scaling, Universal, register
 
 CITATION = ("Park, Lee, Yun, Shin. Provable memorization via deep neural networks using "
             "sub-linear parameters. COLT 2021 (arXiv 2010.13363). Checked on PLYS-R, a "
@@ -177,3 +177,5 @@ PARAMS = Claim(
 )
 
 CLAIMS = [MEMORIZES, PARAMS]
+
+register(*CLAIMS)

@@ -15,7 +15,7 @@ from jaxmem import metrics
 from jaxmem.constructions import bubeck2020, zhang2017
 from jaxmem.data import gaussian
 from jaxmem.sweep import expand
-from verify.claims import Claim, Informational
+from jaxmem.claims import Claim, Informational, register
 
 D = 10
 BUILDERS = {"zhang2017": zhang2017.build, "bubeck2020": bubeck2020.build}
@@ -68,3 +68,5 @@ FLOAT32 = Claim(
 )
 
 CLAIMS = [FLOAT32]
+
+register(*CLAIMS)

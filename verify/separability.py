@@ -41,7 +41,7 @@ from jaxmem import exact
 from jaxmem.data import gaussian
 from jaxmem.metrics import separability as sep
 from jaxmem.sweep import expand
-from verify.claims import Claim, Universal, clopper_pearson, pairs
+from jaxmem.claims import Claim, Universal, clopper_pearson, pairs, register
 
 CITATION_YU = ("Yu, Gao, Zhang, Miao. Generalizability of Memorization Neural Networks. "
                "NeurIPS 2024 (arXiv 2411.00372), Appendix G.3, Lemmas G.4 and G.5.")
@@ -293,3 +293,5 @@ CLAIMS = [LEMMA_G4, LEMMA_G5, COVER_CAPACITY]
 __all__ = ["CLAIMS", "COVER_CAPACITY", "LEMMA_G4", "LEMMA_G5", "cover_host", "cover_trial",
            "g4_dataset", "g4_trial", "g5_dataset", "g5_trial", "lemma_g4_host",
            "lemma_g5_host"]
+
+register(*CLAIMS)

@@ -14,7 +14,7 @@ from jaxmem.constructions import yu2024
 from jaxmem.data import ball_annulus as ball_annulus_mod
 from jaxmem.data import separated
 from jaxmem.metrics import nearby
-from verify.claims import Claim, Probabilistic, Universal
+from jaxmem.claims import Claim, Probabilistic, Universal, register
 
 CITATION = ("Yu, Gao, Zhang, Miao. Generalizability of Memorization Neural Networks. "
             "NeurIPS 2024 (arXiv 2411.00372).")
@@ -294,3 +294,5 @@ THM5_3 = Claim(
 )
 
 CLAIMS = [MEMORIZES, GENERALIZES, COVERAGE, LEMMA_H4, PROP7_7, THM5_3]
+
+register(*CLAIMS)

@@ -49,7 +49,7 @@ import numpy as np
 from jaxmem import exact
 from jaxmem.constructions import yu2024_hardness as gadget
 from jaxmem.sweep import expand
-from verify.claims import Claim, Universal
+from jaxmem.claims import Claim, Universal, register
 
 CITATION = ("Yu, Gao, Zhang, Miao. Generalizability of Memorization Neural Networks. NeurIPS "
             "2024 (arXiv 2411.00372). Theorem 6.5(2), Definition 6.6, Lemmas G.4, G.5 (App. G.3-"
@@ -406,3 +406,5 @@ LEMMA_F2 = Claim(
 
 
 CLAIMS = [GADGET_WITNESS, GADGET_SEPARATION, GADGET_CONVERSE, LEMMA_F1, LEMMA_F2]
+
+register(*CLAIMS)

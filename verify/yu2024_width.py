@@ -35,7 +35,7 @@ from jaxmem.metrics.width_ceiling import (bayes_projection_predict, paper_min_di
                                           paper_width_bound, projection_accuracy_ceiling)
 from jaxmem.training import narrow
 from jaxmem.training.mlp import OPTIMIZED
-from verify.claims import Claim, Universal
+from jaxmem.claims import Claim, Universal, register
 
 CITATION = ("Yu, Gao, Zhang, Miao. Generalizability of Memorization Neural Networks. NeurIPS "
             "2024 (arXiv 2411.00372). Theorem 5.1, Lemmas D.2, D.4, D.8, Definition D.9.")
@@ -168,3 +168,5 @@ CLAIMS = [WIDTH, CEILING]
 
 __all__ = ["CEILING", "CLAIMS", "WIDTH", "allowed_correct", "ceiling_trial", "width_dataset",
            "width_trial"]
+
+register(*CLAIMS)

@@ -17,7 +17,8 @@ import numpy as np
 
 from jaxmem.constructions import yu2024_width6 as m3
 from jaxmem.sweep import expand
-from verify.claims import Claim, Informational, Probabilistic, Scaling, Universal
+from jaxmem.claims import (Claim, Informational, Probabilistic, Scaling, Universal,
+                           register)
 
 CITATION = ("Yu, Gao, Zhang, Miao. Generalizability of Memorization Neural Networks. "
             "NeurIPS 2024 (arXiv 2411.00372), Theorem 4.1 and App. B.")
@@ -210,3 +211,5 @@ ACCEPTANCE = Claim(
 CLAIMS = [THM4_1, LEMMA_B4_AS_PRINTED, PARAMS, LEMMA_B2, ACCEPTANCE]
 
 __all__ = ["CLAIMS", "THM4_1", "LEMMA_B4_AS_PRINTED", "PARAMS", "LEMMA_B2", "ACCEPTANCE"]
+
+register(*CLAIMS)

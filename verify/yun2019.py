@@ -44,7 +44,7 @@ from jaxmem import exact, metrics, network
 from jaxmem.constructions import yun2019
 from jaxmem.data import gaussian
 from jaxmem.sweep import expand
-from verify.claims import Claim, Scaling, Universal, exact_fit, fit_outcome
+from jaxmem.claims import Claim, Scaling, Universal, exact_fit, fit_outcome, register
 
 CITATION = ("Yun, Sra, Jadbabaie. Small ReLU networks are powerful memorizers: a tight analysis "
             "of memorization capacity. NeurIPS 2019 (arXiv 1810.07770), Theorem 3.1. Network: "
@@ -326,3 +326,5 @@ CAPACITY = Claim(
 )
 
 CLAIMS = [MEMORIZES, NEURONS, CAPACITY]
+
+register(*CLAIMS)

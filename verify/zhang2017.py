@@ -13,7 +13,8 @@ from jaxmem import metrics, network
 from jaxmem.constructions import zhang2017
 from jaxmem.data import gaussian
 from jaxmem.sweep import expand
-from verify.claims import Claim, Scaling, Universal, exact_fit, fit_outcome, pairs
+from jaxmem.claims import (Claim, Scaling, Universal, exact_fit, fit_outcome, pairs,
+                           register)
 
 CITATION = ("Zhang, Bengio, Hardt, Recht, Vinyals. Understanding deep learning requires "
             "rethinking generalization. ICLR 2017. Theorem 1, Lemma 1, Appendix C.")
@@ -176,3 +177,5 @@ WEIGHT_GROWTH = Claim(
 )
 
 CLAIMS = [THM1, LEMMA1, DEPTH_K, WEIGHT_GROWTH]
+
+register(*CLAIMS)

@@ -53,7 +53,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxmem.training import mlp
-from verify.claims import Claim, Probabilistic, clopper_pearson
+from jaxmem.claims import Claim, Probabilistic, clopper_pearson, register
 
 CITATION = ("Zhang, Bengio, Hardt, Recht, Vinyals. Understanding deep learning requires "
             "rethinking generalization. ICLR 2017. Sec. 2 (randomization tests), Table 1, "
@@ -188,3 +188,5 @@ CLAIMS = [RANDOM_LABELS]
 
 __all__ = ["CLAIMS", "CONFIDENCE", "LABELS", "RANDOM_LABELS", "chance_counts", "dataset",
            "dataset_splits", "trainer_for", "trial"]
+
+register(*CLAIMS)

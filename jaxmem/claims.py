@@ -28,12 +28,15 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import shlex
+import sys
 import time
 from typing import Any, Callable
 
 import jax
 import numpy as np
 
+from jaxmem.registry import PluginError, Registry, included_path, is_installed_plugin
 from jaxmem.metrics import fit_outcome  # noqa: F401 (the trials' name for it)
 from jaxmem.stats import clopper_pearson, fit_exponent
 from jaxmem.sweep import dataset_keys, run_chunked
@@ -133,6 +136,42 @@ class Result:
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
+
+
+CLAIMS: Registry[Claim] = Registry("claim", lambda claim: claim.id)
+
+
+def register(*claims: Claim) -> Claim | tuple[Claim, ...]:
+    """Registers claims with `jaxmem verify` (a plugin calls this at import); returns them."""
+    origin = sys._getframe(1).f_globals.get("__name__", "?")
+    for claim in claims:
+        if not isinstance(claim, Claim):
+            raise PluginError(f"{origin}: register() takes Claim objects; got {type(claim).__name__}")
+        CLAIMS.add(claim, origin=origin)
+    return claims[0] if len(claims) == 1 else claims
+
+
+def claim(id: str, *, statement: str, grids: dict[str, list[dict]], rule: Any,
+          citation: str = "", **options) -> Callable[[Callable[..., dict]], Claim]:
+    """Decorator: the function is the claim's per-dataset trial `(key, **config) -> dict`;
+    returns the registered Claim. `options` are Claim's optional fields (host, dataset, exact,
+    compiler_options)."""
+    def decorate(trial: Callable[..., dict]) -> Claim:
+        made = Claim(id=id, citation=citation, statement=statement, trial=trial, grids=grids,
+                     rule=rule, **options)
+        CLAIMS.add(made, origin=getattr(trial, "__module__", None))
+        return made
+    return decorate
+
+
+def all_claims() -> list[Claim]:
+    """Every registered claim (the built-in papers' first), in registration order."""
+    return CLAIMS.all()
+
+
+def get(claim_id: str) -> Claim:
+    """The registered claim with this id; KeyError naming the known ids otherwise."""
+    return CLAIMS.get(claim_id)
 
 
 def exact_fit(parts: Callable[..., tuple],
@@ -256,14 +295,38 @@ def _states(rule, outs) -> tuple[np.ndarray, np.ndarray]:
     return passed, undecided
 
 
-def _command(claim, cex, chunk_size) -> str:
-    # The same chunk shape recomputes the same bits (see `reproduce`).
+def _include_for(claim: Claim) -> str | None:
+    """The path `--include` needs for the CLI to know this registered claim: None when an
+    installed plugin registers it; the included file or folder, or the registering module's
+    file (a script's, say) otherwise."""
+    module_name = CLAIMS.origin(claim.id)
+    if is_installed_plugin(module_name):
+        return None
+    included = included_path(module_name)
+    if included is not None:
+        return included
+    return getattr(sys.modules.get(module_name), "__file__", None)
+
+
+def _command(claim, cex, chunk_size, scale) -> str:
+    """How to rebuild the dataset: the CLI command for a registered claim; the Python call
+    for one that is not registered (the CLI cannot find it)."""
+    # The same chunk shape recomputes the same bits (see `reproduce`); the scale and the
+    # plugin file locate the same dataset.
+    index, seed = cex["global_index"], cex["seed"]
+    if CLAIMS.get_or_none(claim.id) is not claim:
+        chunk = "" if chunk_size == DEFAULT_CHUNK else f", chunk_size={chunk_size}"
+        return (f"jaxmem.claims.reproduce(claim, {index}, scale={scale!r}, seed={seed}{chunk}) "
+                f"(claim {claim.id} is not registered, so `jaxmem verify` cannot rebuild it)")
     chunk = "" if chunk_size == DEFAULT_CHUNK else f" --chunk-size {chunk_size}"
-    return (f"jaxmem verify --reproduce {claim.id} --index {cex['global_index']} "
-            f"--seed {cex['seed']}{chunk}")
+    at_scale = "" if scale == "quick" else f" --scale {scale}"
+    include = _include_for(claim)
+    plugin = f" --include {shlex.quote(include)}" if include else ""
+    return (f"jaxmem verify{plugin} --reproduce {claim.id} --index {index} "
+            f"--seed {seed}{at_scale}{chunk}")
 
 
-def _first(claim, runs, seed, chunk_size, select) -> tuple[dict | None, int]:
+def _first(claim, runs, seed, chunk_size, scale, select) -> tuple[dict | None, int]:
     """The first dataset where select(config, outs) is true, as a counterexample dict with its
     `--reproduce` command, and how many there are in all."""
     total, count, cex = 0, 0, None
@@ -273,7 +336,7 @@ def _first(claim, runs, seed, chunk_size, select) -> tuple[dict | None, int]:
             i = int(np.flatnonzero(hit)[0])
             cex = dict(config=config, index=i, global_index=total + i, seed=seed,
                        metrics={k: _scalar(v[i]) for k, v in outs.items()})
-            cex["reproduce"] = _command(claim, cex, chunk_size)
+            cex["reproduce"] = _command(claim, cex, chunk_size, scale)
         count += int(hit.sum())
         total += len(hit)
     return cex, count
@@ -292,7 +355,7 @@ def _universal(claim, rule, runs, seed, res: Result, chunk_size: int):
     res.n_passed, res.pass_rate = n_passed, n_passed / total
     res.n_undecided = int(undecided.sum())
     res.ci_low, res.ci_high = clopper_pearson(n_passed, total, 0.95)
-    failed, n_failed = _first(claim, runs, seed, chunk_size,
+    failed, n_failed = _first(claim, runs, seed, chunk_size, res.scale,
                               lambda c, o: ~_states(rule, o)[0] & ~_states(rule, o)[1])
     if failed is not None:
         res.verdict = "VIOLATED"
@@ -301,7 +364,8 @@ def _universal(claim, rule, runs, seed, res: Result, chunk_size: int):
                       + _describe(claim, failed))
     elif res.n_undecided:
         res.verdict = "INCONCLUSIVE"
-        first, _ = _first(claim, runs, seed, chunk_size, lambda c, o: _states(rule, o)[1])
+        first, _ = _first(claim, runs, seed, chunk_size, res.scale,
+                          lambda c, o: _states(rule, o)[1])
         res.counterexample = first
         res.detail = (f"{res.n_undecided} of {total} datasets undecided (precision cannot decide "
                       f"them), none fails; first undecided: " + _describe(claim, first))
@@ -330,7 +394,7 @@ def _probabilistic(claim, rule, runs, seed, res: Result, chunk_size: int = DEFAU
     res.detail = (f"{k}/{n} pass" + (f", {u} undecided" if u else "")
                   + f"; one-sided {rule.confidence:.0%} bounds [{lo:.4f}, {hi:.4f}] "
                   f"vs claimed p >= {rule.p}")
-    failed, _ = _first(claim, runs, seed, chunk_size,
+    failed, _ = _first(claim, runs, seed, chunk_size, res.scale,
                        lambda c, o: ~_states(rule, o)[0] & ~_states(rule, o)[1])
     if failed is not None:
         res.counterexample = failed
@@ -370,7 +434,7 @@ def _scaling(claim, rule, runs, seed, res: Result, chunk_size: int = DEFAULT_CHU
                   + (f"; {res.n_undecided} datasets undecided" if res.n_undecided else ""))
     # The first dataset left out of the fit (undecided, or no positive finite value: e.g. a
     # network that did not memorize), with the command that rebuilds it.
-    first, _ = _first(claim, runs, seed, chunk_size, lambda c, o: ~(
+    first, _ = _first(claim, runs, seed, chunk_size, res.scale, lambda c, o: ~(
         np.isfinite(np.asarray(o[rule.y], float)) & (np.asarray(o[rule.y], float) > 0))
         | _undecided(o, rule.undecided))
     if first is not None:
@@ -501,8 +565,8 @@ def reproduce(claim: Claim, global_index: int, scale: str = "quick", seed: int =
     return out
 
 
-__all__ = ["Claim", "EXACT_BUDGET", "ExactBudget", "Informational", "Probabilistic",
-           "Result", "SCALES", "Scaling", "Universal", "VERDICTS", "ci_failures",
-           "clopper_pearson", "config_table", "exact_fit", "expected_verdict",
-           "fit_exponent", "fit_outcome", "locate", "record_columns", "reproduce",
-           "run_claim", "run_config"]
+__all__ = ["CLAIMS", "Claim", "EXACT_BUDGET", "ExactBudget", "Informational", "Probabilistic",
+           "Result", "SCALES", "Scaling", "Universal", "VERDICTS", "all_claims", "ci_failures",
+           "claim", "clopper_pearson", "config_table", "exact_fit", "expected_verdict",
+           "fit_exponent", "fit_outcome", "get", "locate", "record_columns", "register",
+           "reproduce", "run_claim", "run_config"]

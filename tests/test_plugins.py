@@ -1,0 +1,198 @@
+"""Open registries: plugins by --include and by entry point, the built-in papers as plugins,
+the installed layout (verify/ and experiments/ live under jaxmem, jaxmem/ imports neither)."""
+
+import ast
+import os
+import shlex
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import jaxmem
+from jaxmem import claims as C
+from jaxmem import experiment, registry
+
+REPO = Path(__file__).resolve().parents[1]
+
+PLUGIN = textwrap.dedent('''
+    import jax
+    import jax.numpy as jnp
+
+    from jaxmem.claims import Universal, claim
+
+    GRID = [dict(n=4, datasets=3), dict(n=8, datasets=3)]
+
+
+    @claim("plugin.uniform_sum", statement="a sum of uniform draws is positive",
+           grids=dict(quick=GRID, full=GRID), rule=Universal())
+    def uniform_sum(key, n):
+        return dict(ok=jnp.sum(jax.random.uniform(key, (n,))) > 0)
+
+
+    @claim("plugin.normal_sum", statement="a sum of normal draws is positive (false)",
+           grids=dict(quick=GRID, full=GRID), rule=Universal())
+    def normal_sum(key, n):
+        total = jnp.sum(jax.random.normal(key, (n,)))
+        return dict(ok=total > 0, total=total)
+''')
+
+
+def _jaxmem(*args, cwd, env=None):
+    env = dict(os.environ, JAXMEM_CACHE="off", **(env or {}))
+    return subprocess.run([sys.executable, "-m", "jaxmem.cli", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def _imported_modules(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = "." * node.level + (node.module or "")
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) \
+                and "." in node.value and " " not in node.value:
+            names.add(node.value)      # importlib.import_module("pkg.mod") by name
+    return names
+
+
+def test_jaxmem_imports_nothing_from_verify_or_experiments():
+    forbidden = ("verify", "experiments", "jaxmem.verify", "jaxmem.experiments")
+    offenders = []
+    for path in sorted((REPO / "jaxmem").rglob("*.py")):
+        for name in _imported_modules(path):
+            if any(name == f or name.startswith(f + ".") for f in forbidden):
+                offenders.append(f"{path.relative_to(REPO)}: {name}")
+    assert offenders == []
+
+
+def test_the_built_in_papers_register_through_the_entry_point():
+    assert {"jaxmem.verify", "jaxmem.experiments"} <= {
+        ep.value for ep in registry._plugin_entry_points()}
+    assert C.CLAIMS.origin("zhang2017.thm1") == "jaxmem.verify.zhang2017"
+    assert registry.is_installed_plugin("jaxmem.verify.zhang2017")
+    assert len(C.all_claims()) >= 45 and len(experiment.all_experiments()) >= 14
+    # installed under jaxmem: the repository's folders, not top-level packages
+    import jaxmem.verify
+    assert Path(jaxmem.verify.__file__).parent.name == "verify"
+
+
+def test_registering_an_id_twice_names_both_modules():
+    with pytest.raises(registry.PluginError, match="registered twice: by jaxmem.verify.zhang2017 "
+                                                   "and by tests.test_plugins"):
+        C.register(C.get("zhang2017.thm1"))
+    with pytest.raises(registry.PluginError, match="takes Claim objects"):
+        C.register("zhang2017.thm1")
+    with pytest.raises(registry.PluginError, match="lacks REGENERATES, grids, render"):
+        experiment.register_experiment(type("Half", (), {"NAME": "half"}))
+    with pytest.raises(KeyError, match="unknown claim 'no.such'; known: zhang2017.thm1"):
+        C.get("no.such")
+
+
+def test_include_imports_a_file_and_a_folder_under_private_names(tmp_path):
+    # A user's file named verify.py and a folder named experiments shadow nothing.
+    (tmp_path / "verify.py").write_text(PLUGIN)
+    folder = tmp_path / "experiments"
+    folder.mkdir()
+    (folder / "mine.py").write_text(PLUGIN.replace("plugin.", "folder."))
+    (folder / "helper.py").write_text("VALUE = 3\n")
+    (folder / "uses_helper.py").write_text("from .helper import VALUE\nassert VALUE == 3\n")
+    try:
+        names = registry.include(tmp_path / "verify.py")
+        assert names[0].startswith(registry.INCLUDED_PREFIX) and names[0].endswith(".verify")
+        assert registry.include(tmp_path / "verify.py") == names     # a second include: nothing
+        assert len(registry.include(folder)) == 3
+        assert {"plugin.uniform_sum", "folder.normal_sum"} <= set(C.CLAIMS.names())
+        assert registry.included_path(C.CLAIMS.origin("folder.normal_sum")) == str(folder)
+        import jaxmem.verify  # still jaxmem's
+        assert jaxmem.verify.__name__ == "jaxmem.verify" and "verify" not in sys.modules
+        res = C.run_claim(C.get("plugin.normal_sum"), chunk_size=8)
+        assert res.verdict == "VIOLATED"
+        assert f"--include {tmp_path / 'verify.py'} --reproduce plugin.normal_sum" in res.detail
+        assert "--chunk-size 8" in res.detail
+    finally:
+        for claim_id in ("plugin.uniform_sum", "plugin.normal_sum", "folder.uniform_sum",
+                         "folder.normal_sum"):
+            C.CLAIMS._entries.pop(claim_id, None)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda d: d / "absent.py", "no such file or folder"),
+    (lambda d: (d / "notes.txt").write_text("x") and d / "notes.txt", "expected a .py file"),
+    (lambda d: (d / "broken.py").write_text("raise ValueError('bad plugin')") and d / "broken.py",
+     "ValueError: bad plugin"),
+])
+def test_include_errors_name_the_problem(tmp_path, make, message):
+    with pytest.raises(registry.PluginError, match=message):
+        registry.include(make(tmp_path))
+
+
+@pytest.mark.slow
+def test_cli_include_runs_a_users_claim_and_its_reproduce_hint_works(tmp_path):
+    (tmp_path / "mine.py").write_text(PLUGIN)
+    listed = _jaxmem("verify", "--include", "mine.py", "--list", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert "plugin.uniform_sum" in listed.stdout and "zhang2017.thm1" in listed.stdout
+
+    held = _jaxmem("verify", "--include", "mine.py", "--claim", "plugin.uniform_sum",
+                   "--no-store", cwd=tmp_path)
+    assert held.returncode == 0 and "HOLDS" in held.stdout, held.stderr
+    caught = _jaxmem("verify", "--include", "mine.py", "--claim", "plugin.normal_sum",
+                     "--no-store", cwd=tmp_path)
+    assert caught.returncode == 1 and "VIOLATED" in caught.stdout
+    hint = caught.stdout.split("reproduce with `")[1].split("`")[0]
+    argv = shlex.split(hint)
+    assert argv[:3] == ["jaxmem", "verify", "--include"]
+    again = _jaxmem(*argv[1:], cwd=REPO)             # from elsewhere: the path is absolute
+    assert again.returncode == 1 and "FAILS" in again.stdout, again.stderr
+
+    missing = _jaxmem("verify", "--include", "absent.py", "--list", cwd=tmp_path)
+    assert missing.returncode == 2 and "no such file or folder" in missing.stderr
+    assert "Traceback" not in missing.stderr
+
+
+@pytest.mark.slow
+def test_an_entry_point_plugin_shows_in_the_cli_and_shadows_nothing(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "mine_plugin.py").write_text(PLUGIN)
+    dist = site / "mine_plugin-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: mine-plugin\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[jaxmem.plugins]\nmine = mine_plugin\n")
+    # A user's own verify/ and experiments/ packages in the working directory: on sys.path
+    # first (python -m), and broken, they must not be what jaxmem runs.
+    for shadow in ("verify", "experiments"):
+        (tmp_path / shadow).mkdir()
+        (tmp_path / shadow / "__init__.py").write_text("raise ImportError('the user folder')\n")
+    env = {"PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    listed = _jaxmem("verify", "--list", cwd=tmp_path, env=env)
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    ids = [line.split()[0] for line in lines]
+    assert "plugin.normal_sum" in ids and ids.index("zhang2017.thm1") < ids.index("plugin.normal_sum")
+    reproduce = _jaxmem("reproduce", "--list", cwd=tmp_path, env=env)
+    assert reproduce.returncode == 0 and "genzel2023_moons" in reproduce.stdout
+    caught = _jaxmem("verify", "--claim", "plugin.normal_sum", "--no-store", cwd=tmp_path, env=env)
+    assert caught.returncode == 1
+    # an installed plugin needs no --include to reproduce
+    assert "reproduce with `jaxmem verify --reproduce plugin.normal_sum" in caught.stdout
+    no_verify = subprocess.run([sys.executable, "-c", "import verify"], cwd=tmp_path / "site",
+                               capture_output=True, text=True)
+    assert no_verify.returncode != 0 and "No module named 'verify'" in no_verify.stderr
+
+
+@pytest.mark.slow
+def test_importing_jaxmem_loads_no_plugin():
+    # jaxmem itself loads no plugin at import: `import jaxmem` stays cheap.
+    code = ("import sys, jaxmem, jaxmem.claims; "
+            "print(any(m.startswith('jaxmem.verify') for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=REPO, timeout=120)
+    assert out.stdout.strip() == "False", out.stderr
+    assert jaxmem.__name__ == "jaxmem"

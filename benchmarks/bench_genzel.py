@@ -4,7 +4,7 @@ per-trial NumPy implementation, the way the authors run it (patrickfinke/memo, a
     python benchmarks/bench_genzel.py [--restarts 50] [--loop-restarts 10] [--sample-cells 24]
 
 Data: the paper's two moons, sklearn make_moons(1000, noise=0.05, random_state=0) divided by
-its largest norm, float32 (digest genzel2023.md 4.1).
+its largest norm, float32 (docs/papers/genzel2023.md §4.1).
 
 * numpy: one trial at a time: W, b from a default_rng(seed), H = heaviside(XW^T + b, 0), the
   greedy loop with rng.choice over the remaining candidates and a float32 matvec H @ (H[c] <= 0)

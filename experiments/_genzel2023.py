@@ -2,8 +2,8 @@
 from the store's records, the paper's heatmaps and slices, and the numbers the summaries quote.
 
 Not an experiment itself (no NAME): the modules `genzel2023_moons`, `genzel2023_size`,
-`genzel2023_illustrations` and `genzel2023_real` use it. Conventions follow the digest
-(../shared/papers/genzel2023.md, section 4) and the authors' plot.py:
+`genzel2023_illustrations` and `genzel2023_real` use it. Conventions follow the paper note
+(docs/papers/genzel2023.md §4) and the authors' plot.py:
 
   * a cell is one config (one width n, one maximal bias lambda, one number of points N); its
     restarts are the config's dataset indices (fixed data: each index only changes the
@@ -32,7 +32,7 @@ from jaxmem.stats import Z95, loglog_slope, wilson  # noqa: F401 (the experiment
 
 SEED = 0
 
-# Axis labels, as the paper's figures write them (digest 4) plus what jaxmem's axes mean.
+# Axis labels, as the paper's figures write them (genzel2023.md §4) plus what jaxmem's axes mean.
 LABEL = {
     "max_bias": "maximal bias \u03bb",
     "width": "width of first layer n",

@@ -1,8 +1,8 @@
 """Arpit et al. (ICML 2017), "A closer look at memorization in deep networks", as an
-experiment (digest: shared/papers/constructions.md, section D): the critical sample ratio
-(CSR, D.2; Fig. 9) over training and the Gini coefficient of the loss sensitivity g-bar_x
-(D.3; Fig. 5), each for real data, random labels (randY) and random inputs (randX), with the
-predictions of D.5 checked against the records.
+experiment (docs/papers/arpit2017.md): the critical sample ratio
+(CSR, §2; Fig. 9) over training and the Gini coefficient of the loss sensitivity g-bar_x
+(§3; Fig. 5), each for real data, random labels (randY) and random inputs (randX), with the
+predictions of §5 checked against the records.
 
 Data (recorded in every config as `data`): MNIST when its files are present and the scale is
 "full" (jaxmem.data.load_mnist; the Gini part downscales to 14x14 as the paper does); else
@@ -21,9 +21,9 @@ next n_val; the Gini part uses its first n rows.
   (written out here in NumPy, from numpy.random.default_rng((SEED, tag)), so the records do
   not depend on another module's draws)
 
-Part "csr" (Fig. 9, D.5 predictions 1 and 2). For each seed, three MLPs d -> h -> h -> 10 (ReLU,
+Part "csr" (Fig. 9, predictions §5.1 and §5.2). For each seed, three MLPs d -> h -> h -> 10 (ReLU,
 He init; the SAME init and minibatch-order key for the three kinds), trained together in one
-vmapped jaxmem.training.mlp loop: SGD with momentum (digest D.1: the paper's MNIST runs use
+vmapped jaxmem.training.mlp loop: SGD with momentum (arpit2017.md §1: the paper's MNIST runs use
 plain SGD at 0.01 for 1000 epochs; momentum 0.9 here memorizes the random data in tens of
 epochs, as the paper's CIFAR runs use), softmax cross-entropy, fixed minibatches, no early stop
 (freeze=False). At each epoch in `epochs` (mlp.init_state / advance segments) LASS
@@ -34,11 +34,11 @@ code's absolute threshold of 20 new points is tuned to a 10,000-point validation
 verify.arpit2017). Step and noise keep the code's ratios to the radius (0.25/0.3, 0.2/0.3).
 Radii: 10 x the paper's {0.1, 0.3, 1}/255 on [0, 1] inputs, i.e. {1, 3, 10}/255. At the paper's
 own radii a small MLP on 8x8 digits has a CSR near 0 for every kind (its boundaries are smooth
-at that scale); the paper reports that other radii gave the same picture (D.2), and the factor
-keeps the same factor-10 range of radii (D.5.1). Digits' per-pixel standard deviation averages
+at that scale); the paper reports that other radii gave the same picture (§2), and the factor
+keeps the same factor-10 range of radii (§5.1). Digits' per-pixel standard deviation averages
 ~0.23, so the radii are ~0.017, 0.05 and 0.17 standard deviations.
 
-Part "gini" (D.3, Fig. 5, D.5 prediction 3). The paper's setting: an MLP d -> 16 -> 16 -> 10
+Part "gini" (§3, Fig. 5, prediction §5.3). The paper's setting: an MLP d -> 16 -> 16 -> 10
 trained by plain SGD on `n` examples (1000 in the paper and at full scale). g_x^t = ||dL_t /
 dx||_1 through the unrolled SGD steps (jaxmem.metrics.sensitivity.loss_sensitivity: L_t the
 mean training loss after t updates, path "full"), at `checkpoints` evenly spaced t in 1..steps;
@@ -85,7 +85,7 @@ Outputs:
                         final value per kind (bars = seed mean, dots = seeds)
     arpit2017.csv       long format: one row per (part, kind, step, metric, radius): seed
                         mean, SD, min, max
-    arpit2017.md        the data and settings, the final CSR and Gini per kind, and the D.5
+    arpit2017.md        the data and settings, the final CSR and Gini per kind, and the §5
                         predictions (1: CSR real < randY, randX; 2: training CSR rises then
                         falls, validation CSR rises and plateaus; 3: Gini real > random)
                         checked against the records, each stated as it came out
@@ -108,7 +108,7 @@ from jaxmem.sweep.keys import config_hash
 from jaxmem.training import mlp
 
 NAME = "arpit2017"
-REGENERATES = ("Arpit et al. 2017, Fig. 9 and Sec. 4 / D.5: validation CSR over training and "
+REGENERATES = ("Arpit et al. 2017, Fig. 9, Sec. 4, arpit2017.md §5: validation CSR in training and "
                "the Gini coefficient of the loss sensitivity, for real, random-label and "
                "random-input data")
 
@@ -725,7 +725,7 @@ def _final(table: Table, part: str, kind: str, metric: str):
 
 
 def predictions(table: Table) -> list[dict]:
-    """The D.5 predictions checked on the records: a list of {name, holds, text}. holds is
+    """The §5 predictions checked on the records: a list of {name, holds, text}. holds is
     True / False, or None where the records do not cover it."""
     out = []
     radii = table.radii
@@ -801,7 +801,7 @@ def markdown(table: Table) -> str:
                      f"{g['steps']} steps on {g['n']} examples ({g['inputs']}); g_x^t = "
                      f"||dL_t/dx||_1 through the unrolled updates at {len(g['checkpoints'])} "
                      "checkpoints; Gini of g-bar_x (mean over checkpoints <= t).")
-    lines += ["", "## The D.5 predictions against these records", ""]
+    lines += ["", "## The arpit2017.md §5 predictions against these records", ""]
     for p in predictions(table):
         verdict = {True: "HOLDS", False: "DOES NOT HOLD", None: "NOT COVERED"}[p["holds"]]
         lines.append(f"- **{verdict}** {p['name']}: {p['text']}.")

@@ -1,5 +1,5 @@
-"""The minimum width at which gradient descent memorizes: the phase diagram of constructions.md
-E.3, and m* d / n for each n/d.
+"""The minimum width at which gradient descent memorizes: the phase diagram of
+docs/papers/gd-width.md §3, and m* d / n for each n/d.
 
 For each setting (labels +-1 with the logistic loss, or N(0, 1) labels with the squared loss;
 an optimizer), each d and each n = d * n/d with n/d in {2, 4, 8, 16, 32}: X ~ N(0, I_d / d),
@@ -42,12 +42,12 @@ from jaxmem.training import min_width
 
 NAME = "gd_min_width"
 REGENERATES = ("Minimum width at which gradient descent memorizes n random points in R^d: "
-               "the phase diagram over width/(n/d) and m* d/n per n/d (constructions.md E.3)")
+               "the phase diagram over width/(n/d) and m* d/n per n/d (docs/papers/gd-width.md §3)")
 
 SEED = 0
 RATIOS = (2, 4, 8, 16, 32)   # n / d
 # A setting: (labels, optimizer, learning rate, max_steps, widest width / (n/d) of round 0).
-# +-1 labels need fewer units than real ones (E.2: sign fitting is cheaper), so their first
+# +-1 labels need fewer units than real ones (gd-width.md §2: signs are cheaper), so their first
 # grid stops at 4 n/d.
 SCALES = {
     # quick stops at n/d = 16: at n/d = 32 a fixed step budget, not the width, decides
@@ -271,7 +271,7 @@ def markdown(summaries: list[dict]) -> str:
              "m* = smallest width with P(memorized) >= 1/2 over seeds (dataset and init); "
              "m_half and w90/w10 from a logistic fit of every outcome in log width; "
              "P = m (d + 2) + 1 parameters; counting bound (n - 1)/(d + 2) (real labels "
-             "only, E.2).", "",
+             "only, gd-width.md §2).", "",
              "| setting | d | n | n/d | m* | m* d/n | P*/n | m_half | w90/w10 | counting "
              "bound | widths tried | seeds |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -282,7 +282,7 @@ def markdown(summaries: list[dict]) -> str:
                      f"{_num(s['ratio'])} | {_num(s['parameter_ratio'])} | "
                      f"{_num(s['m_half'])} | {_num(s['w90_over_w10'])} | {bound} | "
                      f"{s['widths_tried']} | {s['seeds']} |")
-    lines += ["", "Reading: E.3 predicts m* d/n roughly flat in n/d (GD memorizes at width "
+    lines += ["", "gd-width.md §3 predicts m* d/n roughly flat in n/d (GD memorizes at width "
               "~ n/d up to logs), P*/n >= 1 for real labels (the counting bound cannot be "
               "beaten), and a smaller m* for +-1 labels than for real ones."]
     for setting in sorted({_setting(s) for s in summaries}):

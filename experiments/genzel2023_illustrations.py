@@ -1,5 +1,5 @@
-"""Decision boundaries of Dirksen, Finke, Genzel's Algorithm 2 (JMLR 2024; digest genzel2023.md
-4.1 and 4.6, the authors' moons.json and lines.json plots): what each second-layer neuron
+"""Decision boundaries of Dirksen, Finke, Genzel's Algorithm 2 (JMLR 2024; docs/papers/genzel2023.md
+§4.1 and §4.6, the authors' moons.json and lines.json plots): what each second-layer neuron
 accepts.
 
     lines   two parallel lines 0.1 apart, 20 points; n = 2000, lambda = 1. The worst case: every
@@ -67,7 +67,7 @@ GRIDS = {  # grid suffix -> (data, points, widths, lambdas); None: the scale's p
     "moons_panel": ("moons", 1000, None, PANEL_LAMBDAS),
     "moons_large": ("moons", 1000, [LARGE_WIDTH], [LAMBDA]),
 }
-# Where the paper's panel interpolates (its seed-0 networks; digest 4.1). jaxmem's RNG differs
+# Where the paper's panel interpolates (seed-0 networks; genzel2023.md §4.1). jaxmem's RNG differs
 # from NumPy's, so the networks here are other draws of the same distribution.
 PAPER_INTERPOLATES = {(250, 0.5), (500, 0.5), (100, 1.0), (250, 1.0), (500, 1.0)}
 
@@ -112,11 +112,11 @@ def record_config(record: dict) -> dict:
     """The config a record was computed for, from its fields; checked against its hash."""
     from jaxmem.sweep import trials
     from jaxmem.sweep.keys import config_hash
-    entry = trials.CONSTRUCTIONS[record["construction"]]
+    entry = trials.construction_of(record)
     config = {k: record[k] for k in BASE_FIELDS}
     if "data_fingerprint" in record:   # fixed data: which points (jaxmem.sweep.datasets)
         config["data_fingerprint"] = record["data_fingerprint"]
-    config.update({k: record[k] for k in entry.options() if k in record})
+    config.update({k: record[k] for k in entry.options if k in record})
     if config_hash(config) != record["config_hash"]:
         raise ReproducibilityError(f"record {record['config_hash'][:12]}:{record['dataset_index']}"
                                    f": its fields {config} do not hash to its config hash")
@@ -152,8 +152,7 @@ def rebuild(record: dict, *, fold: int = 1) -> dict:
     from jaxmem.sweep import datasets, trials
     from jaxmem.sweep.keys import dataset_keys
     config = record_config(record)
-    if config["data"] not in datasets.FIXED or trials.CONSTRUCTIONS[
-            config["construction"]].task != "binary":
+    if not trials.family_of(config).fixed or trials.construction_of(config).task != "binary":
         raise ValueError("rebuild draws binary networks on fixed data sets")
     (key,) = dataset_keys(config["seed"], config, [record["dataset_index"]])
     X, y = datasets.fixed_dataset(config["data"], config["n"], config["dtype"])

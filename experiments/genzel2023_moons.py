@@ -1,5 +1,5 @@
 """Two moons: P(interpolation) and the second-layer width of Dirksen, Finke, Genzel's Algorithm 2
-over the maximal bias lambda and the first-layer width n (JMLR 2024; digest genzel2023.md 4.1,
+over the maximal bias lambda and the first-layer width n (JMLR 2024; docs/papers/genzel2023.md §4.1,
 the authors' experiments/moons.json).
 
 Data: sklearn make_moons(1000, noise 0.05, random_state 0) scaled to max norm 1; the lower moon

@@ -1,6 +1,6 @@
 """Real data: Dirksen, Finke, Genzel's Algorithm 2 on MNIST and CIFAR-10 (one-vs-rest, a shared
-first layer) and on MNIST 1 vs 8 / 1 vs 9 over the sample size (JMLR 2024; digest genzel2023.md
-4.3-4.5, the authors' mnist.json, cifar10.json, mnist_1vs8_size.json, mnist_1vs9_size.json).
+first layer) and on MNIST 1 vs 8 / 1 vs 9 over the sample size (JMLR 2024; docs/papers/genzel2023.md
+§4.3-4.5, the authors' mnist.json, cifar10.json, mnist_1vs8_size.json, mnist_1vs9_size.json).
 
 Full grids as the paper (float32, every data set scaled to max norm 1):
     mnist      all 70,000 images; lambda = 0, 0.1, ..., 2.5 (26) x n = 20, 40, ..., 500 (25)
@@ -80,12 +80,12 @@ SCALES = {
                           lambdas=[PAIR_LAMBDA], restarts=25),
     },
 }
-# The paper's slices and colour scales (digest 4.3, 4.4); digits uses MNIST's slices.
+# The paper's slices and colour scales (genzel2023.md §4.3, §4.4); digits uses MNIST's slices.
 SLICE_WIDTHS = {"digits": (100, 300, 500), "mnist": (100, 300, 500),
                 "cifar10": (300, 900, 1500)}
 SLICE_LAMBDAS = (0.0, 1.0, 2.5)
 WIDTH_VMAX = {"mnist": 49_418, "cifar10": 57_076}  # used on the full data sets only
-# What the paper reports (digest 4.3-4.4), quoted next to the numbers measured here.
+# What the paper reports (genzel2023.md §4.3-4.4), quoted next to the numbers measured here.
 PAPER_THRESHOLD = {
     "mnist": "paper: \u03bb = 0 has the lowest threshold; it rises with \u03bb",
     "cifar10": "paper: a larger n than on MNIST, growing with \u03bb",

@@ -1,6 +1,6 @@
 """Sample-size independence: P(interpolation) and the second-layer width of Dirksen, Finke,
 Genzel's Algorithm 2 over the number of samples N and the first-layer width n, at lambda = 1
-(JMLR 2024; digest genzel2023.md 4.2, the authors' experiments/moons_size.json).
+(JMLR 2024; docs/papers/genzel2023.md §4.2, the authors' experiments/moons_size.json).
 
 Data: the first N points of make_moons(10^6, noise 0.05, random_state 0), scaled to max norm 1
 once over the whole pool (data "moons_pool"). Full grid as the paper: N = 100k, 200k, ..., 1M

@@ -1,6 +1,6 @@
 """The information plane of a small trained network (Shwartz-Ziv & Tishby 2017, "Opening the
 black box of deep neural networks via information"; Saxe et al., ICLR 2018, "On the
-information bottleneck theory of deep learning"; papers/README.md item 4): where each layer T
+information bottleneck theory of deep learning"; docs/papers/README.md item 4): where each layer T
 of a 12-10-7-5-4-3-2 network sits in the plane (I(X;T), I(T;Y)) as training goes on, with
 tanh (Shwartz-Ziv & Tishby's setting) and ReLU (Saxe et al.'s comparison), estimated by
 binning every activation into 30 equal intervals.

@@ -1,6 +1,6 @@
 """Yu, Gao, Zhang, Miao (NeurIPS 2024), App. I, Table 3: a ResNet-18 trained with SGD on every
 CIFAR-10 class pair, the baseline the paper finds "significantly better" than M1's Table 2
-(digest yu2024.md 4.1, 5.F).
+(docs/papers/yu2024.md §4.1, §5.F).
 
 The paper states ResNet-18, 20 epochs, learning rate 0.1, cross-entropy, the same 3000 images
 per class as Table 2. What it does not state is chosen and documented in

@@ -1,7 +1,7 @@
 """Yu, Gao, Zhang, Miao (NeurIPS 2024), App. I, Table 4: M1 (their Theorem 7.3 network) against
 the optimal-size memorizers M2 (Park, Lee, Yun, Shin, COLT 2021; O(N^(2/3)) parameters) and M3
 (Vardi et al.'s method as Yu et al. adapt it in Theorem 4.1: width 6, O(sqrt(N) log) parameters)
-on five MNIST pairs of similar digits (digest yu2024.md 4.1, 5.F). jaxmem's M2 is a
+on five MNIST pairs of similar digits (docs/papers/yu2024.md §4.1, §5.F). jaxmem's M2 is a
 reconstruction with Park et al.'s O(N^(2/3)) balance: their construction could not be read
 (`jaxmem.constructions.park2021` says what is theirs and what is not).
 
@@ -11,7 +11,7 @@ rest of the two classes.
 
 Setting (the paper's, where it says): pairs (1, 7), (2, 3), (4, 9), (5, 6), (8, 9); the smaller
 digit is -1; 500 training images per class; accuracy on every test image of the two digits.
-Where it is silent (digest 4.2): pixels / 255, flattened; several random draws per pair
+Where it is silent (yu2024.md §4.2): pixels / 255, flattened; several random draws per pair
 (`experiments.yu2024_tables.draw_pair`: the same images as Table 1's draws with the same
 per-class count); an output of exactly 0 counts as an error. M1 runs as in Table 1 (float32,
 `jaxmem.constructions.yu2024`). M2 and M3 hold registers of hundreds of digits, so they are

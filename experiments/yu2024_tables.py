@@ -1,6 +1,6 @@
 """Yu, Gao, Zhang, Miao (NeurIPS 2024), App. I, Tables 1 and 2: the Theorem 7.3 network M1 on
 every class pair of MNIST and CIFAR-10, next to 1-nearest-neighbour on the same training sets
-(digest yu2024.md 4.1, 4.2, 5.F).
+(docs/papers/yu2024.md §4.1, §4.2, §5.F).
 
 Tables (one per data set; all 45 pairs (a, b), a < b, each tested on its two classes only):
     mnist     Table 1: 500 training images per class from MNIST's training split, tested on
@@ -10,13 +10,13 @@ Tables (one per data set; all 45 pairs (a, b), a < b, each tested on its two cla
     digits    jaxmem's addition, needing no files (it always runs, in CI too): scikit-learn's
               1797 8x8 digits, 80 per class, tested on the rest of the two classes (~200)
 
-Conventions, where the paper is silent (digest 4.2): pixels are scaled to [0, 1] (/255; the
+Conventions, where the paper is silent (yu2024.md §4.2): pixels are scaled to [0, 1] (/255; the
 digits' counts /16) and flattened, nothing else (M1's theory lives in [0, 1]^n); label +1 is
 the LARGER class index b and -1 the smaller a (the paper's Table 4 convention); which images
 are drawn is not stated, so each pair is run on several random draws (full: 5; quick: 2), the
 tables report mean and sample standard deviation (ddof = 1) over the draws; an output of exactly
 0 (the band between M1's cells) counts as an error and is reported as the tie fraction. 1-NN
-(Euclidean) uses the same draw's training set; inside M1's cells the two agree (digest 5.A.3),
+(Euclidean) uses the same draw's training set; inside M1's cells the two agree (yu2024.md §5.A.3),
 so M1 should track 1-NN, typically a little below it (ties). Arithmetic: float32 (the
 pixels' own precision); M1's Gram products run at full precision whatever the matmul default.
 
@@ -101,7 +101,7 @@ TITLES = {"digits": "scikit-learn digits (8\u00d78)", "mnist": "MNIST", "cifar10
 PAPER_TABLE = {"mnist": "Table 1", "cifar10": "Table 2", "digits": "no paper table"}
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
                    "ship", "truck")
-# The paper's text (digest 4.1, 5.F): the thresholds its sentences are about.
+# The paper's text (docs/papers/yu2024.md §4.1, §5.F): the thresholds its sentences are about.
 THRESHOLDS = {"mnist": 0.90, "cifar10": 0.70, "digits": 0.90}
 PAPER_SAYS = {"mnist": "\"almost all result is higher than 90%\"",
               "cifar10": "\"most of the accuracies are above 70%\"; cat vs dog (3, 5) is poor",
@@ -676,7 +676,7 @@ def table_lines(rows: list[dict], table: str) -> list[str]:
         f"- Worst pair {_pair_name(table, s['worst'])}: {_pct(s['worst']['m1_accuracy_mean'])}; "
         f"best {_pair_name(table, s['best'])}: {_pct(s['best']['m1_accuracy_mean'])}.",
         f"- Inside a cell M1 predicts the 1-NN label in every draw of "
-        f"{s['pairs'] - s['disagree']}/{s['pairs']} pairs (digest 5.A.3); draws with a "
+        f"{s['pairs'] - s['disagree']}/{s['pairs']} pairs (yu2024.md §5.A.3); draws with a "
         f"degenerate training set (an opposite pair at distance 0): {s['invalid']}.",
         f"- Parameters of each pair's M1 (2 N+ N- = {2 * (r0['n_train'] // 2) ** 2:,} "
         f"first-layer units): dense {_count(r0['dense_param_count'])}, nonzero "
@@ -693,7 +693,7 @@ def markdown(rows_by_table: dict[str, list[dict]]) -> str:
              "the same training draw. Pixels scaled to [0, 1] and flattened, no other "
              "preprocessing; label +1 = the larger class index; an output of exactly 0 counts "
              "as an error; mean and sample SD over random draws of the training images. The "
-             "paper's table values are images, not in its text (digest 0), so only its "
+             "paper's table values are images, not text (docs/papers/yu2024.md §0), so only its "
              "sentences are compared.", ""]
     for table, rows in rows_by_table.items():
         lines += table_lines(rows, table)

@@ -1,6 +1,6 @@
 """Yu, Gao, Zhang, Miao (NeurIPS 2024), Theorem 5.1 as an experiment: on the ball/annulus
-distribution D(n, q, r1, 2^{1/n} r1, 3^{1/n} r1) (jaxmem.data.ball_annulus; digest yu2024.md 2.2
-and 5.B), trained networks whose FIRST hidden layer has width w < n never beat the exact
+distribution D(n, q, r1, 2^{1/n} r1, 3^{1/n} r1) (data.ball_annulus; docs/papers/yu2024.md §2.2
+and §5.B), trained networks whose FIRST hidden layer has width w < n never beat the exact
 projection ceiling acc*(n, w) (jaxmem.metrics.width_ceiling), while wide networks (first width
 above n) and the Theorem 7.3 network M1 (first width 2 N+ N-, far above n) can, once N is large
 enough for the dimension.

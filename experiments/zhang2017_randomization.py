@@ -1,7 +1,7 @@
 """Zhang, Bengio, Hardt, Recht, Vinyals (ICLR 2017), the randomization tests with MLPs: Table 1's
 MLP rows (1x512 and 3x512, true and random labels) and Fig. 1a-c (training loss per
 randomization; steps to fit and test error against the label-corruption level p), as a small
-repeat on whatever image data is at hand (digest constructions.md A.4; A.5 prediction 6).
+repeat on whatever image data is at hand (docs/papers/zhang2017.md §4; §5.6).
 
 What is computed, per model shape (one "group", ONE vmapped training call):
     data     CIFAR-10 when its files are present (`jaxmem.data.load_cifar10`): a fixed random
@@ -21,7 +21,7 @@ What is computed, per model shape (one "group", ONE vmapped training call):
              carry a lane axis, and all lanes of a model train together in one
              jaxmem.training.mlp loop (segments of `segment` steps, for the progress line).
     model    an MLP d -> hidden -> 10 (ReLU, He init, softmax cross-entropy), float32.
-    training SGD with momentum 0.9, lr 0.01, batch 128 (paper, secondary sources, digest A.4),
+    training SGD with momentum 0.9, lr 0.01, batch 128 (paper/secondary sources, zhang2017.md §4.2),
              learning rate times 0.95 per *paper epoch*: per 50,000 examples seen, i.e. the
              trainer's per-epoch factor is 0.95^(steps per epoch / 390), which is exactly 0.95
              per epoch on the full CIFAR-10 training set and does not collapse the step size
@@ -66,7 +66,7 @@ the store alone.
 
 Outputs:
     zhang2017_randomization.csv         one row per (model, randomization, p) (CSV_COLUMNS)
-    zhang2017_randomization.md          the Table 1-style table, the A.5 prediction 6 checks
+    zhang2017_randomization.md          the Table 1-style table, the zhang2017.md §5.6 checks
                                         with what was measured, the setup and its departures
                                         from the paper
     zhang2017_randomization_loss.png    Fig. 1a: training loss against steps per
@@ -745,7 +745,7 @@ def _spearman(x, y) -> float:
 
 
 def prediction_checks(rows: list[dict]) -> dict:
-    """A.5 prediction 6, per model: every lane fits; test error -> chance at p = 1 (and the
+    """zhang2017.md §5.6, per model: every lane fits; test error -> chance at p = 1 (and the
     noise inputs at chance); steps to fit non-decreasing in p; the loss halves earlier for
     Gaussian and random pixels than for random labels. Values and booleans."""
     out = {}
@@ -830,7 +830,7 @@ def markdown(rows: list[dict]) -> str:
               + "; ".join(f"MLP {m}: true labels {v['true'][0]:g} / {v['true'][1]:g}, random "
                           f"labels {v['random'][0]:g} / {v['random'][1]:g} (train / test %)"
                           for m, v in PAPER_TABLE1.items()) + ".", "",
-              "## A.5 prediction 6, as measured", ""]
+              "## Prediction zhang2017.md §5.6, as measured", ""]
     for model, c in checks.items():
         steps_txt = ", ".join(f"p = {p:g}: {'-' if s is None else f'{s:,.0f}'}"
                               for p, s in zip(c["ps"], c["steps"]))

@@ -159,7 +159,7 @@ def claim(id: str, *, statement: str, grids: dict[str, list[dict]], rule: Any,
     def decorate(trial: Callable[..., dict]) -> Claim:
         made = Claim(id=id, citation=citation, statement=statement, trial=trial, grids=grids,
                      rule=rule, **options)
-        CLAIMS.add(made, origin=getattr(trial, "__module__", None))
+        CLAIMS.add(made, origin=sys._getframe(1).f_globals.get("__name__"))
         return made
     return decorate
 

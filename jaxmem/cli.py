@@ -14,7 +14,7 @@ EXIT_OK, EXIT_VIOLATED, EXIT_USAGE = 0, 1, 2
 def _configure_jax(scale: str) -> None:
     """Must run before the first JAX computation (XLA reads its flags when the backend starts).
 
-    float64 and full-precision matmuls for exactness checks (DESIGN.md, Precision). At quick
+    float64 and full-precision matmuls for exactness checks (docs/conventions.md §5.1). At quick
     scale a claim is a few milliseconds of compute behind a second of XLA compilation, so the
     CPU backend's optimization level is lowered (compiles ~5x faster, same results up to
     rounding) unless the user set it in XLA_FLAGS. Compiled programs are cached on disk.
@@ -261,16 +261,25 @@ def _sweep(args) -> int:
     from jaxmem.sweep import trials
 
     if args.list:
-        for name, entry in trials.CONSTRUCTIONS.items():
-            options = ", ".join(f"{k} (default {d!r})" for k, (d, _) in entry.options().items())
+        from jaxmem.constructions.protocol import CONSTRUCTIONS
+        from jaxmem.data.families import DATA_FAMILIES
+        print("constructions (construction = NAME, or package.module:function):")
+        for entry in CONSTRUCTIONS.all():
+            options = ", ".join(f"{k} (default {o.default!r}{', traced' if o.traced else ''})"
+                                for k, o in entry.options.items())
             labels = {"binary": "+-1 labels", "multiclass": "class labels"}.get(
                 entry.task, "real or +-1 labels")
-            print(f"{name:<22} {entry.citation}; {labels}; axes n, d"
+            where = "host, exact" if entry.host else "jit"
+            print(f"  {entry.name:<24} {entry.citation}; {labels}; {where}; axes n, d"
                   + (f", {options}" if options else ""))
-        print(f"data (random, one dataset per index): {', '.join(trials.GENERATORS)}")
-        for name, fixed in trials.FIXED.items():
-            print(f"data {name:<12} fixed: {fixed.description}; d = {fixed.dim}, "
-                  f"{fixed.labels} labels")
+        print("data (data = NAME, or file:PATH.npz with arrays X and y):")
+        for family in DATA_FAMILIES.all():
+            kind = "fixed" if family.fixed else "random"
+            shape = f"d = {family.dim}" if family.dim is not None else "any d"
+            options = "".join(f", axis {k} (default {o.default!r})"
+                              for k, o in family.options.items())
+            print(f"  {family.name:<24} {kind}: {family.description}; {shape}; "
+                  f"{' or '.join(family.labels)} labels{options}")
         return EXIT_OK
     _use_data_dir(args)
     if args.grid is None:

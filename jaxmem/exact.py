@@ -3,7 +3,7 @@
 The optimal-size memorizers (Vardi et al. 2022; Yu et al. 2024, Theorem 4.1; Park et al. 2021)
 store many labels in one number of O(sqrt(N) log N) bits and extract them with bit-extraction
 layers. A float holds 24 (float32) or 53 (float64) bits, so no float evaluation can check them
-(constructions.md 0.1, F): this module evaluates them in exact rational arithmetic instead.
+(docs/conventions.md §5.3): this module evaluates them in exact rational arithmetic instead.
 
 An `ExactNetwork` is a tuple of `ExactLayer`s, each an affine map (NumPy object arrays of int /
 Fraction) followed by relu, threshold (H(0) = 0, as jaxmem.network), hardtanh (clip to
@@ -82,6 +82,11 @@ class ExactLayer:
 @dataclasses.dataclass(frozen=True)
 class ExactNetwork:
     layers: tuple[ExactLayer, ...]
+
+    def apply(self, X) -> np.ndarray:
+        """Exact outputs on the rows of X (the construction protocol's method); float inputs
+        are taken as the rationals they are."""
+        return apply(self, X, allow_float=True)
 
 
 def layer(weight, bias, activation: str = "relu", mask=None, *, allow_float: bool = False,
@@ -337,7 +342,7 @@ def nonzero_param_count(net: ExactNetwork) -> int:
 
 
 def param_count(net: ExactNetwork) -> int:
-    """Weights plus biases of every layer (DESIGN.md's convention), masked units excluded."""
+    """Weights plus biases of every layer (docs/conventions.md §6), masked units excluded."""
     total, active_in = 0, net.layers[0].n_in
     for lay in net.layers:
         units = lay.n_out if lay.mask is None else int(lay.mask.sum())

@@ -34,7 +34,7 @@ import numpy as np
 ACTIVATIONS = ("relu", "threshold", "hardtanh", "identity")
 
 # Matrix products run at full precision: on GPU/TPU the default would be TF32/bf16, which
-# breaks every exactness check (DESIGN.md, "Precision is a measured quantity").
+# breaks every exactness check (docs/conventions.md §5, "Precision is a measured quantity").
 _HIGHEST = jax.lax.Precision.HIGHEST
 
 
@@ -88,6 +88,10 @@ class Network:
     """A feed-forward network: ``layers[0]`` reads the input, ``layers[-1]`` is the output."""
 
     layers: tuple[Layer, ...]
+
+    def apply(self, X: jax.Array) -> jax.Array:
+        """The outputs on the rows of X (the construction protocol's method)."""
+        return apply(self, X)
 
 
 jax.tree_util.register_dataclass(Network, data_fields=["layers"], meta_fields=[])

@@ -65,7 +65,7 @@ def test_zhang_knots_interleave_and_recurrence_solves_lemma1_system():
 
 @pytest.mark.slow
 def test_zhang_midpoint_knots_give_larger_weights():
-    """Digest A.2: theta = 1/2 makes the recurrence alternate, weights grow 10-1000x."""
+    """zhang2017.md §2: theta = 1/2 makes the recurrence alternate, weights grow 10-1000x."""
     ratios = []
     for seed in range(8):
         X, y = gaussian(jax.random.key(seed), 200, 10, labels="sign")

@@ -24,7 +24,7 @@ def unit_ball(key, n, d):
 
 
 def reference(H, covered, priority, margin=0.0):
-    """Algorithm 2, lines 2-11 (digest genzel2023.md 2.1), one candidate at a time in NumPy.
+    """Algorithm 2, lines 2-11 (docs/papers/genzel2023.md §2.1), one candidate at a time in NumPy.
     The uniformly random candidate of each step is the remaining one of smallest priority;
     margin is the ReLU variant's rounding margin (0 for threshold features)."""
     H = np.asarray(H)
@@ -152,7 +152,7 @@ def test_vmapped_equals_per_dataset():
 
 
 def test_parallel_lines_need_about_one_neuron_per_point():
-    """Digest 4.6 / 5.8: two lines 0.1 apart with in-line spacing 0.22, the worst case: each
+    """genzel2023.md §4.6, §5.8: two lines 0.1 apart with in-line spacing 0.22, the worst case: each
     acceptance region holds about its own center, so k is close to the 10 points."""
     xs = np.linspace(-1, 1, 10)
     X = jnp.asarray(np.concatenate([np.stack([xs, np.full(10, -0.05)], 1),
@@ -194,7 +194,7 @@ fit_multiclass = jax.jit(genzel2023.fit_multiclass,
 @pytest.mark.slow
 @pytest.mark.parametrize("width", [30, 1500])
 def test_multiclass_is_one_binary_run_per_class_and_its_network_agrees(width):
-    """One-vs-rest with a shared first layer (digest 2.3): class c's neurons are exactly those
+    """One-vs-rest, shared first layer (genzel2023.md §2.3): class c's neurons are exactly those
     of the binary construction with +1 = class c under the same key, and the network outputs
     the one-hot vector of a covered point's class and zeros for an uncovered one."""
     X, _ = unit_ball(jax.random.key(3), 240, 3)

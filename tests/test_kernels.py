@@ -51,7 +51,7 @@ def test_gram_is_the_feature_gram_and_the_defining_sum():
     G = np.asarray(K.ntk_gram(W, X))
     assert F.shape == (N_PTS, N * D)
     np.testing.assert_allclose(G, F @ F.T / (N * D), rtol=0, atol=1e-15)
-    # The defining sum of digest E.1, unit by unit in NumPy.
+    # The defining sum of docs/papers/montanari2020.md §1, unit by unit in NumPy.
     Xn, Wn = np.asarray(X), np.asarray(W)
     ref = sum(np.outer(Xn @ w > 0, Xn @ w > 0) * (Xn @ Xn.T) for w in Wn) / (N * D)
     np.testing.assert_allclose(G, ref, rtol=0, atol=1e-15)

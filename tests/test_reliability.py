@@ -2,7 +2,7 @@
 restarts, three processes on one store, 1 vs 4 devices, two processes under
 jax.distributed, and bad input refused with exit code 2 and nothing written.
 
-Every subprocess runs with OMP_NUM_THREADS=1 (ECOSYSTEM.md 2.5: the CPU thread pool can wedge
+Every subprocess runs with OMP_NUM_THREADS=1 (docs/jax-notes.md §2.5: the CPU thread pool can wedge
 with several virtual devices), XLA's fast-compile level, and a persistent compilation cache
 shared by the test's processes, so a restart costs an import, not a compile.
 """

@@ -1,4 +1,4 @@
-"""Loss sensitivity through unrolled SGD (Arpit et al. 2017, digest D.3) and the Gini
+"""Loss sensitivity through unrolled SGD (docs/papers/arpit2017.md §3) and the Gini
 coefficient. Float64 (conftest): the unrolled gradient is checked against central finite
 differences of an independent, plain-Python SGD loop."""
 

@@ -58,7 +58,7 @@ def test_greedy_cover_brackets_the_optimum(seed):
 
 
 def test_prop7_7_and_sample_size_formulas():
-    assert nearby.prop7_7_bound(2, 0.5) == 625          # the digest's example (yu2024.md 5.A.6)
+    assert nearby.prop7_7_bound(2, 0.5) == 625          # example of docs/papers/yu2024.md §5.A.6
     assert nearby.prop7_7_bound(3, 1.0) == 19 ** 3
     for S, eps, delta in ((9, 0.2, 0.2), (25, 0.1, 0.05), (1, 0.5, 0.5)):
         N = nearby.theorem7_3_sample_size(S, eps, delta)

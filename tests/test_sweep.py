@@ -198,16 +198,19 @@ def test_fixed_data_configs_carry_the_data_fingerprint(monkeypatch):
                 axes=dict(n=20, d=2, width=10))
     before = parse_grid(spec).hashes()
     assert parse_grid(spec).configs()[0]["data_fingerprint"] == datasets.fingerprint("lines")
-    X, y = datasets.FIXED["lines"].load()
-    moved = dataclasses.replace(datasets.FIXED["lines"], load=lambda: (X * 0.5, y))
-    monkeypatch.setitem(datasets.FIXED, "lines", moved)
-    for cached in (datasets._full, datasets.fingerprint, datasets.fixed_dataset):
+    from jaxmem.data import families
+    original = families.DATA_FAMILIES.remove("lines")
+    X, y = original.load()
+    families.fixed_data("lines", lambda: (X * 0.5, y), labels="sign", dim=2)
+    caches = (datasets._full, families._fingerprint, datasets.fixed_dataset)
+    for cached in caches:
         cached.cache_clear()
     try:
         assert parse_grid(spec).hashes() != before
     finally:
-        monkeypatch.undo()
-        for cached in (datasets._full, datasets.fingerprint, datasets.fixed_dataset):
+        families.DATA_FAMILIES.remove("lines")
+        families.DATA_FAMILIES.add(original, origin="jaxmem.sweep.datasets")
+        for cached in caches:
             cached.cache_clear()
     assert parse_grid(spec).hashes() == before
 

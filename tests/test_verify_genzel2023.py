@@ -28,7 +28,7 @@ BUGS = (None, "nonstrict_firing", "nonstrict_layer1", "m_over_covered")
 
 def reference_build(key, X, y, *, width, max_bias=1.0, activation="threshold", max_neurons=None,
                     bug=None):
-    """Digest genzel2023.md 2.1. bug: "nonstrict_firing" fires on D <= m (bookkeeping and
+    """docs/papers/genzel2023.md §2.1. bug: "nonstrict_firing" fires on D <= m (bookkeeping and
     network alike); "nonstrict_layer1" computes the features with >= 0 (the network's first
     layer stays strict); "m_over_covered" takes m over the covered class instead of the other."""
     assert activation == "threshold" and bug in BUGS

@@ -107,7 +107,7 @@ def test_below_the_papers_bound_everywhere():
 
 
 def test_papers_table_and_dimension():
-    """Digest yu2024.md 5.B.3 (the table is the spec for these 4-decimal values) and 2.2."""
+    """docs/papers/yu2024.md §5.B.3 (the table is the spec for these 4-decimal values) and §2.2."""
     table = {(3, 1): 0.7537, (5, 1): 0.6664, (10, 1): 0.5891, (20, 1): 0.5461, (50, 1): 0.5188,
              (100, 1): 0.5095, (1000, 1): 0.5010, (10, 2): 0.6664, (20, 2): 0.5891,
              (100, 5): 0.5461, (784, 6): 0.5073}

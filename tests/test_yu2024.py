@@ -60,7 +60,7 @@ def test_parameter_counts_follow_the_formulas():
     # Continuous data: every first-layer weight and bias is nonzero; the output bias is 0.
     assert int(network.nonzero_param_count(net)) == info["sparse_param_count"] - 1 \
         == M * (n + 2) + 2 * N
-    # The digest's figures for one MNIST and one CIFAR-10 pair (yu2024.md 5.A.2).
+    # The figures for one MNIST and one CIFAR-10 pair in docs/papers/yu2024.md §5.A.2.
     assert yu2024.param_counts(500, 500, 784)["sparse_param_count"] == 393_002_001
     assert yu2024.param_counts(500, 500, 784)["dense_param_count"] == 892_502_001
     assert yu2024.param_counts(3000, 3000, 3072)["sparse_param_count"] == 55_332_012_001

@@ -126,7 +126,7 @@ def test_digits_table_through_the_store_and_resume(digits_run):
     assert len(records) == 45 * draws
     assert sorted({r["dataset_index"] for r in records}) == list(range(draws))
     assert all(r["valid"] and r["agree_with_nn_in_cells"] for r in records)
-    # M1 tracks 1-NN from below on these easy pairs (digest 5.A.3, 5.F).
+    # M1 tracks 1-NN from below on these easy pairs (docs/papers/yu2024.md §5.A.3, §5.F).
     assert np.mean([r["accuracy"] for r in records]) > 0.9
     names = {p.rsplit("/", 1)[-1] for p in digits_run["paths"]}
     assert names == {"yu2024_tables_digits.csv", "yu2024_tables_digits_m1_matrix.csv",

@@ -1,4 +1,4 @@
-"""Yun, Sra, Jadbabaie (NeurIPS 2019) via the digest's YSJ-R construction: exact memorization
+"""Yun, Sra, Jadbabaie (NeurIPS 2019) via YSJ-R (docs/papers/sublinear.md §5.4): exact memorization
 in rational arithmetic for every size, the size table, the max-min block boundaries, the float
 network as the rounded twin of the exact one, input errors, and the claims: each flips when
 broken on purpose (capacity also HOLDS here; memorizes and neurons HOLD at quick scale in CI,
@@ -33,7 +33,7 @@ def _rational_data(rng, n, d, bound=40):
 
 
 def _table_count(n, d, q, activation):
-    """sublinear.md 5.4's size table, written out."""
+    """docs/papers/sublinear.md §5.4's size table, written out."""
     K = math.ceil(n / q)
     if activation == "relu":
         return (d + 1) * (2 * K - 1) + 2 * K * 2 * q + (2 * q + 1)
@@ -90,7 +90,7 @@ def test_default_q_blocks_and_capacity():
         assert yun2019.capacity(*yun2019.widths(n, q, "hardtanh"), "hardtanh") == n
         assert yun2019.parity_correction(q) == (q + 1) % 2
     for d1, d2 in itertools.product(range(1, 20), range(2, 20)):
-        # YSJ-R covers the digest's (unconfirmed) forms of Theorem 3.1 at every width pair ...
+        # YSJ-R covers the note's (unconfirmed) forms of Theorem 3.1 at every width pair ...
         assert yun2019.capacity(d1, d2, "relu") >= 4 * (d1 // 4) * (d2 // 4)
         assert yun2019.capacity(d1, d2, "hardtanh") >= 4 * (d1 // 2) * (d2 // 2)
     # ... but not Hegde's N <= 4 ceil(d1/2) ceil(d2/2) (documented as not covered).

@@ -1,5 +1,5 @@
 """Claims of Arpit et al. (ICML 2017), "A closer look at memorization in deep networks"
-(digest: shared/papers/constructions.md, section D; D.2 for CSR and LASS, D.5 prediction 1).
+(docs/papers/arpit2017.md; §2 for CSR and LASS, §5.1).
 
   csr_random_vs_real  (probabilistic)  for a fixed architecture and initialization, the
       validation critical sample ratio (CSR, found by LASS: jaxmem.metrics.csr) of a network
@@ -14,7 +14,7 @@ The trial, per dataset key (no scikit-learn: the "real" data are synthetic but s
          (`mixture`); the validation set is a fresh draw from the same mixture (same centres)
   randY  the same training inputs, labels i.i.d. uniform over the k classes (drawn once)
   randX  Gaussian inputs with the training set's per-coordinate mean and variance (the
-         digest's "dataset's mean and variance"; per coordinate, as jaxmem.data.randomize's
+         paper's "dataset's mean and variance"; per coordinate, as jaxmem.data.randomize's
          default), with the real labels; validation: a fresh draw of the same Gaussian, i.e. a
          held-out sample of the distribution the network was trained on, as randomize.py draws
          Gaussian test images from the training moments. The randX network's CSR on the real
@@ -40,7 +40,7 @@ fair equivalent here (a point counts as critical if it flips at ANY iteration, a
 
 The radius. The paper's r = 0.3/255 on [0, 1] pixels is ~0.004 per-pixel standard deviations
 of MNIST, small against the distances a 4096-unit network's boundaries sit at; it reports that
-other radii gave qualitatively the same results (D.2, D.5.1: r in {0.1, 0.3, 1}/255). Small
+other radii gave qualitatively the same results (§2, §5.1: r in {0.1, 0.3, 1}/255). Small
 MLPs on well separated low-dimensional clusters have smooth boundaries far from the data, so at
 ~0.004 std every CSR would be 0. The radius is therefore chosen relative to the data's scale so
 that no CSR saturates: with sigma = 0.5 the data's per-coordinate standard deviation is

@@ -1,4 +1,4 @@
-"""The width at which gradient descent memorizes scales like n/d (constructions.md E.1-E.3).
+"""The width at which gradient descent memorizes scales like n/d (docs/papers/gd-width.md §1-§3).
 
   gd_width.scaling  (scaling)  For n points X ~ N(0, I_d/d) with random +-1 labels, the
       smallest width m_min at which full-batch gradient training on the logistic loss
@@ -20,7 +20,7 @@
       phase diagram (experiments/gd_min_width.py), whose success probability crosses 1/2
       there.
   gd_width.counting_bound  (universal)  No network with fewer parameters than points fits
-      generic real labels (E.2: P = m (d + 2) + 1 >= n is necessary). Per dataset, the widths
+      generic real labels (§2: P = m (d + 2) + 1 >= n is necessary). Per dataset, the widths
       strictly below the counting bound (n - 1)/(d + 2) are trained with Adam on the squared
       loss to the regression criterion (max |f - y| <= 1e-3 std(y)); none may succeed. A
       control width well above the bound must succeed, so a trainer that cannot fit anything
@@ -40,7 +40,7 @@ from jaxmem.claims import Claim, Scaling, Universal, register
 
 CITATION = ("Daniely, Neural networks learning and memorization with (almost) no "
             "over-parameterization, NeurIPS 2020 (arXiv 1911.09873); Bubeck, Eldan, Lee, "
-            "Mikulincer, NeurIPS 2020; the minimum-width protocol of constructions.md E.3.")
+            "Mikulincer, NeurIPS 2020; the minimum-width protocol of docs/papers/gd-width.md §3.")
 
 
 def candidate_widths(n: int, d: int, low: float = 0.25, high: float = 4.0) -> tuple[int, ...]:

@@ -116,7 +116,7 @@ def _radial(r):
 def separation_probability(x, y, max_bias):
     """p1(x, y) = P(<w, x> + b <= 0 < <w, y> + b) exactly (to ~1e-12), w ~ N(0, I_d),
     b ~ U[-lambda, lambda]: the probability that one first-layer hyperplane has x inactive and
-    y active (digest genzel2023.md 3.1). Broadcasts over leading axes of x and y.
+    y active (docs/papers/genzel2023.md §3.1). Broadcasts over leading axes of x and y.
 
     With g the projection of w onto span(x, y) in polar form r e_theta (r Rayleigh, theta
     uniform), -<w,x> = r a(theta), -<w,y> = r c(theta), and p1 = E |(r c, r a] cap [-lam, lam]|
@@ -337,7 +337,7 @@ ACTIVATIONS = ("threshold", "relu")
 
 MINUS_NEVER_MISCLASSIFIED = Claim(
     id="genzel2023.minus_never_misclassified",
-    citation=CITATION + " One-sided errors: digest genzel2023.md 2.1, 5.1.",
+    citation=CITATION + " One-sided errors: docs/papers/genzel2023.md §2.1, §5.1.",
     statement=("Algorithm 2 never misclassifies the -1 class (the paper's X+), and its network's "
                "forward pass agrees with the construction's bookkeeping (uncovered count, "
                "interpolated flag, neurons), also at widths and lambda where it fails to "
@@ -469,7 +469,7 @@ def width_dataset(key, n_points, **_):
 
 WIDTH_INDEPENDENT_OF_N = Claim(
     id="genzel2023.width_independent_of_n",
-    citation=CITATION + " Sample-size independence: abstract; digest genzel2023.md 4.2, 5.6.",
+    citation=CITATION + " Independence of N: abstract; docs/papers/genzel2023.md §4.2, §5.6.",
     statement=("On N points sampled from two fixed curves at fixed separation (noise-free moons "
                "arcs), the second-layer width k of Algorithm 2 does not grow with N: k ~ N^0 "
                "at a fixed first-layer width n above the interpolation threshold."),
@@ -598,7 +598,7 @@ def ball_dataset(key, geometry, n_points, gap, **_):
 
 BALL_COVER_LIMIT = Claim(
     id="genzel2023.ball_cover_limit",
-    citation=CITATION + DERIVED + " n -> infinity limit: digest genzel2023.md 3.1, 5.3.",
+    citation=CITATION + DERIVED + " n -> infinity limit: docs/papers/genzel2023.md §3.1, §5.3.",
     statement=(f"Once the Bernstein bound on mismatches is <= eta = {BALL_ETA}, with probability "
                f">= 1 - eta every neuron Algorithm 2 could build around a center c accepts exactly "
                f"{{x in X- : p1(c, x) < min_x+ p1(c, x+)}} (for lambda >> R the ball X- cap "
@@ -683,7 +683,7 @@ def separation_host(outs, config):
 
 SEPARATION_PROBABILITY = Claim(
     id="genzel2023.separation_probability",
-    citation=CITATION + " One-sided separation probability: digest genzel2023.md 3.1, 5.9.",
+    citation=CITATION + " One-sided separation probability: docs/papers/genzel2023.md §3.1, §5.9.",
     statement=("The number of first-layer hyperplanes with c inactive and x active is "
                "Binomial(n, p1(c, x)), p1 = ||c - x|| / (2 sqrt(2 pi) lambda) for lambda >> R "
                "(an upper bound for all lambda), angle(c, x) / (2 pi) at lambda = 0: each count "

@@ -19,7 +19,7 @@ from jaxmem.claims import Claim, Universal, pairs, register
 
 MONTANARI = ("Montanari, Zhong. The interpolation phase transition in neural networks: "
              "memorization and generalization under lazy training. Ann. Statist. 50(5), 2022 "
-             "(arXiv 2007.12826); as summarized in jaxmem digest constructions.md E.1.")
+             "(arXiv 2007.12826); as summarized in docs/papers/montanari2020.md §1.")
 ZHANG = ("Zhang, Bengio, Hardt, Recht, Vinyals. Understanding deep learning requires "
          "rethinking generalization. ICLR 2017. Section 5 (implicit regularization: the linear "
          "case; kernel interpolation K alpha = y).")

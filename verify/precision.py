@@ -1,7 +1,7 @@
 """precision.float32: up to which n do the exact constructions survive float32?
 
 Informational (no verdict): the exact two-layer constructions need weights of size ~1/min gap,
-which grows polynomially in n (constructions.md A.2, B.3), so float32 loses first the labels'
+growing polynomially in n (zhang2017.md §2, bubeck2020.md §3), so float32 loses first the labels'
 values and later their signs. For each construction and label kind this reports the largest n
 of the grid at which every dataset is still float32-deployable (`metrics.float32_report`).
 """

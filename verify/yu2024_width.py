@@ -1,6 +1,6 @@
 """Claims of Yu, Gao, Zhang, Miao (NeurIPS 2024), "Generalizability of Memorization Neural
 Networks", Theorem 5.1 (width >= dimension is necessary), on the hard distribution of App. D
-(jaxmem.data.ball_annulus; digest yu2024.md 2.2 and 5.B).
+(jaxmem.data.ball_annulus; docs/papers/yu2024.md §2.2 and §5.B).
 
   thm5_1.width  (universal)  networks n -> w -> hidden -> 1 trained with Adam on N samples of
       D(n, q, r1, 2^{1/n} r1, 3^{1/n} r1) never beat the exact ceiling acc*(n, w)

@@ -2,19 +2,19 @@
 a tight analysis of memorization capacity": a 3-layer network (two hidden layers) with
 Theta(sqrt N) hidden neurons memorizes N points with arbitrary real labels (Theorem 3.1).
 
-The network checked is YSJ-R, the jaxmem digest's exact reference construction
-(sublinear.md 5.4, [DERIVED], proved there; jaxmem.constructions.yun2019): the same
+The network checked is YSJ-R, the paper note's exact reference construction
+(docs/papers/sublinear.md §5.4, [DERIVED], proved there; jaxmem.constructions.yun2019): the same
 Theta(sqrt N) x Theta(sqrt N) widths as the theorem, not the paper's own proof.
 
 What was confirmed in the paper's text (its introduction, SPIQA copy of arXiv 1810.07770):
 the definition of finite sample expressivity (for all distinct x_i and all y_i in [-1, 1] a
 parameter fits them) and the abstract's claims (Theta(sqrt N) hidden nodes suffice and are
 necessary for 3-layer ReLU networks). NOT confirmed (Section 3 could not be read): Theorem
-3.1's exact width condition. The digest gives 4 floor(d1/2) floor(d2/2) >= N for hard-tanh and
+3.1's exact width condition. Note §5.3 gives 4 floor(d1/2) floor(d2/2) >= N for hard-tanh and
 4 floor(d1/4) floor(d2/4) >= N for ReLU (secondary sources), C. Hegde's notes
 N <= 4 ceil(d1/2) ceil(d2/2) for ReLU. So no claim here encodes those constants: the capacity
 claim checks YSJ-R's own, proved capacity (N <= ceil(d1/2) floor(d2/2) for ReLU, N <= d1 d2 for
-hard-tanh), which covers the digest's two forms (it reports them per width pair) but not
+hard-tanh), which covers the note's two forms (it reports them per width pair) but not
 Hegde's, and the neuron count is a scaling claim (exponent 1/2).
 
 Claims (each flips when broken on purpose; tests/test_yun2019.py):
@@ -48,7 +48,7 @@ from jaxmem.claims import Claim, Scaling, Universal, exact_fit, fit_outcome, reg
 
 CITATION = ("Yun, Sra, Jadbabaie. Small ReLU networks are powerful memorizers: a tight analysis "
             "of memorization capacity. NeurIPS 2019 (arXiv 1810.07770), Theorem 3.1. Network: "
-            "jaxmem digest sublinear.md 5.4, construction YSJ-R (derived, exact), not the "
+            "docs/papers/sublinear.md §5.4, construction YSJ-R (derived, exact), not the "
             "paper's proof.")
 
 PRECISIONS = ("float64", "float32")
@@ -64,7 +64,7 @@ def _build_key(key):
 
 
 def _sizes_ok(net, N, d, q, activation):
-    """Widths and the dense parameter count equal the size table of sublinear.md 5.4."""
+    """Widths and the dense parameter count equal the size table of sublinear.md §5.4."""
     d1, d2 = yun2019.widths(N, q, activation)
     w = network.widths(net)
     return ((w[0] == d1) & (w[1] == d2)
@@ -293,11 +293,11 @@ def capacity_host(outs, config):
     outs["ok"] = outs["fits_widths"] & outs["exact_ok"]
     outs["N"] = np.full(size, N)
     outs["d1_used"], outs["d2_used"] = (np.array([w[k] for w in used]) for k in (0, 1))
-    # The theorem's conditions as the digest states them [UNCONFIRMED], for comparison: YSJ-R's
+    # The theorem's conditions per sublinear.md §5.3 [UNCONFIRMED], for comparison: YSJ-R's
     # capacity covers both (ceil(d1/2) floor(d2/2) >= 4 floor(d1/4) floor(d2/4) and
     # d1 d2 >= 4 floor(d1/2) floor(d2/2)).
-    outs["digest_hardtanh_N"] = np.full(size, 4 * (d1 // 2) * (d2 // 2))
-    outs["digest_relu_N"] = np.full(size, 4 * (d1 // 4) * (d2 // 4))
+    outs["unconfirmed_hardtanh_N"] = np.full(size, 4 * (d1 // 2) * (d2 // 2))
+    outs["unconfirmed_relu_N"] = np.full(size, 4 * (d1 // 4) * (d2 // 4))
     return outs
 
 

@@ -166,7 +166,7 @@ DEPTH_K = Claim(
 
 WEIGHT_GROWTH = Claim(
     id="zhang2017.weight_growth",
-    citation=CITATION + " Growth rate: jaxmem digest constructions.md A.5(2) (derived).",
+    citation=CITATION + " Growth rate: docs/papers/zhang2017.md §5.2 (derived).",
     statement=("The output weights grow like 1/min gap of the projections, i.e. max|w| ~ n^2 "
                "for Gaussian data with knots just after each point (a derived prediction)."),
     trial=thm1_trial,

@@ -1,6 +1,6 @@
 """Zhang, Bengio, Hardt, Recht, Vinyals (ICLR 2017), "Understanding deep learning requires
-rethinking generalization", Sec. 2 (the randomization test; digest constructions.md A.4 and
-A.5 prediction 6), as a claim about trained networks:
+rethinking generalization", Sec. 2 (the randomization test; docs/papers/zhang2017.md §4 and
+§5.6), as a claim about trained networks:
 
   zhang2017.random_labels  (probabilistic, p >= 0.9)  an over-parameterized MLP trained by
       gradient descent (Adam, or SGD with momentum) on uniformly random labels fits them to

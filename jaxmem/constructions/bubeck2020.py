@@ -12,7 +12,7 @@ Both split the points into groups of (at most) d. A group S spans an affine hype
       [relu(g + delta h + eps) - relu(g + eps) - relu(g + delta h - eps) + relu(g - eps)] / delta,
   with g = <u,x> - c and h = <v,x>, equals h on S (where g = 0) and 0 off S (where
   |g| >= gamma > eps + delta |h|). Choosing v with <v, x_i> = y_i on S fits real labels with
-  four units per group (digest constructions.md B.3; the exact version is derived there).
+  four units per group (docs/papers/bubeck2020.md §3; the exact version is derived there).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmem import network
+from jaxmem.constructions.protocol import Option, boolean, construction
 from jaxmem.linalg import spd_solve
 from jaxmem.data.validate import float_data
 
@@ -96,6 +97,12 @@ def relu_units(n: int, d: int) -> int:
     return 4 * math.ceil(n / d)
 
 
+def _relu_memory(n, d, itemsize, options):
+    return 4 * itemsize * (n * d + n * relu_units(n, d) + n)
+
+
+@construction("bubeck2020", citation="Bubeck et al. 2020: 4 ceil(n/d) ReLU units, real labels",
+              memory=_relu_memory, example=dict(data="cube", axes=dict(n=9, d=3)), shuffle=Option(False, boolean("shuffle")))
 def build(key, X, y, *, shuffle: bool = False):
     """The 4 ceil(n/d)-unit ReLU network d -> 4G (relu) -> 1 (identity) fitting real labels.
 
@@ -106,7 +113,7 @@ def build(key, X, y, *, shuffle: bool = False):
                     (gamma > 0) and all weights are finite
       gamma         per group, the distance of the nearest other point to its hyperplane
       min_gamma     the smallest gamma
-      max_out_weight  max 1/delta, the size of the output weights (far from optimal, B.4)
+      max_out_weight  max 1/delta, the size of the output weights (far from optimal, §4)
     """
     X, y = float_data(X, y, task=None)
     n, d = X.shape
@@ -206,12 +213,30 @@ def build_exact(X, y, order=None):
     return net, dict(valid=True, min_gamma=min_gamma if min_gamma is not None else Fraction(0))
 
 
+@construction("bubeck2020.exact", citation="Bubeck et al. 2020 in rational arithmetic: "
+              "4 ceil(n/d) ReLU units, f(x_i) = y_i exactly", host=True,
+              example=dict(data="gaussian", axes=dict(n=6, d=3)),
+              shuffle=Option(False, boolean("shuffle")))
+def build_exact_from_key(key, X, y, *, shuffle: bool = False):
+    """`build_exact` under the construction protocol: the same groups as `build` with the same
+    key (consecutive rows; with shuffle=True the permutation `build` draws)."""
+    order = np.asarray(jax.random.permutation(key, len(X))) if shuffle else None
+    return build_exact(X, y, order)
+
+
 def baum_max_units(n: int, d: int) -> int:
     """The static width of Baum's network: 2 ceil(floor(n/2) / d) slots (the minority class
     has at most n/2 points); the active count is 2 ceil(n_minority / d)."""
     return max(2 * math.ceil((n // 2) / d), 2)
 
 
+def _baum_memory(n, d, itemsize, options):
+    return 4 * itemsize * (n * d + n * 2 * -(-n // d) + n)
+
+
+@construction("baum1988", citation="Baum 1988: threshold slabs, 2 ceil(m/d) units, +-1 labels",
+              task="binary", memory=_baum_memory,
+              example=dict(data="clusters", axes=dict(n=12, d=2)))
 def build_baum(key, X, y):
     """Baum's threshold network d -> 2 ceil(m/d) (threshold) -> 1 (identity), m = minority size.
 

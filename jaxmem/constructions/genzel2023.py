@@ -8,18 +8,18 @@
              every x with D(x) < m (always c itself, never a point of the other class)
     output   the OR of the layer-2 neurons
 
-(digest genzel2023.md, section 2.1, read from the authors' code). Labels follow jaxmem's +-1
+(docs/papers/genzel2023.md §2.1, read from the authors' code). Labels follow jaxmem's +-1
 convention: the class labelled +1 is the one the second layer covers (the paper's X-, y = 1 in
 the authors' code); the output is +1 where some neuron fires, -1 elsewhere. So a point labelled
 -1 is never misclassified, and the network interpolates iff every +1 point is covered.
 
 Vmappable: choosing a uniformly random remaining candidate at every step has the same
 distribution as drawing one random priority per point and always taking the remaining candidate
-of smallest priority (digest 2.6), so the greedy loop is a `lax.while_loop` over fixed-shape
+of smallest priority (genzel2023.md §2.6), so the greedy loop is a `lax.while_loop` over fixed-shape
 masks. The second layer is padded to a static maximum (default: n_points) with a mask and a
 count. All comparisons are strict, as in the paper: H(0) = 0 in layer 1, D < m to fire.
 
-The ReLU variant (digest 2.4) replaces every threshold by a ReLU: u = 1[H(c) <= 0] and D is the
+The ReLU variant (genzel2023.md §2.4) makes every threshold a ReLU: u = 1[H(c) <= 0] and D is the
 weighted one-sided distance sum_{u_i = 1} relu(<w_i, x> + b_i).
 """
 
@@ -30,6 +30,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmem import network
+from jaxmem.constructions.protocol import (Option, construction, nonnegative, one_of,
+                                          positive_int)
 from jaxmem.data.validate import float_data, is_traced, validate
 
 ACTIVATIONS = ("threshold", "relu")
@@ -153,7 +155,7 @@ def one_sided_distances(packed, c):
 
 def candidate_priority(key, n_points: int):
     """The uniformly random candidate choice of Algorithm 2, line 4, as random priorities
-    (digest 2.6): the candidate taken at each step is the remaining one of smallest priority
+    (genzel2023.md §2.6): the candidate taken at each step is the remaining one of smallest priority
     (ties, which float32 uniforms allow: smallest index, as argmin takes them). No sort: a
     batch of argsorts costs more than the whole greedy loop on a CPU."""
     return jax.random.uniform(key, (n_points,))
@@ -324,6 +326,49 @@ def _second_layer(X, W, b, centers, thresholds, active, activation: str):
     return network.Layer(-U, jnp.where(active, thresholds, 0), active, activation=activation)
 
 
+def _scalars(info) -> dict:
+    return dict(ok=info["interpolated"], interpolated=info["interpolated"],
+                second_layer_width=info["second_layer_width"], uncovered=info["uncovered"],
+                candidates_tried=info["candidates_tried"],
+                paper_param_count=info["paper_param_count"],
+                first_layer_width=info["first_layer_width"])
+
+
+def sweep_trial(key, X, y, **options) -> dict:
+    """Algorithm 2 on one dataset, measured by its bookkeeping: exact for threshold features
+    (tests/test_genzel2023.py checks it against forward passes), and it skips a forward pass
+    through n_points padded second-layer slots. sign_accuracy = 1 - uncovered / n_points,
+    since the -1 class is never misclassified."""
+    _, info = build(key, X, y, **options)
+    out = _scalars(info)
+    out["sign_accuracy"] = 1 - info["uncovered"] / X.shape[0]
+    return out
+
+
+def sweep_trial_multiclass(key, X, labels, *, num_classes, **options) -> dict:
+    """The one-vs-rest extension on one dataset (shared first layer), by its bookkeeping;
+    accuracy counts a point right when its own class covers it (the strict criterion)."""
+    *_, info = fit_multiclass(key, X, labels, num_classes=num_classes, **options)
+    out = _scalars(info)
+    out["accuracy"] = 1 - info["uncovered"] / X.shape[0]
+    return out
+
+
+def _memory(n, d, itemsize, options):
+    # the points, and `width` threshold features per point held as bits and bytes (the
+    # second layer is bookkept, not evaluated)
+    return 4 * itemsize * (n * d + n) + 2 * n * options["width"]
+
+
+_OPTIONS = dict(width=Option(100, positive_int("width")),
+                activation=Option("threshold", one_of("activation", ACTIVATIONS)),
+                max_bias=Option(1.0, nonnegative("max_bias"), traced=True))
+
+
+@construction("genzel2023", citation="Dirksen, Finke, Genzel 2023, Alg. 2: random threshold "
+              "layer of width n, greedy second layer, OR; +-1 labels (+1 is covered)",
+              task="binary", trial=sweep_trial, memory=_memory,
+              example=dict(data="moons", axes=dict(n=40, width=32)), **_OPTIONS)
 def build(key, X, y, *, width: int, max_bias=1.0, activation: str = "threshold",
           max_neurons: int | None = None):
     """Algorithm 2's network for +-1 labels: d -> width -> k -> 1 (OR) -> 1 (the {0, 1} -> +-1
@@ -380,7 +425,7 @@ def _check_classes(labels, num_classes):
 
 def fit_multiclass(key, X, labels, *, num_classes: int, width: int, max_bias=1.0,
                    activation: str = "threshold", max_neurons: int | None = None):
-    """The one-vs-rest extension (digest 2.3, the authors' OneVsRestClassifier): one shared
+    """The one-vs-rest extension (genzel2023.md §2.3, the authors' OneVsRestClassifier): one shared
     first layer, then Algorithm 2's greedy second layer once per class c with X- = class c
     and X+ = every other class. Returns (first layer (W, b), per-class centers, thresholds,
     info) without materializing the network, so it scales to MNIST and CIFAR-10.
@@ -390,7 +435,7 @@ def fit_multiclass(key, X, labels, *, num_classes: int, width: int, max_bias=1.0
     still independent. max_neurons (default n_points) is the per-class slot count. info:
       interpolated         every point is covered by its own class's neurons (strict: the
                            authors' score == 1 can hide uncovered points of the class
-                           sklearn's argmax tie-break picks; digest 2.3)
+                           sklearn's argmax tie-break picks; docs/papers/genzel2023.md §2.3)
       second_layer_width   sum over classes of k_c (the authors' second_dim_out)
       class_widths         k_c per class
       uncovered            points not covered by their own class
@@ -414,6 +459,11 @@ def fit_multiclass(key, X, labels, *, num_classes: int, width: int, max_bias=1.0
     return (W, b), centers, thresholds, info
 
 
+@construction("genzel2023.multiclass", citation="Dirksen, Finke, Genzel 2023: one-vs-rest "
+              "with a shared first layer; class labels", task="multiclass",
+              trial=sweep_trial_multiclass, memory=_memory,
+              example=dict(data="digits", axes=dict(n=60, width=32)),
+              num_classes=Option(10, positive_int("num_classes")), **_OPTIONS)
 def build_multiclass(key, X, labels, *, num_classes: int, width: int, max_bias=1.0,
                      activation: str = "threshold", max_neurons: int | None = None):
     """`fit_multiclass` as a Network d -> width -> C * max_neurons -> C: output c is the OR of

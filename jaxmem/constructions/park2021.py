@@ -33,7 +33,7 @@ NOT known (so nothing below encodes it): Park et al.'s theorem statements, hypot
 their constants, the sub-networks, widths, depths, bit complexities, the label encoding, the
 width-3 theorem and the experiments.
 
-So this module is PLYS-R, a reconstruction (jaxmem digest sublinear.md section 4.4 allows one
+So this module is PLYS-R, a reconstruction (docs/papers/sublinear.md §4.4 allows one
 only if it is not the Vardi-type VYS-R relabelled, and it is not): a construction with the
 paper's advertised shape (deep, constant width, labels bit-packed into a few high-precision
 weights, one-dimensional compression by a random projection, O(N^(2/3)) parameters) whose
@@ -77,19 +77,19 @@ D = R - L) computes P = relu(t - L), Q = relu(t - R); on training inputs (none l
     u <- u + (a_{j+1} - a_j)(R P - L Q)/D + (b_{j+1} - b_j)(P - Q)/D,
     W <- W + (W_{j+1} - W_j)(P - Q)/D
 
-telescope (digest section 2.7) to u = u_j(t) and W = W_j on group j. Every partial sum is >= 0 at
+telescope (sublinear.md §2.7) to u = u_j(t) and W = W_j on group j. Every partial sum is >= 0 at
 training inputs (after the first i updates a point of a later group sees u_{i+1}(t) >= beta >= 0,
 its t lying to the right of group i+1's first point; W sees some W_i >= 0), so ReLUs carry them.
 
 Stage 3, table read (c m layers, width 9 for c = 1, 10 otherwise). Scan the m buckets of the
-selected register, most significant first. For bucket k: c bit-extraction layers (digest
-section 2.3: with X < 2^(e+1), relu(X - 2^e + 1) - relu(X - 2^e) = 1{X >= 2^e}, subtracted
+selected register, most significant first. For bucket k: c bit-extraction layers (sublinear.md
+§2.3: with X < 2^(e+1), relu(X - 2^e + 1) - relu(X - 2^e) = 1{X >= 2^e}, subtracted
 from X and accumulated into the label in the next layer's affine map) recover l_{j,k}; the
 last of them also computes the threshold s_{k+1} = 1{u >= k + 1} as
 relu(K(u - k - 1) + 1) - relu(K(u - k - 1)) with K = 2 q_max, q_max the largest group
 (exact: every u is >= 1/(2q) >= 1/K away from the integers). The first layer of bucket k + 1
 gates the label, G_k = relu(l_{j,k} + 2^c (s_k - s_{k+1}) - 2^c) = l_{j,k} 1{k <= u < k + 1}
-(digest 2.9), and the layer after adds G_k to the output register. A final layer gates the
+(sublinear.md §2.9), and the layer after adds G_k to the output register. A final layer gates the
 last bucket; the affine output is y_min + g_y sum_k G_k = y_min + g_y l_{j, bucket(x)} = y on
 every training x.
 
@@ -130,7 +130,7 @@ import numpy as np
 
 from jaxmem import exact
 
-DIRECTION_BITS = 30     # fractional bits of the rounded Gaussian direction (digest 2.10)
+DIRECTION_BITS = 30     # fractional bits of the rounded Gaussian direction (sublinear.md §2.10)
 MAX_DRAWS = 64          # projection draws before giving up (each passes with prob. > 1/2)
 PREDICTED_EXPONENT = 2 / 3
 # Threshold ramps have slope K = RAMP_SLOPE_FACTOR * q_max: every u is at least 1/(2 q) away from
@@ -163,7 +163,7 @@ def predicted_widths(groups: int, table_size: int, label_bits: int) -> list[int]
 
 
 def predicted_param_count(d: int, groups: int, table_size: int, label_bits: int) -> int:
-    """Dense parameters (weights + biases, DESIGN.md) of the layout in the module docstring,
+    """Dense parameters (docs/conventions.md §6) of the layout in the module docstring,
     summed by hand: projection d + 1; stage 2: 5 x 2 (first gap layer) + 30 per further gap
     layer + 2 x 6 (the layer that keeps [u, W]) = 30 G - 38 for G >= 2, 2 x 2 = 4 for G = 1;
     stage 3: w3 x 3 (reads [u, W]) + w3 (w3 + 1) for each of the other c m - 1 layers; the last

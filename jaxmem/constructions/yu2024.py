@@ -2,7 +2,7 @@
 the efficient generalizable memorizer of Theorem 7.3 ("M1" in the experiments, App. H), and the
 function computed by Theorem 5.3's adversarial optimal-size memorizer (App. E).
 
-M1 (App. H.2-H.5; digest yu2024.md 3.1). For every ordered pair (i, j) of opposite labels,
+M1 (App. H.2-H.5; docs/papers/yu2024.md §3.1). For every ordered pair (i, j) of opposite labels,
     S_ij(x) = (x_i - x_j) . (x - (0.51 x_i + 0.49 x_j)),
 a hyperplane between x_i and x_j slightly on x_i's side; S_ij(x_i) = 0.49 ||x_i - x_j||^2 > 0.
     hidden layer 1:  a_ij(x) = relu(-S_ij(x))                  (2 N+ N- units)
@@ -12,7 +12,7 @@ On the cell C_i = {x : S_ij(x) >= 0 for every opposite j} unit i outputs r and e
 the other label outputs 0 (Lemma H.2: there u_k >= a_ki >= 0.02 ||x_i - x_k||^2 >= 2r), so F
 has the sign of y_i (Lemma H.3); training points lie in their own cells, so F memorizes.
 
-Never materialized (DESIGN.md): the first layer of one CIFAR-10 pair has 18 million units of
+Never built (docs/conventions.md §4): the first layer of one CIFAR-10 pair has 18 million units of
 3073 parameters. With g = X t and s_i = ||x_i||^2,
     S_ij(t) = g_i - g_j - c_ij,   c_ij = 0.51 s_i - 0.02 <x_i, x_j> - 0.49 s_j,
 so the network is evaluated from the N x N matrix c (the first layer's biases) and one
@@ -490,7 +490,7 @@ jax.tree_util.register_dataclass(
 
 
 def build_adversarial(key, X, y, *, tries: int = 8):
-    """Theorem 5.3's memorizer as the function it computes (digest 3.3): a random unit
+    """Theorem 5.3's memorizer as the function it computes (yu2024.md §3.3): a random unit
     direction (the best of `tries` by the smallest opposite-label projection gap, as Lemma
     B.1 redraws until the gap is large), tolerance = a third of that gap. info: min_gap,
     encoded_label, valid (the gap is positive, so the training set is memorized). Only the

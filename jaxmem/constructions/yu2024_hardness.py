@@ -45,7 +45,7 @@ beta +- 1.1 e_i/3), so 1/30 is the best separation constant.
 The witness (App. G.4, Part 1.2), for a solution s: F1(x) = relu(3 s.(x - beta) + 3)
 [CONFIRMED], then a width-2, depth-2 network on R (Lemma G.5): n -> 1 -> 2 -> 1, (n + 1) + 4 +
 3 = n + 8 parameters (the standard count; the paper's printed formula para = sum n_i(n_{i+1}+1)
-would give 2n + 7, a typo: digest yu2024.md 1). F1 = 4.1 or 1.9 on every negative and
+would give 2n + 7, a typo: docs/papers/yu2024.md §1). F1 = 4.1 or 1.9 on every negative and
 2 <= F1 <= 4 on every positive [CONFIRMED, exactly: axis positives give {2, 4}, a clause with a
 agreeing and 6 - a disagreeing literals gives 3 + (2a - 6)/4, in {2, 5/2, 3, 7/2, 4} for
 1 <= a <= 5; a = 6 would give 9/2 and a = 0 gives 3/2, outside the negatives].

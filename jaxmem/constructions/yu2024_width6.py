@@ -2,7 +2,7 @@
 O(sqrt(N) ln(N n / c)) parameters (App. B; their adaptation of Vardi, Yehudai, Shamir 2022).
 This is the optimal-size memorizer "M3" of the paper's Table 4.
 
-Read against the paper's App. B (full text; digest yu2024.md 3.2). Four parts:
+Read against the paper's App. B (full text; docs/papers/yu2024.md §3.2). Four parts:
 
 1. Compression (Lemma B.1). c0 = min distance between opposite-label training points. A
    direction u, uniform on the sphere, is accepted when |<u, x - z>| >= (c0 / (4 N^2))
@@ -41,7 +41,7 @@ x = a + f (f < 1 - p) never straddle; with it the construction memorizes (tests,
 
 Vardi et al.'s own construction differs in bookkeeping, not in kind: all pairs separated
 (labels are stored, C classes), binary registers extracted with Telgarsky triangle maps,
-sqrt(N log N) groups, width 12 (sublinear.md 3.2-3.3, unconfirmed beyond a restatement). For
+sqrt(N log N) groups, width 12 (sublinear.md §3.2-3.3, unconfirmed beyond a restatement). For
 binary labels Yu et al.'s version is the same three phases, so it stands in for M3 here.
 
 Nothing is jit-compiled: registers have O(sqrt(N) log(n N / c)) digits (hundreds for an MNIST

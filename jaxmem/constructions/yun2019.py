@@ -1,9 +1,9 @@
 """Yun, Sra, Jadbabaie (NeurIPS 2019): a 3-layer network with Theta(sqrt N) hidden neurons fits
 arbitrary real labels of N distinct points.
 
-What is implemented is YSJ-R, the exact reference construction of the jaxmem digest
-(sublinear.md 5.4, [DERIVED], with its proof; the "block lines" idea of constructions.md C.1).
-It is NOT the proof of the paper's Theorem 3.1, which the digest could not read: it is a
+What is implemented is YSJ-R, the exact reference construction of the paper note
+(docs/papers/sublinear.md §5.4, [DERIVED], with its proof; the "block lines" idea of §5.6 there).
+It is NOT the proof of the paper's Theorem 3.1, which could not be read (sublinear.md §5.3): it is a
 stand-in with the same shape (two hidden layers, Theta(sqrt N) x Theta(sqrt N) widths,
 Theta(N) middle-layer weights) that provably interpolates.
 
@@ -38,12 +38,12 @@ Two activations:
             data; the constants fold into the next biases. Memorizes N <= Kq =
             ceil(d1 / 2) floor(d2 / 2) points.
 
-Dense parameter counts (weights + biases, DESIGN.md): `param_count`.
+Dense parameter counts (weights + biases, docs/conventions.md §6): `param_count`.
 
 Relation to the paper. Confirmed in the paper's own text (its introduction, SPIQA copy of
 arXiv 1810.07770): the definition of finite sample expressivity (for all distinct x_i and all
 y_i in [-1, 1] there is a parameter that fits them) and the abstract's Theta(sqrt N) claim.
-NOT confirmed (no copy of Section 3 could be read): Theorem 3.1's exact condition. The digest's
+NOT confirmed (no copy of Section 3 could be read): Theorem 3.1's exact condition. The note's
 form 4 floor(d1/2) floor(d2/2) >= N (hard-tanh) is certified by YSJ-R, since
 4 floor(d1/2) floor(d2/2) <= d1 d2; the ReLU form 4 floor(d1/4) floor(d2/4) >= N is covered as
 well (ceil(d1/2) >= 2 floor(d1/4), floor(d2/2) >= 2 floor(d2/4)); the form
@@ -53,8 +53,8 @@ capacity and is NOT covered.
 Float precision. The slopes M_j are about 2 / (smallest gap), i.e. Theta(N^2) for random
 projections, and layer-2 pre-activations cancel terms of size M_j (t_max - t_min); in the relu
 network the ramp ReLUs also carry |a| up to 6 (t_max - t_min) / G_k (G_k the gap cut between
-two blocks). Two choices the proof does not care about keep this in check (both in the digest's
-list of improvements, constructions.md C.1): the best of `directions` = 8 random directions
+two blocks). Two choices the proof does not care about keep this in check (both in the note's
+list of improvements, docs/papers/sublinear.md §5.6): the best of `directions` = 8 random directions
 (largest minimum gap), and block boundaries moved, within the V = Kq - N spare slots, to
 maximize the smallest gap cut at (`boundaries="gaps"`). Measured (64 Gaussian datasets,
 d = 20; max over datasets of max_i |f(x_i) - y_i| / A, and of the derived tolerance
@@ -117,7 +117,7 @@ def _check_activation(activation: str) -> str:
 
 def default_q(n: int) -> int:
     """The default units per block: the odd number 2 floor(floor(sqrt n) / 2) + 1 ~ sqrt(n)
-    (11, 31, 101 for n = 100, 1000, 10^4, as constructions.md C.1's table). Odd, so the
+    (11, 31, 101 for n = 100, 1000, 10^4, as docs/papers/sublinear.md §5.6's table). Odd, so the
     parity correction S is 0."""
     n = operator.index(n)
     if n < 1:
@@ -156,7 +156,7 @@ def capacity(d1: int, d2: int, activation: str = "relu") -> int:
 
 
 def param_count(n: int, d: int, q: int | None = None, activation: str = "relu") -> int:
-    """Dense parameter count (sublinear.md 5.4's size table):
+    """Dense parameter count (docs/papers/sublinear.md §5.4's size table):
     relu      (d + 1)(2K - 1) + 2K * 2q + (2q + 1)
     hardtanh  (d + 1) K + (K + 1) q + (q + 1)."""
     q = _check_q(q, n)
@@ -261,8 +261,8 @@ def _layer_arrays(p, u, A, S, q: int, activation: str, xp):
 # spare slots the K - 1 cuts between blocks can move: cut k (the number of points in blocks
 # 1..k) may be any p_k with p_k - p_{k-1} <= q and p_k >= lo_k = kq - V (so that the remaining
 # points still fit). Since p_{k-1} <= (k-1) q, every window [lo_k, p_{k-1} + q] has at most
-# V + 1 positions. "gaps" picks the cuts that maximize the smallest gap cut at (the digest's
-# "place block boundaries at large gaps", constructions.md C.1): the ramps between blocks have
+# V + 1 positions. "gaps" picks the cuts that maximize the smallest gap cut at (the note's
+# "place block boundaries at large gaps", sublinear.md §5.6): the ramps between blocks have
 # slope 6 / G_k, and in the relu network relu(a + 1) - relu(a - 1) carries |a| up to
 # 6 (t_max - t_min) / G_k, so a small cut gap costs float precision (not exactness).
 # Max-min by bisection over the sorted gaps; for a threshold theta, the greedy that takes the

@@ -10,7 +10,7 @@ lower-triangular with positive diagonal t_i - b_i (Lemma 1), and A w = y has a s
 Here A w = y is solved by an O(n) recurrence instead of an n x n solve (see `_weights`), and
 each knot sits just after the previous point, b_i = t_{i-1} + theta (t_i - t_{i-1}) with small
 theta: midpoints (theta = 1/2) make the recurrence alternate and the weights 10-1000x larger
-(digest constructions.md A.2), which costs float32 exactness much earlier.
+(docs/papers/zhang2017.md §2), which costs float32 exactness much earlier.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ import jax.numpy as jnp
 
 from jaxmem import network
 from jaxmem.constructions.projection import best_direction
+from jaxmem.constructions.protocol import (Option, construction, in_open_interval,
+                                          positive_int)
 from jaxmem.data.validate import float_data, is_traced
 
 
@@ -72,6 +74,12 @@ def _solve(key, X, y, theta, directions):
     return a, b, w, ts, valid, min_gap
 
 
+_THETA = Option(0.01, in_open_interval("theta", 0, 1, "so that the knots interleave (Thm 1)"),
+                traced=True)
+
+
+@construction("zhang2017", citation="Zhang et al. 2017, Thm 1: 2n + d weights, width n",
+              example=dict(data="gaussian", axes=dict(n=[4, 8], d=2)), theta=_THETA, directions=Option(1, positive_int("directions")))
 def build(key, X, y, *, theta: float = 0.01, directions: int = 1):
     """Theorem 1's network d -> n (relu, shared input weights a) -> 1 (identity, no bias).
 
@@ -109,11 +117,20 @@ def depth_k_width(n: int, k: int) -> int:
     return math.ceil(n / k) + 2
 
 
+def _depth(value, config):
+    positive_int("k")(value, config)
+    if value > config["n"]:
+        raise ValueError(f"option k = {value} hidden layers exceeds n = {config['n']} points")
+
+
+@construction("zhang2017.depth_k",
+              citation="Zhang et al. 2017, App. C: k layers of width ceil(n/k) + 2",
+              example=dict(data="sphere", axes=dict(n=8, d=3, k=[2, 4])), k=Option(2, _depth), theta=_THETA, directions=Option(1, positive_int("directions")))
 def build_depth_k(key, X, y, *, k: int, theta: float = 0.01, directions: int = 1):
     """Zhang et al.'s depth-k corollary (Appendix C): k hidden layers of width ceil(n/k) + 2.
 
     Every unit relu(t - b_j) of Theorem 1 depends only on t = <a, x>, so t is carried through
-    the layers and the n units are spread over k blocks (digest A.3, an exact construction with
+    the layers and the n units are spread over k blocks (zhang2017.md §3, an exact construction with
     the corollary's width; the paper's own uses a multiplexer):
       layer 1:      s = relu(t - b0), p = relu(C), h_j = relu(t - b_j)           j in B_1
       layer l > 1:  s = relu(s),  p = relu(p + sum_{B_{l-1}} w_j h_j),  h_j = relu(s - (b_j - b0))  j in B_l

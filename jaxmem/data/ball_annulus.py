@@ -6,7 +6,7 @@ the two classes have equal mass under one common density (condition (c2)). The c
 q = (1/2, ..., 1/2) and r1 = s <= 0.5 / 3^{1/n}, so that B(q, r3) fits in [0, 1]^n (c1). The
 classes are separated by c = r2 - r1 = s (2^{1/n} - 1), so D is in D(n, c) (Definition 3.1).
 
-Sampling (digest yu2024.md 5.B.1): a Gaussian (Box-Muller) direction times a radius whose n-th
+Sampling (docs/papers/yu2024.md §5.B.1): a Gaussian (Box-Muller) direction times a radius whose n-th
 power is uniform on [0, r1^n] (ball) or [r2^n, r3^n] (annulus). With r^n = r1^n (2 + U) the
 annulus radius is r1 exp(log(2 + U) / n): no n-th powers, nothing under- or overflows at
 n = 10^5.

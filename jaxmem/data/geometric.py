@@ -80,7 +80,7 @@ def moons(key, n: int, noise: float = 0.05, *, dtype=None):
 
 
 def parallel_lines(n: int, gap: float = 0.1, *, dtype=None):
-    """Dirksen et al.'s worst case (digest 4.6): n // 2 points evenly spaced on [-1, 1] at height
+    """Worst case (docs/papers/genzel2023.md §4.6): n // 2 points evenly spaced on [-1, 1] at height
     -gap/2 (label +1) and the rest at +gap/2 (label -1). Separation delta = gap; with n = 20 the
     in-line spacing 0.22 exceeds 2 delta, so no ball around one point reaches another."""
     n = _size("n", n)

@@ -3,7 +3,7 @@ pure data transforms `(key, X, labels, ...) -> (X', labels')`.
 
 X has shape (N, D), one flattened image per row (pixels = columns). Labels are class indices
 0..k-1 (encoding="index", num_classes=k) or binary +-1 (encoding="sign", k = 2); the output
-labels keep the input's dtype and encoding. Digest: constructions.md A.4, "Randomization
+labels keep the input's dtype and encoding. Notes: docs/papers/zhang2017.md §4.3, "Randomization
 variants". The paper's wording for each (Sec. 2.1):
 
   true_labels      "the original dataset without modification" (the control);

@@ -47,7 +47,7 @@ def random_labels(key, n: int, labels: str = "sign", dtype=None) -> jax.Array:
     dtype = dtype or _float()
     if labels == "sign":
         # rademacher, not choice: choice gathers, which fails under an Explicit mesh
-        # (ECOSYSTEM.md 2.5).
+        # (docs/jax-notes.md §2.5).
         return jax.random.rademacher(key, (n,), dtype=jnp.int32).astype(dtype)
     if labels == "gaussian":
         return jax.random.normal(key, (n,), dtype)

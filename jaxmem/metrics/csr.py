@@ -1,5 +1,5 @@
 """Critical samples and the critical sample ratio (CSR) of Arpit et al. (ICML 2017), found by
-LASS (Langevin Adversarial Sample Search). Digest: shared/papers/constructions.md, section D.2.
+LASS (Langevin Adversarial Sample Search). Notes: docs/papers/arpit2017.md §2.
 
 A point x is *critical* for a classifier f at radius r if some x_hat with ||x_hat - x||_inf <= r
 has a different **predicted** label (argmax f(x_hat) != argmax f(x)); the true label plays no

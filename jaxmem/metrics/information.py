@@ -1,6 +1,6 @@
 """Information-plane estimates by binning (Shwartz-Ziv & Tishby 2017, "Opening the black box
 of deep neural networks via information"; the information bottleneck of the lecture slides,
-papers/README.md item 4).
+docs/papers/README.md item 4).
 
 Setting: a finite dataset of N samples, X uniform over them (each row one equally likely
 input, as Shwartz-Ziv & Tishby's 4096 input patterns), labels Y, and a layer's activations T of

@@ -1,12 +1,12 @@
 """Loss sensitivity of Arpit et al. (ICML 2017, section 4) and its Gini coefficient.
-Digest: shared/papers/constructions.md, section D.3.
+Notes: docs/papers/arpit2017.md §3.
 
 g_x^t = ||dL_t / dx||_1, where L_t is the loss at the parameters after t SGD updates; the
 loss sensitivity of x is the average of g_x^t over the steps. x influences L_t through the
 updates it took part in and, through those, every later update; the gradient is taken through
 the unrolled SGD steps (Maclaurin et al. 2015), while training itself is unchanged.
 
-Assumed for implementation (the paper does not say; digest D.3): L_t is the full training
+Assumed for implementation (not in the paper; docs/papers/arpit2017.md §3): L_t is the full training
 loss, the mean of the per-example losses over all N rows, at theta_t:
 
     g^t = row norms of  jax.grad(lambda X: L(sgd_unroll(theta_0, X, Y, t), X, Y))(X).
@@ -286,7 +286,7 @@ def class_loss_sensitivity(key, apply_fn, loss_fn, params0, X, Y, classes, *,
                            checkpoints=None, ord=1, path: str = "full",
                            backward_batch: int | None = None,
                            return_gradients: bool = False) -> dict:
-    """The class-specific loss sensitivity g-bar_{i,j} (Arpit et al. 2017; digest D.3):
+    """The class-specific loss sensitivity g-bar_{i,j} (docs/papers/arpit2017.md §3):
     the mean over examples x of class j of (1/m) sum_t ||dL_t(y=i)/dx||, where L_t(y=i) is the
     class-i term of the training loss, (1/N) sum over rows of class i of their loss (so
     sum_i L_t(y=i) = L_t). Row i: whose loss; column j: whose inputs. At t = 0 only the

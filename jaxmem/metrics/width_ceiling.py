@@ -23,7 +23,7 @@ ratio p2/p1 = (1 + e3/t)^m - (1 + e2/t)^m (e_k = r_k^2 - 1) increases as rho gro
 m > 0), from R(0) = 3^{1-w/n} - 2^{1-w/n} < 1 to infinity: ONE crossing rho*, below which
 min = p2 and above which min = p1. Two consequences:
 
-* min(p1, p2) >= R(0) p1, so acc* <= 1 - R(0)/2 = `paper_width_bound` (the digest's bound,
+* min(p1, p2) >= R(0) p1, so acc* <= 1 - R(0)/2 = `paper_width_bound` (yu2024.md §5.B.3's bound,
   which this argument extends from w <= n - 2 to w = n - 1);
 * the Bayes rule on the projection is "+1 iff |h| < r1 rho*" (`bayes_projection_predict`).
 
@@ -65,7 +65,7 @@ def _check(n, w) -> tuple[int, int]:
 # ---------------------------------------------------------------------------------------------
 
 def paper_width_bound(n: int, w: int) -> float:
-    """1 - 1/2 (3^{1-w/n} - 2^{1-w/n}): the digest's general (n, w) bound (yu2024.md 5.B.3),
+    """1 - 1/2 (3^{1-w/n} - 2^{1-w/n}): the general (n, w) bound of docs/papers/yu2024.md §5.B.3,
     from min(p1, p2) >= R(0) p1. Stated for w <= n - 2; the monotone ratio (module docstring)
     makes it valid for w = n - 1 too. 1 for w >= n (no bound)."""
     n, w = _check(n, w)

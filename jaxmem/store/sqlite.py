@@ -1,7 +1,7 @@
 """The results store: one SQLite file that sweeps append to and reports read from.
 
 SQLite because it is in the standard library, is one file, and lets several processes write at
-once: WAL mode, a 60 s busy timeout and short BEGIN IMMEDIATE transactions (ECOSYSTEM.md 3).
+once: WAL mode, a 60 s busy timeout and short BEGIN IMMEDIATE transactions (docs/jax-notes.md §3).
 A record is keyed by (config hash, dataset index) and written with INSERT OR IGNORE, so a sweep
 that is killed and started again, or two sweeps of one grid at once, write each record exactly
 once. What a transaction committed survives SIGKILL (synchronous=NORMAL can lose the last commits

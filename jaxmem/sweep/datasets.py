@@ -8,16 +8,16 @@ a fixed order (nested: a larger n contains every smaller one); `d` must equal th
 dimension.
 
     moons        sklearn make_moons(n, noise=0.05, random_state=0), scaled to max norm 1;
-                 +1 = sklearn's class 1 (the paper's X-, digest genzel2023.md 4.1)
+                 +1 = sklearn's class 1 (the paper's X-, docs/papers/genzel2023.md §4.1)
     moons_pool   the first n points of make_moons(10^6, 0.05, random_state=0), scaled once over
-                 the whole pool (the sample-size experiment, digest 4.2)
-    lines        two parallel lines 0.1 apart, n // 2 points on each (digest 4.6)
+                 the whole pool (the sample-size experiment, docs/papers/genzel2023.md §4.2)
+    lines        two parallel lines 0.1 apart, n // 2 points on each (genzel2023.md §4.6)
     digits       scikit-learn's 8x8 digits / 16, max norm 1; class labels 0..9
     mnist        MNIST train + test (70,000), pixels / 255, max norm 1; class labels 0..9
     cifar10      CIFAR-10 train + test (60,000), pixels / 255, max norm 1; class labels 0..9
     mnist_1v8    MNIST digit 1 (+1, the covered class) against 8 (-1), all 70,000 images'
     mnist_1v9    worth (14,702 and 14,835 points), scaled once; n takes a nested stratified
-                 subset (seed 0), as the paper's 10%, 20%, ... subsets (digest 4.5)
+                 subset (seed 0), as the paper's 10%, 20%, ... subsets (genzel2023.md §4.5)
 
 Real data come from `jaxmem.data.real` (JAXMEM_DATA or --data-dir); a missing file raises
 its DataNotFound, which says how to provide it.
@@ -25,23 +25,11 @@ its DataNotFound, which says how to provide it.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-import hashlib
-from typing import Callable
-
 import numpy as np
 
-from jaxmem.data import geometric, real, tasks
-
-
-@dataclasses.dataclass(frozen=True)
-class FixedData:
-    load: Callable[[], tuple]      # () -> (X, y) in a fixed point order, max norm 1
-    labels: str                    # "sign" (+-1) or "class" (0 .. num_classes - 1)
-    dim: int
-    num_classes: int = 2
-    description: str = ""
+from jaxmem.data import families, geometric, real, tasks
+from jaxmem.data.families import fixed_data
 
 
 def _moons():
@@ -90,34 +78,34 @@ def _mnist_pair(negative):
     return load
 
 
-FIXED = {
-    "moons": FixedData(_moons, "sign", 2, description="two moons, 1000 points (the paper's)"),
-    "moons_pool": FixedData(_moons_pool, "sign", 2,
-                            description="the first n of 10^6 two-moons points"),
-    "lines": FixedData(_lines, "sign", 2, description="two parallel lines, 20 points"),
-    "digits": FixedData(_digits, "class", 64, 10, "scikit-learn 8x8 digits, 1797 points"),
-    "mnist": FixedData(_mnist, "class", 784, 10, "MNIST train + test, 70,000 points"),
-    "cifar10": FixedData(_cifar10, "class", 3072, 10, "CIFAR-10 train + test, 60,000 points"),
-    "mnist_1v8": FixedData(_mnist_pair(8), "sign", 784, description="MNIST 1 (+1) vs 8 (-1)"),
-    "mnist_1v9": FixedData(_mnist_pair(9), "sign", 784, description="MNIST 1 (+1) vs 9 (-1)"),
-}
+fixed_data("moons", _moons, labels="sign", dim=2,
+           description="two moons, 1000 points (the paper's)")
+fixed_data("moons_pool", _moons_pool, labels="sign", dim=2,
+           description="the first n of 10^6 two-moons points")
+fixed_data("lines", _lines, labels="sign", dim=2, description="two parallel lines, 20 points")
+fixed_data("digits", _digits, labels="class", dim=64, num_classes=10,
+           description="scikit-learn 8x8 digits, 1797 points")
+fixed_data("mnist", _mnist, labels="class", dim=784, num_classes=10,
+           description="MNIST train + test, 70,000 points")
+fixed_data("cifar10", _cifar10, labels="class", dim=3072, num_classes=10,
+           description="CIFAR-10 train + test, 60,000 points")
+fixed_data("mnist_1v8", _mnist_pair(8), labels="sign", dim=784,
+           description="MNIST 1 (+1) vs 8 (-1)")
+fixed_data("mnist_1v9", _mnist_pair(9), labels="sign", dim=784,
+           description="MNIST 1 (+1) vs 9 (-1)")
 
 
 @functools.lru_cache(maxsize=8)
 def _full(name: str):
-    X, y = FIXED[name].load()
+    X, y = families.resolve(name).load()
     return np.asarray(X), np.asarray(y)
 
 
-@functools.lru_cache(maxsize=None)
 def fingerprint(name: str) -> str:
     """The first 16 hex digits of the SHA-256 of the dataset's points and labels. It is part
     of every config on fixed data, so records made from other files (a fake MNIST in a
     test, a different download) never stand in for these."""
-    X, y = _full(name)
-    digest = hashlib.sha256(np.ascontiguousarray(X).tobytes())
-    digest.update(np.ascontiguousarray(y).tobytes())
-    return digest.hexdigest()[:16]
+    return families.fingerprint(families.resolve(name))
 
 
 def size(name: str) -> int:
@@ -132,8 +120,9 @@ def fixed_dataset(name: str, n: int, dtype: str):
     X, y = _full(name)
     if n > len(X):
         raise ValueError(f"data {name} has {len(X)} points; n = {n} is more")
+    labels = families.resolve(name).labels[0]
     X = np.ascontiguousarray(X[:n], dtype=dtype)
-    y = y[:n].astype(np.int32 if FIXED[name].labels == "class" else dtype)
-    if FIXED[name].labels == "sign" and len(np.unique(y)) < 2:
+    y = y[:n].astype(np.int32 if labels == "class" else dtype)
+    if labels == "sign" and len(np.unique(y)) < 2:
         raise ValueError(f"the first n = {n} points of data {name} hold one class only")
     return X, y

@@ -34,6 +34,8 @@ import tomllib
 
 import numpy as np
 
+from jaxmem.constructions import protocol
+from jaxmem.data import families
 from jaxmem.sweep import datasets as fixed_data
 from jaxmem.sweep import trials
 from jaxmem.sweep.keys import canonical_json, config_hash
@@ -42,6 +44,7 @@ DTYPES = ("float64", "float32")
 TOP_LEVEL = ("name", "construction", "data", "labels", "datasets", "seed", "dtype",
              "chunk_size", "axes")
 SHAPE_AXES = ("n", "d")
+LABEL_KINDS = ("sign", "gaussian")   # what a construction of real labels accepts
 MAX_AXIS_VALUES = 100_000       # values of one axis (a range of 2^63 values is refused)
 MAX_GRID_BYTES = 1 << 20        # a grid file is a small TOML table
 
@@ -67,7 +70,7 @@ class Grid:
         names = list(self.axes)
         fixed = dict(construction=self.construction, data=self.data, labels=self.labels,
                      dtype=self.dtype, seed=self.seed)
-        if self.data in trials.FIXED:  # which points: records of other files never match
+        if families.resolve(self.data).fixed:  # which points: other files' records never match
             fixed["data_fingerprint"] = fixed_data.fingerprint(self.data)
         return [dict(fixed, **dict(zip(names, combo)))
                 for combo in itertools.product(*self.axes.values())]
@@ -177,15 +180,20 @@ def parse_grid(spec: dict, *, source: str = "grid") -> Grid:
             raise GridError(f"{source}: {entry_name} must be a string; got "
                             f"{type(spec[entry_name]).__name__} {spec[entry_name]!r}")
     construction = spec["construction"]
-    if construction not in trials.CONSTRUCTIONS:
-        raise GridError(f"{source}: unknown construction {construction!r}; known: "
-                        f"{', '.join(trials.CONSTRUCTIONS)}")
-    entry = trials.CONSTRUCTIONS[construction]
+    try:
+        entry = protocol.resolve(construction)
+    except KeyError as err:
+        raise GridError(f"{source}: {err.args[0]}") from None
     data = spec.get("data", "gaussian")
-    if data not in trials.DATA:
-        raise GridError(f"{source}: unknown data {data!r}; known: {', '.join(trials.DATA)}")
-    default_labels = (trials.FIXED[data].labels if data in trials.FIXED else
-                      "sign" if entry.task == "binary" else "gaussian")
+    try:
+        family = families.resolve(data)
+    except KeyError as err:
+        raise GridError(f"{source}: {err.args[0].replace('data family', 'data')} "
+                        f"(or file:PATH.npz)") from None
+    except ValueError as err:
+        raise GridError(f"{source}: {err}") from None
+    accepted = {"binary": ("sign",), "multiclass": ("class",)}.get(entry.task, LABEL_KINDS)
+    default_labels = next((lab for lab in family.labels if lab in accepted), family.labels[0])
     labels = spec.get("labels", default_labels)
     if labels not in trials.LABELS:
         raise GridError(f"{source}: unknown labels {labels!r}; known: "
@@ -206,22 +214,26 @@ def parse_grid(spec: dict, *, source: str = "grid") -> Grid:
     raw_axes = spec["axes"]
     if not isinstance(raw_axes, dict):
         raise GridError(f"{source}: axes must be a table of name = values")
-    options = entry.options()
+    options = list(entry.options) + [o for o in family.options if o not in entry.options]
     axes = {}
     for axis, values in raw_axes.items():
         if axis not in SHAPE_AXES and axis not in options:
             raise GridError(f"{source}: unknown parameter {axis!r} for construction "
-                            f"{construction}; it takes n, d"
+                            f"{construction} on data {data}; it takes n, d"
                             + "".join(f", {o}" for o in options))
         axes[axis] = _axis_values(axis, values)
+    if family.fixed:
+        try:  # loads the data: absent files stop here, saying where they were looked for
+            fixed_data.fingerprint(data)
+            # A fixed dataset needs no shape axes: all its points, in its dimension.
+            axes.setdefault("n", (fixed_data.size(data),))
+        except ValueError as err:
+            raise GridError(f"{source}: {err}") from None
+    if family.dim is not None:
+        axes.setdefault("d", (family.dim,))
     for axis in SHAPE_AXES:
         if axis not in axes:
             raise GridError(f"{source}: axes must give {axis}")
-    if data in trials.FIXED:
-        try:  # loads the data: absent files stop here, saying where they were looked for
-            fixed_data.fingerprint(data)
-        except ValueError as err:
-            raise GridError(f"{source}: {err}") from None
     grid = Grid(name=name.strip(), construction=construction, data=data, labels=labels,
                 datasets=datasets, seed=seed, dtype=dtype, chunk_size=chunk_size, axes=axes)
     for config in grid.configs():

@@ -2,7 +2,7 @@
 
 A dataset's key is fold_in(fold_in(key(seed), config_id), index), so the dataset does not
 depend on chunk size, device count, resume or how many datasets a sweep draws: under JAX's
-default partitionable threefry, split(k, n)[i] == fold_in(k, i) for every n (ECOSYSTEM.md 2.1).
+default partitionable threefry, split(k, n)[i] == fold_in(k, i) for all n (docs/jax-notes.md §2.1).
 """
 
 from __future__ import annotations

@@ -50,6 +50,7 @@ from jaxmem.sweep.progress import Progress
 
 AXIS = "datasets"
 MAX_CHUNK = 1024
+HOST_CHUNK = 16                  # datasets per block of a host construction (a progress step)
 # Bytes of live memory one block may use when the chunk size is chosen from the compiled
 # program. On a CPU, small blocks also keep the working set in cache (measured in
 # benchmarks/bench_constructions.py); on an accelerator, a quarter of its memory.
@@ -409,7 +410,7 @@ def run_sweep(grid: Grid, store, *, devices: int | None = None, chunk_size: int 
     writer = jax.process_index() == 0
     if writer and store is None:
         raise ValueError("process 0 needs a store to write to")
-    code = provenance.provenance(modules)
+    code = provenance.provenance(tuple(modules) + _plugin_modules(grid))
     fingerprint = code["code_fingerprint"]
     configs = grid.configs()
     if not allow_large:
@@ -488,7 +489,10 @@ def run_sweep(grid: Grid, store, *, devices: int | None = None, chunk_size: int 
             todo = (block or blocks[0]).todo
             indices = np.full(chunk, todo[0], np.uint32)   # padding repeats the first index
             indices[:len(todo)] = np.asarray(todo, np.uint32)
-            outputs.append(exe(*_block_args(device, indices, root, dynamic)))
+            if isinstance(exe, trials.HostProgram):
+                outputs.append(exe(indices, root, dynamic))
+            else:
+                outputs.append(exe(*_block_args(device, indices, root, dynamic)))
         pending.append((blocks, outputs, chunk, (static, root, dynamic)))
         finish(keep=PIPELINE_DEPTH)  # older steps are written while these compute
 
@@ -496,13 +500,18 @@ def run_sweep(grid: Grid, store, *, devices: int | None = None, chunk_size: int 
         deferred = []
         roots = root_key_datas(grid.seed, configs) if configs else []
         for config, h, root in zip(configs, hashes, roots):
-            chunk = chunk_size or grid.chunk_size or choose_chunk_size(
-                config, all_devices[0], grid.datasets, stats)
-            stats.chunk_sizes[h] = chunk
+            host = trials.construction_of(config).host
             static = tuple(sorted(trials.static_arguments(config).items()))
             _, dynamic = trials.split_options(config)
             dynamic.update(trials.data_arguments(config))
-            executables = _executables(static, chunk, all_devices, root, dynamic, stats)
+            if host:  # exact arithmetic on the host, dataset by dataset, one "device"
+                chunk = chunk_size or grid.chunk_size or HOST_CHUNK
+                executables = [trials.HostProgram(static)] * len(all_devices)
+            else:
+                chunk = chunk_size or grid.chunk_size or choose_chunk_size(
+                    config, all_devices[0], grid.datasets, stats)
+                executables = _executables(static, chunk, all_devices, root, dynamic, stats)
+            stats.chunk_sizes[h] = chunk
             t0 = time.perf_counter()
             done = _done_mask(store, h, grid.datasets, writer)
             stats.store_seconds += time.perf_counter() - t0
@@ -572,6 +581,19 @@ def run_sweep(grid: Grid, store, *, devices: int | None = None, chunk_size: int 
         if write_error is not None and sys.exc_info()[0] is None:
             raise write_error
     return stats
+
+
+def _plugin_modules(grid: Grid) -> tuple:
+    """The modules outside jaxmem that registered the grid's construction or data family:
+    their sources are part of the records' code fingerprint."""
+    from jaxmem.constructions.protocol import CONSTRUCTIONS
+    from jaxmem.data.families import DATA_FAMILIES
+    trials.construction_of(dict(construction=grid.construction))     # registers a path's
+    origins = [CONSTRUCTIONS.origin(grid.construction)]
+    if grid.data in DATA_FAMILIES:
+        origins.append(DATA_FAMILIES.origin(grid.data))
+    return tuple(sorted({o for o in origins if o and o != "jaxmem" and
+                         not o.startswith("jaxmem.")}))
 
 
 def _done_mask(store, h: str, datasets: int, writer: bool) -> np.ndarray:

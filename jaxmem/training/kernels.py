@@ -4,14 +4,14 @@ minimum-norm solution of an over-parameterized linear model reached by gradient 
 Three models whose training has a closed form, each with the numerical facts needed to check
 "it interpolates exactly" in floating point:
 
-* **Lazy / neural-tangent model** (Montanari & Zhong 2020; digest constructions.md E.1):
+* **Lazy / neural-tangent model** (Montanari & Zhong 2020; docs/papers/montanari2020.md §1):
   f(x) = (1/sqrt(N)) sum_j <a_j, x> relu'(<w_j, x>), w_j ~ N(0, I_d/d) fixed, a_j in R^d
   trained (N d parameters). It is linear in a, so its minimum-norm interpolant solves an
   n x n system in the Gram matrix K; it interpolates arbitrary labels iff K is non-singular.
   `ntk_weights`, `ntk_features`, `ntk_gram`, `ntk_gram_infinite`, `ntk_min_norm_fit`,
   `ntk_predict`, `ntk_pattern_report` (activation patterns that force K singular),
   `ntk_width_for`.
-* **Kernel interpolation** (Zhang et al. 2017, Section 5; digest A.4 "Section 5, kernels"):
+* **Kernel interpolation** (Zhang et al. 2017, Section 5; docs/papers/zhang2017.md §4.6):
   solve K alpha = y exactly, no regularization, here with a Gaussian kernel.
   `gaussian_kernel`, `median_bandwidth`, `kernel_interpolate`, `kernel_predict`,
   `kernel_classify`, `one_hot`.
@@ -176,7 +176,7 @@ def _solve_tolerance(n, u, lam_max, alpha, Y):
 # ---------------------------------------------------------------------------------------------
 
 def ntk_weights(key, width: int, d: int, dtype=None) -> jax.Array:
-    """The fixed first-layer weights w_j ~ N(0, I_d / d), shape (width, d) (digest E.1)."""
+    """The fixed first-layer weights w_j ~ N(0, I_d / d), shape (width, d) (montanari2020.md §1)."""
     width, d = _size("width", width), _size("d", d)
     dtype = dtype or (jnp.float64 if jax.config.read("jax_enable_x64") else jnp.float32)
     return jax.random.normal(key, (width, d), dtype) / jnp.sqrt(jnp.asarray(d, dtype))
@@ -221,7 +221,7 @@ def ntk_gram(W, X, X2=None) -> jax.Array:
     = (S S'^T) * (X X'^T) / (N d) elementwise, without forming the (n, N d) features. X2
     defaults to X (the n x n Gram matrix of the data).
 
-    The 1/(N d) normalization is a convention: the digest (constructions.md E.1) marks it
+    The 1/(N d) normalization is a convention: docs/papers/montanari2020.md §1 marks it
     [UNCONFIRMED]. It rescales K, so it changes neither its (non-)singularity, its condition
     number, nor the interpolant's predictions (alpha scales inversely).
     """

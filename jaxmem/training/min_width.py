@@ -1,6 +1,6 @@
 """The minimum width at which gradient descent memorizes n random points in R^d.
 
-constructions.md E.2-E.3. Information-theoretically about n/d neurons suffice (Baum; Bubeck et
+docs/papers/gd-width.md §2-§3. Information-theoretically about n/d neurons suffice (Baum; Bubeck et
 al. 2020: 4 ceil(n/d)), and for generic real labels a two-layer ReLU net needs
 m >= (n - 1) / (d + 2) (its P = m (d + 2) + 1 parameters must be >= n: the counting bound).
 What GD reaches is the open question: Õ(n/d) for SGD on random data (Daniely 2019), N d >> n
@@ -36,8 +36,8 @@ from jaxmem.data import synthetic
 from jaxmem.training import mlp
 
 LABEL_KINDS = ("sign", "gaussian")       # +-1 (classification) or N(0, 1) (regression)
-INPUTS = ("gaussian", "sphere")          # N(0, I/d) or uniform on S^{d-1} (E.3)
-# The first round's widths, in units of n/d (E.3: "a geometric grid around n/d * {0.25..8}").
+INPUTS = ("gaussian", "sphere")          # N(0, I/d) or uniform on S^{d-1} (gd-width.md §3)
+# The first round's widths, in units of n/d (§3: "a geometric grid around n/d * {0.25..8}").
 GRID_RATIOS = (1 / 16, 1 / 8, 1 / 4, 1 / 2, 1, 2, 4, 8)
 
 
@@ -76,7 +76,7 @@ class Problem:
                            init=self.init)
 
     def counting_bound(self) -> float:
-        """(n - 1) / (d + 2): below it, generic real labels cannot be fit (E.2)."""
+        """(n - 1) / (d + 2): below it, generic real labels cannot be fit (gd-width.md §2)."""
         return (self.n - 1) / (self.d + 2)
 
 

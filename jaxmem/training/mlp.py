@@ -1,7 +1,7 @@
 """Gradient-trained MLPs, many at once: one compiled call trains L "lanes" (datasets x seeds x
 init scales x widths x learning rates) with a per-lane "memorized" mask.
 
-The question behind it (constructions.md E): how small a network can gradient descent make
+The question behind it (docs/papers/gd-width.md): how small a network can gradient descent make
 memorize? Existence needs about n/d neurons (Bubeck et al. 2020); proofs for GD need width
 Õ(n/d) (Daniely 2019) or N d >> n in the lazy regime (Montanari & Zhong 2020). Answering it
 empirically means training thousands of small networks, so the unit of work is a batch of
@@ -13,8 +13,8 @@ lanes, not a model:
   (`max_steps` otherwise).
 * Memorized lanes are frozen: their parameters and optimizer state stop changing at the step
   they first fit, and `steps_to_fit` records that step. "Fit" is 100% training accuracy for
-  classification (an output of exactly 0 is an error, DESIGN.md) and max |f(x_i) - y_i| <=
-  `tol` * std(y) for regression (E.3's protocol).
+  classification (an output of 0 is an error, docs/conventions.md §7) and max |f(x_i) - y_i| <=
+  `tol` * std(y) for regression (gd-width.md §3's protocol).
 * Widths are padded: every hidden layer has the static width `Trainer.hidden[l]` and a lane's
   active width m masks the rest. Masked units output exactly 0, so they get zero gradients and
   optax's SGD / Adam leave them at 0 contribution; one compilation serves every width up to
@@ -68,12 +68,12 @@ class Trainer:
     hidden: padded width of each hidden layer, e.g. (512,) or (512, 512, 512).
     outputs: 1 for a scalar output (logistic, or squared on scalar targets), k for k classes.
     fit_rule: None picks "accuracy" for logistic / cross-entropy, "residual" for squared.
-    tol: the regression fit tolerance, relative to std(y) (E.3: 1e-3).
+    tol: the regression fit tolerance, relative to std(y) (gd-width.md §3: 1e-3).
     batch_size: None = full batch (required for "gd").
     check_every: steps between fit checks for minibatch runs (a full forward pass each);
         full-batch runs check every step for free, from the forward pass of the gradient.
     lr_decay: learning rate multiplied by this factor once per epoch (1 = constant).
-    train_output: False freezes the output layer at random signs / sqrt(m) (E.3's "train
+    train_output: False freezes the output layer at random signs / sqrt(m) (gd-width.md §3's "train
         only the first layer" variant; Daniely 2020).
     freeze: False keeps training memorized lanes (loss curves past the fit).
     """
@@ -208,7 +208,7 @@ def init_params(trainer: Trainer, key, d: int, width, init_scale=1.0, dtype=jnp.
     sqrt(padded / active fan-in) so their variance is 1 / (active fan-in) times the scheme's
     gain (He, LeCun); orthogonal layers keep unit-norm directions. Every weight matrix is
     multiplied by init_scale; biases start at 0. With train_output=False the read-out is fixed
-    random signs / sqrt(m) (E.3).
+    random signs / sqrt(m) (gd-width.md §3).
     """
     k_init, k_signs = jax.random.split(key)
     masks = _masks(trainer, width)
@@ -263,7 +263,7 @@ def to_network(trainer: Trainer, params, width) -> network.Network:
 
 
 def param_count(d: int, width, outputs: int = 1) -> int:
-    """Weights plus biases of d -> width[0] -> ... -> outputs (DESIGN.md's convention):
+    """Weights plus biases of d -> width[0] -> ... -> outputs (docs/conventions.md §6):
     sum over layers of n_out (n_in + 1). width: an int (one hidden layer) or a sequence."""
     widths = [width] if isinstance(width, (int, np.integer)) else list(width)
     sizes = [int(d)] + [int(w) for w in widths] + [int(outputs)]

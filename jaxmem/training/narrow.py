@@ -77,7 +77,7 @@ def _logistic_loss(net, X, y):
 
 
 def _accuracy(net, X, y):
-    """sign(f) = y; f = 0 counts as an error (DESIGN.md)."""
+    """sign(f) = y; f = 0 counts as an error (docs/conventions.md §7)."""
     f = network.apply(net, X)
     return jnp.mean((jnp.sign(f) == y).astype(f.dtype))   # a bool mean would be float32
 

@@ -1,8 +1,8 @@
 """A ResNet-18-style CIFAR network trained with SGD on one binary task: the gradient-trained
-baseline of Yu, Gao, Zhang, Miao (NeurIPS 2024), App. I, Table 3 (digest yu2024.md 4.1).
+baseline of Yu, Gao, Zhang, Miao (NeurIPS 2024), App. I, Table 3 (docs/papers/yu2024.md §4.1).
 
 The paper states: ResNet-18, 20 epochs, learning rate 0.1, cross-entropy loss, the 3000 + 3000
-training images of one CIFAR-10 class pair. Everything else is NOT STATED there (digest 4.2);
+training images of one CIFAR-10 class pair. Everything else is NOT STATED there (yu2024.md §4.2);
 the choices made here, all arguments of `train_resnet_pair`, are the usual CIFAR recipe:
 
   architecture  the CIFAR variant of ResNet-18 (He et al. 2016, as in the widely used

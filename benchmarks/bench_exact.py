@@ -65,10 +65,11 @@ def main(argv=None):
     print(f"data: {source}; pair ({a}, {b}), {len(y)} training and {len(yT)} test images")
 
     t0 = time.perf_counter()
-    net, info = yu2024_width6.build(X, y, rng=0, denominator=255)
+    net, info = yu2024_width6.build(0, X, y, denominator=255)
     build_s = time.perf_counter() - t0
-    print(f"M3 build: {build_s:.1f} s; {info['params']} parameters ({info['nonzero_params']} "
-          f"nonzero), depth {info['depth']}, width {info['width']}, {info['blocks']} blocks of "
+    print(f"M3 build: {build_s:.1f} s; {info['param_count']} parameters "
+          f"({info['nonzero_param_count']} nonzero), depth {info['depth']}, width "
+          f"{info['width']}, {info['blocks']} blocks of "
           f"{info['block_size']}, registers of {info['register_digits']} digits, largest "
           f"weight {info['max_bit_length']} bits (float64 holds 53)")
 

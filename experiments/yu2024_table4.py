@@ -90,7 +90,10 @@ def _exact_builders() -> dict:
                          max_bit_length=info["max_weight_bits"])
 
     def m3(X, y, seed, levels):
-        return yu2024_width6.build(X, y, rng=seed, denominator=levels)
+        net, info = yu2024_width6.build(seed, X, y, denominator=levels)
+        return net, dict(params=info["param_count"], nonzero_params=info["nonzero_param_count"],
+                         depth=info["depth"], width=info["width"],
+                         max_bit_length=info["max_bit_length"])
     return {"m2": m2, "m3": m3}
 
 

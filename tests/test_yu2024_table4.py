@@ -55,13 +55,13 @@ def test_table4_on_generated_files(tmp_path, monkeypatch, capsys):
     d = tables.draw_pair(data, 4, 9, per_class=TINY["per_class"], test_per_class=None, draw=0)
     X = np.rint(data.X_train[d["train_idx"]].astype(np.float64) * 255).astype(np.int64)
     T = np.rint(data.X_test[d["test_idx"]].astype(np.float64) * 255).astype(np.int64)
-    net, info = yu2024_width6.build(X, d["y_train"].astype(int),
-                                    rng=table4.build_seed(4, 9, 0), denominator=255)
+    net, info = yu2024_width6.build(table4.build_seed(4, 9, 0), X, d["y_train"].astype(int),
+                                    denominator=255)
     pred = np.array([1 if v > 0 else -1 for v in exact.apply(net, T, denominator=255)])
     row = next(r for r in rows if (r["negative"], r["positive"], r["construction"])
                == ("4", "9", "m3"))
     assert float(row["accuracy_mean"]) == pytest.approx(np.mean(pred == d["y_test"]))
-    assert int(row["param_count"]) == info["params"]
+    assert int(row["param_count"]) == info["param_count"]
 
     with Store(store) as again:
         assert table4.run_table(again, "mnist", "quick", pairs=PAIRS).computed == 0   # resumed

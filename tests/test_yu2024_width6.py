@@ -44,7 +44,7 @@ def _model_outputs(info, X, y, ramp):
 @pytest.mark.parametrize("N, n, seed", [(5, 2, 0), (17, 3, 1), (40, 4, 2)])
 def test_memorizes_exactly_with_the_formula_sizes(N, n, seed):
     X, y = _pixels(seed, N, n)
-    net, info = m3.build(X, y, rng=seed, denominator=255)
+    net, info = m3.build(seed, X, y, denominator=255)
     assert m3.memorizes(net, X, y, denominator=255).all()
     out = exact.apply(net, X, denominator=255)
     assert list(out) == _model_outputs(info, X, y, "left")
@@ -52,7 +52,7 @@ def test_memorizes_exactly_with_the_formula_sizes(N, n, seed):
     s, K = math.isqrt(N), info["blocks"]
     assert s == info["block_size"] and K == -(-N // s)
     assert info["depth"] == len(net.layers) == 1 + 2 * (K - 1) + s * (info["strip_stages"] + 2) + 1
-    assert info["params"] == exact.param_count(net) == m3.param_formula(
+    assert info["param_count"] == exact.param_count(net) == m3.param_formula(
         n, K, s, info["strip_stages"])
     # 2^q <= 10^(w+1) - 1 < 2^(q+1), q + 1 stages (Lemma B.4)
     q = info["strip_stages"] - 1
@@ -61,7 +61,7 @@ def test_memorizes_exactly_with_the_formula_sizes(N, n, seed):
 
 def test_the_paper_ramp_misses_exactly_what_the_off_by_one_predicts():
     X, y = _pixels(3, 40, 3)
-    net, info = m3.build(X, y, rng=3, ramp="paper", denominator=255)
+    net, info = m3.build(3, X, y, ramp="paper", denominator=255)
     out = exact.apply(net, X, denominator=255)
     assert list(out) == _model_outputs(info, X, y, "paper")
     hits = m3.memorizes(net, X, y, denominator=255)
@@ -90,21 +90,21 @@ def test_float64_fails_beyond_the_mantissa_while_exact_succeeds():
     float_ok = []
     for seed in range(3):
         X, y = _pixels(10 + seed, 16, 2)
-        net, info = m3.build(X, y, rng=seed, denominator=255)
+        net, info = m3.build(seed, X, y, denominator=255)
         assert m3.memorizes(net, X, y, denominator=255).all()
         assert info["register_digits"] * math.log2(10) > 53
         float_ok.append(np.all(np.sign(exact.apply_float(net, X / 255)) == y))
     assert not any(float_ok)
     X, y = np.array([[10, 20], [200, 40]]), np.array([-1, 1])       # 2 points: few digits
-    net, _ = m3.build(X, y, rng=0, denominator=255)
+    net, _ = m3.build(0, X, y, denominator=255)
     assert np.all(np.sign(exact.apply_float(net, X / 255)) == y)    # the float path itself is right
 
 
 def test_fraction_and_denominator_inputs_agree():
     X, y = _pixels(5, 9, 2)
     Xf = np.array([[Fraction(int(v), 255) for v in row] for row in X], dtype=object)
-    net_a, _ = m3.build(X, y, rng=7, denominator=255)
-    net_b, _ = m3.build(Xf, y, rng=7)
+    net_a, _ = m3.build(7, X, y, denominator=255)
+    net_b, _ = m3.build(7, Xf, y)
     assert list(exact.apply(net_a, X, denominator=255)) == list(exact.apply(net_b, Xf))
 
 
@@ -117,6 +117,6 @@ def test_fraction_and_denominator_inputs_agree():
 ])
 def test_bad_input_is_named(X, y, message):
     with pytest.raises(ValueError, match=message):
-        m3.build(np.array(X), np.array(y), denominator=1)
+        m3.build(0, np.array(X), np.array(y), denominator=1)
     with pytest.raises(ValueError, match="ramp"):
-        m3.build(np.array([[0], [1]]), np.array([1, -1]), ramp="right", denominator=1)
+        m3.build(0, np.array([[0], [1]]), np.array([1, -1]), ramp="right", denominator=1)

@@ -29,7 +29,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmem import exact
 from jaxmem.constructions import park2021
 from jaxmem.claims import Claim, Scaling, Universal, register
 
@@ -86,37 +85,20 @@ def _build(outs, i, config):
     return X, den, y, net, info
 
 
-def _sizes_ok(info) -> bool:
-    return (info["param_count"] == info["predicted_param_count"]
-            and info["depth"] == info["predicted_depth"]
-            and info["widths"] == info["predicted_widths"])
-
-
 def memorizes_host(outs, config):
-    """Builds and evaluates each dataset's network exactly; also the float64 path of the same
-    weights (reported, not part of the verdict)."""
+    """Builds and evaluates each dataset's network exactly (`park2021.measure`, the sweep's
+    measurement too); also the float64 path of the same weights (reported, not part of the
+    verdict)."""
     n = len(outs["build_seed"])
     cols = {k: [] for k in ("ok", "memorizes", "sizes_ok", "param_count", "nonzero_param_count",
                             "groups", "table_size", "register_bits", "max_weight_bits",
                             "depth", "width", "float64_max_error", "float64_ok")}
     for i in range(n):
         X, den, y, net, info = _build(outs, i, config)
-        out = exact.apply(net, X, denominator=den)
-        memo = all(o == v for o, v in zip(out, y))
-        fl = park2021.apply_float(net, X, denominator=den)
-        err = float(np.max(np.abs(fl - np.asarray(y, float))))
-        sizes = _sizes_ok(info)
-        for k, v in (("ok", memo and sizes), ("memorizes", memo), ("sizes_ok", sizes),
-                     ("param_count", info["param_count"]),
-                     ("nonzero_param_count", info["nonzero_param_count"]),
-                     ("groups", info["groups"]), ("table_size", info["table_size"]),
-                     ("register_bits", info["register_bits"]),
-                     ("max_weight_bits", info["max_weight_bits"]),
-                     ("depth", info["depth"]), ("width", info["width"]),
-                     ("float64_max_error", err),
-                     # rounding to the label grid recovers y (labels are integers)
-                     ("float64_ok", bool(np.isfinite(err) and err < 0.5))):
-            cols[k].append(v)
+        measured = dict(park2021.measure(net, info, X, y, denominator=den))
+        measured["table_size"] = measured.pop("buckets")
+        for k in cols:
+            cols[k].append(measured[k])
     for k in ("X", "y", "build_seed"):
         outs.pop(k)
     outs.update({k: np.asarray(v) for k, v in cols.items()})
@@ -130,7 +112,7 @@ def params_host(outs, config):
     for i in range(len(outs["build_seed"])):
         *_, info = _build(outs, i, config)
         counts.append(info["param_count"])
-        ok.append(_sizes_ok(info))
+        ok.append(park2021.sizes_ok(info))
         groups.append(info["groups"])
         tables.append(info["table_size"])
     for k in ("X", "y", "build_seed"):

@@ -118,6 +118,11 @@ register 2^L + 1); `jaxmem.exact.apply` is exact throughout.
 Sizes, asserted by the tests against the built object: depth (affine maps) G + c m + 3;
 widths [1] + [5] * (G - 1) + [2] + [w3] * (c m) + [2] (w3 = 9 for c = 1, 10 otherwise; for
 G = 1 stage 2 is the single layer [u, W]); dense parameters `predicted_param_count`.
+
+Registered as the host construction "park2021" (binary labels in a sweep; `build` itself takes
+any integer labels). Its sweep measurement (`sweep_trial`, by `measure`): f(x_i) = y_i exactly
+for every row, and the built sizes equal the formulas above (PLYS-R's, not the paper's, which
+could not be read); two equal rows with different labels are recorded valid = ok = False.
 """
 
 from __future__ import annotations
@@ -126,9 +131,12 @@ import math
 import numbers
 from fractions import Fraction
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxmem import exact
+from jaxmem.constructions.protocol import Option, boolean, construction, optional, positive_int
 
 DIRECTION_BITS = 30     # fractional bits of the rounded Gaussian direction (sublinear.md §2.10)
 MAX_DRAWS = 64          # projection draws before giving up (each passes with prob. > 1/2)
@@ -137,6 +145,13 @@ PREDICTED_EXPONENT = 2 / 3
 # the integers (q its group's size), so 2 is the smallest factor that keeps them exact. A smaller
 # value is the ablation the tests use to break the construction on purpose.
 RAMP_SLOPE_FACTOR = 2
+
+
+
+class HypothesisError(ValueError):
+    """The dataset cannot be memorized by any function (two equal rows, different labels): a
+    sweep records it as valid = False instead of stopping."""
+
 
 # Stage-3 neuron slots (the layout every stage-3 layer shares).
 _U, _X, _OUT, _S, _P, _Q, _G, _A1, _A2, _A = range(10)
@@ -263,14 +278,22 @@ def _integer_labels(y, N: int) -> list[int]:
 
 
 def _generator(key) -> tuple[np.random.Generator, object]:
+    """(NumPy generator, its seed) from a JAX PRNG key (typed, or raw uint32 key data: the seed
+    is randint(key, int32), the same with or without x64, so a swept network rebuilds from its
+    record's seed), an int seed >= 0, or a numpy Generator."""
     if isinstance(key, np.random.Generator):
         return key, "numpy.random.Generator (caller's)"
     if isinstance(key, (int, np.integer)) and not isinstance(key, (bool, np.bool_)):
         if key < 0:
             raise ValueError(f"the seed must be >= 0; got {key}")
         return np.random.default_rng(int(key)), int(key)
-    raise TypeError(f"key must be a non-negative int seed or a numpy.random.Generator; got "
-                    f"{type(key).__name__}")
+    dtype = getattr(key, "dtype", None)
+    if dtype is not None and (jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
+                              or (dtype == np.uint32 and np.shape(key)[-1:] == (2,))):
+        seed = int(jax.random.randint(key, (), 0, 2 ** 31 - 1, dtype=jnp.int32))
+        return np.random.default_rng(seed), seed
+    raise TypeError(f"key must be a JAX PRNG key, a non-negative int seed or a "
+                    f"numpy.random.Generator; got {type(key).__name__}")
 
 
 # --- stage 1: projection ---------------------------------------------------------------------
@@ -480,11 +503,76 @@ def _stage3_layers(m: int, c: int, K):
     return layers
 
 
+def sizes_ok(info: dict) -> bool:
+    """The built depth, widths and dense parameter count equal the formulas."""
+    return (info["param_count"] == info["predicted_param_count"]
+            and info["depth"] == info["predicted_depth"]
+            and info["widths"] == info["predicted_widths"])
+
+
+def measure(net: exact.ExactNetwork, info: dict, X, y, denominator: int | None = None) -> dict:
+    """What the construction promises, on one built network, as scalars: memorizes (f(x_i) =
+    y_i for every row, in rational arithmetic), sizes_ok (`sizes_ok`); ok is both. Also the
+    float64 path of the same weights (`apply_float`; reported, not part of ok: rounding to the
+    integer labels recovers y while float64_max_error < 0.5)."""
+    out = exact.apply(net, X, allow_float=True, denominator=denominator)
+    labels = [int(v) for v in np.asarray(y).tolist()]
+    memo = all(o == v for o, v in zip(out, labels))
+    fl = apply_float(net, X, denominator=denominator)
+    err = float(np.max(np.abs(fl - np.asarray(labels, float))))
+    sizes = sizes_ok(info)
+    return dict(
+        ok=memo and sizes, memorizes=memo, sizes_ok=sizes,
+        fit_fraction=float(np.mean([o == v for o, v in zip(out, labels)])),
+        param_count=int(info["param_count"]), nonzero_param_count=int(info["nonzero_param_count"]),
+        predicted_param_count=int(info["predicted_param_count"]),
+        depth=int(info["depth"]), width=int(info["width"]), groups=int(info["groups"]),
+        buckets=int(info["table_size"]), max_group_size=int(info["max_group_size"]),
+        label_bits=int(info["label_bits"]), register_bits=int(info["register_bits"]),
+        max_weight_bits=int(info["max_weight_bits"]), draws=int(info["draws"]),
+        n_points=int(info["n_points"]), min_margin=float(info["min_margin"]),
+        float64_max_error=err, float64_ok=bool(np.isfinite(err) and err < 0.5))
+
+
+# The record of a dataset no function memorizes: the same fields, nothing measured.
+_INVALID = dict(ok=False, memorizes=False, sizes_ok=False, fit_fraction=math.nan, param_count=0,
+                nonzero_param_count=0, predicted_param_count=0, depth=0, width=0, groups=0,
+                buckets=0, max_group_size=0, label_bits=0, register_bits=0,
+                max_weight_bits=0, draws=0, n_points=0, min_margin=math.nan,
+                float64_max_error=math.nan, float64_ok=False)
+
+
+def sweep_trial(key, X, y, *, table_size: int | None = None, separation_test: bool = True,
+                max_draws: int = MAX_DRAWS) -> dict:
+    """One swept dataset (host): build from `key` on X (floats taken exactly) and `measure`.
+    valid = False (and ok = False) where two equal rows carry different labels; build_seed is
+    the NumPy seed the key gave (build(build_seed, X, y) rebuilds the network); buckets is the
+    table size built (the option table_size, or the count-minimizing one)."""
+    X, y = np.asarray(X), np.asarray(y)
+    try:
+        net, info = build(key, X, y, table_size=table_size, separation_test=separation_test,
+                          max_draws=max_draws)
+    except HypothesisError:
+        return dict(_INVALID, valid=False, undecided=False, redecided=False, build_seed=-1)
+    return dict(measure(net, info, X, y), valid=True, undecided=False, redecided=False,
+                build_seed=info["seed"])
+
+
+@construction("park2021", citation="Park et al. 2021 (M2 of Yu et al. 2024), reconstructed as "
+              "PLYS-R: O(N^(2/3)) parameters, width 9, f(x_i) = y_i exactly",
+              task="binary", host=True, trial=sweep_trial,
+              example=dict(data="cube", labels="sign", axes=dict(n=12, d=3)),
+              table_size=Option(None, optional(positive_int("table_size")),
+                                doc="buckets per group (default: the count-minimizing one)"),
+              separation_test=Option(True, boolean("separation_test"),
+                                     doc="redraw directions failing Lemma 13's bound"),
+              max_draws=Option(MAX_DRAWS, positive_int("max_draws")))
 def build(key, X, y, *, table_size: int | None = None, denominator: int | None = None,
           separation_test: bool = True, max_draws: int = MAX_DRAWS):
     """PLYS-R (module docstring): an exact ReLU network f with f(x_i) = y_i for every row.
 
-    key: int seed or numpy.random.Generator (the projection direction's only randomness).
+    key: a JAX PRNG key, an int seed or a numpy.random.Generator (the projection direction's
+    only randomness).
     X: (N, d) ints / Fractions / floats (a float is taken at its exact binary value); with
     `denominator`, X holds integers and the inputs are X / denominator (pixels / 255: no
     Fraction per entry). y: N integer labels. table_size: buckets per group (default: the one
@@ -515,8 +603,9 @@ def build(key, X, y, *, table_size: int | None = None, denominator: int | None =
         if r in first:
             j = first[r]
             if labels[j] != lab:
-                raise ValueError(f"rows {j} and {i} of X are equal but their labels differ "
-                                 f"({labels[j]} vs {lab}): no function memorizes them")
+                raise HypothesisError(f"rows {j} and {i} of X are equal but their labels "
+                                      f"differ ({labels[j]} vs {lab}): no function "
+                                      f"memorizes them")
             continue
         first[r] = i
         keep.append(i)
@@ -571,6 +660,7 @@ def build(key, X, y, *, table_size: int | None = None, denominator: int | None =
     G = len(groups)
     sizes = [e - s for s, e in groups]
     info = dict(
+        valid=True,
         construction="PLYS-R (reconstruction; see jaxmem.constructions.park2021)",
         n_points=N, n_input_rows=n_rows, d=d,
         label_min=y_min, label_step=g_y, label_bits=c, classes=len(set(labels)),
@@ -601,6 +691,6 @@ to_network = exact.to_network
 nonzero_param_count = exact.nonzero_param_count
 
 
-__all__ = ["DIRECTION_BITS", "PREDICTED_EXPONENT", "apply_float", "build",
-           "nonzero_param_count", "predicted_depth", "predicted_param_count",
-           "predicted_widths", "stage3_width", "to_network"]
+__all__ = ["DIRECTION_BITS", "HypothesisError", "PREDICTED_EXPONENT", "apply_float", "build",
+           "measure", "nonzero_param_count", "predicted_depth", "predicted_param_count",
+           "predicted_widths", "sizes_ok", "stage3_width", "sweep_trial", "to_network"]

@@ -168,6 +168,13 @@ def positive_int(name: str) -> Callable[[Any, dict], None]:
     return check
 
 
+def nonnegative_int(name: str) -> Callable[[Any, dict], None]:
+    def check(value, config):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"option {name} must be an integer >= 0; got {value!r}")
+    return check
+
+
 def boolean(name: str) -> Callable[[Any, dict], None]:
     def check(value, config):
         if not isinstance(value, bool):
@@ -210,5 +217,6 @@ def optional(check: Callable[[Any, dict], None]) -> Callable[[Any, dict], None]:
 
 
 __all__ = ["CONSTRUCTIONS", "Construction", "Net", "Option", "STANDARD_INFO", "TASKS",
-           "boolean", "construction", "in_open_interval", "nonnegative", "one_of", "optional",
+           "boolean", "construction", "in_open_interval", "nonnegative", "nonnegative_int",
+           "one_of", "optional",
            "positive_int", "resolve", "standard_info"]

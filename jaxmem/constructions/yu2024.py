@@ -43,6 +43,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmem import network
+from jaxmem.constructions.protocol import Option, construction, in_open_interval, positive_int
 from jaxmem.data.validate import is_traced, validate
 
 _HIGHEST = jax.lax.Precision.HIGHEST
@@ -58,7 +59,8 @@ class M1:
     """The Theorem 7.3 network, held implicitly by its training set.
 
     X (N, n), y (N,) in {-1, +1}, sq_norms (N,) = ||x_i||^2, offsets (N, N) = c_ij, the bias
-    of first-layer unit (i, j) (only opposite-label entries are used), margin_r () = r.
+    of first-layer unit (i, j) (only opposite-label entries are used), margin_r () = r,
+    split () = the hyperplanes' split (the evaluation's shortcuts hold only for some splits).
     A pytree: vmaps over a leading batch axis of datasets and jit-compiles once per shape.
     """
 
@@ -67,13 +69,22 @@ class M1:
     sq_norms: jax.Array
     offsets: jax.Array
     margin_r: jax.Array
+    split: jax.Array = SPLIT
 
     def apply(self, T, **options):
         return apply(self, T, **options)
 
+    def param_count(self):
+        """Weights plus biases of the materialized network (`materialize`, layer 2 dense)."""
+        return param_count(self)
+
+    def nonzero_param_count(self):
+        """Nonzero weights and biases of the materialized network, without building it."""
+        return nonzero_param_count(self)
+
 
 jax.tree_util.register_dataclass(
-    M1, data_fields=["X", "y", "sq_norms", "offsets", "margin_r"], meta_fields=[])
+    M1, data_fields=["X", "y", "sq_norms", "offsets", "margin_r", "split"], meta_fields=[])
 
 
 def _check_split(split):
@@ -93,24 +104,118 @@ def param_counts(n_pos: int, n_neg: int, n: int) -> dict:
     for name, v in (("n_pos", n_pos), ("n_neg", n_neg), ("n", n)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
             raise ValueError(f"{name} must be a positive int; got {v!r}")
-    n_pos, n_neg, n = int(n_pos), int(n_neg), int(n)
+    return _size_formulas(int(n_pos), int(n_neg), int(n))
+
+
+def _size_formulas(n_pos, n_neg, n):
+    """`param_counts` for Python ints or (traced) integer arrays alike."""
     pairs, points = 2 * n_pos * n_neg, n_pos + n_neg
     return dict(pair_units=pairs, point_units=points, depth=3,
                 dense_param_count=pairs * (n + 1) + points * (pairs + 1) + points + 1,
                 sparse_param_count=pairs * (n + 2) + 2 * points + 1)
 
 
+def _count_dtype():
+    # Counts pass 2^31 at N ~ 1000 for n = 784 (a CIFAR-10 pair has 5.5e10 parameters).
+    return jnp.int64 if jax.config.read("jax_enable_x64") else jnp.int32
+
+
+def _class_sizes(y):
+    dtype = _count_dtype()
+    return jnp.sum(y > 0, dtype=dtype), jnp.sum(y < 0, dtype=dtype)
+
+
+def param_count(m1: M1):
+    """The materialized network's weights plus biases (`param_counts`' dense count), as an
+    integer array (traceable)."""
+    n_pos, n_neg = _class_sizes(m1.y)
+    return _size_formulas(n_pos, n_neg, m1.X.shape[1])["dense_param_count"]
+
+
+def _equal_opposite_coordinates(X, y):
+    """#{(i, j, k): y_i != y_j, x_ik == x_jk} over ordered pairs: the zero first-layer
+    weights of the materialized network. Per coordinate, each point of label +1 counts the
+    points of label -1 with its value by two binary searches (O(n N log N), no N x N x n
+    array: a CIFAR-10 pair would have 10^11 entries)."""
+    pos = y > 0
+
+    def per_coordinate(column):
+        others = jnp.sort(jnp.where(pos, jnp.inf, column))       # label -1 values, then inf
+        equal = (jnp.searchsorted(others, column, side="right")
+                 - jnp.searchsorted(others, column, side="left"))
+        return jnp.sum(jnp.where(pos, equal, 0), dtype=_count_dtype())
+    return 2 * jnp.sum(jax.vmap(per_coordinate)(X.T))
+
+
+def nonzero_param_count(m1: M1):
+    """The materialized network's nonzero weights and biases (`materialize`; what
+    `network.nonzero_param_count` of it gives), without building it: first-layer weights
+    x_j - x_i (zero where two opposite points share a coordinate) and biases c_ij, the M
+    weights -1 and N biases r of layer 2, the N output weights y_i; the output bias is 0.
+    On data in general position this is the paper's sparse count minus 1."""
+    n_pos, n_neg = _class_sizes(m1.y)
+    pairs, points = 2 * n_pos * n_neg, n_pos + n_neg
+    n = m1.X.shape[1]
+    w1 = pairs * n - _equal_opposite_coordinates(m1.X, m1.y)
+    b1 = jnp.sum(_opposite(m1.y) & (m1.offsets != 0), dtype=_count_dtype())
+    return w1 + b1 + pairs + points * (m1.margin_r != 0) + points
+
+
 def _opposite(y):
     return y[:, None] != y[None, :]
 
 
+def _memory(n, d, itemsize, options):
+    # The Gram matrix, c_ij and the distances (N x N each), and one block of the training
+    # points' evaluation (at most BLOCK_BYTES per branch; under vmap every branch runs).
+    return 4 * itemsize * (n * d + 4 * n * n + n) + 3 * min(BLOCK_BYTES, itemsize * n ** 3)
+
+
+def sweep_trial(key, X, y, *, split=SPLIT) -> dict:
+    """M1 on one dataset (the sweep's measurement): ok = valid and sign F(x_i) = y_i on every
+    training point (Definition 3.4), F evaluated exactly by `apply` (`training_margins`).
+    Also the exact margin claim y_i F(x_i) / r in [1, N_{y_i}] (margins_ok, yu2024.md §5.A.1)
+    and Lemma H.3 on the cell boundaries (boundary_ok), which a split of 0.5 breaks although
+    every training point is still memorized. Sizes: the materialized network's counts
+    (param_count: layer 2 dense; nonzero_param_count) and the paper's count
+    (paper_param_count = M (n + 2) + 2N + 1, layer 2 sparse), M = 2 N+ N- and N."""
+    m1, info = build(key, X, y, split=split)
+    F = apply(m1, m1.X)
+    right = jnp.sign(F) == m1.y
+    tm = _margins(m1, F)
+    bm = boundary_margins(m1)
+    valid = jnp.asarray(info["valid"])
+    return dict(ok=valid & jnp.all(right), valid=valid,
+                sign_accuracy=jnp.mean(right.astype(X.dtype)),
+                margins_ok=jnp.all(tm["ok"]),
+                min_margin_over_r=jnp.min(tm["margin_over_r"]),
+                boundary_ok=jnp.all(bm["ok"]),
+                margin_r=info["margin_r"],
+                min_opposite_sq_distance=info["min_opposite_sq_distance"],
+                n_pos=info["n_pos"], n_neg=info["n_neg"],
+                param_count=info["param_count"],
+                nonzero_param_count=info["nonzero_param_count"],
+                paper_param_count=info["paper_param_count"],
+                hidden_units=info["hidden_units"], depth=jnp.asarray(3))
+
+
+@construction("yu2024.m1", citation="Yu, Gao, Zhang, Miao 2024, Thm 7.3 (App. H.2-H.5): M1, "
+              "2 N+ N- + N ReLU units, memorizes +-1 labels",
+              task="binary", trial=sweep_trial, memory=_memory,
+              example=dict(data="cube", axes=dict(n=12, d=3, split=[0.51, 0.75])),
+              split=Option(SPLIT, in_open_interval(
+                  "split", 0, 1, "(the hyperplane passes through split x_i + (1 - split) x_j)"),
+                  traced=True))
 def build(key, X, y, *, split=SPLIT):
     """M1 for the training set (X, y): (net, info). Deterministic; `key` is unused (the
     common `build(key, X, y)` signature). Labels +-1, both classes present, no point with
     both labels (the paper's D(n, c) has c > 0); duplicates of one label are allowed.
 
     info: margin_r, min_opposite_sq_distance, n_pos, n_neg, valid (both classes present and
-    every opposite pair distinct), and, when the labels are concrete, `param_counts`.
+    every opposite pair distinct), param_count and nonzero_param_count (of the materialized
+    network, `materialize`), paper_param_count (the paper's layer-2-sparse count),
+    hidden_units (M + N); when the labels are concrete these are Python ints and
+    `param_counts` is merged in.
     """
     del key
     validate(X, y, task="binary", allow_duplicates=True)
@@ -119,6 +224,7 @@ def build(key, X, y, *, split=SPLIT):
     if not jnp.issubdtype(X.dtype, jnp.floating):
         X = X.astype(jnp.result_type(float))
     y = jnp.asarray(y, X.dtype)
+    split = jnp.asarray(split, X.dtype)
     gram = jnp.matmul(X, X.T, precision=_HIGHEST)
     s = jnp.diagonal(gram)
     # c_ij = (x_i - x_j) . (split x_i + (1 - split) x_j)
@@ -127,13 +233,22 @@ def build(key, X, y, *, split=SPLIT):
     sq_dist = jnp.maximum(s[:, None] + s[None, :] - 2 * gram, 0)
     min_sq = jnp.min(jnp.where(opposite, sq_dist, jnp.inf))
     r = MARGIN_FRACTION * min_sq
-    n_pos = jnp.sum(y > 0)
-    n_neg = jnp.sum(y < 0)
+    n_pos, n_neg = _class_sizes(y)
+    m1 = M1(X=X, y=y, sq_norms=s, offsets=offsets, margin_r=r, split=split)
+    sizes = _size_formulas(n_pos, n_neg, X.shape[1])
     info = dict(margin_r=r, min_opposite_sq_distance=min_sq, n_pos=n_pos, n_neg=n_neg,
-                valid=(n_pos > 0) & (n_neg > 0) & (min_sq > 0) & jnp.isfinite(min_sq))
-    if not is_traced(y):
-        info.update(param_counts(int(n_pos), int(n_neg), X.shape[1]))
-    return M1(X=X, y=y, sq_norms=s, offsets=offsets, margin_r=r), info
+                valid=(n_pos > 0) & (n_neg > 0) & (min_sq > 0) & jnp.isfinite(min_sq),
+                param_count=sizes["dense_param_count"],
+                nonzero_param_count=nonzero_param_count(m1),
+                paper_param_count=sizes["sparse_param_count"],
+                hidden_units=sizes["pair_units"] + sizes["point_units"])
+    if not is_traced(y, X):
+        exact = param_counts(int(n_pos), int(n_neg), X.shape[1])   # Python ints: no overflow
+        info.update(exact, param_count=exact["dense_param_count"],
+                    nonzero_param_count=int(info["nonzero_param_count"]),
+                    paper_param_count=exact["sparse_param_count"],
+                    hidden_units=exact["pair_units"] + exact["point_units"])
+    return m1, info
 
 
 # ---------------------------------------------------------------------------------------
@@ -171,7 +286,9 @@ def _candidates(m1: M1, g, d):
     nearest_other = jnp.where(pos[None], nearest_neg, nearest_pos)
     u = jnp.finfo(g.dtype).eps
     allowance = 64 * u * (jnp.max(m1.sq_norms) + jnp.max(jnp.abs(d), axis=-1, keepdims=True))
-    passing = d < nearest_other + 2 * m1.margin_r + allowance
+    # In general -S_ij = (d_i - d_j)/2 + (split - 1/2) ||x_i - x_j||^2: the test is
+    # necessary only for split >= 1/2; below, every unit passes (the full network).
+    passing = (d < nearest_other + 2 * m1.margin_r + allowance) | (m1.split < 0.5)
     return passing, jnp.sum(passing, axis=-1)
 
 
@@ -207,7 +324,12 @@ def _cells_block(m1: M1, g, d, is_real):
 
     nearest_pos = jnp.argmin(jnp.where(pos[None], d, jnp.inf), axis=-1)
     nearest_neg = jnp.argmin(jnp.where(pos[None], jnp.inf, d), axis=-1)
-    in_pos, in_neg = cell_test(nearest_pos), cell_test(nearest_neg)
+    # In C_i a unit k of the other label has a_ki >= (2 split - 1) ||x_i - x_k||^2, which is
+    # 2r at the paper's split (Lemma H.2). Below it the lemma's room shrinks (and is gone at
+    # split = 0.505): then no point is decided by a cell, all get the network.
+    lemma_h2 = m1.split >= SPLIT
+    in_pos = cell_test(nearest_pos) & lemma_h2
+    in_neg = cell_test(nearest_neg) & lemma_h2
     decided = in_pos | in_neg
     out = jnp.where(in_pos, m1.margin_r, jnp.where(in_neg, -m1.margin_r, 0)).astype(g.dtype)
     need = ~decided & is_real
@@ -380,6 +502,11 @@ def training_margins(m1: M1, *, method: str = "pruned", candidates: int = CANDID
     the rounding allowance of that check: a sum of N_{y_i} terms in [0, r] loses at most
     gamma_N relative (Higham), so margins outside [1 - gamma_N, N_y (1 + gamma_N)] are wrong."""
     out = apply(m1, m1.X, method=method, candidates=candidates, block_size=block_size)
+    return _margins(m1, out)
+
+
+def _margins(m1: M1, out) -> dict:
+    """`training_margins` from the outputs F(x_i)."""
     N = m1.y.shape[0]
     same = jnp.where(m1.y > 0, jnp.sum(m1.y > 0), jnp.sum(m1.y < 0))
     tol = network.gamma(N + 2, network.unit_roundoff(m1.X.dtype))
@@ -483,18 +610,94 @@ class ProjectionMemorizer:
         near = jnp.min(jnp.abs(proj[:, None] - self.encoded[None, :]), axis=1)
         return jnp.where(near <= self.tolerance, self.label, -self.label).astype(proj.dtype)
 
+    def param_count(self):
+        return network.param_count(materialize_projection(self))
+
+    def nonzero_param_count(self):
+        return network.nonzero_param_count(materialize_projection(self))
+
 
 jax.tree_util.register_dataclass(
     ProjectionMemorizer, data_fields=["direction", "encoded", "tolerance", "label"],
     meta_fields=[])
 
 
+def projection_param_count(encoded_points, n):
+    """Weights plus biases of `materialize_projection`'s network for K = encoded_points and
+    input dimension n: (n + 1) + 2K * 2 + (2K + 1) + 2 = n + 6K + 4. Not the App. E
+    network's count, which the paper gives only as O(n + sqrt(N) ln(N n r / c)) (its
+    bit-extraction layers pack sqrt(N) points per block; not built here)."""
+    return n + 6 * encoded_points + 4
+
+
+def materialize_projection(net: ProjectionMemorizer) -> network.Network:
+    """The memorizer's function as an explicit threshold network (H(z) = 1[z > 0]), one unit
+    slot per training point, masked to the K encoded ones (jittable, vmappable):
+
+        z = w.x                                     1 unit, identity (the paper's f_1)
+        u_k = H(e_k - tol - z), v_k = H(z - e_k - tol)   2K threshold units
+        s = H(K - sum_k (u_k + v_k))                 1 threshold unit: some |z - e_k| <= tol
+        out = label (2 s - 1)                        identity
+
+    1 - u_k - v_k is the indicator of the closed interval |z - e_k| <= tol, as in `apply`;
+    the two may differ only by rounding at the interval ends (tol from any training point)."""
+    dtype = net.direction.dtype
+    active = jnp.isfinite(net.encoded)
+    e = jnp.where(active, net.encoded, 0)
+    slots = e.shape[0]
+    K = jnp.sum(active).astype(dtype)
+    mask2 = jnp.concatenate([active, active])
+    return network.Network((
+        network.Layer(net.direction[:, None], jnp.zeros((1,), dtype), activation="identity"),
+        network.Layer(jnp.concatenate([-jnp.ones((1, slots), dtype),
+                                       jnp.ones((1, slots), dtype)], axis=1),
+                      jnp.where(mask2, jnp.concatenate([e - net.tolerance,
+                                                        -e - net.tolerance]), 0),
+                      mask2, activation="threshold"),
+        network.Layer(jnp.where(mask2, -1, 0).astype(dtype)[:, None], K[None],
+                      activation="threshold"),
+        network.Layer((2 * net.label)[None, None].astype(dtype),
+                      (-net.label)[None].astype(dtype), activation="identity"),
+    ))
+
+
+def adversarial_trial(key, X, y, *, tries: int = 8) -> dict:
+    """Theorem 5.3's memorizer on one dataset (the sweep's measurement): ok = valid and
+    every training point gets its label from `apply` (Definition 3.4). The theorem's other
+    half, accuracy <= 0.51 on fresh points, needs the distribution: the claim
+    yu2024.thm5_3 (verify/yu2024.py) measures it. Sizes: those of `materialize_projection`'s
+    network (param_count = projection_param_count(K, n)), K = encoded_points."""
+    net, info = build_adversarial(key, X, y, tries=tries)
+    right = net.apply(X) == y
+    valid = jnp.asarray(info["valid"])
+    return dict(ok=valid & jnp.all(right), valid=valid,
+                sign_accuracy=jnp.mean(right.astype(X.dtype)),
+                min_gap=info["min_gap"], tolerance=net.tolerance,
+                encoded_label=info["encoded_label"], encoded_points=info["encoded_points"],
+                param_count=info["param_count"],
+                nonzero_param_count=info["nonzero_param_count"],
+                hidden_units=info["hidden_units"], depth=jnp.asarray(4))
+
+
+def _adversarial_memory(n, d, itemsize, options):
+    # the opposite-pair projection gaps of every try (N x N x tries), then N x N in apply
+    return 4 * itemsize * (n * d + n * n * (options["tries"] + 1) + n)
+
+
+@construction("yu2024.thm5_3", citation="Yu, Gao, Zhang, Miao 2024, Thm 5.3 (App. E): a "
+              "memorizer through one projection that labels fresh points wrongly (its "
+              "function, as a threshold network of n + 6K + 4 parameters)",
+              task="binary", trial=adversarial_trial, memory=_adversarial_memory,
+              example=dict(data="slabs", axes=dict(n=16, d=3, tries=[1, 8])),
+              tries=Option(8, positive_int("tries")))
 def build_adversarial(key, X, y, *, tries: int = 8):
     """Theorem 5.3's memorizer as the function it computes (yu2024.md §3.3): a random unit
     direction (the best of `tries` by the smallest opposite-label projection gap, as Lemma
     B.1 redraws until the gap is large), tolerance = a third of that gap. info: min_gap,
-    encoded_label, valid (the gap is positive, so the training set is memorized). Only the
-    function is simulated; the App. E network's bit-extraction layers are not built."""
+    encoded_label, encoded_points K, valid (the gap is positive, so the training set is
+    memorized), and the sizes of `materialize_projection`'s network (param_count,
+    nonzero_param_count, hidden_units = 2K + 2). Only the function is simulated; the App. E
+    network's bit-extraction layers are not built."""
     validate(X, y, task="binary", allow_duplicates=True)
     if isinstance(tries, bool) or not isinstance(tries, int) or tries < 1:
         raise ValueError(f"tries must be a positive int; got {tries!r}")
@@ -514,9 +717,19 @@ def build_adversarial(key, X, y, *, tries: int = 8):
     net = ProjectionMemorizer(direction=dirs[best],
                               encoded=jnp.where(y == label, proj[:, best], jnp.inf),
                               tolerance=gap / 3, label=label)
-    return net, dict(min_gap=gap, encoded_label=label, valid=gap > 0)
+    K = jnp.sum(y == label, dtype=_count_dtype())
+    explicit = materialize_projection(net)
+    info = dict(min_gap=gap, encoded_label=label, encoded_points=K,
+                # gap = inf without opposite pairs (one label): nothing to separate
+                valid=(gap > 0) & jnp.isfinite(gap),
+                param_count=network.param_count(explicit).astype(_count_dtype()),
+                nonzero_param_count=network.nonzero_param_count(explicit).astype(_count_dtype()),
+                hidden_units=2 * K + 2)
+    return net, info
 
 
-__all__ = ["CANDIDATES", "M1", "METHODS", "ProjectionMemorizer", "SPLIT", "apply",
-           "boundary_margins", "build", "build_adversarial", "cell_boundary_points", "evaluate",
-           "materialize", "param_counts", "training_margins"]
+__all__ = ["CANDIDATES", "M1", "METHODS", "ProjectionMemorizer", "SPLIT", "adversarial_trial",
+           "apply", "boundary_margins", "build", "build_adversarial", "cell_boundary_points",
+           "evaluate", "materialize", "materialize_projection", "nonzero_param_count",
+           "param_count", "param_counts", "projection_param_count", "sweep_trial",
+           "training_margins"]

@@ -47,6 +47,12 @@ binary labels Yu et al.'s version is the same three phases, so it stands in for 
 Nothing is jit-compiled: registers have O(sqrt(N) log(n N / c)) digits (hundreds for an MNIST
 pair), far past any float mantissa, so the network is an `exact.ExactNetwork` evaluated in
 rational arithmetic (`exact.apply`); `exact.apply_float` shows what float64 makes of it.
+
+Registered as the host construction "yu2024.width6" (`build(key, X, y, *, ramp, block_size)`).
+Its sweep measurement (`sweep_trial`, by `measure`) is the theorem's: Sgn F(x_i) = y_i, exactly,
+by a width-6 network whose size is `param_formula` and whose stored integers have the
+O(log(n N^2 / c)) digits of Lemma B.1; a dataset outside the hypotheses (one label only, a
+point outside [0, 1]^n, opposite labels on one point) is recorded valid = ok = False.
 """
 
 from __future__ import annotations
@@ -55,14 +61,43 @@ import dataclasses
 import math
 from fractions import Fraction
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxmem import exact
+from jaxmem.constructions.protocol import Option, construction, one_of, optional, positive_int
 
 RAMPS = ("left", "paper")
 OUTPUT_OFFSET = Fraction(1, 20)   # F = f3 - 0.05 (App. B.4)
 MATCH_RADIUS = Fraction(11, 10)   # relu(1.1 - |c - a_k|) (Lemma B.5)
 DIRECTION_BITS = 30               # dyadic precision of the random direction u
+
+
+class HypothesisError(ValueError):
+    """The dataset is outside Theorem 4.1's hypotheses (D(n, c): points in [0, 1]^n, opposite
+    labels at distance c > 0; the construction also needs both labels): a sweep records it as
+    valid = False instead of stopping."""
+
+
+def _generator(key) -> tuple[np.random.Generator, int | None]:
+    """(NumPy generator, its int seed or None) from a JAX PRNG key (typed, or raw uint32 key
+    data), an int seed >= 0, or a numpy Generator. A JAX key gives the seed
+    randint(key, int32) (the same with or without x64), so a swept network rebuilds from its
+    record's seed."""
+    if isinstance(key, np.random.Generator):
+        return key, None
+    if isinstance(key, (int, np.integer)) and not isinstance(key, (bool, np.bool_)):
+        if key < 0:
+            raise ValueError(f"the seed must be >= 0; got {key}")
+        return np.random.default_rng(int(key)), int(key)
+    dtype = getattr(key, "dtype", None)
+    if dtype is not None and (jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
+                              or (dtype == np.uint32 and np.shape(key)[-1:] == (2,))):
+        seed = int(jax.random.randint(key, (), 0, 2 ** 31 - 1, dtype=jnp.int32))
+        return np.random.default_rng(seed), seed
+    raise TypeError(f"key must be a JAX PRNG key, an int seed >= 0 or a numpy.random.Generator; "
+                    f"got {type(key).__name__}")
 
 
 # ----------------------------------------------------------------------------- affine algebra
@@ -148,11 +183,11 @@ def _checked(X, y, denominator=None) -> tuple[np.ndarray, int, np.ndarray]:
     if bad.size:
         raise ValueError(f"labels must be -1 or +1; row {int(bad[0])} has {y[bad[0]].item()!r}")
     if not (y == 1).any() or not (y == -1).any():
-        raise ValueError("Theorem 4.1's construction needs both labels (c0 is the distance "
+        raise HypothesisError("Theorem 4.1's construction needs both labels (c0 is the distance "
                          "between opposite labels); got one class only")
     outside = np.flatnonzero(((Xint < 0) | (Xint > D)).any(axis=1))
     if outside.size:
-        raise ValueError(f"row {int(outside[0])} of X leaves [0, 1]^n (Lemma B.1 bounds "
+        raise HypothesisError(f"row {int(outside[0])} of X leaves [0, 1]^n (Lemma B.1 bounds "
                          f"w.x + b on the unit cube)")
     biggest = int(np.max(np.abs(Xint))) if Xint.size else 0
     if (2 * biggest) ** 2 * Xint.shape[1] < 2 ** 52:
@@ -201,7 +236,7 @@ def _compress(Xint: np.ndarray, D: int, y: np.ndarray, rng: np.random.Generator,
     sq = sq_norms[pos][:, None] + sq_norms[neg][None, :] - 2 * G[np.ix_(pos, neg)]
     c0_sq = Fraction(int(sq.min()), D * D)
     if c0_sq == 0:
-        raise ValueError("a point appears with both labels: no network memorizes that")
+        raise HypothesisError("a point appears with both labels: no network memorizes that")
     c0 = math.sqrt(c0_sq)
     threshold = c0 / (4 * N ** 2) * math.sqrt(8 / (n * math.pi))
     X_f = Xint.astype(np.float64) / D
@@ -275,18 +310,87 @@ def _strip_stage(x: _Affine, a: int, p: Fraction, ramp: str):
     return units, lambda r: r[0] - slope * r[1] + slope * r[2]
 
 
-def build(X, y, rng: np.random.Generator | int = 0, ramp: str = "left",
-          denominator: int | None = None, block_size: int | None = None) -> tuple:
+def memorizes(net: exact.ExactNetwork, X, y, denominator: int | None = None) -> np.ndarray:
+    """Sgn(F(x_i)) == y_i for each training point, exactly (F = 0 counts as wrong)."""
+    out = exact.apply(net, X, allow_float=True, denominator=denominator)
+    y = np.asarray(y)
+    return np.array([(v > 0 and lab == 1) or (v < 0 and lab == -1) for v, lab in zip(out, y)])
+
+
+def digit_bound(n: int, N: int, c0: float) -> float:
+    """Lemma B.1 (1): c <= 2 ||w|| sqrt(n) + 3 = 32 n N^2 / c0 + 3, so a stored integer has at
+    most 1 + log10(32 n N^2 / c0 + 3) digits: the theorem's ln(N n / c) factor."""
+    return 1 + math.log10(32 * n * N ** 2 / c0 * (1 + 1e-9) + 3)
+
+
+def measure(net: exact.ExactNetwork, info: dict, X, y, denominator: int | None = None) -> dict:
+    """What Theorem 4.1 states, on one built network, as scalars: memorizes (Sgn F(x_i) = y_i
+    for every i, exactly), width 6, the dense count equal to `param_formula`, and digits within
+    `digit_bound`; ok is all four. theorem_scale = sqrt(N) ln(N n / c0), the O(.) of the
+    statement (params_over_scale should stay bounded as N grows)."""
+    hit = memorizes(net, X, y, denominator=denominator)
+    N, n, c0 = info["N"], info["n"], info["c0"]
+    digits_ok = info["digits"] <= digit_bound(n, N, c0)
+    sizes_ok = info["param_count"] == info["formula_param_count"]
+    scale = math.sqrt(N) * math.log(N * n / c0)
+    return dict(
+        ok=bool(hit.all()) and info["width"] == 6 and sizes_ok and digits_ok,
+        memorizes=bool(hit.all()), memorized_fraction=float(hit.mean()),
+        sizes_ok=sizes_ok, digits_ok=digits_ok,
+        param_count=int(info["param_count"]), nonzero_param_count=int(info["nonzero_param_count"]),
+        formula_param_count=int(info["formula_param_count"]),
+        theorem_scale=scale, params_over_scale=info["param_count"] / scale,
+        width=int(info["width"]), depth=int(info["depth"]), blocks=int(info["blocks"]),
+        block_points=int(info["block_size"]), digits=int(info["digits"]),
+        strip_stages=int(info["strip_stages"]), register_digits=int(info["register_digits"]),
+        max_bit_length=int(info["max_bit_length"]), draws=int(info["draws"]), c0=float(c0))
+
+
+# The record of a dataset outside the hypotheses: the same fields, nothing measured.
+_INVALID = dict(ok=False, memorizes=False, memorized_fraction=math.nan, sizes_ok=False,
+                digits_ok=False, param_count=0, nonzero_param_count=0, formula_param_count=0,
+                theorem_scale=math.nan, params_over_scale=math.nan, width=0, depth=0, blocks=0,
+                block_points=0, digits=0, strip_stages=0, register_digits=0, max_bit_length=0,
+                draws=0, c0=math.nan)
+
+
+def sweep_trial(key, X, y, *, ramp: str = "left", block_size: int | None = None) -> dict:
+    """One swept dataset (host): build from `key` on X (floats taken exactly) and `measure`.
+    valid = False (and ok = False) where the data break the hypotheses (HypothesisError);
+    build_seed is the NumPy seed the key gave (build(build_seed, X, y) rebuilds the network;
+    block_points is the block size used, the option's value or [sqrt(N)])."""
+    X, y = np.asarray(X), np.asarray(y)
+    try:
+        net, info = build(key, X, y, ramp=ramp, block_size=block_size)
+    except HypothesisError:
+        return dict(_INVALID, valid=False, undecided=False, redecided=False, build_seed=-1)
+    return dict(measure(net, info, X, y), valid=True, undecided=False, redecided=False,
+                build_seed=info["seed"])
+
+
+@construction("yu2024.width6", citation="Yu et al. 2024, Thm 4.1 (App. B): width 6, "
+              "O(sqrt(N) ln(N n / c)) parameters, Sgn F(x_i) = y_i on [0, 1]^n; exact",
+              task="binary", host=True, trial=sweep_trial,
+              example=dict(data="cube", labels="sign", axes=dict(n=12, d=3)),
+              ramp=Option("left", one_of("ramp", RAMPS),
+                          doc="left: the corrected Lemma B.4 ramp; paper: as printed"),
+              block_size=Option(None, optional(positive_int("block_size")),
+                                doc="points per register (default [sqrt(N)])"))
+def build(key, X, y, *, ramp: str = "left", denominator: int | None = None,
+          block_size: int | None = None) -> tuple:
     """The Theorem 4.1 network for X in [0, 1]^n (ints / Fractions, floats taken exactly; or,
-    with `denominator`, integers X / denominator), y in {-1, +1}. Returns (ExactNetwork,
-    info). `block_size`: points per register (default the paper's [sqrt(N)], which balances
-    the 2 layers per block boundary against the O(log) layers per slot)."""
+    with `denominator`, integers X / denominator), y in {-1, +1}. key: a JAX PRNG key, an int
+    seed or a numpy Generator (the direction u of Lemma B.1 is the only randomness). Returns
+    (ExactNetwork, info). `block_size`: points per register (default the paper's [sqrt(N)],
+    which balances the 2 layers per block boundary against the O(log) layers per slot).
+    Raises HypothesisError (a ValueError) on data outside the theorem's hypotheses."""
     if ramp not in RAMPS:
         raise ValueError(f"ramp must be one of {RAMPS}; got {ramp!r}")
     if block_size is not None and (not isinstance(block_size, (int, np.integer))
+                                   or isinstance(block_size, (bool, np.bool_))
                                    or block_size < 1):
         raise ValueError(f"block_size must be a positive int; got {block_size!r}")
-    rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
+    rng, seed = _generator(key)
     Xint, D, y = _checked(X, y, denominator)
     N, n = Xint.shape
     comp = _compress(Xint, D, y, rng)
@@ -327,10 +431,12 @@ def build(X, y, rng: np.random.Generator | int = 0, ramp: str = "left",
     net = B.network()
 
     widths = [lay.n_out for lay in net.layers[:-1]]
-    info = dict(N=N, n=n, c0=comp["c0"], draws=comp["draws"], block_size=s,
-                blocks=len(regs), digits=wd, strip_stages=top + 1, ramp=ramp,
-                width=max(widths), depth=len(net.layers), params=exact.param_count(net),
-                nonzero_params=exact.nonzero_param_count(net),
+    param_count = exact.param_count(net)
+    info = dict(valid=True, N=N, n=n, c0=comp["c0"], draws=comp["draws"], seed=seed,
+                block_size=s, blocks=len(regs), digits=wd, strip_stages=top + 1, ramp=ramp,
+                width=max(widths), depth=len(net.layers), param_count=param_count,
+                nonzero_param_count=exact.nonzero_param_count(net),
+                formula_param_count=param_formula(n, len(regs), s, top + 1),
                 register_digits=s * wd, max_bit_length=exact.max_bit_length(net),
                 w=comp["w"], b=comp["b"])
     return net, info
@@ -352,11 +458,5 @@ def param_formula(n: int, blocks: int, block_size: int, strip_stages: int) -> in
     return total + (prev + 1)
 
 
-def memorizes(net: exact.ExactNetwork, X, y, denominator: int | None = None) -> np.ndarray:
-    """Sgn(F(x_i)) == y_i for each training point, exactly (F = 0 counts as wrong)."""
-    out = exact.apply(net, X, allow_float=True, denominator=denominator)
-    y = np.asarray(y)
-    return np.array([(v > 0 and lab == 1) or (v < 0 and lab == -1) for v, lab in zip(out, y)])
-
-
-__all__ = ["RAMPS", "Encoding", "build", "compress", "encode", "memorizes", "param_formula"]
+__all__ = ["HypothesisError", "RAMPS", "Encoding", "build", "compress", "digit_bound", "encode",
+           "measure", "memorizes", "param_formula", "sweep_trial"]

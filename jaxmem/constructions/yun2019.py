@@ -83,6 +83,8 @@ import numpy as np
 
 from jaxmem import exact, network
 from jaxmem.constructions.projection import best_direction
+from jaxmem.constructions.protocol import (Option, boolean, construction, one_of, optional,
+                                          positive_int)
 from jaxmem.data.validate import float_data
 
 ACTIVATIONS = ("relu", "hardtanh")
@@ -375,6 +377,22 @@ def _slots_jax(ts, cuts, K: int, q: int):
     return s, real, idx
 
 
+# The options both registrations share (build's and build_exact's keyword defaults). All are
+# static: q, activation and boundaries fix shapes and branches, directions a draw's shape.
+_OPTIONS = dict(
+    q=Option(None, optional(positive_int("q")),
+             doc="units per block; unset: default_q(n), the odd number nearest sqrt(n)"),
+    activation=Option("relu", one_of("activation", ACTIVATIONS)),
+    boundaries=Option("gaps", one_of("boundaries", BOUNDARIES)),
+    correct_parity=Option(True, boolean("correct_parity"),
+                          doc="False: an ablation, every output y + A for even q"))
+
+
+@construction("yun2019", citation="Yun, Sra, Jadbabaie 2019 stand-in YSJ-R (docs/papers/"
+              "sublinear.md §5.4): 3 layers, Theta(sqrt N) hidden units, real labels",
+              example=dict(data="gaussian", labels="gaussian",
+                           axes=dict(n=12, d=3, activation=["relu", "hardtanh"])),
+              directions=Option(8, positive_int("directions")), **_OPTIONS)
 def build(key, X, y, q: int | None = None, activation: str = "relu", *, directions: int = 8,
           boundaries: str = "gaps", correct_parity: bool = True):
     """YSJ-R as a float network (X's dtype; float64 under x64), jit- and vmap-friendly: all
@@ -402,6 +420,8 @@ def build(key, X, y, q: int | None = None, activation: str = "relu", *, directio
       label_scale  A = 2 max |y|
       max_slope    max_j M_j
       max_abs_weight  the largest |weight| or |bias|
+      table_param_count  `param_count(N, d, q, activation)`, the size table of
+                   docs/papers/sublinear.md §5.4 (the paper's own count is unconfirmed, §5.3)
     """
     activation = _check_activation(activation)
     boundaries = _check_boundaries(boundaries)
@@ -436,7 +456,8 @@ def build(key, X, y, q: int | None = None, activation: str = "relu", *, directio
                 min_cut_gap=jnp.min(p["gaps"], initial=jnp.inf), direction=u, cuts=cuts,
                 blocks=jnp.asarray(K), units_per_block=jnp.asarray(q),
                 virtual_points=jnp.asarray(V), parity_correction=jnp.asarray(S),
-                label_scale=A, max_slope=jnp.max(p["slopes"]), max_abs_weight=max_abs_weight)
+                label_scale=A, max_slope=jnp.max(p["slopes"]), max_abs_weight=max_abs_weight,
+                table_param_count=jnp.asarray(param_count(n, d, q, activation)))
     return net, info
 
 
@@ -568,5 +589,64 @@ def build_exact(X, y, q: int | None = None, activation: str = "relu", *, directi
     return net, info
 
 
-__all__ = ["ACTIVATIONS", "BOUNDARIES", "blocks", "build", "build_exact", "capacity", "default_q",
-           "param_count", "parity_correction", "widths"]
+DIRECTIONS = ("best", "integer")
+
+
+def _record_scalar(v):
+    """An info value as a record holds it: Fractions as floats, None (undefined) as NaN."""
+    return math.nan if v is None else float(v)
+
+
+@construction("yun2019.exact", citation="Yun, Sra, Jadbabaie 2019 stand-in YSJ-R in rational "
+              "arithmetic: f(x_i) = y_i exactly (docs/papers/sublinear.md §5.4)", host=True,
+              example=dict(data="gaussian", labels="gaussian", axes=dict(n=8, d=2, q=[3, 4])),
+              direction=Option("best", one_of("direction", DIRECTIONS),
+                               doc="best: build's float direction; integer: a random integer one"),
+              directions=Option(8, positive_int("directions")), **_OPTIONS)
+def build_exact_from_key(key, X, y, *, q: int | None = None, activation: str = "relu",
+                         direction: str = "best", directions: int = 8, boundaries: str = "gaps",
+                         correct_parity: bool = True):
+    """`build_exact` under the construction protocol, for float data (each float taken at its
+    exact binary value). direction="best": `build`'s direction for the same key (the best of
+    `directions` Gaussian draws, a float vector taken exactly) and the same cut rule, so the
+    network is `build`'s network without rounding (the exact path picks the same max-min cuts,
+    checked by verify/yun2019.py's cuts_agree); "integer": a random integer direction from a
+    seed drawn from the key (smaller numbers: `max_bit_length`).
+
+    info: valid (the points are distinct with distinct projections; False, with no network,
+    otherwise), table_param_count (`param_count`), and build_exact's sizes and gaps as floats.
+    """
+    X, y = np.asarray(X), np.asarray(y)
+    n, d = X.shape
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}; got {direction!r}")
+    qq = _check_q(q, n)
+    if direction == "best":
+        # X's float type, as `build` draws it (exact entries: their float64 values; any
+        # direction with distinct projections will do, and build_exact checks that exactly).
+        Xf = X if np.issubdtype(X.dtype, np.floating) else X.astype(np.float64)
+        u = np.asarray(best_direction(key, jnp.asarray(Xf), directions))
+        kwargs = dict(direction=u)
+    else:
+        kwargs = dict(seed=int(jax.random.randint(key, (), 0, 2 ** 31 - 1)))
+    info = dict(valid=False, table_param_count=param_count(n, d, qq, activation),
+                blocks=blocks(n, qq), units_per_block=qq, virtual_points=blocks(n, qq) * qq - n,
+                parity_correction=parity_correction(qq) if correct_parity else 0,
+                label_scale=math.nan, min_gap=math.nan, min_cut_gap=math.nan)
+    try:
+        net, own = build_exact(X, y, qq, activation, allow_float=True, boundaries=boundaries,
+                               correct_parity=correct_parity, **kwargs)
+    except ValueError as err:     # a repeated point or a tie in the projections
+        if "same point" in str(err) or "same projection" in str(err) \
+                or "distinct projections" in str(err):
+            return None, dict(info, param_count=0, nonzero_param_count=0)
+        raise
+    info.update(valid=True, label_scale=_record_scalar(own["label_scale"]),
+                min_gap=_record_scalar(own["min_gap"]),
+                min_cut_gap=_record_scalar(own["min_cut_gap"]))
+    return net, info
+
+
+__all__ = ["ACTIVATIONS", "BOUNDARIES", "DIRECTIONS", "blocks", "build", "build_exact",
+           "build_exact_from_key", "capacity", "default_q", "param_count", "parity_correction",
+           "widths"]

@@ -1,0 +1,63 @@
+"""A threshold staircase, checked with jaxmem: a construction, a true claim, a false variant.
+
+Project the n points on a random direction a. If the projections t_i are distinct, n threshold
+units 1{t - b_j > 0}, with b_1 below the smallest t and b_j between consecutive ones, and
+output weights y_(j) - y_(j-1) (sorted order) interpolate: f(x_(i)) = y_(1) + ... steps = y_(i).
+
+    jaxmem verify --include examples/staircase.py --claim staircase.interpolates
+    jaxmem sweep --include examples/staircase.py examples/staircase.toml
+"""
+
+import jax
+import jax.numpy as jnp
+
+from jaxmem import metrics
+from jaxmem.claims import Universal, claim
+from jaxmem.constructions.protocol import Option, construction, nonnegative_int
+from jaxmem.data import gaussian
+from jaxmem.network import Layer, Network
+
+
+@construction("staircase", citation="n threshold steps along a random projection",
+              example=dict(data="gaussian", axes=dict(n=8, d=3)),
+              drop=Option(0, nonnegative_int("drop"), traced=True,
+                          doc="top steps left out (breaks it)"))
+def staircase(key, X, y, *, drop=0):
+    a = jax.random.normal(key, (X.shape[1],), X.dtype)
+    t = jnp.matmul(X, a, precision="highest")
+    order = jnp.argsort(t)
+    ts, ys = t[order], y[order]
+    thresholds = jnp.concatenate([ts[:1] - 1, (ts[1:] + ts[:-1]) / 2])
+    steps = jnp.diff(ys, prepend=0.0)
+    keep = jnp.arange(len(ts)) < len(ts) - drop          # masks, not branches: jit-friendly
+    net = Network((Layer(a[:, None], -thresholds, keep, activation="threshold", shared=True),
+                   Layer(steps[:, None], jnp.zeros(1, X.dtype), activation="identity")))
+    return net, dict(valid=jnp.min(jnp.diff(ts)) > 0)   # distinct projections: the hypothesis
+
+
+GRID = [dict(n=n, d=3, datasets=64) for n in (4, 16, 64)]
+
+
+def points(key, n, d):
+    """The dataset a trial sees (also what `--reproduce ... --save` writes)."""
+    return gaussian(jax.random.fold_in(key, 0), n, d, labels="gaussian")
+
+
+def fits(key, n, d, drop=0):
+    X, y = points(key, n, d)
+    net, info = staircase(jax.random.fold_in(key, 1), X, y, drop=drop)
+    # FITS / FAILS / UNDECIDED against a rounding bound derived from the weights
+    return metrics.fit_outcome(metrics.fit_report(net, X, y), info["valid"])
+
+
+@claim("staircase.interpolates", statement="n threshold units interpolate any n points",
+       grids=dict(quick=GRID, full=GRID), rule=Universal(), dataset=points)
+def interpolates(key, n, d):
+    return fits(key, n, d)
+
+
+@claim("staircase.one_unit_fewer", statement="n - 1 threshold units interpolate n points "
+       "(false on purpose: jaxmem must catch it)", grids=dict(quick=GRID, full=GRID),
+       rule=Universal(), dataset=points)
+def one_unit_fewer(key, n, d):
+    return fits(key, n, d, drop=1)

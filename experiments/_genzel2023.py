@@ -21,13 +21,13 @@ construction option `width`. Labels here always say which is which.
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 import warnings
 
 import numpy as np
 
+from jaxmem import tables
 from jaxmem.stats import Z95, loglog_slope, wilson  # noqa: F401 (the experiments' names)
 
 SEED = 0
@@ -112,13 +112,8 @@ def cells(records: list[dict], grid: str = "") -> list[dict]:
     return rows
 
 
-def write_cells_csv(rows: list[dict], path: str) -> None:
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=CELL_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: (f"{row[k]:.10g}" if isinstance(row[k], float) else row[k])
-                             for k in CELL_COLUMNS})
+def write_cells_csv(rows: list[dict], path: str) -> str:
+    return tables.write_csv(rows, CELL_COLUMNS, path)
 
 
 def values(rows: list[dict], key: str) -> list:

@@ -4,14 +4,11 @@ experiment): what no sweep grid expresses, kept as resumable as a sweep."""
 from __future__ import annotations
 
 import contextlib
-import csv
 import dataclasses
-import math
 import sys
 
-import numpy as np
-
 from jaxmem.sweep.keys import canonical_json
+from jaxmem.tables import csv_cell, write_csv  # noqa: F401 (write_csv: re-exported)
 
 
 def scale_size(scales: dict, scale: str):
@@ -82,20 +79,5 @@ def run_records(store, runs: dict, name: str) -> list[dict]:
     return records
 
 
-def csv_value(v):
-    """A CSV cell: floats to 10 significant digits, NaN and None empty, bools True / False."""
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return ""
-    if isinstance(v, (bool, np.bool_)):
-        return str(bool(v))
-    return f"{v:.10g}" if isinstance(v, float) else v
-
-
-def write_csv(rows: list[dict], columns, path: str) -> str:
-    """One row per dict, the given columns in order."""
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(columns), lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: csv_value(row[k]) for k in columns})
-    return path
+# One CSV writer for every experiment (jaxmem.tables); the names experiments import.
+csv_value = csv_cell

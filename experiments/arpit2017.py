@@ -93,7 +93,6 @@ Outputs:
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import functools
 import time
@@ -102,6 +101,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxmem import tables
 from jaxmem.experiment import register_experiment
 from jaxmem.experiments._records import RunStats, experiment_run, run_records, scale_size
 from jaxmem.sweep.keys import config_hash
@@ -631,17 +631,8 @@ def csv_rows(table: Table) -> list[dict]:
     return rows
 
 
-def _csv_value(v):
-    return f"{v:.10g}" if isinstance(v, float) else v
-
-
 def write_csv(table: Table, path: str) -> str:
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
-        writer.writeheader()
-        for row in csv_rows(table):
-            writer.writerow({k: _csv_value(row[k]) for k in CSV_COLUMNS})
-    return path
+    return tables.write_csv(csv_rows(table), CSV_COLUMNS, path)
 
 
 # --- the figures -----------------------------------------------------------------------------

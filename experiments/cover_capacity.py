@@ -49,6 +49,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxmem import tables
 from jaxmem.experiment import register_experiment
 from jaxmem.experiments import _records
 from jaxmem.experiments._records import RunStats, experiment_run, run_records, scale_size
@@ -239,29 +240,31 @@ def markdown(rows: list[dict]) -> str:
              "separable), measured (LP-exact per dataset) against Cover's C(n, D)/2^n, "
              "C(n, D) = 2 sum_{k<D} binom(n-1, k); D = d through the origin, d + 1 with a bias. "
              f"Intervals: two-sided {CONFIDENCE:.0%} Clopper-Pearson. screen: the fraction of "
-             "datasets the Frank-Wolfe screen proved separable without an LP.", "",
-             "| case | d | points | Cover inside the interval | max abs(measured - Cover) "
-             "| datasets per point |", "|---|---:|---:|---:|---:|---:|"]
+             "datasets the Frank-Wolfe screen proved separable without an LP.", ""]
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         groups.setdefault((r["affine"], r["d"]), []).append(r)
+    summary = []
     for (affine, d), group in sorted(groups.items()):
         inside = sum(r["cover_inside_ci"] for r in group)
         worst = max(abs(r["fraction"] - r["cover_probability"]) for r in group)
         counts = sorted({r["datasets"] for r in group})
         per = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
-        lines.append(f"| {case_name(affine)} | {d} | {len(group)} | {inside}/{len(group)} | "
-                     f"{worst:.4f} | {per} |")
+        summary.append([case_name(affine), d, len(group), f"{inside}/{len(group)}",
+                        f"{worst:.4f}", per])
+    lines += tables.markdown_table(["case", "d", "points", "Cover inside the interval",
+                                    "max abs(measured - Cover)", "datasets per point"],
+                                   summary, align="lrrrrr")
     total = sum(r["cover_inside_ci"] for r in rows)
     lines += ["", f"Cover's value lies inside the {CONFIDENCE:.0%} interval at {total} of "
-                  f"{len(rows)} points (about {CONFIDENCE:.0%} expected).", "",
-              "| case | d | n | n/d | datasets | separable | measured | interval | Cover | "
-              "screen |", "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
-    for r in rows:
-        lines.append(f"| {r['case']} | {r['d']} | {r['n']} | {r['n_over_d']:.3g} | "
-                     f"{r['datasets']} | {r['separable']} | {r['fraction']:.4f} | "
-                     f"[{r['ci_low']:.4f}, {r['ci_high']:.4f}] | {r['cover_probability']:.4f} | "
-                     f"{r['screen_fraction']:.3f} |")
+                  f"{len(rows)} points (about {CONFIDENCE:.0%} expected).", ""]
+    lines += tables.markdown_table(
+        ["case", "d", "n", "n/d", "datasets", "separable", "measured", "interval", "Cover",
+         "screen"],
+        ([r["case"], r["d"], r["n"], f"{r['n_over_d']:.3g}", r["datasets"], r["separable"],
+          f"{r['fraction']:.4f}", f"[{r['ci_low']:.4f}, {r['ci_high']:.4f}]",
+          f"{r['cover_probability']:.4f}", f"{r['screen_fraction']:.3f}"] for r in rows),
+        align="lrrrrrrlrr")
     return "\n".join(lines) + "\n"
 
 

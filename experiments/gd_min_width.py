@@ -25,7 +25,6 @@ Outputs (from the store alone):
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import math
 import sys
@@ -34,6 +33,7 @@ import time
 import jax
 import numpy as np
 
+from jaxmem import tables
 from jaxmem.experiment import register_experiment
 from jaxmem.experiments._records import experiment_run, run_records, scale_size
 from jaxmem.stats import loglog_slope
@@ -207,12 +207,7 @@ def cell_summaries(rows: list[dict]) -> list[dict]:
 
 
 def write_csv(rows: list[dict], path: str) -> str:
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(CSV_COLUMNS)
-        for r in rows:
-            w.writerow([r[c] for c in CSV_COLUMNS])
-    return path
+    return tables.write_csv(rows, CSV_COLUMNS, path)
 
 
 def _setting(r) -> str:

@@ -32,12 +32,12 @@ blue triangles; panels whose network interpolates get a thick dashed frame.
 
 from __future__ import annotations
 
-import csv
 import functools
 import warnings
 
 import numpy as np
 
+from jaxmem import tables
 from jaxmem.experiment import register_experiment
 from jaxmem.experiments import _genzel2023 as g
 from jaxmem.experiments._records import scale_size
@@ -300,12 +300,8 @@ def plot_large(net: dict, mesh: int, path: str) -> str:
 
 # --- render ----------------------------------------------------------------------------------
 
-def write_check_csv(rows: list[dict], path: str) -> None:
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=CHECK_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: row[k] for k in CHECK_COLUMNS})
+def write_check_csv(rows: list[dict], path: str) -> str:
+    return tables.write_csv(rows, CHECK_COLUMNS, path)
 
 
 def markdown(checks: list[dict], nets: dict) -> str:

@@ -107,7 +107,6 @@ Outputs (from the store alone):
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import functools
 import itertools
@@ -118,6 +117,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxmem import tables
 from jaxmem.experiment import register_experiment
 from jaxmem.experiments._records import RunStats, experiment_run, run_records, scale_size
 from jaxmem.metrics import information
@@ -548,17 +548,8 @@ def config_rows(records: list[dict]) -> list[dict]:
                                        r["epoch"], r["layer"]))
 
 
-def _csv_value(v):
-    return f"{v:.10g}" if isinstance(v, float) else ("" if v is None else v)
-
-
 def write_csv(rows: list[dict], path: str) -> str:
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: _csv_value(row[k]) for k in CSV_COLUMNS})
-    return path
+    return tables.write_csv(rows, CSV_COLUMNS, path)
 
 
 def activations_of(rows: list[dict]) -> list[str]:

@@ -18,11 +18,11 @@ Outputs (from the results store alone, so a figure can be redrawn without recomp
 
 from __future__ import annotations
 
-import csv
 import os
 
 import numpy as np
 
+from jaxmem import tables
 from jaxmem.experiment import register_experiment
 from jaxmem.sweep import Grid, parse_grid
 
@@ -138,12 +138,8 @@ def boundary(rows: list[dict]) -> list[dict]:
     return out
 
 
-def write_csv(rows: list[dict], path: str) -> None:
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: row[k] for k in CSV_COLUMNS})
+def write_csv(rows: list[dict], path: str) -> str:
+    return tables.write_csv(rows, CSV_COLUMNS, path)
 
 
 def markdown(rows: list[dict]) -> str:

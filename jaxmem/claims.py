@@ -308,7 +308,7 @@ def _include_for(claim: Claim) -> str | None:
     return getattr(sys.modules.get(module_name), "__file__", None)
 
 
-def _command(claim, cex, chunk_size, scale) -> str:
+def _command(claim: Claim, cex, chunk_size, scale) -> str:
     """How to rebuild the dataset: the CLI command for a registered claim; the Python call
     for one that is not registered (the CLI cannot find it)."""
     # The same chunk shape recomputes the same bits (see `reproduce`); the scale and the

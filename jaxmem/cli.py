@@ -159,6 +159,7 @@ def _verify(args) -> int:
             failed |= res.verdict == "VIOLATED"
             results.append(res)
             if store is not None:  # written as each claim ends: a killed run keeps its verdicts
+                assert run_id is not None  # begun with the store
                 store.write_verdicts(run_id, [dict(res.to_json(), claim=res.id)])
             if not args.json:
                 print(_line(res), flush=True)
@@ -179,6 +180,7 @@ def _verify(args) -> int:
         raise
     finally:
         if store is not None:
+            assert run_id is not None  # begun with the store
             try:
                 store.end_run(run_id, status)
             finally:
@@ -260,6 +262,8 @@ def _sweep(args) -> int:
     from jaxmem.sweep import GridError, load_grid
     from jaxmem.sweep import trials
 
+    if args.example:
+        return _print_example(args.example)
     if args.list:
         from jaxmem.constructions.protocol import CONSTRUCTIONS
         from jaxmem.data.families import DATA_FAMILIES
@@ -323,6 +327,7 @@ def _sweep(args) -> int:
         if store is not None:
             store.close()
     if jax.process_index() == 0:
+        assert store is not None  # process 0 opened it above, or returned
         summary = dict(run=stats.run_id, sweep=grid.name, configs=stats.configs,
                        datasets=stats.datasets, computed=stats.computed, skipped=stats.skipped,
                        written=stats.written, redecided=stats.redecided,
@@ -598,6 +603,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print the summary as JSON")
     s.add_argument("--list", action="store_true",
                    help="list the constructions and data a grid can name, and exit")
+    s.add_argument("--example", metavar="CONSTRUCTION",
+                   help="print a small grid (TOML) for this construction, and exit")
 
     r = sub.add_parser(
         "results", help="list, show and export what the results store holds",
@@ -640,6 +647,36 @@ def _data_dir_argument(parser) -> None:
     parser.add_argument("--data-dir", metavar="DIR",
                         help="where MNIST (IDX files) and CIFAR-10 (python batches) are read "
                              "from (default: $JAXMEM_DATA, else ~/.cache/jaxmem/data)")
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, str):
+        return json.dumps(value)
+    return repr(value)
+
+
+def _print_example(name: str) -> int:
+    """`jaxmem sweep --example NAME`: the construction's example grid as a TOML file."""
+    from jaxmem.constructions import protocol
+    try:
+        entry = protocol.resolve(name)
+    except KeyError as err:
+        return _fail("sweep", err.args[0])
+    if entry.example is None:
+        return _fail("sweep", f"construction {name} declares no example grid")
+    example = dict(entry.example)
+    axes = example.pop("axes", {})
+    lines = [f"# {entry.citation}" if entry.citation else f"# {entry.name}",
+             f"name = {_toml_value(name + '-example')}",
+             f"construction = {_toml_value(name)}"]
+    lines += [f"{k} = {_toml_value(v)}" for k, v in example.items()]
+    lines += ["datasets = 16", "", "[axes]"] + [f"{k} = {_toml_value(v)}" for k, v in axes.items()]
+    print("\n".join(lines))
+    return EXIT_OK
 
 
 def _include_argument(parser) -> None:

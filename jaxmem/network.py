@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Sequence
+from typing import Sequence, cast
 
 import jax
 import jax.numpy as jnp
@@ -223,8 +223,9 @@ def masked_params(net: Network) -> list[tuple[jax.Array, jax.Array]]:
 def nonzero_param_count(net: Network) -> jax.Array:
     """Nonzero weights and biases of active units, counting a shared weight once per unit
     (the dense network's nonzeros). Inputs that come from masked units are not counted."""
-    return sum(jnp.sum(W != 0, axis=(-2, -1)) + jnp.sum(b != 0, axis=-1)
-               for W, b in masked_params(net))
+    # an Array: a Network has at least one layer, so the sum never stays at its start, 0
+    return cast(jax.Array, sum(jnp.sum(W != 0, axis=(-2, -1)) + jnp.sum(b != 0, axis=-1)
+                               for W, b in masked_params(net)))
 
 
 def astype(net: Network, dtype) -> Network:

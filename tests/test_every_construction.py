@@ -123,3 +123,12 @@ def test_a_users_file_is_a_fixed_dataset_fingerprinted(tmp_path):
     with pytest.raises(ValueError, match="row 1 of X is not finite"):
         parse_grid(spec)
     families._file_family.cache_clear()
+
+
+@pytest.mark.parametrize("name", CONSTRUCTIONS)
+def test_sweep_example_prints_a_grid_that_parses(name, capsys):
+    import tomllib
+    assert main(["sweep", "--example", name]) == 0
+    grid = parse_grid(tomllib.loads(capsys.readouterr().out))
+    assert grid.construction == name and grid.datasets == 16
+    assert grid.configs() == _example_grid(name, datasets=16).configs()

@@ -196,3 +196,23 @@ def test_params_holds_and_flips_without_the_balance_or_at_exponent_one_half(monk
     monkeypatch.setattr(park2021, "_table_candidates", lambda N: [4])
     res = run_claim(claim)
     assert res.verdict == "VIOLATED" and res.exponent > 0.8
+
+
+def test_a_jax_key_fixes_the_network_through_its_seed():
+    """A JAX key (typed or raw uint32 data) gives the seed randint(key, int32): the sweep's
+    record holds it, and build(seed, ...) rebuilds the same network."""
+    import jax
+    rng = np.random.default_rng(1)
+    X, y = rng.random((20, 3)), [int(v) for v in rng.choice([-1, 1], 20)]
+    net, info = park2021.build(jax.random.key(2), X, y)
+    _, raw = park2021.build(jax.random.PRNGKey(2), X, y)
+    again, by_seed = park2021.build(info["seed"], X, y)
+    assert info["valid"] and info["seed"] == raw["seed"] == by_seed["seed"]
+    assert info["direction"] == raw["direction"] == by_seed["direction"]
+    assert all(np.array_equal(p.weight, q.weight) for p, q in zip(net.layers, again.layers))
+    record = park2021.sweep_trial(jax.random.key(2), X, np.asarray(y, float))
+    assert record["ok"] and record["valid"] and record["build_seed"] == info["seed"]
+    assert record["param_count"] == info["param_count"] == park2021.predicted_param_count(
+        3, record["groups"], record["buckets"], record["label_bits"])
+    with pytest.raises(park2021.HypothesisError, match="rows 0 and 2"):
+        park2021.build(0, np.array([[1, 2], [3, 4], [1, 2]]), [1, -1, -1])

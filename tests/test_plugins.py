@@ -14,6 +14,8 @@ import pytest
 import jaxmem
 from jaxmem import claims as C
 from jaxmem import experiment, registry
+from jaxmem.constructions import protocol
+from jaxmem.sweep import GridError, parse_grid
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -22,6 +24,8 @@ PLUGIN = textwrap.dedent('''
     import jax.numpy as jnp
 
     from jaxmem.claims import Universal, claim
+    from jaxmem.constructions.protocol import construction
+    from jaxmem.network import Layer, Network
 
     GRID = [dict(n=4, datasets=3), dict(n=8, datasets=3)]
 
@@ -37,6 +41,18 @@ PLUGIN = textwrap.dedent('''
     def normal_sum(key, n):
         total = jnp.sum(jax.random.normal(key, (n,)))
         return dict(ok=total > 0, total=total)
+
+
+    @construction("plugin.zero", citation="the zero network (fits nothing)",
+                  example=dict(data="gaussian", axes=dict(n=4, d=2)))
+    def zero_network(key, X, y):
+        d = X.shape[1]
+        return Network((Layer(jnp.zeros((d, 1), X.dtype), jnp.zeros(1, X.dtype),
+                              activation="identity"),)), {}
+
+
+    def plain_builder(key, X, y):
+        return zero_network(key, X, y)
 ''')
 
 
@@ -99,7 +115,8 @@ def test_include_imports_a_file_and_a_folder_under_private_names(tmp_path):
     (tmp_path / "verify.py").write_text(PLUGIN)
     folder = tmp_path / "experiments"
     folder.mkdir()
-    (folder / "mine.py").write_text(PLUGIN.replace("plugin.", "folder."))
+    (folder / "mine.py").write_text(PLUGIN.replace("plugin.", "folder.").replace(
+        '@construction("folder.zero"', '@construction("folder.zero2"'))
     (folder / "helper.py").write_text("VALUE = 3\n")
     (folder / "uses_helper.py").write_text("from .helper import VALUE\nassert VALUE == 3\n")
     try:
@@ -119,6 +136,8 @@ def test_include_imports_a_file_and_a_folder_under_private_names(tmp_path):
         for claim_id in ("plugin.uniform_sum", "plugin.normal_sum", "folder.uniform_sum",
                          "folder.normal_sum"):
             C.CLAIMS._entries.pop(claim_id, None)
+        for name in ("plugin.zero", "folder.zero2"):
+            protocol.CONSTRUCTIONS._entries.pop(name, None)
 
 
 @pytest.mark.parametrize("make, message", [
@@ -176,6 +195,8 @@ def test_an_entry_point_plugin_shows_in_the_cli_and_shadows_nothing(tmp_path):
     lines = listed.stdout.splitlines()
     ids = [line.split()[0] for line in lines]
     assert "plugin.normal_sum" in ids and ids.index("zhang2017.thm1") < ids.index("plugin.normal_sum")
+    constructions = _jaxmem("sweep", "--list", cwd=tmp_path, env=env)
+    assert constructions.returncode == 0 and "  plugin.zero " in constructions.stdout
     reproduce = _jaxmem("reproduce", "--list", cwd=tmp_path, env=env)
     assert reproduce.returncode == 0 and "genzel2023_moons" in reproduce.stdout
     caught = _jaxmem("verify", "--claim", "plugin.normal_sum", "--no-store", cwd=tmp_path, env=env)
@@ -196,3 +217,27 @@ def test_importing_jaxmem_loads_no_plugin():
                          cwd=REPO, timeout=120)
     assert out.stdout.strip() == "False", out.stderr
     assert jaxmem.__name__ == "jaxmem"
+
+
+def test_a_grid_names_a_construction_by_module_and_function(tmp_path, monkeypatch):
+    (tmp_path / "mine_grid_plugin.py").write_text(PLUGIN.replace("plugin.", "grid."))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    spec = dict(name="g", datasets=2, axes=dict(n=4, d=2))
+    try:
+        decorated = parse_grid(dict(spec, construction="mine_grid_plugin:zero_network"))
+        assert decorated.construction == "mine_grid_plugin:zero_network"
+        assert protocol.resolve(decorated.construction).name == "grid.zero"
+        plain = parse_grid(dict(spec, construction="mine_grid_plugin:plain_builder"))
+        assert protocol.resolve(plain.construction).options == {}
+        with pytest.raises(GridError, match="unknown parameter 'theta'"):
+            parse_grid(dict(spec, construction="mine_grid_plugin:plain_builder",
+                            axes=dict(n=4, d=2, theta=0.1)))
+        with pytest.raises(GridError, match="has no function 'absent'"):
+            parse_grid(dict(spec, construction="mine_grid_plugin:absent"))
+        with pytest.raises(GridError, match="cannot import no_such_module"):
+            parse_grid(dict(spec, construction="no_such_module:f"))
+    finally:
+        for name in ("grid.zero", "mine_grid_plugin:plain_builder"):
+            protocol.CONSTRUCTIONS._entries.pop(name, None)
+        for name in ("grid.uniform_sum", "grid.normal_sum"):
+            C.CLAIMS._entries.pop(name, None)

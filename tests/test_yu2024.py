@@ -219,3 +219,76 @@ def test_cells_decide_only_points_inside_a_cell():
     assert np.array_equal(np.sign(out_c), np.sign(out_f))
     assert np.all(np.abs(out_f[cert]) >= r * (1 - 1e-9))
     assert np.array_equal(np.asarray(in_cell_c), np.asarray(in_cell_f))
+
+
+@pytest.mark.slow
+def test_counts_without_materializing_equal_the_materialized_network():
+    """param_count / nonzero_param_count (what the sweep records) against the network
+    written out: on uniform points, and on lattice points that share coordinates (zero
+    first-layer weights) and repeat."""
+    X, y, _ = _data(12, N=14, n=3)
+    rng = np.random.default_rng(12)
+    lattice = rng.integers(0, 3, (16, 3)) / 2.0
+    labels = np.where(np.sum(lattice, axis=1) % 1 == 0, 1.0, -1.0)
+    labels[:2] = [1.0, -1.0]
+    lattice[:2] = [[0, 0, 0], [0.5, 0, 0]]
+    for X_, y_ in ((X, y), (jnp.asarray(lattice), jnp.asarray(labels))):
+        m1, info = yu2024.build(None, X_, y_)
+        net = yu2024.materialize(m1)
+        assert info["param_count"] == m1.param_count() == int(network.param_count(net))
+        assert info["nonzero_param_count"] == int(m1.nonzero_param_count()) \
+            == int(network.nonzero_param_count(net))
+        assert info["paper_param_count"] == info["sparse_param_count"]
+    assert info["nonzero_param_count"] < info["sparse_param_count"] - 1   # lattice zeros
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("split", [0.3, 0.001])
+def test_implicit_evaluation_stays_exact_below_the_papers_split(split):
+    """The pruning test holds for split >= 1/2 and the cells (Lemma H.2) for split >= 0.51:
+    below, apply and evaluate fall back to the network, still equal to the one written out."""
+    X, y, T = _data(13, N=30)
+    m1, _ = yu2024.build(None, X, y, split=split)
+    net = yu2024.materialize(m1)
+    for points in (T, X):
+        dense = network.apply(net, points)
+        tol = 2 * network.rounding_bound(net, points)
+        for method in yu2024.METHODS:
+            assert jnp.all(jnp.abs(yu2024.apply(m1, points, method=method) - dense) <= tol)
+    yT = jnp.sign(T[:, 0] - 0.5)
+    by_cells, full = yu2024.evaluate(m1, T, yT), yu2024.evaluate(m1, T, yT, method="full")
+    assert float(by_cells["certified_fraction"]) == 0          # no cell decides a point
+    # Equal up to exact ties, which the summation order of F decides (module docstring).
+    assert abs(float(by_cells["accuracy"]) - float(full["accuracy"])) \
+        <= max(float(by_cells["tie_fraction"]), float(full["tie_fraction"]))
+
+
+@pytest.mark.slow
+def test_split_below_one_percent_breaks_memorization():
+    """a_ki(x_i) = split ||x_i - x_k||^2 < r: units of the other label survive at x_i."""
+    X, y, _ = _data(14, N=24, n=3)
+    assert bool(yu2024.sweep_trial(None, X, y)["ok"])
+    outs = [yu2024.sweep_trial(None, *_data(seed, N=24, n=3)[:2], split=0.001)
+            for seed in range(14, 20)]
+    assert not all(bool(o["ok"]) for o in outs) and all(bool(o["valid"]) for o in outs)
+
+
+@pytest.mark.slow
+def test_projection_network_computes_the_memorizer_and_has_its_counted_size():
+    rng = np.random.default_rng(15)
+    X = jnp.asarray(rng.random((40, 5)))
+    y = jnp.where(X[:, 0] > 0.5, 1.0, -1.0)
+    mem, info = yu2024.build_adversarial(jax.random.key(1), X, y, tries=4)
+    net = yu2024.materialize_projection(mem)
+    T = jnp.asarray(rng.random((2000, 5)))
+    np.testing.assert_array_equal(np.asarray(net.apply(X)), np.asarray(y))
+    np.testing.assert_array_equal(np.asarray(net.apply(T)), np.asarray(mem.apply(T)))
+    K = int(info["encoded_points"])
+    assert K == int(jnp.sum(y == info["encoded_label"])) and 2 * K >= 40
+    assert int(info["param_count"]) == yu2024.projection_param_count(K, 5) \
+        == int(mem.param_count()) == int(network.param_count(net))
+    assert int(info["nonzero_param_count"]) == int(network.nonzero_param_count(net)) \
+        == yu2024.projection_param_count(K, 5) - 1
+    assert network.widths(net).tolist() == [1, 2 * K, 1]
+    trial = yu2024.adversarial_trial(jax.random.key(1), X, y, tries=4)
+    assert bool(trial["ok"]) and float(trial["sign_accuracy"]) == 1

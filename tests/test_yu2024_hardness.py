@@ -408,3 +408,95 @@ def test_gadget_dataset_rebuilds_the_hosts_instance():
     f, s, _, _ = V.instance(V.gadget_trial(key, n=6, pairs=3)["seed"], 6, 3)
     X2, y2 = H.dataset(f, 6)
     assert np.array_equal(X, X2) and np.array_equal(y, y2) and H.satisfies(f, s)
+
+
+# ---------------------------------------------------------------------------------------
+# Under the construction protocol: the data family "yu2024.gadget" and the construction
+# "yu2024.hardness_witness"
+
+
+@pytest.mark.slow
+def test_gadget_draw_is_traceable_and_is_d_phi_of_a_planted_reversible_formula():
+    import jax
+    d, pairs = 8, 10
+    n = 4 * d + 2 * pairs
+    keys = jax.random.split(jax.random.key(4), 3)
+    X, y = jax.jit(jax.vmap(lambda k: H.draw_gadget(k, n, d)))(keys)
+    assert X.shape == (3, n, d) and y.shape == (3, n)
+    for key, Xi, yi in zip(keys, np.asarray(X), np.asarray(y)):
+        s, Q = (np.asarray(a) for a in H.gadget_clause_vectors(key, d, pairs))
+        f = H.decode_dataset(Xi, yi)
+        assert np.array_equal(H.clause_vectors(f, d), Q)
+        assert len(set(f)) == 2 * pairs and H.is_complement_closed(f)
+        assert H.nae_satisfies(f, s)                      # planted: s solves phi, NAE
+        Xe, ye = H.dataset(f, d)                          # the nearest floats of D(phi)
+        assert np.array_equal(Xi, np.vectorize(float)(Xe)) and np.array_equal(yi, ye)
+
+
+@pytest.mark.slow
+def test_gadget_draw_of_every_pair_is_the_unsatisfiable_formula():
+    """planted=False draws from all 32 complementary pairs on six variables; all of them make
+    the 64-clause formula that no assignment satisfies."""
+    import jax
+    X, y = H.draw_gadget(jax.random.key(0), 24 + 64, 6, planted=False)
+    f = H.decode_dataset(np.asarray(X), np.asarray(y))
+    assert set(f) == set(H.unsatisfiable_formula(6)) and not H.is_satisfiable(f, 6)
+
+
+@pytest.mark.slow
+def test_gadget_sampling_and_unranking_are_exhaustive():
+    import jax
+
+    from jaxmem.constructions.yu2024_hardness import _sample_distinct, _unrank_variable_sets
+    for population, m in [(7, 7), (50, 20), (3, 0)]:
+        got = np.asarray(_sample_distinct(jax.random.key(m), population, m))
+        assert len(set(got.tolist())) == m and (0 <= got).all() and (got < population).all()
+    sets = np.asarray(_unrank_variable_sets(jax.numpy.arange(math.comb(9, 6)), 9))
+    assert sorted(map(tuple, sets)) == list(itertools.combinations(range(9), 6))
+    assert H.gadget_pair_classes(9) == math.comb(9, 6) * 31
+    assert H.gadget_pairs(4 * 9 + 6, 9) == 3 and H.gadget_pairs(12, 3) == 0
+    for n, d, match in [(13, 3, "odd"), (8, 3, "negative"), (16 + 2, 4, "there are C")]:
+        with pytest.raises(ValueError, match=match):
+            H.gadget_pairs(n, d)
+
+
+def test_witness_from_key_reads_exact_data_back_and_names_bad_rows():
+    """(key, X, y) made by `dataset(...)` (exact Fractions) builds the same witness as
+    build_witness with an NAE assignment drawn from the key; a moved point is not D(phi)."""
+    import jax
+    f, _ = _planted(11, 7, 5)
+    X, y = H.dataset(f, 7)
+    net, info = H.build_witness_from_key(jax.random.key(0), X, y)
+    assert H.decode_dataset(X, y) == f
+    assert info["valid"] and info["built"] and info["assignment_nae"]
+    assert info["param_count"] == H.witness_param_count(7) == 15
+    assert all(v * lab > 0 for v, lab in zip(exact.apply(net, X), y))
+    row = H.witness_trial(jax.random.key(0), X, y)
+    assert row["ok"] and row["memorizes_exact_data"] and row["f1_ok"]
+    assert row["min_margin"] == pytest.approx(0.025)
+    bad = X.copy()
+    bad[3, 3] = F(1, 2)
+    with pytest.raises(ValueError, match="row 3 is not D\\(phi\\)'s axis point 3"):
+        H.decode_dataset(bad, y)
+    bad = X.copy()
+    bad[4 * 7, :] = H.BETA
+    with pytest.raises(ValueError, match="row 28 is not a clause point"):
+        H.decode_dataset(bad, y)
+    none, info = H.build_witness_from_key(jax.random.key(0), bad, y)
+    assert none is None and not info["valid"] and "row 28" in info["reason"]
+    # A random s (solve=False) that is not NAE: the data are fine, no network.
+    row = H.witness_trial(jax.random.key(2), X, y, solve=False)
+    assert row["valid"] and row["ok"] == row["built"] == row["assignment_nae"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("first", ["jaxmem.data.families", "jaxmem.constructions"])
+def test_the_gadget_family_is_registered_whichever_module_is_imported_first(first):
+    """The family's registration does not depend on import order (jaxmem.data.families does
+    not import the constructions; reading the registry loads them as a plugin)."""
+    import subprocess
+    import sys
+    code = (f"import {first}\nfrom jaxmem.data import families\n"
+            f"assert families.DATA_FAMILIES.origin('{H.GADGET_FAMILY}') == "
+            f"'jaxmem.constructions.yu2024_hardness'")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -120,3 +120,34 @@ def test_bad_input_is_named(X, y, message):
         m3.build(0, np.array(X), np.array(y), denominator=1)
     with pytest.raises(ValueError, match="ramp"):
         m3.build(0, np.array([[0], [1]]), np.array([1, -1]), ramp="right", denominator=1)
+
+
+def test_the_key_fixes_the_network():
+    """A JAX key (typed or raw uint32 data) gives the seed randint(key, int32); an int seed and
+    a numpy Generator give the same network as before the key-first signature."""
+    import jax
+    X, y = _pixels(6, 10, 2)
+    net, info = m3.build(jax.random.key(3), X, y, denominator=255)
+    raw_net, raw = m3.build(jax.random.PRNGKey(3), X, y, denominator=255)
+    seed_net, by_seed = m3.build(info["seed"], X, y, denominator=255)
+    gen_net, _ = m3.build(np.random.default_rng(info["seed"]), X, y, denominator=255)
+    assert info["seed"] == raw["seed"] == by_seed["seed"]
+    outs = [list(exact.apply(n_, X, denominator=255)) for n_ in (net, raw_net, seed_net, gen_net)]
+    assert outs[0] == outs[1] == outs[2] == outs[3]
+    assert m3.build(jax.random.key(4), X, y, denominator=255)[1]["seed"] != info["seed"]
+    with pytest.raises(TypeError, match="key"):
+        m3.build(0.5, X, y, denominator=255)
+    with pytest.raises(ValueError, match="seed"):
+        m3.build(-1, X, y, denominator=255)
+
+
+def test_hypothesis_failures_are_their_own_error():
+    """What a sweep records as valid = False (HypothesisError) and what stays a plain
+    ValueError (a label that is not +-1: bad input, not a dataset outside the theorem)."""
+    for X, y in (([[0, 1], [1, 0]], [1, 1]), ([[0, 1], [1, 2]], [1, -1]),
+                 ([[0, 1], [0, 1]], [1, -1])):
+        with pytest.raises(m3.HypothesisError):
+            m3.build(0, np.array(X), np.array(y), denominator=1)
+    with pytest.raises(ValueError) as err:
+        m3.build(0, np.array([[0, 1], [1, 0]]), np.array([1, 0]), denominator=1)
+    assert not isinstance(err.value, m3.HypothesisError)

@@ -221,3 +221,65 @@ def test_capacity_holds_and_flips_one_point_over_or_without_parity():
     assert no_parity.verdict == "VIOLATED"
     m = no_parity.counterexample["metrics"]
     assert m["fits_widths"] and not m["exact_ok"]
+
+
+# ---- the construction protocol ---------------------------------------------------------------
+
+@pytest.mark.slow
+def test_registered_with_options_and_build_is_jit_and_vmap_traceable():
+    from jaxmem.constructions import protocol
+    entry = protocol.CONSTRUCTIONS.get("yun2019")
+    assert entry.build is yun2019.build and not entry.host
+    assert set(entry.options) == {"q", "activation", "directions", "boundaries",
+                                  "correct_parity"}
+    assert not entry.dynamic                                # every option fixes a shape
+    with pytest.raises(ValueError, match="option q must be a positive integer"):
+        entry.check(dict(q=0))
+    with pytest.raises(ValueError, match="option activation must be one of relu, hardtanh"):
+        entry.check(dict(activation="tanh"))
+    exact_entry = protocol.CONSTRUCTIONS.get("yun2019.exact")
+    assert exact_entry.build is yun2019.build_exact_from_key and exact_entry.host
+    n, d, q = 10, 3, 4
+    keys = jax.random.split(jax.random.key(0), 3)
+    X = jax.random.normal(keys[0], (3, n, d))
+    y = jax.random.normal(keys[1], (3, n))
+
+    def one(key, X, y):
+        net, info = yun2019.build(key, X, y, q=q, activation="hardtanh")
+        info = protocol.standard_info(net, info)
+        return network.apply(net, X), info["param_count"], info["table_param_count"]
+
+    f, count, table = jax.jit(jax.vmap(one))(keys, X, y)
+    assert np.allclose(np.asarray(f), np.asarray(y), atol=1e-9)
+    assert (np.asarray(count) == yun2019.param_count(n, d, q, "hardtanh")).all()
+    assert (np.asarray(table) == np.asarray(count)).all()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("activation", yun2019.ACTIVATIONS)
+def test_exact_from_key_is_the_float_network_without_rounding(activation):
+    """direction="best": the same key gives build's direction and cuts, so the exact network is
+    the float64 one without rounding; "integer" fits exactly too; a repeated point is no
+    dataset of the theorem (valid False, no network)."""
+    key = jax.random.key(5)
+    X = np.asarray(jax.random.normal(jax.random.key(1), (23, 3)), np.float64)
+    y = np.asarray(jax.random.normal(jax.random.key(2), (23,)), np.float64)
+    net_f, info_f = yun2019.build(key, X, y, q=4, activation=activation)
+    net, info = yun2019.build_exact_from_key(key, X, y, q=4, activation=activation)
+    assert info["valid"] and info["table_param_count"] == exact.param_count(net)
+    _, own = yun2019.build_exact(X, y, 4, activation, direction=np.asarray(info_f["direction"]),
+                                 allow_float=True)
+    assert own["cuts"] == np.asarray(info_f["cuts"]).tolist()
+    for lay_f, lay in zip(net_f.layers, net.layers):
+        for got, want in ((lay_f.weight, lay.weight), (lay_f.bias, lay.bias)):
+            want = exact.to_float(want)
+            assert np.max(np.abs(np.asarray(got) - want)) <= 1e-9 * np.max(np.abs(want))
+    labels = [Fraction(float(v)) for v in y]
+    assert list(exact.apply(net, X, allow_float=True)) == labels
+    net_i, info_i = yun2019.build_exact_from_key(key, X, y, q=4, activation=activation,
+                                                 direction="integer")
+    assert info_i["valid"] and list(exact.apply(net_i, X, allow_float=True)) == labels
+    Xd = X.copy()
+    Xd[3] = Xd[7]
+    none, bad = yun2019.build_exact_from_key(key, Xd, y, q=4, activation=activation)
+    assert none is None and not bad["valid"] and bad["param_count"] == 0

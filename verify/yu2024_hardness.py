@@ -51,6 +51,7 @@ from jaxmem.constructions import yu2024_hardness as gadget
 from jaxmem.sweep import expand
 from jaxmem.claims import Claim, Universal, register
 
+
 CITATION = ("Yu, Gao, Zhang, Miao. Generalizability of Memorization Neural Networks. NeurIPS "
             "2024 (arXiv 2411.00372). Theorem 6.5(2), Definition 6.6, Lemmas G.4, G.5 (App. G.3-"
             "G.4); Lemmas F.1, F.2 (App. F).")

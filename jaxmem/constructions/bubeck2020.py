@@ -142,7 +142,8 @@ def build(key, X, y, *, shuffle: bool = False):
     return net, info
 
 
-def _solve_exact(A: list[list[Fraction]], rhs: list[list[Fraction]]) -> list[list[Fraction]]:
+def _solve_exact(A: list[list[Fraction]],
+                 rhs: list[list[Fraction]]) -> list[list[Fraction]] | None:
     """A^-1 rhs for a nonsingular square A, by Gauss-Jordan elimination in Fractions; None
     when A is singular."""
     k = len(A)

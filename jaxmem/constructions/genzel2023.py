@@ -360,6 +360,8 @@ def _memory(n, d, itemsize, options):
     return 4 * itemsize * (n * d + n) + 2 * n * options["width"]
 
 
+# The decorators below spell out host=False, so that **_OPTIONS can only fill `**options`
+# (the type checker would otherwise match its Option values against `host: bool`).
 _OPTIONS = dict(width=Option(100, positive_int("width")),
                 activation=Option("threshold", one_of("activation", ACTIVATIONS)),
                 max_bias=Option(1.0, nonnegative("max_bias"), traced=True))
@@ -367,7 +369,7 @@ _OPTIONS = dict(width=Option(100, positive_int("width")),
 
 @construction("genzel2023", citation="Dirksen, Finke, Genzel 2023, Alg. 2: random threshold "
               "layer of width n, greedy second layer, OR; +-1 labels (+1 is covered)",
-              task="binary", trial=sweep_trial, memory=_memory,
+              task="binary", trial=sweep_trial, memory=_memory, host=False,
               example=dict(data="moons", axes=dict(n=40, width=32)), **_OPTIONS)
 def build(key, X, y, *, width: int, max_bias=1.0, activation: str = "threshold",
           max_neurons: int | None = None):
@@ -461,7 +463,7 @@ def fit_multiclass(key, X, labels, *, num_classes: int, width: int, max_bias=1.0
 
 @construction("genzel2023.multiclass", citation="Dirksen, Finke, Genzel 2023: one-vs-rest "
               "with a shared first layer; class labels", task="multiclass",
-              trial=sweep_trial_multiclass, memory=_memory,
+              trial=sweep_trial_multiclass, memory=_memory, host=False,
               example=dict(data="digits", axes=dict(n=60, width=32)),
               num_classes=Option(10, positive_int("num_classes")), **_OPTIONS)
 def build_multiclass(key, X, labels, *, num_classes: int, width: int, max_bias=1.0,

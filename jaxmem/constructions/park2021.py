@@ -517,13 +517,14 @@ def measure(net: exact.ExactNetwork, info: dict, X, y, denominator: int | None =
     integer labels recovers y while float64_max_error < 0.5)."""
     out = exact.apply(net, X, allow_float=True, denominator=denominator)
     labels = [int(v) for v in np.asarray(y).tolist()]
-    memo = all(o == v for o, v in zip(out, labels))
+    hits = [o == v for o, v in zip(out, labels)]
+    memo = all(hits)
     fl = apply_float(net, X, denominator=denominator)
     err = float(np.max(np.abs(fl - np.asarray(labels, float))))
     sizes = sizes_ok(info)
     return dict(
         ok=memo and sizes, memorizes=memo, sizes_ok=sizes,
-        fit_fraction=float(np.mean([o == v for o, v in zip(out, labels)])),
+        fit_fraction=float(np.mean(hits)),
         param_count=int(info["param_count"]), nonzero_param_count=int(info["nonzero_param_count"]),
         predicted_param_count=int(info["predicted_param_count"]),
         depth=int(info["depth"]), width=int(info["width"]), groups=int(info["groups"]),
@@ -561,7 +562,7 @@ def sweep_trial(key, X, y, *, table_size: int | None = None, separation_test: bo
 @construction("park2021", citation="Park et al. 2021 (M2 of Yu et al. 2024), reconstructed as "
               "PLYS-R: O(N^(2/3)) parameters, width 9, f(x_i) = y_i exactly",
               task="binary", host=True, trial=sweep_trial,
-              example=dict(data="cube", labels="sign", axes=dict(n=12, d=3)),
+              example=dict(data="cube", labels="sign", axes=dict(n=40, d=3)),
               table_size=Option(None, optional(positive_int("table_size")),
                                 doc="buckets per group (default: the count-minimizing one)"),
               separation_test=Option(True, boolean("separation_test"),

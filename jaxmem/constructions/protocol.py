@@ -27,10 +27,12 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import math
 import sys
 from typing import Any, Callable, Protocol, runtime_checkable
 
+from jaxmem.options import (  # noqa: F401 (re-exported: a plugin imports them from here)
+    Option, boolean, in_open_interval, nonnegative, nonnegative_int, one_of, optional,
+    positive_int)
 from jaxmem.registry import PluginError, Registry
 
 STANDARD_INFO = ("valid", "param_count", "nonzero_param_count")
@@ -42,15 +44,6 @@ class Net(Protocol):
     """What every construction returns as its network."""
 
     def apply(self, X) -> Any: ...
-
-
-@dataclasses.dataclass(frozen=True)
-class Option:
-    """A construction option: its default, its check, and whether a sweep traces it."""
-    default: Any
-    check: Callable[[Any, dict], None] | None = None
-    traced: bool = False
-    doc: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,7 +101,8 @@ def construction(name: str, *, citation: str = "", task: str = "real", host: boo
         entry = Construction(name=name, build=build, citation=citation, options=options,
                              task=task, host=host, trial=trial, memory=memory, example=example)
         CONSTRUCTIONS.add(entry, origin=sys._getframe(1).f_globals.get("__name__"))
-        build.construction = entry
+        # a function attribute, read back by `resolve`: Callable cannot declare one
+        build.construction = entry  # type: ignore[attr-defined]
         return build
     return decorate
 
@@ -145,6 +139,7 @@ def standard_info(net, info: dict) -> dict:
     out = dict(info)
     out.setdefault("valid", True)
     if "param_count" not in out or "nonzero_param_count" not in out:
+        counts: tuple[Any, Any] | None   # jax.Array counts, or ints for an exact network
         if isinstance(net, network.Network):
             counts = network.param_count(net), network.nonzero_param_count(net)
         elif isinstance(net, exact.ExactNetwork):
@@ -157,63 +152,6 @@ def standard_info(net, info: dict) -> dict:
             out.setdefault("param_count", counts[0])
             out.setdefault("nonzero_param_count", counts[1])
     return out
-
-
-# Option checks: check(value, config) raises ValueError naming the option and the value.
-
-def positive_int(name: str) -> Callable[[Any, dict], None]:
-    def check(value, config):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"option {name} must be a positive integer; got {value!r}")
-    return check
-
-
-def nonnegative_int(name: str) -> Callable[[Any, dict], None]:
-    def check(value, config):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"option {name} must be an integer >= 0; got {value!r}")
-    return check
-
-
-def boolean(name: str) -> Callable[[Any, dict], None]:
-    def check(value, config):
-        if not isinstance(value, bool):
-            raise ValueError(f"option {name} must be true or false; got {value!r}")
-    return check
-
-
-def nonnegative(name: str) -> Callable[[Any, dict], None]:
-    def check(value, config):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                or not math.isfinite(value) or value < 0:
-            raise ValueError(f"option {name} must be a finite number >= 0; got {value!r}")
-    return check
-
-
-def in_open_interval(name: str, low: float, high: float,
-                     why: str = "") -> Callable[[Any, dict], None]:
-    def check(value, config):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                or not low < value < high:
-            raise ValueError(f"option {name} must lie in ({low}, {high})"
-                             + (f" {why}" if why else "") + f"; got {value!r}")
-    return check
-
-
-def one_of(name: str, choices) -> Callable[[Any, dict], None]:
-    def check(value, config):
-        if value not in choices:
-            raise ValueError(f"option {name} must be one of {', '.join(map(str, choices))}; "
-                             f"got {value!r}")
-    return check
-
-
-def optional(check: Callable[[Any, dict], None]) -> Callable[[Any, dict], None]:
-    """`check`, except that None (the builder's own default) passes."""
-    def checked(value, config):
-        if value is not None:
-            check(value, config)
-    return checked
 
 
 __all__ = ["CONSTRUCTIONS", "Construction", "Net", "Option", "STANDARD_INFO", "TASKS",

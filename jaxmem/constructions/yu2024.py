@@ -29,8 +29,17 @@ On well-separated data many same-label cells overlap, so many units fire: the ex
 of `apply` then cost close to N^2 per point, while `evaluate` stays cheap.
 
 `materialize` builds the same function as a `jaxmem.network.Network` (small N only); the
-tests check that both agree. `split` (default 0.51) exists to break the construction on
-purpose: at 0.5 the cells of the closest opposite pair touch and F = 0 on their boundary.
+tests check that both agree, and `param_count` / `nonzero_param_count` count it without
+building it. `split` (default 0.51) exists to break the construction on purpose: at 0.5 the
+cells of the closest opposite pair touch and F = 0 on their boundary; below 0.01 a training
+point's opposite units need not vanish (a_ki(x_i) = split ||x_i - x_k||^2 < r), so it can
+be misclassified. The shortcuts above hold only for some splits (the pruning test for
+split >= 1/2, the cells for split >= 0.51); outside, the full network is evaluated (the
+paths then agree up to the summation order of F, which can decide an exact tie).
+
+Registered constructions (jaxmem.constructions.protocol; swept with their own trials, the
+networks being implicit): "yu2024.m1" (`build`, option split) and "yu2024.thm5_3"
+(`build_adversarial`, option tries).
 """
 
 from __future__ import annotations
@@ -450,8 +459,8 @@ def apply(m1: M1, T, *, method: str = "pruned", candidates: int = CANDIDATES,
 
     method="pruned" (default): exact, O(N n + K N) per point for K = `candidates`; a block of
     `block_size` points holding a point with more than K possible units is redone with 8K,
-    then in full. "full": every unit, O(N^2) per point. Memory is set by the block (default: a 64 MiB
-    working set). Jittable and vmappable; under vmap prefer a Python loop over datasets of
+    then in full. "full": every unit, O(N^2) per point. Memory is set by the block (default:
+    a 64 MiB working set). Jittable and vmappable; under vmap prefer a Python loop over datasets of
     large N, since a vmapped branch computes both sides.
     """
     return _evaluate_blocks(m1, T, method, candidates, block_size)[0]
@@ -665,13 +674,20 @@ def adversarial_trial(key, X, y, *, tries: int = 8) -> dict:
     """Theorem 5.3's memorizer on one dataset (the sweep's measurement): ok = valid and
     every training point gets its label from `apply` (Definition 3.4). The theorem's other
     half, accuracy <= 0.51 on fresh points, needs the distribution: the claim
-    yu2024.thm5_3 (verify/yu2024.py) measures it. Sizes: those of `materialize_projection`'s
-    network (param_count = projection_param_count(K, n)), K = encoded_points."""
+    yu2024.thm5_3 (verify/yu2024.py) measures it; here encoded_fraction, at most 2 K tol
+    over the range of the training projections, bounds the part of that range labelled with
+    the encoded label (small: fresh points of that label are mostly misclassified). Sizes:
+    those of `materialize_projection`'s network (param_count = projection_param_count(K, n)),
+    K = encoded_points."""
     net, info = build_adversarial(key, X, y, tries=tries)
     right = net.apply(X) == y
     valid = jnp.asarray(info["valid"])
+    proj = jnp.matmul(X, net.direction, precision=_HIGHEST)
+    span = jnp.max(proj) - jnp.min(proj)
+    covered = 2 * info["encoded_points"] * net.tolerance
     return dict(ok=valid & jnp.all(right), valid=valid,
                 sign_accuracy=jnp.mean(right.astype(X.dtype)),
+                encoded_fraction=jnp.where(span > 0, jnp.minimum(covered / span, 1), 1),
                 min_gap=info["min_gap"], tolerance=net.tolerance,
                 encoded_label=info["encoded_label"], encoded_points=info["encoded_points"],
                 param_count=info["param_count"],

@@ -1,8 +1,9 @@
 """Yu, Gao, Zhang, Miao (NeurIPS 2024): the NP-hardness gadget of Theorem 6.5(2) (App. G.4,
 with Lemmas G.4 / G.5 of App. G.3) and the two counting lemmas F.1 / F.2 behind Theorem 6.1 and
 Corollary 6.4 (App. F). Everything here is exact: Python ints and fractions.Fraction, with
-networks as jaxmem.exact.ExactNetwork. Nothing is jit-compiled; the claims in
-verify/yu2024_hardness.py draw their random instances with jax.random and run this on the host.
+networks as jaxmem.exact.ExactNetwork. Nothing is jit-compiled but the sweep's data draw
+(`draw_gadget`, floats); the claims in verify/yu2024_hardness.py draw their random instances
+with jax.random and run this on the host.
 
 Checked against the paper text (MinerU extraction of the NeurIPS camera-ready PDF, GitHub
 deep-diver/neurips2024, content/posters/sABwo1ZTFi/content_list.json, Definition 6.6 in
@@ -71,6 +72,12 @@ the same value 0. This is what "as far as it is checkable" means here: every fir
 not every network (the parameter facts of Part 1.1 reduce n + 8 parameters to this shape; see
 `min_param_architectures`).
 
+Under the construction protocol (jaxmem.constructions.protocol): the data family "yu2024.gadget"
+(`draw_gadget`, jit-traceable: D(phi) of a random complement-closed formula on d variables,
+n = 4d + 2 pairs points) and the host construction "yu2024.hardness_witness"
+(`build_witness_from_key`: reads phi back from the points of D(phi), brute-forces an
+NAE-satisfying s over the 2^d assignments, d <= 16, and builds `build_witness`).
+
 Lemma F.1 (App. F) [CONFIRMED]: 2^t points, t = [n / ceil(c^2)], block j (coordinates
 (j-1) ceil(c^2) + 1 .. j ceil(c^2)) all equal to i_j in {0, 1}, the remaining coordinates 0;
 distinct points are >= sqrt(ceil(c^2)) >= c apart. Squared distances are integers.
@@ -89,9 +96,12 @@ import math
 from fractions import Fraction
 from typing import Iterable, Sequence
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxmem import exact
+from jaxmem.constructions.protocol import Option, boolean, construction
 
 CLAUSE_WIDTH = 6                  # literals per clause: reversible 6-SAT (Definition 6.6)
 BETA = Fraction(11, 30)           # beta = 1.1 * 1 / 3 (App. G.4)
@@ -487,6 +497,298 @@ def build_witness(formula: Formula, n: int, s, beta=BETA) -> tuple[exact.ExactNe
     return net, dict(F1=t, interval=kind, X=X, y=y)
 
 
+# ---------------------------------------------------------------------------------------
+# Under the construction protocol: the data family "yu2024.gadget" and the construction
+# "yu2024.hardness_witness"
+
+GADGET_FAMILY = "yu2024.gadget"
+# Complementary clause pairs per set of six variables: a clause is a sign pattern relative to
+# s, p in [0, 64) (bit l: literal l true under s), its complement 63 - p; the pair is named by
+# its p < 32. Planted: p = 0 (all false under s, complement all true) is left out, so s
+# NAE-satisfies every clause.
+PATTERN_PAIRS = {True: 31, False: 32}
+_COORDINATE_TOLERANCE = 1 / 120   # the coordinates of D(phi) are >= 1/30 apart (module doc)
+
+
+def gadget_pair_classes(d: int, planted: bool = True) -> int:
+    """How many distinct complementary clause pairs the family draws from: C(d, 6) variable
+    sets times 31 (planted: NAE under s) or 32 (any) patterns."""
+    return math.comb(d, CLAUSE_WIDTH) * PATTERN_PAIRS[bool(planted)]
+
+
+def gadget_pairs(n: int, d: int, planted: bool = True) -> int:
+    """The number of complementary clause pairs of an (n, d) grid point of "yu2024.gadget":
+    D(phi) has 4 points per variable and one per clause, so n = 4d + 2 pairs. ValueError
+    naming the problem when no formula of distinct clause pairs has n points."""
+    for name, v in (("n", n), ("d", d)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"{name} must be a positive integer; got {v!r}")
+    extra = int(n) - 4 * int(d)
+    if extra < 0 or extra % 2:
+        raise ValueError(f"data {GADGET_FAMILY} has n = 4d + 2 pairs points (4 per variable, "
+                         f"2 per complementary clause pair); n = {n}, d = {d} leaves "
+                         f"{extra} clause points, which is {'negative' if extra < 0 else 'odd'}")
+    pairs, available = extra // 2, gadget_pair_classes(d, planted)
+    if pairs > available:
+        raise ValueError(f"data {GADGET_FAMILY}: n = {n} needs {pairs} distinct clause pairs on "
+                         f"d = {d} variables; there are C(d, 6) x "
+                         f"{PATTERN_PAIRS[bool(planted)]} = {available} (a clause has six "
+                         f"distinct variables)")
+    if available >= 2 ** 31:
+        raise ValueError(f"data {GADGET_FAMILY}: d = {d} has {available} clause pairs, beyond "
+                         f"the draw's int32 indices (d <= 60 or so)")
+    return pairs
+
+
+def _sample_distinct(key, population: int, m: int):
+    """m distinct integers of [0, population), uniformly (Floyd's algorithm: fixed shapes, m
+    steps of an m-entry membership test), in random order."""
+    if m == 0:
+        return jnp.zeros((0,), jnp.int32)
+
+    def step(i, chosen):
+        j = population - m + i
+        t = jax.random.randint(jax.random.fold_in(key, i), (), 0, j + 1, dtype=jnp.int32)
+        return chosen.at[i].set(jnp.where(jnp.any(chosen == t), j, t))
+    chosen = jax.lax.fori_loop(0, m, step, jnp.full((m,), -1, jnp.int32))
+    return jax.random.permutation(jax.random.fold_in(key, m), chosen)
+
+
+def _unrank_variable_sets(ranks, d: int):
+    """The six-variable sets of the given ranks in [0, C(d, 6)), as sorted 0-based indices
+    (ranks.shape + (6,)): the combinatorial number system, rank = sum_k C(c_k, k) with
+    c_1 < ... < c_6, each c_k the largest c with C(c, k) <= the remaining rank."""
+    table = jnp.asarray([[math.comb(c, k) for k in range(CLAUSE_WIDTH + 1)] for c in range(d)],
+                        jnp.int32)                                  # (d, 7)
+    r, out = ranks, []
+    for k in range(CLAUSE_WIDTH, 0, -1):
+        c = jnp.sum(table[None, :, k] <= r[:, None], axis=1) - 1
+        r = r - table[c, k]
+        out.append(c)
+    return jnp.stack(out[::-1], axis=1)
+
+
+def gadget_clause_vectors(key, d: int, pairs: int, planted: bool = True):
+    """(s, Q): a random assignment s in {-1, +1}^d and the clause vectors Q (2 pairs, d) of
+    `pairs` distinct complementary clause pairs, each clause followed by its negation, so the
+    formula is complement-closed (reversible). planted: every clause is NAE under s (s
+    solves phi); otherwise the pairs are drawn from all of them (phi may be unsatisfiable:
+    with all 32 pairs on six variables it is, `unsatisfiable_formula`). jit-traceable."""
+    k_s, k_c = jax.random.split(key)
+    s = jnp.where(jax.random.bernoulli(k_s, 0.5, (d,)), 1, -1).astype(jnp.int32)
+    per_set = PATTERN_PAIRS[bool(planted)]
+    index = _sample_distinct(k_c, gadget_pair_classes(d, planted), pairs)
+    variables = _unrank_variable_sets(index // per_set, d)            # (pairs, 6)
+    pattern = index % per_set + (1 if planted else 0)                  # in [lo, 32)
+    agree = (pattern[:, None] >> jnp.arange(CLAUSE_WIDTH)) & 1
+    signs = jnp.where(agree == 1, s[variables], -s[variables])
+    Q = jnp.zeros((pairs, d), jnp.int32).at[jnp.arange(pairs)[:, None], variables].set(signs)
+    return s, jnp.stack([Q, -Q], axis=1).reshape(2 * pairs, d)
+
+
+def _axis_values():
+    """The four axis offsets and labels of D(phi), in the paper's order (`dataset`)."""
+    return ((AXIS_STEP, 1), (NEGATIVE_STEP, -1), (-AXIS_STEP, 1), (-NEGATIVE_STEP, -1))
+
+
+def draw_gadget(key, n: int, d: int, *, labels: str = "sign", dtype=jnp.float64,
+                planted: bool = True):
+    """D(phi) (App. G.4) of a random complement-closed formula phi on d variables with
+    (n - 4d) / 2 clause pairs (`gadget_clause_vectors`), as floats (each coordinate the nearest
+    float of its exact value) in `dataset`'s order: 4d axis points, then the clause points,
+    each clause followed by its negation. Labels +-1 (the family's own; `labels` is ignored).
+    jit- and vmap-traceable: n, d, planted fix the shapes."""
+    pairs = gadget_pairs(n, d, planted)
+    _, Q = gadget_clause_vectors(key, d, pairs, planted)
+    beta = float(BETA)
+    diagonal = jnp.eye(d, dtype=bool)
+    rows, labels_ = [], []
+    for step, label in _axis_values():
+        rows.append(jnp.where(diagonal, float(BETA + step), beta).astype(dtype))
+        labels_.append(jnp.full((d,), label, dtype))
+    up, down = float(BETA + CLAUSE_STEP), float(BETA - CLAUSE_STEP)
+    rows.append(jnp.where(Q == 1, up, jnp.where(Q == -1, down, beta)).astype(dtype))
+    labels_.append(jnp.ones((2 * pairs,), dtype))
+    return jnp.concatenate(rows), jnp.concatenate(labels_)
+
+
+def _check_planted(value, config):
+    boolean("planted")(value, config)
+    gadget_pairs(config.get("n"), config.get("d"), value)
+
+
+def register_data_family():
+    """Registers `draw_gadget` as the data family "yu2024.gadget" (at import; idempotent: the
+    origin is this module either way)."""
+    from jaxmem.data import families
+    families.data_family(
+        GADGET_FAMILY, labels=("sign",), planted=Option(True, _check_planted, doc=(
+            "true: a planted NAE solution; false: any complementary pairs (maybe unsatisfiable)")),
+        description="D(phi) of Yu et al. 2024 App. G.4 for a random complement-closed 6-CNF on "
+                    "d variables; n = 4d + 2 (clause pairs)")(draw_gadget)
+
+
+register_data_family()
+
+
+def decode_dataset(X, y, beta=BETA) -> Formula:
+    """The formula phi of a data set D(phi) in `dataset`'s order (4d axis points, then one point
+    per clause), read back from its points: Q_i = 12 (x - beta), rounded. Float coordinates
+    are accepted within 1/120 of their exact values (distinct values are >= 1/30 apart).
+    ValueError naming the first row that is not D(phi)'s."""
+    beta = _as_fraction("beta", beta)
+    Xf = np.asarray(X, dtype=np.float64)
+    yv = np.asarray(y, dtype=np.float64)
+    if Xf.ndim != 2 or yv.shape != (len(Xf),):
+        raise ValueError(f"X must be (points, d) and y (points,); got {Xf.shape} and {yv.shape}")
+    N, d = Xf.shape
+    if N < 4 * d:
+        raise ValueError(f"D(phi) on d = {d} variables has 4d + m >= {4 * d} points; got {N}")
+    expected = np.concatenate([float(beta) + np.eye(d) * float(step)
+                               for step, _ in _axis_values()])
+    labels = np.concatenate([np.full(d, label) for _, label in _axis_values()])
+    off = np.abs(Xf[:4 * d] - expected).max(axis=1) > _COORDINATE_TOLERANCE
+    off |= yv[:4 * d] != labels
+    if off.any():
+        i = int(np.flatnonzero(off)[0])
+        raise ValueError(f"row {i} is not D(phi)'s axis point {i} (rows 0..4d-1: beta + e_i/3, "
+                         f"beta + 1.1 e_i/3, beta - e_i/3, beta - 1.1 e_i/3, labels +1, -1, "
+                         f"+1, -1; beta = {beta})")
+    scaled = (Xf[4 * d:] - float(beta)) / float(CLAUSE_STEP)
+    Q = np.rint(scaled)
+    bad = (np.abs(scaled - Q).max(axis=1, initial=0) > _COORDINATE_TOLERANCE / float(CLAUSE_STEP)) \
+        | (np.abs(Q).max(axis=1, initial=0) > 1) | ((Q != 0).sum(axis=1) != CLAUSE_WIDTH) \
+        | (yv[4 * d:] != 1)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"row {4 * d + i} is not a clause point beta + Q/12 with six entries "
+                         f"+-1 and label +1")
+    clauses = [tuple(int(q) * (j + 1) for j, q in enumerate(row) if q) for row in Q]
+    return check_formula(clauses, d) if clauses else ()
+
+
+def _nae_assignments(formula: Formula, d: int) -> np.ndarray:
+    """Every s in {-1, +1}^d that NAE-satisfies phi (brute force, d <= 16): (k, d)."""
+    S = all_assignments(d)
+    ok = np.ones(len(S), bool)
+    if formula:
+        idx, sign = _literals(formula)
+        for i in range(len(formula)):
+            agree = S[:, idx[i]] == sign[i]
+            ok &= agree.any(axis=1) & ~agree.all(axis=1)
+    return S[ok]
+
+
+def _check_solve(value, config):
+    boolean("solve")(value, config)
+    d = config.get("d")
+    if value and isinstance(d, int) and d > MAX_BRUTE_FORCE_VARIABLES:
+        raise ValueError(f"option solve brute-forces the 2^d assignments, d <= "
+                         f"{MAX_BRUTE_FORCE_VARIABLES}; got d = {d}")
+
+
+def witness_param_count(d: int) -> int:
+    """App. G.4, Part 1.1: the n -> 1 -> 2 -> 1 network has n + 8 parameters (n = d here)."""
+    return architecture_param_count(d, (1, 2))
+
+
+def _witness_info(d: int, **values) -> dict:
+    """The witness's info with every key present (records of one sweep share their fields)."""
+    info = dict(valid=False, decoded=False, built=False, param_count=0, nonzero_param_count=0,
+                paper_param_count=witness_param_count(d), clauses=0, complement_closed=False,
+                satisfiable=False, nae_solutions=0, assignment_nae=False, reason="")
+    info.update(values)
+    return info
+
+
+_WITNESS_RECORD = ("valid", "decoded", "built", "clauses", "complement_closed", "satisfiable",
+                   "nae_solutions", "assignment_nae", "param_count", "nonzero_param_count",
+                   "paper_param_count")
+
+
+def witness_trial(key, X, y, *, solve: bool = True) -> dict:
+    """The sweep's measurement of one data set (the construction's own `trial`: the witness
+    classifies, Sgn(F(x_i)) = y_i, which the generic host measurement's F(x_i) = y_i is not).
+    ok: valid, built, every sign right, exactly (`exact.apply` on the points as given, floats at
+    their binary values), and the paper's n + 8 parameters. Also memorizes_exact_data (the
+    same on D(phi)'s exact rational points), min_margin (min_i y_i F(x_i)), f1_ok (F1 in
+    {19/10, 41/10} on the negatives and in [2, 4] on the positives), and the info's counts."""
+    net, info = build_witness_from_key(key, X, y, solve=solve)
+    out = {name: info[name] for name in _WITNESS_RECORD}
+    out.update(memorizes=False, memorizes_exact_data=False, min_margin=math.nan, f1_ok=False,
+               depth=0, hidden_units=0)
+    if net is not None:
+        labels = np.asarray(y, dtype=np.float64)
+        F = exact.apply(net, X, allow_float=True)
+        margins = [lab * v for lab, v in zip(labels.astype(int).tolist(), F)]
+        exact_F = exact.apply(net, info["X"])
+        F1, ey = info["F1"], info["y"]
+        out.update(memorizes=all(v > 0 for v in margins),
+                   memorizes_exact_data=all(lab * v > 0 for lab, v in zip(ey.tolist(), exact_F)),
+                   min_margin=float(min(margins)),
+                   f1_ok=(set(F1[ey == -1]) <= {Fraction(19, 10), Fraction(41, 10)}
+                          and all(2 <= v <= 4 for v in F1[ey == 1])),
+                   depth=len(net.layers), hidden_units=sum(lay.n_out for lay in net.layers[:-1]))
+    out["ok"] = bool(out["valid"] and out["built"] and out["memorizes"]
+                     and out["param_count"] == out["paper_param_count"])
+    out["undecided"] = False        # exact arithmetic decides every point
+    return out
+
+
+@construction("yu2024.hardness_witness", citation="Yu et al. 2024, Thm 6.5(2) (App. G.4): the "
+              "n -> 1 -> 2 -> 1 network with n + 8 parameters memorizes D(phi) for satisfiable "
+              "reversible phi", task="binary", host=True, trial=witness_trial,
+              example=dict(data=GADGET_FAMILY, axes=dict(n=[24, 30], d=6)),
+              solve=Option(True, _check_solve, doc="false: a random assignment (breaks it)"))
+def build_witness_from_key(key, X, y, *, solve: bool = True):
+    """Theorem 6.5(2)'s witness under the construction protocol, from the data alone: phi is
+    read back from the points of D(phi) (`decode_dataset`; floats from "yu2024.gadget" or
+    `dataset`'s exact Fractions), an assignment s that NAE-satisfies phi is found by brute
+    force over the 2^d assignments (d <= 16; one of them drawn from `key`; for a
+    complement-closed phi these are its solutions), and `build_witness(phi, d, s)` is built.
+    solve=False takes a uniformly random s from `key` instead (a deliberately wrong option: the
+    witness then exists only if that s happens to be NAE).
+
+    Returns (net or None, info); info: valid (the hypotheses: the data are D(phi) of a formula
+    on d >= 6 variables that some s NAE-satisfies), decoded, built (a network exists: False
+    when solve=False drew a non-NAE s), clauses (m), complement_closed, satisfiable,
+    nae_solutions (how many s), assignment_nae (the s used), param_count,
+    nonzero_param_count, paper_param_count (n + 8, `witness_param_count`), reason (why not
+    valid; "" when valid), and, when built, F1, interval, X, y of `build_witness`.
+    """
+    if not isinstance(solve, bool):
+        raise ValueError(f"option solve must be true or false; got {solve!r}")
+    d = np.shape(X)[1] if np.ndim(X) == 2 else 0
+    try:
+        formula = decode_dataset(X, y)
+    except ValueError as err:
+        return None, _witness_info(d, reason=f"not a gadget data set D(phi): {err}")
+    if d < CLAUSE_WIDTH:
+        return None, _witness_info(d, decoded=True, reason=f"the gadget needs n >= "
+                                   f"{CLAUSE_WIDTH} variables (six per clause); d = {d}")
+    if d > MAX_BRUTE_FORCE_VARIABLES:
+        raise ValueError(f"finding s brute-forces the 2^d assignments, d <= "
+                         f"{MAX_BRUTE_FORCE_VARIABLES}; got d = {d}")
+    nae = _nae_assignments(formula, d)
+    known = dict(decoded=True, valid=len(nae) > 0, clauses=len(formula),
+                 complement_closed=is_complement_closed(formula),
+                 satisfiable=is_satisfiable(formula, d), nae_solutions=len(nae))
+    if solve:
+        if len(nae) == 0:
+            return None, _witness_info(d, **known, reason="no assignment NAE-satisfies phi "
+                                       "(for complement-closed phi: phi is unsatisfiable)")
+        s = nae[int(jax.random.randint(key, (), 0, len(nae)))]
+    else:
+        s = np.where(np.asarray(jax.random.bernoulli(key, 0.5, (d,))), 1, -1)
+    known["assignment_nae"] = nae_satisfies(formula, s)
+    try:
+        net, built = build_witness(formula, d, s)
+    except ValueError as err:       # s is not NAE: no network with its first layer
+        return None, _witness_info(d, **known, reason=str(err))
+    return net, _witness_info(d, **known, built=True, param_count=exact.param_count(net),
+                              nonzero_param_count=exact.nonzero_param_count(net), **built)
+
+
 def architecture_param_count(n: int, hidden: Sequence[int]) -> int:
     """Weights plus biases of n -> hidden[0] -> ... -> 1 (sum of n_out (n_in + 1))."""
     sizes = [n, *hidden, 1]
@@ -590,7 +892,7 @@ def lemma_f2_check(k: int, eps, delta, x_max: int | None = None) -> dict:
     x_max = min(int(x_max), k)
     m = math.floor(k * eps)
     rhs = 2 ** k * (1 - delta)
-    worst = (Fraction(0), None)
+    worst: tuple[Fraction, int | None] = (Fraction(0), None)
     holds = True
     if x_max >= 1:
         n_lo = k - x_max                     # S(N, m) for N = k - x, from N = n_lo upward
@@ -615,14 +917,17 @@ def proof_tail_bound_holds(n: int, m: int) -> bool:
     return n * sum(math.comb(n, j) for j in range(m + 1)) <= m * 2 ** n
 
 
-__all__ = ["AXIS_STEP", "BETA", "CLAUSE_STEP", "CLAUSE_WIDTH", "MAX_BRUTE_FORCE_VARIABLES",
-           "NAE_PATTERNS", "NEGATIVE_STEP", "SAT_PATTERNS", "SEPARATION", "all_assignments",
-           "architecture_param_count", "block_points", "build_witness", "check_formula",
-           "clause_vectors", "dataset", "first_layer", "first_layer_completable",
-           "formula_from_draw", "in_unit_cube", "interval_classifier", "interval_condition",
-           "is_complement_closed", "is_reversible", "is_satisfiable", "layer_values",
-           "lemma_f2_check", "lemma_f2_sides", "lemma_f2_x_max", "min_opposite_sq_distance",
-           "min_pairwise_sq_distance", "min_param_architectures", "nae_satisfies", "negate",
-           "non_reversible_example", "printed_definition_holds", "proof_tail_bound_holds",
-           "random_planted_formula", "satisfies", "satisfying_assignments",
-           "threshold_separable", "unsatisfiable_formula", "witness_first_layer"]
+__all__ = ["AXIS_STEP", "BETA", "CLAUSE_STEP", "CLAUSE_WIDTH", "GADGET_FAMILY",
+           "MAX_BRUTE_FORCE_VARIABLES", "NAE_PATTERNS", "NEGATIVE_STEP", "PATTERN_PAIRS",
+           "SAT_PATTERNS", "SEPARATION", "all_assignments", "architecture_param_count",
+           "block_points", "build_witness", "build_witness_from_key", "check_formula",
+           "clause_vectors", "dataset", "decode_dataset", "draw_gadget", "first_layer",
+           "first_layer_completable", "formula_from_draw", "gadget_clause_vectors",
+           "gadget_pair_classes", "gadget_pairs", "in_unit_cube", "interval_classifier",
+           "interval_condition", "is_complement_closed", "is_reversible", "is_satisfiable",
+           "layer_values", "lemma_f2_check", "lemma_f2_sides", "lemma_f2_x_max",
+           "min_opposite_sq_distance", "min_pairwise_sq_distance", "min_param_architectures",
+           "nae_satisfies", "negate", "non_reversible_example", "printed_definition_holds",
+           "proof_tail_bound_holds", "random_planted_formula", "register_data_family", "satisfies",
+           "satisfying_assignments", "threshold_separable", "unsatisfiable_formula",
+           "witness_first_layer", "witness_param_count", "witness_trial"]

@@ -369,7 +369,7 @@ def sweep_trial(key, X, y, *, ramp: str = "left", block_size: int | None = None)
 
 
 @construction("yu2024.width6", citation="Yu et al. 2024, Thm 4.1 (App. B): width 6, "
-              "O(sqrt(N) ln(N n / c)) parameters, Sgn F(x_i) = y_i on [0, 1]^n; exact",
+              "O(sqrt(N) ln(N n / c)) parameters, Sgn F(x_i) = y_i on [0, 1]^n",
               task="binary", host=True, trial=sweep_trial,
               example=dict(data="cube", labels="sign", axes=dict(n=12, d=3)),
               ramp=Option("left", one_of("ramp", RAMPS),

@@ -69,6 +69,9 @@ Beyond that the a-priori tolerance stops resolving the labels (relu, N = 3000: u
 the float64 network cast): deployable on 91% (relu) / 100% (hardtanh) of datasets at N = 10,
 12% / 100% at N = 20, 0% / 92% at N = 40 (d = 3), and on none at N >= 100. `build_exact` builds
 the same network in rational arithmetic (jaxmem.exact), where f(x_i) = y_i holds exactly.
+
+Sweepable (jaxmem.constructions.protocol): "yun2019" is `build` (jit/vmap, float), "yun2019.exact"
+is `build_exact_from_key` (host, exact; with the same key, `build`'s direction and cuts).
 """
 
 from __future__ import annotations
@@ -76,6 +79,7 @@ from __future__ import annotations
 import math
 import operator
 from fractions import Fraction
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -379,7 +383,7 @@ def _slots_jax(ts, cuts, K: int, q: int):
 
 # The options both registrations share (build's and build_exact's keyword defaults). All are
 # static: q, activation and boundaries fix shapes and branches, directions a draw's shape.
-_OPTIONS = dict(
+_OPTIONS: dict[str, Any] = dict(
     q=Option(None, optional(positive_int("q")),
              doc="units per block; unset: default_q(n), the odd number nearest sqrt(n)"),
     activation=Option("relu", one_of("activation", ACTIVATIONS)),
@@ -539,7 +543,7 @@ def build_exact(X, y, q: int | None = None, activation: str = "relu", *, directi
         raise ValueError(f"X must have at least one row and one column; got shape {X.shape}")
     if y.shape != (n,):
         raise ValueError(f"y must have shape ({n},), one label per row of X; got {y.shape}")
-    rows = {}
+    rows: dict[tuple, int] = {}
     for i in range(n):
         key = tuple(X[i])
         if key in rows:
@@ -626,7 +630,7 @@ def build_exact_from_key(key, X, y, *, q: int | None = None, activation: str = "
         # direction with distinct projections will do, and build_exact checks that exactly).
         Xf = X if np.issubdtype(X.dtype, np.floating) else X.astype(np.float64)
         u = np.asarray(best_direction(key, jnp.asarray(Xf), directions))
-        kwargs = dict(direction=u)
+        kwargs: dict[str, Any] = dict(direction=u)
     else:
         kwargs = dict(seed=int(jax.random.randint(key, (), 0, 2 ** 31 - 1)))
     info = dict(valid=False, table_param_count=param_count(n, d, qq, activation),

@@ -24,7 +24,7 @@ from typing import Callable
 
 import numpy as np
 
-from jaxmem.constructions.protocol import Option, in_open_interval, positive_int
+from jaxmem.options import Option, in_open_interval, positive_int
 from jaxmem.registry import PluginError, Registry
 
 LABELS = ("sign", "gaussian", "class")
@@ -127,8 +127,10 @@ def resolve(name: str) -> DataFamily:
 def fingerprint(family: DataFamily) -> str:
     """The first 16 hex digits of the SHA-256 of a fixed family's points and labels: part of
     every config on fixed data, so records made from other files never stand in for these."""
-    return _fingerprint(family.name) if not family.name.startswith(FILE_PREFIX) \
-        else _digest(*family.load())
+    if not family.name.startswith(FILE_PREFIX):
+        return _fingerprint(family.name)
+    assert family.load is not None  # a file: family is fixed
+    return _digest(*family.load())
 
 
 def _digest(X, y) -> str:
@@ -139,7 +141,9 @@ def _digest(X, y) -> str:
 
 @functools.lru_cache(maxsize=None)
 def _fingerprint(name: str) -> str:
-    return _digest(*DATA_FAMILIES.get(name).load())
+    family = DATA_FAMILIES.get(name)
+    assert family.load is not None, f"data family {name} is not fixed"
+    return _digest(*family.load())
 
 
 # The built-in random families.

@@ -161,8 +161,9 @@ def _find_file(dirs, name: str) -> Path | None:
 # --- IDX (MNIST) -------------------------------------------------------------------------------
 
 # IDX element types (third byte of the magic number); multi-byte types are big-endian.
-_IDX_TYPES = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
-              0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+_IDX_TYPES: dict[int, np.dtype] = {
+    0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -222,12 +223,12 @@ def read_idx(path, *, magic: int | None = None) -> np.ndarray:
 def _mnist_paths(root: Path, source: str, splits) -> dict[str, Path] | DataNotFound:
     dirs = _search_dirs(root, "mnist")
     names = [name for split in splits for name in MNIST_FILES[split]]
-    paths = {name: _find_file(dirs, name) for name in names}
-    missing = [name for name, path in paths.items() if path is None]
+    found = {name: _find_file(dirs, name) for name in names}
+    missing = [name for name, path in found.items() if path is None]
     if missing:
         return _not_found("MNIST", ", ".join(f"{name}[.gz]" for name in missing), root, source,
                           "mnist", "load_mnist")
-    return paths
+    return {name: path for name, path in found.items() if path is not None}  # all of them
 
 
 def _mnist_split(images_path: Path, labels_path: Path):
@@ -353,7 +354,9 @@ def _cifar_from_archive(archive: Path, batches) -> dict:
             for member in tar:
                 name = member.name.removeprefix("./")
                 if name in wanted and member.isfile():
-                    with tar.extractfile(member) as f:
+                    extracted = tar.extractfile(member)
+                    assert extracted is not None  # a regular file (member.isfile())
+                    with extracted as f:
                         raw = f.read()
                     found[wanted[name]] = _cifar_batch(io.BytesIO(raw), f"{archive}:{name}")
     except (tarfile.TarError, EOFError, zlib.error, OSError) as err:
@@ -450,6 +453,7 @@ def _fetch(url: str, dest: Path, expected: str, timeout: float) -> None:
                             f"got {actual}; the download was discarded")
         os.replace(tmp, dest)
     except (urllib.error.URLError, OSError) as err:
+        reason: object
         if isinstance(err, urllib.error.HTTPError):
             reason = f"HTTP {err.code} {err.reason}"
         else:

@@ -347,12 +347,12 @@ def gini(values, axis: int = -1) -> jax.Array:
     if np.shape(values)[axis] == 0:
         raise ValueError("values is empty along axis: the Gini coefficient needs n >= 1")
     if not is_traced(values):
-        v = np.asarray(values)
-        if not np.isfinite(v).all():
+        host = np.asarray(values)
+        if not np.isfinite(host).all():
             raise ValueError("values contain NaN or inf")
-        if (v < 0).any():
+        if (host < 0).any():
             raise ValueError(f"values must be >= 0 (the Gini coefficient of norms); the "
-                             f"smallest is {v.min()}")
+                             f"smallest is {host.min()}")
     v = jnp.asarray(values)
     if not jnp.issubdtype(v.dtype, jnp.floating):
         v = v.astype(jnp.result_type(float))

@@ -648,7 +648,7 @@ def _unit_network(units: list, tau: np.ndarray) -> tuple[list, list, list, Fract
 
 def _types(M: int) -> list[tuple]:
     """("full",) and (side, gap j, sigma) for side in suffix / prefix, j in 0..M-2."""
-    out = [("full",)]
+    out: list[tuple] = [("full",)]
     for side in ("suffix", "prefix"):
         for j in range(M - 1):
             for sigma in (1, -1):
@@ -726,7 +726,7 @@ def width2_depth2_memorizer_exists(t, y, *, units: int = 2):
     A = sparse.csr_matrix((vals, (rows, cols)), shape=(r, n_var))
     cost = np.zeros(n_var)
     cost[nv - 1::nv] = 1.0
-    bounds = [(None, None)] * n_var
+    bounds: list[tuple[float | None, float | None]] = [(None, None)] * n_var
     for bi in range(len(combos)):
         bounds[bi * nv + nv - 1] = (0.0, 1.0)
     res = optimize.linprog(cost, A_ub=A, b_ub=np.asarray(rhs), bounds=bounds, method="highs")
@@ -735,9 +735,9 @@ def width2_depth2_memorizer_exists(t, y, *, units: int = 2):
                            f"types, {M} points): status {res.status}, {res.message}")
     x = res.x
     slacks = x[nv - 1::nv]
-    for bi in np.flatnonzero(slacks < _SLACK_THRESHOLD):
-        v = x[bi * nv:(bi + 1) * nv]
-        combo = combos[bi]
+    for hit in np.flatnonzero(slacks < _SLACK_THRESHOLD):
+        v = x[hit * nv:(hit + 1) * nv]
+        combo = combos[hit]
         units_lp = [(kind, float(v[2 * u]), float(v[2 * u + 1])) for u, kind in enumerate(combo)]
         s, b, a, shift = _unit_network(units_lp, tau)
         c = Fraction(float(v[2 * units])) + shift

@@ -212,8 +212,9 @@ class Store:
         self.host = socket.gethostname()
         self.owner = f"{self.host}:{os.getpid()}:{uuid.uuid4().hex}"
         self._lock = threading.RLock()
-        self._metric_kinds = None  # metric column -> kind, read from the file when needed
-        self._conn = None
+        # metric column -> kind, read from the file when needed
+        self._metric_kinds: dict[str, str] | None = None
+        self._conn: sqlite3.Connection | None = None
         self._open()
 
     # ----------------------------------------------------------------------------- opening
@@ -308,7 +309,7 @@ class Store:
         deadline = time.monotonic() + timeout_s
         while True:
             try:
-                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._live().execute("PRAGMA journal_mode=WAL")
                 return
             except sqlite3.OperationalError as err:
                 if "locked" not in str(err) or time.monotonic() > deadline:
@@ -809,7 +810,7 @@ class Store:
         """The verdicts of one run, or of every run, in the order written; `result` parsed."""
         columns = ("run_id", *VERDICT_COLUMNS, "result", "created")
         sql = f"SELECT {', '.join(columns)} FROM verdicts"
-        params = ()
+        params: tuple = ()
         if ref is not None:
             sql += " WHERE run_id = ?"
             params = (self.run(ref)["run_id"],)

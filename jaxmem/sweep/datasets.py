@@ -97,7 +97,9 @@ fixed_data("mnist_1v9", _mnist_pair(9), labels="sign", dim=784,
 
 @functools.lru_cache(maxsize=8)
 def _full(name: str):
-    X, y = families.resolve(name).load()
+    family = families.resolve(name)
+    assert family.load is not None, f"data family {name} is not fixed"
+    X, y = family.load()
     return np.asarray(X), np.asarray(y)
 
 

@@ -85,11 +85,13 @@ class SweepStats:
 def environment(mesh: Mesh) -> dict:
     import jaxmem
     device = mesh.devices.flat[0]
+    # jax.config's flags are dynamic attributes that its type stubs do not declare
     return dict(jaxmem_version=jaxmem.__version__, jax_version=jax.__version__,
                 backend=device.platform, device_kind=device.device_kind,
                 device_count=mesh.devices.size, process_count=jax.process_count(),
-                x64=bool(jax.config.jax_enable_x64),
-                matmul_precision=str(jax.config.jax_default_matmul_precision))
+                x64=bool(jax.config.jax_enable_x64),  # type: ignore[attr-defined]
+                matmul_precision=str(
+                    jax.config.jax_default_matmul_precision))  # type: ignore[attr-defined]
 
 
 def make_mesh(devices: int | None = None, distributed: bool = False) -> Mesh:
@@ -435,8 +437,12 @@ def run_sweep(grid: Grid, store, *, devices: int | None = None, chunk_size: int 
     bar = Progress(len(configs), stats.datasets, enabled=progress if progress is not None
                    else (writer and stream.isatty()), stream=stream)
     status = "failed"
-    pending = collections.deque()  # (blocks, outputs, chunk) of the steps in flight
-    records = _Writer(store, stats.run_id, not distributed, stats) if writer else None
+    # (blocks, outputs, chunk, context) of the steps in flight
+    pending: collections.deque[tuple] = collections.deque()
+    records: _Writer | None = None
+    if writer:
+        assert stats.run_id is not None  # begun above
+        records = _Writer(store, stats.run_id, not distributed, stats)
 
     redecide_deadline = time.perf_counter() + exact_budget
 
@@ -474,7 +480,7 @@ def run_sweep(grid: Grid, store, *, devices: int | None = None, chunk_size: int 
                 if block is None:  # an idle device's filler
                     continue
                 stats.computed += len(block.todo)
-                if writer:
+                if records is not None:  # the writer, process 0
                     records.submit(block, redecide(block, outs, context))
                 bar.advance(datasets=block.real - block.already)
 
@@ -498,7 +504,8 @@ def run_sweep(grid: Grid, store, *, devices: int | None = None, chunk_size: int 
 
     try:
         deferred = []
-        roots = root_key_datas(grid.seed, configs) if configs else []
+        roots: np.ndarray | list[np.ndarray] = (root_key_datas(grid.seed, configs)
+                                                if configs else [])
         for config, h, root in zip(configs, hashes, roots):
             host = trials.construction_of(config).host
             static = tuple(sorted(trials.static_arguments(config).items()))

@@ -198,9 +198,14 @@ def construction_trial(key, dynamic, *, construction, data, labels, dtype, n, d,
     return out
 
 
+def _host_dataset(key, dynamic, **static):
+    X, y, _ = _dataset_and_options(key, dynamic, **static)
+    return X, y
+
+
 @functools.lru_cache(maxsize=None)
 def _host_dataset_program(static: tuple):
-    return jax.jit(functools.partial(_dataset_and_options, **dict(static)))
+    return jax.jit(functools.partial(_host_dataset, **dict(static)))
 
 
 def host_trial(key, dynamic, *, construction, **static) -> dict:
@@ -211,9 +216,11 @@ def host_trial(key, dynamic, *, construction, **static) -> dict:
     `trial` replaces the measurement."""
     from jaxmem import exact
     entry = protocol.resolve(construction)
-    X, y, options = _host_dataset_program(tuple(sorted(static.items())))(key, dynamic)
+    X, y = _host_dataset_program(tuple(sorted(static.items())))(key, dynamic)
     X, y = np.asarray(X), np.asarray(y)
-    options = {k: (v.item() if hasattr(v, "item") else v) for k, v in options.items()}
+    # options as the grid gave them (a string or None stays one; traced floats as floats)
+    options = {**dict(static["options"]),
+               **{k: float(v) for k, v in dynamic.items() if k not in DATA_KEYS}}
     build_key = jax.random.fold_in(key, 1)
     if entry.trial is not None:
         return entry.trial(build_key, X, y, **options)
@@ -255,7 +262,10 @@ class HostProgram:
         self.static = dict(static)
 
     def __call__(self, indices, root_data, dynamic) -> dict:
-        root = jax.random.wrap_key_data(np.asarray(root_data))
+        # wrap_key_data takes NumPy key bits too; JAX annotates the argument as jax.Array only
+        root = jax.random.wrap_key_data(np.asarray(root_data))  # type: ignore[arg-type]
+        # A block's padding repeats its first index: each distinct dataset is built once.
+        unique, where = np.unique(np.asarray(indices), return_inverse=True)
         rows = [host_trial(jax.random.fold_in(root, int(i)), dynamic, **self.static)
-                for i in np.asarray(indices)]
-        return {k: np.asarray([row[k] for row in rows]) for k in rows[0]}
+                for i in unique]
+        return {k: np.asarray([row[k] for row in rows])[where] for k in rows[0]}

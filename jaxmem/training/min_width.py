@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Callable
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
@@ -186,8 +186,8 @@ def min_memorizing_width(problem: Problem, data_key, init_key, *, per_round: int
         if not widths:
             break
     lo, hi = _bracket(curve)
-    out = dict(m_star=hi, bracket=(lo, hi), curve=dict(sorted(curve.items())), rounds=rounds,
-               n=problem.n, d=problem.d)
+    out: dict[str, Any] = dict(m_star=hi, bracket=(lo, hi), curve=dict(sorted(curve.items())),
+                               rounds=rounds, n=problem.n, d=problem.d)
     if hi is not None:
         out["ratio"] = hi * problem.d / problem.n
         out["parameter_ratio"] = mlp.param_count(problem.d, hi) / problem.n

@@ -39,7 +39,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import flax.linen as nn
 import jax
@@ -145,7 +145,7 @@ class Trainer:
 
 
 def _is_pos_int(v) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and int(v) >= 1
 
 
 # --- the model -------------------------------------------------------------------------------
@@ -243,8 +243,9 @@ def predict(trainer: Trainer, params, X, width):
 def hidden_activations(trainer: Trainer, params, X, width) -> list:
     """One lane's hidden-layer activations on X: a list of (N, hidden[l]) arrays (padded
     units are exactly 0)."""
-    return _model(trainer).apply({"params": params}, X, _masks(trainer, width),
-                                 return_hidden=True)[1]
+    # with return_hidden, the model returns (outputs, hidden): flax types apply's result loosely
+    return cast(list, _model(trainer).apply({"params": params}, X, _masks(trainer, width),
+                                            return_hidden=True)[1])
 
 
 def to_network(trainer: Trainer, params, width) -> network.Network:
@@ -318,7 +319,8 @@ def _fit_stats(trainer: Trainer, out, y, weight, y_scale):
 # --- the optimizer -----------------------------------------------------------------------------
 
 def _steps_per_epoch(trainer: Trainer, n: int) -> int:
-    return 1 if trainer.full_batch else max(n // min(trainer.batch_size, n), 1)
+    # trainer.full_batch: batch_size is None
+    return 1 if trainer.batch_size is None else max(n // min(trainer.batch_size, n), 1)
 
 
 def _optimizer(trainer: Trainer, lr, steps_per_epoch: int):
@@ -714,9 +716,11 @@ def train_lanes(trainer: Trainer, X, y, weight, keys, width, init_scale, lr) -> 
     be an array of the right shape and dtype: weight (N,) or (lanes, N), width (lanes,) int32,
     init_scale and lr (lanes,)."""
     # init, loop and final check in ONE program: one compilation per (trainer, shapes).
-    state = _init_state.__wrapped__(trainer, X, y, weight, keys, width, init_scale, lr)
+    # (__wrapped__, the plain function under jax.jit, is missing from JAX's JitWrapped stub.)
+    state = _init_state.__wrapped__(  # type: ignore[attr-defined]
+        trainer, X, y, weight, keys, width, init_scale, lr)
     state = _advance(trainer, state, X, y, weight, jnp.asarray(trainer.max_steps, jnp.int32))
-    return _finish.__wrapped__(trainer, state, X, y, weight)
+    return _finish.__wrapped__(trainer, state, X, y, weight)  # type: ignore[attr-defined]
 
 
 _train_jit = jax.jit(train_lanes, static_argnames=("trainer",), compiler_options=OPTIMIZED)

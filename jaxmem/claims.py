@@ -31,27 +31,28 @@ import functools
 import shlex
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import numpy as np
 
+from jaxmem.metrics import fit_outcome
 from jaxmem.registry import PluginError, Registry, included_path, is_installed_plugin
-from jaxmem.metrics import fit_outcome  # noqa: F401 (the trials' name for it)
 from jaxmem.stats import clopper_pearson, fit_exponent
 from jaxmem.sweep import dataset_keys, run_chunked
 
 VERDICTS = ("HOLDS", "VIOLATED", "INCONCLUSIVE", "INFO", "ERROR")  # ERROR: the claim crashed
-EXACT_BUDGET = 120.0          # seconds of exact re-decision per claim (--exact-budget)
+EXACT_BUDGET = 120.0  # seconds of exact re-decision per claim (--exact-budget)
 SCALES = ("quick", "full")
 CONTROL_KEYS = ("datasets",)  # config entries that are not passed to the trial
-DEFAULT_CHUNK = 256           # datasets per compiled call; --reproduce must use the run's
+DEFAULT_CHUNK = 256  # datasets per compiled call; --reproduce must use the run's
 
 
 @dataclasses.dataclass(frozen=True)
 class Universal:
     passed: str = "ok"
-    undecided: str = "undecided"   # an optional per-dataset output; absent: all decided
+    undecided: str = "undecided"  # an optional per-dataset output; absent: all decided
     kind = "universal"
 
 
@@ -66,10 +67,10 @@ class Probabilistic:
 
 @dataclasses.dataclass(frozen=True)
 class Scaling:
-    x: str                      # a config entry, e.g. "n"
-    y: str                      # a per-dataset output, positive
+    x: str  # a config entry, e.g. "n"
+    y: str  # a per-dataset output, positive
     predicted: float
-    band: tuple[float, float]   # exponents consistent with the claim
+    band: tuple[float, float]  # exponents consistent with the claim
     confidence: float = 0.95
     undecided: str = "undecided"
     kind = "scaling"
@@ -130,9 +131,9 @@ class Result:
     exponent: float | None = None
     scale: str = "quick"
     seed: int = 0
-    n_undecided: int = 0         # datasets still undecided (after exact re-decision)
-    n_redecided: int = 0         # datasets the exact step decided
-    configs: list = dataclasses.field(default_factory=list)   # the grid, one row per config
+    n_undecided: int = 0  # datasets still undecided (after exact re-decision)
+    n_redecided: int = 0  # datasets the exact step decided
+    configs: list = dataclasses.field(default_factory=list)  # the grid, one row per config
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -146,21 +147,39 @@ def register(*claims: Claim) -> Claim | tuple[Claim, ...]:
     origin = sys._getframe(1).f_globals.get("__name__", "?")
     for claim in claims:
         if not isinstance(claim, Claim):
-            raise PluginError(f"{origin}: register() takes Claim objects; got {type(claim).__name__}")
+            raise PluginError(
+                f"{origin}: register() takes Claim objects; got {type(claim).__name__}"
+            )
         CLAIMS.add(claim, origin=origin)
     return claims[0] if len(claims) == 1 else claims
 
 
-def claim(id: str, *, statement: str, grids: dict[str, list[dict]], rule: Any,
-          citation: str = "", **options) -> Callable[[Callable[..., dict]], Claim]:
+def claim(
+    id: str,
+    *,
+    statement: str,
+    grids: dict[str, list[dict]],
+    rule: Any,
+    citation: str = "",
+    **options,
+) -> Callable[[Callable[..., dict]], Claim]:
     """Decorator: the function is the claim's per-dataset trial `(key, **config) -> dict`;
     returns the registered Claim. `options` are Claim's optional fields (host, dataset, exact,
     compiler_options)."""
+
     def decorate(trial: Callable[..., dict]) -> Claim:
-        made = Claim(id=id, citation=citation, statement=statement, trial=trial, grids=grids,
-                     rule=rule, **options)
+        made = Claim(
+            id=id,
+            citation=citation,
+            statement=statement,
+            trial=trial,
+            grids=grids,
+            rule=rule,
+            **options,
+        )
         CLAIMS.add(made, origin=sys._getframe(1).f_globals.get("__name__"))
         return made
+
     return decorate
 
 
@@ -174,8 +193,9 @@ def get(claim_id: str) -> Claim:
     return CLAIMS.get(claim_id)
 
 
-def exact_fit(parts: Callable[..., tuple],
-              rebuild: Callable[..., bool] | None = None) -> Callable[..., dict]:
+def exact_fit(
+    parts: Callable[..., tuple], rebuild: Callable[..., bool] | None = None
+) -> Callable[..., dict]:
     """A Claim's `exact` step for trials built on a float network: parts(key, **config) ->
     (net, X, y, checks_ok, ...) rebuilds the dataset's network (as the trial did) and the
     returned step re-decides the fit with the network's exact function
@@ -197,20 +217,26 @@ def exact_fit(parts: Callable[..., tuple],
         items = tuple(sorted(config.items()))
         try:
             fn = compiled.setdefault(items, jax.jit(functools.partial(parts, **config)))
-        except TypeError:           # an unhashable config value: rebuild eagerly
+        except TypeError:  # an unhashable config value: rebuild eagerly
             return parts(key, **config)
         return fn(key)
 
     def exact(key, **config):
         from jaxmem import metrics
+
         net, X, y, checks_ok = rebuilt(key, config)[:4]
         report = metrics.exact_fit_report(net, X, y)
         checks_ok = bool(np.asarray(checks_ok))
-        out = dict(metrics.fit_outcome(report, checks_ok), interpolates=report["interpolates"],
-                   float_network_fits=report["interpolates"], exact_rebuild_fits=False)
+        out = dict(
+            metrics.fit_outcome(report, checks_ok),
+            interpolates=report["interpolates"],
+            float_network_fits=report["interpolates"],
+            exact_rebuild_fits=False,
+        )
         if not out["ok"] and rebuild is not None and checks_ok:
             out["ok"] = out["exact_rebuild_fits"] = bool(rebuild(key, **config))
         return out
+
     return exact
 
 
@@ -242,16 +268,27 @@ class ExactBudget:
         return time.perf_counter() < self.deadline
 
 
-def run_config(claim: Claim, config: dict, seed: int, indices=None,
-               chunk_size: int = DEFAULT_CHUNK, budget: ExactBudget | None = None) -> dict:
+def run_config(
+    claim: Claim,
+    config: dict,
+    seed: int,
+    indices=None,
+    chunk_size: int = DEFAULT_CHUNK,
+    budget: ExactBudget | None = None,
+) -> dict:
     """Per-dataset outputs (NumPy, leading axis = dataset) of one config, with undecided
     datasets re-decided by the claim's `exact` step while `budget` lasts."""
     if indices is None:
         indices = range(config["datasets"])
     indices = list(indices)
     keys = dataset_keys(seed, stream_config(claim, config), indices)
-    outs = run_chunked(claim.trial, keys, chunk_size, compiler_options=claim.compiler_options,
-                       **trial_config(claim, config))
+    outs = run_chunked(
+        claim.trial,
+        keys,
+        chunk_size,
+        compiler_options=claim.compiler_options,
+        **trial_config(claim, config),
+    )
     if claim.host is not None:
         outs = claim.host(outs, config)
     return _redecide(claim, config, keys, outs, budget)
@@ -274,14 +311,19 @@ def _redecide(claim, config, keys, outs, budget):
             break
         new = claim.exact(keys[i], **trial_config(claim, config))
         for k, v in new.items():
-            if k not in outs:   # a column only re-decided datasets have
-                outs[k] = (np.zeros(len(open_), bool) if isinstance(v, (bool, np.bool_))
-                           else np.full(len(open_), np.nan))
+            if k not in outs:  # a column only re-decided datasets have
+                outs[k] = (
+                    np.zeros(len(open_), bool)
+                    if isinstance(v, (bool, np.bool_))
+                    else np.full(len(open_), np.nan)
+                )
             outs[k] = np.array(outs[k], copy=True)
             outs[k][i] = v
         redecided[i] = True
     outs["redecided"] = redecided
     return outs
+
+
 def _scalar(v):
     v = np.asarray(v)
     return v.item() if v.ndim == 0 else v.tolist()
@@ -316,14 +358,18 @@ def _command(claim: Claim, cex, chunk_size, scale) -> str:
     index, seed = cex["global_index"], cex["seed"]
     if CLAIMS.get_or_none(claim.id) is not claim:
         chunk = "" if chunk_size == DEFAULT_CHUNK else f", chunk_size={chunk_size}"
-        return (f"jaxmem.claims.reproduce(claim, {index}, scale={scale!r}, seed={seed}{chunk}) "
-                f"(claim {claim.id} is not registered, so `jaxmem verify` cannot rebuild it)")
+        return (
+            f"jaxmem.claims.reproduce(claim, {index}, scale={scale!r}, seed={seed}{chunk}) "
+            f"(claim {claim.id} is not registered, so `jaxmem verify` cannot rebuild it)"
+        )
     chunk = "" if chunk_size == DEFAULT_CHUNK else f" --chunk-size {chunk_size}"
     at_scale = "" if scale == "quick" else f" --scale {scale}"
     include = _include_for(claim)
     plugin = f" --include {shlex.quote(include)}" if include else ""
-    return (f"jaxmem verify{plugin} --reproduce {claim.id} --index {index} "
-            f"--seed {seed}{at_scale}{chunk}")
+    return (
+        f"jaxmem verify{plugin} --reproduce {claim.id} --index {index} "
+        f"--seed {seed}{at_scale}{chunk}"
+    )
 
 
 def _first(claim, runs, seed, chunk_size, scale, select) -> tuple[dict | None, int]:
@@ -334,8 +380,13 @@ def _first(claim, runs, seed, chunk_size, scale, select) -> tuple[dict | None, i
         hit = np.asarray(select(config, outs), bool)
         if cex is None and hit.any():
             i = int(np.flatnonzero(hit)[0])
-            cex = dict(config=config, index=i, global_index=total + i, seed=seed,
-                       metrics={k: _scalar(v[i]) for k, v in outs.items()})
+            cex = dict(
+                config=config,
+                index=i,
+                global_index=total + i,
+                seed=seed,
+                metrics={k: _scalar(v[i]) for k, v in outs.items()},
+            )
             cex["reproduce"] = _command(claim, cex, chunk_size, scale)
         count += int(hit.sum())
         total += len(hit)
@@ -355,20 +406,30 @@ def _universal(claim, rule, runs, seed, res: Result, chunk_size: int):
     res.n_passed, res.pass_rate = n_passed, n_passed / total
     res.n_undecided = int(undecided.sum())
     res.ci_low, res.ci_high = clopper_pearson(n_passed, total, 0.95)
-    failed, n_failed = _first(claim, runs, seed, chunk_size, res.scale,
-                              lambda c, o: ~_states(rule, o)[0] & ~_states(rule, o)[1])
+    failed, n_failed = _first(
+        claim,
+        runs,
+        seed,
+        chunk_size,
+        res.scale,
+        lambda c, o: ~_states(rule, o)[0] & ~_states(rule, o)[1],
+    )
     if failed is not None:
         res.verdict = "VIOLATED"
         res.counterexample = failed
-        res.detail = (f"{n_failed} of {total} datasets fail; first failure: "
-                      + _describe(claim, failed))
+        res.detail = f"{n_failed} of {total} datasets fail; first failure: " + _describe(
+            claim, failed
+        )
     elif res.n_undecided:
         res.verdict = "INCONCLUSIVE"
-        first, _ = _first(claim, runs, seed, chunk_size, res.scale,
-                          lambda c, o: _states(rule, o)[1])
+        first, _ = _first(
+            claim, runs, seed, chunk_size, res.scale, lambda c, o: _states(rule, o)[1]
+        )
         res.counterexample = first
-        res.detail = (f"{res.n_undecided} of {total} datasets undecided (precision cannot decide "
-                      f"them), none fails; first undecided: " + _describe(claim, first))
+        res.detail = (
+            f"{res.n_undecided} of {total} datasets undecided (precision cannot decide "
+            f"them), none fails; first undecided: " + _describe(claim, first)
+        )
     else:
         res.verdict = "HOLDS"
         res.detail = f"all {total} datasets pass"
@@ -391,11 +452,20 @@ def _probabilistic(claim, rule, runs, seed, res: Result, chunk_size: int = DEFAU
         res.verdict = "VIOLATED"
     else:
         res.verdict = "INCONCLUSIVE"
-    res.detail = (f"{k}/{n} pass" + (f", {u} undecided" if u else "")
-                  + f"; one-sided {rule.confidence:.0%} bounds [{lo:.4f}, {hi:.4f}] "
-                  f"vs claimed p >= {rule.p}")
-    failed, _ = _first(claim, runs, seed, chunk_size, res.scale,
-                       lambda c, o: ~_states(rule, o)[0] & ~_states(rule, o)[1])
+    res.detail = (
+        f"{k}/{n} pass"
+        + (f", {u} undecided" if u else "")
+        + f"; one-sided {rule.confidence:.0%} bounds [{lo:.4f}, {hi:.4f}] "
+        f"vs claimed p >= {rule.p}"
+    )
+    failed, _ = _first(
+        claim,
+        runs,
+        seed,
+        chunk_size,
+        res.scale,
+        lambda c, o: ~_states(rule, o)[0] & ~_states(rule, o)[1],
+    )
     if failed is not None:
         res.counterexample = failed
         res.detail += "; first failure: " + _describe(claim, failed)
@@ -428,15 +498,25 @@ def _scaling(claim, rule, runs, seed, res: Result, chunk_size: int = DEFAULT_CHU
     else:
         res.verdict = "INCONCLUSIVE"
     dropped = int((~good & ~undecided).sum())
-    res.detail = (f"{rule.y} ~ {rule.x}^{alpha:.3f}, {rule.confidence:.0%} CI [{lo:.3f}, {hi:.3f}]"
-                  f"; predicted {rule.predicted} (band [{band_lo}, {band_hi}])"
-                  + (f"; {dropped} non-positive values dropped" if dropped else "")
-                  + (f"; {res.n_undecided} datasets undecided" if res.n_undecided else ""))
+    res.detail = (
+        f"{rule.y} ~ {rule.x}^{alpha:.3f}, {rule.confidence:.0%} CI [{lo:.3f}, {hi:.3f}]"
+        f"; predicted {rule.predicted} (band [{band_lo}, {band_hi}])"
+        + (f"; {dropped} non-positive values dropped" if dropped else "")
+        + (f"; {res.n_undecided} datasets undecided" if res.n_undecided else "")
+    )
     # The first dataset left out of the fit (undecided, or no positive finite value: e.g. a
     # network that did not memorize), with the command that rebuilds it.
-    first, _ = _first(claim, runs, seed, chunk_size, res.scale, lambda c, o: ~(
-        np.isfinite(np.asarray(o[rule.y], float)) & (np.asarray(o[rule.y], float) > 0))
-        | _undecided(o, rule.undecided))
+    first, _ = _first(
+        claim,
+        runs,
+        seed,
+        chunk_size,
+        res.scale,
+        lambda c, o: (
+            ~(np.isfinite(np.asarray(o[rule.y], float)) & (np.asarray(o[rule.y], float) > 0))
+            | _undecided(o, rule.undecided)
+        ),
+    )
     if first is not None:
         res.counterexample = first
         res.detail += "; first left out: " + _describe(claim, first)
@@ -455,12 +535,15 @@ def config_table(claim: Claim, runs) -> list[dict]:
             passed, undecided = _states(rule, outs)
             k = int(passed.sum())
             lo, hi = clopper_pearson(k, n, 0.95)
-            row.update(passed=k, undecided=int(undecided.sum()), pass_rate=k / n,
-                       ci_low=lo, ci_high=hi)
+            row.update(
+                passed=k, undecided=int(undecided.sum()), pass_rate=k / n, ci_low=lo, ci_high=hi
+            )
         elif isinstance(rule, Scaling):
             y = np.asarray(outs[rule.y], float)
-            row.update(undecided=int(_undecided(outs, rule.undecided).sum()),
-                       median=float(np.nanmedian(y)) if np.isfinite(y).any() else None)
+            row.update(
+                undecided=int(_undecided(outs, rule.undecided).sum()),
+                median=float(np.nanmedian(y)) if np.isfinite(y).any() else None,
+            )
         rows.append(row)
     return rows
 
@@ -476,9 +559,14 @@ def record_columns(outs: dict) -> dict:
     return columns
 
 
-def run_claim(claim: Claim, scale: str = "quick", seed: int = 0,
-              chunk_size: int = DEFAULT_CHUNK, exact_budget: float = EXACT_BUDGET,
-              sink: Callable[[dict, dict], None] | None = None) -> Result:
+def run_claim(
+    claim: Claim,
+    scale: str = "quick",
+    seed: int = 0,
+    chunk_size: int = DEFAULT_CHUNK,
+    exact_budget: float = EXACT_BUDGET,
+    sink: Callable[[dict, dict], None] | None = None,
+) -> Result:
     """Runs every config of the claim's grid at `scale` and applies its verdict rule;
     undecided datasets get `exact_budget` seconds of exact re-decision (claims with `exact`).
     `sink(config, outs)` receives each config's per-dataset outputs as it finishes (`jaxmem
@@ -491,8 +579,18 @@ def run_claim(claim: Claim, scale: str = "quick", seed: int = 0,
         if sink is not None:
             sink(cfg, runs[-1][1])
     total = sum(len(next(iter(o.values()))) for _, o in runs)
-    res = Result(id=claim.id, verdict="INFO", n_datasets=total, n_passed=None, pass_rate=None,
-                 ci_low=None, ci_high=None, seconds=0.0, scale=scale, seed=seed)
+    res = Result(
+        id=claim.id,
+        verdict="INFO",
+        n_datasets=total,
+        n_passed=None,
+        pass_rate=None,
+        ci_low=None,
+        ci_high=None,
+        seconds=0.0,
+        scale=scale,
+        seed=seed,
+    )
     rule = claim.rule
     if isinstance(rule, Universal):
         _universal(claim, rule, runs, seed, res, chunk_size)
@@ -532,12 +630,19 @@ def locate(claim: Claim, scale: str, global_index: int) -> tuple[dict, int]:
         if global_index < offset + cfg["datasets"]:
             return cfg, global_index - offset
         offset += cfg["datasets"]
-    raise ValueError(f"claim {claim.id} has {offset} datasets at scale {scale!r}; "
-                     f"index {global_index} is out of range")
+    raise ValueError(
+        f"claim {claim.id} has {offset} datasets at scale {scale!r}; "
+        f"index {global_index} is out of range"
+    )
 
 
-def reproduce(claim: Claim, global_index: int, scale: str = "quick", seed: int = 0,
-              chunk_size: int = DEFAULT_CHUNK) -> dict:
+def reproduce(
+    claim: Claim,
+    global_index: int,
+    scale: str = "quick",
+    seed: int = 0,
+    chunk_size: int = DEFAULT_CHUNK,
+) -> dict:
     """Rebuilds one dataset of a claim, bit for bit as the run computed it.
 
     The dataset's whole chunk is recomputed with the run's chunk shape: a program compiled
@@ -548,11 +653,23 @@ def reproduce(claim: Claim, global_index: int, scale: str = "quick", seed: int =
     config, index = locate(claim, scale, global_index)
     chunk = min(chunk_size, config["datasets"])
     start = index - index % chunk
-    outs = run_config(claim, config, seed, chunk_size=chunk,
-                      indices=range(start, min(start + chunk, config["datasets"])))
+    outs = run_config(
+        claim,
+        config,
+        seed,
+        chunk_size=chunk,
+        indices=range(start, min(start + chunk, config["datasets"])),
+    )
     metrics = {k: _scalar(v[index - start]) for k, v in outs.items()}
-    out = dict(claim=claim.id, config=config, index=index, global_index=global_index,
-               seed=seed, scale=scale, metrics=metrics)
+    out = dict(
+        claim=claim.id,
+        config=config,
+        index=index,
+        global_index=global_index,
+        seed=seed,
+        scale=scale,
+        metrics=metrics,
+    )
     passed = getattr(claim.rule, "passed", None)
     if passed is not None:
         undecided = bool(metrics.get(claim.rule.undecided, False))
@@ -565,8 +682,32 @@ def reproduce(claim: Claim, global_index: int, scale: str = "quick", seed: int =
     return out
 
 
-__all__ = ["CLAIMS", "Claim", "EXACT_BUDGET", "ExactBudget", "Informational", "Probabilistic",
-           "Result", "SCALES", "Scaling", "Universal", "VERDICTS", "all_claims", "ci_failures",
-           "claim", "clopper_pearson", "config_table", "exact_fit", "expected_verdict",
-           "fit_exponent", "fit_outcome", "get", "locate", "record_columns", "register",
-           "reproduce", "run_claim", "run_config"]
+__all__ = [
+    "CLAIMS",
+    "Claim",
+    "EXACT_BUDGET",
+    "ExactBudget",
+    "Informational",
+    "Probabilistic",
+    "Result",
+    "SCALES",
+    "Scaling",
+    "Universal",
+    "VERDICTS",
+    "all_claims",
+    "ci_failures",
+    "claim",
+    "clopper_pearson",
+    "config_table",
+    "exact_fit",
+    "expected_verdict",
+    "fit_exponent",
+    "fit_outcome",
+    "get",
+    "locate",
+    "record_columns",
+    "register",
+    "reproduce",
+    "run_claim",
+    "run_config",
+]

@@ -26,8 +26,9 @@ def _configure_jax(scale: str) -> None:
 
     jax.config.update("jax_enable_x64", True)
     jax.config.update("jax_default_matmul_precision", "highest")
-    cache = os.environ.get("JAXMEM_CACHE", os.path.join(os.path.expanduser("~"), ".cache",
-                                                        "jaxmem", "xla"))
+    cache = os.environ.get(
+        "JAXMEM_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "jaxmem", "xla")
+    )
     if cache and cache.lower() != "off":
         try:
             os.makedirs(cache, exist_ok=True)
@@ -42,10 +43,12 @@ def _fmt(x, spec):
 
 
 def _line(res) -> str:
-    interval = ("-" if res.ci_low is None else f"[{res.ci_low:.4f}, {res.ci_high:.4f}]")
+    interval = "-" if res.ci_low is None else f"[{res.ci_low:.4f}, {res.ci_high:.4f}]"
     rate = _fmt(res.exponent, ".3f") if res.exponent is not None else _fmt(res.pass_rate, ".4f")
-    return (f"{res.id:<38} {res.n_datasets:>8} {rate:>9}  {interval:<18} {res.verdict:<12} "
-            f"{res.seconds:>7.1f}   {res.detail}")
+    return (
+        f"{res.id:<38} {res.n_datasets:>8} {rate:>9}  {interval:<18} {res.verdict:<12} "
+        f"{res.seconds:>7.1f}   {res.detail}"
+    )
 
 
 def _config_line(row: dict) -> str:
@@ -53,16 +56,20 @@ def _config_line(row: dict) -> str:
     undecided and its own interval."""
     cfg = ", ".join(f"{k}={v}" for k, v in row["config"].items())
     if "passed" in row:
-        stats = (f"{row['passed']}/{row['datasets']} pass, {row['undecided']} undecided, "
-                 f"[{row['ci_low']:.4f}, {row['ci_high']:.4f}]")
+        stats = (
+            f"{row['passed']}/{row['datasets']} pass, {row['undecided']} undecided, "
+            f"[{row['ci_low']:.4f}, {row['ci_high']:.4f}]"
+        )
     else:
         median = "-" if row.get("median") is None else format(row["median"], ".4g")
         stats = f"{row['datasets']} datasets, median {median}, {row.get('undecided', 0)} undecided"
     return f"    {cfg}: {stats}"
 
 
-HEADER = (f"{'claim':<38} {'datasets':>8} {'pass rate':>9}  {'interval':<18} {'verdict':<12} "
-          f"{'seconds':>7}   detail")
+HEADER = (
+    f"{'claim':<38} {'datasets':>8} {'pass rate':>9}  {'interval':<18} {'verdict':<12} "
+    f"{'seconds':>7}   detail"
+)
 
 
 def _verify(args) -> int:
@@ -77,37 +84,49 @@ def _verify(args) -> int:
     known = {c.id: c for c in registry}
     if args.reproduce:
         if args.index is None:
-            print("jaxmem verify: --reproduce needs --index K (the dataset to rebuild)",
-                  file=sys.stderr)
+            print(
+                "jaxmem verify: --reproduce needs --index K (the dataset to rebuild)",
+                file=sys.stderr,
+            )
             return EXIT_USAGE
         if args.reproduce not in known:
-            print(f"jaxmem verify: unknown claim {args.reproduce!r}; see `jaxmem verify --list`",
-                  file=sys.stderr)
+            print(
+                f"jaxmem verify: unknown claim {args.reproduce!r}; see `jaxmem verify --list`",
+                file=sys.stderr,
+            )
             return EXIT_USAGE
         try:
-            out = claims_mod.reproduce(known[args.reproduce], args.index, args.scale, args.seed,
-                                      chunk_size)
+            out = claims_mod.reproduce(
+                known[args.reproduce], args.index, args.scale, args.seed, chunk_size
+            )
         except ValueError as err:
             print(f"jaxmem verify: {err}", file=sys.stderr)
             return EXIT_USAGE
         X, y = out.pop("X", None), out.pop("y", None)
         if args.save:
             if X is None:
-                print(f"jaxmem verify: claim {args.reproduce} does not expose its dataset",
-                      file=sys.stderr)
+                print(
+                    f"jaxmem verify: claim {args.reproduce} does not expose its dataset",
+                    file=sys.stderr,
+                )
                 return EXIT_USAGE
             import numpy as np
+
             np.savez(args.save, X=X, y=y)
             out["saved"] = args.save
         if args.json:
             print(json.dumps(out, default=str))
         else:
             cfg = ", ".join(f"{k}={v}" for k, v in out["config"].items())
-            status = {True: "passes", False: "FAILS", None: "(no pass/fail rule)"}[out.get("passed")]
+            status = {True: "passes", False: "FAILS", None: "(no pass/fail rule)"}[
+                out.get("passed")
+            ]
             if out.get("undecided"):
                 status = "UNDECIDED (precision cannot decide it)"
-            print(f"{out['claim']}  dataset {out['global_index']} = index {out['index']} of "
-                  f"({cfg}), seed {out['seed']}, scale {out['scale']}: {status}")
+            print(
+                f"{out['claim']}  dataset {out['global_index']} = index {out['index']} of "
+                f"({cfg}), seed {out['seed']}, scale {out['scale']}: {status}"
+            )
             for k, v in out["metrics"].items():
                 print(f"  {k:<24} {v}")
             if "saved" in out:
@@ -119,21 +138,34 @@ def _verify(args) -> int:
     if args.claim:
         missing = [c for c in args.claim if c not in known]
         if missing:
-            print(f"jaxmem verify: unknown claim(s) {', '.join(missing)}; "
-                  f"see `jaxmem verify --list`", file=sys.stderr)
+            print(
+                f"jaxmem verify: unknown claim(s) {', '.join(missing)}; see `jaxmem verify --list`",
+                file=sys.stderr,
+            )
             return EXIT_USAGE
         selected = [known[c] for c in args.claim]
     if not args.no_store:
         from jaxmem.store import Store, StoreError
+
         try:
             store = Store(_store_path(args))
             from jaxmem import provenance
-            code = provenance.provenance(sorted({c.trial.__module__ for c in selected}
-                                                | {"jaxmem.claims"}))
+
+            code = provenance.provenance(
+                sorted({c.trial.__module__ for c in selected} | {"jaxmem.claims"})
+            )
             run_id = store.begin_run(
-                sweep="verify", kind="verify",
-                grid=dict(claims=[c.id for c in selected], scale=args.scale, seed=args.seed,
-                          chunk_size=chunk_size), environment=_environment(), provenance=code)
+                sweep="verify",
+                kind="verify",
+                grid=dict(
+                    claims=[c.id for c in selected],
+                    scale=args.scale,
+                    seed=args.seed,
+                    chunk_size=chunk_size,
+                ),
+                environment=_environment(),
+                provenance=code,
+            )
         except StoreError as err:
             print(f"jaxmem verify: {err}", file=sys.stderr)
             return EXIT_USAGE
@@ -145,17 +177,31 @@ def _verify(args) -> int:
         t0 = time.perf_counter()
         for claim in selected:
             try:
-                res = claims_mod.run_claim(claim, args.scale, args.seed, chunk_size,
-                                           exact_budget=args.exact_budget,
-                                           sink=_record_sink(store, run_id, claim, args.seed,
-                                                             code["code_fingerprint"]
-                                                             if store else None))
+                res = claims_mod.run_claim(
+                    claim,
+                    args.scale,
+                    args.seed,
+                    chunk_size,
+                    exact_budget=args.exact_budget,
+                    sink=_record_sink(
+                        store, run_id, claim, args.seed, code["code_fingerprint"] if store else None
+                    ),
+                )
             except Exception as err:  # a crashing claim is reported, and fails the run
                 failed = True
-                res = claims_mod.Result(id=claim.id, verdict="ERROR", n_datasets=0, n_passed=None,
-                                        pass_rate=None, ci_low=None, ci_high=None, seconds=0.0,
-                                        detail=f"{type(err).__name__}: {err}", scale=args.scale,
-                                        seed=args.seed)
+                res = claims_mod.Result(
+                    id=claim.id,
+                    verdict="ERROR",
+                    n_datasets=0,
+                    n_passed=None,
+                    pass_rate=None,
+                    ci_low=None,
+                    ci_high=None,
+                    seconds=0.0,
+                    detail=f"{type(err).__name__}: {err}",
+                    scale=args.scale,
+                    seed=args.seed,
+                )
             failed |= res.verdict == "VIOLATED"
             results.append(res)
             if store is not None:  # written as each claim ends: a killed run keeps its verdicts
@@ -169,8 +215,10 @@ def _verify(args) -> int:
         if args.json:
             print(json.dumps([r.to_json() for r in results], default=str))
         else:
-            counts = {v: sum(r.verdict == v for r in results) for v in
-                      ("HOLDS", "VIOLATED", "INCONCLUSIVE", "INFO", "ERROR")}
+            counts = {
+                v: sum(r.verdict == v for r in results)
+                for v in ("HOLDS", "VIOLATED", "INCONCLUSIVE", "INFO", "ERROR")
+            }
             summary = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
             where = f"; verdicts in {store.path} (run {run_id})" if store is not None else ""
             print(f"{len(results)} claims in {time.perf_counter() - t0:.1f} s: {summary}{where}")
@@ -196,8 +244,8 @@ def _record_sink(store, run_id, claim, seed, fingerprint):
         return None
     import numpy as np
 
-    from jaxmem.sweep.keys import canonical_json, config_hash
     from jaxmem import claims as claims_mod
+    from jaxmem.sweep.keys import canonical_json, config_hash
 
     def sink(config, outs):
         stream = dict(claims_mod.stream_config(claim, config), seed=seed, code=fingerprint)
@@ -207,6 +255,7 @@ def _record_sink(store, run_id, claim, seed, fingerprint):
         store.add_configs(run_id, [(h, canonical_json(stream), n)])
         if columns:
             store.write_columns(run_id, h, np.arange(n), columns)
+
     return sink
 
 
@@ -217,24 +266,34 @@ def _other_code(args) -> str:
 
 def _other_code_arguments(parser) -> None:
     group = parser.add_argument_group(
-        "records of other code", "The store knows what code computed each record. When it "
+        "records of other code",
+        "The store knows what code computed each record. When it "
         "holds records of this grid computed by other code (jaxmem or the experiment edited "
-        "since), the command stops and says so, unless told:")
-    group.add_argument("--recompute", action="store_true",
-                       help="compute this grid's records afresh under the current code; the "
-                            "old run and its records stay readable")
-    group.add_argument("--accept-old-records", action="store_true",
-                       help="reuse the stored records of other code; the run records which "
-                            "code's records it accepted")
+        "since), the command stops and says so, unless told:",
+    )
+    group.add_argument(
+        "--recompute",
+        action="store_true",
+        help="compute this grid's records afresh under the current code; the "
+        "old run and its records stay readable",
+    )
+    group.add_argument(
+        "--accept-old-records",
+        action="store_true",
+        help="reuse the stored records of other code; the run records which "
+        "code's records it accepted",
+    )
 
 
 def _store_path(args) -> str:
     from jaxmem.store import default_store_path
+
     return default_store_path(getattr(args, "store", None))
 
 
 def _environment() -> dict:
     from jaxmem.sweep.runner import environment, make_mesh
+
     return environment(make_mesh())
 
 
@@ -249,8 +308,12 @@ def _initialize_distributed(args) -> None:
     environment (JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, JAX_PROCESS_ID) or detected by
     JAX itself (SLURM, Open MPI, TPU pods)."""
     import jax
-    kwargs = dict(coordinator_address=args.coordinator or os.environ.get("JAX_COORDINATOR_ADDRESS"),
-                  num_processes=args.num_processes, process_id=args.process_id)
+
+    kwargs = dict(
+        coordinator_address=args.coordinator or os.environ.get("JAX_COORDINATOR_ADDRESS"),
+        num_processes=args.num_processes,
+        process_id=args.process_id,
+    )
     for name, env in (("num_processes", "JAX_NUM_PROCESSES"), ("process_id", "JAX_PROCESS_ID")):
         if kwargs[name] is None and os.environ.get(env):
             kwargs[name] = int(os.environ[env])
@@ -260,30 +323,38 @@ def _initialize_distributed(args) -> None:
 def _sweep(args) -> int:
     from jaxmem.store import Store, StoreError
     from jaxmem.sweep import GridError, load_grid
-    from jaxmem.sweep import trials
 
     if args.example:
         return _print_example(args.example)
     if args.list:
         from jaxmem.constructions.protocol import CONSTRUCTIONS
         from jaxmem.data.families import DATA_FAMILIES
+
         print("constructions (construction = NAME, or package.module:function):")
         for entry in CONSTRUCTIONS.all():
-            options = ", ".join(f"{k} (default {o.default!r}{', traced' if o.traced else ''})"
-                                for k, o in entry.options.items())
+            options = ", ".join(
+                f"{k} (default {o.default!r}{', traced' if o.traced else ''})"
+                for k, o in entry.options.items()
+            )
             labels = {"binary": "+-1 labels", "multiclass": "class labels"}.get(
-                entry.task, "real or +-1 labels")
+                entry.task, "real or +-1 labels"
+            )
             where = "host, exact" if entry.host else "jit"
-            print(f"  {entry.name:<24} {entry.citation}; {labels}; {where}; axes n, d"
-                  + (f", {options}" if options else ""))
+            print(
+                f"  {entry.name:<24} {entry.citation}; {labels}; {where}; axes n, d"
+                + (f", {options}" if options else "")
+            )
         print("data (data = NAME, or file:PATH.npz with arrays X and y):")
         for family in DATA_FAMILIES.all():
             kind = "fixed" if family.fixed else "random"
             shape = f"d = {family.dim}" if family.dim is not None else "any d"
-            options = "".join(f", axis {k} (default {o.default!r})"
-                              for k, o in family.options.items())
-            print(f"  {family.name:<24} {kind}: {family.description}; {shape}; "
-                  f"{' or '.join(family.labels)} labels{options}")
+            options = "".join(
+                f", axis {k} (default {o.default!r})" for k, o in family.options.items()
+            )
+            print(
+                f"  {family.name:<24} {kind}: {family.description}; {shape}; "
+                f"{' or '.join(family.labels)} labels{options}"
+            )
         return EXIT_OK
     _use_data_dir(args)
     if args.grid is None:
@@ -298,13 +369,16 @@ def _sweep(args) -> int:
         return _fail("sweep", f"--chunk-size must be positive; got {args.chunk_size}")
     _configure_jax("full")
     import jax
+
     if args.distributed:
         _initialize_distributed(args)
     from jaxmem.sweep import make_mesh, run_sweep
+
     try:  # --devices and the grid's size are checked before the store is touched
         mesh = make_mesh(args.devices, args.distributed)
         if not args.allow_large:
             from jaxmem.sweep.runner import check_size
+
             check_size(grid, grid.configs(), mesh.devices.flat[0])
     except ValueError as err:
         return _fail("sweep", err)
@@ -315,12 +389,19 @@ def _sweep(args) -> int:
         except StoreError as err:
             return _fail("sweep", err)
     from jaxmem.sweep import OtherCodeError, SizeError
+
     try:
-        stats = run_sweep(grid, store, devices=args.devices, chunk_size=args.chunk_size,
-                          distributed=args.distributed,
-                          progress=False if args.no_progress else None,
-                          other_code=_other_code(args), exact_budget=args.exact_budget,
-                          allow_large=True)   # the size was checked above, before the store
+        stats = run_sweep(
+            grid,
+            store,
+            devices=args.devices,
+            chunk_size=args.chunk_size,
+            distributed=args.distributed,
+            progress=False if args.no_progress else None,
+            other_code=_other_code(args),
+            exact_budget=args.exact_budget,
+            allow_large=True,
+        )  # the size was checked above, before the store
     except (OtherCodeError, SizeError, StoreError) as err:
         return _fail("sweep", err)
     finally:
@@ -328,21 +409,34 @@ def _sweep(args) -> int:
             store.close()
     if jax.process_index() == 0:
         assert store is not None  # process 0 opened it above, or returned
-        summary = dict(run=stats.run_id, sweep=grid.name, configs=stats.configs,
-                       datasets=stats.datasets, computed=stats.computed, skipped=stats.skipped,
-                       written=stats.written, redecided=stats.redecided,
-                       undecided=stats.undecided, seconds=round(stats.seconds, 3),
-                       store=store.path)
+        summary = dict(
+            run=stats.run_id,
+            sweep=grid.name,
+            configs=stats.configs,
+            datasets=stats.datasets,
+            computed=stats.computed,
+            skipped=stats.skipped,
+            written=stats.written,
+            redecided=stats.redecided,
+            undecided=stats.undecided,
+            seconds=round(stats.seconds, 3),
+            store=store.path,
+        )
         if args.json:
             print(json.dumps(summary))
         else:
-            print(f"sweep {grid.name}: run {stats.run_id}, {stats.configs} configs, "
-                  f"{stats.datasets} datasets: {stats.computed} computed, {stats.skipped} "
-                  f"already in the store, {stats.written} records written in "
-                  f"{stats.seconds:.1f} s -> {store.path}"
-                  + (f"; {stats.redecided} undecided fits re-decided on the host"
-                     if stats.redecided else "")
-                  + (f"; {stats.undecided} records undecided" if stats.undecided else ""))
+            print(
+                f"sweep {grid.name}: run {stats.run_id}, {stats.configs} configs, "
+                f"{stats.datasets} datasets: {stats.computed} computed, {stats.skipped} "
+                f"already in the store, {stats.written} records written in "
+                f"{stats.seconds:.1f} s -> {store.path}"
+                + (
+                    f"; {stats.redecided} undecided fits re-decided on the host"
+                    if stats.redecided
+                    else ""
+                )
+                + (f"; {stats.undecided} records undecided" if stats.undecided else "")
+            )
     return EXIT_OK
 
 
@@ -359,14 +453,18 @@ def _results(args) -> int:
                 if args.json:
                     print(json.dumps(runs, default=str))
                     return EXIT_OK
-                print(f"{'run':>4}  {'sweep':<24} {'kind':<7} {'status':<11} {'configs':>7} "
-                      f"{'records':>15}  {'started':<19}  device")
+                print(
+                    f"{'run':>4}  {'sweep':<24} {'kind':<7} {'status':<11} {'configs':>7} "
+                    f"{'records':>15}  {'started':<19}  device"
+                )
                 for r in runs:
                     started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["started"]))
                     records = f"{r['n_records']}/{r['expected']}"
-                    print(f"{r['run_id']:>4}  {r['sweep']:<24} {r['kind']:<7} {r['status']:<11} "
-                          f"{r['n_configs']:>7} {records:>15}  {started:<19}  "
-                          f"{r['backend']} x{r['device_count']} ({r['device_kind']})")
+                    print(
+                        f"{r['run_id']:>4}  {r['sweep']:<24} {r['kind']:<7} {r['status']:<11} "
+                        f"{r['n_configs']:>7} {records:>15}  {started:<19}  "
+                        f"{r['backend']} x{r['device_count']} ({r['device_kind']})"
+                    )
                 return EXIT_OK
             if args.run is None:
                 return _fail("results", f"{args.action} needs a RUN (an id or a sweep name)")
@@ -376,16 +474,21 @@ def _results(args) -> int:
                 records = store.records(run["run_id"])
                 table = _config_summaries(store.configs(run["run_id"]), records)
                 if args.json:
-                    print(json.dumps(dict(run=run, verdicts=verdicts, records=len(records),
-                                          configs=table), default=str))
+                    print(
+                        json.dumps(
+                            dict(run=run, verdicts=verdicts, records=len(records), configs=table),
+                            default=str,
+                        )
+                    )
                     return EXIT_OK
                 for k, v in run.items():
                     if k in ("started", "ended") and v is not None:
                         v = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(v))
                     print(f"{k:<18} {v}")
                 for v in verdicts:
-                    print(f"  {v['claim']:<28} {v['verdict']:<12} {v['n_datasets']:>8}  "
-                          f"{v['detail']}")
+                    print(
+                        f"  {v['claim']:<28} {v['verdict']:<12} {v['n_datasets']:>8}  {v['detail']}"
+                    )
                 _print_config_summaries(table)
                 return EXIT_OK
             out = args.output or f"{_safe_file_name(store.run(args.run)['sweep'])}.{args.format}"
@@ -400,6 +503,7 @@ def _safe_file_name(name: str) -> str:
     """A sweep name as a file name in the working folder: letters, digits, '-', '_' and '.'
     kept, anything else (path separators, control characters) as '_', no leading dot."""
     import re
+
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".")
     return safe[:100] or "export"
 
@@ -410,17 +514,25 @@ def _config_summaries(configs: list[dict], records: list[dict]) -> list[dict]:
     rate and its two-sided 95% Clopper-Pearson interval; `undecided` counts the records no
     float check could decide."""
     from jaxmem.stats import clopper_pearson
+
     keys = sorted({k for c in configs for k in c["config"]})
-    swept = [k for k in keys
-             if len({json.dumps(c["config"].get(k), sort_keys=True) for c in configs}) > 1]
+    swept = [
+        k
+        for k in keys
+        if len({json.dumps(c["config"].get(k), sort_keys=True) for c in configs}) > 1
+    ]
     by_hash: dict = {}
     for r in records:
         by_hash.setdefault(r["config_hash"], []).append(r)
     table = []
     for c in configs:
         rows = by_hash.get(c["config_hash"], [])
-        entry = dict(config=c["config"], swept={k: c["config"].get(k) for k in swept},
-                     datasets=c["datasets"], records=len(rows))
+        entry = dict(
+            config=c["config"],
+            swept={k: c["config"].get(k) for k in swept},
+            datasets=c["datasets"],
+            records=len(rows),
+        )
         for k in ("ok", "deployable_f32"):
             if rows and k in rows[0]:
                 passed = sum(bool(r[k]) for r in rows)
@@ -484,31 +596,43 @@ def _reproduce(args) -> int:
     except StoreError as err:
         return _fail("reproduce", err)
     from jaxmem.sweep import run_sweep
+
     out_dir = args.out or os.path.join("jaxmem-figures", module.NAME)
     with store:
         runs = {}
         from jaxmem.sweep import OtherCodeError
+
         # A grid's records are computed by jaxmem alone (the experiment only names the grid,
         # which the config hashes hold): the same fingerprint as `jaxmem sweep`. What
         # `compute` writes itself is the experiment's code too (CodeAwareStore below).
         for grid in grids:
             try:
-                stats = run_sweep(grid, store, devices=args.devices,
-                                  progress=False if args.no_progress else None,
-                                  other_code=_other_code(args))
+                stats = run_sweep(
+                    grid,
+                    store,
+                    devices=args.devices,
+                    progress=False if args.no_progress else None,
+                    other_code=_other_code(args),
+                )
             except (OtherCodeError, StoreError) as err:
                 return _fail("reproduce", err)
             runs[grid.name] = stats.run_id
-            print(f"{grid.name}: {stats.computed} datasets computed, {stats.skipped} already "
-                  f"in the store ({stats.seconds:.1f} s)", flush=True)
-        if hasattr(module, "compute"):   # records a sweep grid cannot express
+            print(
+                f"{grid.name}: {stats.computed} datasets computed, {stats.skipped} already "
+                f"in the store ({stats.seconds:.1f} s)",
+                flush=True,
+            )
+        if hasattr(module, "compute"):  # records a sweep grid cannot express
             from jaxmem import provenance
             from jaxmem.store.code import CodeAwareStore
-            aware = CodeAwareStore(store, provenance.provenance((module.__name__,)),
-                                   _other_code(args))
+
+            aware = CodeAwareStore(
+                store, provenance.provenance((module.__name__,)), _other_code(args)
+            )
             try:
-                runs.update(module.compute(aware, args.scale,
-                                           progress=False if args.no_progress else None))
+                runs.update(
+                    module.compute(aware, args.scale, progress=False if args.no_progress else None)
+                )
             except (OtherCodeError, StoreError) as err:
                 return _fail("reproduce", err)
         os.makedirs(out_dir, exist_ok=True)
@@ -522,118 +646,208 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="jaxmem",
         description="Check theorems about memorization networks by running them: draw many "
-                    "random datasets, build the networks as jit-compiled vmapped JAX functions, "
-                    "and report a verdict with a confidence interval and a reproducible "
-                    "counterexample.")
+        "random datasets, build the networks as jit-compiled vmapped JAX functions, "
+        "and report a verdict with a confidence interval and a reproducible "
+        "counterexample.",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     v = sub.add_parser(
-        "verify", help="run the registered claims and print a verdict per claim",
+        "verify",
+        help="run the registered claims and print a verdict per claim",
         description="Run registered claims. One line per claim: id, datasets, pass rate (or "
-                    "fitted exponent), interval, verdict (HOLDS, VIOLATED, INCONCLUSIVE, INFO), "
-                    "seconds. Exit code 0 unless a claim is VIOLATED (or crashes).")
-    v.add_argument("--claim", action="append", metavar="ID",
-                   help="run only this claim (repeatable); default: all")
-    v.add_argument("--scale", choices=["quick", "full"], default="quick",
-                   help="quick: small grids for CI and laptops (default); full: for a GPU")
+        "fitted exponent), interval, verdict (HOLDS, VIOLATED, INCONCLUSIVE, INFO), "
+        "seconds. Exit code 0 unless a claim is VIOLATED (or crashes).",
+    )
+    v.add_argument(
+        "--claim",
+        action="append",
+        metavar="ID",
+        help="run only this claim (repeatable); default: all",
+    )
+    v.add_argument(
+        "--scale",
+        choices=["quick", "full"],
+        default="quick",
+        help="quick: small grids for CI and laptops (default); full: for a GPU",
+    )
     v.add_argument("--seed", type=int, default=0, help="root seed of every dataset (default 0)")
-    v.add_argument("--json", action="store_true",
-                   help="print a JSON list instead of a table (each claim with its grid: "
-                        "configs, datasets, passes, undecided, intervals)")
-    v.add_argument("-v", "--verbose", action="store_true",
-                   help="print each claim's grid under it: every config with its datasets, "
-                        "passes, undecided and its own 95%% interval")
+    v.add_argument(
+        "--json",
+        action="store_true",
+        help="print a JSON list instead of a table (each claim with its grid: "
+        "configs, datasets, passes, undecided, intervals)",
+    )
+    v.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="print each claim's grid under it: every config with its datasets, "
+        "passes, undecided and its own 95%% interval",
+    )
     v.add_argument("--list", action="store_true", help="list the registered claims and exit")
-    v.add_argument("--reproduce", metavar="ID",
-                   help="rebuild one dataset of claim ID (with --index) and print its metrics")
-    v.add_argument("--index", type=int, metavar="K",
-                   help="the dataset to rebuild: its index over the claim's grid, as printed "
-                        "in a VIOLATED line")
-    v.add_argument("--save", metavar="FILE.npz",
-                   help="with --reproduce: write the dataset's X and y to FILE.npz")
-    v.add_argument("--chunk-size", type=int, default=None,
-                   help="datasets per compiled vmapped call (bounds memory; default 256)")
-    v.add_argument("--exact-budget", type=float, default=None, metavar="SECONDS",
-                   help="seconds per claim for re-deciding, in exact arithmetic, the datasets "
-                        "that floating point cannot decide (default 120; 0: none); what is "
-                        "left is reported as undecided")
+    v.add_argument(
+        "--reproduce",
+        metavar="ID",
+        help="rebuild one dataset of claim ID (with --index) and print its metrics",
+    )
+    v.add_argument(
+        "--index",
+        type=int,
+        metavar="K",
+        help="the dataset to rebuild: its index over the claim's grid, as printed "
+        "in a VIOLATED line",
+    )
+    v.add_argument(
+        "--save",
+        metavar="FILE.npz",
+        help="with --reproduce: write the dataset's X and y to FILE.npz",
+    )
+    v.add_argument(
+        "--chunk-size",
+        type=int,
+        default=None,
+        help="datasets per compiled vmapped call (bounds memory; default 256)",
+    )
+    v.add_argument(
+        "--exact-budget",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="seconds per claim for re-deciding, in exact arithmetic, the datasets "
+        "that floating point cannot decide (default 120; 0: none); what is "
+        "left is reported as undecided",
+    )
     _include_argument(v)
     _store_argument(v)
-    v.add_argument("--no-store", action="store_true",
-                   help="do not write the verdicts to the results store")
+    v.add_argument(
+        "--no-store", action="store_true", help="do not write the verdicts to the results store"
+    )
 
     s = sub.add_parser(
-        "sweep", help="run a grid (TOML) of configs x datasets into the results store",
+        "sweep",
+        help="run a grid (TOML) of configs x datasets into the results store",
         description="Run every config of a grid, one record per dataset, into the results "
-                    "store. Re-running the same command resumes: datasets already in the store "
-                    "are skipped, and each record is written exactly once. Several processes "
-                    "may run the same grid on one store at once; they share the work.",
+        "store. Re-running the same command resumes: datasets already in the store "
+        "are skipped, and each record is written exactly once. Several processes "
+        "may run the same grid on one store at once; they share the work.",
         epilog="A grid: name, construction, data, labels, datasets, seed, dtype, chunk_size "
-               "and an [axes] table (n, d and the construction's options; lists or "
-               "{start, stop, step} / {start, stop, num, scale} ranges). See "
-               "`jaxmem sweep --list` and jaxmem/sweep/grid.py.")
+        "and an [axes] table (n, d and the construction's options; lists or "
+        "{start, stop, step} / {start, stop, num, scale} ranges). See "
+        "`jaxmem sweep --list` and jaxmem/sweep/grid.py.",
+    )
     s.add_argument("grid", nargs="?", metavar="GRID.toml", help="the grid file")
     _include_argument(s)
     _store_argument(s)
-    s.add_argument("--devices", type=int, metavar="N",
-                   help="shard each chunk over the first N local devices (default: all)")
-    s.add_argument("--chunk-size", type=int, metavar="C",
-                   help="datasets per compiled call (default: the grid's, else chosen from "
-                        "the compiled program's memory use)")
-    s.add_argument("--datasets", type=int, metavar="N",
-                   help="datasets per config, overriding the grid's (a larger N extends a "
-                        "finished sweep)")
-    s.add_argument("--distributed", action="store_true",
-                   help="multi-process run: call jax.distributed.initialize, shard over every "
-                        "process's devices; process 0 writes the store")
-    s.add_argument("--coordinator", metavar="HOST:PORT",
-                   help="with --distributed: the coordinator (default: $JAX_COORDINATOR_ADDRESS "
-                        "or auto-detected on SLURM / Open MPI / TPU)")
+    s.add_argument(
+        "--devices",
+        type=int,
+        metavar="N",
+        help="shard each chunk over the first N local devices (default: all)",
+    )
+    s.add_argument(
+        "--chunk-size",
+        type=int,
+        metavar="C",
+        help="datasets per compiled call (default: the grid's, else chosen from "
+        "the compiled program's memory use)",
+    )
+    s.add_argument(
+        "--datasets",
+        type=int,
+        metavar="N",
+        help="datasets per config, overriding the grid's (a larger N extends a finished sweep)",
+    )
+    s.add_argument(
+        "--distributed",
+        action="store_true",
+        help="multi-process run: call jax.distributed.initialize, shard over every "
+        "process's devices; process 0 writes the store",
+    )
+    s.add_argument(
+        "--coordinator",
+        metavar="HOST:PORT",
+        help="with --distributed: the coordinator (default: $JAX_COORDINATOR_ADDRESS "
+        "or auto-detected on SLURM / Open MPI / TPU)",
+    )
     s.add_argument("--num-processes", type=int, metavar="N", help="with --distributed")
     s.add_argument("--process-id", type=int, metavar="I", help="with --distributed")
     s.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
-    s.add_argument("--exact-budget", type=float, default=60.0, metavar="SECONDS",
-                   help="seconds in all for re-deciding, on the host, the fits floating point "
-                        "cannot decide (default 60; 0: none); the rest stay undecided")
-    s.add_argument("--allow-large", action="store_true",
-                   help="skip the size check (estimated memory per dataset, records, work) "
-                        "that refuses grids this machine cannot hold, before anything is "
-                        "written")
+    s.add_argument(
+        "--exact-budget",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="seconds in all for re-deciding, on the host, the fits floating point "
+        "cannot decide (default 60; 0: none); the rest stay undecided",
+    )
+    s.add_argument(
+        "--allow-large",
+        action="store_true",
+        help="skip the size check (estimated memory per dataset, records, work) "
+        "that refuses grids this machine cannot hold, before anything is "
+        "written",
+    )
     _other_code_arguments(s)
     _data_dir_argument(s)
     s.add_argument("--json", action="store_true", help="print the summary as JSON")
-    s.add_argument("--list", action="store_true",
-                   help="list the constructions and data a grid can name, and exit")
-    s.add_argument("--example", metavar="CONSTRUCTION",
-                   help="print a small grid (TOML) for this construction, and exit")
+    s.add_argument(
+        "--list",
+        action="store_true",
+        help="list the constructions and data a grid can name, and exit",
+    )
+    s.add_argument(
+        "--example",
+        metavar="CONSTRUCTION",
+        help="print a small grid (TOML) for this construction, and exit",
+    )
 
     r = sub.add_parser(
-        "results", help="list, show and export what the results store holds",
+        "results",
+        help="list, show and export what the results store holds",
         description="Read the results store: `list` its runs, `show RUN` one run (RUN: a run "
-                    "id or a sweep name, meaning its newest run), `export RUN` its records.")
+        "id or a sweep name, meaning its newest run), `export RUN` its records.",
+    )
     r.add_argument("action", choices=["list", "show", "export"])
     r.add_argument("run", nargs="?", metavar="RUN", help="a run id or a sweep name")
     _store_argument(r)
-    r.add_argument("--format", choices=["csv", "parquet"], default="csv",
-                   help="export format (parquet needs pyarrow)")
-    r.add_argument("-o", "--output", metavar="FILE",
-                   help="export to FILE (default: SWEEP.csv / SWEEP.parquet, the sweep name "
-                        "made a safe file name); never the store or another SQLite file")
-    r.add_argument("--force", action="store_true",
-                   help="with export: replace FILE if it exists (never a SQLite file)")
+    r.add_argument(
+        "--format",
+        choices=["csv", "parquet"],
+        default="csv",
+        help="export format (parquet needs pyarrow)",
+    )
+    r.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="export to FILE (default: SWEEP.csv / SWEEP.parquet, the sweep name "
+        "made a safe file name); never the store or another SQLite file",
+    )
+    r.add_argument(
+        "--force",
+        action="store_true",
+        help="with export: replace FILE if it exists (never a SQLite file)",
+    )
     r.add_argument("--json", action="store_true", help="list/show as JSON")
 
     p = sub.add_parser(
-        "reproduce", help="regenerate a paper figure or table from the results store",
+        "reproduce",
+        help="regenerate a paper figure or table from the results store",
         description="Run an experiment's grids through the sweep engine (resuming what the "
-                    "store holds), then render its figures (PNG) and tables (CSV, Markdown) "
-                    "from the store alone.")
+        "store holds), then render its figures (PNG) and tables (CSV, Markdown) "
+        "from the store alone.",
+    )
     p.add_argument("name", nargs="?", metavar="NAME", help="the experiment (see --list)")
-    p.add_argument("--list", action="store_true", help="list the experiments and what they "
-                                                       "regenerate")
-    p.add_argument("--scale", choices=["quick", "full"], default="quick",
-                   help="quick: small grids (default); full: the paper's sizes, for a GPU")
-    p.add_argument("--out", metavar="DIR",
-                   help="output folder (default ./jaxmem-figures/NAME/)")
+    p.add_argument(
+        "--list", action="store_true", help="list the experiments and what they regenerate"
+    )
+    p.add_argument(
+        "--scale",
+        choices=["quick", "full"],
+        default="quick",
+        help="quick: small grids (default); full: the paper's sizes, for a GPU",
+    )
+    p.add_argument("--out", metavar="DIR", help="output folder (default ./jaxmem-figures/NAME/)")
     _include_argument(p)
     _store_argument(p)
     p.add_argument("--devices", type=int, metavar="N", help="as for sweep")
@@ -644,9 +858,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _data_dir_argument(parser) -> None:
-    parser.add_argument("--data-dir", metavar="DIR",
-                        help="where MNIST (IDX files) and CIFAR-10 (python batches) are read "
-                             "from (default: $JAXMEM_DATA, else ~/.cache/jaxmem/data)")
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="where MNIST (IDX files) and CIFAR-10 (python batches) are read "
+        "from (default: $JAXMEM_DATA, else ~/.cache/jaxmem/data)",
+    )
 
 
 def _toml_value(value) -> str:
@@ -662,6 +879,7 @@ def _toml_value(value) -> str:
 def _print_example(name: str) -> int:
     """`jaxmem sweep --example NAME`: the construction's example grid as a TOML file."""
     from jaxmem.constructions import protocol
+
     try:
         entry = protocol.resolve(name)
     except KeyError as err:
@@ -670,9 +888,11 @@ def _print_example(name: str) -> int:
         return _fail("sweep", f"construction {name} declares no example grid")
     example = dict(entry.example)
     axes = example.pop("axes", {})
-    lines = [f"# {entry.citation}" if entry.citation else f"# {entry.name}",
-             f"name = {_toml_value(name + '-example')}",
-             f"construction = {_toml_value(name)}"]
+    lines = [
+        f"# {entry.citation}" if entry.citation else f"# {entry.name}",
+        f"name = {_toml_value(name + '-example')}",
+        f"construction = {_toml_value(name)}",
+    ]
     lines += [f"{k} = {_toml_value(v)}" for k, v in example.items()]
     lines += ["datasets = 16", "", "[axes]"] + [f"{k} = {_toml_value(v)}" for k, v in axes.items()]
     print("\n".join(lines))
@@ -680,15 +900,22 @@ def _print_example(name: str) -> int:
 
 
 def _include_argument(parser) -> None:
-    parser.add_argument("--include", action="append", metavar="PATH", default=[],
-                        help="import a plugin (a .py file, or a folder of them) that registers "
-                             "claims, constructions, data families or experiments; repeatable")
+    parser.add_argument(
+        "--include",
+        action="append",
+        metavar="PATH",
+        default=[],
+        help="import a plugin (a .py file, or a folder of them) that registers "
+        "claims, constructions, data families or experiments; repeatable",
+    )
 
 
 def _store_argument(parser) -> None:
-    parser.add_argument("--store", metavar="PATH",
-                        help="the results store (default: $JAXMEM_STORE, else "
-                             "./jaxmem-results.sqlite)")
+    parser.add_argument(
+        "--store",
+        metavar="PATH",
+        help="the results store (default: $JAXMEM_STORE, else ./jaxmem-results.sqlite)",
+    )
 
 
 COMMANDS = {"sweep": _sweep, "results": _results, "reproduce": _reproduce}
@@ -711,10 +938,11 @@ def main(argv=None) -> int:
     other OS error (2), instead of a traceback."""
     import errno
     import signal
+
     previous = signal.getsignal(signal.SIGTERM)
     try:
         signal.signal(signal.SIGTERM, _on_sigterm)
-    except ValueError:          # not the main thread (an embedding program): leave it
+    except ValueError:  # not the main thread (an embedding program): leave it
         previous = None
     try:
         return _main(argv)
@@ -722,8 +950,11 @@ def main(argv=None) -> int:
         print("jaxmem: terminated (SIGTERM); the run is marked interrupted", file=sys.stderr)
         return EXIT_SIGTERM
     except KeyboardInterrupt:
-        print("jaxmem: interrupted; the run is marked interrupted (re-run the same command "
-              "to resume)", file=sys.stderr)
+        print(
+            "jaxmem: interrupted; the run is marked interrupted (re-run the same command "
+            "to resume)",
+            file=sys.stderr,
+        )
         return EXIT_SIGINT
     except BrokenPipeError:
         # The reader went away: send what is left of stdout to /dev/null (Python's advice)
@@ -732,8 +963,7 @@ def main(argv=None) -> int:
         return EXIT_PIPE
     except OSError as err:
         reason = "the disk is full" if err.errno == errno.ENOSPC else (err.strerror or str(err))
-        print(f"jaxmem: {reason}" + (f" ({err.filename})" if err.filename else ""),
-              file=sys.stderr)
+        print(f"jaxmem: {reason}" + (f" ({err.filename})" if err.filename else ""), file=sys.stderr)
         return EXIT_USAGE
     finally:
         if previous is not None:
@@ -747,6 +977,7 @@ def _main(argv=None) -> int:
         parser.print_help()
         return EXIT_USAGE
     from jaxmem import registry
+
     try:
         for path in getattr(args, "include", []):
             registry.include(path)
@@ -759,10 +990,11 @@ def _run(parser, args) -> int:
     if args.command == "verify":
         if args.chunk_size is not None and args.chunk_size < 1:
             parser.error("--chunk-size must be positive")
-        if not 0 <= args.seed < 2 ** 63:
+        if not 0 <= args.seed < 2**63:
             parser.error(f"--seed must be an integer in [0, 2^63); got {args.seed}")
         if args.exact_budget is None:
             from jaxmem.claims import EXACT_BUDGET
+
             args.exact_budget = EXACT_BUDGET
         elif not 0 <= args.exact_budget < float("inf"):
             parser.error("--exact-budget must be a finite number of seconds >= 0")

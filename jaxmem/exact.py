@@ -21,8 +21,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+from collections.abc import Sequence
 from fractions import Fraction
-from typing import Sequence
 
 import numpy as np
 
@@ -52,11 +52,14 @@ def exact_array(name: str, values, *, allow_float: bool = False, ndim: int) -> n
                 raise TypeError(
                     f"{name}{list(idx)} is a float ({v!r}); exact evaluation needs int or "
                     f"fractions.Fraction entries (pass Fraction({v!r}) or the intended "
-                    f"rational, or allow_float=True to use the float's exact binary value)")
+                    f"rational, or allow_float=True to use the float's exact binary value)"
+                )
             out[idx] = Fraction(f)
         else:
-            raise TypeError(f"{name}{list(idx)} is a {type(v).__name__} ({v!r}); exact "
-                            f"evaluation needs int or fractions.Fraction entries")
+            raise TypeError(
+                f"{name}{list(idx)} is a {type(v).__name__} ({v!r}); exact "
+                f"evaluation needs int or fractions.Fraction entries"
+            )
     return out
 
 
@@ -89,16 +92,24 @@ class ExactNetwork:
         return apply(self, X, allow_float=True)
 
 
-def layer(weight, bias, activation: str = "relu", mask=None, *, allow_float: bool = False,
-          name: str = "layer") -> ExactLayer:
+def layer(
+    weight,
+    bias,
+    activation: str = "relu",
+    mask=None,
+    *,
+    allow_float: bool = False,
+    name: str = "layer",
+) -> ExactLayer:
     """A checked ExactLayer: entries int or Fraction (floats refused unless allow_float)."""
     if activation not in ACTIVATIONS:
         raise ValueError(f"unknown activation {activation!r}; expected one of {ACTIVATIONS}")
     W = exact_array(f"{name}.weight", weight, allow_float=allow_float, ndim=2)
     b = exact_array(f"{name}.bias", bias, allow_float=allow_float, ndim=1)
     if b.shape[0] != W.shape[1]:
-        raise ValueError(f"{name}: bias has {b.shape[0]} entries but the weight has "
-                         f"{W.shape[1]} columns")
+        raise ValueError(
+            f"{name}: bias has {b.shape[0]} entries but the weight has {W.shape[1]} columns"
+        )
     m = None
     if mask is not None:
         m = np.asarray(mask, dtype=bool)
@@ -113,8 +124,10 @@ def make(layers: Sequence[ExactLayer]) -> ExactNetwork:
         raise ValueError("an ExactNetwork needs at least one layer")
     for i in range(1, len(layers)):
         if layers[i].n_in != layers[i - 1].n_out:
-            raise ValueError(f"layer {i} reads {layers[i].n_in} inputs but layer {i - 1} has "
-                             f"{layers[i - 1].n_out} units")
+            raise ValueError(
+                f"layer {i} reads {layers[i].n_in} inputs but layer {i - 1} has "
+                f"{layers[i - 1].n_out} units"
+            )
     return ExactNetwork(layers)
 
 
@@ -124,13 +137,20 @@ def from_network(net, *, allow_float: bool = False) -> ExactNetwork:
     `apply` gives the outputs the float network would give in infinite precision, which is
     what a rounding-error study compares the float path with."""
     from jaxmem import network
+
     out = []
     for i, lay in enumerate(net.layers):
         W = np.asarray(network._dense_weight(lay), dtype=np.float64)
-        out.append(layer(W.astype(object), np.asarray(lay.bias, np.float64).astype(object),
-                         lay.activation,
-                         None if lay.mask is None else np.asarray(lay.mask),
-                         allow_float=allow_float, name=f"layer {i}"))
+        out.append(
+            layer(
+                W.astype(object),
+                np.asarray(lay.bias, np.float64).astype(object),
+                lay.activation,
+                None if lay.mask is None else np.asarray(lay.mask),
+                allow_float=allow_float,
+                name=f"layer {i}",
+            )
+        )
     return make(out)
 
 
@@ -138,7 +158,7 @@ def _activate(name: str, Z: np.ndarray) -> np.ndarray:
     if name == "relu":
         return np.where(Z > 0, Z, 0)
     if name == "threshold":
-        return np.where(Z > 0, 1, 0)        # Heaviside with H(0) = 0
+        return np.where(Z > 0, 1, 0)  # Heaviside with H(0) = 0
     if name == "hardtanh":
         return np.where(Z > 1, 1, np.where(Z < -1, -1, Z))
     return Z
@@ -171,8 +191,7 @@ def _columns(H: np.ndarray) -> list[tuple[np.ndarray, int]]:
 
 def integer_rows(X, denominator) -> np.ndarray:
     """An integer array X (the numerators of X / denominator) as an object array of ints."""
-    if isinstance(denominator, (bool, np.bool_)) or not isinstance(denominator,
-                                                                   (int, np.integer)):
+    if isinstance(denominator, (bool, np.bool_)) or not isinstance(denominator, (int, np.integer)):
         raise TypeError(f"denominator must be a positive int; got {denominator!r}")
     if denominator < 1:
         raise ValueError(f"denominator must be a positive int; got {denominator}")
@@ -180,14 +199,17 @@ def integer_rows(X, denominator) -> np.ndarray:
     if arr.ndim != 2:
         raise ValueError(f"X must have 2 dimensions; got shape {arr.shape}")
     if arr.dtype != object and not np.issubdtype(arr.dtype, np.integer):
-        raise TypeError(f"with a denominator, X must hold integers (numerators); got dtype "
-                        f"{arr.dtype}")
-    out = arr.astype(object)                  # int64 entries become Python ints
+        raise TypeError(
+            f"with a denominator, X must hold integers (numerators); got dtype {arr.dtype}"
+        )
+    out = arr.astype(object)  # int64 entries become Python ints
     if arr.dtype == object:
         for idx, v in np.ndenumerate(out):
             if not isinstance(v, (int, np.integer)) or isinstance(v, (bool, np.bool_)):
-                raise TypeError(f"X{list(idx)} is a {type(v).__name__} ({v!r}); with a "
-                                f"denominator X must hold integers")
+                raise TypeError(
+                    f"X{list(idx)} is a {type(v).__name__} ({v!r}); with a "
+                    f"denominator X must hold integers"
+                )
             out[idx] = int(v)
     return out
 
@@ -206,8 +228,9 @@ def _reduced(nums: np.ndarray, den: int) -> tuple[np.ndarray, int]:
 _REDUCE_BITS = 64
 
 
-def _layer_columns(lay: ExactLayer, cols: list[tuple[np.ndarray, int]],
-                   batch: int) -> list[tuple[np.ndarray, int]]:
+def _layer_columns(
+    lay: ExactLayer, cols: list[tuple[np.ndarray, int]], batch: int
+) -> list[tuple[np.ndarray, int]]:
     """One layer on column form: only the nonzero weights are multiplied, in Python integers,
     and units that share a weight column (ramps relu(x - a), relu(x - a - p) of one x) share
     the product: only their biases differ."""
@@ -215,8 +238,11 @@ def _layer_columns(lay: ExactLayer, cols: list[tuple[np.ndarray, int]],
     for k in range(lay.n_out):
         if lay.mask is not None and not lay.mask[k]:
             continue
-        terms = tuple((i, Fraction(lay.weight[i, k]) / cols[i][1])
-                      for i in range(lay.n_in) if lay.weight[i, k] != 0)
+        terms = tuple(
+            (i, Fraction(lay.weight[i, k]) / cols[i][1])
+            for i in range(lay.n_in)
+            if lay.weight[i, k] != 0
+        )
         groups.setdefault(terms, []).append(k)
     out: list = [(np.zeros(batch, dtype=object), 1)] * lay.n_out
     for terms, units in groups.items():
@@ -227,25 +253,27 @@ def _layer_columns(lay: ExactLayer, cols: list[tuple[np.ndarray, int]],
             coef = c.numerator * (den // c.denominator)
             shared = shared + (cols[i][0] if coef == 1 else cols[i][0] * coef)
         for k, b in zip(units, biases):
-            out[k] = _activate_column(lay.activation, shared + b.numerator * (den // b.denominator),
-                                      den)
+            out[k] = _activate_column(
+                lay.activation, shared + b.numerator * (den // b.denominator), den
+            )
     return out
 
 
 def _activate_column(act: str, Z: np.ndarray, den: int) -> tuple[np.ndarray, int]:
     if act == "relu":
         Z = np.where(Z > 0, Z, 0)
-    elif act == "threshold":                # Heaviside with H(0) = 0
+    elif act == "threshold":  # Heaviside with H(0) = 0
         return np.where(Z > 0, 1, 0).astype(object), 1
-    elif act == "hardtanh":                 # clip Z / den to [-1, 1]
+    elif act == "hardtanh":  # clip Z / den to [-1, 1]
         Z = np.where(Z > den, den, np.where(Z < -den, -den, Z))
     if den > 1 and den.bit_length() > _REDUCE_BITS:
         Z, den = _reduced(Z, den)
     return Z, den
 
 
-def apply(net: ExactNetwork, X, *, allow_float: bool = False,
-          denominator: int | None = None) -> np.ndarray:
+def apply(
+    net: ExactNetwork, X, *, allow_float: bool = False, denominator: int | None = None
+) -> np.ndarray:
     """Exact outputs on the rows of X: an object array (n,) for one output unit, else (n, k),
     of ints / Fractions. X's entries must be int / Fraction (floats refused unless
     allow_float). With `denominator`, X is an integer array and the inputs are
@@ -261,8 +289,9 @@ def apply(net: ExactNetwork, X, *, allow_float: bool = False,
     else:
         H = integer_rows(X, denominator)
     if H.shape[1] != net.layers[0].n_in:
-        raise ValueError(f"X has {H.shape[1]} columns but the network reads "
-                         f"{net.layers[0].n_in} inputs")
+        raise ValueError(
+            f"X has {H.shape[1]} columns but the network reads {net.layers[0].n_in} inputs"
+        )
     if denominator is None:
         cols = _columns(H)
     else:
@@ -282,8 +311,9 @@ def apply_reference(net: ExactNetwork, X, *, allow_float: bool = False) -> np.nd
     tests hold the column evaluator to."""
     H = exact_array("X", X, allow_float=allow_float, ndim=2)
     if H.shape[1] != net.layers[0].n_in:
-        raise ValueError(f"X has {H.shape[1]} columns but the network reads "
-                         f"{net.layers[0].n_in} inputs")
+        raise ValueError(
+            f"X has {H.shape[1]} columns but the network reads {net.layers[0].n_in} inputs"
+        )
     for lay in net.layers:
         Z = H.dot(lay.weight) + lay.bias
         H = _activate(lay.activation, Z)
@@ -292,8 +322,9 @@ def apply_reference(net: ExactNetwork, X, *, allow_float: bool = False) -> np.nd
     return H[:, 0] if net.layers[-1].n_out == 1 else H
 
 
-def apply_float(net: ExactNetwork, X, dtype=np.float64, *,
-                denominator: int | None = None) -> np.ndarray:
+def apply_float(
+    net: ExactNetwork, X, dtype=np.float64, *, denominator: int | None = None
+) -> np.ndarray:
     """The same network with every weight, bias and input rounded to `dtype` and evaluated in
     that precision (NumPy): what a float implementation computes, to hold against `apply`.
     Registers of more bits than the mantissa (53 in float64) come out wrong here; a weight
@@ -303,7 +334,7 @@ def apply_float(net: ExactNetwork, X, dtype=np.float64, *,
         H = to_float(X).astype(dtype)
     else:
         H = (to_float(integer_rows(X, denominator)) / int(denominator)).astype(dtype)
-    with np.errstate(all="ignore"):           # inf - inf in an overflowed register is the point
+    with np.errstate(all="ignore"):  # inf - inf in an overflowed register is the point
         return _apply_float(net, H, dtype)
 
 
@@ -322,12 +353,18 @@ def to_network(net: ExactNetwork, dtype=None):
     import jax.numpy as jnp
 
     from jaxmem import network
+
     dtype = jnp.float64 if dtype is None else dtype
     with np.errstate(over="ignore"):
-        layers = [network.Layer(weight=jnp.asarray(to_float(lay.weight).astype(dtype)),
-                                bias=jnp.asarray(to_float(lay.bias).astype(dtype)),
-                                mask=None if lay.mask is None else jnp.asarray(lay.mask),
-                                activation=lay.activation) for lay in net.layers]
+        layers = [
+            network.Layer(
+                weight=jnp.asarray(to_float(lay.weight).astype(dtype)),
+                bias=jnp.asarray(to_float(lay.bias).astype(dtype)),
+                mask=None if lay.mask is None else jnp.asarray(lay.mask),
+                activation=lay.activation,
+            )
+            for lay in net.layers
+        ]
     return network.make(layers)
 
 
@@ -365,7 +402,7 @@ def max_bit_length(net: ExactNetwork) -> int:
 def _nearest_double(v) -> float:
     try:
         return float(v)
-    except OverflowError:                     # beyond the largest double: IEEE rounds to inf
+    except OverflowError:  # beyond the largest double: IEEE rounds to inf
         return math.inf if v > 0 else -math.inf
 
 
@@ -375,7 +412,22 @@ def to_float(values) -> np.ndarray:
     return np.vectorize(_nearest_double, otypes=[np.float64])(np.asarray(values, dtype=object))
 
 
-__all__ = ["ACTIVATIONS", "ExactLayer", "ExactNetwork", "apply", "apply_float",
-           "apply_reference", "common_denominator", "exact_array", "from_network",
-           "integer_rows", "layer", "make",
-           "max_bit_length", "nonzero_param_count", "param_count", "to_float", "to_network"]
+__all__ = [
+    "ACTIVATIONS",
+    "ExactLayer",
+    "ExactNetwork",
+    "apply",
+    "apply_float",
+    "apply_reference",
+    "common_denominator",
+    "exact_array",
+    "from_network",
+    "integer_rows",
+    "layer",
+    "make",
+    "max_bit_length",
+    "nonzero_param_count",
+    "param_count",
+    "to_float",
+    "to_network",
+]

@@ -31,8 +31,10 @@ def register_experiment(experiment: Any) -> Any:
         experiment = sys.modules[experiment]
     missing = [name for name in REQUIRED if not hasattr(experiment, name)]
     if missing:
-        raise PluginError(f"experiment {getattr(experiment, '__name__', experiment)!r} lacks "
-                          f"{', '.join(missing)} (an experiment needs {', '.join(REQUIRED)})")
+        raise PluginError(
+            f"experiment {getattr(experiment, '__name__', experiment)!r} lacks "
+            f"{', '.join(missing)} (an experiment needs {', '.join(REQUIRED)})"
+        )
     origin = getattr(experiment, "__name__", None) or sys._getframe(1).f_globals.get("__name__")
     return EXPERIMENTS.add(experiment, origin=origin)
 

@@ -11,7 +11,6 @@ over any batch, and runs the same on CPU, GPU and TPU.
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 
 
 def spd_solve(A: jax.Array, B: jax.Array) -> jax.Array:

@@ -24,8 +24,8 @@ Activations: relu, threshold (Heaviside with H(0) = 0, i.e. 1{z > 0}), hardtanh 
 from __future__ import annotations
 
 import dataclasses
-import math
-from typing import Sequence, cast
+from collections.abc import Sequence
+from typing import cast
 
 import jax
 import jax.numpy as jnp
@@ -68,7 +68,8 @@ class Layer:
     def __post_init__(self):
         if self.activation not in ACTIVATIONS:
             raise ValueError(
-                f"unknown activation {self.activation!r}; expected one of {ACTIVATIONS}")
+                f"unknown activation {self.activation!r}; expected one of {ACTIVATIONS}"
+            )
 
     @property
     def n_in(self) -> int:
@@ -80,7 +81,8 @@ class Layer:
 
 
 jax.tree_util.register_dataclass(
-    Layer, data_fields=["weight", "bias", "mask"], meta_fields=["activation", "shared"])
+    Layer, data_fields=["weight", "bias", "mask"], meta_fields=["activation", "shared"]
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,13 +109,18 @@ def make(layers: Sequence[Layer]) -> Network:
         if layer.weight.shape[-1] != w_out:
             raise ValueError(
                 f"layer {i}: weight has {layer.weight.shape[-1]} columns, expected {w_out}"
-                f"{' (shared input weights)' if layer.shared else ''}")
+                f"{' (shared input weights)' if layer.shared else ''}"
+            )
         if layer.mask is not None and layer.mask.shape[-1] != layer.n_out:
-            raise ValueError(f"layer {i}: mask has {layer.mask.shape[-1]} entries, "
-                             f"expected n_out = {layer.n_out}")
+            raise ValueError(
+                f"layer {i}: mask has {layer.mask.shape[-1]} entries, "
+                f"expected n_out = {layer.n_out}"
+            )
         if i and layer.n_in != layers[i - 1].n_out:
-            raise ValueError(f"layer {i} reads {layer.n_in} inputs but layer {i - 1} "
-                             f"has {layers[i - 1].n_out} units")
+            raise ValueError(
+                f"layer {i} reads {layer.n_in} inputs but layer {i - 1} "
+                f"has {layers[i - 1].n_out} units"
+            )
     return Network(layers)
 
 
@@ -224,23 +231,33 @@ def nonzero_param_count(net: Network) -> jax.Array:
     """Nonzero weights and biases of active units, counting a shared weight once per unit
     (the dense network's nonzeros). Inputs that come from masked units are not counted."""
     # an Array: a Network has at least one layer, so the sum never stays at its start, 0
-    return cast(jax.Array, sum(jnp.sum(W != 0, axis=(-2, -1)) + jnp.sum(b != 0, axis=-1)
-                               for W, b in masked_params(net)))
+    return cast(
+        jax.Array,
+        sum(
+            jnp.sum(W != 0, axis=(-2, -1)) + jnp.sum(b != 0, axis=-1) for W, b in masked_params(net)
+        ),
+    )
 
 
 def astype(net: Network, dtype) -> Network:
     """The same network with weights and biases cast to ``dtype`` (masks unchanged)."""
+
     def cast(layer: Layer) -> Layer:
-        return dataclasses.replace(layer, weight=layer.weight.astype(dtype),
-                                   bias=layer.bias.astype(dtype))
+        return dataclasses.replace(
+            layer, weight=layer.weight.astype(dtype), bias=layer.bias.astype(dtype)
+        )
+
     return Network(tuple(cast(layer) for layer in net.layers))
 
 
 def dense(net: Network) -> Network:
     """The same function with every shared layer expanded to a dense weight matrix."""
-    return Network(tuple(
-        dataclasses.replace(layer, weight=_dense_weight(layer), shared=False)
-        for layer in net.layers))
+    return Network(
+        tuple(
+            dataclasses.replace(layer, weight=_dense_weight(layer), shared=False)
+            for layer in net.layers
+        )
+    )
 
 
 def describe(net: Network) -> str:
@@ -282,10 +299,11 @@ def rounding_bound(net: Network, X: jax.Array) -> jax.Array:
     dtype = jnp.result_type(X, net.layers[0].weight)
     u = unit_roundoff(dtype)
     layers = net.layers
-    start = max((i + 1 for i, layer in enumerate(layers) if layer.activation == "threshold"),
-                default=0)
+    start = max(
+        (i + 1 for i, layer in enumerate(layers) if layer.activation == "threshold"), default=0
+    )
     K = sum(layer.n_in + 1 for layer in layers[start:])
-    V = jnp.eye(layers[-1].n_out, dtype=dtype)            # d M_L / d M_l, layer by layer
+    V = jnp.eye(layers[-1].n_out, dtype=dtype)  # d M_L / d M_l, layer by layer
     const = jnp.zeros((layers[-1].n_out,), dtype)
     for layer in reversed(layers[start:]):
         if layer.mask is not None:
@@ -301,15 +319,19 @@ def rounding_bound(net: Network, X: jax.Array) -> jax.Array:
     else:  # the last threshold layer's outputs are 0 or 1 (masked units 0)
         prev = layers[start - 1]
         active = jnp.ones((prev.n_out,), dtype) if prev.mask is None else prev.mask.astype(dtype)
-        M = jnp.broadcast_to(jnp.matmul(active, V, precision=_HIGHEST) + const,
-                             X.shape[:-1] + (V.shape[-1],))
+        M = jnp.broadcast_to(
+            jnp.matmul(active, V, precision=_HIGHEST) + const, X.shape[:-1] + (V.shape[-1],)
+        )
     bound = gamma(K, u) * M
     return bound[..., 0] if layers[-1].n_out == 1 else bound
 
 
 def _abs_layer(layer: Layer, bias: bool = True) -> Layer:
-    return dataclasses.replace(layer, weight=jnp.abs(layer.weight),
-                               bias=jnp.abs(layer.bias) if bias else jnp.zeros_like(layer.bias))
+    return dataclasses.replace(
+        layer,
+        weight=jnp.abs(layer.weight),
+        bias=jnp.abs(layer.bias) if bias else jnp.zeros_like(layer.bias),
+    )
 
 
 def _activation_error(activation: str, z, ez):
@@ -360,6 +382,7 @@ def running_bound(net: Network, X: jax.Array) -> tuple[jax.Array, jax.Array]:
 # Compensated evaluation: twice the working precision from error-free transformations, for
 # re-deciding what the plain forward pass's bound leaves open.
 # --------------------------------------------------------------------------------------------
+
 
 def _two_sum(a, b):
     """s + e = a + b exactly, s = fl(a + b) (Knuth's TwoSum: additions only, no branch)."""
@@ -460,8 +483,24 @@ def compensated_bound(net: Network, X: jax.Array) -> tuple[jax.Array, jax.Array]
 
 
 __all__ = [
-    "ACTIVATIONS", "Layer", "Network", "make", "apply", "hidden", "depth", "widths",
-    "param_count", "shared_param_count", "nonzero_param_count", "masked_params", "astype", "dense",
-    "describe", "unit_roundoff", "gamma", "rounding_bound", "running_bound",
+    "ACTIVATIONS",
+    "Layer",
+    "Network",
+    "make",
+    "apply",
+    "hidden",
+    "depth",
+    "widths",
+    "param_count",
+    "shared_param_count",
+    "nonzero_param_count",
+    "masked_params",
+    "astype",
+    "dense",
+    "describe",
+    "unit_roundoff",
+    "gamma",
+    "rounding_bound",
+    "running_bound",
     "compensated_bound",
 ]

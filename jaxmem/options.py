@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 @dataclasses.dataclass(frozen=True)
 class Option:
     """A construction option: its default, its check, and whether a sweep traces it."""
+
     default: Any
     check: Callable[[Any, dict], None] | None = None
     traced: bool = False
@@ -20,10 +22,12 @@ class Option:
 
 # Option checks: check(value, config) raises ValueError naming the option and the value.
 
+
 def positive_int(name: str) -> Callable[[Any, dict], None]:
     def check(value, config):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"option {name} must be a positive integer; got {value!r}")
+
     return check
 
 
@@ -31,6 +35,7 @@ def nonnegative_int(name: str) -> Callable[[Any, dict], None]:
     def check(value, config):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"option {name} must be an integer >= 0; got {value!r}")
+
     return check
 
 
@@ -38,42 +43,64 @@ def boolean(name: str) -> Callable[[Any, dict], None]:
     def check(value, config):
         if not isinstance(value, bool):
             raise ValueError(f"option {name} must be true or false; got {value!r}")
+
     return check
 
 
 def nonnegative(name: str) -> Callable[[Any, dict], None]:
     def check(value, config):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                or not math.isfinite(value) or value < 0:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or value < 0
+        ):
             raise ValueError(f"option {name} must be a finite number >= 0; got {value!r}")
+
     return check
 
 
-def in_open_interval(name: str, low: float, high: float,
-                     why: str = "") -> Callable[[Any, dict], None]:
+def in_open_interval(
+    name: str, low: float, high: float, why: str = ""
+) -> Callable[[Any, dict], None]:
     def check(value, config):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                or not low < value < high:
-            raise ValueError(f"option {name} must lie in ({low}, {high})"
-                             + (f" {why}" if why else "") + f"; got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low < value < high:
+            raise ValueError(
+                f"option {name} must lie in ({low}, {high})"
+                + (f" {why}" if why else "")
+                + f"; got {value!r}"
+            )
+
     return check
 
 
 def one_of(name: str, choices) -> Callable[[Any, dict], None]:
     def check(value, config):
         if value not in choices:
-            raise ValueError(f"option {name} must be one of {', '.join(map(str, choices))}; "
-                             f"got {value!r}")
+            raise ValueError(
+                f"option {name} must be one of {', '.join(map(str, choices))}; got {value!r}"
+            )
+
     return check
 
 
 def optional(check: Callable[[Any, dict], None]) -> Callable[[Any, dict], None]:
     """`check`, except that None (the builder's own default) passes."""
+
     def checked(value, config):
         if value is not None:
             check(value, config)
+
     return checked
 
 
-__all__ = ["Option", "boolean", "in_open_interval", "nonnegative", "nonnegative_int", "one_of",
-           "optional", "positive_int"]
+__all__ = [
+    "Option",
+    "boolean",
+    "in_open_interval",
+    "nonnegative",
+    "nonnegative_int",
+    "one_of",
+    "optional",
+    "positive_int",
+]

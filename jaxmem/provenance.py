@@ -29,7 +29,7 @@ def _digest_files(digest, root: Path, files) -> None:
         digest.update(path.read_bytes() + b"\0")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _package_digest() -> str:
     digest = hashlib.sha256()
     files = sorted(p for p in PACKAGE_DIR.rglob("*.py") if "__pycache__" not in p.parts)
@@ -59,22 +59,30 @@ def code_fingerprint(modules=()) -> str:
         return _package_digest()
     digest = hashlib.sha256(_package_digest().encode())
     files = sorted(set(module_files(sorted(set(modules)))))
-    _digest_files(digest, Path(os.path.commonpath([str(f) for f in files])) if files
-                  else PACKAGE_DIR, files)
+    _digest_files(
+        digest, Path(os.path.commonpath([str(f) for f in files])) if files else PACKAGE_DIR, files
+    )
     return digest.hexdigest()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def git_state() -> tuple[str | None, bool | None]:
     """(commit, dirty) of the checkout jaxmem runs from; (None, None) outside a git tree."""
     try:
-        commit = subprocess.run(["git", "-C", str(PACKAGE_DIR), "rev-parse", "HEAD"],
-                                capture_output=True, text=True, timeout=10)
+        commit = subprocess.run(
+            ["git", "-C", str(PACKAGE_DIR), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
         if commit.returncode != 0:
             return None, None
-        status = subprocess.run(["git", "-C", str(PACKAGE_DIR.parent), "status", "--porcelain",
-                                 "--untracked-files=no"], capture_output=True, text=True,
-                                timeout=30)
+        status = subprocess.run(
+            ["git", "-C", str(PACKAGE_DIR.parent), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         return commit.stdout.strip(), bool(status.stdout.strip())
     except (OSError, subprocess.SubprocessError):
         return None, None
@@ -83,8 +91,12 @@ def git_state() -> tuple[str | None, bool | None]:
 def provenance(modules=()) -> dict:
     """jaxmem_version, git_commit, git_dirty, code_fingerprint (of jaxmem and `modules`)."""
     commit, dirty = git_state()
-    return dict(jaxmem_version=jaxmem.__version__, git_commit=commit, git_dirty=dirty,
-                code_fingerprint=code_fingerprint(tuple(modules)))
+    return dict(
+        jaxmem_version=jaxmem.__version__,
+        git_commit=commit,
+        git_dirty=dirty,
+        code_fingerprint=code_fingerprint(tuple(modules)),
+    )
 
 
 def short(fingerprint: str | None) -> str:

@@ -25,14 +25,15 @@ import importlib
 import importlib.machinery
 import importlib.util
 import sys
+from collections.abc import Callable, Iterator
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Callable, Generic, Iterator, TypeVar
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
 PLUGIN_GROUP = "jaxmem.plugins"
-INCLUDED_PREFIX = "jaxmem_include_"   # the private package names of --include's modules
+INCLUDED_PREFIX = "jaxmem_include_"  # the private package names of --include's modules
 # The distribution whose plugins load first, so that `--list` shows the built-in papers first.
 BUILTIN_DISTRIBUTION = "jaxmem"
 
@@ -60,8 +61,10 @@ class Registry(Generic[T]):
             raise PluginError(f"a {self.kind} needs a non-empty string name; got {name!r}")
         origin = origin or _origin(item)
         if name in self._entries and self._entries[name][1] != origin:
-            raise PluginError(f"{self.kind} {name!r} registered twice: by {self._entries[name][1]} "
-                              f"and by {origin}")
+            raise PluginError(
+                f"{self.kind} {name!r} registered twice: by {self._entries[name][1]} "
+                f"and by {origin}"
+            )
         self._entries[name] = (item, origin)
         return item
 
@@ -111,6 +114,7 @@ def _plugin_entry_points() -> list:
     def order(ep):
         dist = getattr(getattr(ep, "dist", None), "name", "") or ""
         return (dist != BUILTIN_DISTRIBUTION, dist, ep.name)
+
     return sorted(eps, key=order)
 
 
@@ -133,14 +137,15 @@ def load_plugins() -> None:
     global _loaded
     if _loaded:
         return
-    _loaded = True          # before importing: a plugin reading a registry must not recurse
+    _loaded = True  # before importing: a plugin reading a registry must not recurse
     for ep in _plugin_entry_points():
         try:
             ep.load()
-        except Exception as err:  # noqa: BLE001 (re-raised with the plugin's name)
+        except Exception as err:
             _loaded = False
-            raise PluginError(f"plugin {ep.name!r} ({ep.value}) failed to import: "
-                              f"{type(err).__name__}: {err}") from err
+            raise PluginError(
+                f"plugin {ep.name!r} ({ep.value}) failed to import: {type(err).__name__}: {err}"
+            ) from err
 
 
 def _package(name: str, folder: Path):

@@ -4,7 +4,8 @@ built-in papers' and a user's), so that every table follows the same cell rules.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,22 +25,26 @@ def csv_cell(value: Any) -> Any:
 def write_csv(rows: Iterable[dict], columns: Sequence[str], path: str) -> str:
     """One row per dict, the given columns in order (cells by `csv_cell`); returns the path."""
     columns = list(columns)
-    frame = pd.DataFrame([[csv_cell(row[c]) for c in columns] for row in rows], columns=columns,
-                         dtype=object)
+    frame = pd.DataFrame(
+        [[csv_cell(row[c]) for c in columns] for row in rows], columns=columns, dtype=object
+    )
     frame.to_csv(path, index=False, lineterminator="\n")
     return path
 
 
-def markdown_table(header: Sequence[str], rows: Iterable[Sequence[Any]],
-                   align: str | Sequence[str] = "l") -> list[str]:
+def markdown_table(
+    header: Sequence[str], rows: Iterable[Sequence[Any]], align: str | Sequence[str] = "l"
+) -> list[str]:
     """A Markdown table's lines: the header, the alignment row ("l" or "r" per column, as a
     string such as "lrr" or a list; one letter for all), then one line per row of already
     formatted cells."""
     align = [align] * len(header) if isinstance(align, str) and len(align) == 1 else list(align)
     if len(align) != len(header):
         raise ValueError(f"{len(header)} columns but {len(align)} alignments")
-    lines = ["| " + " | ".join(map(str, header)) + " |",
-             "|" + "".join("---:|" if a == "r" else "---|" for a in align)]
+    lines = [
+        "| " + " | ".join(map(str, header)) + " |",
+        "|" + "".join("---:|" if a == "r" else "---|" for a in align),
+    ]
     for row in rows:
         row = list(row)
         if len(row) != len(header):

@@ -26,8 +26,8 @@ import numpy as np
 
 from jaxmem import network
 from jaxmem.constructions.protocol import Option, boolean, construction
-from jaxmem.linalg import spd_solve
 from jaxmem.data.validate import float_data
+from jaxmem.linalg import spd_solve
 
 
 def _group_solves(Xg, valid, rhs, refinements: int = 1):
@@ -66,8 +66,11 @@ def _groups(X, members, size):
     G = members.shape[0] // size
     idx = members.reshape(G, size)
     valid = idx >= 0
-    group_of = jnp.full((n,), -1).at[jnp.where(members >= 0, members, n)].set(
-        jnp.arange(members.shape[0]) // size, mode="drop")
+    group_of = (
+        jnp.full((n,), -1)
+        .at[jnp.where(members >= 0, members, n)]
+        .set(jnp.arange(members.shape[0]) // size, mode="drop")
+    )
     return X[jnp.maximum(idx, 0)], valid, group_of
 
 
@@ -81,12 +84,12 @@ def _hyperplanes(X, Xg, valid, group_of, labels=None):
     if labels is not None:
         rhs = jnp.concatenate([rhs, labels[..., None]], axis=-1)
     sol = _group_solves(Xg, valid, rhs)
-    s = sol[..., 0]                                    # <s, x_i> = 1 on the group
+    s = sol[..., 0]  # <s, x_i> = 1 on the group
     norm = jnp.linalg.norm(s, axis=-1, keepdims=True)
     u, c = s / norm, 1 / norm[..., 0]
     v = sol[..., 1] if labels is not None else jnp.zeros((0, X.shape[1]), X.dtype)
     proj = jnp.einsum("nd,gd->gn", X, jnp.concatenate([u, v]), precision="highest")
-    z, h = proj[:G] - c[:, None], proj[G:]             # (G, n) each
+    z, h = proj[:G] - c[:, None], proj[G:]  # (G, n) each
     in_group = group_of[None, :] == jnp.arange(G)[:, None]
     gamma = jnp.min(jnp.where(in_group, jnp.inf, jnp.abs(z)), axis=1)
     return u, c, v, h, gamma
@@ -101,8 +104,13 @@ def _relu_memory(n, d, itemsize, options):
     return 4 * itemsize * (n * d + n * relu_units(n, d) + n)
 
 
-@construction("bubeck2020", citation="Bubeck et al. 2020: 4 ceil(n/d) ReLU units, real labels",
-              memory=_relu_memory, example=dict(data="cube", axes=dict(n=9, d=3)), shuffle=Option(False, boolean("shuffle")))
+@construction(
+    "bubeck2020",
+    citation="Bubeck et al. 2020: 4 ceil(n/d) ReLU units, real labels",
+    memory=_relu_memory,
+    example=dict(data="cube", axes=dict(n=9, d=3)),
+    shuffle=Option(False, boolean("shuffle")),
+)
 def build(key, X, y, *, shuffle: bool = False):
     """The 4 ceil(n/d)-unit ReLU network d -> 4G (relu) -> 1 (identity) fitting real labels.
 
@@ -132,18 +140,23 @@ def build(key, X, y, *, shuffle: bool = False):
     rows = jnp.stack([ud, u, ud, u], axis=1).reshape(4 * G, d)
     offs = jnp.stack([c - eps, c - eps, c + eps, c + eps], axis=1).reshape(4 * G)
     out = (jnp.array([1.0, -1.0, -1.0, 1.0], X.dtype)[None, :] / delta[:, None]).reshape(4 * G)
-    net = network.Network((
-        network.Layer(rows.T, -offs, activation="relu"),
-        network.Layer(out[:, None], jnp.zeros((1,), X.dtype), activation="identity"),
-    ))
+    net = network.Network(
+        (
+            network.Layer(rows.T, -offs, activation="relu"),
+            network.Layer(out[:, None], jnp.zeros((1,), X.dtype), activation="identity"),
+        )
+    )
     min_gamma = jnp.min(gamma)
-    info = dict(valid=(min_gamma > 0) & jnp.all(jnp.isfinite(out)) & jnp.all(jnp.isfinite(rows)),
-                gamma=gamma, min_gamma=min_gamma, max_out_weight=jnp.max(jnp.abs(out)))
+    info = dict(
+        valid=(min_gamma > 0) & jnp.all(jnp.isfinite(out)) & jnp.all(jnp.isfinite(rows)),
+        gamma=gamma,
+        min_gamma=min_gamma,
+        max_out_weight=jnp.max(jnp.abs(out)),
+    )
     return net, info
 
 
-def _solve_exact(A: list[list[Fraction]],
-                 rhs: list[list[Fraction]]) -> list[list[Fraction]] | None:
+def _solve_exact(A: list[list[Fraction]], rhs: list[list[Fraction]]) -> list[list[Fraction]] | None:
     """A^-1 rhs for a nonsingular square A, by Gauss-Jordan elimination in Fractions; None
     when A is singular."""
     k = len(A)
@@ -173,16 +186,17 @@ def build_exact(X, y, order=None):
     float64 network can miss a label by up to ~u |x| / delta (its first-layer rows s + delta v
     are rounded, and the output divides their difference by delta)."""
     from jaxmem import exact
-    Xq = exact.exact_array("X", np.asarray(X, np.float64).astype(object), allow_float=True,
-                           ndim=2)
-    yq = exact.exact_array("y", np.asarray(y, np.float64).astype(object)[None, :],
-                           allow_float=True, ndim=2)[0]
+
+    Xq = exact.exact_array("X", np.asarray(X, np.float64).astype(object), allow_float=True, ndim=2)
+    yq = exact.exact_array(
+        "y", np.asarray(y, np.float64).astype(object)[None, :], allow_float=True, ndim=2
+    )[0]
     n, d = Xq.shape
     order = list(range(n)) if order is None else [int(i) for i in order]
     rows, biases, outs = [], [], []
     min_gamma = None
     for start in range(0, n, d):
-        group = order[start:start + d]
+        group = order[start : start + d]
         XS = [list(Xq[i]) for i in group]
         gram = [[sum(a * b for a, b in zip(xi, xj)) for xj in XS] for xi in XS]
         alpha = _solve_exact(gram, [[Fraction(1), yq[i]] for i in group])
@@ -196,8 +210,9 @@ def build_exact(X, y, order=None):
         gamma = min((abs(v) for v in g), default=None)
         if gamma == 0:
             return None, dict(valid=False, min_gamma=Fraction(0))
-        min_gamma = gamma if min_gamma is None or (gamma is not None and gamma < min_gamma) \
-            else min_gamma
+        min_gamma = (
+            gamma if min_gamma is None or (gamma is not None and gamma < min_gamma) else min_gamma
+        )
         eps = gamma / 2 if gamma is not None else Fraction(1)
         h_max = max(abs(v) for v in h)
         delta = eps / 2 / (h_max if h_max > 0 else 1)
@@ -208,16 +223,27 @@ def build_exact(X, y, order=None):
             biases.append(off - 1)
             outs.append(Fraction(w) / delta)
     W = np.array(rows, dtype=object).T
-    net = exact.make([exact.layer(W, np.array(biases, dtype=object), "relu"),
-                      exact.layer(np.array(outs, dtype=object)[:, None],
-                                  np.array([Fraction(0)], dtype=object), "identity")])
+    net = exact.make(
+        [
+            exact.layer(W, np.array(biases, dtype=object), "relu"),
+            exact.layer(
+                np.array(outs, dtype=object)[:, None],
+                np.array([Fraction(0)], dtype=object),
+                "identity",
+            ),
+        ]
+    )
     return net, dict(valid=True, min_gamma=min_gamma if min_gamma is not None else Fraction(0))
 
 
-@construction("bubeck2020.exact", citation="Bubeck et al. 2020 in rational arithmetic: "
-              "4 ceil(n/d) ReLU units, f(x_i) = y_i exactly", host=True,
-              example=dict(data="gaussian", axes=dict(n=6, d=3)),
-              shuffle=Option(False, boolean("shuffle")))
+@construction(
+    "bubeck2020.exact",
+    citation="Bubeck et al. 2020 in rational arithmetic: "
+    "4 ceil(n/d) ReLU units, f(x_i) = y_i exactly",
+    host=True,
+    example=dict(data="gaussian", axes=dict(n=6, d=3)),
+    shuffle=Option(False, boolean("shuffle")),
+)
 def build_exact_from_key(key, X, y, *, shuffle: bool = False):
     """`build_exact` under the construction protocol: the same groups as `build` with the same
     key (consecutive rows; with shuffle=True the permutation `build` draws)."""
@@ -235,9 +261,13 @@ def _baum_memory(n, d, itemsize, options):
     return 4 * itemsize * (n * d + n * 2 * -(-n // d) + n)
 
 
-@construction("baum1988", citation="Baum 1988: threshold slabs, 2 ceil(m/d) units, +-1 labels",
-              task="binary", memory=_baum_memory,
-              example=dict(data="clusters", axes=dict(n=12, d=2)))
+@construction(
+    "baum1988",
+    citation="Baum 1988: threshold slabs, 2 ceil(m/d) units, +-1 labels",
+    task="binary",
+    memory=_baum_memory,
+    example=dict(data="clusters", axes=dict(n=12, d=2)),
+)
 def build_baum(key, X, y):
     """Baum's threshold network d -> 2 ceil(m/d) (threshold) -> 1 (identity), m = minority size.
 
@@ -269,14 +299,21 @@ def build_baum(key, X, y):
     offs = jnp.stack([c - eps, c + eps], axis=1).reshape(2 * slots)
     mask = jnp.stack([used, used], axis=1).reshape(2 * slots)
     out = jnp.tile(jnp.stack([2 * s, -2 * s]), slots)
-    net = network.Network((
-        network.Layer(rows.T, -offs, mask, activation="threshold"),
-        network.Layer(out[:, None], -s[None], activation="identity"),
-    ))
+    net = network.Network(
+        (
+            network.Layer(rows.T, -offs, mask, activation="threshold"),
+            network.Layer(out[:, None], -s[None], activation="identity"),
+        )
+    )
     pre = jnp.einsum("nd,kd->kn", X, rows, precision="highest") - offs[:, None]
     margin = jnp.min(jnp.where(mask[:, None], jnp.abs(pre), jnp.inf))
     min_gamma = jnp.min(gamma)
-    info = dict(valid=(min_gamma > 0) & jnp.all(jnp.isfinite(rows)), slab_class=s,
-                hidden_units=2 * jnp.sum(used), minority_size=m, min_gamma=min_gamma,
-                threshold_margin=margin)
+    info = dict(
+        valid=(min_gamma > 0) & jnp.all(jnp.isfinite(rows)),
+        slab_class=s,
+        hidden_units=2 * jnp.sum(used),
+        minority_size=m,
+        min_gamma=min_gamma,
+        threshold_margin=margin,
+    )
     return net, info

@@ -30,8 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmem import network
-from jaxmem.constructions.protocol import (Option, construction, nonnegative, one_of,
-                                          positive_int)
+from jaxmem.constructions.protocol import Option, construction, nonnegative, one_of, positive_int
 from jaxmem.data.validate import float_data, is_traced, validate
 
 ACTIVATIONS = ("threshold", "relu")
@@ -61,8 +60,9 @@ def _check(width, max_bias, activation, max_neurons, n_points):
         raise ValueError(f"max_bias (lambda) must be >= 0; got {max_bias!r}")
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {ACTIVATIONS}; got {activation!r}")
-    if max_neurons is not None and (not isinstance(max_neurons, int) or
-                                    not 1 <= max_neurons <= n_points):
+    if max_neurons is not None and (
+        not isinstance(max_neurons, int) or not 1 <= max_neurons <= n_points
+    ):
         raise ValueError(f"max_neurons must be an int in [1, {n_points}]; got {max_neurons!r}")
 
 
@@ -96,7 +96,7 @@ def _pack_rows(values):
     values = jnp.pad(values, ((0, 32 * words - width), (0, 0)))
     packed = jnp.zeros((words, n_points), jnp.uint32)
     for j in range(32):
-        packed = packed | ((values[j * words:(j + 1) * words] > 0).astype(jnp.uint32) << j)
+        packed = packed | ((values[j * words : (j + 1) * words] > 0).astype(jnp.uint32) << j)
     return packed
 
 
@@ -116,7 +116,7 @@ def preactivations_by_row(X, W, b):
 
 # Pre-activations held at once: W X^T is width x n_points floats, 8 GB at the size
 # experiment's n = 2000, N = 10^6, so the points go through in blocks of about this many.
-BITS_BLOCK_ELEMENTS = 2 ** 22
+BITS_BLOCK_ELEMENTS = 2**22
 
 
 def _threshold_bits(X, W, b):
@@ -148,7 +148,7 @@ def one_sided_distances(packed, c):
     """D(x) = #{i : H_i(c) = 0, H_i(x) = 1} for every point x, from packed bits (words x
     n_points): one AND-NOT and a popcount per 32 hyperplanes instead of 32 multiply-adds
     (exact, int32)."""
-    inactive_at_c = ~packed[:, c]       # padding bits become 1 here but are 0 in every row
+    inactive_at_c = ~packed[:, c]  # padding bits become 1 here but are 0 in every row
     hits = jax.lax.population_count(packed & inactive_at_c[:, None])
     return jnp.sum(hits, axis=0, dtype=jnp.int32)
 
@@ -164,10 +164,16 @@ def candidate_priority(key, n_points: int):
 def _failing(packed, other):
     """fail[c]: some point x of the other class has H(x) <= H(c) coordinatewise (active only
     where c is active), so D_c(x) = 0 and m = 0: candidate c would be discarded (line 6)."""
-    def block(packed_c):                                  # (words, B) candidates at once
-        inside = jax.lax.reduce(packed[:, None, :] & ~packed_c[:, :, None], np.uint32(0),
-                                jax.lax.bitwise_or, (0,)) == 0          # (B, n_points)
+
+    def block(packed_c):  # (words, B) candidates at once
+        inside = (
+            jax.lax.reduce(
+                packed[:, None, :] & ~packed_c[:, :, None], np.uint32(0), jax.lax.bitwise_or, (0,)
+            )
+            == 0
+        )  # (B, n_points)
         return jnp.any(inside & other[None, :], axis=1)
+
     n_points = packed.shape[1]
     size = min(SCREEN_BLOCK, n_points)
     blocks = -(-n_points // size)
@@ -210,7 +216,7 @@ def _greedy(key, distances, covered, max_neurons, margin, big, dtype, viable=Non
     slots = jnp.arange(max_neurons, dtype=jnp.int32)
     other = ~covered
     exact = margin == 0.0
-    never = jnp.int32(n_points)        # "no step": covered_at of a point no neuron covers
+    never = jnp.int32(n_points)  # "no step": covered_at of a point no neuron covers
     first = covered if viable is None else covered & viable
 
     def turn_not_after(x, c):
@@ -229,49 +235,75 @@ def _greedy(key, distances, covered, max_neurons, margin, big, dtype, viable=Non
         # Line 4: the first index of the smallest priority. Two min-reductions, not argmin
         # (a variadic reduction that XLA's CPU backend runs ~8x slower).
         c = jnp.min(jnp.where(remaining == jnp.min(remaining), index, never))
-        D = distances(c)                                       # line 5: u = 1[H(c) <= 0]
-        m = jnp.min(jnp.where(other, D, big))                  # over the whole other class
-        accept = m > 0                                         # line 6
+        D = distances(c)  # line 5: u = 1[H(c) <= 0]
+        m = jnp.min(jnp.where(other, D, big))  # over the whole other class
+        accept = m > 0  # line 6
         if exact:
-            newly = covered & (D < m) & accept                 # lines 7-8 (strict)
+            newly = covered & (D < m) & accept  # lines 7-8 (strict)
         else:
             m = m * (1 - margin)
             newly = covered & (D < m * (1 - 2 * margin)) & accept
         # Masks, not scatters (a batched scatter costs ~10x a fused elementwise pass here).
-        slot = slots == jnp.where(accept, k, max_neurons)       # no slot if rejected
+        slot = slots == jnp.where(accept, k, max_neurons)  # no slot if rejected
         centers = jnp.where(slot, c, centers)
         thresholds = jnp.where(slot, m.astype(dtype), thresholds)
         covered_at = jnp.where(newly & uncovered, c, covered_at)
-        return (jnp.where(newly | (index == c), jnp.inf, remaining), uncovered & ~newly,
-                covered_at, centers, thresholds, k + accept.astype(jnp.int32), c)
+        return (
+            jnp.where(newly | (index == c), jnp.inf, remaining),
+            uncovered & ~newly,
+            covered_at,
+            centers,
+            thresholds,
+            k + accept.astype(jnp.int32),
+            c,
+        )
 
-    state = (jnp.where(first, priority, jnp.inf), covered, jnp.full((n_points,), never),
-             jnp.full((max_neurons,), -1, jnp.int32), jnp.zeros((max_neurons,), dtype),
-             jnp.zeros((), jnp.int32), never)
+    state = (
+        jnp.where(first, priority, jnp.inf),
+        covered,
+        jnp.full((n_points,), never),
+        jnp.full((max_neurons,), -1, jnp.int32),
+        jnp.zeros((max_neurons,), dtype),
+        jnp.zeros((), jnp.int32),
+        never,
+    )
     _, uncovered, covered_at, centers, thresholds, k, last = jax.lax.while_loop(
-        keep_going, step, state)
+        keep_going, step, state
+    )
     stop = jnp.where(jnp.any(uncovered), never, last)  # the loop's last turn, if all covered
     tried = covered & turn_not_after(index, covered_at) & turn_not_after(index, stop)
     return centers, thresholds, k, jnp.sum(tried, dtype=jnp.int32), uncovered
 
 
-def greedy_on_bits(key, packed, covered, max_neurons: int, dtype=jnp.float32, *,
-                   screen: bool | None = None):
+def greedy_on_bits(
+    key, packed, covered, max_neurons: int, dtype=jnp.float32, *, screen: bool | None = None
+):
     """Algorithm 2, lines 2-11, on packed threshold features (`threshold_bits`); exact.
     screen: skip the candidates line 6 would discard, found up front by an all-pairs subset
     test (same result; default: see SCREEN_MAX_WORDS)."""
     words, n_points = packed.shape
     if screen is None:
-        screen = (words <= SCREEN_MAX_WORDS and n_points <= SCREEN_MAX_POINTS
-                  if jax.default_backend() == "cpu" else
-                  n_points <= SCREEN_MAX_POINTS_ACCELERATOR)
+        screen = (
+            words <= SCREEN_MAX_WORDS and n_points <= SCREEN_MAX_POINTS
+            if jax.default_backend() == "cpu"
+            else n_points <= SCREEN_MAX_POINTS_ACCELERATOR
+        )
     viable = ~failing_candidates(packed, ~covered) if screen else None
-    return _greedy(key, lambda c: one_sided_distances(packed, c), covered, max_neurons, 0.0,
-                   jnp.iinfo(jnp.int32).max, dtype, viable)
+    return _greedy(
+        key,
+        lambda c: one_sided_distances(packed, c),
+        covered,
+        max_neurons,
+        0.0,
+        jnp.iinfo(jnp.int32).max,
+        dtype,
+        viable,
+    )
 
 
-def greedy_second_layer(key, H, covered, max_neurons: int, margin: float = 0.0, *,
-                        binary: bool = False):
+def greedy_second_layer(
+    key, H, covered, max_neurons: int, margin: float = 0.0, *, binary: bool = False
+):
     """Algorithm 2, lines 2-11, on the feature matrix H (n_points x width, nonnegative).
 
     covered: bool (n_points,), the class the neurons cover (jaxmem's +1 class); the rest is the
@@ -288,8 +320,10 @@ def greedy_second_layer(key, H, covered, max_neurons: int, margin: float = 0.0, 
 
     def distances(c):
         return jnp.matmul(H, (H[c] <= 0).astype(H.dtype), precision="highest")
-    return _greedy(key, distances, covered, max_neurons, margin,
-                   jnp.asarray(jnp.inf, H.dtype), H.dtype)
+
+    return _greedy(
+        key, distances, covered, max_neurons, margin, jnp.asarray(jnp.inf, H.dtype), H.dtype
+    )
 
 
 def _second_layer_fitter(X, W, b, activation: str, max_neurons: int):
@@ -327,11 +361,15 @@ def _second_layer(X, W, b, centers, thresholds, active, activation: str):
 
 
 def _scalars(info) -> dict:
-    return dict(ok=info["interpolated"], interpolated=info["interpolated"],
-                second_layer_width=info["second_layer_width"], uncovered=info["uncovered"],
-                candidates_tried=info["candidates_tried"],
-                paper_param_count=info["paper_param_count"],
-                first_layer_width=info["first_layer_width"])
+    return dict(
+        ok=info["interpolated"],
+        interpolated=info["interpolated"],
+        second_layer_width=info["second_layer_width"],
+        uncovered=info["uncovered"],
+        candidates_tried=info["candidates_tried"],
+        paper_param_count=info["paper_param_count"],
+        first_layer_width=info["first_layer_width"],
+    )
 
 
 def sweep_trial(key, X, y, **options) -> dict:
@@ -362,17 +400,34 @@ def _memory(n, d, itemsize, options):
 
 # The decorators below spell out host=False, so that **_OPTIONS can only fill `**options`
 # (the type checker would otherwise match its Option values against `host: bool`).
-_OPTIONS = dict(width=Option(100, positive_int("width")),
-                activation=Option("threshold", one_of("activation", ACTIVATIONS)),
-                max_bias=Option(1.0, nonnegative("max_bias"), traced=True))
+_OPTIONS = dict(
+    width=Option(100, positive_int("width")),
+    activation=Option("threshold", one_of("activation", ACTIVATIONS)),
+    max_bias=Option(1.0, nonnegative("max_bias"), traced=True),
+)
 
 
-@construction("genzel2023", citation="Dirksen, Finke, Genzel 2023, Alg. 2: random threshold "
-              "layer of width n, greedy second layer, OR; +-1 labels (+1 is covered)",
-              task="binary", trial=sweep_trial, memory=_memory, host=False,
-              example=dict(data="moons", axes=dict(n=40, width=32)), **_OPTIONS)
-def build(key, X, y, *, width: int, max_bias=1.0, activation: str = "threshold",
-          max_neurons: int | None = None):
+@construction(
+    "genzel2023",
+    citation="Dirksen, Finke, Genzel 2023, Alg. 2: random threshold "
+    "layer of width n, greedy second layer, OR; +-1 labels (+1 is covered)",
+    task="binary",
+    trial=sweep_trial,
+    memory=_memory,
+    host=False,
+    example=dict(data="moons", axes=dict(n=40, width=32)),
+    **_OPTIONS,
+)
+def build(
+    key,
+    X,
+    y,
+    *,
+    width: int,
+    max_bias=1.0,
+    activation: str = "threshold",
+    max_neurons: int | None = None,
+):
     """Algorithm 2's network for +-1 labels: d -> width -> k -> 1 (OR) -> 1 (the {0, 1} -> +-1
     label map 2s - 1; not a layer of the paper's network).
 
@@ -386,24 +441,35 @@ def build(key, X, y, *, width: int, max_bias=1.0, activation: str = "threshold",
       paper_param_count    n(d + 1) + k(n + 1) + (k + 1), the count of the paper's three layers
     """
     X, y = float_data(X, y, task="binary", allow_duplicates=True)
-    W, b, max_neurons, fit, k_order = _first_layer_and_fitter(key, X, width, max_bias,
-                                                              activation, max_neurons)
+    W, b, max_neurons, fit, k_order = _first_layer_and_fitter(
+        key, X, width, max_bias, activation, max_neurons
+    )
     dtype, d = X.dtype, X.shape[1]
     centers, thresholds, k, tries, uncovered = fit(k_order, y > 0)
     active = jnp.arange(max_neurons) < k
-    net = network.Network((
-        network.Layer(W.T, b, activation=activation),
-        _second_layer(X, W, b, centers, thresholds, active, activation),
-        network.Layer(jnp.ones((max_neurons, 1), dtype), jnp.zeros((1,), dtype),
-                      activation="threshold"),                    # OR: 1[sum_j z_j > 0]
-        network.Layer(jnp.full((1, 1), 2, dtype), jnp.full((1,), -1, dtype),
-                      activation="identity"),                     # {0, 1} -> {-1, +1}
-    ))
+    net = network.Network(
+        (
+            network.Layer(W.T, b, activation=activation),
+            _second_layer(X, W, b, centers, thresholds, active, activation),
+            network.Layer(
+                jnp.ones((max_neurons, 1), dtype), jnp.zeros((1,), dtype), activation="threshold"
+            ),  # OR: 1[sum_j z_j > 0]
+            network.Layer(
+                jnp.full((1, 1), 2, dtype), jnp.full((1,), -1, dtype), activation="identity"
+            ),  # {0, 1} -> {-1, +1}
+        )
+    )
     n_uncovered = jnp.sum(uncovered)
-    info = dict(interpolated=n_uncovered == 0, second_layer_width=k, uncovered=n_uncovered,
-                candidates_tried=tries, centers=centers, thresholds=thresholds,
-                paper_param_count=width * (d + 1) + k * (width + 1) + (k + 1),
-                first_layer_width=jnp.asarray(width))
+    info = dict(
+        interpolated=n_uncovered == 0,
+        second_layer_width=k,
+        uncovered=n_uncovered,
+        candidates_tried=tries,
+        centers=centers,
+        thresholds=thresholds,
+        paper_param_count=width * (d + 1) + k * (width + 1) + (k + 1),
+        first_layer_width=jnp.asarray(width),
+    )
     return net, info
 
 
@@ -413,20 +479,37 @@ def _check_classes(labels, num_classes):
     if is_traced(labels):
         return
     labels = np.asarray(labels)
-    if labels.ndim == 1 and labels.size and not np.issubdtype(labels.dtype, np.integer) \
-            and np.all(labels == np.round(labels)):
-        labels = labels.astype(np.int64)   # float class indices (0., 1., ...) are accepted
+    if (
+        labels.ndim == 1
+        and labels.size
+        and not np.issubdtype(labels.dtype, np.integer)
+        and np.all(labels == np.round(labels))
+    ):
+        labels = labels.astype(np.int64)  # float class indices (0., 1., ...) are accepted
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"labels must be a 1-D integer array of class indices; got shape "
-                         f"{labels.shape} and dtype {labels.dtype}")
+        raise ValueError(
+            f"labels must be a 1-D integer array of class indices; got shape "
+            f"{labels.shape} and dtype {labels.dtype}"
+        )
     bad = np.flatnonzero((labels < 0) | (labels >= num_classes))
     if bad.size:
-        raise ValueError(f"labels must lie in [0, {num_classes}); rows {bad[:5].tolist()} "
-                         f"have {labels[bad[:5]].tolist()}")
+        raise ValueError(
+            f"labels must lie in [0, {num_classes}); rows {bad[:5].tolist()} "
+            f"have {labels[bad[:5]].tolist()}"
+        )
 
 
-def fit_multiclass(key, X, labels, *, num_classes: int, width: int, max_bias=1.0,
-                   activation: str = "threshold", max_neurons: int | None = None):
+def fit_multiclass(
+    key,
+    X,
+    labels,
+    *,
+    num_classes: int,
+    width: int,
+    max_bias=1.0,
+    activation: str = "threshold",
+    max_neurons: int | None = None,
+):
     """The one-vs-rest extension (genzel2023.md §2.3, the authors' OneVsRestClassifier): one shared
     first layer, then Algorithm 2's greedy second layer once per class c with X- = class c
     and X+ = every other class. Returns (first layer (W, b), per-class centers, thresholds,
@@ -448,44 +531,82 @@ def fit_multiclass(key, X, labels, *, num_classes: int, width: int, max_bias=1.0
     if not is_traced(X):
         validate(X, allow_duplicates=True, check_duplicates=False)
     _check_classes(labels, num_classes)
-    W, b, max_neurons, fit, k_order = _first_layer_and_fitter(key, X, width, max_bias,
-                                                              activation, max_neurons)
+    W, b, max_neurons, fit, k_order = _first_layer_and_fitter(
+        key, X, width, max_bias, activation, max_neurons
+    )
     members = jnp.asarray(labels)[None, :] == jnp.arange(num_classes)[:, None]
     centers, thresholds, k, tries, uncovered = jax.vmap(lambda covered: fit(k_order, covered))(
-        members)
+        members
+    )
     n_uncovered = jnp.sum(uncovered)
-    info = dict(interpolated=n_uncovered == 0, second_layer_width=jnp.sum(k), class_widths=k,
-                uncovered=n_uncovered, candidates_tried=jnp.sum(tries),
-                paper_param_count=width * (X.shape[1] + 1) + jnp.sum(k * (width + 1) + k + 1),
-                first_layer_width=jnp.asarray(width))
+    info = dict(
+        interpolated=n_uncovered == 0,
+        second_layer_width=jnp.sum(k),
+        class_widths=k,
+        uncovered=n_uncovered,
+        candidates_tried=jnp.sum(tries),
+        paper_param_count=width * (X.shape[1] + 1) + jnp.sum(k * (width + 1) + k + 1),
+        first_layer_width=jnp.asarray(width),
+    )
     return (W, b), centers, thresholds, info
 
 
-@construction("genzel2023.multiclass", citation="Dirksen, Finke, Genzel 2023: one-vs-rest "
-              "with a shared first layer; class labels", task="multiclass",
-              trial=sweep_trial_multiclass, memory=_memory, host=False,
-              example=dict(data="digits", axes=dict(n=60, width=32)),
-              num_classes=Option(10, positive_int("num_classes")), **_OPTIONS)
-def build_multiclass(key, X, labels, *, num_classes: int, width: int, max_bias=1.0,
-                     activation: str = "threshold", max_neurons: int | None = None):
+@construction(
+    "genzel2023.multiclass",
+    citation="Dirksen, Finke, Genzel 2023: one-vs-rest with a shared first layer; class labels",
+    task="multiclass",
+    trial=sweep_trial_multiclass,
+    memory=_memory,
+    host=False,
+    example=dict(data="digits", axes=dict(n=60, width=32)),
+    num_classes=Option(10, positive_int("num_classes")),
+    **_OPTIONS,
+)
+def build_multiclass(
+    key,
+    X,
+    labels,
+    *,
+    num_classes: int,
+    width: int,
+    max_bias=1.0,
+    activation: str = "threshold",
+    max_neurons: int | None = None,
+):
     """`fit_multiclass` as a Network d -> width -> C * max_neurons -> C: output c is the OR of
     class c's neurons, so a covered point's output is the one-hot vector of its class (no
     neuron of class c fires outside class c) and an uncovered point's is all zeros; the
     prediction is the argmax. The second layer has C * max_neurons slots, so keep max_neurons
     small for large data (or use fit_multiclass, which never builds it)."""
     (W, b), centers, thresholds, info = fit_multiclass(
-        key, X, labels, num_classes=num_classes, width=width, max_bias=max_bias,
-        activation=activation, max_neurons=max_neurons)
+        key,
+        X,
+        labels,
+        num_classes=num_classes,
+        width=width,
+        max_bias=max_bias,
+        activation=activation,
+        max_neurons=max_neurons,
+    )
     dtype = W.dtype
     num_slots = centers.shape[1]
     active = (jnp.arange(num_slots)[None, :] < info["class_widths"][:, None]).reshape(-1)
     # Output c sums class c's slots: a block-diagonal 0/1 matrix (C * max_neurons, C).
     owner = jnp.repeat(jnp.arange(num_classes), num_slots)
     OR = (owner[:, None] == jnp.arange(num_classes)[None, :]).astype(dtype)
-    net = network.Network((
-        network.Layer(W.T, b, activation=activation),
-        _second_layer(jnp.asarray(X), W, b, centers.reshape(-1), thresholds.reshape(-1),
-                      active, activation),
-        network.Layer(OR, jnp.zeros((num_classes,), dtype), activation="threshold"),
-    ))
+    net = network.Network(
+        (
+            network.Layer(W.T, b, activation=activation),
+            _second_layer(
+                jnp.asarray(X),
+                W,
+                b,
+                centers.reshape(-1),
+                thresholds.reshape(-1),
+                active,
+                activation,
+            ),
+            network.Layer(OR, jnp.zeros((num_classes,), dtype), activation="threshold"),
+        )
+    )
     return net, info

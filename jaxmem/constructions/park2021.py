@@ -138,14 +138,13 @@ import numpy as np
 from jaxmem import exact
 from jaxmem.constructions.protocol import Option, boolean, construction, optional, positive_int
 
-DIRECTION_BITS = 30     # fractional bits of the rounded Gaussian direction (sublinear.md §2.10)
-MAX_DRAWS = 64          # projection draws before giving up (each passes with prob. > 1/2)
+DIRECTION_BITS = 30  # fractional bits of the rounded Gaussian direction (sublinear.md §2.10)
+MAX_DRAWS = 64  # projection draws before giving up (each passes with prob. > 1/2)
 PREDICTED_EXPONENT = 2 / 3
 # Threshold ramps have slope K = RAMP_SLOPE_FACTOR * q_max: every u is at least 1/(2 q) away from
 # the integers (q its group's size), so 2 is the smallest factor that keeps them exact. A smaller
 # value is the ablation the tests use to break the construction on purpose.
 RAMP_SLOPE_FACTOR = 2
-
 
 
 class HypothesisError(ValueError):
@@ -158,6 +157,7 @@ _U, _X, _OUT, _S, _P, _Q, _G, _A1, _A2, _A = range(10)
 
 
 # --- sizes -----------------------------------------------------------------------------------
+
 
 def stage3_width(label_bits: int) -> int:
     """Units of every stage-3 layer: u, register, output, s_k, P, Q, gate, two threshold
@@ -198,6 +198,7 @@ def _check_positive_int(name, v) -> int:
 
 
 # --- input checks ----------------------------------------------------------------------------
+
 
 def _rational(name: str, v):
     """An exact value (int or Fraction) from int / Fraction / float (a float at its exact
@@ -271,8 +272,10 @@ def _integer_labels(y, N: int) -> list[int]:
         if q is None:
             raise ValueError(f"y[{i}] is {v}: labels must be finite")
         if Fraction(q).denominator != 1:
-            raise ValueError(f"y[{i}] = {v} is not an integer: this construction stores integer "
-                             f"labels (e.g. -1 / +1, or classes 0..C-1)")
+            raise ValueError(
+                f"y[{i}] = {v} is not an integer: this construction stores integer "
+                f"labels (e.g. -1 / +1, or classes 0..C-1)"
+            )
         out.append(int(q))
     return out
 
@@ -288,15 +291,20 @@ def _generator(key) -> tuple[np.random.Generator, object]:
             raise ValueError(f"the seed must be >= 0; got {key}")
         return np.random.default_rng(int(key)), int(key)
     dtype = getattr(key, "dtype", None)
-    if dtype is not None and (jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
-                              or (dtype == np.uint32 and np.shape(key)[-1:] == (2,))):
-        seed = int(jax.random.randint(key, (), 0, 2 ** 31 - 1, dtype=jnp.int32))
+    if dtype is not None and (
+        jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
+        or (dtype == np.uint32 and np.shape(key)[-1:] == (2,))
+    ):
+        seed = int(jax.random.randint(key, (), 0, 2**31 - 1, dtype=jnp.int32))
         return np.random.default_rng(seed), seed
-    raise TypeError(f"key must be a JAX PRNG key, a non-negative int seed or a "
-                    f"numpy.random.Generator; got {type(key).__name__}")
+    raise TypeError(
+        f"key must be a JAX PRNG key, a non-negative int seed or a "
+        f"numpy.random.Generator; got {type(key).__name__}"
+    )
 
 
 # --- stage 1: projection ---------------------------------------------------------------------
+
 
 def _min_distance(rows: list[tuple[int, ...]], D: int) -> float:
     """min_{i != j} ||x_i - x_j||_2 in float64 (Gram form, in row blocks)."""
@@ -304,7 +312,7 @@ def _min_distance(rows: list[tuple[int, ...]], D: int) -> float:
     sq = np.einsum("ij,ij->i", Xf, Xf)
     best = np.inf
     for s in range(0, len(Xf), 512):
-        blk = sq[s:s + 512, None] + sq[None, :] - 2 * Xf[s:s + 512] @ Xf.T
+        blk = sq[s : s + 512, None] + sq[None, :] - 2 * Xf[s : s + 512] @ Xf.T
         idx = np.arange(s, min(s + 512, len(Xf)))
         blk[idx - s, idx] = np.inf
         best = min(best, float(np.min(blk)))
@@ -321,7 +329,7 @@ def _draw_direction(rng, rows, D, separation_test: bool, max_draws: int):
     N, d = len(rows), len(rows[0])
     delta = _min_distance(rows, D) if (separation_test and N > 1) else None
     for draw in range(1, max_draws + 1):
-        U = [int(v) for v in np.rint(rng.standard_normal(d) * 2.0 ** DIRECTION_BITS)]
+        U = [int(v) for v in np.rint(rng.standard_normal(d) * 2.0**DIRECTION_BITS)]
         if not any(U):
             continue
         P = _project(rows, U)
@@ -332,17 +340,20 @@ def _draw_direction(rng, rows, D, separation_test: bool, max_draws: int):
         if delta is not None:
             # Lemma 13 (Park et al., as quoted by Yu et al. Lemma B.2), T = 2 N^2, for the
             # direction u / ||u||; the projections here are P / (D 2^B).
-            norm_u = math.sqrt(sum(float(v) ** 2 for v in U)) / 2.0 ** DIRECTION_BITS
+            norm_u = math.sqrt(sum(float(v) ** 2 for v in U)) / 2.0**DIRECTION_BITS
             bound = norm_u * delta * math.sqrt(8 / (d * math.pi)) / (2 * N * N)
-            if min(gaps) / (D * 2.0 ** DIRECTION_BITS) < bound * (1 + 1e-9):
+            if min(gaps) / (D * 2.0**DIRECTION_BITS) < bound * (1 + 1e-9):
                 continue
         return U, P, draw, delta
-    raise RuntimeError(f"no projection direction out of {max_draws} draws gave distinct "
-                       f"projections{' passing the separation test' if delta else ''}; "
-                       f"each draw should pass with probability > 1/2")
+    raise RuntimeError(
+        f"no projection direction out of {max_draws} draws gave distinct "
+        f"projections{' passing the separation test' if delta else ''}; "
+        f"each draw should pass with probability > 1/2"
+    )
 
 
 # --- stage 2: grouping -----------------------------------------------------------------------
+
 
 def _greedy_groups(gaps: np.ndarray, table_size: int) -> list[tuple[int, int]]:
     """Runs [start, end) of the sorted points, from their consecutive gaps (float, each >= 1:
@@ -371,9 +382,10 @@ def _group_map(Z: list[int], s: int, e: int):
         return 1, Fraction(1, 2), [0]
     gmin = min(Z[k + 1] - Z[k] for k in range(s, e - 1))
     offs = [Z[k] - Z[s] for k in range(s, e)]
-    centers = sorted({(-o) % gmin for o in offs})           # -r_k mod 1, in units of 1/gmin
-    arcs = [(centers[(i + 1) % len(centers)] - centers[i]) % gmin or gmin
-            for i in range(len(centers))]
+    centers = sorted({(-o) % gmin for o in offs})  # -r_k mod 1, in units of 1/gmin
+    arcs = [
+        (centers[(i + 1) % len(centers)] - centers[i]) % gmin or gmin for i in range(len(centers))
+    ]
     i = max(range(len(arcs)), key=arcs.__getitem__)
     beta = (Fraction(2 * centers[i] + arcs[i], 2 * gmin)) % 1
     buckets = [math.floor(Fraction(o, gmin) + beta) for o in offs]
@@ -400,10 +412,12 @@ def _choose_table(gaps: np.ndarray, d: int, c: int, table_size):
         cost = predicted_param_count(d, len(groups), m, c)
         if best is None or cost < best[0]:
             best = (cost, m, groups)
+    assert best is not None  # _table_candidates always offers at least one size
     return best[1], best[2], best[0]
 
 
 # --- assembly --------------------------------------------------------------------------------
+
 
 def _zeros(n_in: int, n_out: int):
     return np.zeros((n_in, n_out), dtype=object), np.zeros(n_out, dtype=object)
@@ -424,25 +438,25 @@ def _stage2_layers(t_first, t_last, a, b, W):
         return t_last[j] + gap / 3, t_last[j] + 2 * gap / 3, gap / 3
 
     L, R, _ = step(0)
-    Wt, bs = _zeros(1, 5)                       # [t, u, W, P_1, Q_1]
+    Wt, bs = _zeros(1, 5)  # [t, u, W, P_1, Q_1]
     Wt[0, 0], Wt[0, 1], bs[1], bs[2] = 1, a[0], b[0], W[0]
     Wt[0, 3], bs[3], Wt[0, 4], bs[4] = 1, -L, 1, -R
     layers.append(exact.layer(Wt, bs, name="stage2[0]"))
-    for j in range(G - 1):                      # the gap between groups j and j+1
+    for j in range(G - 1):  # the gap between groups j and j+1
         L, R, Dl = step(j)
         da, db, dW = a[j + 1] - a[j], b[j + 1] - b[j], W[j + 1] - W[j]
         last = j == G - 2
         Wt, bs = _zeros(5, 2 if last else 5)
-        o = 0 if last else 1                    # output index of u ([u, W] or [t, u, W, ..])
-        Wt[1, o] = 1                            # u + da (R P - L Q)/D + db (P - Q)/D
+        o = 0 if last else 1  # output index of u ([u, W] or [t, u, W, ..])
+        Wt[1, o] = 1  # u + da (R P - L Q)/D + db (P - Q)/D
         Wt[3, o] = (da * R + db) / Dl
         Wt[4, o] = -(da * L + db) / Dl
-        Wt[2, o + 1] = 1                        # W + dW (P - Q)/D
+        Wt[2, o + 1] = 1  # W + dW (P - Q)/D
         Wt[3, o + 1] = Fraction(dW) / Dl
         Wt[4, o + 1] = -Fraction(dW) / Dl
         if not last:
             L2, R2, _ = step(j + 1)
-            Wt[0, 0] = 1                        # t
+            Wt[0, 0] = 1  # t
             Wt[0, 3], bs[3], Wt[0, 4], bs[4] = 1, -L2, 1, -R2
         layers.append(exact.layer(Wt, bs, name=f"stage2[{j + 1}]"))
     return layers
@@ -465,22 +479,22 @@ def _stage3_layers(m: int, c: int, K):
     P, Q on the remaining register; at a new bucket the gate of bucket k - 1; at the last bit
     of a bucket the threshold pair of s_{k+1}."""
     w3 = stage3_width(c)
-    big = 2 ** c
-    label = {_P: 1, _Q: -1, **({_A: 2} if c > 1 else {})}   # l = 2a + P - Q after the last bit
+    big = 2**c
+    label = {_P: 1, _Q: -1, **({_A: 2} if c > 1 else {})}  # l = 2a + P - Q after the last bit
     layers = []
     for k in range(m):
         for i in range(c):
             e = c * (m - k) - i - 1
             first = k == 0 and i == 0
             Wt, bs = _zeros(2 if first else w3, w3)
-            if first:                            # the input is stage 2's [u, W]
+            if first:  # the input is stage 2's [u, W]
                 u, x = {0: 1}, {1: 1}
-                _put(Wt, bs, _S, {}, 1)          # s_0 = 1{u >= 0} = 1
+                _put(Wt, bs, _S, {}, 1)  # s_0 = 1{u >= 0} = 1
             else:
-                pe = e + 1                       # the bit the previous layer extracted
-                u, x = {_U: 1}, {_X: 1, _P: -2 ** pe, _Q: 2 ** pe}
+                pe = e + 1  # the bit the previous layer extracted
+                u, x = {_U: 1}, {_X: 1, _P: -(2**pe), _Q: 2**pe}
                 _put(Wt, bs, _OUT, {_OUT: 1, _G: 1})
-                if i == 0:                       # a new bucket: s_k = A1 - A2, gate k - 1
+                if i == 0:  # a new bucket: s_k = A1 - A2, gate k - 1
                     _put(Wt, bs, _S, {_A1: 1, _A2: -1})
                     # G_{k-1} = relu(l + 2^c (s_{k-1} - s_k) - 2^c)
                     _put(Wt, bs, _G, {**label, _S: big, _A1: -big, _A2: big}, -big)
@@ -489,9 +503,9 @@ def _stage3_layers(m: int, c: int, K):
                     _put(Wt, bs, _A, label)
             _put(Wt, bs, _U, u)
             _put(Wt, bs, _X, x)
-            _put(Wt, bs, _P, x, -(2 ** e) + 1)
-            _put(Wt, bs, _Q, x, -(2 ** e))
-            if i == c - 1 and k < m - 1:         # s_{k+1} = 1{u >= k + 1}
+            _put(Wt, bs, _P, x, -(2**e) + 1)
+            _put(Wt, bs, _Q, x, -(2**e))
+            if i == c - 1 and k < m - 1:  # s_{k+1} = 1{u >= k + 1}
                 _put(Wt, bs, _A1, {r: K * v for r, v in u.items()}, -K * (k + 1) + 1)
                 _put(Wt, bs, _A2, {r: K * v for r, v in u.items()}, -K * (k + 1))
             layers.append(exact.layer(Wt, bs, name=f"stage3[{k}, {i}]"))
@@ -505,9 +519,11 @@ def _stage3_layers(m: int, c: int, K):
 
 def sizes_ok(info: dict) -> bool:
     """The built depth, widths and dense parameter count equal the formulas."""
-    return (info["param_count"] == info["predicted_param_count"]
-            and info["depth"] == info["predicted_depth"]
-            and info["widths"] == info["predicted_widths"])
+    return (
+        info["param_count"] == info["predicted_param_count"]
+        and info["depth"] == info["predicted_depth"]
+        and info["widths"] == info["predicted_widths"]
+    )
 
 
 def measure(net: exact.ExactNetwork, info: dict, X, y, denominator: int | None = None) -> dict:
@@ -523,53 +539,111 @@ def measure(net: exact.ExactNetwork, info: dict, X, y, denominator: int | None =
     err = float(np.max(np.abs(fl - np.asarray(labels, float))))
     sizes = sizes_ok(info)
     return dict(
-        ok=memo and sizes, memorizes=memo, sizes_ok=sizes,
+        ok=memo and sizes,
+        memorizes=memo,
+        sizes_ok=sizes,
         fit_fraction=float(np.mean(hits)),
-        param_count=int(info["param_count"]), nonzero_param_count=int(info["nonzero_param_count"]),
+        param_count=int(info["param_count"]),
+        nonzero_param_count=int(info["nonzero_param_count"]),
         predicted_param_count=int(info["predicted_param_count"]),
-        depth=int(info["depth"]), width=int(info["width"]), groups=int(info["groups"]),
-        buckets=int(info["table_size"]), max_group_size=int(info["max_group_size"]),
-        label_bits=int(info["label_bits"]), register_bits=int(info["register_bits"]),
-        max_weight_bits=int(info["max_weight_bits"]), draws=int(info["draws"]),
-        n_points=int(info["n_points"]), min_margin=float(info["min_margin"]),
-        float64_max_error=err, float64_ok=bool(np.isfinite(err) and err < 0.5))
+        depth=int(info["depth"]),
+        width=int(info["width"]),
+        groups=int(info["groups"]),
+        buckets=int(info["table_size"]),
+        max_group_size=int(info["max_group_size"]),
+        label_bits=int(info["label_bits"]),
+        register_bits=int(info["register_bits"]),
+        max_weight_bits=int(info["max_weight_bits"]),
+        draws=int(info["draws"]),
+        n_points=int(info["n_points"]),
+        min_margin=float(info["min_margin"]),
+        float64_max_error=err,
+        float64_ok=bool(np.isfinite(err) and err < 0.5),
+    )
 
 
 # The record of a dataset no function memorizes: the same fields, nothing measured.
-_INVALID = dict(ok=False, memorizes=False, sizes_ok=False, fit_fraction=math.nan, param_count=0,
-                nonzero_param_count=0, predicted_param_count=0, depth=0, width=0, groups=0,
-                buckets=0, max_group_size=0, label_bits=0, register_bits=0,
-                max_weight_bits=0, draws=0, n_points=0, min_margin=math.nan,
-                float64_max_error=math.nan, float64_ok=False)
+_INVALID = dict(
+    ok=False,
+    memorizes=False,
+    sizes_ok=False,
+    fit_fraction=math.nan,
+    param_count=0,
+    nonzero_param_count=0,
+    predicted_param_count=0,
+    depth=0,
+    width=0,
+    groups=0,
+    buckets=0,
+    max_group_size=0,
+    label_bits=0,
+    register_bits=0,
+    max_weight_bits=0,
+    draws=0,
+    n_points=0,
+    min_margin=math.nan,
+    float64_max_error=math.nan,
+    float64_ok=False,
+)
 
 
-def sweep_trial(key, X, y, *, table_size: int | None = None, separation_test: bool = True,
-                max_draws: int = MAX_DRAWS) -> dict:
+def sweep_trial(
+    key,
+    X,
+    y,
+    *,
+    table_size: int | None = None,
+    separation_test: bool = True,
+    max_draws: int = MAX_DRAWS,
+) -> dict:
     """One swept dataset (host): build from `key` on X (floats taken exactly) and `measure`.
     valid = False (and ok = False) where two equal rows carry different labels; build_seed is
     the NumPy seed the key gave (build(build_seed, X, y) rebuilds the network); buckets is the
     table size built (the option table_size, or the count-minimizing one)."""
     X, y = np.asarray(X), np.asarray(y)
     try:
-        net, info = build(key, X, y, table_size=table_size, separation_test=separation_test,
-                          max_draws=max_draws)
+        net, info = build(
+            key, X, y, table_size=table_size, separation_test=separation_test, max_draws=max_draws
+        )
     except HypothesisError:
         return dict(_INVALID, valid=False, undecided=False, redecided=False, build_seed=-1)
-    return dict(measure(net, info, X, y), valid=True, undecided=False, redecided=False,
-                build_seed=info["seed"])
+    return dict(
+        measure(net, info, X, y),
+        valid=True,
+        undecided=False,
+        redecided=False,
+        build_seed=info["seed"],
+    )
 
 
-@construction("park2021", citation="Park et al. 2021 (M2 of Yu et al. 2024), reconstructed as "
-              "PLYS-R: O(N^(2/3)) parameters, width 9, f(x_i) = y_i exactly",
-              task="binary", host=True, trial=sweep_trial,
-              example=dict(data="cube", labels="sign", axes=dict(n=40, d=3)),
-              table_size=Option(None, optional(positive_int("table_size")),
-                                doc="buckets per group (default: the count-minimizing one)"),
-              separation_test=Option(True, boolean("separation_test"),
-                                     doc="redraw directions failing Lemma 13's bound"),
-              max_draws=Option(MAX_DRAWS, positive_int("max_draws")))
-def build(key, X, y, *, table_size: int | None = None, denominator: int | None = None,
-          separation_test: bool = True, max_draws: int = MAX_DRAWS):
+@construction(
+    "park2021",
+    citation="Park et al. 2021 (M2 of Yu et al. 2024), reconstructed as "
+    "PLYS-R: O(N^(2/3)) parameters, width 9, f(x_i) = y_i exactly",
+    task="binary",
+    host=True,
+    trial=sweep_trial,
+    example=dict(data="cube", labels="sign", axes=dict(n=40, d=3)),
+    table_size=Option(
+        None,
+        optional(positive_int("table_size")),
+        doc="buckets per group (default: the count-minimizing one)",
+    ),
+    separation_test=Option(
+        True, boolean("separation_test"), doc="redraw directions failing Lemma 13's bound"
+    ),
+    max_draws=Option(MAX_DRAWS, positive_int("max_draws")),
+)
+def build(
+    key,
+    X,
+    y,
+    *,
+    table_size: int | None = None,
+    denominator: int | None = None,
+    separation_test: bool = True,
+    max_draws: int = MAX_DRAWS,
+):
     """PLYS-R (module docstring): an exact ReLU network f with f(x_i) = y_i for every row.
 
     key: a JAX PRNG key, an int seed or a numpy.random.Generator (the projection direction's
@@ -587,26 +661,30 @@ def build(key, X, y, *, table_size: int | None = None, denominator: int | None =
         D = _check_positive_int("denominator", denominator)
         A = np.asarray(X)
         if A.dtype.kind not in "iu" and A.dtype != object:
-            raise TypeError(f"with a denominator, X must hold integers (numerators); got "
-                            f"dtype {A.dtype}")
+            raise TypeError(
+                f"with a denominator, X must hold integers (numerators); got dtype {A.dtype}"
+            )
         rows, one = _integer_rows(A)
         if one != 1:
-            raise TypeError("with a denominator, X must hold integers (numerators); got "
-                            "fractional entries")
+            raise TypeError(
+                "with a denominator, X must hold integers (numerators); got fractional entries"
+            )
     labels = _integer_labels(y, len(rows))
     if table_size is not None:
         _check_positive_int("table_size", table_size)
     _check_positive_int("max_draws", max_draws)
     n_rows = len(rows)
-    first = {}
+    first: dict[tuple, int] = {}
     keep = []
     for i, (r, lab) in enumerate(zip(rows, labels)):
         if r in first:
             j = first[r]
             if labels[j] != lab:
-                raise HypothesisError(f"rows {j} and {i} of X are equal but their labels "
-                                      f"differ ({labels[j]} vs {lab}): no function "
-                                      f"memorizes them")
+                raise HypothesisError(
+                    f"rows {j} and {i} of X are equal but their labels "
+                    f"differ ({labels[j]} vs {lab}): no function "
+                    f"memorizes them"
+                )
             continue
         first[r] = i
         keep.append(i)
@@ -622,7 +700,7 @@ def build(key, X, y, *, table_size: int | None = None, denominator: int | None =
     U, P, draws, delta = _draw_direction(rng, rows, D, separation_test, max_draws)
     order = sorted(range(N), key=P.__getitem__)
     p_min = P[order[0]]
-    Z = [P[i] - p_min for i in order]                 # sorted integer offsets, Z[0] = 0
+    Z = [P[i] - p_min for i in order]  # sorted integer offsets, Z[0] = 0
     g = min((b - a for a, b in zip(Z, Z[1:])), default=1)
     gaps = np.array([float(Fraction(b - a, g)) for a, b in zip(Z, Z[1:])], dtype=np.float64)
 
@@ -639,7 +717,7 @@ def build(key, X, y, *, table_size: int | None = None, denominator: int | None =
         tf = Fraction(Z[s], g) + 1
         t_first.append(tf)
         t_last.append(Fraction(Z[e - 1], g) + 1)
-        a.append(Fraction(g, gmin))                   # u = (t - t_first) g / gmin + beta
+        a.append(Fraction(g, gmin))  # u = (t - t_first) g / gmin + beta
         b.append(beta - Fraction(g, gmin) * tf)
         reg = 0
         for k, bk in zip(range(s, e), buckets):
@@ -654,8 +732,7 @@ def build(key, X, y, *, table_size: int | None = None, denominator: int | None =
     layers += _stage2_layers(t_first, t_last, a, b, W)
     layers += _stage3_layers(m, c, K)
     out_w = np.array([[g_y], [g_y]], dtype=object)
-    layers.append(exact.layer(out_w, np.array([y_min], dtype=object), "identity",
-                              name="output"))
+    layers.append(exact.layer(out_w, np.array([y_min], dtype=object), "identity", name="output"))
     net = exact.make(layers)
 
     G = len(groups)
@@ -663,19 +740,35 @@ def build(key, X, y, *, table_size: int | None = None, denominator: int | None =
     info = dict(
         valid=True,
         construction="PLYS-R (reconstruction; see jaxmem.constructions.park2021)",
-        n_points=N, n_input_rows=n_rows, d=d,
-        label_min=y_min, label_step=g_y, label_bits=c, classes=len(set(labels)),
-        seed=seed, draws=draws, direction=U, direction_bits=DIRECTION_BITS,
-        min_distance=delta, separation_test=separation_test,
-        input_denominator=D, min_projected_gap=Fraction(g, D * 2 ** DIRECTION_BITS),
-        groups=G, group_sizes=sizes, max_group_size=q_max, table_size=m,
-        table_size_target=m_target, ramp_slope=K,
-        min_margin=min(margins), register_bits=c * m,
+        n_points=N,
+        n_input_rows=n_rows,
+        d=d,
+        label_min=y_min,
+        label_step=g_y,
+        label_bits=c,
+        classes=len(set(labels)),
+        seed=seed,
+        draws=draws,
+        direction=U,
+        direction_bits=DIRECTION_BITS,
+        min_distance=delta,
+        separation_test=separation_test,
+        input_denominator=D,
+        min_projected_gap=Fraction(g, D * 2**DIRECTION_BITS),
+        groups=G,
+        group_sizes=sizes,
+        max_group_size=q_max,
+        table_size=m,
+        table_size_target=m_target,
+        ramp_slope=K,
+        min_margin=min(margins),
+        register_bits=c * m,
         max_register_bit_length=max(w.bit_length() for w in W),
         param_count=exact.param_count(net),
         predicted_param_count=predicted_param_count(d, G, m, c),
         nonzero_param_count=nonzero_param_count(net),
-        depth=len(net.layers), predicted_depth=predicted_depth(G, m, c),
+        depth=len(net.layers),
+        predicted_depth=predicted_depth(G, m, c),
         widths=[lay.n_out for lay in net.layers[:-1]],
         predicted_widths=predicted_widths(G, m, c),
         width=max(lay.n_out for lay in net.layers[:-1]),
@@ -692,6 +785,19 @@ to_network = exact.to_network
 nonzero_param_count = exact.nonzero_param_count
 
 
-__all__ = ["DIRECTION_BITS", "HypothesisError", "PREDICTED_EXPONENT", "apply_float", "build",
-           "measure", "nonzero_param_count", "predicted_depth", "predicted_param_count",
-           "predicted_widths", "sizes_ok", "stage3_width", "sweep_trial", "to_network"]
+__all__ = [
+    "DIRECTION_BITS",
+    "HypothesisError",
+    "PREDICTED_EXPONENT",
+    "apply_float",
+    "build",
+    "measure",
+    "nonzero_param_count",
+    "predicted_depth",
+    "predicted_param_count",
+    "predicted_widths",
+    "sizes_ok",
+    "stage3_width",
+    "sweep_trial",
+    "to_network",
+]

@@ -28,15 +28,23 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import sys
-from typing import Any, Callable, Protocol, runtime_checkable
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
 
-from jaxmem.options import (  # noqa: F401 (re-exported: a plugin imports them from here)
-    Option, boolean, in_open_interval, nonnegative, nonnegative_int, one_of, optional,
-    positive_int)
+from jaxmem.options import (
+    Option,
+    boolean,
+    in_open_interval,
+    nonnegative,
+    nonnegative_int,
+    one_of,
+    optional,
+    positive_int,
+)
 from jaxmem.registry import PluginError, Registry
 
 STANDARD_INFO = ("valid", "param_count", "nonzero_param_count")
-TASKS = ("real", "binary", "multiclass")   # labels a construction fits: real or +-1, +-1, classes
+TASKS = ("real", "binary", "multiclass")  # labels a construction fits: real or +-1, +-1, classes
 
 
 @runtime_checkable
@@ -51,7 +59,7 @@ class Construction:
     name: str
     build: Callable
     citation: str = ""
-    options: dict = dataclasses.field(default_factory=dict)    # name -> Option
+    options: dict = dataclasses.field(default_factory=dict)  # name -> Option
     task: str = "real"
     host: bool = False
     # (key, X, y, **options) -> dict of scalars: a construction's own measurements in place of
@@ -67,12 +75,15 @@ class Construction:
 
     def __post_init__(self):
         if self.task not in TASKS:
-            raise PluginError(f"construction {self.name}: task must be one of {TASKS}; "
-                              f"got {self.task!r}")
+            raise PluginError(
+                f"construction {self.name}: task must be one of {TASKS}; got {self.task!r}"
+            )
         for option_name, option in self.options.items():
             if not isinstance(option, Option):
-                raise PluginError(f"construction {self.name}: option {option_name} must be "
-                                  f"an Option(default, check, traced=...)")
+                raise PluginError(
+                    f"construction {self.name}: option {option_name} must be "
+                    f"an Option(default, check, traced=...)"
+                )
 
     @property
     def static(self) -> dict:
@@ -92,18 +103,37 @@ class Construction:
 CONSTRUCTIONS: Registry[Construction] = Registry("construction", lambda c: c.name)
 
 
-def construction(name: str, *, citation: str = "", task: str = "real", host: bool = False,
-                 trial: Callable | None = None, memory: Callable | None = None,
-                 example: dict | None = None, **options: Option) -> Callable[[Callable], Callable]:
+def construction(
+    name: str,
+    *,
+    citation: str = "",
+    task: str = "real",
+    host: bool = False,
+    trial: Callable | None = None,
+    memory: Callable | None = None,
+    example: dict | None = None,
+    **options: Option,
+) -> Callable[[Callable], Callable]:
     """Decorator: registers the builder as construction `name` with its options; returns the
     builder unchanged (it stays a plain function, callable as before)."""
+
     def decorate(build: Callable) -> Callable:
-        entry = Construction(name=name, build=build, citation=citation, options=options,
-                             task=task, host=host, trial=trial, memory=memory, example=example)
+        entry = Construction(
+            name=name,
+            build=build,
+            citation=citation,
+            options=options,
+            task=task,
+            host=host,
+            trial=trial,
+            memory=memory,
+            example=example,
+        )
         CONSTRUCTIONS.add(entry, origin=sys._getframe(1).f_globals.get("__name__"))
         # a function attribute, read back by `resolve`: Callable cannot declare one
         build.construction = entry  # type: ignore[attr-defined]
         return build
+
     return decorate
 
 
@@ -114,8 +144,10 @@ def resolve(name: str) -> Construction:
     if name in CONSTRUCTIONS:
         return CONSTRUCTIONS.get(name)
     if ":" not in name:
-        raise KeyError(f"unknown construction {name!r}; known: "
-                       f"{', '.join(CONSTRUCTIONS.names())} (or package.module:function)")
+        raise KeyError(
+            f"unknown construction {name!r}; known: "
+            f"{', '.join(CONSTRUCTIONS.names())} (or package.module:function)"
+        )
     module_name, _, attribute = name.partition(":")
     try:
         module = importlib.import_module(module_name)
@@ -127,8 +159,9 @@ def resolve(name: str) -> Construction:
     entry = getattr(build, "construction", None)
     if isinstance(entry, Construction):
         return entry
-    return CONSTRUCTIONS.add(Construction(name=name, build=build, citation=name),
-                             origin=module_name)
+    return CONSTRUCTIONS.add(
+        Construction(name=name, build=build, citation=name), origin=module_name
+    )
 
 
 def standard_info(net, info: dict) -> dict:
@@ -136,10 +169,11 @@ def standard_info(net, info: dict) -> dict:
     and the parameter counts of a net that can count them (jaxmem.network.Network, an exact
     network, or a net with `param_count()` / `nonzero_param_count()` methods)."""
     from jaxmem import exact, network
+
     out = dict(info)
     out.setdefault("valid", True)
     if "param_count" not in out or "nonzero_param_count" not in out:
-        counts: tuple[Any, Any] | None   # jax.Array counts, or ints for an exact network
+        counts: tuple[Any, Any] | None  # jax.Array counts, or ints for an exact network
         if isinstance(net, network.Network):
             counts = network.param_count(net), network.nonzero_param_count(net)
         elif isinstance(net, exact.ExactNetwork):
@@ -154,7 +188,21 @@ def standard_info(net, info: dict) -> dict:
     return out
 
 
-__all__ = ["CONSTRUCTIONS", "Construction", "Net", "Option", "STANDARD_INFO", "TASKS",
-           "boolean", "construction", "in_open_interval", "nonnegative", "nonnegative_int",
-           "one_of", "optional",
-           "positive_int", "resolve", "standard_info"]
+__all__ = [
+    "CONSTRUCTIONS",
+    "Construction",
+    "Net",
+    "Option",
+    "STANDARD_INFO",
+    "TASKS",
+    "boolean",
+    "construction",
+    "in_open_interval",
+    "nonnegative",
+    "nonnegative_int",
+    "one_of",
+    "optional",
+    "positive_int",
+    "resolve",
+    "standard_info",
+]

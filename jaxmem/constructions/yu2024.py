@@ -56,10 +56,10 @@ from jaxmem.constructions.protocol import Option, construction, in_open_interval
 from jaxmem.data.validate import is_traced, validate
 
 _HIGHEST = jax.lax.Precision.HIGHEST
-SPLIT = 0.51             # the paper's 0.51 / 0.49 (App. H.2)
-MARGIN_FRACTION = 0.01   # r = 0.01 min ||x_i - x_j||^2 over opposite pairs (App. H.2)
-CANDIDATES = 16          # units per test point the pruned path evaluates exactly
-BLOCK_BYTES = 64 * 2 ** 20  # working memory of one block of test points
+SPLIT = 0.51  # the paper's 0.51 / 0.49 (App. H.2)
+MARGIN_FRACTION = 0.01  # r = 0.01 min ||x_i - x_j||^2 over opposite pairs (App. H.2)
+CANDIDATES = 16  # units per test point the pruned path evaluates exactly
+BLOCK_BYTES = 64 * 2**20  # working memory of one block of test points
 METHODS = ("pruned", "full")
 
 
@@ -78,7 +78,7 @@ class M1:
     sq_norms: jax.Array
     offsets: jax.Array
     margin_r: jax.Array
-    split: jax.Array = SPLIT
+    split: jax.Array | float = SPLIT
 
     def apply(self, T, **options):
         return apply(self, T, **options)
@@ -93,13 +93,16 @@ class M1:
 
 
 jax.tree_util.register_dataclass(
-    M1, data_fields=["X", "y", "sq_norms", "offsets", "margin_r", "split"], meta_fields=[])
+    M1, data_fields=["X", "y", "sq_norms", "offsets", "margin_r", "split"], meta_fields=[]
+)
 
 
 def _check_split(split):
     if not is_traced(split) and not 0 < split < 1:
-        raise ValueError(f"split must lie in (0, 1): the hyperplane passes through "
-                         f"split x_i + (1 - split) x_j; got {split}")
+        raise ValueError(
+            f"split must lie in (0, 1): the hyperplane passes through "
+            f"split x_i + (1 - split) x_j; got {split}"
+        )
 
 
 def param_counts(n_pos: int, n_neg: int, n: int) -> dict:
@@ -119,9 +122,13 @@ def param_counts(n_pos: int, n_neg: int, n: int) -> dict:
 def _size_formulas(n_pos, n_neg, n):
     """`param_counts` for Python ints or (traced) integer arrays alike."""
     pairs, points = 2 * n_pos * n_neg, n_pos + n_neg
-    return dict(pair_units=pairs, point_units=points, depth=3,
-                dense_param_count=pairs * (n + 1) + points * (pairs + 1) + points + 1,
-                sparse_param_count=pairs * (n + 2) + 2 * points + 1)
+    return dict(
+        pair_units=pairs,
+        point_units=points,
+        depth=3,
+        dense_param_count=pairs * (n + 1) + points * (pairs + 1) + points + 1,
+        sparse_param_count=pairs * (n + 2) + 2 * points + 1,
+    )
 
 
 def _count_dtype():
@@ -149,10 +156,12 @@ def _equal_opposite_coordinates(X, y):
     pos = y > 0
 
     def per_coordinate(column):
-        others = jnp.sort(jnp.where(pos, jnp.inf, column))       # label -1 values, then inf
-        equal = (jnp.searchsorted(others, column, side="right")
-                 - jnp.searchsorted(others, column, side="left"))
+        others = jnp.sort(jnp.where(pos, jnp.inf, column))  # label -1 values, then inf
+        equal = jnp.searchsorted(others, column, side="right") - jnp.searchsorted(
+            others, column, side="left"
+        )
         return jnp.sum(jnp.where(pos, equal, 0), dtype=_count_dtype())
+
     return 2 * jnp.sum(jax.vmap(per_coordinate)(X.T))
 
 
@@ -177,7 +186,7 @@ def _opposite(y):
 def _memory(n, d, itemsize, options):
     # The Gram matrix, c_ij and the distances (N x N each), and one block of the training
     # points' evaluation (at most BLOCK_BYTES per branch; under vmap every branch runs).
-    return 4 * itemsize * (n * d + 4 * n * n + n) + 3 * min(BLOCK_BYTES, itemsize * n ** 3)
+    return 4 * itemsize * (n * d + 4 * n * n + n) + 3 * min(BLOCK_BYTES, itemsize * n**3)
 
 
 def sweep_trial(key, X, y, *, split=SPLIT) -> dict:
@@ -194,27 +203,41 @@ def sweep_trial(key, X, y, *, split=SPLIT) -> dict:
     tm = _margins(m1, F)
     bm = boundary_margins(m1)
     valid = jnp.asarray(info["valid"])
-    return dict(ok=valid & jnp.all(right), valid=valid,
-                sign_accuracy=jnp.mean(right.astype(X.dtype)),
-                margins_ok=jnp.all(tm["ok"]),
-                min_margin_over_r=jnp.min(tm["margin_over_r"]),
-                boundary_ok=jnp.all(bm["ok"]),
-                margin_r=info["margin_r"],
-                min_opposite_sq_distance=info["min_opposite_sq_distance"],
-                n_pos=info["n_pos"], n_neg=info["n_neg"],
-                param_count=info["param_count"],
-                nonzero_param_count=info["nonzero_param_count"],
-                paper_param_count=info["paper_param_count"],
-                hidden_units=info["hidden_units"], depth=jnp.asarray(3))
+    return dict(
+        ok=valid & jnp.all(right),
+        valid=valid,
+        sign_accuracy=jnp.mean(right.astype(X.dtype)),
+        margins_ok=jnp.all(tm["ok"]),
+        min_margin_over_r=jnp.min(tm["margin_over_r"]),
+        boundary_ok=jnp.all(bm["ok"]),
+        margin_r=info["margin_r"],
+        min_opposite_sq_distance=info["min_opposite_sq_distance"],
+        n_pos=info["n_pos"],
+        n_neg=info["n_neg"],
+        param_count=info["param_count"],
+        nonzero_param_count=info["nonzero_param_count"],
+        paper_param_count=info["paper_param_count"],
+        hidden_units=info["hidden_units"],
+        depth=jnp.asarray(3),
+    )
 
 
-@construction("yu2024.m1", citation="Yu, Gao, Zhang, Miao 2024, Thm 7.3 (App. H.2-H.5): M1, "
-              "2 N+ N- + N ReLU units, memorizes +-1 labels",
-              task="binary", trial=sweep_trial, memory=_memory,
-              example=dict(data="cube", axes=dict(n=12, d=3, split=[0.51, 0.75])),
-              split=Option(SPLIT, in_open_interval(
-                  "split", 0, 1, "(the hyperplane passes through split x_i + (1 - split) x_j)"),
-                  traced=True))
+@construction(
+    "yu2024.m1",
+    citation="Yu, Gao, Zhang, Miao 2024, Thm 7.3 (App. H.2-H.5): M1, "
+    "2 N+ N- + N ReLU units, memorizes +-1 labels",
+    task="binary",
+    trial=sweep_trial,
+    memory=_memory,
+    example=dict(data="cube", axes=dict(n=12, d=3, split=[0.51, 0.75])),
+    split=Option(
+        SPLIT,
+        in_open_interval(
+            "split", 0, 1, "(the hyperplane passes through split x_i + (1 - split) x_j)"
+        ),
+        traced=True,
+    ),
+)
 def build(key, X, y, *, split=SPLIT):
     """M1 for the training set (X, y): (net, info). Deterministic; `key` is unused (the
     common `build(key, X, y)` signature). Labels +-1, both classes present, no point with
@@ -245,18 +268,26 @@ def build(key, X, y, *, split=SPLIT):
     n_pos, n_neg = _class_sizes(y)
     m1 = M1(X=X, y=y, sq_norms=s, offsets=offsets, margin_r=r, split=split)
     sizes = _size_formulas(n_pos, n_neg, X.shape[1])
-    info = dict(margin_r=r, min_opposite_sq_distance=min_sq, n_pos=n_pos, n_neg=n_neg,
-                valid=(n_pos > 0) & (n_neg > 0) & (min_sq > 0) & jnp.isfinite(min_sq),
-                param_count=sizes["dense_param_count"],
-                nonzero_param_count=nonzero_param_count(m1),
-                paper_param_count=sizes["sparse_param_count"],
-                hidden_units=sizes["pair_units"] + sizes["point_units"])
+    info = dict(
+        margin_r=r,
+        min_opposite_sq_distance=min_sq,
+        n_pos=n_pos,
+        n_neg=n_neg,
+        valid=(n_pos > 0) & (n_neg > 0) & (min_sq > 0) & jnp.isfinite(min_sq),
+        param_count=sizes["dense_param_count"],
+        nonzero_param_count=nonzero_param_count(m1),
+        paper_param_count=sizes["sparse_param_count"],
+        hidden_units=sizes["pair_units"] + sizes["point_units"],
+    )
     if not is_traced(y, X):
-        exact = param_counts(int(n_pos), int(n_neg), X.shape[1])   # Python ints: no overflow
-        info.update(exact, param_count=exact["dense_param_count"],
-                    nonzero_param_count=int(info["nonzero_param_count"]),
-                    paper_param_count=exact["sparse_param_count"],
-                    hidden_units=exact["pair_units"] + exact["point_units"])
+        exact = param_counts(int(n_pos), int(n_neg), X.shape[1])  # Python ints: no overflow
+        info.update(
+            exact,
+            param_count=exact["dense_param_count"],
+            nonzero_param_count=int(info["nonzero_param_count"]),
+            paper_param_count=exact["sparse_param_count"],
+            hidden_units=exact["pair_units"] + exact["point_units"],
+        )
     return m1, info
 
 
@@ -267,9 +298,9 @@ def build(key, X, y, *, split=SPLIT):
 def _full_block(m1: M1, g):
     """Every unit of the network for a block of test points, from their cross-Gram rows g
     (B, N): S_ij = g_i - g_j - c_ij, then the two ReLU layers. Work B N^2."""
-    pre = m1.offsets[None] - g[:, :, None] + g[:, None, :]          # -S_ij, (B, N, N)
+    pre = m1.offsets[None] - g[:, :, None] + g[:, None, :]  # -S_ij, (B, N, N)
     a = jnp.where(_opposite(m1.y)[None], jnp.maximum(pre, 0), 0)
-    units = jnp.maximum(m1.margin_r - jnp.sum(a, axis=-1), 0)        # F1, (B, N)
+    units = jnp.maximum(m1.margin_r - jnp.sum(a, axis=-1), 0)  # F1, (B, N)
     return units
 
 
@@ -305,10 +336,10 @@ def _pruned_block(m1: M1, g, passing, count, candidates: int):
     """F1 of the (at most `candidates`) units that pass the test, found without sorting; a
     point is certified when no more than `candidates` pass. Work O(candidates N) per point."""
     K = min(candidates, m1.y.shape[0])
-    idx = jax.vmap(lambda p: jnp.nonzero(p, size=K, fill_value=0)[0])(passing)   # (B, K)
+    idx = jax.vmap(lambda p: jnp.nonzero(p, size=K, fill_value=0)[0])(passing)  # (B, K)
     keep = jnp.arange(K)[None, :] < count[:, None]
-    g_cand = jnp.take_along_axis(g, idx, axis=1)                      # (B, K)
-    pre = m1.offsets[idx] - g_cand[..., None] + g[:, None, :]         # -S_ij, (B, K, N)
+    g_cand = jnp.take_along_axis(g, idx, axis=1)  # (B, K)
+    pre = m1.offsets[idx] - g_cand[..., None] + g[:, None, :]  # -S_ij, (B, K, N)
     opposite = m1.y[idx][..., None] != m1.y[None, None, :]
     a = jnp.where(opposite, jnp.maximum(pre, 0), 0)
     units = jnp.where(keep, jnp.maximum(m1.margin_r - jnp.sum(a, axis=-1), 0), 0)
@@ -326,8 +357,8 @@ def _cells_block(m1: M1, g, d, is_real):
     pos = m1.y > 0
     rows = jnp.arange(B)
 
-    def cell_test(i):           # u_i(t) == 0 for the chosen i of every test point
-        pre = m1.offsets[i] - g[rows, i][:, None] + g                 # -S_ij(t), (B, N)
+    def cell_test(i):  # u_i(t) == 0 for the chosen i of every test point
+        pre = m1.offsets[i] - g[rows, i][:, None] + g  # -S_ij(t), (B, N)
         a = jnp.where(m1.y[i][:, None] != m1.y[None, :], jnp.maximum(pre, 0), 0)
         return jnp.sum(a, axis=-1) == 0
 
@@ -343,7 +374,7 @@ def _cells_block(m1: M1, g, d, is_real):
     out = jnp.where(in_pos, m1.margin_r, jnp.where(in_neg, -m1.margin_r, 0)).astype(g.dtype)
     need = ~decided & is_real
     count = jnp.sum(need)
-    band = jnp.nonzero(need, size=B, fill_value=0)[0]                 # band points first
+    band = jnp.nonzero(need, size=B, fill_value=0)[0]  # band points first
     K = 8 * CANDIDATES
     C = int(max(1, min(B, BLOCK_BYTES // (K * g.shape[1] * g.dtype.itemsize))))
     chunks = -(-B // C)
@@ -361,13 +392,15 @@ def _cells_block(m1: M1, g, d, is_real):
         units, labels, ok = _pruned_block(m1, g_c, passing, n_pass, K)
 
         def exact(units, labels):
-            return (jnp.sum(units * labels, axis=-1),
-                    jnp.any(units == m1.margin_r, axis=-1))
+            return (jnp.sum(units * labels, axis=-1), jnp.any(units == m1.margin_r, axis=-1))
 
         F_c, cell_c = jax.lax.cond(
-            jnp.all(ok | ~live), lambda _: exact(units, labels),
-            lambda _: exact(_full_block_chunked(m1, g_c), m1.y[None]), None)
-        target = jnp.where(live, idx, B)                              # B: dropped
+            jnp.all(ok | ~live),
+            lambda _: exact(units, labels),
+            lambda _: exact(_full_block_chunked(m1, g_c), m1.y[None]),
+            None,
+        )
+        target = jnp.where(live, idx, B)  # B: dropped
         return F.at[target].set(F_c, mode="drop"), cell.at[target].set(cell_c, mode="drop")
 
     # A dynamic trip count: blocks with no band point do no band work (under vmap over
@@ -377,8 +410,7 @@ def _cells_block(m1: M1, g, d, is_real):
 
 
 def _block_size(N: int, n: int, method: str, candidates: int, itemsize: int) -> int:
-    per_point = n + {"full": N * N, "pruned": 8 * candidates * N + 4 * N,
-                     "cells": 6 * N}[method]
+    per_point = n + {"full": N * N, "pruned": 8 * candidates * N + 4 * N, "cells": 6 * N}[method]
     return int(max(1, min(4096, BLOCK_BYTES // (per_point * itemsize))))
 
 
@@ -390,8 +422,10 @@ def _evaluate_blocks(m1: M1, T, method: str, candidates: int, block_size):
         raise ValueError(f"candidates must be a positive int; got {candidates!r}")
     T = jnp.asarray(T, m1.X.dtype)
     if T.ndim != 2 or T.shape[1] != m1.X.shape[1]:
-        raise ValueError(f"T must have shape (points, {m1.X.shape[1]}) to match the training "
-                         f"points; got shape {T.shape}")
+        raise ValueError(
+            f"T must have shape (points, {m1.X.shape[1]}) to match the training "
+            f"points; got shape {T.shape}"
+        )
     if not is_traced(T):
         bad = ~np.isfinite(np.asarray(T))
         if bad.any():
@@ -415,7 +449,7 @@ def _evaluate_core(m1: M1, T, method: str, candidates: int, B: int):
 
     def one_block(args):
         t, is_real = args
-        g = jnp.matmul(t, m1.X.T, precision=_HIGHEST)                 # (B, N)
+        g = jnp.matmul(t, m1.X.T, precision=_HIGHEST)  # (B, N)
         d = jnp.sum(t * t, axis=-1, keepdims=True) - 2 * g + m1.sq_norms[None]
         nn_label = m1.y[jnp.argmin(d, axis=-1)]
         if method == "cells":
@@ -434,27 +468,36 @@ def _evaluate_core(m1: M1, T, method: str, candidates: int, B: int):
         def small(_):
             return exact(*_pruned_block(m1, g, passing, count, candidates)[:2])
 
-        def large(_):   # a few crowded points: 8x the candidates before the N^2 path
+        def large(_):  # a few crowded points: 8x the candidates before the N^2 path
             units, labels, ok = _pruned_block(m1, g, passing, count, 8 * candidates)
-            return jax.lax.cond(jnp.all(ok | ~is_real), lambda _: exact(units, labels),
-                                lambda _: exact(_full_block_chunked(m1, g), m1.y[None]),
-                                None)
+            return jax.lax.cond(
+                jnp.all(ok | ~is_real),
+                lambda _: exact(units, labels),
+                lambda _: exact(_full_block_chunked(m1, g), m1.y[None]),
+                None,
+            )
 
         # Unbatched, these are real branches: the costlier paths run only for blocks holding
         # an uncertified point. Under vmap over datasets every branch runs (still exact).
         out, in_cell = jax.lax.cond(jnp.all(cert), small, large, None)
         return out, nn_label, in_cell, cert
 
-    if method == "cells":   # (out, in_cell, cert, nn_label): reorder to the common tuple
+    if method == "cells":  # (out, in_cell, cert, nn_label): reorder to the common tuple
         out, in_cell, cert, nn_label = jax.lax.map(one_block, (Tb, real))
     else:
         out, nn_label, in_cell, cert = jax.lax.map(one_block, (Tb, real))
-    flat = lambda a: a.reshape(-1)[:points]  # noqa: E731
+    flat = lambda a: a.reshape(-1)[:points]
     return flat(out), flat(nn_label), flat(in_cell), flat(cert)
 
 
-def apply(m1: M1, T, *, method: str = "pruned", candidates: int = CANDIDATES,
-          block_size: int | None = None) -> jax.Array:
+def apply(
+    m1: M1,
+    T,
+    *,
+    method: str = "pruned",
+    candidates: int = CANDIDATES,
+    block_size: int | None = None,
+) -> jax.Array:
     """F(t) for every row of T, shape (points,), evaluated implicitly.
 
     method="pruned" (default): exact, O(N n + K N) per point for K = `candidates`; a block of
@@ -466,8 +509,16 @@ def apply(m1: M1, T, *, method: str = "pruned", candidates: int = CANDIDATES,
     return _evaluate_blocks(m1, T, method, candidates, block_size)[0]
 
 
-def evaluate(m1: M1, T, yT, *, valid=None, method: str = "cells",
-             candidates: int = CANDIDATES, block_size: int | None = None) -> dict:
+def evaluate(
+    m1: M1,
+    T,
+    yT,
+    *,
+    valid=None,
+    method: str = "cells",
+    candidates: int = CANDIDATES,
+    block_size: int | None = None,
+) -> dict:
     """Accuracy of M1 on labelled test points, next to 1-nearest-neighbour on the same
     training set. An output of exactly 0 (the band between cells) counts as an error.
 
@@ -490,22 +541,30 @@ def evaluate(m1: M1, T, yT, *, valid=None, method: str = "cells",
             raise ValueError(f"valid must have yT's shape {yT.shape}; got {valid.shape}")
         bad = np.flatnonzero(np.asarray(valid) & (np.abs(np.asarray(yT)) != 1))
         if bad.size:
-            raise ValueError(f"test labels must be -1 or +1; row {bad[0]} is "
-                             f"{np.asarray(yT)[bad[0]]} ({bad.size} such rows)")
+            raise ValueError(
+                f"test labels must be -1 or +1; row {bad[0]} is "
+                f"{np.asarray(yT)[bad[0]]} ({bad.size} such rows)"
+            )
     out, nn_label, in_cell, cert = _evaluate_blocks(m1, T, method, candidates, block_size)
     if yT.shape != out.shape:
         raise ValueError(f"yT must have one label per row of T, shape {out.shape}; got {yT.shape}")
     pred = jnp.sign(out)
     agree = jnp.where(in_cell & valid, pred == nn_label, True)
     count = jnp.maximum(jnp.sum(valid), 1).astype(m1.X.dtype)
-    mean = lambda a: jnp.sum(a & valid, dtype=m1.X.dtype) / count  # noqa: E731
-    return dict(accuracy=mean(pred == yT), tie_fraction=mean(out == 0),
-                nn_accuracy=mean(nn_label == yT), in_cell_fraction=mean(in_cell),
-                agree_with_nn_in_cells=jnp.all(agree), certified_fraction=mean(cert))
+    mean = lambda a: jnp.sum(a & valid, dtype=m1.X.dtype) / count
+    return dict(
+        accuracy=mean(pred == yT),
+        tie_fraction=mean(out == 0),
+        nn_accuracy=mean(nn_label == yT),
+        in_cell_fraction=mean(in_cell),
+        agree_with_nn_in_cells=jnp.all(agree),
+        certified_fraction=mean(cert),
+    )
 
 
-def training_margins(m1: M1, *, method: str = "pruned", candidates: int = CANDIDATES,
-                     block_size: int | None = None) -> dict:
+def training_margins(
+    m1: M1, *, method: str = "pruned", candidates: int = CANDIDATES, block_size: int | None = None
+) -> dict:
     """y_i F(x_i) / r for every training point, which the construction puts in [1, N_{y_i}]
     (F1_i(x_i) = r, units of the other label are 0, units of the same label in [0, r]), and
     the rounding allowance of that check: a sum of N_{y_i} terms in [0, r] loses at most
@@ -543,8 +602,8 @@ def cell_boundary_points(m1: M1):
     s_at_i = gram[rows, rows] - gram[rows, j] - m1.offsets[rows, j]
     t = s_at_i / sq_dist[rows, j]
     P = X + t[:, None] * (X[j] - X)
-    g = jnp.matmul(P, X.T, precision=_HIGHEST)                        # <p_i, x_k>, (N, N)
-    S_all = g[rows, rows][:, None] - g - m1.offsets                  # S_ik(p_i)
+    g = jnp.matmul(P, X.T, precision=_HIGHEST)  # <p_i, x_k>, (N, N)
+    S_all = g[rows, rows][:, None] - g - m1.offsets  # S_ik(p_i)
     room = 1e3 * jnp.finfo(X.dtype).eps * (jnp.max(s) + 1)
     others = opposite & (rows[None, :] != j[:, None])
     inside = jnp.all(jnp.where(others, S_all >= room, True), axis=1)
@@ -568,30 +627,36 @@ def materialize(m1: M1) -> network.Network:
     """M1 as an explicit three-layer `Network` (host-side; small N only: the first layer has
     2 N+ N- units of n + 1 parameters). Units are ordered pair (i, j) by i, then j."""
     if is_traced(m1.X):
-        raise ValueError("materialize needs concrete arrays (it is not jittable: the layer "
-                         "sizes depend on the labels)")
+        raise ValueError(
+            "materialize needs concrete arrays (it is not jittable: the layer "
+            "sizes depend on the labels)"
+        )
     X = np.asarray(m1.X)
     y = np.asarray(m1.y)
     N, n = X.shape
-    i_idx, j_idx = np.nonzero(y[:, None] != y[None, :])              # row-major: by i, then j
+    i_idx, j_idx = np.nonzero(y[:, None] != y[None, :])  # row-major: by i, then j
     M = len(i_idx)
-    if M * (n + N) > 2 ** 28:
-        raise ValueError(f"materializing M1 needs {M} first-layer units x {n + N} weights; "
-                         f"use the implicit `apply` for N = {N}")
+    if M * (n + N) > 2**28:
+        raise ValueError(
+            f"materializing M1 needs {M} first-layer units x {n + N} weights; "
+            f"use the implicit `apply` for N = {N}"
+        )
     dtype = m1.X.dtype
-    W1 = -(X[i_idx] - X[j_idx]).T                                     # (n, M): relu(-S_ij)
+    W1 = -(X[i_idx] - X[j_idx]).T  # (n, M): relu(-S_ij)
     b1 = np.asarray(m1.offsets)[i_idx, j_idx]
     W2 = np.zeros((M, N))
     W2[np.arange(M), i_idx] = -1.0
     b2 = np.full(N, float(m1.margin_r))
     W3 = y[:, None].astype(float)
     b3 = np.zeros(1)
-    cast = lambda a: jnp.asarray(a, dtype)  # noqa: E731
-    return network.make([
-        network.Layer(cast(W1), cast(b1), activation="relu"),
-        network.Layer(cast(W2), cast(b2), activation="relu"),
-        network.Layer(cast(W3), cast(b3), activation="identity"),
-    ])
+    cast = lambda a: jnp.asarray(a, dtype)
+    return network.make(
+        [
+            network.Layer(cast(W1), cast(b1), activation="relu"),
+            network.Layer(cast(W2), cast(b2), activation="relu"),
+            network.Layer(cast(W3), cast(b3), activation="identity"),
+        ]
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -608,14 +673,13 @@ class ProjectionMemorizer:
     other label's mass. App. E encodes the label whose mass is >= 1/2 (WLOG y = 1 there);
     here, the more frequent training label."""
 
-    direction: jax.Array     # (n,)
-    encoded: jax.Array       # (N,) projections of the encoded label's points; +inf elsewhere
-    tolerance: jax.Array     # ()
-    label: jax.Array         # () the encoded label, +1 or -1
+    direction: jax.Array  # (n,)
+    encoded: jax.Array  # (N,) projections of the encoded label's points; +inf elsewhere
+    tolerance: jax.Array  # ()
+    label: jax.Array  # () the encoded label, +1 or -1
 
     def apply(self, T):
-        proj = jnp.matmul(jnp.asarray(T, self.direction.dtype), self.direction,
-                          precision=_HIGHEST)
+        proj = jnp.matmul(jnp.asarray(T, self.direction.dtype), self.direction, precision=_HIGHEST)
         near = jnp.min(jnp.abs(proj[:, None] - self.encoded[None, :]), axis=1)
         return jnp.where(near <= self.tolerance, self.label, -self.label).astype(proj.dtype)
 
@@ -627,8 +691,8 @@ class ProjectionMemorizer:
 
 
 jax.tree_util.register_dataclass(
-    ProjectionMemorizer, data_fields=["direction", "encoded", "tolerance", "label"],
-    meta_fields=[])
+    ProjectionMemorizer, data_fields=["direction", "encoded", "tolerance", "label"], meta_fields=[]
+)
 
 
 def projection_param_count(encoded_points, n):
@@ -656,18 +720,27 @@ def materialize_projection(net: ProjectionMemorizer) -> network.Network:
     slots = e.shape[0]
     K = jnp.sum(active).astype(dtype)
     mask2 = jnp.concatenate([active, active])
-    return network.Network((
-        network.Layer(net.direction[:, None], jnp.zeros((1,), dtype), activation="identity"),
-        network.Layer(jnp.concatenate([-jnp.ones((1, slots), dtype),
-                                       jnp.ones((1, slots), dtype)], axis=1),
-                      jnp.where(mask2, jnp.concatenate([e - net.tolerance,
-                                                        -e - net.tolerance]), 0),
-                      mask2, activation="threshold"),
-        network.Layer(jnp.where(mask2, -1, 0).astype(dtype)[:, None], K[None],
-                      activation="threshold"),
-        network.Layer((2 * net.label)[None, None].astype(dtype),
-                      (-net.label)[None].astype(dtype), activation="identity"),
-    ))
+    return network.Network(
+        (
+            network.Layer(net.direction[:, None], jnp.zeros((1,), dtype), activation="identity"),
+            network.Layer(
+                jnp.concatenate(
+                    [-jnp.ones((1, slots), dtype), jnp.ones((1, slots), dtype)], axis=1
+                ),
+                jnp.where(mask2, jnp.concatenate([e - net.tolerance, -e - net.tolerance]), 0),
+                mask2,
+                activation="threshold",
+            ),
+            network.Layer(
+                jnp.where(mask2, -1, 0).astype(dtype)[:, None], K[None], activation="threshold"
+            ),
+            network.Layer(
+                (2 * net.label)[None, None].astype(dtype),
+                (-net.label)[None].astype(dtype),
+                activation="identity",
+            ),
+        )
+    )
 
 
 def adversarial_trial(key, X, y, *, tries: int = 8) -> dict:
@@ -685,14 +758,20 @@ def adversarial_trial(key, X, y, *, tries: int = 8) -> dict:
     proj = jnp.matmul(X, net.direction, precision=_HIGHEST)
     span = jnp.max(proj) - jnp.min(proj)
     covered = 2 * info["encoded_points"] * net.tolerance
-    return dict(ok=valid & jnp.all(right), valid=valid,
-                sign_accuracy=jnp.mean(right.astype(X.dtype)),
-                encoded_fraction=jnp.where(span > 0, jnp.minimum(covered / span, 1), 1),
-                min_gap=info["min_gap"], tolerance=net.tolerance,
-                encoded_label=info["encoded_label"], encoded_points=info["encoded_points"],
-                param_count=info["param_count"],
-                nonzero_param_count=info["nonzero_param_count"],
-                hidden_units=info["hidden_units"], depth=jnp.asarray(4))
+    return dict(
+        ok=valid & jnp.all(right),
+        valid=valid,
+        sign_accuracy=jnp.mean(right.astype(X.dtype)),
+        encoded_fraction=jnp.where(span > 0, jnp.minimum(covered / span, 1), 1),
+        min_gap=info["min_gap"],
+        tolerance=net.tolerance,
+        encoded_label=info["encoded_label"],
+        encoded_points=info["encoded_points"],
+        param_count=info["param_count"],
+        nonzero_param_count=info["nonzero_param_count"],
+        hidden_units=info["hidden_units"],
+        depth=jnp.asarray(4),
+    )
 
 
 def _adversarial_memory(n, d, itemsize, options):
@@ -700,12 +779,17 @@ def _adversarial_memory(n, d, itemsize, options):
     return 4 * itemsize * (n * d + n * n * (options["tries"] + 1) + n)
 
 
-@construction("yu2024.thm5_3", citation="Yu, Gao, Zhang, Miao 2024, Thm 5.3 (App. E): a "
-              "memorizer through one projection that labels fresh points wrongly (its "
-              "function, as a threshold network of n + 6K + 4 parameters)",
-              task="binary", trial=adversarial_trial, memory=_adversarial_memory,
-              example=dict(data="slabs", axes=dict(n=16, d=3, tries=[1, 8])),
-              tries=Option(8, positive_int("tries")))
+@construction(
+    "yu2024.thm5_3",
+    citation="Yu, Gao, Zhang, Miao 2024, Thm 5.3 (App. E): a "
+    "memorizer through one projection that labels fresh points wrongly (its "
+    "function, as a threshold network of n + 6K + 4 parameters)",
+    task="binary",
+    trial=adversarial_trial,
+    memory=_adversarial_memory,
+    example=dict(data="slabs", axes=dict(n=16, d=3, tries=[1, 8])),
+    tries=Option(8, positive_int("tries")),
+)
 def build_adversarial(key, X, y, *, tries: int = 8):
     """Theorem 5.3's memorizer as the function it computes (yu2024.md §3.3): a random unit
     direction (the best of `tries` by the smallest opposite-label projection gap, as Lemma
@@ -723,29 +807,54 @@ def build_adversarial(key, X, y, *, tries: int = 8):
     y = jnp.asarray(y, X.dtype)
     dirs = jax.random.normal(key, (tries, X.shape[1]), X.dtype)
     dirs = dirs / jnp.linalg.norm(dirs, axis=1, keepdims=True)
-    proj = jnp.matmul(X, dirs.T, precision=_HIGHEST)                  # (N, tries)
+    proj = jnp.matmul(X, dirs.T, precision=_HIGHEST)  # (N, tries)
     opposite = _opposite(y)
-    gaps = jnp.min(jnp.where(opposite[..., None], jnp.abs(proj[:, None] - proj[None, :]),
-                             jnp.inf), axis=(0, 1))
+    gaps = jnp.min(
+        jnp.where(opposite[..., None], jnp.abs(proj[:, None] - proj[None, :]), jnp.inf), axis=(0, 1)
+    )
     best = jnp.argmax(gaps)
     gap = gaps[best]
     label = jnp.where(jnp.sum(y > 0) >= jnp.sum(y < 0), 1.0, -1.0).astype(X.dtype)
-    net = ProjectionMemorizer(direction=dirs[best],
-                              encoded=jnp.where(y == label, proj[:, best], jnp.inf),
-                              tolerance=gap / 3, label=label)
+    net = ProjectionMemorizer(
+        direction=dirs[best],
+        encoded=jnp.where(y == label, proj[:, best], jnp.inf),
+        tolerance=gap / 3,
+        label=label,
+    )
     K = jnp.sum(y == label, dtype=_count_dtype())
     explicit = materialize_projection(net)
-    info = dict(min_gap=gap, encoded_label=label, encoded_points=K,
-                # gap = inf without opposite pairs (one label): nothing to separate
-                valid=(gap > 0) & jnp.isfinite(gap),
-                param_count=network.param_count(explicit).astype(_count_dtype()),
-                nonzero_param_count=network.nonzero_param_count(explicit).astype(_count_dtype()),
-                hidden_units=2 * K + 2)
+    info = dict(
+        min_gap=gap,
+        encoded_label=label,
+        encoded_points=K,
+        # gap = inf without opposite pairs (one label): nothing to separate
+        valid=(gap > 0) & jnp.isfinite(gap),
+        param_count=network.param_count(explicit).astype(_count_dtype()),
+        nonzero_param_count=network.nonzero_param_count(explicit).astype(_count_dtype()),
+        hidden_units=2 * K + 2,
+    )
     return net, info
 
 
-__all__ = ["CANDIDATES", "M1", "METHODS", "ProjectionMemorizer", "SPLIT", "adversarial_trial",
-           "apply", "boundary_margins", "build", "build_adversarial", "cell_boundary_points",
-           "evaluate", "materialize", "materialize_projection", "nonzero_param_count",
-           "param_count", "param_counts", "projection_param_count", "sweep_trial",
-           "training_margins"]
+__all__ = [
+    "CANDIDATES",
+    "M1",
+    "METHODS",
+    "ProjectionMemorizer",
+    "SPLIT",
+    "adversarial_trial",
+    "apply",
+    "boundary_margins",
+    "build",
+    "build_adversarial",
+    "cell_boundary_points",
+    "evaluate",
+    "materialize",
+    "materialize_projection",
+    "nonzero_param_count",
+    "param_count",
+    "param_counts",
+    "projection_param_count",
+    "sweep_trial",
+    "training_margins",
+]

@@ -93,8 +93,8 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterable, Sequence
 from fractions import Fraction
-from typing import Iterable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -103,13 +103,13 @@ import numpy as np
 from jaxmem import exact
 from jaxmem.constructions.protocol import Option, boolean, construction
 
-CLAUSE_WIDTH = 6                  # literals per clause: reversible 6-SAT (Definition 6.6)
-BETA = Fraction(11, 30)           # beta = 1.1 * 1 / 3 (App. G.4)
-AXIS_STEP = Fraction(1, 3)        # positives at beta +- e_i / 3
+CLAUSE_WIDTH = 6  # literals per clause: reversible 6-SAT (Definition 6.6)
+BETA = Fraction(11, 30)  # beta = 1.1 * 1 / 3 (App. G.4)
+AXIS_STEP = Fraction(1, 3)  # positives at beta +- e_i / 3
 NEGATIVE_STEP = Fraction(11, 30)  # negatives at beta +- 1.1 e_i / 3
-CLAUSE_STEP = Fraction(1, 12)     # clause points at beta + Q_i / 12
-SEPARATION = Fraction(1, 30)      # D(phi) is in D(n, 1/30)
-MAX_BRUTE_FORCE_VARIABLES = 16    # 2^16 assignments: brute force beyond this is refused
+CLAUSE_STEP = Fraction(1, 12)  # clause points at beta + Q_i / 12
+SEPARATION = Fraction(1, 30)  # D(phi) is in D(n, 1/30)
+MAX_BRUTE_FORCE_VARIABLES = 16  # 2^16 assignments: brute force beyond this is refused
 
 Clause = tuple[int, ...]
 Formula = tuple[Clause, ...]
@@ -123,20 +123,23 @@ def check_formula(formula: Iterable[Sequence[int]], n: int) -> Formula:
     """The formula as a tuple of clauses, each sorted by variable; raises ValueError naming the
     first bad clause (not six literals, a literal 0 or beyond x_n, a repeated variable)."""
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < CLAUSE_WIDTH:
-        raise ValueError(f"n must be an integer >= {CLAUSE_WIDTH} (six distinct variables per "
-                         f"clause); got {n!r}")
+        raise ValueError(
+            f"n must be an integer >= {CLAUSE_WIDTH} (six distinct variables per clause); got {n!r}"
+        )
     out = []
     for i, clause in enumerate(formula):
         lits = tuple(int(v) for v in clause)
         if len(lits) != CLAUSE_WIDTH:
-            raise ValueError(f"clause {i} {lits} has {len(lits)} literals; 6-SAT needs "
-                             f"{CLAUSE_WIDTH}")
+            raise ValueError(
+                f"clause {i} {lits} has {len(lits)} literals; 6-SAT needs {CLAUSE_WIDTH}"
+            )
         for v in lits:
             if v == 0 or abs(v) > n:
                 raise ValueError(f"clause {i} {lits}: literal {v} is not one of +-1..+-{n}")
         if len({abs(v) for v in lits}) != CLAUSE_WIDTH:
-            raise ValueError(f"clause {i} {lits} repeats a variable; Q_i needs six distinct "
-                             f"variables")
+            raise ValueError(
+                f"clause {i} {lits} repeats a variable; Q_i needs six distinct variables"
+            )
         out.append(tuple(sorted(lits, key=abs)))
     return tuple(out)
 
@@ -147,8 +150,7 @@ def _check_assignment(s, n: int) -> np.ndarray:
         raise ValueError(f"assignment must have shape ({n},); got {arr.shape}")
     if not np.all((arr == 1) | (arr == -1)):
         bad = int(np.flatnonzero((arr != 1) & (arr != -1))[0])
-        raise ValueError(f"assignment entries must be +1 / -1; entry {bad} is "
-                         f"{arr[bad].item()!r}")
+        raise ValueError(f"assignment entries must be +1 / -1; entry {bad} is {arr[bad].item()!r}")
     return arr.astype(np.int64)
 
 
@@ -200,14 +202,14 @@ def all_assignments(n: int) -> np.ndarray:
     so row 0 is all-true."""
     if not 1 <= n <= MAX_BRUTE_FORCE_VARIABLES:
         raise ValueError(f"brute force needs 1 <= n <= {MAX_BRUTE_FORCE_VARIABLES}; got n = {n}")
-    bits = (np.arange(2 ** n)[:, None] >> np.arange(n)[None, :]) & 1
+    bits = (np.arange(2**n)[:, None] >> np.arange(n)[None, :]) & 1
     return (1 - 2 * bits).astype(np.int64)
 
 
 def _satisfied_rows(formula: Formula, n: int, S: np.ndarray) -> np.ndarray:
     ok = np.ones(len(S), bool)
     idx, sign = _literals(formula)
-    for i in range(len(formula)):                 # one clause at a time: O(2^n) memory
+    for i in range(len(formula)):  # one clause at a time: O(2^n) memory
         ok &= np.any(S[:, idx[i]] == sign[i], axis=1)
     return ok
 
@@ -250,8 +252,10 @@ def formula_from_draw(s, variables, patterns, *, complement_closed: bool = True)
     V = np.asarray(variables, dtype=np.int64)
     P = np.asarray(patterns, dtype=np.int64)
     if V.ndim != 2 or V.shape[1] != CLAUSE_WIDTH or P.shape != (V.shape[0],):
-        raise ValueError(f"variables must be (clauses, {CLAUSE_WIDTH}) and patterns (clauses,); "
-                         f"got {V.shape} and {P.shape}")
+        raise ValueError(
+            f"variables must be (clauses, {CLAUSE_WIDTH}) and patterns (clauses,); "
+            f"got {V.shape} and {P.shape}"
+        )
     bits = (P[:, None] >> np.arange(CLAUSE_WIDTH)[None, :]) & 1
     signs = np.where(bits == 1, s[V], -s[V])
     clauses = [tuple(int(v) for v in row) for row in signs * (V + 1)]
@@ -261,18 +265,18 @@ def formula_from_draw(s, variables, patterns, *, complement_closed: bool = True)
     return tuple(dict.fromkeys(f))
 
 
-NAE_PATTERNS = (1, 2 ** CLAUSE_WIDTH - 1)  # [lo, hi): not all literals false, not all true
-SAT_PATTERNS = (1, 2 ** CLAUSE_WIDTH)      # [lo, hi): satisfied by s (all-true allowed)
+NAE_PATTERNS = (1, 2**CLAUSE_WIDTH - 1)  # [lo, hi): not all literals false, not all true
+SAT_PATTERNS = (1, 2**CLAUSE_WIDTH)  # [lo, hi): satisfied by s (all-true allowed)
 
 
-def random_planted_formula(rng: np.random.Generator, n: int, pairs: int, *,
-                           reversible: bool = True) -> tuple[Formula, np.ndarray]:
+def random_planted_formula(
+    rng: np.random.Generator, n: int, pairs: int, *, reversible: bool = True
+) -> tuple[Formula, np.ndarray]:
     """(phi, s): a random formula with a planted solution s. reversible=True: `pairs` clauses
     NAE under s, each with its negation (complement-closed, so reversible, s a solution);
     False: 2 pairs clauses merely satisfied by s (all-true clauses allowed), no negations."""
     if n < CLAUSE_WIDTH or pairs < 0:
-        raise ValueError(f"need n >= {CLAUSE_WIDTH} and pairs >= 0; got n = {n}, "
-                         f"pairs = {pairs}")
+        raise ValueError(f"need n >= {CLAUSE_WIDTH} and pairs >= 0; got n = {n}, pairs = {pairs}")
     s = rng.choice(np.array([-1, 1]), size=n)
     count = pairs if reversible else 2 * pairs
     variables = np.argsort(rng.random((count, n)), axis=1)[:, :CLAUSE_WIDTH]
@@ -287,8 +291,10 @@ def unsatisfiable_formula(n: int, variables: Sequence[int] = (1, 2, 3, 4, 5, 6))
     clause removes 2^(n-k) of the 2^n assignments, so no unsatisfiable 6-CNF has fewer than 64
     clauses."""
     vs = [int(v) for v in variables]
-    clauses = [tuple(sg * v for sg, v in zip(signs, vs))
-               for signs in itertools.product((1, -1), repeat=CLAUSE_WIDTH)]
+    clauses = [
+        tuple(sg * v for sg, v in zip(signs, vs))
+        for signs in itertools.product((1, -1), repeat=CLAUSE_WIDTH)
+    ]
     return check_formula(clauses, n)
 
 
@@ -316,8 +322,10 @@ def clause_vectors(formula: Formula, n: int) -> np.ndarray:
 
 def _as_fraction(name: str, v) -> Fraction:
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer, Fraction, str)):
-        raise TypeError(f"{name} must be an int, a Fraction or a string such as '11/30'; got "
-                        f"{type(v).__name__} {v!r} (floats are not exact)")
+        raise TypeError(
+            f"{name} must be an int, a Fraction or a string such as '11/30'; got "
+            f"{type(v).__name__} {v!r} (floats are not exact)"
+        )
     return Fraction(v) if not isinstance(v, np.integer) else Fraction(int(v))
 
 
@@ -328,12 +336,13 @@ def dataset(formula: Formula, n: int, beta=BETA) -> tuple[np.ndarray, np.ndarray
     (every coordinate; the paper's 1.1/3 by default)."""
     beta = _as_fraction("beta", beta)
     Q = clause_vectors(formula, n)
-    X = np.full((4 * n + len(Q), n), beta, dtype=object)     # Fractions are immutable: shared
+    X = np.full((4 * n + len(Q), n), beta, dtype=object)  # Fractions are immutable: shared
     diag = np.arange(n)
-    for block, value in enumerate((beta + AXIS_STEP, beta + NEGATIVE_STEP, beta - AXIS_STEP,
-                                   beta - NEGATIVE_STEP)):
+    for block, value in enumerate(
+        (beta + AXIS_STEP, beta + NEGATIVE_STEP, beta - AXIS_STEP, beta - NEGATIVE_STEP)
+    ):
         X[block * n + diag, diag] = value
-    clause_rows = X[4 * n:]
+    clause_rows = X[4 * n :]
     clause_rows[Q == 1] = beta + CLAUSE_STEP
     clause_rows[Q == -1] = beta - CLAUSE_STEP
     y = np.concatenate([np.tile(np.repeat([1, -1], n), 2), np.ones(len(Q), np.int64)])
@@ -353,7 +362,7 @@ def min_opposite_sq_distance(X, y) -> tuple[Fraction, tuple[int, int]]:
     if len(pos) == 0 or len(neg) == 0:
         raise ValueError("both labels are needed for an opposite-label distance")
     Z, den = exact.common_denominator(X)
-    D = ((Z[pos][:, None, :] - Z[neg][None, :, :]) ** 2).sum(-1)   # Python ints: exact
+    D = ((Z[pos][:, None, :] - Z[neg][None, :, :]) ** 2).sum(-1)  # Python ints: exact
     flat = min(range(D.size), key=lambda k: D.flat[k])
     i, j = divmod(flat, len(neg))
     return Fraction(int(D.flat[flat]), den * den), (int(pos[i]), int(neg[j]))
@@ -448,8 +457,10 @@ def interval_classifier(t, y) -> tuple[exact.ExactLayer, exact.ExactLayer]:
     kind = interval_condition(t, y)
     t, y = _checked_1d(t, y)
     if kind is None:
-        raise ValueError("no closed interval holds one class and none of the other (Lemma "
-                         "G.5): no width-2 depth-2 network memorizes these values")
+        raise ValueError(
+            "no closed interval holds one class and none of the other (Lemma "
+            "G.5): no width-2 depth-2 network memorizes these values"
+        )
     inside = 1 if kind == "c1" else -1
     ins = [v for v, lab in zip(t, y) if lab == inside]
     outs = [v for v, lab in zip(t, y) if lab != inside]
@@ -460,10 +471,15 @@ def interval_classifier(t, y) -> tuple[exact.ExactLayer, exact.ExactLayer]:
     span = max(max(t), x_hi) - min(min(t), x_lo)
     T = 8 * max(Fraction(1), span) / (x_hi - b)
     t0 = (a - x_lo) / 4
-    hidden = exact.layer([[Fraction(1), Fraction(1)]], [-(x_lo + a) / 2, -(x_hi + b) / 2],
-                         "relu", name="interval hidden")
-    out = exact.layer([[Fraction(inside)], [-inside * T]], [-inside * t0], "identity",
-                      name="interval output")
+    hidden = exact.layer(
+        [[Fraction(1), Fraction(1)]],
+        [-(x_lo + a) / 2, -(x_hi + b) / 2],
+        "relu",
+        name="interval hidden",
+    )
+    out = exact.layer(
+        [[Fraction(inside)], [-inside * T]], [-inside * t0], "identity", name="interval output"
+    )
     return hidden, out
 
 
@@ -488,10 +504,15 @@ def build_witness(formula: Formula, n: int, s, beta=BETA) -> tuple[exact.ExactNe
     kind = interval_condition(t, y)
     if kind is None:
         bad = [4 * n + i for i, c in enumerate(f) if not nae_satisfies((c,), s)]
-        where = (f"clause point {bad[0]} (clause {bad[0] - 4 * n}) has F1 = {t[bad[0]]}"
-                 if bad else "the axis points overlap")
-        raise ValueError(f"the first layer of s cannot be completed: {where}, outside "
-                         f"(1.9, 4.1) where the negatives are; s does not NAE-satisfy phi")
+        where = (
+            f"clause point {bad[0]} (clause {bad[0] - 4 * n}) has F1 = {t[bad[0]]}"
+            if bad
+            else "the axis points overlap"
+        )
+        raise ValueError(
+            f"the first layer of s cannot be completed: {where}, outside "
+            f"(1.9, 4.1) where the negatives are; s does not NAE-satisfy phi"
+        )
     hidden, out = interval_classifier(t, y)
     net = exact.make([F1, hidden, out])
     return net, dict(F1=t, interval=kind, X=X, y=y)
@@ -507,7 +528,7 @@ GADGET_FAMILY = "yu2024.gadget"
 # its p < 32. Planted: p = 0 (all false under s, complement all true) is left out, so s
 # NAE-satisfies every clause.
 PATTERN_PAIRS = {True: 31, False: 32}
-_COORDINATE_TOLERANCE = 1 / 120   # the coordinates of D(phi) are >= 1/30 apart (module doc)
+_COORDINATE_TOLERANCE = 1 / 120  # the coordinates of D(phi) are >= 1/30 apart (module doc)
 
 
 def gadget_pair_classes(d: int, planted: bool = True) -> int:
@@ -525,18 +546,24 @@ def gadget_pairs(n: int, d: int, planted: bool = True) -> int:
             raise ValueError(f"{name} must be a positive integer; got {v!r}")
     extra = int(n) - 4 * int(d)
     if extra < 0 or extra % 2:
-        raise ValueError(f"data {GADGET_FAMILY} has n = 4d + 2 pairs points (4 per variable, "
-                         f"2 per complementary clause pair); n = {n}, d = {d} leaves "
-                         f"{extra} clause points, which is {'negative' if extra < 0 else 'odd'}")
+        raise ValueError(
+            f"data {GADGET_FAMILY} has n = 4d + 2 pairs points (4 per variable, "
+            f"2 per complementary clause pair); n = {n}, d = {d} leaves "
+            f"{extra} clause points, which is {'negative' if extra < 0 else 'odd'}"
+        )
     pairs, available = extra // 2, gadget_pair_classes(d, planted)
     if pairs > available:
-        raise ValueError(f"data {GADGET_FAMILY}: n = {n} needs {pairs} distinct clause pairs on "
-                         f"d = {d} variables; there are C(d, 6) x "
-                         f"{PATTERN_PAIRS[bool(planted)]} = {available} (a clause has six "
-                         f"distinct variables)")
-    if available >= 2 ** 31:
-        raise ValueError(f"data {GADGET_FAMILY}: d = {d} has {available} clause pairs, beyond "
-                         f"the draw's int32 indices (d <= 60 or so)")
+        raise ValueError(
+            f"data {GADGET_FAMILY}: n = {n} needs {pairs} distinct clause pairs on "
+            f"d = {d} variables; there are C(d, 6) x "
+            f"{PATTERN_PAIRS[bool(planted)]} = {available} (a clause has six "
+            f"distinct variables)"
+        )
+    if available >= 2**31:
+        raise ValueError(
+            f"data {GADGET_FAMILY}: d = {d} has {available} clause pairs, beyond "
+            f"the draw's int32 indices (d <= 60 or so)"
+        )
     return pairs
 
 
@@ -550,6 +577,7 @@ def _sample_distinct(key, population: int, m: int):
         j = population - m + i
         t = jax.random.randint(jax.random.fold_in(key, i), (), 0, j + 1, dtype=jnp.int32)
         return chosen.at[i].set(jnp.where(jnp.any(chosen == t), j, t))
+
     chosen = jax.lax.fori_loop(0, m, step, jnp.full((m,), -1, jnp.int32))
     return jax.random.permutation(jax.random.fold_in(key, m), chosen)
 
@@ -558,8 +586,9 @@ def _unrank_variable_sets(ranks, d: int):
     """The six-variable sets of the given ranks in [0, C(d, 6)), as sorted 0-based indices
     (ranks.shape + (6,)): the combinatorial number system, rank = sum_k C(c_k, k) with
     c_1 < ... < c_6, each c_k the largest c with C(c, k) <= the remaining rank."""
-    table = jnp.asarray([[math.comb(c, k) for k in range(CLAUSE_WIDTH + 1)] for c in range(d)],
-                        jnp.int32)                                  # (d, 7)
+    table = jnp.asarray(
+        [[math.comb(c, k) for k in range(CLAUSE_WIDTH + 1)] for c in range(d)], jnp.int32
+    )  # (d, 7)
     r, out = ranks, []
     for k in range(CLAUSE_WIDTH, 0, -1):
         c = jnp.sum(table[None, :, k] <= r[:, None], axis=1) - 1
@@ -578,8 +607,8 @@ def gadget_clause_vectors(key, d: int, pairs: int, planted: bool = True):
     s = jnp.where(jax.random.bernoulli(k_s, 0.5, (d,)), 1, -1).astype(jnp.int32)
     per_set = PATTERN_PAIRS[bool(planted)]
     index = _sample_distinct(k_c, gadget_pair_classes(d, planted), pairs)
-    variables = _unrank_variable_sets(index // per_set, d)            # (pairs, 6)
-    pattern = index % per_set + (1 if planted else 0)                  # in [lo, 32)
+    variables = _unrank_variable_sets(index // per_set, d)  # (pairs, 6)
+    pattern = index % per_set + (1 if planted else 0)  # in [lo, 32)
     agree = (pattern[:, None] >> jnp.arange(CLAUSE_WIDTH)) & 1
     signs = jnp.where(agree == 1, s[variables], -s[variables])
     Q = jnp.zeros((pairs, d), jnp.int32).at[jnp.arange(pairs)[:, None], variables].set(signs)
@@ -591,8 +620,9 @@ def _axis_values():
     return ((AXIS_STEP, 1), (NEGATIVE_STEP, -1), (-AXIS_STEP, 1), (-NEGATIVE_STEP, -1))
 
 
-def draw_gadget(key, n: int, d: int, *, labels: str = "sign", dtype=jnp.float64,
-                planted: bool = True):
+def draw_gadget(
+    key, n: int, d: int, *, labels: str = "sign", dtype=jnp.float64, planted: bool = True
+):
     """D(phi) (App. G.4) of a random complement-closed formula phi on d variables with
     (n - 4d) / 2 clause pairs (`gadget_clause_vectors`), as floats (each coordinate the nearest
     float of its exact value) in `dataset`'s order: 4d axis points, then the clause points,
@@ -621,11 +651,20 @@ def register_data_family():
     """Registers `draw_gadget` as the data family "yu2024.gadget" (at import; idempotent: the
     origin is this module either way)."""
     from jaxmem.data import families
+
     families.data_family(
-        GADGET_FAMILY, labels=("sign",), planted=Option(True, _check_planted, doc=(
-            "true: a planted NAE solution; false: any complementary pairs (maybe unsatisfiable)")),
+        GADGET_FAMILY,
+        labels=("sign",),
+        planted=Option(
+            True,
+            _check_planted,
+            doc=(
+                "true: a planted NAE solution; false: any complementary pairs (maybe unsatisfiable)"
+            ),
+        ),
         description="D(phi) of Yu et al. 2024 App. G.4 for a random complement-closed 6-CNF on "
-                    "d variables; n = 4d + 2 (clause pairs)")(draw_gadget)
+        "d variables; n = 4d + 2 (clause pairs)",
+    )(draw_gadget)
 
 
 register_data_family()
@@ -644,25 +683,30 @@ def decode_dataset(X, y, beta=BETA) -> Formula:
     N, d = Xf.shape
     if N < 4 * d:
         raise ValueError(f"D(phi) on d = {d} variables has 4d + m >= {4 * d} points; got {N}")
-    expected = np.concatenate([float(beta) + np.eye(d) * float(step)
-                               for step, _ in _axis_values()])
+    expected = np.concatenate([float(beta) + np.eye(d) * float(step) for step, _ in _axis_values()])
     labels = np.concatenate([np.full(d, label) for _, label in _axis_values()])
-    off = np.abs(Xf[:4 * d] - expected).max(axis=1) > _COORDINATE_TOLERANCE
-    off |= yv[:4 * d] != labels
+    off = np.abs(Xf[: 4 * d] - expected).max(axis=1) > _COORDINATE_TOLERANCE
+    off |= yv[: 4 * d] != labels
     if off.any():
         i = int(np.flatnonzero(off)[0])
-        raise ValueError(f"row {i} is not D(phi)'s axis point {i} (rows 0..4d-1: beta + e_i/3, "
-                         f"beta + 1.1 e_i/3, beta - e_i/3, beta - 1.1 e_i/3, labels +1, -1, "
-                         f"+1, -1; beta = {beta})")
-    scaled = (Xf[4 * d:] - float(beta)) / float(CLAUSE_STEP)
+        raise ValueError(
+            f"row {i} is not D(phi)'s axis point {i} (rows 0..4d-1: beta + e_i/3, "
+            f"beta + 1.1 e_i/3, beta - e_i/3, beta - 1.1 e_i/3, labels +1, -1, "
+            f"+1, -1; beta = {beta})"
+        )
+    scaled = (Xf[4 * d :] - float(beta)) / float(CLAUSE_STEP)
     Q = np.rint(scaled)
-    bad = (np.abs(scaled - Q).max(axis=1, initial=0) > _COORDINATE_TOLERANCE / float(CLAUSE_STEP)) \
-        | (np.abs(Q).max(axis=1, initial=0) > 1) | ((Q != 0).sum(axis=1) != CLAUSE_WIDTH) \
-        | (yv[4 * d:] != 1)
+    bad = (
+        (np.abs(scaled - Q).max(axis=1, initial=0) > _COORDINATE_TOLERANCE / float(CLAUSE_STEP))
+        | (np.abs(Q).max(axis=1, initial=0) > 1)
+        | ((Q != 0).sum(axis=1) != CLAUSE_WIDTH)
+        | (yv[4 * d :] != 1)
+    )
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"row {4 * d + i} is not a clause point beta + Q/12 with six entries "
-                         f"+-1 and label +1")
+        raise ValueError(
+            f"row {4 * d + i} is not a clause point beta + Q/12 with six entries +-1 and label +1"
+        )
     clauses = [tuple(int(q) * (j + 1) for j, q in enumerate(row) if q) for row in Q]
     return check_formula(clauses, d) if clauses else ()
 
@@ -683,8 +727,10 @@ def _check_solve(value, config):
     boolean("solve")(value, config)
     d = config.get("d")
     if value and isinstance(d, int) and d > MAX_BRUTE_FORCE_VARIABLES:
-        raise ValueError(f"option solve brute-forces the 2^d assignments, d <= "
-                         f"{MAX_BRUTE_FORCE_VARIABLES}; got d = {d}")
+        raise ValueError(
+            f"option solve brute-forces the 2^d assignments, d <= "
+            f"{MAX_BRUTE_FORCE_VARIABLES}; got d = {d}"
+        )
 
 
 def witness_param_count(d: int) -> int:
@@ -694,16 +740,37 @@ def witness_param_count(d: int) -> int:
 
 def _witness_info(d: int, **values) -> dict:
     """The witness's info with every key present (records of one sweep share their fields)."""
-    info = dict(valid=False, decoded=False, built=False, param_count=0, nonzero_param_count=0,
-                paper_param_count=witness_param_count(d), clauses=0, complement_closed=False,
-                satisfiable=False, nae_solutions=0, assignment_nae=False, reason="")
+    info = dict(
+        valid=False,
+        decoded=False,
+        built=False,
+        param_count=0,
+        nonzero_param_count=0,
+        paper_param_count=witness_param_count(d),
+        clauses=0,
+        complement_closed=False,
+        satisfiable=False,
+        nae_solutions=0,
+        assignment_nae=False,
+        reason="",
+    )
     info.update(values)
     return info
 
 
-_WITNESS_RECORD = ("valid", "decoded", "built", "clauses", "complement_closed", "satisfiable",
-                   "nae_solutions", "assignment_nae", "param_count", "nonzero_param_count",
-                   "paper_param_count")
+_WITNESS_RECORD = (
+    "valid",
+    "decoded",
+    "built",
+    "clauses",
+    "complement_closed",
+    "satisfiable",
+    "nae_solutions",
+    "assignment_nae",
+    "param_count",
+    "nonzero_param_count",
+    "paper_param_count",
+)
 
 
 def witness_trial(key, X, y, *, solve: bool = True) -> dict:
@@ -715,31 +782,52 @@ def witness_trial(key, X, y, *, solve: bool = True) -> dict:
     {19/10, 41/10} on the negatives and in [2, 4] on the positives), and the info's counts."""
     net, info = build_witness_from_key(key, X, y, solve=solve)
     out = {name: info[name] for name in _WITNESS_RECORD}
-    out.update(memorizes=False, memorizes_exact_data=False, min_margin=math.nan, f1_ok=False,
-               depth=0, hidden_units=0)
+    out.update(
+        memorizes=False,
+        memorizes_exact_data=False,
+        min_margin=math.nan,
+        f1_ok=False,
+        depth=0,
+        hidden_units=0,
+    )
     if net is not None:
         labels = np.asarray(y, dtype=np.float64)
         F = exact.apply(net, X, allow_float=True)
         margins = [lab * v for lab, v in zip(labels.astype(int).tolist(), F)]
         exact_F = exact.apply(net, info["X"])
         F1, ey = info["F1"], info["y"]
-        out.update(memorizes=all(v > 0 for v in margins),
-                   memorizes_exact_data=all(lab * v > 0 for lab, v in zip(ey.tolist(), exact_F)),
-                   min_margin=float(min(margins)),
-                   f1_ok=(set(F1[ey == -1]) <= {Fraction(19, 10), Fraction(41, 10)}
-                          and all(2 <= v <= 4 for v in F1[ey == 1])),
-                   depth=len(net.layers), hidden_units=sum(lay.n_out for lay in net.layers[:-1]))
-    out["ok"] = bool(out["valid"] and out["built"] and out["memorizes"]
-                     and out["param_count"] == out["paper_param_count"])
-    out["undecided"] = False        # exact arithmetic decides every point
+        out.update(
+            memorizes=all(v > 0 for v in margins),
+            memorizes_exact_data=all(lab * v > 0 for lab, v in zip(ey.tolist(), exact_F)),
+            min_margin=float(min(margins)),
+            f1_ok=(
+                set(F1[ey == -1]) <= {Fraction(19, 10), Fraction(41, 10)}
+                and all(2 <= v <= 4 for v in F1[ey == 1])
+            ),
+            depth=len(net.layers),
+            hidden_units=sum(lay.n_out for lay in net.layers[:-1]),
+        )
+    out["ok"] = bool(
+        out["valid"]
+        and out["built"]
+        and out["memorizes"]
+        and out["param_count"] == out["paper_param_count"]
+    )
+    out["undecided"] = False  # exact arithmetic decides every point
     return out
 
 
-@construction("yu2024.hardness_witness", citation="Yu et al. 2024, Thm 6.5(2) (App. G.4): the "
-              "n -> 1 -> 2 -> 1 network with n + 8 parameters memorizes D(phi) for satisfiable "
-              "reversible phi", task="binary", host=True, trial=witness_trial,
-              example=dict(data=GADGET_FAMILY, axes=dict(n=[24, 30], d=6)),
-              solve=Option(True, _check_solve, doc="false: a random assignment (breaks it)"))
+@construction(
+    "yu2024.hardness_witness",
+    citation="Yu et al. 2024, Thm 6.5(2) (App. G.4): the "
+    "n -> 1 -> 2 -> 1 network with n + 8 parameters memorizes D(phi) for satisfiable "
+    "reversible phi",
+    task="binary",
+    host=True,
+    trial=witness_trial,
+    example=dict(data=GADGET_FAMILY, axes=dict(n=[24, 30], d=6)),
+    solve=Option(True, _check_solve, doc="false: a random assignment (breaks it)"),
+)
 def build_witness_from_key(key, X, y, *, solve: bool = True):
     """Theorem 6.5(2)'s witness under the construction protocol, from the data alone: phi is
     read back from the points of D(phi) (`decode_dataset`; floats from "yu2024.gadget" or
@@ -764,29 +852,49 @@ def build_witness_from_key(key, X, y, *, solve: bool = True):
     except ValueError as err:
         return None, _witness_info(d, reason=f"not a gadget data set D(phi): {err}")
     if d < CLAUSE_WIDTH:
-        return None, _witness_info(d, decoded=True, reason=f"the gadget needs n >= "
-                                   f"{CLAUSE_WIDTH} variables (six per clause); d = {d}")
+        return None, _witness_info(
+            d,
+            decoded=True,
+            reason=f"the gadget needs n >= {CLAUSE_WIDTH} variables (six per clause); d = {d}",
+        )
     if d > MAX_BRUTE_FORCE_VARIABLES:
-        raise ValueError(f"finding s brute-forces the 2^d assignments, d <= "
-                         f"{MAX_BRUTE_FORCE_VARIABLES}; got d = {d}")
+        raise ValueError(
+            f"finding s brute-forces the 2^d assignments, d <= "
+            f"{MAX_BRUTE_FORCE_VARIABLES}; got d = {d}"
+        )
     nae = _nae_assignments(formula, d)
-    known = dict(decoded=True, valid=len(nae) > 0, clauses=len(formula),
-                 complement_closed=is_complement_closed(formula),
-                 satisfiable=is_satisfiable(formula, d), nae_solutions=len(nae))
+    known = dict(
+        decoded=True,
+        valid=len(nae) > 0,
+        clauses=len(formula),
+        complement_closed=is_complement_closed(formula),
+        satisfiable=is_satisfiable(formula, d),
+        nae_solutions=len(nae),
+    )
     if solve:
         if len(nae) == 0:
-            return None, _witness_info(d, **known, reason="no assignment NAE-satisfies phi "
-                                       "(for complement-closed phi: phi is unsatisfiable)")
+            return None, _witness_info(
+                d,
+                **known,
+                reason="no assignment NAE-satisfies phi "
+                "(for complement-closed phi: phi is unsatisfiable)",
+            )
         s = nae[int(jax.random.randint(key, (), 0, len(nae)))]
     else:
         s = np.where(np.asarray(jax.random.bernoulli(key, 0.5, (d,))), 1, -1)
     known["assignment_nae"] = nae_satisfies(formula, s)
     try:
         net, built = build_witness(formula, d, s)
-    except ValueError as err:       # s is not NAE: no network with its first layer
+    except ValueError as err:  # s is not NAE: no network with its first layer
         return None, _witness_info(d, **known, reason=str(err))
-    return net, _witness_info(d, **known, built=True, param_count=exact.param_count(net),
-                              nonzero_param_count=exact.nonzero_param_count(net), **built)
+    return net, _witness_info(
+        d,
+        **known,
+        built=True,
+        param_count=exact.param_count(net),
+        nonzero_param_count=exact.nonzero_param_count(net),
+        **built,
+    )
 
 
 def architecture_param_count(n: int, hidden: Sequence[int]) -> int:
@@ -829,9 +937,9 @@ def block_points(n: int, c_squared, block: int | None = None) -> np.ndarray:
     t = n // size
     if t > 20:
         raise ValueError(f"2^{t} points are too many to list (t = [n / block] <= 20)")
-    bits = (np.arange(2 ** t)[:, None] >> np.arange(t)[None, :]) & 1       # (2^t, t)
-    P = np.zeros((2 ** t, n), dtype=np.int64)
-    P[:, :t * size] = np.repeat(bits, size, axis=1)
+    bits = (np.arange(2**t)[:, None] >> np.arange(t)[None, :]) & 1  # (2^t, t)
+    P = np.zeros((2**t, n), dtype=np.int64)
+    P[:, : t * size] = np.repeat(bits, size, axis=1)
     return P
 
 
@@ -868,12 +976,11 @@ def lemma_f2_x_max(k: int, eps, delta) -> int:
 def lemma_f2_sides(k: int, x: int, eps, delta) -> tuple[int, Fraction]:
     """(2^x sum_{j=0}^{[k eps]} C(k - x, j), 2^k (1 - delta)), exactly."""
     eps, delta = _fractions_in_unit_interval(eps, delta)
-    if not (isinstance(k, (int, np.integer)) and isinstance(x, (int, np.integer))
-            and 1 <= x <= k):
+    if not (isinstance(k, (int, np.integer)) and isinstance(x, (int, np.integer)) and 1 <= x <= k):
         raise ValueError(f"need integers 1 <= x <= k; got k = {k!r}, x = {x!r}")
     m = math.floor(k * eps)
-    lhs = 2 ** x * sum(math.comb(k - x, j) for j in range(m + 1))
-    return lhs, 2 ** k * (1 - delta)
+    lhs = 2**x * sum(math.comb(k - x, j) for j in range(m + 1))
+    return lhs, 2**k * (1 - delta)
 
 
 def lemma_f2_check(k: int, eps, delta, x_max: int | None = None) -> dict:
@@ -891,15 +998,15 @@ def lemma_f2_check(k: int, eps, delta, x_max: int | None = None) -> dict:
         x_max = lemma_f2_x_max(k, eps, delta)
     x_max = min(int(x_max), k)
     m = math.floor(k * eps)
-    rhs = 2 ** k * (1 - delta)
+    rhs = 2**k * (1 - delta)
     worst: tuple[Fraction, int | None] = (Fraction(0), None)
     holds = True
     if x_max >= 1:
-        n_lo = k - x_max                     # S(N, m) for N = k - x, from N = n_lo upward
+        n_lo = k - x_max  # S(N, m) for N = k - x, from N = n_lo upward
         S = sum(math.comb(n_lo, j) for j in range(m + 1))
         for N in range(n_lo, k):
             x = k - N
-            lhs = 2 ** x * S
+            lhs = 2**x * S
             if lhs >= rhs:
                 holds = False
             ratio = lhs / rhs
@@ -914,20 +1021,62 @@ def proof_tail_bound_holds(n: int, m: int) -> bool:
     m <= n/2. False in general (always at m = 0; n = 2, m = 1; n = 4, m = 2; ...)."""
     if not 0 <= m <= n / 2 or n < 1:
         raise ValueError(f"need n >= 1 and 0 <= m <= n/2; got n = {n}, m = {m}")
-    return n * sum(math.comb(n, j) for j in range(m + 1)) <= m * 2 ** n
+    return n * sum(math.comb(n, j) for j in range(m + 1)) <= m * 2**n
 
 
-__all__ = ["AXIS_STEP", "BETA", "CLAUSE_STEP", "CLAUSE_WIDTH", "GADGET_FAMILY",
-           "MAX_BRUTE_FORCE_VARIABLES", "NAE_PATTERNS", "NEGATIVE_STEP", "PATTERN_PAIRS",
-           "SAT_PATTERNS", "SEPARATION", "all_assignments", "architecture_param_count",
-           "block_points", "build_witness", "build_witness_from_key", "check_formula",
-           "clause_vectors", "dataset", "decode_dataset", "draw_gadget", "first_layer",
-           "first_layer_completable", "formula_from_draw", "gadget_clause_vectors",
-           "gadget_pair_classes", "gadget_pairs", "in_unit_cube", "interval_classifier",
-           "interval_condition", "is_complement_closed", "is_reversible", "is_satisfiable",
-           "layer_values", "lemma_f2_check", "lemma_f2_sides", "lemma_f2_x_max",
-           "min_opposite_sq_distance", "min_pairwise_sq_distance", "min_param_architectures",
-           "nae_satisfies", "negate", "non_reversible_example", "printed_definition_holds",
-           "proof_tail_bound_holds", "random_planted_formula", "register_data_family", "satisfies",
-           "satisfying_assignments", "threshold_separable", "unsatisfiable_formula",
-           "witness_first_layer", "witness_param_count", "witness_trial"]
+__all__ = [
+    "AXIS_STEP",
+    "BETA",
+    "CLAUSE_STEP",
+    "CLAUSE_WIDTH",
+    "GADGET_FAMILY",
+    "MAX_BRUTE_FORCE_VARIABLES",
+    "NAE_PATTERNS",
+    "NEGATIVE_STEP",
+    "PATTERN_PAIRS",
+    "SAT_PATTERNS",
+    "SEPARATION",
+    "all_assignments",
+    "architecture_param_count",
+    "block_points",
+    "build_witness",
+    "build_witness_from_key",
+    "check_formula",
+    "clause_vectors",
+    "dataset",
+    "decode_dataset",
+    "draw_gadget",
+    "first_layer",
+    "first_layer_completable",
+    "formula_from_draw",
+    "gadget_clause_vectors",
+    "gadget_pair_classes",
+    "gadget_pairs",
+    "in_unit_cube",
+    "interval_classifier",
+    "interval_condition",
+    "is_complement_closed",
+    "is_reversible",
+    "is_satisfiable",
+    "layer_values",
+    "lemma_f2_check",
+    "lemma_f2_sides",
+    "lemma_f2_x_max",
+    "min_opposite_sq_distance",
+    "min_pairwise_sq_distance",
+    "min_param_architectures",
+    "nae_satisfies",
+    "negate",
+    "non_reversible_example",
+    "printed_definition_holds",
+    "proof_tail_bound_holds",
+    "random_planted_formula",
+    "register_data_family",
+    "satisfies",
+    "satisfying_assignments",
+    "threshold_separable",
+    "unsatisfiable_formula",
+    "witness_first_layer",
+    "witness_param_count",
+    "witness_trial",
+]

@@ -69,9 +69,9 @@ from jaxmem import exact
 from jaxmem.constructions.protocol import Option, construction, one_of, optional, positive_int
 
 RAMPS = ("left", "paper")
-OUTPUT_OFFSET = Fraction(1, 20)   # F = f3 - 0.05 (App. B.4)
-MATCH_RADIUS = Fraction(11, 10)   # relu(1.1 - |c - a_k|) (Lemma B.5)
-DIRECTION_BITS = 30               # dyadic precision of the random direction u
+OUTPUT_OFFSET = Fraction(1, 20)  # F = f3 - 0.05 (App. B.4)
+MATCH_RADIUS = Fraction(11, 10)  # relu(1.1 - |c - a_k|) (Lemma B.5)
+DIRECTION_BITS = 30  # dyadic precision of the random direction u
 
 
 class HypothesisError(ValueError):
@@ -92,12 +92,16 @@ def _generator(key) -> tuple[np.random.Generator, int | None]:
             raise ValueError(f"the seed must be >= 0; got {key}")
         return np.random.default_rng(int(key)), int(key)
     dtype = getattr(key, "dtype", None)
-    if dtype is not None and (jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
-                              or (dtype == np.uint32 and np.shape(key)[-1:] == (2,))):
-        seed = int(jax.random.randint(key, (), 0, 2 ** 31 - 1, dtype=jnp.int32))
+    if dtype is not None and (
+        jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
+        or (dtype == np.uint32 and np.shape(key)[-1:] == (2,))
+    ):
+        seed = int(jax.random.randint(key, (), 0, 2**31 - 1, dtype=jnp.int32))
         return np.random.default_rng(seed), seed
-    raise TypeError(f"key must be a JAX PRNG key, an int seed >= 0 or a numpy.random.Generator; "
-                    f"got {type(key).__name__}")
+    raise TypeError(
+        f"key must be a JAX PRNG key, an int seed >= 0 or a numpy.random.Generator; "
+        f"got {type(key).__name__}"
+    )
 
 
 # ----------------------------------------------------------------------------- affine algebra
@@ -154,8 +158,9 @@ class _Builder:
             b[j] = u.const
         for idx, v in np.ndenumerate(W):
             W[idx] = _plain(v)
-        self.layers.append(exact.layer(W, [_plain(v) for v in b], activation,
-                                       name=f"layer {len(self.layers)}"))
+        self.layers.append(
+            exact.layer(W, [_plain(v) for v in b], activation, name=f"layer {len(self.layers)}")
+        )
         self.n_prev = len(units)
         return [_Affine({j: 1}) for j in range(len(units))]
 
@@ -183,14 +188,18 @@ def _checked(X, y, denominator=None) -> tuple[np.ndarray, int, np.ndarray]:
     if bad.size:
         raise ValueError(f"labels must be -1 or +1; row {int(bad[0])} has {y[bad[0]].item()!r}")
     if not (y == 1).any() or not (y == -1).any():
-        raise HypothesisError("Theorem 4.1's construction needs both labels (c0 is the distance "
-                         "between opposite labels); got one class only")
+        raise HypothesisError(
+            "Theorem 4.1's construction needs both labels (c0 is the distance "
+            "between opposite labels); got one class only"
+        )
     outside = np.flatnonzero(((Xint < 0) | (Xint > D)).any(axis=1))
     if outside.size:
-        raise HypothesisError(f"row {int(outside[0])} of X leaves [0, 1]^n (Lemma B.1 bounds "
-                         f"w.x + b on the unit cube)")
+        raise HypothesisError(
+            f"row {int(outside[0])} of X leaves [0, 1]^n (Lemma B.1 bounds "
+            f"w.x + b on the unit cube)"
+        )
     biggest = int(np.max(np.abs(Xint))) if Xint.size else 0
-    if (2 * biggest) ** 2 * Xint.shape[1] < 2 ** 52:
+    if (2 * biggest) ** 2 * Xint.shape[1] < 2**52:
         Xint = Xint.astype(np.int64)
     return Xint, D, y.astype(int)
 
@@ -198,7 +207,7 @@ def _checked(X, y, denominator=None) -> tuple[np.ndarray, int, np.ndarray]:
 def _gram(A: np.ndarray) -> np.ndarray:
     if A.dtype == object:
         return A.dot(A.T)
-    Af = A.astype(np.float64)                    # every partial sum is an integer < 2^52
+    Af = A.astype(np.float64)  # every partial sum is an integer < 2^52
     return np.rint(Af @ Af.T).astype(np.int64)
 
 
@@ -226,8 +235,9 @@ def compress(X, y, rng: np.random.Generator, max_draws: int = 64, denominator=No
     return _compress(Xint, D, y, rng, max_draws)
 
 
-def _compress(Xint: np.ndarray, D: int, y: np.ndarray, rng: np.random.Generator,
-              max_draws: int = 64) -> dict:
+def _compress(
+    Xint: np.ndarray, D: int, y: np.ndarray, rng: np.random.Generator, max_draws: int = 64
+) -> dict:
     """`compress` on checked input (X = Xint / D)."""
     N, n = Xint.shape
     G = _gram(Xint)
@@ -238,48 +248,51 @@ def _compress(Xint: np.ndarray, D: int, y: np.ndarray, rng: np.random.Generator,
     if c0_sq == 0:
         raise HypothesisError("a point appears with both labels: no network memorizes that")
     c0 = math.sqrt(c0_sq)
-    threshold = c0 / (4 * N ** 2) * math.sqrt(8 / (n * math.pi))
+    threshold = c0 / (4 * N**2) * math.sqrt(8 / (n * math.pi))
     X_f = Xint.astype(np.float64) / D
     for draw in range(1, max_draws + 1):
         g = rng.standard_normal(n)
-        u_int = np.rint(g / np.linalg.norm(g) * 2 ** DIRECTION_BITS).astype(np.int64)
-        u = u_int / 2 ** DIRECTION_BITS
+        u_int = np.rint(g / np.linalg.norm(g) * 2**DIRECTION_BITS).astype(np.int64)
+        u = u_int / 2**DIRECTION_BITS
         if _min_opposite_gap(list(X_f @ u), y) < threshold * (1 + 1e-9):
             continue
         # S >= 16 sqrt(n) N^2 / (c0 ||u||): a float with a relative bump, taken exactly.
-        S = Fraction(16 * math.sqrt(n) * N ** 2 / (c0 * float(np.linalg.norm(u))) * (1 + 1e-12))
-        w = np.array([S * Fraction(int(v), 2 ** DIRECTION_BITS) for v in u_int], dtype=object)
+        S = Fraction(16 * math.sqrt(n) * N**2 / (c0 * float(np.linalg.norm(u))) * (1 + 1e-12))
+        w = np.array([S * Fraction(int(v), 2**DIRECTION_BITS) for v in u_int], dtype=object)
         # w.x_i = S (u_int . Xint_i) / (2^bits D): the gaps are checked exactly, in integers.
         proj = [int(v) for v in Xint.astype(object).dot(u_int.astype(object))]
-        gap = _min_opposite_gap(proj, y) * S / (2 ** DIRECTION_BITS * D)
-        if gap < 4:                                    # the property Part Three uses
+        gap = _min_opposite_gap(proj, y) * S / (2**DIRECTION_BITS * D)
+        if gap < 4:  # the property Part Three uses
             continue
-        w_sq_n = sum(v * v for v in w) * n             # b >= ||w|| sqrt(n) + 1, an integer
+        w_sq_n = sum(v * v for v in w) * n  # b >= ||w|| sqrt(n) + 1, an integer
         b = math.isqrt(math.ceil(w_sq_n)) + 2
-        c = [S * Fraction(p, 2 ** DIRECTION_BITS * D) + b for p in proj]
+        c = [S * Fraction(p, 2**DIRECTION_BITS * D) + b for p in proj]
         return dict(w=w, b=b, c=c, c0=c0, draws=draw, threshold=threshold)
-    raise RuntimeError(f"no direction passed Lemma B.1's test in {max_draws} draws "
-                       f"(each passes with probability > 1/2)")
+    raise RuntimeError(
+        f"no direction passed Lemma B.1's test in {max_draws} draws "
+        f"(each passes with probability > 1/2)"
+    )
 
 
 @dataclasses.dataclass(frozen=True)
 class Encoding:
     """Parts one and two: the sorted projections, blocks, and registers."""
 
-    c_sorted: tuple            # sorted distinct projections c (Fractions)
-    labels_sorted: tuple       # their labels
-    block_size: int            # s = [sqrt(N)]
-    digits: int                # w: decimal digits per stored integer
-    registers: tuple           # v_k (Python ints), one per block
-    positive_value: Fraction   # c_p, the value every negative is relabelled to
+    c_sorted: tuple  # sorted distinct projections c (Fractions)
+    labels_sorted: tuple  # their labels
+    block_size: int  # s = [sqrt(N)]
+    digits: int  # w: decimal digits per stored integer
+    registers: tuple  # v_k (Python ints), one per block
+    positive_value: Fraction  # c_p, the value every negative is relabelled to
 
 
 def encode(c, y, block_size: int | None = None) -> Encoding:
     """Sorts, relabels negatives to a positive's value, and builds the block registers
     (blocks of `block_size` points, default [sqrt(N)])."""
     order = sorted(range(len(c)), key=lambda i: c[i])
-    cs, ys = [], []
-    for i in order:                    # equal projections: the same label (|w.(x-z)| >= 4)
+    cs: list = []
+    ys: list[int] = []
+    for i in order:  # equal projections: the same label (|w.(x-z)| >= 4)
         if cs and cs[-1] == c[i]:
             continue
         cs.append(c[i])
@@ -294,17 +307,17 @@ def encode(c, y, block_size: int | None = None) -> Encoding:
     registers = []
     for k in range(n_blocks):
         v = 0
-        for a in stored[k * s:(k + 1) * s]:
-            v = v * 10 ** digits + a
+        for a in stored[k * s : (k + 1) * s]:
+            v = v * 10**digits + a
         registers.append(v)
     return Encoding(tuple(cs), tuple(ys), s, digits, tuple(registers), c_p)
 
 
 def _strip_stage(x: _Affine, a: int, p: Fraction, ramp: str):
     """The three ramp units of F_{a,p} and F_{a,p}(x) as an affine expression of them."""
-    if ramp == "paper":        # = x on [0, a], x - a on [a + p, 2a] (Lemma B.4 as printed)
+    if ramp == "paper":  # = x on [0, a], x - a on [a + p, 2a] (Lemma B.4 as printed)
         units = [x, x - a, x - a - p]
-    else:                      # = x on [0, a - p], x - a on [a, 2a]
+    else:  # = x on [0, a - p], x - a on [a, 2a]
         units = [x, x - a + p, x - a]
     slope = Fraction(a) / p
     return units, lambda r: r[0] - slope * r[1] + slope * r[2]
@@ -320,7 +333,7 @@ def memorizes(net: exact.ExactNetwork, X, y, denominator: int | None = None) -> 
 def digit_bound(n: int, N: int, c0: float) -> float:
     """Lemma B.1 (1): c <= 2 ||w|| sqrt(n) + 3 = 32 n N^2 / c0 + 3, so a stored integer has at
     most 1 + log10(32 n N^2 / c0 + 3) digits: the theorem's ln(N n / c) factor."""
-    return 1 + math.log10(32 * n * N ** 2 / c0 * (1 + 1e-9) + 3)
+    return 1 + math.log10(32 * n * N**2 / c0 * (1 + 1e-9) + 3)
 
 
 def measure(net: exact.ExactNetwork, info: dict, X, y, denominator: int | None = None) -> dict:
@@ -335,23 +348,51 @@ def measure(net: exact.ExactNetwork, info: dict, X, y, denominator: int | None =
     scale = math.sqrt(N) * math.log(N * n / c0)
     return dict(
         ok=bool(hit.all()) and info["width"] == 6 and sizes_ok and digits_ok,
-        memorizes=bool(hit.all()), memorized_fraction=float(hit.mean()),
-        sizes_ok=sizes_ok, digits_ok=digits_ok,
-        param_count=int(info["param_count"]), nonzero_param_count=int(info["nonzero_param_count"]),
+        memorizes=bool(hit.all()),
+        memorized_fraction=float(hit.mean()),
+        sizes_ok=sizes_ok,
+        digits_ok=digits_ok,
+        param_count=int(info["param_count"]),
+        nonzero_param_count=int(info["nonzero_param_count"]),
         formula_param_count=int(info["formula_param_count"]),
-        theorem_scale=scale, params_over_scale=info["param_count"] / scale,
-        width=int(info["width"]), depth=int(info["depth"]), blocks=int(info["blocks"]),
-        block_points=int(info["block_size"]), digits=int(info["digits"]),
-        strip_stages=int(info["strip_stages"]), register_digits=int(info["register_digits"]),
-        max_bit_length=int(info["max_bit_length"]), draws=int(info["draws"]), c0=float(c0))
+        theorem_scale=scale,
+        params_over_scale=info["param_count"] / scale,
+        width=int(info["width"]),
+        depth=int(info["depth"]),
+        blocks=int(info["blocks"]),
+        block_points=int(info["block_size"]),
+        digits=int(info["digits"]),
+        strip_stages=int(info["strip_stages"]),
+        register_digits=int(info["register_digits"]),
+        max_bit_length=int(info["max_bit_length"]),
+        draws=int(info["draws"]),
+        c0=float(c0),
+    )
 
 
 # The record of a dataset outside the hypotheses: the same fields, nothing measured.
-_INVALID = dict(ok=False, memorizes=False, memorized_fraction=math.nan, sizes_ok=False,
-                digits_ok=False, param_count=0, nonzero_param_count=0, formula_param_count=0,
-                theorem_scale=math.nan, params_over_scale=math.nan, width=0, depth=0, blocks=0,
-                block_points=0, digits=0, strip_stages=0, register_digits=0, max_bit_length=0,
-                draws=0, c0=math.nan)
+_INVALID = dict(
+    ok=False,
+    memorizes=False,
+    memorized_fraction=math.nan,
+    sizes_ok=False,
+    digits_ok=False,
+    param_count=0,
+    nonzero_param_count=0,
+    formula_param_count=0,
+    theorem_scale=math.nan,
+    params_over_scale=math.nan,
+    width=0,
+    depth=0,
+    blocks=0,
+    block_points=0,
+    digits=0,
+    strip_stages=0,
+    register_digits=0,
+    max_bit_length=0,
+    draws=0,
+    c0=math.nan,
+)
 
 
 def sweep_trial(key, X, y, *, ramp: str = "left", block_size: int | None = None) -> dict:
@@ -364,20 +405,33 @@ def sweep_trial(key, X, y, *, ramp: str = "left", block_size: int | None = None)
         net, info = build(key, X, y, ramp=ramp, block_size=block_size)
     except HypothesisError:
         return dict(_INVALID, valid=False, undecided=False, redecided=False, build_seed=-1)
-    return dict(measure(net, info, X, y), valid=True, undecided=False, redecided=False,
-                build_seed=info["seed"])
+    return dict(
+        measure(net, info, X, y),
+        valid=True,
+        undecided=False,
+        redecided=False,
+        build_seed=info["seed"],
+    )
 
 
-@construction("yu2024.width6", citation="Yu et al. 2024, Thm 4.1 (App. B): width 6, "
-              "O(sqrt(N) ln(N n / c)) parameters, Sgn F(x_i) = y_i on [0, 1]^n",
-              task="binary", host=True, trial=sweep_trial,
-              example=dict(data="cube", labels="sign", axes=dict(n=12, d=3)),
-              ramp=Option("left", one_of("ramp", RAMPS),
-                          doc="left: the corrected Lemma B.4 ramp; paper: as printed"),
-              block_size=Option(None, optional(positive_int("block_size")),
-                                doc="points per register (default [sqrt(N)])"))
-def build(key, X, y, *, ramp: str = "left", denominator: int | None = None,
-          block_size: int | None = None) -> tuple:
+@construction(
+    "yu2024.width6",
+    citation="Yu et al. 2024, Thm 4.1 (App. B): width 6, "
+    "O(sqrt(N) ln(N n / c)) parameters, Sgn F(x_i) = y_i on [0, 1]^n",
+    task="binary",
+    host=True,
+    trial=sweep_trial,
+    example=dict(data="cube", labels="sign", axes=dict(n=12, d=3)),
+    ramp=Option(
+        "left", one_of("ramp", RAMPS), doc="left: the corrected Lemma B.4 ramp; paper: as printed"
+    ),
+    block_size=Option(
+        None, optional(positive_int("block_size")), doc="points per register (default [sqrt(N)])"
+    ),
+)
+def build(
+    key, X, y, *, ramp: str = "left", denominator: int | None = None, block_size: int | None = None
+) -> tuple:
     """The Theorem 4.1 network for X in [0, 1]^n (ints / Fractions, floats taken exactly; or,
     with `denominator`, integers X / denominator), y in {-1, +1}. key: a JAX PRNG key, an int
     seed or a numpy Generator (the direction u of Lemma B.1 is the only randomness). Returns
@@ -386,9 +440,11 @@ def build(key, X, y, *, ramp: str = "left", denominator: int | None = None,
     Raises HypothesisError (a ValueError) on data outside the theorem's hypotheses."""
     if ramp not in RAMPS:
         raise ValueError(f"ramp must be one of {RAMPS}; got {ramp!r}")
-    if block_size is not None and (not isinstance(block_size, (int, np.integer))
-                                   or isinstance(block_size, (bool, np.bool_))
-                                   or block_size < 1):
+    if block_size is not None and (
+        not isinstance(block_size, (int, np.integer))
+        or isinstance(block_size, (bool, np.bool_))
+        or block_size < 1
+    ):
         raise ValueError(f"block_size must be a positive int; got {block_size!r}")
     rng, seed = _generator(key)
     Xint, D, y = _checked(X, y, denominator)
@@ -412,17 +468,17 @@ def build(key, X, y, *, ramp: str = "left", denominator: int | None = None,
 
     # Part three, Lemmas B.4-B.5: strip one w-digit integer per slot and test |c - a| < 1.
     R, Q = V, _Affine()
-    top = (10 ** (wd + 1) - 1).bit_length() - 1          # 2^q <= 10^(w+1) - 1 < 2^(q+1)
+    top = (10 ** (wd + 1) - 1).bit_length() - 1  # 2^q <= 10^(w+1) - 1 < 2^(q+1)
     for slot in range(s):
-        m = s - slot                                     # blocks left in the register
+        m = s - slot  # blocks left in the register
         scale = 10 ** (wd * (m - 1))
-        p = Fraction(1, 2 * 10 ** (wd * m))              # p < 10^(-w m)
+        p = Fraction(1, 2 * 10 ** (wd * m))  # p < 10^(-w m)
         x = R * Fraction(1, scale)
         for k in range(top, -1, -1):
-            ramp_units, combine = _strip_stage(x, 2 ** k, p, ramp)
+            ramp_units, combine = _strip_stage(x, 2**k, p, ramp)
             C, R, Q, *r = B.layer([C, R, Q] + ramp_units)
             x = combine(r)
-        a1 = R * Fraction(1, scale) - x                  # the leading block, an integer
+        a1 = R * Fraction(1, scale) - x  # the leading block, an integer
         rest = x * scale
         C, D1, D2, Q, R = B.layer([C, C - a1, a1 - C, Q, rest])
         C, G, Q, R = B.layer([C, MATCH_RADIUS - D1 - D2, Q, R])
@@ -432,13 +488,28 @@ def build(key, X, y, *, ramp: str = "left", denominator: int | None = None,
 
     widths = [lay.n_out for lay in net.layers[:-1]]
     param_count = exact.param_count(net)
-    info = dict(valid=True, N=N, n=n, c0=comp["c0"], draws=comp["draws"], seed=seed,
-                block_size=s, blocks=len(regs), digits=wd, strip_stages=top + 1, ramp=ramp,
-                width=max(widths), depth=len(net.layers), param_count=param_count,
-                nonzero_param_count=exact.nonzero_param_count(net),
-                formula_param_count=param_formula(n, len(regs), s, top + 1),
-                register_digits=s * wd, max_bit_length=exact.max_bit_length(net),
-                w=comp["w"], b=comp["b"])
+    info = dict(
+        valid=True,
+        N=N,
+        n=n,
+        c0=comp["c0"],
+        draws=comp["draws"],
+        seed=seed,
+        block_size=s,
+        blocks=len(regs),
+        digits=wd,
+        strip_stages=top + 1,
+        ramp=ramp,
+        width=max(widths),
+        depth=len(net.layers),
+        param_count=param_count,
+        nonzero_param_count=exact.nonzero_param_count(net),
+        formula_param_count=param_formula(n, len(regs), s, top + 1),
+        register_digits=s * wd,
+        max_bit_length=exact.max_bit_length(net),
+        w=comp["w"],
+        b=comp["b"],
+    )
     return net, info
 
 
@@ -458,5 +529,16 @@ def param_formula(n: int, blocks: int, block_size: int, strip_stages: int) -> in
     return total + (prev + 1)
 
 
-__all__ = ["HypothesisError", "RAMPS", "Encoding", "build", "compress", "digit_bound", "encode",
-           "measure", "memorizes", "param_formula", "sweep_trial"]
+__all__ = [
+    "HypothesisError",
+    "RAMPS",
+    "Encoding",
+    "build",
+    "compress",
+    "digit_bound",
+    "encode",
+    "measure",
+    "memorizes",
+    "param_formula",
+    "sweep_trial",
+]

@@ -87,8 +87,14 @@ import numpy as np
 
 from jaxmem import exact, network
 from jaxmem.constructions.projection import best_direction
-from jaxmem.constructions.protocol import (Option, boolean, construction, one_of, optional,
-                                          positive_int)
+from jaxmem.constructions.protocol import (
+    Option,
+    boolean,
+    construction,
+    one_of,
+    optional,
+    positive_int,
+)
 from jaxmem.data.validate import float_data
 
 ACTIVATIONS = ("relu", "hardtanh")
@@ -97,6 +103,7 @@ ACTIVATIONS = ("relu", "hardtanh")
 # --------------------------------------------------------------------------------------------
 # Sizes
 # --------------------------------------------------------------------------------------------
+
 
 def _check_q(q, n: int | None = None) -> int:
     """q as a positive int; None -> `default_q(n)`."""
@@ -178,6 +185,7 @@ def param_count(n: int, d: int, q: int | None = None, activation: str = "relu") 
 # no int / int ever rounds.
 # --------------------------------------------------------------------------------------------
 
+
 def _signs(q: int, xp, like):
     """e_j = (-1)^j."""
     if xp is np:
@@ -201,44 +209,60 @@ def _block_parameters(s, c, xp):
     if q > 1:
         g = s[:, 1:] - s[:, :-1]
         # delta_{k,j}: distance to the nearest other slot of block k (one side at the ends).
-        delta = xp.minimum(xp.concatenate([g[:, :1], g], axis=1),
-                           xp.concatenate([g, g[:, -1:]], axis=1))
-        M = 2 / xp.min(delta, axis=0)                     # (q,)
+        delta = xp.minimum(
+            xp.concatenate([g[:, :1], g], axis=1), xp.concatenate([g, g[:, -1:]], axis=1)
+        )
+        M = 2 / xp.min(delta, axis=0)  # (q,)
     else:
         M = np.array([Fraction(1)], dtype=object) if xp is np else jnp.ones((1,), s.dtype)
     # Offsets in the centred coordinate t - tau (fewer large terms than in t):
     # z_j = e_j M_j (t - tau) + o[k, j] on block k, o[k, j] = c_kj - e_j M_j (s_kj - tau).
     o = c - e * M * (s - tau)
-    W = (o[1:] - o[:-1]) / 2                              # (K - 1, q)
+    W = (o[1:] - o[:-1]) / 2  # (K - 1, q)
     # On block k, h_{k'} = +1 for k' < k and -1 for k' >= k, so sum_k' W h_k' + b_j with
     # b_j = o[0, j] + sum_k' W[k', j] equals o[0, j] + 2 sum_{k'<k} W = o[k, j].
     b = o[0] + W.sum(axis=0)
     last, first = s[:-1, -1], s[1:, 0]
-    G = first - last                                      # gaps between blocks
+    G = first - last  # gaps between blocks
     # Ramp (2t - L - R) / (R - L) with L, R at 1/3 and 2/3 of the gap: (6 / G)(t - last) - 3,
     # which is -3 at the block's last slot and +3 at the next block's first.
     ramp_slope = 6 / G
     ramp_bias = -ramp_slope * last - 3
-    return dict(eps=1 / span, tau=tau, span=span, slopes=M, signs=e, offsets=o, W=W, b=b,
-                w0=e * M * span, ramp_slope=ramp_slope, ramp_bias=ramp_bias, gaps=G)
+    return dict(
+        eps=1 / span,
+        tau=tau,
+        span=span,
+        slopes=M,
+        signs=e,
+        offsets=o,
+        W=W,
+        b=b,
+        w0=e * M * span,
+        ramp_slope=ramp_slope,
+        ramp_bias=ramp_bias,
+        gaps=G,
+    )
 
 
 def _layer_arrays(p, u, A, S, q: int, activation: str, xp):
     """(weight, bias) of the three layers, input direction u (d,)."""
     cat = xp.concatenate
     if xp is np:
+
         def scalar(v):
             return np.array([v], dtype=object)
     else:
+
         def scalar(v):
             return jnp.reshape(v, (1,))
+
     eps, tau, W, b, w0 = p["eps"], p["tau"], p["W"], p["b"], p["w0"]
     rs, rb = p["ramp_slope"], p["ramp_bias"]
-    ones = (np.array([1] * q, dtype=object) if xp is np else jnp.ones((q,), W.dtype))
+    ones = np.array([1] * q, dtype=object) if xp is np else jnp.ones((q,), W.dtype)
     if activation == "hardtanh":
         slope1 = cat([scalar(eps), rs])
         bias1 = cat([scalar(-eps * tau), rb])
-        W2 = cat([w0[None, :], W], axis=0)                # (K, q)
+        W2 = cat([w0[None, :], W], axis=0)  # (K, q)
         b2 = b
         W3 = (A * ones)[:, None]
         b3 = scalar(-A * S)
@@ -248,7 +272,7 @@ def _layer_arrays(p, u, A, S, q: int, activation: str, xp):
         # hardtanh(a) = relu(a + 1) - relu(a - 1) - 1.
         slope1 = cat([scalar(eps), rs, rs])
         bias1 = cat([scalar(-eps * tau + 1), rb + 1, rb - 1])
-        Wz = cat([w0[None, :], W, -W], axis=0)            # (2K - 1, q)
+        Wz = cat([w0[None, :], W, -W], axis=0)  # (2K - 1, q)
         bz = b - w0 - W.sum(axis=0)
         # Layer 2: relu(z + 1), relu(z - 1); hardtanh(z) = their difference - 1.
         W2 = cat([Wz, Wz], axis=1)
@@ -292,7 +316,7 @@ def _cuts_jax(ts, K: int, q: int, boundaries: str):
     lo = jnp.arange(1, K, dtype=jnp.int32) * q - V
     if K == 1 or V == 0 or boundaries == "even":
         return jnp.arange(1, K, dtype=jnp.int32) * q
-    g = jnp.diff(ts)                       # g[p - 1] is the gap cut by p
+    g = jnp.diff(ts)  # g[p - 1] is the gap cut by p
     window = jnp.arange(V + 1, dtype=jnp.int32)
 
     def greedy(theta):
@@ -303,10 +327,12 @@ def _cuts_jax(ts, K: int, q: int, boundaries: str):
             best = jnp.max(jnp.where(ok, cand, -1))
             cut = jnp.where(best >= 0, best, lo_k)
             return cut, (best >= 0, cut)
+
         _, (found, cuts) = jax.lax.scan(step, jnp.asarray(0, jnp.int32), lo)
         return jnp.all(found), cuts
 
     order = jnp.sort(g)
+
     # Invariant: `cuts` is greedy(order[lo_i]), a feasible choice. It starts as the even cuts
     # kq, which are greedy(order[0]): with every gap admissible the greedy takes the top of
     # each window, min(p_{k-1} + q, lo_k + V) = kq.
@@ -314,12 +340,11 @@ def _cuts_jax(ts, K: int, q: int, boundaries: str):
         lo_i, hi_i, cuts = carry
         mid = (lo_i + hi_i) // 2
         ok, trial = greedy(order[mid])
-        return (jnp.where(ok, mid, lo_i), jnp.where(ok, hi_i, mid),
-                jnp.where(ok, trial, cuts))
+        return (jnp.where(ok, mid, lo_i), jnp.where(ok, hi_i, mid), jnp.where(ok, trial, cuts))
+
     steps = max(1, math.ceil(math.log2(n)))
     even = jnp.arange(1, K, dtype=jnp.int32) * q
-    _, _, cuts = jax.lax.fori_loop(0, steps, bisect,
-                                   (jnp.asarray(0), jnp.asarray(n - 1), even))
+    _, _, cuts = jax.lax.fori_loop(0, steps, bisect, (jnp.asarray(0), jnp.asarray(n - 1), even))
     return cuts
 
 
@@ -343,7 +368,7 @@ def _cuts_exact(ts, K: int, q: int, boundaries: str) -> list[int]:
         return feasible, cuts
 
     order = sorted(g)
-    lo_i, hi_i, cuts = 0, n - 1, [k * q for k in range(1, K)]   # as `_cuts_jax`
+    lo_i, hi_i, cuts = 0, n - 1, [k * q for k in range(1, K)]  # as `_cuts_jax`
     for _ in range(max(1, math.ceil(math.log2(n)))):
         mid = (lo_i + hi_i) // 2
         ok, trial = greedy(order[mid])
@@ -358,6 +383,7 @@ def _cuts_exact(ts, K: int, q: int, boundaries: str) -> list[int]:
 # Float path (JAX)
 # --------------------------------------------------------------------------------------------
 
+
 def _slots_jax(ts, cuts, K: int, q: int):
     """Slots (K, q), which of them are real, and the real ones' indices into ts. Block k holds
     its n_k real points, then v_k = q - n_k virtual points (label 0) spaced G_k / (4 (v_k + 1))
@@ -365,13 +391,14 @@ def _slots_jax(ts, cuts, K: int, q: int):
     (the ramp keeps at least 3/4 of it); in the last block they are spaced by the mean gap of
     the real points."""
     n = ts.shape[0]
-    bounds = jnp.concatenate([jnp.zeros((1,), jnp.int32), cuts.astype(jnp.int32),
-                              jnp.full((1,), n, jnp.int32)])
-    start, size = bounds[:-1], jnp.diff(bounds)                       # (K,)
+    bounds = jnp.concatenate(
+        [jnp.zeros((1,), jnp.int32), cuts.astype(jnp.int32), jnp.full((1,), n, jnp.int32)]
+    )
+    start, size = bounds[:-1], jnp.diff(bounds)  # (K,)
     j = jnp.arange(q)
     real = j[None, :] < size[:, None]
     idx = jnp.clip(start[:, None] + j[None, :], 0, n - 1)
-    last = ts[start + size - 1]                                       # last real point of block k
+    last = ts[start + size - 1]  # last real point of block k
     nxt = ts[jnp.clip(start + size, 0, n - 1)]
     mean_gap = (ts[-1] - ts[0]) / (n - 1) if n > 1 else jnp.ones((), ts.dtype)
     v = q - size
@@ -384,21 +411,40 @@ def _slots_jax(ts, cuts, K: int, q: int):
 # The options both registrations share (build's and build_exact's keyword defaults). All are
 # static: q, activation and boundaries fix shapes and branches, directions a draw's shape.
 _OPTIONS: dict[str, Any] = dict(
-    q=Option(None, optional(positive_int("q")),
-             doc="units per block; unset: default_q(n), the odd number nearest sqrt(n)"),
+    q=Option(
+        None,
+        optional(positive_int("q")),
+        doc="units per block; unset: default_q(n), the odd number nearest sqrt(n)",
+    ),
     activation=Option("relu", one_of("activation", ACTIVATIONS)),
     boundaries=Option("gaps", one_of("boundaries", BOUNDARIES)),
-    correct_parity=Option(True, boolean("correct_parity"),
-                          doc="False: an ablation, every output y + A for even q"))
+    correct_parity=Option(
+        True, boolean("correct_parity"), doc="False: an ablation, every output y + A for even q"
+    ),
+)
 
 
-@construction("yun2019", citation="Yun, Sra, Jadbabaie 2019 stand-in YSJ-R (docs/papers/"
-              "sublinear.md §5.4): 3 layers, Theta(sqrt N) hidden units, real labels",
-              example=dict(data="gaussian", labels="gaussian",
-                           axes=dict(n=12, d=3, activation=["relu", "hardtanh"])),
-              directions=Option(8, positive_int("directions")), **_OPTIONS)
-def build(key, X, y, q: int | None = None, activation: str = "relu", *, directions: int = 8,
-          boundaries: str = "gaps", correct_parity: bool = True):
+@construction(
+    "yun2019",
+    citation="Yun, Sra, Jadbabaie 2019 stand-in YSJ-R (docs/papers/"
+    "sublinear.md §5.4): 3 layers, Theta(sqrt N) hidden units, real labels",
+    example=dict(
+        data="gaussian", labels="gaussian", axes=dict(n=12, d=3, activation=["relu", "hardtanh"])
+    ),
+    directions=Option(8, positive_int("directions")),
+    **_OPTIONS,
+)
+def build(
+    key,
+    X,
+    y,
+    q: int | None = None,
+    activation: str = "relu",
+    *,
+    directions: int = 8,
+    boundaries: str = "gaps",
+    correct_parity: bool = True,
+):
     """YSJ-R as a float network (X's dtype; float64 under x64), jit- and vmap-friendly: all
     shapes are fixed by (N, d, q, activation).
 
@@ -456,18 +502,28 @@ def build(key, X, y, q: int | None = None, activation: str = "relu", *, directio
     min_gap = jnp.min(jnp.diff(ts), initial=jnp.inf)
     # NaN and inf propagate through max |.|, so one finiteness test covers every weight.
     max_abs_weight = jnp.max(jnp.stack([jnp.max(jnp.abs(a)) for pair in arrays for a in pair]))
-    info = dict(valid=(min_gap > 0) & jnp.isfinite(max_abs_weight), min_gap=min_gap,
-                min_cut_gap=jnp.min(p["gaps"], initial=jnp.inf), direction=u, cuts=cuts,
-                blocks=jnp.asarray(K), units_per_block=jnp.asarray(q),
-                virtual_points=jnp.asarray(V), parity_correction=jnp.asarray(S),
-                label_scale=A, max_slope=jnp.max(p["slopes"]), max_abs_weight=max_abs_weight,
-                table_param_count=jnp.asarray(param_count(n, d, q, activation)))
+    info = dict(
+        valid=(min_gap > 0) & jnp.isfinite(max_abs_weight),
+        min_gap=min_gap,
+        min_cut_gap=jnp.min(p["gaps"], initial=jnp.inf),
+        direction=u,
+        cuts=cuts,
+        blocks=jnp.asarray(K),
+        units_per_block=jnp.asarray(q),
+        virtual_points=jnp.asarray(V),
+        parity_correction=jnp.asarray(S),
+        label_scale=A,
+        max_slope=jnp.max(p["slopes"]),
+        max_abs_weight=max_abs_weight,
+        table_param_count=jnp.asarray(param_count(n, d, q, activation)),
+    )
     return net, info
 
 
 # --------------------------------------------------------------------------------------------
 # Exact path (rational arithmetic, jaxmem.exact)
 # --------------------------------------------------------------------------------------------
+
 
 def _fractions(arr: np.ndarray) -> np.ndarray:
     out = np.empty(arr.shape, dtype=object)
@@ -481,12 +537,13 @@ def _exact_direction(X, seed: int, tries: int = 100):
     distinct points ties for at most a 2^-17 fraction of the draws, so retries are rare)."""
     rng = np.random.default_rng(seed)
     for _ in range(tries):
-        u = np.array([int(v) for v in rng.integers(-2 ** 16, 2 ** 16 + 1, X.shape[1])],
-                     dtype=object)
+        u = np.array([int(v) for v in rng.integers(-(2**16), 2**16 + 1, X.shape[1])], dtype=object)
         if any(u) and _first_tie(X.dot(u)) is None:
             return u
-    raise ValueError(f"no integer direction with distinct projections in {tries} draws "
-                     f"(seed {seed}); are the points distinct?")
+    raise ValueError(
+        f"no integer direction with distinct projections in {tries} draws "
+        f"(seed {seed}); are the points distinct?"
+    )
 
 
 def _first_tie(t):
@@ -505,19 +562,31 @@ def _check_cuts(cuts, n: int, K: int, q: int) -> list[int]:
     except TypeError:
         raise ValueError(f"cuts must be integers; got {cuts!r}") from None
     if len(cuts) != K - 1:
-        raise ValueError(f"cuts must have K - 1 = {K - 1} entries (K = ceil({n}/{q})); "
-                         f"got {len(cuts)}")
+        raise ValueError(
+            f"cuts must have K - 1 = {K - 1} entries (K = ceil({n}/{q})); got {len(cuts)}"
+        )
     bounds = [0] + cuts + [n]
     for k, (a, b) in enumerate(zip(bounds, bounds[1:])):
         if not 1 <= b - a <= q:
-            raise ValueError(f"cuts give block {k} {b - a} points; each block needs 1..q = "
-                             f"1..{q} (cuts {cuts})")
+            raise ValueError(
+                f"cuts give block {k} {b - a} points; each block needs 1..q = 1..{q} (cuts {cuts})"
+            )
     return cuts
 
 
-def build_exact(X, y, q: int | None = None, activation: str = "relu", *, direction=None,
-                cuts=None, seed: int = 0, boundaries: str = "gaps", allow_float: bool = False,
-                correct_parity: bool = True):
+def build_exact(
+    X,
+    y,
+    q: int | None = None,
+    activation: str = "relu",
+    *,
+    direction=None,
+    cuts=None,
+    seed: int = 0,
+    boundaries: str = "gaps",
+    allow_float: bool = False,
+    correct_parity: bool = True,
+):
     """YSJ-R in rational arithmetic: a jaxmem.exact.ExactNetwork with
     exact.apply(net, X) == y exactly (Fractions), same layers and sizes as `build`.
 
@@ -547,8 +616,10 @@ def build_exact(X, y, q: int | None = None, activation: str = "relu", *, directi
     for i in range(n):
         key = tuple(X[i])
         if key in rows:
-            raise ValueError(f"rows {rows[key]} and {i} of X are the same point; the "
-                             f"construction needs N distinct points")
+            raise ValueError(
+                f"rows {rows[key]} and {i} of X are the same point; the "
+                f"construction needs N distinct points"
+            )
         rows[key] = i
     q = _check_q(q, n)
     K = blocks(n, q)
@@ -556,20 +627,21 @@ def build_exact(X, y, q: int | None = None, activation: str = "relu", *, directi
     if direction is None:
         u = _exact_direction(X, seed)
     else:
-        u = _fractions(exact.exact_array("direction", direction, allow_float=allow_float,
-                                          ndim=1))
+        u = _fractions(exact.exact_array("direction", direction, allow_float=allow_float, ndim=1))
         if u.shape != (d,):
             raise ValueError(f"direction must have shape ({d},); got {u.shape}")
     t = [Fraction(v) for v in X.dot(u)]
     tie = _first_tie(t)
     if tie is not None:
-        raise ValueError(f"rows {tie[0]} and {tie[1]} of X have the same projection "
-                         f"{t[tie[0]]} on the direction; pick another direction or seed")
+        raise ValueError(
+            f"rows {tie[0]} and {tie[1]} of X have the same projection "
+            f"{t[tie[0]]} on the direction; pick another direction or seed"
+        )
     order = sorted(range(n), key=lambda i: t[i])
     ts, ys = [t[i] for i in order], [y[i] for i in order]
     ymax = max(abs(v) for v in ys)
     A = 2 * ymax if ymax > 0 else Fraction(1)
-    cuts = (_cuts_exact(ts, K, q, boundaries) if cuts is None else _check_cuts(cuts, n, K, q))
+    cuts = _cuts_exact(ts, K, q, boundaries) if cuts is None else _check_cuts(cuts, n, K, q)
     # Slots as `_slots_jax`.
     mean_gap = (ts[-1] - ts[0]) / (n - 1) if n > 1 else Fraction(1)
     bounds = [0] + cuts + [n]
@@ -584,12 +656,24 @@ def build_exact(X, y, q: int | None = None, activation: str = "relu", *, directi
     S = parity_correction(q) if correct_parity else 0
     arrays = _layer_arrays(p, u, A, S, q, activation, np)
     acts = (activation, activation, "identity")
-    net = exact.make([exact.layer(Wl, bl, a, name=f"layer {i}")
-                      for i, ((Wl, bl), a) in enumerate(zip(arrays, acts))])
-    info = dict(blocks=K, units_per_block=q, virtual_points=V, parity_correction=S,
-                label_scale=A, direction=u, cuts=cuts, slopes=p["slopes"],
-                min_gap=min((b - a for a, b in zip(ts, ts[1:])), default=None),
-                min_cut_gap=min(p["gaps"], default=None))
+    net = exact.make(
+        [
+            exact.layer(Wl, bl, a, name=f"layer {i}")
+            for i, ((Wl, bl), a) in enumerate(zip(arrays, acts))
+        ]
+    )
+    info = dict(
+        blocks=K,
+        units_per_block=q,
+        virtual_points=V,
+        parity_correction=S,
+        label_scale=A,
+        direction=u,
+        cuts=cuts,
+        slopes=p["slopes"],
+        min_gap=min((b - a for a, b in zip(ts, ts[1:])), default=None),
+        min_cut_gap=min(p["gaps"], default=None),
+    )
     return net, info
 
 
@@ -601,15 +685,32 @@ def _record_scalar(v):
     return math.nan if v is None else float(v)
 
 
-@construction("yun2019.exact", citation="Yun, Sra, Jadbabaie 2019 stand-in YSJ-R in rational "
-              "arithmetic: f(x_i) = y_i exactly (docs/papers/sublinear.md §5.4)", host=True,
-              example=dict(data="gaussian", labels="gaussian", axes=dict(n=8, d=2, q=[3, 4])),
-              direction=Option("best", one_of("direction", DIRECTIONS),
-                               doc="best: build's float direction; integer: a random integer one"),
-              directions=Option(8, positive_int("directions")), **_OPTIONS)
-def build_exact_from_key(key, X, y, *, q: int | None = None, activation: str = "relu",
-                         direction: str = "best", directions: int = 8, boundaries: str = "gaps",
-                         correct_parity: bool = True):
+@construction(
+    "yun2019.exact",
+    citation="Yun, Sra, Jadbabaie 2019 stand-in YSJ-R in rational "
+    "arithmetic: f(x_i) = y_i exactly (docs/papers/sublinear.md §5.4)",
+    host=True,
+    example=dict(data="gaussian", labels="gaussian", axes=dict(n=8, d=2, q=[3, 4])),
+    direction=Option(
+        "best",
+        one_of("direction", DIRECTIONS),
+        doc="best: build's float direction; integer: a random integer one",
+    ),
+    directions=Option(8, positive_int("directions")),
+    **_OPTIONS,
+)
+def build_exact_from_key(
+    key,
+    X,
+    y,
+    *,
+    q: int | None = None,
+    activation: str = "relu",
+    direction: str = "best",
+    directions: int = 8,
+    boundaries: str = "gaps",
+    correct_parity: bool = True,
+):
     """`build_exact` under the construction protocol, for float data (each float taken at its
     exact binary value). direction="best": `build`'s direction for the same key (the best of
     `directions` Gaussian draws, a float vector taken exactly) and the same cut rule, so the
@@ -632,25 +733,57 @@ def build_exact_from_key(key, X, y, *, q: int | None = None, activation: str = "
         u = np.asarray(best_direction(key, jnp.asarray(Xf), directions))
         kwargs: dict[str, Any] = dict(direction=u)
     else:
-        kwargs = dict(seed=int(jax.random.randint(key, (), 0, 2 ** 31 - 1)))
-    info = dict(valid=False, table_param_count=param_count(n, d, qq, activation),
-                blocks=blocks(n, qq), units_per_block=qq, virtual_points=blocks(n, qq) * qq - n,
-                parity_correction=parity_correction(qq) if correct_parity else 0,
-                label_scale=math.nan, min_gap=math.nan, min_cut_gap=math.nan)
+        kwargs = dict(seed=int(jax.random.randint(key, (), 0, 2**31 - 1)))
+    info = dict(
+        valid=False,
+        table_param_count=param_count(n, d, qq, activation),
+        blocks=blocks(n, qq),
+        units_per_block=qq,
+        virtual_points=blocks(n, qq) * qq - n,
+        parity_correction=parity_correction(qq) if correct_parity else 0,
+        label_scale=math.nan,
+        min_gap=math.nan,
+        min_cut_gap=math.nan,
+    )
     try:
-        net, own = build_exact(X, y, qq, activation, allow_float=True, boundaries=boundaries,
-                               correct_parity=correct_parity, **kwargs)
-    except ValueError as err:     # a repeated point or a tie in the projections
-        if "same point" in str(err) or "same projection" in str(err) \
-                or "distinct projections" in str(err):
+        net, own = build_exact(
+            X,
+            y,
+            qq,
+            activation,
+            allow_float=True,
+            boundaries=boundaries,
+            correct_parity=correct_parity,
+            **kwargs,
+        )
+    except ValueError as err:  # a repeated point or a tie in the projections
+        if (
+            "same point" in str(err)
+            or "same projection" in str(err)
+            or "distinct projections" in str(err)
+        ):
             return None, dict(info, param_count=0, nonzero_param_count=0)
         raise
-    info.update(valid=True, label_scale=_record_scalar(own["label_scale"]),
-                min_gap=_record_scalar(own["min_gap"]),
-                min_cut_gap=_record_scalar(own["min_cut_gap"]))
+    info.update(
+        valid=True,
+        label_scale=_record_scalar(own["label_scale"]),
+        min_gap=_record_scalar(own["min_gap"]),
+        min_cut_gap=_record_scalar(own["min_cut_gap"]),
+    )
     return net, info
 
 
-__all__ = ["ACTIVATIONS", "BOUNDARIES", "DIRECTIONS", "blocks", "build", "build_exact",
-           "build_exact_from_key", "capacity", "default_q", "param_count", "parity_correction",
-           "widths"]
+__all__ = [
+    "ACTIVATIONS",
+    "BOUNDARIES",
+    "DIRECTIONS",
+    "blocks",
+    "build",
+    "build_exact",
+    "build_exact_from_key",
+    "capacity",
+    "default_q",
+    "param_count",
+    "parity_correction",
+    "widths",
+]

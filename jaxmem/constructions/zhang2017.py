@@ -22,8 +22,7 @@ import jax.numpy as jnp
 
 from jaxmem import network
 from jaxmem.constructions.projection import best_direction
-from jaxmem.constructions.protocol import (Option, construction, in_open_interval,
-                                          positive_int)
+from jaxmem.constructions.protocol import Option, construction, in_open_interval, positive_int
 from jaxmem.data.validate import float_data, is_traced
 
 
@@ -74,12 +73,18 @@ def _solve(key, X, y, theta, directions):
     return a, b, w, ts, valid, min_gap
 
 
-_THETA = Option(0.01, in_open_interval("theta", 0, 1, "so that the knots interleave (Thm 1)"),
-                traced=True)
+_THETA = Option(
+    0.01, in_open_interval("theta", 0, 1, "so that the knots interleave (Thm 1)"), traced=True
+)
 
 
-@construction("zhang2017", citation="Zhang et al. 2017, Thm 1: 2n + d weights, width n",
-              example=dict(data="gaussian", axes=dict(n=[4, 8], d=2)), theta=_THETA, directions=Option(1, positive_int("directions")))
+@construction(
+    "zhang2017",
+    citation="Zhang et al. 2017, Thm 1: 2n + d weights, width n",
+    example=dict(data="gaussian", axes=dict(n=[4, 8], d=2)),
+    theta=_THETA,
+    directions=Option(1, positive_int("directions")),
+)
 def build(key, X, y, *, theta: float = 0.01, directions: int = 1):
     """Theorem 1's network d -> n (relu, shared input weights a) -> 1 (identity, no bias).
 
@@ -93,16 +98,20 @@ def build(key, X, y, *, theta: float = 0.01, directions: int = 1):
     _check_options(theta, directions)
     X, y = float_data(X, y, task=None)
     a, b, w, ts, valid, min_gap = _solve(key, X, y, theta, directions)
-    net = network.Network((
-        network.Layer(a[:, None], -b, activation="relu", shared=True),
-        network.Layer(w[:, None], jnp.zeros((1,), X.dtype), activation="identity"),
-    ))
+    net = network.Network(
+        (
+            network.Layer(a[:, None], -b, activation="relu", shared=True),
+            network.Layer(w[:, None], jnp.zeros((1,), X.dtype), activation="identity"),
+        )
+    )
     info = dict(
         valid=valid,
         min_gap=min_gap,
         min_diagonal=jnp.min(ts - b),
         shared_param_count=jnp.asarray(a.size + b.size + w.size),
-        direction=a, knots=b, weights=w,
+        direction=a,
+        knots=b,
+        weights=w,
     )
     return net, info
 
@@ -123,9 +132,14 @@ def _depth(value, config):
         raise ValueError(f"option k = {value} hidden layers exceeds n = {config['n']} points")
 
 
-@construction("zhang2017.depth_k",
-              citation="Zhang et al. 2017, App. C: k layers of width ceil(n/k) + 2",
-              example=dict(data="sphere", axes=dict(n=8, d=3, k=[2, 4])), k=Option(2, _depth), theta=_THETA, directions=Option(1, positive_int("directions")))
+@construction(
+    "zhang2017.depth_k",
+    citation="Zhang et al. 2017, App. C: k layers of width ceil(n/k) + 2",
+    example=dict(data="sphere", axes=dict(n=8, d=3, k=[2, 4])),
+    k=Option(2, _depth),
+    theta=_THETA,
+    directions=Option(1, positive_int("directions")),
+)
 def build_depth_k(key, X, y, *, k: int, theta: float = 0.01, directions: int = 1):
     """Zhang et al.'s depth-k corollary (Appendix C): k hidden layers of width ceil(n/k) + 2.
 
@@ -133,7 +147,8 @@ def build_depth_k(key, X, y, *, k: int, theta: float = 0.01, directions: int = 1
     the layers and the n units are spread over k blocks (zhang2017.md §3, an exact construction with
     the corollary's width; the paper's own uses a multiplexer):
       layer 1:      s = relu(t - b0), p = relu(C), h_j = relu(t - b_j)           j in B_1
-      layer l > 1:  s = relu(s),  p = relu(p + sum_{B_{l-1}} w_j h_j),  h_j = relu(s - (b_j - b0))  j in B_l
+      layer l > 1:  s = relu(s),  p = relu(p + sum_{B_{l-1}} w_j h_j),
+                    h_j = relu(s - (b_j - b0))                                   j in B_l
       output:       p + sum_{B_k} w_j h_j - C
     with b0 = b_1 - 1 (so relu(s - (b_j - b0)) = relu(t - b_j) for every x) and C large enough
     that the running sum p stays positive on the data, so every carry relu is the identity.
@@ -176,6 +191,10 @@ def build_depth_k(key, X, y, *, k: int, theta: float = 0.01, directions: int = 1
         layers.append(network.Layer(W, bias, mask, activation="relu"))
     W_out = jnp.concatenate([zero, one, wp[k - 1]])[:, None]
     layers.append(network.Layer(W_out, -C[None], activation="identity"))
-    info = dict(valid=valid, min_gap=min_gap, carry_offset=C,
-                shared_param_count=jnp.asarray(a.size + b.size + w.size))
+    info = dict(
+        valid=valid,
+        min_gap=min_gap,
+        carry_offset=C,
+        shared_param_count=jnp.asarray(a.size + b.size + w.size),
+    )
     return network.make(layers), info

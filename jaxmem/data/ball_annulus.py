@@ -37,11 +37,14 @@ def _scale(n: int, scale) -> float:
     try:
         value = float(scale)
     except (TypeError, ValueError):  # a tracer, or an array of several values
-        raise ValueError(f"scale must be a Python number (it is checked before compiling); "
-                         f"got {scale!r}") from None
+        raise ValueError(
+            f"scale must be a Python number (it is checked before compiling); got {scale!r}"
+        ) from None
     if not math.isfinite(value) or not 0 < value <= top:
-        raise ValueError(f"scale must be in (0, 0.5 / 3^(1/n)] = (0, {top!r}] for n = {n} so "
-                         f"that B(q, r3) fits in [0, 1]^n; got {scale!r}")
+        raise ValueError(
+            f"scale must be in (0, 0.5 / 3^(1/n)] = (0, {top!r}] for n = {n} so "
+            f"that B(q, r3) fits in [0, 1]^n; got {scale!r}"
+        )
     return value
 
 
@@ -76,9 +79,9 @@ def _draw(key, N: int, n: int, r1: float, dtype):
     # single threefry call site, which keeps XLA's CPU compile time down inside big trials.
     half = (n + 1) // 2
     U = jax.random.uniform(key, (N, 2 * half + 2), dtype)
-    y = jnp.where(U[:, -1] < 0.5, 1, -1).astype(dtype)      # P = 1/2 exactly (the top bit)
-    r = jnp.sqrt(-2 * jnp.log1p(-U[:, :half]))                # U < 1: finite
-    angle = 2 * jnp.pi * U[:, half:2 * half]
+    y = jnp.where(U[:, -1] < 0.5, 1, -1).astype(dtype)  # P = 1/2 exactly (the top bit)
+    r = jnp.sqrt(-2 * jnp.log1p(-U[:, :half]))  # U < 1: finite
+    angle = 2 * jnp.pi * U[:, half : 2 * half]
     G = jnp.concatenate([r * jnp.cos(angle), r * jnp.sin(angle)], axis=1)[:, :n]
     norm = jnp.linalg.norm(G, axis=1, keepdims=True)
     # G = 0 has probability ~2^-24 per point in float32: any fixed unit vector keeps it finite.

@@ -19,8 +19,8 @@ import dataclasses
 import functools
 import hashlib
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -34,22 +34,24 @@ FILE_PREFIX = "file:"
 @dataclasses.dataclass(frozen=True)
 class DataFamily:
     name: str
-    draw: Callable | None = None        # random families
-    load: Callable | None = None        # fixed families
+    draw: Callable | None = None  # random families
+    load: Callable | None = None  # fixed families
     labels: tuple = ("sign", "gaussian")  # the label kinds it gives; the first is the default
-    dim: int | None = None              # fixed dimension; None: any d
+    dim: int | None = None  # fixed dimension; None: any d
     num_classes: int = 2
-    options: dict = dataclasses.field(default_factory=dict)    # name -> Option (static)
+    options: dict = dataclasses.field(default_factory=dict)  # name -> Option (static)
     description: str = ""
 
     def __post_init__(self):
         if (self.draw is None) == (self.load is None):
-            raise PluginError(f"data family {self.name}: give exactly one of draw (random) and "
-                              f"load (fixed)")
+            raise PluginError(
+                f"data family {self.name}: give exactly one of draw (random) and load (fixed)"
+            )
         unknown = [lab for lab in self.labels if lab not in LABELS]
         if unknown or not self.labels:
-            raise PluginError(f"data family {self.name}: labels must be among {LABELS}; got "
-                              f"{self.labels!r}")
+            raise PluginError(
+                f"data family {self.name}: labels must be among {LABELS}; got {self.labels!r}"
+            )
 
     @property
     def fixed(self) -> bool:
@@ -64,25 +66,57 @@ class DataFamily:
 DATA_FAMILIES: Registry[DataFamily] = Registry("data family", lambda family: family.name)
 
 
-def data_family(name: str, *, labels=("sign", "gaussian"), dim: int | None = None,
-                description: str = "", **options: Option) -> Callable[[Callable], Callable]:
+def data_family(
+    name: str,
+    *,
+    labels=("sign", "gaussian"),
+    dim: int | None = None,
+    description: str = "",
+    **options: Option,
+) -> Callable[[Callable], Callable]:
     """Decorator: registers `draw(key, n, d, *, labels, dtype, **options) -> (X, y)` as a
     random data family; returns it unchanged."""
+
     def decorate(draw: Callable) -> Callable:
         # the registering module (a partial or a lambda's __module__ can mislead)
         origin = sys._getframe(1).f_globals.get("__name__")
-        DATA_FAMILIES.add(DataFamily(name=name, draw=draw, labels=tuple(labels), dim=dim,
-                                     options=options, description=description), origin=origin)
+        DATA_FAMILIES.add(
+            DataFamily(
+                name=name,
+                draw=draw,
+                labels=tuple(labels),
+                dim=dim,
+                options=options,
+                description=description,
+            ),
+            origin=origin,
+        )
         return draw
+
     return decorate
 
 
-def fixed_data(name: str, load: Callable[[], tuple], *, labels: str, dim: int,
-               num_classes: int = 2, description: str = "") -> DataFamily:
+def fixed_data(
+    name: str,
+    load: Callable[[], tuple],
+    *,
+    labels: str,
+    dim: int,
+    num_classes: int = 2,
+    description: str = "",
+) -> DataFamily:
     """Registers a fixed data family: load() -> (X, y), the points in a fixed order."""
-    return DATA_FAMILIES.add(DataFamily(name=name, load=load, labels=(labels,), dim=dim,
-                                        num_classes=num_classes, description=description),
-                             origin=sys._getframe(1).f_globals.get("__name__"))
+    return DATA_FAMILIES.add(
+        DataFamily(
+            name=name,
+            load=load,
+            labels=(labels,),
+            dim=dim,
+            num_classes=num_classes,
+            description=description,
+        ),
+        origin=sys._getframe(1).f_globals.get("__name__"),
+    )
 
 
 def _file_labels(y: np.ndarray) -> tuple[str, int]:
@@ -94,12 +128,14 @@ def _file_labels(y: np.ndarray) -> tuple[str, int]:
 
 @functools.lru_cache(maxsize=16)
 def _file_family(name: str) -> DataFamily:
-    path = Path(name[len(FILE_PREFIX):]).expanduser()
+    path = Path(name[len(FILE_PREFIX) :]).expanduser()
     try:
         with np.load(path, allow_pickle=False) as arrays:
             if "X" not in arrays or "y" not in arrays:
-                raise ValueError(f"data {name}: the file must hold arrays X and y; it holds "
-                                 f"{', '.join(arrays.files) or 'nothing'}")
+                raise ValueError(
+                    f"data {name}: the file must hold arrays X and y; it holds "
+                    f"{', '.join(arrays.files) or 'nothing'}"
+                )
             X, y = np.asarray(arrays["X"]), np.asarray(arrays["y"])
     except OSError as err:
         raise ValueError(f"data {name}: cannot read {path} ({err.strerror or err})") from None
@@ -113,8 +149,14 @@ def _file_family(name: str) -> DataFamily:
     labels, classes = _file_labels(y)
     X = X.astype(np.float64)
     y = y.astype(np.int32 if labels == "class" else np.float64)
-    return DataFamily(name=name, load=lambda: (X, y), labels=(labels,), dim=X.shape[1],
-                      num_classes=classes, description=f"points from {path}")
+    return DataFamily(
+        name=name,
+        load=lambda: (X, y),
+        labels=(labels,),
+        dim=X.shape[1],
+        num_classes=classes,
+        description=f"points from {path}",
+    )
 
 
 def resolve(name: str) -> DataFamily:
@@ -139,7 +181,7 @@ def _digest(X, y) -> str:
     return digest.hexdigest()[:16]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _fingerprint(name: str) -> str:
     family = DATA_FAMILIES.get(name)
     assert family.load is not None, f"data family {name} is not fixed"
@@ -148,42 +190,71 @@ def _fingerprint(name: str) -> str:
 
 # The built-in random families.
 
+
 def _register_builtins():
     from jaxmem.data import ball_annulus, geometric, separated, synthetic
 
     for name, draw, description in (
-            ("gaussian", synthetic.gaussian, "x_i ~ N(0, I_d / d), so E||x||^2 = 1"),
-            ("sphere", synthetic.sphere, "x_i uniform on the unit sphere"),
-            ("cube", synthetic.cube, "x_i uniform in [0, 1]^d")):
+        ("gaussian", synthetic.gaussian, "x_i ~ N(0, I_d / d), so E||x||^2 = 1"),
+        ("sphere", synthetic.sphere, "x_i uniform on the unit sphere"),
+        ("cube", synthetic.cube, "x_i uniform in [0, 1]^d"),
+    ):
         data_family(name, labels=("gaussian", "sign"), description=description + "; random labels")(
-            functools.partial(_with_labels, draw))
+            functools.partial(_with_labels, draw)
+        )
 
-    def own(draw):          # families with their own +-1 labels
-        return lambda key, n, d, *, labels, dtype, **options: draw(key, n, d, dtype=dtype,
-                                                                   **options)
+    def own(draw):  # families with their own +-1 labels
+        return lambda key, n, d, *, labels, dtype, **options: draw(
+            key, n, d, dtype=dtype, **options
+        )
 
-    data_family("checkerboard", labels=("sign",), side=Option(2, positive_int("side")),
-                description="uniform on a side^d checkerboard lattice in [0,1]^d")(
-        own(lambda key, n, d, *, side, dtype: separated.checkerboard(key, n, d, side, dtype)))
-    data_family("clusters", labels=("sign",), per_axis=Option(2, positive_int("per_axis")),
-                description="Gaussian clusters on a lattice, checkerboard labels")(
-        own(lambda key, n, d, *, per_axis, dtype: separated.gaussian_clusters(
-            key, n, d, per_axis, dtype=dtype)))
-    data_family("slabs", labels=("sign",),
-                gap=Option(0.1, in_open_interval("gap", 0, 1)),
-                description="two slabs |x_1 - 1/2| >= gap/2 of [0,1]^d")(
-        own(lambda key, n, d, *, gap, dtype: separated.slabs(key, n, d, gap, dtype)))
-    data_family("ball_annulus", labels=("sign",),
-                description="a ball (+1) inside an annulus (-1) in [0,1]^d")(
-        own(lambda key, n, d, *, dtype: ball_annulus.ball_annulus(key, n, d, dtype=dtype)))
-    data_family("concentric_spheres", labels=("sign",),
-                gap=Option(0.2, in_open_interval("gap", 0, 1)),
-                description="two concentric spheres, radii 1 - gap (+1) and 1 (-1)")(
-        own(lambda key, n, d, *, gap, dtype: geometric.concentric_spheres(key, n, d, gap,
-                                                                          dtype=dtype)))
-    data_family("moons_random", labels=("sign",), dim=2,
-                description="two moons with JAX noise, a fresh draw per index (d = 2)")(
-        own(lambda key, n, d, *, dtype: geometric.moons(key, n, dtype=dtype)))
+    data_family(
+        "checkerboard",
+        labels=("sign",),
+        side=Option(2, positive_int("side")),
+        description="uniform on a side^d checkerboard lattice in [0,1]^d",
+    )(own(lambda key, n, d, *, side, dtype: separated.checkerboard(key, n, d, side, dtype)))
+    data_family(
+        "clusters",
+        labels=("sign",),
+        per_axis=Option(2, positive_int("per_axis")),
+        description="Gaussian clusters on a lattice, checkerboard labels",
+    )(
+        own(
+            lambda key, n, d, *, per_axis, dtype: separated.gaussian_clusters(
+                key, n, d, per_axis, dtype=dtype
+            )
+        )
+    )
+    data_family(
+        "slabs",
+        labels=("sign",),
+        gap=Option(0.1, in_open_interval("gap", 0, 1)),
+        description="two slabs |x_1 - 1/2| >= gap/2 of [0,1]^d",
+    )(own(lambda key, n, d, *, gap, dtype: separated.slabs(key, n, d, gap, dtype)))
+    data_family(
+        "ball_annulus",
+        labels=("sign",),
+        description="a ball (+1) inside an annulus (-1) in [0,1]^d",
+    )(own(lambda key, n, d, *, dtype: ball_annulus.ball_annulus(key, n, d, dtype=dtype)))
+    data_family(
+        "concentric_spheres",
+        labels=("sign",),
+        gap=Option(0.2, in_open_interval("gap", 0, 1)),
+        description="two concentric spheres, radii 1 - gap (+1) and 1 (-1)",
+    )(
+        own(
+            lambda key, n, d, *, gap, dtype: geometric.concentric_spheres(
+                key, n, d, gap, dtype=dtype
+            )
+        )
+    )
+    data_family(
+        "moons_random",
+        labels=("sign",),
+        dim=2,
+        description="two moons with JAX noise, a fresh draw per index (d = 2)",
+    )(own(lambda key, n, d, *, dtype: geometric.moons(key, n, dtype=dtype)))
 
 
 def _with_labels(draw, key, n, d, *, labels, dtype):
@@ -192,5 +263,13 @@ def _with_labels(draw, key, n, d, *, labels, dtype):
 
 _register_builtins()
 
-__all__ = ["DATA_FAMILIES", "DataFamily", "FILE_PREFIX", "LABELS", "data_family", "fingerprint",
-           "fixed_data", "resolve"]
+__all__ = [
+    "DATA_FAMILIES",
+    "DataFamily",
+    "FILE_PREFIX",
+    "LABELS",
+    "data_family",
+    "fingerprint",
+    "fixed_data",
+    "resolve",
+]

@@ -36,8 +36,9 @@ def normalize(X):
     return X / jnp.max(jnp.linalg.norm(X, axis=-1))
 
 
-def make_moons(n: int, noise: float | None = 0.05, random_state: int = 0, *,
-               normalized: bool = True):
+def make_moons(
+    n: int, noise: float | None = 0.05, random_state: int = 0, *, normalized: bool = True
+):
     """scikit-learn's two moons, bit for bit (sklearn.datasets.make_moons with shuffle=True):
     n // 2 points on the upper moon (class 0 -> label -1), the rest on the lower one (class 1
     -> label +1), shuffled with RandomState(random_state).shuffle, then Gaussian noise of scale
@@ -49,8 +50,12 @@ def make_moons(n: int, noise: float | None = 0.05, random_state: int = 0, *,
     generator = np.random.RandomState(random_state)
     outer = np.linspace(0, np.pi, n_out)
     inner = np.linspace(0, np.pi, n_in)
-    X = np.vstack([np.append(np.cos(outer), 1 - np.cos(inner)),
-                   np.append(np.sin(outer), 1 - np.sin(inner) - 0.5)]).T
+    X = np.vstack(
+        [
+            np.append(np.cos(outer), 1 - np.cos(inner)),
+            np.append(np.sin(outer), 1 - np.sin(inner) - 0.5),
+        ]
+    ).T
     labels = np.hstack([np.zeros(n_out, dtype=np.intp), np.ones(n_in, dtype=np.intp)])
     order = np.arange(n)
     generator.shuffle(order)
@@ -72,8 +77,13 @@ def moons(key, n: int, noise: float = 0.05, *, dtype=None):
     n_out, n_in = n // 2, n - n // 2
     outer = jnp.linspace(0, jnp.pi, n_out, dtype=dtype)
     inner = jnp.linspace(0, jnp.pi, n_in, dtype=dtype)
-    X = jnp.stack([jnp.concatenate([jnp.cos(outer), 1 - jnp.cos(inner)]),
-                   jnp.concatenate([jnp.sin(outer), 1 - jnp.sin(inner) - 0.5])], axis=1)
+    X = jnp.stack(
+        [
+            jnp.concatenate([jnp.cos(outer), 1 - jnp.cos(inner)]),
+            jnp.concatenate([jnp.sin(outer), 1 - jnp.sin(inner) - 0.5]),
+        ],
+        axis=1,
+    )
     X = X + noise * jax.random.normal(key, X.shape, dtype)
     y = jnp.concatenate([-jnp.ones(n_out, dtype), jnp.ones(n_in, dtype)])
     return normalize(X), y
@@ -87,8 +97,9 @@ def parallel_lines(n: int, gap: float = 0.1, *, dtype=None):
     _check_range("gap", gap, 0, low_open=True)
     dtype = dtype or _float()
     n_low, n_high = n - n // 2, n // 2
-    xs = jnp.concatenate([jnp.linspace(-1, 1, n_low, dtype=dtype),
-                          jnp.linspace(-1, 1, n_high, dtype=dtype)])
+    xs = jnp.concatenate(
+        [jnp.linspace(-1, 1, n_low, dtype=dtype), jnp.linspace(-1, 1, n_high, dtype=dtype)]
+    )
     heights = jnp.concatenate([jnp.full(n_low, -gap / 2, dtype), jnp.full(n_high, gap / 2, dtype)])
     y = jnp.concatenate([jnp.ones(n_low, dtype), -jnp.ones(n_high, dtype)])
     return jnp.stack([xs, heights], axis=1), y
@@ -107,8 +118,7 @@ def concentric_spheres(key, n: int, d: int, gap: float = 0.2, *, dtype=None):
     return X, jnp.where(inner, 1.0, -1.0).astype(dtype)
 
 
-def gaussian_blobs(key, n: int, d: int, distance: float = 1.0, std: float = 0.1, *,
-                   dtype=None):
+def gaussian_blobs(key, n: int, d: int, distance: float = 1.0, std: float = 0.1, *, dtype=None):
     """Two Gaussian blobs N(+-distance/2 e_1, std^2 I) (n - n // 2 points labelled +1 around
     -distance/2 e_1, the rest -1), normalized to max norm 1."""
     n, d = _size("n", n), _size("d", d)
@@ -116,7 +126,9 @@ def gaussian_blobs(key, n: int, d: int, distance: float = 1.0, std: float = 0.1,
     _check_range("std", std, 0)
     dtype = dtype or _float()
     first = jnp.arange(n) < n - n // 2
-    centers = jnp.where(first, -distance / 2, distance / 2)[:, None] * \
-        (jnp.arange(d) == 0).astype(dtype)[None, :]
+    centers = (
+        jnp.where(first, -distance / 2, distance / 2)[:, None]
+        * (jnp.arange(d) == 0).astype(dtype)[None, :]
+    )
     X = centers + std * jax.random.normal(key, (n, d), dtype)
     return normalize(X), jnp.where(first, 1.0, -1.0).astype(dtype)

@@ -54,16 +54,30 @@ import numpy as np
 from jaxmem.data.synthetic import _float, _size
 from jaxmem.data.validate import _rows, is_traced, validate
 
-__all__ = ["ENCODINGS", "GAUSSIAN_STATS", "RANDOMIZATIONS", "Randomized", "apply_pixel_permutation",
-           "corrupt_labels", "gaussian", "gaussian_moments", "partial_labels",
-           "pixel_permutation", "random_labels", "random_pixels", "randomize",
-           "shuffled_pixels", "true_labels"]
+__all__ = [
+    "ENCODINGS",
+    "GAUSSIAN_STATS",
+    "RANDOMIZATIONS",
+    "Randomized",
+    "apply_pixel_permutation",
+    "corrupt_labels",
+    "gaussian",
+    "gaussian_moments",
+    "partial_labels",
+    "pixel_permutation",
+    "random_labels",
+    "random_pixels",
+    "randomize",
+    "shuffled_pixels",
+    "true_labels",
+]
 
 ENCODINGS = ("index", "sign")
 GAUSSIAN_STATS = ("per_pixel", "scalar")
 
 
 # ---------------------------------------------------------------------------- input checks
+
 
 def _check_X(X, name="X"):
     """(N, D), N, D >= 1, real and finite (rows with NaN/inf are named); returns an array."""
@@ -74,22 +88,29 @@ def _check_X(X, name="X"):
 def _classes(num_classes, encoding, *, required: bool):
     """num_classes as a Python int (it bounds randint, so no tracer), or None when not needed."""
     if encoding not in ENCODINGS:
-        raise ValueError(f"unknown encoding {encoding!r}; expected one of {ENCODINGS} "
-                         f"('index': classes 0..k-1, 'sign': binary labels -1/+1)")
+        raise ValueError(
+            f"unknown encoding {encoding!r}; expected one of {ENCODINGS} "
+            f"('index': classes 0..k-1, 'sign': binary labels -1/+1)"
+        )
     if encoding == "sign":
         if num_classes is not None and _size("num_classes", num_classes) != 2:
-            raise ValueError(f"encoding='sign' means binary +-1 labels, so num_classes must be "
-                             f"2 (or omitted); got {num_classes!r}")
+            raise ValueError(
+                f"encoding='sign' means binary +-1 labels, so num_classes must be "
+                f"2 (or omitted); got {num_classes!r}"
+            )
         return 2
     if num_classes is None:
         if required:
-            raise ValueError("num_classes is required to redraw labels: a uniformly random "
-                             "class is uniform over 0..num_classes-1")
+            raise ValueError(
+                "num_classes is required to redraw labels: a uniformly random "
+                "class is uniform over 0..num_classes-1"
+            )
         return None
     k = _size("num_classes", num_classes)
     if k < 2:
-        raise ValueError(f"num_classes must be at least 2 (one class has nothing to "
-                         f"randomize); got {k}")
+        raise ValueError(
+            f"num_classes must be at least 2 (one class has nothing to randomize); got {k}"
+        )
     return k
 
 
@@ -103,14 +124,14 @@ def _check_labels(labels, n, num_classes, encoding, name="labels"):
     if y.ndim != 1 or (n is not None and y.shape[0] != n):
         want = f"({n},), one label per row of X" if n is not None else "(N,)"
         raise ValueError(f"{name} must have shape {want}; got shape {y.shape}")
-    if (not np.issubdtype(y.dtype, np.number) or np.issubdtype(y.dtype, np.complexfloating)):
-        raise ValueError(f"{name} must be real numbers (class indices or +-1); got dtype "
-                         f"{y.dtype}")
+    if not np.issubdtype(y.dtype, np.number) or np.issubdtype(y.dtype, np.complexfloating):
+        raise ValueError(f"{name} must be real numbers (class indices or +-1); got dtype {y.dtype}")
     bad = ~np.isfinite(y)
     if bad.any():
         rows = np.flatnonzero(bad)
-        raise ValueError(f"{name} has NaN or inf in rows {_rows(rows)} (row {rows[0]} is "
-                         f"{y[rows[0]]})")
+        raise ValueError(
+            f"{name} has NaN or inf in rows {_rows(rows)} (row {rows[0]} is {y[rows[0]]})"
+        )
     if encoding == "sign":
         bad, want = (y != 1) & (y != -1), "-1 or +1 (encoding='sign')"
     else:
@@ -121,25 +142,29 @@ def _check_labels(labels, n, num_classes, encoding, name="labels"):
             want = f"integer class indices in 0..{num_classes - 1} (num_classes={num_classes})"
     if bad.any():
         rows = np.flatnonzero(bad)
-        raise ValueError(f"{name} must be {want}; rows {_rows(rows)} are not (row {rows[0]} is "
-                         f"{y[rows[0]]})")
+        raise ValueError(
+            f"{name} must be {want}; rows {_rows(rows)} are not (row {rows[0]} is {y[rows[0]]})"
+        )
     return jnp.asarray(y)
 
 
 def _check_p(p, kind):
     """p in [0, 1] for partial_labels (a tracer is passed through: vmap over p works)."""
     if p is None:
-        raise ValueError(f"{kind} needs p, the probability that each label is redrawn, in "
-                         f"[0, 1]")
+        raise ValueError(f"{kind} needs p, the probability that each label is redrawn, in [0, 1]")
     if is_traced(p):
         return p
     arr = np.asarray(p) if not isinstance(p, (str, bytes)) else None
-    if (isinstance(p, bool) or arr is None or arr.ndim != 0 or arr.dtype == bool
-            or not (np.issubdtype(arr.dtype, np.integer)
-                    or np.issubdtype(arr.dtype, np.floating))):
+    if (
+        isinstance(p, bool)
+        or arr is None
+        or arr.ndim != 0
+        or arr.dtype == bool
+        or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating))
+    ):
         raise ValueError(f"p must be one probability in [0, 1] (a real number); got {p!r}")
     value = float(arr)
-    if not 0 <= value <= 1:   # also rejects NaN
+    if not 0 <= value <= 1:  # also rejects NaN
         raise ValueError(f"p must lie in [0, 1]; got p={value!r}")
     return value
 
@@ -148,20 +173,28 @@ def _check_p_one(p):
     """random_labels is partial_labels at p = 1: p may be omitted or 1, nothing else."""
     if p is None:
         return 1.0
-    if (not is_traced(p) and not isinstance(p, (bool, str, bytes)) and np.ndim(p) == 0
-            and float(p) == 1):
+    if (
+        not is_traced(p)
+        and not isinstance(p, (bool, str, bytes))
+        and np.ndim(p) == 0
+        and float(p) == 1
+    ):
         return 1.0
-    raise ValueError(f"random_labels is partial_labels at p = 1; got p={p!r} (use "
-                     f"partial_labels for p < 1)")
+    raise ValueError(
+        f"random_labels is partial_labels at p = 1; got p={p!r} (use partial_labels for p < 1)"
+    )
 
 
 def _no_p(p, kind):
     if p is not None:
-        raise ValueError(f"p applies only to partial_labels (random_labels is p = 1); "
-                         f"{kind} takes no p, got p={p!r}")
+        raise ValueError(
+            f"p applies only to partial_labels (random_labels is p = 1); "
+            f"{kind} takes no p, got p={p!r}"
+        )
 
 
 # ---------------------------------------------------------------------------------- labels
+
 
 def _to_index(labels, encoding):
     return ((labels + 1) // 2 if encoding == "sign" else labels).astype(jnp.int32)
@@ -188,8 +221,7 @@ def _redraw(key, labels, p, num_classes, encoding):
 _redraw_jit = jax.jit(_redraw, static_argnames=("num_classes", "encoding"))
 
 
-def corrupt_labels(key, labels, *, p, num_classes: int | None = None,
-                   encoding: str = "index"):
+def corrupt_labels(key, labels, *, p, num_classes: int | None = None, encoding: str = "index"):
     """Each label independently redrawn with probability p, uniformly over all classes.
 
     Returns (labels', redrawn): redrawn (N,) bool marks the rows whose label was redrawn
@@ -201,8 +233,7 @@ def corrupt_labels(key, labels, *, p, num_classes: int | None = None,
     return _redraw_jit(key, labels, p, k, encoding)
 
 
-def true_labels(key, X, labels, *, num_classes: int | None = None, p=None,
-                encoding: str = "index"):
+def true_labels(key, X, labels, *, num_classes: int | None = None, p=None, encoding: str = "index"):
     """The control: (X, labels) unchanged (checked like the others; the key is unused)."""
     del key
     _no_p(p, "true_labels")
@@ -211,8 +242,9 @@ def true_labels(key, X, labels, *, num_classes: int | None = None, p=None,
     return X, _check_labels(labels, X.shape[0], k, encoding)
 
 
-def partial_labels(key, X, labels, *, num_classes: int | None = None, p=None,
-                   encoding: str = "index"):
+def partial_labels(
+    key, X, labels, *, num_classes: int | None = None, p=None, encoding: str = "index"
+):
     """Partially corrupted labels: (X, labels') with each label redrawn with probability p
     (see `corrupt_labels`, which also returns the mask of redrawn rows)."""
     k = _classes(num_classes, encoding, required=True)
@@ -221,12 +253,14 @@ def partial_labels(key, X, labels, *, num_classes: int | None = None, p=None,
     return X, _redraw_jit(key, labels, _check_p(p, "partial_labels"), k, encoding)[0]
 
 
-def random_labels(key, X, labels, *, num_classes: int | None = None, p=None,
-                  encoding: str = "index"):
+def random_labels(
+    key, X, labels, *, num_classes: int | None = None, p=None, encoding: str = "index"
+):
     """Random labels: every label replaced by a uniform class (partial_labels at p = 1).
     The labels are drawn once, here: train on the returned dataset for every epoch."""
-    return partial_labels(key, X, labels, num_classes=num_classes, p=_check_p_one(p),
-                          encoding=encoding)
+    return partial_labels(
+        key, X, labels, num_classes=num_classes, p=_check_p_one(p), encoding=encoding
+    )
 
 
 # ---------------------------------------------------------------------------------- pixels
@@ -246,21 +280,34 @@ def apply_pixel_permutation(X, permutation) -> jax.Array:
         perm = np.asarray(permutation)
         D = X.shape[1]
         if perm.shape != (D,):
-            raise ValueError(f"permutation must have shape ({D},), one entry per column of X; "
-                             f"got shape {perm.shape}")
+            raise ValueError(
+                f"permutation must have shape ({D},), one entry per column of X; "
+                f"got shape {perm.shape}"
+            )
         if not np.issubdtype(perm.dtype, np.integer):
-            raise ValueError(f"permutation must hold integer column indices; got dtype "
-                             f"{perm.dtype}")
+            raise ValueError(
+                f"permutation must hold integer column indices; got dtype {perm.dtype}"
+            )
         if not np.array_equal(np.sort(perm), np.arange(D)):
             missing = np.setdiff1d(np.arange(D), perm)
-            raise ValueError(f"permutation is not a permutation of 0..{D - 1}: columns "
-                             f"{_rows(missing)} never appear (entries repeat or fall outside "
-                             f"0..{D - 1})")
+            raise ValueError(
+                f"permutation is not a permutation of 0..{D - 1}: columns "
+                f"{_rows(missing)} never appear (entries repeat or fall outside "
+                f"0..{D - 1})"
+            )
     return jnp.take(X, jnp.asarray(permutation), axis=1)
 
 
-def shuffled_pixels(key, X, labels, *, num_classes: int | None = None, p=None,
-                    encoding: str = "index", permutation=None):
+def shuffled_pixels(
+    key,
+    X,
+    labels,
+    *,
+    num_classes: int | None = None,
+    p=None,
+    encoding: str = "index",
+    permutation=None,
+):
     """Shuffled pixels: (X[:, perm], labels), one perm for all rows.
 
     perm = `pixel_permutation(key, D)` unless `permutation` is given: pass the same key, or
@@ -274,8 +321,9 @@ def shuffled_pixels(key, X, labels, *, num_classes: int | None = None, p=None,
     return apply_pixel_permutation(X, permutation), labels
 
 
-def random_pixels(key, X, labels, *, num_classes: int | None = None, p=None,
-                  encoding: str = "index"):
+def random_pixels(
+    key, X, labels, *, num_classes: int | None = None, p=None, encoding: str = "index"
+):
     """Random pixels: each row's entries permuted by its own independent uniform permutation
     (each row keeps its multiset of values; labels unchanged)."""
     _no_p(p, "random_pixels")
@@ -305,12 +353,22 @@ def _moments(X, per_pixel):
     return _moments_jit(X, 0 if per_pixel else None)
 
 
-_moments_jit = jax.jit(lambda X, axis: (jnp.mean(X, axis=axis), jnp.std(X, axis=axis)),
-                       static_argnums=1)
+_moments_jit = jax.jit(
+    lambda X, axis: (jnp.mean(X, axis=axis), jnp.std(X, axis=axis)), static_argnums=1
+)
 
 
-def gaussian(key, X, labels, *, num_classes: int | None = None, p=None,
-             encoding: str = "index", stats: str = "per_pixel", moments=None):
+def gaussian(
+    key,
+    X,
+    labels,
+    *,
+    num_classes: int | None = None,
+    p=None,
+    encoding: str = "index",
+    stats: str = "per_pixel",
+    moments=None,
+):
     """Gaussian: every image replaced by noise mean + std * N(0, I), labels unchanged.
 
     (mean, std) = `gaussian_moments(X, stats)` unless `moments` is given: pass the training
@@ -326,8 +384,10 @@ def gaussian(key, X, labels, *, num_classes: int | None = None, p=None,
     if not is_traced(mean, std):
         for name, m in (("mean", mean), ("std", std)):
             if m.shape not in ((), (X.shape[1],)):
-                raise ValueError(f"moments' {name} must be a scalar or have shape "
-                                 f"({X.shape[1]},); got shape {m.shape}")
+                raise ValueError(
+                    f"moments' {name} must be a scalar or have shape "
+                    f"({X.shape[1]},); got shape {m.shape}"
+                )
             if not np.all(np.isfinite(np.asarray(m))):
                 raise ValueError(f"moments' {name} has NaN or inf entries")
         if np.any(np.asarray(std) < 0):
@@ -361,6 +421,7 @@ class Randomized(NamedTuple):
     corrupted: (N_train,) bool, the training rows whose label was redrawn (all False for the
     pixel kinds and true_labels, all True for random_labels). permutation: the shared pixel
     permutation for shuffled_pixels, else None."""
+
     X_train: jax.Array
     labels_train: jax.Array
     X_test: jax.Array
@@ -369,9 +430,19 @@ class Randomized(NamedTuple):
     permutation: jax.Array | None
 
 
-def randomize(kind: str, key, X_train, labels_train, X_test, labels_test, *,
-              num_classes: int | None = None, p=None, encoding: str = "index",
-              stats: str = "per_pixel") -> Randomized:
+def randomize(
+    kind: str,
+    key,
+    X_train,
+    labels_train,
+    X_test,
+    labels_test,
+    *,
+    num_classes: int | None = None,
+    p=None,
+    encoding: str = "index",
+    stats: str = "per_pixel",
+) -> Randomized:
     """One of Zhang et al.'s randomization tests applied to a train/test split, the way the
     paper does (see the module docstring): label kinds randomize the training labels only;
     shuffled_pixels permutes train and test with one permutation; random_pixels and gaussian
@@ -382,16 +453,17 @@ def randomize(kind: str, key, X_train, labels_train, X_test, labels_test, *,
     permutation is drawn from the training key. num_classes: required for the label kinds
     (encoding="index"), and when given the labels are checked to lie in 0..num_classes-1."""
     if kind not in RANDOMIZATIONS:
-        raise ValueError(f"unknown randomization {kind!r}; expected one of "
-                         f"{tuple(RANDOMIZATIONS)}")
+        raise ValueError(f"unknown randomization {kind!r}; expected one of {tuple(RANDOMIZATIONS)}")
     if stats not in GAUSSIAN_STATS:
         raise ValueError(f"unknown stats {stats!r}; expected one of {GAUSSIAN_STATS}")
     k = _classes(num_classes, encoding, required=kind in ("partial_labels", "random_labels"))
     X_train = _check_X(X_train, "X_train")
     X_test = _check_X(X_test, "X_test")
     if X_test.shape[1] != X_train.shape[1]:
-        raise ValueError(f"X_test has {X_test.shape[1]} columns but X_train has "
-                         f"{X_train.shape[1]}: train and test images must have the same pixels")
+        raise ValueError(
+            f"X_test has {X_test.shape[1]} columns but X_train has "
+            f"{X_train.shape[1]}: train and test images must have the same pixels"
+        )
     labels_train = _check_labels(labels_train, X_train.shape[0], k, encoding, "labels_train")
     labels_test = _check_labels(labels_test, X_test.shape[0], k, encoding, "labels_test")
     if kind == "partial_labels":
@@ -415,7 +487,6 @@ def randomize(kind: str, key, X_train, labels_train, X_test, labels_test, *,
         X_test = random_pixels(k_test, X_test, labels_test, encoding=encoding)[0]
     else:  # gaussian
         moments = gaussian_moments(X_train, stats)
-        X_train = gaussian(k_train, X_train, labels_train, encoding=encoding,
-                           moments=moments)[0]
+        X_train = gaussian(k_train, X_train, labels_train, encoding=encoding, moments=moments)[0]
         X_test = gaussian(k_test, X_test, labels_test, encoding=encoding, moments=moments)[0]
     return Randomized(X_train, labels_train, X_test, labels_test, corrupted, permutation)

@@ -39,8 +39,18 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["CHECKSUMS", "MIRRORS", "DataError", "DataNotFound", "data_dir", "download",
-           "load_cifar10", "load_digits", "load_mnist", "read_idx"]
+__all__ = [
+    "CHECKSUMS",
+    "MIRRORS",
+    "DataError",
+    "DataNotFound",
+    "data_dir",
+    "download",
+    "load_cifar10",
+    "load_digits",
+    "load_mnist",
+    "read_idx",
+]
 
 
 class DataError(ValueError):
@@ -54,15 +64,16 @@ class DataNotFound(DataError):
 
 SPLITS = ("train", "test", "all")
 
-MNIST_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-               "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+MNIST_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
 MNIST_SHAPE = (28, 28)
 IDX_IMAGES, IDX_LABELS = 0x00000803, 0x00000801
 
 CIFAR10_DIR = "cifar-10-batches-py"
 CIFAR10_ARCHIVE = "cifar-10-python.tar.gz"
-CIFAR10_BATCHES = {"train": tuple(f"data_batch_{i}" for i in range(1, 6)),
-                   "test": ("test_batch",)}
+CIFAR10_BATCHES = {"train": tuple(f"data_batch_{i}" for i in range(1, 6)), "test": ("test_batch",)}
 
 # Each data set lives in its own subdirectory of the data directory (download puts it there);
 # files placed directly in the data directory are found too.
@@ -75,8 +86,10 @@ MIRRORS = {
     "cifar10": "https://www.cs.toronto.edu/~kriz/",
 }
 
-DOWNLOADS = {"mnist": tuple(f"{name}.gz" for pair in MNIST_FILES.values() for name in pair),
-             "cifar10": (CIFAR10_ARCHIVE,)}
+DOWNLOADS = {
+    "mnist": tuple(f"{name}.gz" for pair in MNIST_FILES.values() for name in pair),
+    "cifar10": (CIFAR10_ARCHIVE,),
+}
 
 # SHA-256 of each downloadable file (sizes in bytes for reference). Not computed here (no
 # network); taken from public references:
@@ -91,27 +104,23 @@ DOWNLOADS = {"mnist": tuple(f"{name}.gz" for pair in MNIST_FILES.values() for na
 CHECKSUMS = {
     "mnist": {
         # 9,912,422 bytes
-        "train-images-idx3-ubyte.gz":
-            "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+        "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",  # noqa: E501
         # 28,881 bytes
-        "train-labels-idx1-ubyte.gz":
-            "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+        "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",  # noqa: E501
         # 1,648,877 bytes
-        "t10k-images-idx3-ubyte.gz":
-            "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+        "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",  # noqa: E501
         # 4,542 bytes
-        "t10k-labels-idx1-ubyte.gz":
-            "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+        "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",  # noqa: E501
     },
     "cifar10": {
         # 170,498,071 bytes
-        "cifar-10-python.tar.gz":
-            "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce",
+        "cifar-10-python.tar.gz": "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce",  # noqa: E501
     },
 }
 
 
 # --- where the files are ---------------------------------------------------------------------
+
 
 def _resolve_dir(explicit=None) -> tuple[Path, str]:
     """The data directory and where that choice came from (for error messages)."""
@@ -120,8 +129,10 @@ def _resolve_dir(explicit=None) -> tuple[Path, str]:
     env = os.environ.get("JAXMEM_DATA")
     if env:
         return Path(os.path.expanduser(env)), "$JAXMEM_DATA"
-    return (Path(os.path.expanduser("~")) / ".cache" / "jaxmem" / "data",
-            "the default; $JAXMEM_DATA is not set")
+    return (
+        Path(os.path.expanduser("~")) / ".cache" / "jaxmem" / "data",
+        "the default; $JAXMEM_DATA is not set",
+    )
 
 
 def data_dir(explicit=None) -> Path:
@@ -133,14 +144,16 @@ def _search_dirs(root: Path, name: str) -> list[Path]:
     return [root / SUBDIRS[name], root]
 
 
-def _not_found(what: str, looked_for: str, root: Path, source: str, name: str,
-               loader: str) -> DataNotFound:
+def _not_found(
+    what: str, looked_for: str, root: Path, source: str, name: str, loader: str
+) -> DataNotFound:
     places = " and ".join(str(d) for d in _search_dirs(root, name))
     return DataNotFound(
         f"{what} not found: looked for {looked_for} in {places} (data directory from {source}). "
         f"Put the files there, or pass --data-dir DIR / set JAXMEM_DATA=DIR to a directory "
         f"that has them, or call {loader}(..., download=True) to fetch them from "
-        f"{MIRRORS[name]} into {root / SUBDIRS[name]}")
+        f"{MIRRORS[name]} into {root / SUBDIRS[name]}"
+    )
 
 
 def _splits(split: str) -> tuple[str, ...]:
@@ -162,8 +175,13 @@ def _find_file(dirs, name: str) -> Path | None:
 
 # IDX element types (third byte of the magic number); multi-byte types are big-endian.
 _IDX_TYPES: dict[int, np.dtype] = {
-    0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
-    0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+    0x08: np.dtype(np.uint8),
+    0x09: np.dtype(np.int8),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -192,30 +210,38 @@ def read_idx(path, *, magic: int | None = None) -> np.ndarray:
     path = Path(path)
     raw = _read_bytes(path)
     if len(raw) < 4:
-        raise DataError(f"{path}: truncated IDX file: {len(raw)} bytes, shorter than the "
-                        f"4-byte magic number")
+        raise DataError(
+            f"{path}: truncated IDX file: {len(raw)} bytes, shorter than the 4-byte magic number"
+        )
     found = struct.unpack(">I", raw[:4])[0]
     if magic is not None and found != magic:
         raise DataError(f"{path}: bad IDX magic number 0x{found:08x}, expected 0x{magic:08x}")
     type_code, ndim = raw[2], raw[3]
     if raw[:2] != b"\0\0" or type_code not in _IDX_TYPES:
-        raise DataError(f"{path}: not an IDX file: magic number 0x{found:08x} (expected "
-                        f"0x0000TTDD with element type TT one of "
-                        f"{', '.join(f'0x{t:02x}' for t in _IDX_TYPES)})")
+        raise DataError(
+            f"{path}: not an IDX file: magic number 0x{found:08x} (expected "
+            f"0x0000TTDD with element type TT one of "
+            f"{', '.join(f'0x{t:02x}' for t in _IDX_TYPES)})"
+        )
     header = 4 + 4 * ndim
     if len(raw) < header:
-        raise DataError(f"{path}: truncated IDX header: {ndim} dimensions need {header} bytes, "
-                        f"the file has {len(raw)}")
+        raise DataError(
+            f"{path}: truncated IDX header: {ndim} dimensions need {header} bytes, "
+            f"the file has {len(raw)}"
+        )
     shape = struct.unpack(f">{ndim}I", raw[4:header])
     dtype = _IDX_TYPES[type_code]
     count = int(np.prod(shape, dtype=np.int64))
     expected, body = count * dtype.itemsize, len(raw) - header
     if body < expected:
-        raise DataError(f"{path}: truncated IDX data: shape {shape} needs {expected} bytes "
-                        f"after the header, the file has {body}")
+        raise DataError(
+            f"{path}: truncated IDX data: shape {shape} needs {expected} bytes "
+            f"after the header, the file has {body}"
+        )
     if body > expected:
-        raise DataError(f"{path}: {body - expected} unexpected bytes after the IDX data of "
-                        f"shape {shape}")
+        raise DataError(
+            f"{path}: {body - expected} unexpected bytes after the IDX data of shape {shape}"
+        )
     array = np.frombuffer(raw, dtype, count=count, offset=header).reshape(shape)
     return array.astype(dtype.newbyteorder("="), copy=False)
 
@@ -226,8 +252,14 @@ def _mnist_paths(root: Path, source: str, splits) -> dict[str, Path] | DataNotFo
     found = {name: _find_file(dirs, name) for name in names}
     missing = [name for name, path in found.items() if path is None]
     if missing:
-        return _not_found("MNIST", ", ".join(f"{name}[.gz]" for name in missing), root, source,
-                          "mnist", "load_mnist")
+        return _not_found(
+            "MNIST",
+            ", ".join(f"{name}[.gz]" for name in missing),
+            root,
+            source,
+            "mnist",
+            "load_mnist",
+        )
     return {name: path for name, path in found.items() if path is not None}  # all of them
 
 
@@ -235,11 +267,13 @@ def _mnist_split(images_path: Path, labels_path: Path):
     images = read_idx(images_path, magic=IDX_IMAGES)
     labels = read_idx(labels_path, magic=IDX_LABELS)
     if images.shape[1:] != MNIST_SHAPE:
-        raise DataError(f"{images_path}: images are {images.shape[1]}x{images.shape[2]}, "
-                        f"MNIST's are 28x28")
+        raise DataError(
+            f"{images_path}: images are {images.shape[1]}x{images.shape[2]}, MNIST's are 28x28"
+        )
     if len(labels) != len(images):
-        raise DataError(f"{labels_path}: {len(labels)} labels for the {len(images)} images "
-                        f"of {images_path}")
+        raise DataError(
+            f"{labels_path}: {len(labels)} labels for the {len(images)} images of {images_path}"
+        )
     if len(labels) and labels.max() > 9:
         raise DataError(f"{labels_path}: label {int(labels.max())} is not a digit 0-9")
     return images, labels
@@ -261,8 +295,14 @@ def _find(look, name: str, root, download: bool):
     return found
 
 
-def load_mnist(data_dir=None, split: str = "train", flatten: bool = True, scale: bool = True,
-               *, download: bool = False):
+def load_mnist(
+    data_dir=None,
+    split: str = "train",
+    flatten: bool = True,
+    scale: bool = True,
+    *,
+    download: bool = False,
+):
     """MNIST from its IDX files: (X, labels).
 
     split: "train" (60,000), "test" (10,000) or "all" (train then test, 70,000).
@@ -287,17 +327,22 @@ def load_mnist(data_dir=None, split: str = "train", flatten: bool = True, scale:
 # NumPy 2, numpy._core after; _frombuffer is what pickle protocol 5 uses). Anything else in
 # a "batch" is refused, so a crafted file cannot run code.
 _ALLOWED_GLOBALS = frozenset(
-    [(f"numpy.{core}.{module}", name)
-     for core in ("core", "_core")
-     for module, name in (("multiarray", "_reconstruct"), ("numeric", "_frombuffer"))]
-    + [("numpy", "ndarray"), ("numpy", "dtype")])
+    [
+        (f"numpy.{core}.{module}", name)
+        for core in ("core", "_core")
+        for module, name in (("multiarray", "_reconstruct"), ("numeric", "_frombuffer"))
+    ]
+    + [("numpy", "ndarray"), ("numpy", "dtype")]
+)
 
 
 class _BatchUnpickler(pickle.Unpickler):
     def find_class(self, module, name):
         if (module, name) not in _ALLOWED_GLOBALS:
-            raise pickle.UnpicklingError(f"refusing to load {module}.{name}: a CIFAR-10 batch "
-                                         f"holds only NumPy arrays, lists and ints")
+            raise pickle.UnpicklingError(
+                f"refusing to load {module}.{name}: a CIFAR-10 batch "
+                f"holds only NumPy arrays, lists and ints"
+            )
         return super().find_class(module, name)
 
 
@@ -307,21 +352,31 @@ def _cifar_batch(f, where: str):
         # encoding="bytes": the batches were pickled by Python 2, their keys are byte strings.
         batch = _BatchUnpickler(f, encoding="bytes").load()
     except Exception as err:  # a malformed pickle can fail in many ways; all mean "bad file"
-        raise DataError(f"{where}: not a readable CIFAR-10 batch ({type(err).__name__}: "
-                        f"{err})") from err
+        raise DataError(
+            f"{where}: not a readable CIFAR-10 batch ({type(err).__name__}: {err})"
+        ) from err
     if not isinstance(batch, dict):
-        raise DataError(f"{where}: not a CIFAR-10 batch: a pickled {type(batch).__name__}, "
-                        f"not a dict")
+        raise DataError(
+            f"{where}: not a CIFAR-10 batch: a pickled {type(batch).__name__}, not a dict"
+        )
     data = batch.get(b"data", batch.get("data"))
     labels = batch.get(b"labels", batch.get("labels"))
     if data is None or labels is None:
-        raise DataError(f"{where}: not a CIFAR-10 batch: no b'data' and b'labels' keys "
-                        f"(keys: {sorted(map(repr, batch))})")
-    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 \
-            or data.shape[1] != 3 * 32 * 32:
+        raise DataError(
+            f"{where}: not a CIFAR-10 batch: no b'data' and b'labels' keys "
+            f"(keys: {sorted(map(repr, batch))})"
+        )
+    if (
+        not isinstance(data, np.ndarray)
+        or data.dtype != np.uint8
+        or data.ndim != 2
+        or data.shape[1] != 3 * 32 * 32
+    ):
         shape = getattr(data, "shape", None)
-        raise DataError(f"{where}: b'data' must be a uint8 array of shape (N, 3072); got "
-                        f"{type(data).__name__} {getattr(data, 'dtype', '')} {shape}")
+        raise DataError(
+            f"{where}: b'data' must be a uint8 array of shape (N, 3072); got "
+            f"{type(data).__name__} {getattr(data, 'dtype', '')} {shape}"
+        )
     try:
         labels = np.asarray(labels, dtype=np.int64)
     except (TypeError, ValueError, OverflowError) as err:
@@ -379,8 +434,14 @@ def _cifar_from_dir(directory: Path, batches) -> dict:
     return found
 
 
-def load_cifar10(data_dir=None, split: str = "train", flatten: bool = True,
-                 scale: bool = True, *, download: bool = False):
+def load_cifar10(
+    data_dir=None,
+    split: str = "train",
+    flatten: bool = True,
+    scale: bool = True,
+    *,
+    download: bool = False,
+):
     """CIFAR-10 from the python batches: (X, labels).
 
     split: "train" (data_batch_1..5, 50,000), "test" (test_batch, 10,000) or "all" (train
@@ -405,6 +466,7 @@ def load_cifar10(data_dir=None, split: str = "train", flatten: bool = True,
 
 # --- scikit-learn's digits -------------------------------------------------------------------
 
+
 def load_digits(scale: bool = True):
     """scikit-learn's bundled 8x8 digits (1,797 images, offline): (X, labels).
 
@@ -413,8 +475,10 @@ def load_digits(scale: bool = True):
     try:
         from sklearn.datasets import load_digits as sklearn_load_digits
     except ImportError as err:
-        raise ImportError("load_digits needs scikit-learn, an optional dependency of jaxmem: "
-                          "pip install scikit-learn (or pip install -e '.[test]')") from err
+        raise ImportError(
+            "load_digits needs scikit-learn, an optional dependency of jaxmem: "
+            "pip install scikit-learn (or pip install -e '.[test]')"
+        ) from err
     bunch = sklearn_load_digits()
     counts = np.asarray(bunch.data).astype(np.uint8)
     return (_scale(counts, 16) if scale else counts), np.asarray(bunch.target, dtype=np.int64)
@@ -440,8 +504,10 @@ def _fetch(url: str, dest: Path, expected: str, timeout: float) -> None:
     try:
         digest = hashlib.sha256()
         request = urllib.request.Request(url, headers={"User-Agent": "jaxmem (urllib)"})
-        with (os.fdopen(fd, "wb") as out,
-              urllib.request.urlopen(request, timeout=timeout) as response):
+        with (
+            os.fdopen(fd, "wb") as out,
+            urllib.request.urlopen(request, timeout=timeout) as response,
+        ):
             while chunk := response.read(_CHUNK):
                 digest.update(chunk)
                 out.write(chunk)
@@ -449,8 +515,10 @@ def _fetch(url: str, dest: Path, expected: str, timeout: float) -> None:
             os.fsync(out.fileno())
         actual = digest.hexdigest()
         if actual != expected:
-            raise DataError(f"{dest.name}: SHA-256 mismatch for {url}: expected {expected}, "
-                            f"got {actual}; the download was discarded")
+            raise DataError(
+                f"{dest.name}: SHA-256 mismatch for {url}: expected {expected}, "
+                f"got {actual}; the download was discarded"
+            )
         os.replace(tmp, dest)
     except (urllib.error.URLError, OSError) as err:
         reason: object
@@ -464,8 +532,14 @@ def _fetch(url: str, dest: Path, expected: str, timeout: float) -> None:
             os.unlink(tmp)
 
 
-def download(name: str, data_dir=None, *, base_url: str | None = None, timeout: float = 60.0,
-             checksums: dict[str, str] | None = None) -> list[Path]:
+def download(
+    name: str,
+    data_dir=None,
+    *,
+    base_url: str | None = None,
+    timeout: float = 60.0,
+    checksums: dict[str, str] | None = None,
+) -> list[Path]:
     """Fetches data set `name` ("mnist" or "cifar10") into DATA/<name>, DATA = data_dir(data_dir).
 
     Each file comes from `base_url` (default MIRRORS[name]) + its name, into a temporary file
@@ -482,8 +556,10 @@ def download(name: str, data_dir=None, *, base_url: str | None = None, timeout: 
     base = base if base.endswith("/") else base + "/"
     unknown = [f for f in DOWNLOADS[name] if not table.get(f)]
     if unknown:
-        raise DataError(f"no SHA-256 known for {', '.join(unknown)}; refusing to download "
-                        f"unverified files (provide them in {target} instead)")
+        raise DataError(
+            f"no SHA-256 known for {', '.join(unknown)}; refusing to download "
+            f"unverified files (provide them in {target} instead)"
+        )
     try:
         target.mkdir(parents=True, exist_ok=True)
     except OSError as err:

@@ -25,8 +25,17 @@ import numpy as np
 from jaxmem.data.synthetic import _float, _size
 from jaxmem.data.validate import validate
 
-__all__ = ["check_in_class", "checkerboard", "checkerboard_indices", "checkerboard_support",
-           "cluster_centres", "gaussian_clusters", "in_unit_cube", "separation", "slabs"]
+__all__ = [
+    "check_in_class",
+    "checkerboard",
+    "checkerboard_indices",
+    "checkerboard_support",
+    "cluster_centres",
+    "gaussian_clusters",
+    "in_unit_cube",
+    "separation",
+    "slabs",
+]
 
 
 def checkerboard_support(n: int, side: int, dtype=None):
@@ -36,7 +45,7 @@ def checkerboard_support(n: int, side: int, dtype=None):
     n, side = _size("n", n), _size("side", side)
     if side < 2:
         raise ValueError(f"side must be >= 2 so that both labels occur; got {side}")
-    if side ** n > 2 ** 20:
+    if side**n > 2**20:
         raise ValueError(f"side^n = {side}^{n} support points is too many (limit 2^20)")
     k = np.array(list(itertools.product(range(side), repeat=n)), dtype=np.int64)
     dtype = dtype or _float()
@@ -66,8 +75,16 @@ def cluster_centres(n: int, per_axis: int, dtype=None):
     return checkerboard_support(n, per_axis, dtype)
 
 
-def gaussian_clusters(key, N: int, n: int, per_axis: int = 2, *, sigma: float = 0.05,
-                      radius: float | None = None, dtype=None):
+def gaussian_clusters(
+    key,
+    N: int,
+    n: int,
+    per_axis: int = 2,
+    *,
+    sigma: float = 0.05,
+    radius: float | None = None,
+    dtype=None,
+):
     """N samples: a uniformly chosen centre of `cluster_centres(n, per_axis)` plus a
     Gaussian N(0, sigma^2 I) offset truncated to the ball of `radius` (default: 0.35 / per_axis,
     so clusters of opposite labels stay 1/per_axis - 2 radius = 0.3/per_axis apart).
@@ -79,8 +96,10 @@ def gaussian_clusters(key, N: int, n: int, per_axis: int = 2, *, sigma: float = 
     N, n, per_axis = _size("N", N), _size("n", n), _size("per_axis", per_axis)
     radius = 0.35 / per_axis if radius is None else radius
     if not 0 < radius < 0.5 / per_axis:
-        raise ValueError(f"radius must lie in (0, 0.5/per_axis = {0.5 / per_axis}) so that the "
-                         f"clusters stay in [0, 1]^n and apart; got {radius}")
+        raise ValueError(
+            f"radius must lie in (0, 0.5/per_axis = {0.5 / per_axis}) so that the "
+            f"clusters stay in [0, 1]^n and apart; got {radius}"
+        )
     if not sigma > 0:
         raise ValueError(f"sigma must be > 0; got {sigma}")
     P, labels = cluster_centres(n, per_axis, dtype)
@@ -121,14 +140,18 @@ def check_in_class(X, y, c: float) -> None:
     Xn, yn = np.asarray(X), np.asarray(y)
     out = np.flatnonzero(((Xn < 0) | (Xn > 1)).any(1))
     if out.size:
-        raise ValueError(f"rows {out[:5].tolist()} lie outside [0, 1]^n (row {out[0]} is "
-                         f"{Xn[out[0]].tolist()[:6]}...)")
+        raise ValueError(
+            f"rows {out[:5].tolist()} lie outside [0, 1]^n (row {out[0]} is "
+            f"{Xn[out[0]].tolist()[:6]}...)"
+        )
     d = np.sqrt(((Xn[:, None] - Xn[None]) ** 2).sum(-1))
     d[yn[:, None] == yn[None]] = np.inf
     i, j = np.unravel_index(np.argmin(d), d.shape)
     if d[i, j] < c:
-        raise ValueError(f"rows {min(i, j)} and {max(i, j)} have opposite labels at distance "
-                         f"{d[i, j]:.6g} < c = {c}")
+        raise ValueError(
+            f"rows {min(i, j)} and {max(i, j)} have opposite labels at distance "
+            f"{d[i, j]:.6g} < c = {c}"
+        )
 
 
 def slabs(key, N: int, n: int, gap: float = 0.1, dtype=None):

@@ -25,7 +25,9 @@ def _size(name, value) -> int:
             raise TypeError
         value = operator.index(value)
     except TypeError:
-        raise ValueError(f"{name} must be a positive int (it fixes a shape); got {value!r}") from None
+        raise ValueError(
+            f"{name} must be a positive int (it fixes a shape); got {value!r}"
+        ) from None
     if value < 1:
         raise ValueError(f"{name} must be a positive int (it fixes a shape); got {value!r}")
     return value

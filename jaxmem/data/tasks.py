@@ -39,8 +39,9 @@ def _rng(key_or_seed) -> np.random.Generator:
             raise TypeError
         seed = operator.index(key_or_seed)
     except TypeError:
-        raise ValueError(f"key_or_seed must be an int seed or a JAX key; got "
-                         f"{key_or_seed!r}") from None
+        raise ValueError(
+            f"key_or_seed must be an int seed or a JAX key; got {key_or_seed!r}"
+        ) from None
     if seed < 0:
         raise ValueError(f"a seed must be >= 0; got {seed}")
     return np.random.default_rng(seed)
@@ -49,8 +50,9 @@ def _rng(key_or_seed) -> np.random.Generator:
 def _labels(labels, n=None) -> np.ndarray:
     labels = np.asarray(labels)
     if labels.ndim != 1:
-        raise ValueError(f"labels must be one label per point, shape (n,); got shape "
-                         f"{labels.shape}")
+        raise ValueError(
+            f"labels must be one label per point, shape (n,); got shape {labels.shape}"
+        )
     if n is not None and len(labels) != n:
         raise ValueError(f"labels must have one entry per row of X ({n}); got {len(labels)}")
     return labels
@@ -60,8 +62,9 @@ def _present(labels, cls, role) -> np.ndarray:
     mask = labels == cls
     if not mask.any():
         present = np.unique(labels)
-        raise ValueError(f"{role} class {cls!r} has no points; the labels present are "
-                         f"{present.tolist()}")
+        raise ValueError(
+            f"{role} class {cls!r} has no points; the labels present are {present.tolist()}"
+        )
     return mask
 
 
@@ -74,8 +77,7 @@ def one_vs_rest(labels, cls, *, dtype=np.float32) -> np.ndarray:
     return np.where(mask, 1, -1).astype(dtype)
 
 
-def pair_task(X, labels, positive, negative, *, per_class: int | None = None,
-              key_or_seed=None):
+def pair_task(X, labels, positive, negative, *, per_class: int | None = None, key_or_seed=None):
     """The points of two classes as a +-1 task: (X_pair, y), label `positive` -> +1,
     `negative` -> -1, in the data's original order.
 
@@ -87,8 +89,7 @@ def pair_task(X, labels, positive, negative, *, per_class: int | None = None,
         raise ValueError(f"X must have one row per point, shape (n, ...); got shape {X.shape}")
     labels = _labels(labels, len(X))
     if positive == negative:
-        raise ValueError(f"positive and negative must be different classes; both are "
-                         f"{positive!r}")
+        raise ValueError(f"positive and negative must be different classes; both are {positive!r}")
     is_pos = _present(labels, positive, "positive")
     is_neg = _present(labels, negative, "negative")
     if per_class is None:
@@ -100,8 +101,9 @@ def pair_task(X, labels, positive, negative, *, per_class: int | None = None,
         for cls, mask in ((positive, is_pos), (negative, is_neg)):
             members = np.flatnonzero(mask)
             if per_class > len(members):
-                raise ValueError(f"per_class={per_class} but class {cls!r} has only "
-                                 f"{len(members)} points")
+                raise ValueError(
+                    f"per_class={per_class} but class {cls!r} has only {len(members)} points"
+                )
             chosen.append(rng.choice(members, size=per_class, replace=False))
         keep = np.sort(np.concatenate(chosen))
     dtype = X.dtype if np.issubdtype(X.dtype, np.floating) else np.dtype(np.float32)
@@ -130,7 +132,7 @@ def nested_subsets(y, fractions=DECILES, seed=0) -> list[np.ndarray]:
         if round(f * n) == 0:
             raise ValueError(f"fraction {f} of {n} points is no point at all")
     order = nested_order(y, seed)
-    return [np.sort(order[:round(f * n)]) for f in fractions]
+    return [np.sort(order[: round(f * n)]) for f in fractions]
 
 
 def nested_order(y, seed=0) -> np.ndarray:

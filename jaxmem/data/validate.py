@@ -8,9 +8,8 @@ caller is expected to have validated the concrete data (the sweep engine does, p
 
 from __future__ import annotations
 
-import numpy as np
-
 import jax
+import numpy as np
 
 TASKS = ("binary", "regression")
 _SHOW = 5  # rows listed in a message before it says "and N more"
@@ -25,12 +24,22 @@ def _rows(idx) -> str:
 def is_traced(*trees) -> bool:
     """Whether any leaf of the arguments is a JAX tracer (inside jit or vmap): host-side
     checks, which need concrete values, are skipped then. The one copy of this test."""
-    return any(isinstance(leaf, jax.core.Tracer)
-               for tree in trees for leaf in jax.tree_util.tree_leaves(tree))
+    return any(
+        isinstance(leaf, jax.core.Tracer)
+        for tree in trees
+        for leaf in jax.tree_util.tree_leaves(tree)
+    )
 
 
-def validate(X, y=None, *, task: str | None = None, allow_duplicates: bool = False,
-             check_duplicates: bool = True, name: str = "X") -> None:
+def validate(
+    X,
+    y=None,
+    *,
+    task: str | None = None,
+    allow_duplicates: bool = False,
+    check_duplicates: bool = True,
+    name: str = "X",
+) -> None:
     """Checks one dataset: X of shape (n, d) with n >= 1, d >= 1; y of shape (n,).
 
     task="binary": labels must be exactly -1 or +1 and both classes present.
@@ -56,37 +65,48 @@ def validate(X, y=None, *, task: str | None = None, allow_duplicates: bool = Fal
     bad = ~np.isfinite(X)
     if bad.any():
         r, c = np.argwhere(bad)[0]
-        raise ValueError(f"{name} has NaN or inf in rows {_rows(np.flatnonzero(bad.any(1)))} "
-                         f"(row {r}, column {c} is {X[r, c]})")
+        raise ValueError(
+            f"{name} has NaN or inf in rows {_rows(np.flatnonzero(bad.any(1)))} "
+            f"(row {r}, column {c} is {X[r, c]})"
+        )
     if y is not None:
         y = np.asarray(y)
         if y.ndim != 1 or y.shape[0] != n:
-            raise ValueError(f"y must have shape ({n},), one label per row of {name}; "
-                             f"got shape {y.shape}")
+            raise ValueError(
+                f"y must have shape ({n},), one label per row of {name}; got shape {y.shape}"
+            )
         if not np.issubdtype(y.dtype, np.number) or np.issubdtype(y.dtype, np.complexfloating):
             raise ValueError(f"y must be real numbers; got dtype {y.dtype}")
         bad_y = ~np.isfinite(y)
         if bad_y.any():
             rows = np.flatnonzero(bad_y)
-            raise ValueError(f"y has NaN or inf in rows {_rows(rows)} (row {rows[0]} is {y[rows[0]]})")
+            raise ValueError(
+                f"y has NaN or inf in rows {_rows(rows)} (row {rows[0]} is {y[rows[0]]})"
+            )
         if task == "binary":
             bad_y = (y != 1) & (y != -1)
             if bad_y.any():
                 rows = np.flatnonzero(bad_y)
-                raise ValueError(f"binary labels must be -1 or +1; rows {_rows(rows)} are not "
-                                 f"(row {rows[0]} is {y[rows[0]]})")
+                raise ValueError(
+                    f"binary labels must be -1 or +1; rows {_rows(rows)} are not "
+                    f"(row {rows[0]} is {y[rows[0]]})"
+                )
             for cls in (1, -1):
                 if not (y == cls).any():
-                    raise ValueError(f"the class {cls:+d} is empty: all {n} labels are {-cls:+d}; "
-                                     f"a binary task needs points of both classes")
+                    raise ValueError(
+                        f"the class {cls:+d} is empty: all {n} labels are {-cls:+d}; "
+                        f"a binary task needs points of both classes"
+                    )
     if not check_duplicates:
         return
     # Equal points: sort rows lexicographically, compare neighbours.
     order = np.lexsort(X.T[::-1])
     same = np.all(X[order[1:]] == X[order[:-1]], axis=1)
     if same.any():
-        pairs = [(int(min(order[k], order[k + 1])), int(max(order[k], order[k + 1])))
-                 for k in np.flatnonzero(same)]
+        pairs = [
+            (int(min(order[k], order[k + 1])), int(max(order[k], order[k + 1])))
+            for k in np.flatnonzero(same)
+        ]
         if y is not None:
             conflict = [(i, j) for i, j in pairs if y[i] != y[j]]
             if conflict:
@@ -94,13 +114,15 @@ def validate(X, y=None, *, task: str | None = None, allow_duplicates: bool = Fal
                 raise ValueError(
                     f"rows {i} and {j} of {name} are the same point with different labels "
                     f"({y[i]} and {y[j]}): no function can fit both"
-                    + (f" ({len(conflict) - 1} more such pairs)" if len(conflict) > 1 else ""))
+                    + (f" ({len(conflict) - 1} more such pairs)" if len(conflict) > 1 else "")
+                )
         if not allow_duplicates:
             i, j = pairs[0]
             raise ValueError(
                 f"rows {i} and {j} of {name} are the same point; the constructions need n "
                 f"distinct points (remove duplicates, or pass allow_duplicates=True)"
-                + (f" ({len(pairs) - 1} more such pairs)" if len(pairs) > 1 else ""))
+                + (f" ({len(pairs) - 1} more such pairs)" if len(pairs) > 1 else "")
+            )
 
 
 def float_data(X, y=None, **kwargs):
@@ -109,6 +131,7 @@ def float_data(X, y=None, **kwargs):
     jax_enable_x64), float arrays keep theirs. What a construction takes, so that a list or
     an integer array gets a float network instead of a JAX error from deep inside."""
     import jax.numpy as jnp
+
     validate(X, y, **kwargs)
     X = jnp.asarray(X)
     if not jnp.issubdtype(X.dtype, jnp.floating):

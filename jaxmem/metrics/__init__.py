@@ -25,11 +25,12 @@ def _check(net: Network, X, y=None):
     so that unit roundoff and finfo refer to the arithmetic actually performed)."""
     validate(X, y, check_duplicates=False)
     dtype = jnp.result_type(net.layers[0].weight.dtype, jnp.float32)
-    X, y = jnp.asarray(X), None if y is None else jnp.asarray(y)   # lists, too
+    X, y = jnp.asarray(X), None if y is None else jnp.asarray(y)  # lists, too
     X = jnp.asarray(X, jnp.result_type(X, dtype))
     if X.shape[-1] != net.layers[0].n_in:
-        raise ValueError(f"the network reads {net.layers[0].n_in} inputs but X has "
-                         f"{X.shape[-1]} columns")
+        raise ValueError(
+            f"the network reads {net.layers[0].n_in} inputs but X has {X.shape[-1]} columns"
+        )
     return X, (None if y is None else jnp.asarray(y, jnp.result_type(y, X.dtype)))
 
 
@@ -98,8 +99,9 @@ def _finite_or_inf(bound):
     return jnp.where(jnp.isnan(bound), jnp.inf, bound)
 
 
-def value_decisions(f, y, tolerance, *, bound=None, resolution: float = FIT_RESOLUTION,
-                    scale=None) -> jax.Array:
+def value_decisions(
+    f, y, tolerance, *, bound=None, resolution: float = FIT_RESOLUTION, scale=None
+) -> jax.Array:
     """Per-point three-valued decision of f(x_i) = y_i, as int8: FITS (1), FAILS (0) or
     UNDECIDED (-1).
 
@@ -236,9 +238,11 @@ def fit_outcome(report: dict, checks_ok) -> dict:
     and checks_ok" (sizes, validity flags): ok only when the fit is decided and passes;
     undecided when the checks pass and no point fails but some point is undecided. `report`
     is `fit_report`'s (inside jit, arrays) or `exact_fit_report`'s (host, Python values)."""
-    return dict(ok=checks_ok & report["interpolates"],
-                undecided=checks_ok & (report["decision"] == UNDECIDED),
-                undecided_points=report["undecided_points"])
+    return dict(
+        ok=checks_ok & report["interpolates"],
+        undecided=checks_ok & (report["decision"] == UNDECIDED),
+        undecided_points=report["undecided_points"],
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -249,19 +253,22 @@ def fit_outcome(report: dict, checks_ok) -> dict:
 
 # Optimized even where the caller lowered XLA's optimization level for fast compiles (verify
 # --scale quick): the sequential twice-precision loop runs ~3x slower unoptimized.
-_compensated = jax.jit(network.compensated_bound,
-                       compiler_options={"xla_backend_optimization_level": 2})
+_compensated = jax.jit(
+    network.compensated_bound, compiler_options={"xla_backend_optimization_level": 2}
+)
 
 
 def _resolution_decisions(err, bound, threshold):
     """Decide |f* - y| <= threshold from a computed error and a bound on its distance from
     |f* - y| (the computed |f - y| carries one more rounding: 2 u err)."""
-    return np.where(err + bound <= threshold, FITS,
-                    np.where(err - bound > threshold, FAILS, UNDECIDED)).astype(np.int8)
+    return np.where(
+        err + bound <= threshold, FITS, np.where(err - bound > threshold, FAILS, UNDECIDED)
+    ).astype(np.int8)
 
 
-def exact_fit_decisions(net: Network, X, y, decisions=None, *,
-                        resolution: float = FIT_RESOLUTION) -> np.ndarray:
+def exact_fit_decisions(
+    net: Network, X, y, decisions=None, *, resolution: float = FIT_RESOLUTION
+) -> np.ndarray:
     """Per-point decisions with every UNDECIDED point re-decided (NumPy int8).
 
     A re-decided point FITS iff the network's exact output is within resolution * max_j |y_j|
@@ -276,6 +283,7 @@ def exact_fit_decisions(net: Network, X, y, decisions=None, *,
     from fractions import Fraction
 
     from jaxmem import exact
+
     X, y = _check(net, X, y)
     if decisions is None:
         decisions = fit_decisions(net, X, y, resolution=resolution)
@@ -288,16 +296,18 @@ def exact_fit_decisions(net: Network, X, y, decisions=None, *,
     f, bound = (np.asarray(v, np.float64) for v in _compensated(net, X))
     u = network.unit_roundoff(X.dtype)
     err = np.abs(f - yh)
-    stage = _resolution_decisions(err, np.where(np.isnan(bound), np.inf, bound) + 2 * u * err,
-                                  threshold)
+    stage = _resolution_decisions(
+        err, np.where(np.isnan(bound), np.inf, bound) + 2 * u * err, threshold
+    )
     stage = np.where(np.isfinite(f), stage, UNDECIDED)
     rows = np.flatnonzero(out == UNDECIDED)
     out[rows] = stage[rows]
     rows = np.flatnonzero(out == UNDECIDED)
     if rows.size:
         Xh = np.asarray(X, np.float64)
-        exact_f = exact.apply(exact.from_network(net, allow_float=True),
-                              Xh[rows].astype(object), allow_float=True)
+        exact_f = exact.apply(
+            exact.from_network(net, allow_float=True), Xh[rows].astype(object), allow_float=True
+        )
         limit = Fraction(resolution) * Fraction(scale)
         for r, fi in zip(rows, np.atleast_1d(exact_f)):
             out[r] = FITS if abs(Fraction(fi) - Fraction(float(yh[r]))) <= limit else FAILS
@@ -311,10 +321,13 @@ def exact_fit_report(net: Network, X, y, *, resolution: float = FIT_RESOLUTION) 
     points = np.asarray(fit_decisions(net, X, y, resolution=resolution))
     exact_points = exact_fit_decisions(net, X, y, points, resolution=resolution)
     decision = int(dataset_decision(exact_points))
-    return dict(decision=decision, interpolates=decision == FITS,
-                undecided_points=int(np.sum(exact_points == UNDECIDED)),
-                failing_points=int(np.sum(exact_points == FAILS)),
-                redecided_points=int(np.sum(points == UNDECIDED)))
+    return dict(
+        decision=decision,
+        interpolates=decision == FITS,
+        undecided_points=int(np.sum(exact_points == UNDECIDED)),
+        failing_points=int(np.sum(exact_points == FAILS)),
+        redecided_points=int(np.sum(points == UNDECIDED)),
+    )
 
 
 def float32_report(net: Network, X, y, *, value_rtol: float | None = None) -> dict:
@@ -372,15 +385,34 @@ def weight_stats(net: Network) -> dict:
         two = jnp.sum(jnp.abs(W2).sum(-1) * jnp.linalg.norm(W1, axis=0))
     else:
         two = jnp.asarray(jnp.nan, mx.dtype)
-    return dict(max_abs_weight=mx, sum_abs_weight=total, path_norm=jnp.sum(paths),
-                two_layer_path_norm=two)
+    return dict(
+        max_abs_weight=mx, sum_abs_weight=total, path_norm=jnp.sum(paths), two_layer_path_norm=two
+    )
 
 
 __all__ = [
-    "DECISIONS", "FAILS", "FITS", "FIT_RESOLUTION", "UNDECIDED", "dataset_decision",
-    "exact_fit_decisions", "exact_fit_report", "fit_decisions", "fit_outcome", "label_scale",
-    "margin_decisions", "sign_decisions", "value_decisions",
-    "fit_report", "float32_deployable", "float32_report", "interpolates",
-    "interpolation_tolerance", "margin", "max_abs_error", "sign_accuracy", "tie_fraction",
+    "DECISIONS",
+    "FAILS",
+    "FITS",
+    "FIT_RESOLUTION",
+    "UNDECIDED",
+    "dataset_decision",
+    "exact_fit_decisions",
+    "exact_fit_report",
+    "fit_decisions",
+    "fit_outcome",
+    "label_scale",
+    "margin_decisions",
+    "sign_decisions",
+    "value_decisions",
+    "fit_report",
+    "float32_deployable",
+    "float32_report",
+    "interpolates",
+    "interpolation_tolerance",
+    "margin",
+    "max_abs_error",
+    "sign_accuracy",
+    "tie_fraction",
     "weight_stats",
 ]

@@ -62,7 +62,7 @@ DEFAULT_RADIUS = 0.3 / 255
 DEFAULT_STEP = 0.25 / 255
 DEFAULT_NOISE = 0.2 / 255
 DEFAULT_MAX_ITER = 100
-DEFAULT_MIN_NEW = 20   # lass_tf.py: converged_label_thres
+DEFAULT_MIN_NEW = 20  # lass_tf.py: converged_label_thres
 
 
 def _is_int(v) -> bool:
@@ -87,8 +87,9 @@ def _check_inputs(X, name="X"):
     """X: (N, *features), N >= 1, at least one feature, real and finite. Returns a float array."""
     shape = np.shape(X)
     if len(shape) < 2:
-        raise ValueError(f"{name} must have shape (N, *features), one row per example; "
-                         f"got shape {shape}")
+        raise ValueError(
+            f"{name} must have shape (N, *features), one row per example; got shape {shape}"
+        )
     if shape[0] == 0:
         raise ValueError(f"{name} has no rows (N = 0)")
     if int(np.prod(shape[1:])) == 0:
@@ -100,10 +101,12 @@ def _check_inputs(X, name="X"):
         bad = ~np.isfinite(np.asarray(X))
         if bad.any():
             rows = np.flatnonzero(bad.reshape(shape[0], -1).any(1))
-            raise ValueError(f"{name} has NaN or inf in rows {rows[:5].tolist()}"
-                             + (f" and {len(rows) - 5} more" if len(rows) > 5 else ""))
+            raise ValueError(
+                f"{name} has NaN or inf in rows {rows[:5].tolist()}"
+                + (f" and {len(rows) - 5} more" if len(rows) > 5 else "")
+            )
     if not jnp.issubdtype(dtype, jnp.floating):
-        dtype = jnp.result_type(float)   # integer pixels: search in the default float type
+        dtype = jnp.result_type(float)  # integer pixels: search in the default float type
     return jnp.asarray(X, dtype)
 
 
@@ -122,7 +125,7 @@ def _output_kind(apply_fn, params, X) -> int:
     struct = lambda a: jax.ShapeDtypeStruct(np.shape(a), jnp.result_type(a))
     try:
         out = jax.eval_shape(apply_fn, jax.tree_util.tree_map(struct, params), struct(X))
-    except (TypeError, ValueError) as err:   # e.g. a matmul whose shapes do not match
+    except (TypeError, ValueError) as err:  # e.g. a matmul whose shapes do not match
         raise ValueError(f"apply_fn(params, X) fails on X of shape {X.shape}: {err}") from err
     N = X.shape[0]
     if not hasattr(out, "shape"):
@@ -131,10 +134,11 @@ def _output_kind(apply_fn, params, X) -> int:
         return 2
     if len(out.shape) == 2 and out.shape[0] == N and out.shape[1] >= 2:
         return out.shape[1]
-    raise ValueError(f"apply_fn(params, X) must return shape ({N},) (binary, prediction = sign) "
-                     f"or ({N}, k) logits with k >= 2; got shape {out.shape}"
-                     + (" (squeeze a single output column to shape (N,))"
-                        if out.shape == (N, 1) else ""))
+    raise ValueError(
+        f"apply_fn(params, X) must return shape ({N},) (binary, prediction = sign) "
+        f"or ({N}, k) logits with k >= 2; got shape {out.shape}"
+        + (" (squeeze a single output column to shape (N,))" if out.shape == (N, 1) else "")
+    )
 
 
 def _logits(apply_fn, params, X):
@@ -152,11 +156,25 @@ def _per_row(mask, like):
 
 
 @functools.partial(jax.jit, static_argnames=("apply_fn", "return_adversarial"))
-def _lass(key, params, X, radius, step, noise, max_iter, min_new, clip_min, clip_max, *,
-          apply_fn, return_adversarial):
+def _lass(
+    key,
+    params,
+    X,
+    radius,
+    step,
+    noise,
+    max_iter,
+    min_new,
+    clip_min,
+    clip_max,
+    *,
+    apply_fn,
+    return_adversarial,
+):
     dtype = X.dtype
-    radius, step, noise, clip_min, clip_max = (jnp.asarray(v, dtype) for v in
-                                               (radius, step, noise, clip_min, clip_max))
+    radius, step, noise, clip_min, clip_max = (
+        jnp.asarray(v, dtype) for v in (radius, step, noise, clip_min, clip_max)
+    )
     # lass_tf.py: Y_pred is the one-hot argmax of the model at the ORIGINAL inputs, fixed.
     predicted = jnp.argmax(_logits(apply_fn, params, X), axis=-1)
 
@@ -197,21 +215,45 @@ def _lass(key, params, X, radius, step, noise, max_iter, min_new, clip_min, clip
         return it + 1, X_tilde, critical, first_flip, num_new, converged
 
     N = X.shape[0]
-    init = (jnp.asarray(0, jnp.int32), X, jnp.zeros(N, bool), jnp.full(N, -1, jnp.int32),
-            jnp.asarray(0, jnp.int32), jnp.asarray(False))
+    init = (
+        jnp.asarray(0, jnp.int32),
+        X,
+        jnp.zeros(N, bool),
+        jnp.full(N, -1, jnp.int32),
+        jnp.asarray(0, jnp.int32),
+        jnp.asarray(False),
+    )
     iterations, X_tilde, critical, first_flip, num_critical, converged = jax.lax.while_loop(
-        cond, body, init)
-    out = dict(critical=critical, iterations_to_flip=first_flip, iterations_run=iterations,
-               stopped_by_rule=converged, num_critical=num_critical, predicted_class=predicted)
+        cond, body, init
+    )
+    out = dict(
+        critical=critical,
+        iterations_to_flip=first_flip,
+        iterations_run=iterations,
+        stopped_by_rule=converged,
+        num_critical=num_critical,
+        predicted_class=predicted,
+    )
     if return_adversarial:
         out["x_tilde"] = X_tilde
     return out
 
 
-def lass_critical(key, apply_fn, params, X, *, radius=DEFAULT_RADIUS, step=DEFAULT_STEP,
-                  noise=DEFAULT_NOISE, max_iter: int = DEFAULT_MAX_ITER,
-                  min_new: int = DEFAULT_MIN_NEW, clip_min=None, clip_max=None,
-                  return_adversarial: bool = False) -> dict:
+def lass_critical(
+    key,
+    apply_fn,
+    params,
+    X,
+    *,
+    radius=DEFAULT_RADIUS,
+    step=DEFAULT_STEP,
+    noise=DEFAULT_NOISE,
+    max_iter: int = DEFAULT_MAX_ITER,
+    min_new: int = DEFAULT_MIN_NEW,
+    clip_min=None,
+    clip_max=None,
+    return_adversarial: bool = False,
+) -> dict:
     """LASS critical-sample search (Arpit et al. 2017, as in lass_tf.py; see the module doc).
 
     key: PRNG key for the Langevin noise (iteration i uses fold_in(key, i)).
@@ -257,17 +299,30 @@ def lass_critical(key, apply_fn, params, X, *, radius=DEFAULT_RADIUS, step=DEFAU
         if v is not None and not is_traced(v):
             if np.shape(v) != () or np.isnan(v):
                 raise ValueError(f"{name} must be a real scalar or None; got {v!r}")
-    if (clip_min is not None and clip_max is not None and not is_traced(clip_min, clip_max)
-            and not clip_min < clip_max):
+    if (
+        clip_min is not None
+        and clip_max is not None
+        and not is_traced(clip_min, clip_max)
+        and not clip_min < clip_max
+    ):
         raise ValueError(f"clip_min must be < clip_max; got {clip_min!r} >= {clip_max!r}")
     if not callable(apply_fn):
         raise ValueError("apply_fn must be a function apply_fn(params, X) -> outputs")
     _output_kind(apply_fn, params, X)
-    return _lass(key, params, X, radius, step, noise,
-                 jnp.asarray(max_iter, jnp.int32), jnp.asarray(min_new, jnp.int32),
-                 -jnp.inf if clip_min is None else clip_min,
-                 jnp.inf if clip_max is None else clip_max,
-                 apply_fn=apply_fn, return_adversarial=bool(return_adversarial))
+    return _lass(
+        key,
+        params,
+        X,
+        radius,
+        step,
+        noise,
+        jnp.asarray(max_iter, jnp.int32),
+        jnp.asarray(min_new, jnp.int32),
+        -jnp.inf if clip_min is None else clip_min,
+        jnp.inf if clip_max is None else clip_max,
+        apply_fn=apply_fn,
+        return_adversarial=bool(return_adversarial),
+    )
 
 
 def critical_sample_ratio(key, apply_fn, params, X, **lass_kwargs) -> jax.Array:
@@ -290,8 +345,9 @@ def linear_critical_exact(w, b, X, radius) -> jax.Array:
     X = _check_inputs(X)
     w = jnp.asarray(w, X.dtype)
     if X.ndim != 2 or w.shape != (X.shape[1],):
-        raise ValueError(f"w must have shape (d,) matching X of shape (N, d); got w {w.shape}, "
-                         f"X {X.shape}")
+        raise ValueError(
+            f"w must have shape (d,) matching X of shape (N, d); got w {w.shape}, X {X.shape}"
+        )
     _check_real_scalar("b", b)
     _check_real_scalar("radius", radius, positive=True)
     f = X @ w + b

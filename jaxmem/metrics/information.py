@@ -49,13 +49,21 @@ import numpy as np
 from jaxmem.data.synthetic import _size
 from jaxmem.data.validate import _rows, is_traced
 
-__all__ = ["UNITS", "bin_activations", "binned_entropy", "checkpoint_information",
-           "information_plane", "label_entropy", "layer_information"]
+__all__ = [
+    "UNITS",
+    "bin_activations",
+    "binned_entropy",
+    "checkpoint_information",
+    "information_plane",
+    "label_entropy",
+    "layer_information",
+]
 
 UNITS = {"bits": 1 / math.log(2), "nats": 1.0}
 
 
 # ---------------------------------------------------------------------------- input checks
+
 
 def _unit(unit):
     if unit not in UNITS:
@@ -71,9 +79,10 @@ def _bins(bins) -> int:
     bins = _size("bins", bins)
     # Bin indices are floor(u * bins) in floating point: exact integers only up to 2^24 in
     # float32 (far more bins than samples is meaningless anyway: every row is distinct).
-    if bins > 2 ** 24:
-        raise ValueError(f"bins must be at most 2**24 (bin indices are computed in floating "
-                         f"point); got {bins}")
+    if bins > 2**24:
+        raise ValueError(
+            f"bins must be at most 2**24 (bin indices are computed in floating point); got {bins}"
+        )
     return bins
 
 
@@ -95,8 +104,10 @@ def _finite_rows(A, what):
         at, rows = f"checkpoint {where[0]}, ", np.flatnonzero(bad[where[0]].any(-1))
     else:
         at, rows = "", np.flatnonzero(bad.any(-1))
-    raise ValueError(f"{what} has NaN or inf ({at}rows {_rows(rows)}; row {where[-2]}, "
-                     f"column {where[-1]} is {A[where]})")
+    raise ValueError(
+        f"{what} has NaN or inf ({at}rows {_rows(rows)}; row {where[-2]}, "
+        f"column {where[-1]} is {A[where]})"
+    )
 
 
 def _check_activations(T, what="T", ndim=2):
@@ -104,13 +115,17 @@ def _check_activations(T, what="T", ndim=2):
     if is_traced(T):
         return jnp.asarray(T)
     A = np.asarray(T)
-    shape = "(C, N, width) (checkpoints, samples, units)" if ndim == 3 else \
-        "(N, width) (one row of activations per sample)"
+    shape = (
+        "(C, N, width) (checkpoints, samples, units)"
+        if ndim == 3
+        else "(N, width) (one row of activations per sample)"
+    )
     if A.ndim != ndim:
         raise ValueError(f"{what} must have shape {shape}; got shape {A.shape}")
     if 0 in A.shape:
-        raise ValueError(f"{what} must have shape {shape} with every size >= 1; got shape "
-                         f"{A.shape}")
+        raise ValueError(
+            f"{what} must have shape {shape} with every size >= 1; got shape {A.shape}"
+        )
     _finite_rows(A, what)
     return jnp.asarray(T)
 
@@ -125,14 +140,16 @@ def _check_labels(labels, n):
         raise ValueError(f"labels must have shape {want}; got shape {y.shape}")
     if y.shape[0] == 0:
         raise ValueError("labels is empty: there are no samples")
-    if (not (np.issubdtype(y.dtype, np.number) or y.dtype == bool)
-            or np.issubdtype(y.dtype, np.complexfloating)):
+    if not (np.issubdtype(y.dtype, np.number) or y.dtype == bool) or np.issubdtype(
+        y.dtype, np.complexfloating
+    ):
         raise ValueError(f"labels must be real numbers (class ids); got dtype {y.dtype}")
     bad = ~np.isfinite(y)
     if bad.any():
         rows = np.flatnonzero(bad)
-        raise ValueError(f"labels has NaN or inf in rows {_rows(rows)} (row {rows[0]} is "
-                         f"{y[rows[0]]})")
+        raise ValueError(
+            f"labels has NaN or inf in rows {_rows(rows)} (row {rows[0]} is {y[rows[0]]})"
+        )
     return jnp.asarray(labels)
 
 
@@ -151,12 +168,13 @@ def _check_range(value_range, what="value_range"):
 
 # ------------------------------------------------------------------------------------ core
 
+
 def _binning(bins, value_range):
     """The traced description of a binning: (bins, bits per packed digit, lo, hi, own range).
 
     Everything is a traced argument of the compiled programs (no recompile per bins or per
     range); with own=True the range is the activations' [min, max], computed inside."""
-    bits = max(1, (bins - 1).bit_length())     # 2^bits >= bins: bin indices fit in bits bits
+    bits = max(1, (bins - 1).bit_length())  # 2^bits >= bins: bin indices fit in bits bits
     if value_range is None:
         return (bins, bits, 0.0, 0.0, True)
     return (bins, bits, value_range[0], value_range[1], False)
@@ -213,8 +231,11 @@ def _counts(codes, labels, chunk):
         # Unchunked: one (N, N, m) comparison, a smaller program (faster to compile) for
         # moderate N; m = ceil(width / digits) is small after packing.
         equal = jnp.all(codes[:, None, :] == codes[None, :, :], axis=-1)
-        return (jnp.sum(equal, axis=1), jnp.sum(equal & same_label, axis=1),
-                jnp.sum(same_label, axis=1))
+        return (
+            jnp.sum(equal, axis=1),
+            jnp.sum(equal & same_label, axis=1),
+            jnp.sum(same_label, axis=1),
+        )
     blocks = -(-N // chunk)
     pad = blocks * chunk - N
     # Padded query rows are dummies whose counts are dropped; every counted j is a real row.
@@ -229,8 +250,11 @@ def _counts(codes, labels, chunk):
             return equal & (bc[:, k][:, None] == codes[:, k][None, :])
 
         equal = jax.lax.fori_loop(0, m, column, jnp.ones((chunk, N), bool))
-        return (jnp.sum(equal, axis=1), jnp.sum(equal & same_label, axis=1),
-                jnp.sum(same_label, axis=1))
+        return (
+            jnp.sum(equal, axis=1),
+            jnp.sum(equal & same_label, axis=1),
+            jnp.sum(same_label, axis=1),
+        )
 
     c, c_y, n_y = jax.lax.map(block, (q_codes, q_labels))
     return c.reshape(-1)[:N], c_y.reshape(-1)[:N], n_y.reshape(-1)[:N]
@@ -243,8 +267,7 @@ def _entropies(T, labels, binning, digits, chunk):
     N = codes.shape[0]
     dtype = jnp.result_type(jnp.asarray(T).dtype, jnp.float32)
     c, c_y, n_y = (x.astype(dtype) for x in (c, c_y, n_y))
-    return (-jnp.mean(jnp.log(c / N)), -jnp.mean(jnp.log(c_y / n_y)),
-            -jnp.mean(jnp.log(n_y / N)))
+    return (-jnp.mean(jnp.log(c / N)), -jnp.mean(jnp.log(c_y / n_y)), -jnp.mean(jnp.log(n_y / N)))
 
 
 @jax.jit
@@ -269,6 +292,7 @@ def _in_unit(tree, factor):
 
 # ---------------------------------------------------------------------------------- public
 
+
 def bin_activations(T, bins: int = 30, value_range=None) -> jax.Array:
     """(N, width) bin indices in 0..bins-1: `bins` equal-width intervals over value_range
     (None: T's own [min, max]); values outside a given range go to the end bins."""
@@ -280,17 +304,17 @@ def bin_activations(T, bins: int = 30, value_range=None) -> jax.Array:
 _bin_indices_jit = jax.jit(_bin_indices)
 
 
-def binned_entropy(T, bins: int = 30, value_range=None, *, chunk: int | None = None,
-                   unit: str = "bits") -> jax.Array:
+def binned_entropy(
+    T, bins: int = 30, value_range=None, *, chunk: int | None = None, unit: str = "bits"
+) -> jax.Array:
     """H(T_binned) of the rows of T (N, width), each row one of N equally likely samples:
     I(X;T) for a deterministic layer. log2 N when all binned rows differ, 0 when all agree."""
     factor, bins = _unit(unit), _bins(bins)
     T = _check_activations(T)
     chunk = _chunk(chunk, T.shape[0])
     value_range = _check_range(value_range)
-    labels = jnp.zeros(T.shape[0], _code_dtype())   # one class (the dtype of integer labels)
-    out = _information_jit(T, labels, _binning(bins, value_range),
-                           _digits(bins, T.shape[1]), chunk)
+    labels = jnp.zeros(T.shape[0], _code_dtype())  # one class (the dtype of integer labels)
+    out = _information_jit(T, labels, _binning(bins, value_range), _digits(bins, T.shape[1]), chunk)
     return _in_unit(out["I_XT"], factor)
 
 
@@ -301,8 +325,9 @@ def label_entropy(labels, *, unit: str = "bits") -> jax.Array:
     return _in_unit(_label_entropy(_check_labels(labels, None)), factor)
 
 
-def layer_information(T, labels, bins: int = 30, value_range=None, *,
-                      chunk: int | None = None, unit: str = "bits") -> dict:
+def layer_information(
+    T, labels, bins: int = 30, value_range=None, *, chunk: int | None = None, unit: str = "bits"
+) -> dict:
     """One layer's information-plane point: dict of scalars I_XT = H(T), I_TY = H(T) -
     H(T|Y), H_T_given_Y and H_Y (= I(X;Y)), T (N, width), labels (N,) any class ids."""
     factor, bins = _unit(unit), _bins(bins)
@@ -310,13 +335,19 @@ def layer_information(T, labels, bins: int = 30, value_range=None, *,
     chunk = _chunk(chunk, T.shape[0])
     labels = _check_labels(labels, T.shape[0])
     value_range = _check_range(value_range)
-    out = _information_jit(T, labels, _binning(bins, value_range),
-                           _digits(bins, T.shape[1]), chunk)
+    out = _information_jit(T, labels, _binning(bins, value_range), _digits(bins, T.shape[1]), chunk)
     return _in_unit(out, factor)
 
 
-def checkpoint_information(T_stack, labels, bins: int = 30, value_range=None, *,
-                           chunk: int | None = None, unit: str = "bits") -> dict:
+def checkpoint_information(
+    T_stack,
+    labels,
+    bins: int = 30,
+    value_range=None,
+    *,
+    chunk: int | None = None,
+    unit: str = "bits",
+) -> dict:
     """`layer_information` for one layer at C checkpoints, vmapped: T_stack (C, N, width)
     -> dict of (C,) arrays (a trajectory in the information plane). With value_range=None
     each checkpoint is binned over its own [min, max]; a given range is shared by all. The
@@ -327,8 +358,9 @@ def checkpoint_information(T_stack, labels, bins: int = 30, value_range=None, *,
     chunk = _chunk(chunk, T_stack.shape[1])
     labels = _check_labels(labels, T_stack.shape[1])
     value_range = _check_range(value_range)
-    out = _checkpoints_jit(T_stack, labels, _binning(bins, value_range),
-                           _digits(bins, T_stack.shape[2]), chunk)
+    out = _checkpoints_jit(
+        T_stack, labels, _binning(bins, value_range), _digits(bins, T_stack.shape[2]), chunk
+    )
     return _in_unit(out, factor)
 
 
@@ -343,24 +375,30 @@ def _layer_ranges(ranges, L):
     """None, one (lo, hi) pair for every layer, or a list of L entries (None or a pair)."""
     if ranges is None:
         return [None] * L
-    if (isinstance(ranges, (tuple, list, np.ndarray, jax.Array)) and len(ranges) == 2
-            and all(r is not None and not isinstance(r, str) and np.ndim(r) == 0
-                    for r in ranges)):
+    if (
+        isinstance(ranges, (tuple, list, np.ndarray, jax.Array))
+        and len(ranges) == 2
+        and all(r is not None and not isinstance(r, str) and np.ndim(r) == 0 for r in ranges)
+    ):
         pair = _check_range(ranges, "ranges")
         return [pair] * L
     try:
         entries = list(ranges)
     except TypeError:
-        raise ValueError(f"ranges must be None, a pair (lo, hi), or one entry per layer; got "
-                         f"{ranges!r}") from None
+        raise ValueError(
+            f"ranges must be None, a pair (lo, hi), or one entry per layer; got {ranges!r}"
+        ) from None
     if len(entries) != L:
-        raise ValueError(f"ranges has {len(entries)} entries but there are {L} layers (give "
-                         f"one (lo, hi) or None per layer, or a single pair for all)")
+        raise ValueError(
+            f"ranges has {len(entries)} entries but there are {L} layers (give "
+            f"one (lo, hi) or None per layer, or a single pair for all)"
+        )
     return [_check_range(r, f"ranges[{l}] (layer {l})") for l, r in enumerate(entries)]
 
 
-def information_plane(layers, labels, bins: int = 30, ranges=None, *,
-                      chunk: int | None = None, unit: str = "bits") -> dict:
+def information_plane(
+    layers, labels, bins: int = 30, ranges=None, *, chunk: int | None = None, unit: str = "bits"
+) -> dict:
     """Every layer's information-plane point: layers is a list of L arrays (N, width_l) (the
     activations on the same N samples), labels (N,). Returns I_XT and I_TY, arrays of shape
     (L,), and H_Y (= I(X;Y), the ceiling of every I_TY).
@@ -369,22 +407,29 @@ def information_plane(layers, labels, bins: int = 30, ranges=None, *,
     (-1, 1) for tanh, as Shwartz-Ziv & Tishby), or a list of L entries, each None or a pair."""
     factor, bins = _unit(unit), _bins(bins)
     if isinstance(layers, (jax.Array, np.ndarray)) or not isinstance(layers, (list, tuple)):
-        raise ValueError("layers must be a list of (N, width_l) arrays, one per layer (for one "
-                         "layer at many checkpoints use checkpoint_information)")
+        raise ValueError(
+            "layers must be a list of (N, width_l) arrays, one per layer (for one "
+            "layer at many checkpoints use checkpoint_information)"
+        )
     if not layers:
         raise ValueError("layers is empty: give at least one layer's activations")
     checked = [_check_activations(T, f"layer {l}") for l, T in enumerate(layers)]
     N = checked[0].shape[0]
     for l, T in enumerate(checked):
         if T.shape[0] != N:
-            raise ValueError(f"layer {l} has {T.shape[0]} rows but layer 0 has {N}: every "
-                             f"layer must hold the activations of the same samples")
+            raise ValueError(
+                f"layer {l} has {T.shape[0]} rows but layer 0 has {N}: every "
+                f"layer must hold the activations of the same samples"
+            )
     labels = _check_labels(labels, N)
     chunk = _chunk(chunk, N)
-    per_layer = [_information_jit(T, labels, _binning(bins, r), _digits(bins, T.shape[1]),
-                                 chunk)
-                 for T, r in zip(checked, _layer_ranges(ranges, len(checked)))]
-    out = dict(I_XT=jnp.stack([d["I_XT"] for d in per_layer]),
-               I_TY=jnp.stack([d["I_TY"] for d in per_layer]),
-               H_Y=per_layer[0]["H_Y"])
+    per_layer = [
+        _information_jit(T, labels, _binning(bins, r), _digits(bins, T.shape[1]), chunk)
+        for T, r in zip(checked, _layer_ranges(ranges, len(checked)))
+    ]
+    out = dict(
+        I_XT=jnp.stack([d["I_XT"] for d in per_layer]),
+        I_TY=jnp.stack([d["I_TY"] for d in per_layer]),
+        H_Y=per_layer[0]["H_Y"],
+    )
     return _in_unit(out, factor)

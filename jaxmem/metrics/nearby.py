@@ -23,10 +23,15 @@ import jax.numpy as jnp
 
 from jaxmem.data.validate import validate
 
-NEARBY_CONSTANT = 3.1   # Definition 7.1; Remark 7.2: any constant > 3 works
+NEARBY_CONSTANT = 3.1  # Definition 7.1; Remark 7.2: any constant > 3 works
 
-__all__ = ["NEARBY_CONSTANT", "greedy_nearby_set", "nearby_radii", "prop7_7_bound",
-           "theorem7_3_sample_size"]
+__all__ = [
+    "NEARBY_CONSTANT",
+    "greedy_nearby_set",
+    "nearby_radii",
+    "prop7_7_bound",
+    "theorem7_3_sample_size",
+]
 
 
 def _sq_distances(X):
@@ -65,8 +70,8 @@ def greedy_nearby_set(X, y, constant: float = NEARBY_CONSTANT) -> dict:
         return uncovered & ~covers[best], chosen.at[best].set(True), size + 1
 
     uncovered, chosen, size = jax.lax.while_loop(
-        lambda s: jnp.any(s[0]), step,
-        (jnp.ones(N, bool), jnp.zeros(N, bool), jnp.asarray(0)))
+        lambda s: jnp.any(s[0]), step, (jnp.ones(N, bool), jnp.zeros(N, bool), jnp.asarray(0))
+    )
     # Packing lower bound: two points "conflict" when some ball holds both.
     share = jnp.matmul(covers.T.astype(jnp.float32), covers.astype(jnp.float32)) > 0
 

@@ -46,8 +46,15 @@ import numpy as np
 from jaxmem.data.validate import is_traced
 from jaxmem.metrics.csr import _check_inputs, _check_params, _check_real_scalar
 
-__all__ = ["class_loss_sensitivity", "gini", "logistic_loss", "loss_sensitivity",
-           "sgd_batch_indices", "sgd_unroll", "softmax_cross_entropy"]
+__all__ = [
+    "class_loss_sensitivity",
+    "gini",
+    "logistic_loss",
+    "loss_sensitivity",
+    "sgd_batch_indices",
+    "sgd_unroll",
+    "softmax_cross_entropy",
+]
 
 PATHS = ("full", "direct", "indirect")
 
@@ -71,8 +78,9 @@ def sgd_batch_indices(key, n: int, batch_size: int, steps: int) -> jax.Array:
     per_epoch = n // batch_size
     epochs = max(1, math.ceil(steps / per_epoch))
     perms = jax.vmap(lambda e: jax.random.permutation(jax.random.fold_in(key, e), n))(
-        jnp.arange(epochs))
-    batches = perms[:, :per_epoch * batch_size].reshape(epochs * per_epoch, batch_size)
+        jnp.arange(epochs)
+    )
+    batches = perms[:, : per_epoch * batch_size].reshape(epochs * per_epoch, batch_size)
     return batches[:steps].astype(jnp.int32)
 
 
@@ -81,8 +89,9 @@ def _mean_loss(apply_fn, loss_fn, params, X, Y):
 
 
 def _sgd_step(apply_fn, loss_fn, lr, params, X, Y, idx):
-    grads = jax.grad(_mean_loss, argnums=2)(apply_fn, loss_fn, params, X[idx],
-                                            jax.tree_util.tree_map(lambda y: y[idx], Y))
+    grads = jax.grad(_mean_loss, argnums=2)(
+        apply_fn, loss_fn, params, X[idx], jax.tree_util.tree_map(lambda y: y[idx], Y)
+    )
     return jax.tree_util.tree_map(lambda p, g: p - lr * g, params, grads)
 
 
@@ -98,8 +107,19 @@ def sgd_unroll(apply_fn, loss_fn, params0, X, Y, batch_indices, lr):
     return params
 
 
-def _weighted_losses_at(apply_fn, loss_fn, params0, X, Y, batch_indices, lr, weights,
-                        checkpoints, through_updates, through_loss):
+def _weighted_losses_at(
+    apply_fn,
+    loss_fn,
+    params0,
+    X,
+    Y,
+    batch_indices,
+    lr,
+    weights,
+    checkpoints,
+    through_updates,
+    through_loss,
+):
     """(len(checkpoints), q) matrix: weights @ per-example losses at theta_t, t in checkpoints.
 
     One scan over T = max(checkpoints) steps; the loss is evaluated (under lax.cond, so only at
@@ -122,12 +142,11 @@ def _weighted_losses_at(apply_fn, loss_fn, params0, X, Y, batch_indices, lr, wei
 
     def body(params, xs):
         idx, evaluate = xs
-        value = jax.lax.cond(evaluate, weighted,
-                             lambda p: jnp.zeros((q,), weights.dtype), params)
+        value = jax.lax.cond(evaluate, weighted, lambda p: jnp.zeros((q,), weights.dtype), params)
         return step(lr, params, X_updates, Y, idx), value
 
     params_T, values = jax.lax.scan(body, params0, (batch_indices, jnp.asarray(is_checkpoint[:T])))
-    values = jnp.concatenate([values, weighted(params_T)[None]], axis=0)   # (T + 1, q)
+    values = jnp.concatenate([values, weighted(params_T)[None]], axis=0)  # (T + 1, q)
     return values[np.asarray(checkpoints)]
 
 
@@ -137,36 +156,91 @@ ORDS = (1, 2, "inf")
 def _row_norms(grads):
     """(3, N): the l1, l2 and l_inf norms of each example's gradient (all three are cheap
     reductions, so `ord` is a traced index and does not recompile)."""
-    flat = jnp.abs(grads.reshape(grads.shape[0], -1))          # (N, features)
+    flat = jnp.abs(grads.reshape(grads.shape[0], -1))  # (N, features)
     return jnp.stack([jnp.sum(flat, -1), jnp.sqrt(jnp.sum(flat * flat, -1)), jnp.max(flat, -1)])
 
 
-def _sensitivity(key, params0, X, Y, lr, weights, ord_index, through_updates, through_loss, *,
-                 apply_fn, loss_fn, checkpoints, backward_batch, batch_size, return_gradients):
+def _sensitivity(
+    key,
+    params0,
+    X,
+    Y,
+    lr,
+    weights,
+    ord_index,
+    through_updates,
+    through_loss,
+    *,
+    apply_fn,
+    loss_fn,
+    checkpoints,
+    backward_batch,
+    batch_size,
+    return_gradients,
+):
     # The minibatch order is drawn by its own compiled function (shared by every call with
     # the same N, batch size and T), then the unroll is compiled once per model and settings.
-    batch_indices = sgd_batch_indices(key, n=X.shape[0], batch_size=batch_size,
-                                      steps=max(checkpoints))
-    return _sensitivity_given_order(params0, X, Y, lr, weights, ord_index, through_updates,
-                                    through_loss, batch_indices, apply_fn=apply_fn,
-                                    loss_fn=loss_fn, checkpoints=checkpoints,
-                                    backward_batch=backward_batch,
-                                    return_gradients=return_gradients)
+    batch_indices = sgd_batch_indices(
+        key, n=X.shape[0], batch_size=batch_size, steps=max(checkpoints)
+    )
+    return _sensitivity_given_order(
+        params0,
+        X,
+        Y,
+        lr,
+        weights,
+        ord_index,
+        through_updates,
+        through_loss,
+        batch_indices,
+        apply_fn=apply_fn,
+        loss_fn=loss_fn,
+        checkpoints=checkpoints,
+        backward_batch=backward_batch,
+        return_gradients=return_gradients,
+    )
 
 
-@functools.partial(jax.jit, static_argnames=("apply_fn", "loss_fn", "checkpoints",
-                                             "backward_batch", "return_gradients"))
-def _sensitivity_given_order(params0, X, Y, lr, weights, ord_index, through_updates,
-                             through_loss, batch_indices, *, apply_fn, loss_fn, checkpoints,
-                             backward_batch, return_gradients):
-    f = lambda X_: _weighted_losses_at(apply_fn, loss_fn, params0, X_, Y, batch_indices, lr,
-                                       weights, checkpoints, through_updates, through_loss)
-    losses, vjp = jax.vjp(f, X)                       # losses: (m, q); forward unroll once
+@functools.partial(
+    jax.jit,
+    static_argnames=("apply_fn", "loss_fn", "checkpoints", "backward_batch", "return_gradients"),
+)
+def _sensitivity_given_order(
+    params0,
+    X,
+    Y,
+    lr,
+    weights,
+    ord_index,
+    through_updates,
+    through_loss,
+    batch_indices,
+    *,
+    apply_fn,
+    loss_fn,
+    checkpoints,
+    backward_batch,
+    return_gradients,
+):
+    f = lambda X_: _weighted_losses_at(
+        apply_fn,
+        loss_fn,
+        params0,
+        X_,
+        Y,
+        batch_indices,
+        lr,
+        weights,
+        checkpoints,
+        through_updates,
+        through_loss,
+    )
+    losses, vjp = jax.vjp(f, X)  # losses: (m, q); forward unroll once
     m, q = losses.shape
     basis = jnp.eye(m * q, dtype=losses.dtype).reshape(m * q, m, q)
 
     def one(cotangent):
-        (g,) = vjp(cotangent)                          # one reverse sweep: d(losses . ct)/dX
+        (g,) = vjp(cotangent)  # one reverse sweep: d(losses . ct)/dX
         norms = _row_norms(g)[ord_index]
         return (norms, g) if return_gradients else (norms, None)
 
@@ -174,8 +248,7 @@ def _sensitivity_given_order(params0, X, Y, lr, weights, ord_index, through_upda
         norms, grads = jax.vmap(one)(basis)
     else:
         norms, grads = jax.lax.map(one, basis, batch_size=backward_batch)
-    out = dict(losses=losses, norms=norms.reshape(m, q, X.shape[0]),
-               batch_indices=batch_indices)
+    out = dict(losses=losses, norms=norms.reshape(m, q, X.shape[0]), batch_indices=batch_indices)
     if return_gradients:
         out["gradients"] = grads.reshape((m, q) + X.shape)
     return out
@@ -185,12 +258,16 @@ def _dynamic(ord, path):
     """The traced arguments that select the norm and the gradient path."""
     through_updates = float(path in ("full", "indirect"))
     through_loss = float(path in ("full", "direct"))
-    return dict(ord_index=jnp.asarray(ORDS.index(ord), jnp.int32),
-                through_updates=through_updates, through_loss=through_loss)
+    return dict(
+        ord_index=jnp.asarray(ORDS.index(ord), jnp.int32),
+        through_updates=through_updates,
+        through_loss=through_loss,
+    )
 
 
-def _check_common(apply_fn, loss_fn, params0, X, Y, lr, steps, batch_size, checkpoints, ord,
-                  path, backward_batch):
+def _check_common(
+    apply_fn, loss_fn, params0, X, Y, lr, steps, batch_size, checkpoints, ord, path, backward_batch
+):
     X = _check_inputs(X)
     _check_params(params0)
     N = X.shape[0]
@@ -207,8 +284,10 @@ def _check_common(apply_fn, loss_fn, params0, X, Y, lr, steps, batch_size, check
             raise ValueError("with checkpoints=None (every t in 1..steps) steps must be >= 1")
         checkpoints = tuple(range(1, steps + 1))
     try:
-        checkpoints = tuple(int(t) if isinstance(t, numbers.Integral) and not isinstance(t, bool)
-                            else None for t in np.atleast_1d(np.asarray(checkpoints)).tolist())
+        checkpoints = tuple(
+            int(t) if isinstance(t, numbers.Integral) and not isinstance(t, bool) else None
+            for t in np.atleast_1d(np.asarray(checkpoints)).tolist()
+        )
     except TypeError:
         raise ValueError(f"checkpoints must be a sequence of ints; got {checkpoints!r}") from None
     if not checkpoints or None in checkpoints:
@@ -221,30 +300,51 @@ def _check_common(apply_fn, loss_fn, params0, X, Y, lr, steps, batch_size, check
         raise ValueError(f"ord must be 1, 2 or inf; got {ord!r}")
     if path not in PATHS:
         raise ValueError(f"path must be one of {PATHS}; got {path!r}")
-    if backward_batch is not None and not (isinstance(backward_batch, numbers.Integral)
-                                           and backward_batch >= 1):
+    if backward_batch is not None and not (
+        isinstance(backward_batch, numbers.Integral) and backward_batch >= 1
+    ):
         raise ValueError(f"backward_batch must be None or an int >= 1; got {backward_batch!r}")
     for leaf in jax.tree_util.tree_leaves(Y):
         if np.shape(leaf)[:1] != (N,):
-            raise ValueError(f"Y must have N = {N} rows (leading axis); got shape "
-                             f"{np.shape(leaf)}")
-        if not is_traced(leaf) and jnp.issubdtype(jnp.result_type(leaf), jnp.inexact) \
-                and not np.isfinite(np.asarray(leaf)).all():
+            raise ValueError(f"Y must have N = {N} rows (leading axis); got shape {np.shape(leaf)}")
+        if (
+            not is_traced(leaf)
+            and jnp.issubdtype(jnp.result_type(leaf), jnp.inexact)
+            and not np.isfinite(np.asarray(leaf)).all()
+        ):
             raise ValueError("Y has NaN or inf")
     if not (callable(apply_fn) and callable(loss_fn)):
         raise ValueError("apply_fn(params, X) and loss_fn(outputs, Y) must be functions")
     struct = lambda a: jax.ShapeDtypeStruct(np.shape(a), jnp.result_type(a))
-    out = jax.eval_shape(lambda p, X_, Y_: loss_fn(apply_fn(p, X_), Y_),
-                         *jax.tree_util.tree_map(struct, (params0, X, Y)))
+    out = jax.eval_shape(
+        lambda p, X_, Y_: loss_fn(apply_fn(p, X_), Y_),
+        *jax.tree_util.tree_map(struct, (params0, X, Y)),
+    )
     if getattr(out, "shape", None) != (N,):
-        raise ValueError(f"loss_fn(apply_fn(params, X), Y) must return per-example losses of "
-                         f"shape ({N},); got {getattr(out, 'shape', type(out).__name__)}")
+        raise ValueError(
+            f"loss_fn(apply_fn(params, X), Y) must return per-example losses of "
+            f"shape ({N},); got {getattr(out, 'shape', type(out).__name__)}"
+        )
     return X, checkpoints, ord
 
 
-def loss_sensitivity(key, apply_fn, loss_fn, params0, X, Y, *, lr, steps: int,
-                     batch_size: int, checkpoints=None, ord=1, path: str = "full",
-                     backward_batch: int | None = None, return_gradients: bool = False) -> dict:
+def loss_sensitivity(
+    key,
+    apply_fn,
+    loss_fn,
+    params0,
+    X,
+    Y,
+    *,
+    lr,
+    steps: int,
+    batch_size: int,
+    checkpoints=None,
+    ord=1,
+    path: str = "full",
+    backward_batch: int | None = None,
+    return_gradients: bool = False,
+) -> dict:
     """Per-example loss sensitivity g_x^t = ||dL_t/dx|| (Arpit et al. 2017; module doc).
 
     key: fixes the SGD minibatch order (`sgd_batch_indices`).
@@ -264,28 +364,69 @@ def loss_sensitivity(key, apply_fn, loss_fn, params0, X, Y, *, lr, steps: int,
     g-bar_x), losses (m,) L_t, checkpoints (m,), batch_indices (T, batch_size) and, if asked,
     gradients.
     """
-    X, checkpoints, ord = _check_common(apply_fn, loss_fn, params0, X, Y, lr, steps,
-                                        batch_size, checkpoints, ord, path, backward_batch)
+    X, checkpoints, ord = _check_common(
+        apply_fn,
+        loss_fn,
+        params0,
+        X,
+        Y,
+        lr,
+        steps,
+        batch_size,
+        checkpoints,
+        ord,
+        path,
+        backward_batch,
+    )
     N = X.shape[0]
-    weights = jnp.full((1, N), 1.0 / N, X.dtype)     # L_t: the mean per-example loss
-    out = _sensitivity(key, params0, X, Y, lr, weights, **_dynamic(ord, path),
-                       apply_fn=apply_fn, loss_fn=loss_fn,
-                       checkpoints=checkpoints, backward_batch=backward_batch,
-                       batch_size=batch_size,
-                       return_gradients=bool(return_gradients))
+    weights = jnp.full((1, N), 1.0 / N, X.dtype)  # L_t: the mean per-example loss
+    out = _sensitivity(
+        key,
+        params0,
+        X,
+        Y,
+        lr,
+        weights,
+        **_dynamic(ord, path),
+        apply_fn=apply_fn,
+        loss_fn=loss_fn,
+        checkpoints=checkpoints,
+        backward_batch=backward_batch,
+        batch_size=batch_size,
+        return_gradients=bool(return_gradients),
+    )
     g = out["norms"][:, 0]
-    result = dict(g=g, g_mean=jnp.mean(g, axis=0), losses=out["losses"][:, 0],
-                  checkpoints=jnp.asarray(checkpoints), batch_indices=out["batch_indices"])
+    result = dict(
+        g=g,
+        g_mean=jnp.mean(g, axis=0),
+        losses=out["losses"][:, 0],
+        checkpoints=jnp.asarray(checkpoints),
+        batch_indices=out["batch_indices"],
+    )
     if return_gradients:
         result["gradients"] = out["gradients"][:, 0]
     return result
 
 
-def class_loss_sensitivity(key, apply_fn, loss_fn, params0, X, Y, classes, *,
-                           num_classes: int, lr, steps: int, batch_size: int,
-                           checkpoints=None, ord=1, path: str = "full",
-                           backward_batch: int | None = None,
-                           return_gradients: bool = False) -> dict:
+def class_loss_sensitivity(
+    key,
+    apply_fn,
+    loss_fn,
+    params0,
+    X,
+    Y,
+    classes,
+    *,
+    num_classes: int,
+    lr,
+    steps: int,
+    batch_size: int,
+    checkpoints=None,
+    ord=1,
+    path: str = "full",
+    backward_batch: int | None = None,
+    return_gradients: bool = False,
+) -> dict:
     """The class-specific loss sensitivity g-bar_{i,j} (docs/papers/arpit2017.md §3):
     the mean over examples x of class j of (1/m) sum_t ||dL_t(y=i)/dx||, where L_t(y=i) is the
     class-i term of the training loss, (1/N) sum over rows of class i of their loss (so
@@ -299,8 +440,20 @@ def class_loss_sensitivity(key, apply_fn, loss_fn, params0, X, Y, classes, *,
     class_counts (k,), losses (m, k) the L_t(y=i) and, if asked, gradients (m, k, N, ...).
     A class with no examples gives a NaN column (an empty mean).
     """
-    X, checkpoints, ord = _check_common(apply_fn, loss_fn, params0, X, Y, lr, steps,
-                                        batch_size, checkpoints, ord, path, backward_batch)
+    X, checkpoints, ord = _check_common(
+        apply_fn,
+        loss_fn,
+        params0,
+        X,
+        Y,
+        lr,
+        steps,
+        batch_size,
+        checkpoints,
+        ord,
+        path,
+        backward_batch,
+    )
     N = X.shape[0]
     if not (isinstance(num_classes, numbers.Integral) and num_classes >= 1):
         raise ValueError(f"num_classes must be an int >= 1; got {num_classes!r}")
@@ -311,20 +464,37 @@ def class_loss_sensitivity(key, apply_fn, loss_fn, params0, X, Y, classes, *,
     if not is_traced(classes):
         c = np.asarray(classes)
         if c.min() < 0 or c.max() >= num_classes:
-            raise ValueError(f"classes must lie in [0, num_classes = {num_classes}); got values "
-                             f"in [{c.min()}, {c.max()}]")
-    onehot = jax.nn.one_hot(jnp.asarray(classes), num_classes, dtype=X.dtype)   # (N, k)
-    weights = onehot.T / N                                                        # (k, N)
-    out = _sensitivity(key, params0, X, Y, lr, weights, **_dynamic(ord, path),
-                       apply_fn=apply_fn, loss_fn=loss_fn,
-                       checkpoints=checkpoints, backward_batch=backward_batch,
-                       batch_size=batch_size,
-                       return_gradients=bool(return_gradients))
+            raise ValueError(
+                f"classes must lie in [0, num_classes = {num_classes}); got values "
+                f"in [{c.min()}, {c.max()}]"
+            )
+    onehot = jax.nn.one_hot(jnp.asarray(classes), num_classes, dtype=X.dtype)  # (N, k)
+    weights = onehot.T / N  # (k, N)
+    out = _sensitivity(
+        key,
+        params0,
+        X,
+        Y,
+        lr,
+        weights,
+        **_dynamic(ord, path),
+        apply_fn=apply_fn,
+        loss_fn=loss_fn,
+        checkpoints=checkpoints,
+        backward_batch=backward_batch,
+        batch_size=batch_size,
+        return_gradients=bool(return_gradients),
+    )
     counts = jnp.sum(onehot, axis=0)
-    per_checkpoint = (out["norms"] @ onehot) / counts          # (m, k_loss, k_inputs)
-    result = dict(matrix=jnp.mean(per_checkpoint, axis=0), per_checkpoint=per_checkpoint,
-                  class_counts=counts, losses=out["losses"],
-                  checkpoints=jnp.asarray(checkpoints), batch_indices=out["batch_indices"])
+    per_checkpoint = (out["norms"] @ onehot) / counts  # (m, k_loss, k_inputs)
+    result = dict(
+        matrix=jnp.mean(per_checkpoint, axis=0),
+        per_checkpoint=per_checkpoint,
+        class_counts=counts,
+        losses=out["losses"],
+        checkpoints=jnp.asarray(checkpoints),
+        batch_indices=out["batch_indices"],
+    )
     if return_gradients:
         result["gradients"] = out["gradients"]
     return result
@@ -351,8 +521,9 @@ def gini(values, axis: int = -1) -> jax.Array:
         if not np.isfinite(host).all():
             raise ValueError("values contain NaN or inf")
         if (host < 0).any():
-            raise ValueError(f"values must be >= 0 (the Gini coefficient of norms); the "
-                             f"smallest is {host.min()}")
+            raise ValueError(
+                f"values must be >= 0 (the Gini coefficient of norms); the smallest is {host.min()}"
+            )
     v = jnp.asarray(values)
     if not jnp.issubdtype(v.dtype, jnp.floating):
         v = v.astype(jnp.result_type(float))

@@ -108,6 +108,7 @@ SCREEN_ITERS = 400
 
 # ------------------------------------------------------------------------------ validation
 
+
 def _rows(rows, limit: int = 5) -> str:
     rows = [int(r) for r in rows]
     more = f" (and {len(rows) - limit} more)" if len(rows) > limit else ""
@@ -117,15 +118,16 @@ def _rows(rows, limit: int = 5) -> str:
 def _check_labels(y, n: int, name: str = "y") -> np.ndarray:
     y = np.asarray(y)
     if y.ndim != 1 or y.shape[0] != n:
-        raise ValueError(f"{name} must have shape ({n},), one label per point; got shape "
-                         f"{y.shape}")
+        raise ValueError(f"{name} must have shape ({n},), one label per point; got shape {y.shape}")
     if not np.issubdtype(y.dtype, np.number) or np.issubdtype(y.dtype, np.complexfloating):
         raise ValueError(f"{name} must be real numbers (+1 / -1); got dtype {y.dtype}")
     bad = ~np.isin(y, (-1, 1))
     if bad.any():
         rows = np.flatnonzero(bad)
-        raise ValueError(f"labels must be -1 or +1; {name} rows {_rows(rows)} are not (row "
-                         f"{rows[0]} is {y[rows[0]]})")
+        raise ValueError(
+            f"labels must be -1 or +1; {name} rows {_rows(rows)} are not (row "
+            f"{rows[0]} is {y[rows[0]]})"
+        )
     return y.astype(np.int64)
 
 
@@ -136,8 +138,10 @@ def _check_conflicts(X: np.ndarray, y: np.ndarray, name: str) -> None:
     if same.any():
         k = int(np.flatnonzero(same)[0])
         i, j = sorted((int(order[k]), int(order[k + 1])))
-        raise ValueError(f"{name} rows {i} and {j} are the same point with different labels "
-                         f"({y[i]:+d} and {y[j]:+d}): no function separates or memorizes them")
+        raise ValueError(
+            f"{name} rows {i} and {j} are the same point with different labels "
+            f"({y[i]:+d} and {y[j]:+d}): no function separates or memorizes them"
+        )
 
 
 def check_dataset(X, y, name: str = "X") -> tuple[np.ndarray, np.ndarray]:
@@ -148,20 +152,22 @@ def check_dataset(X, y, name: str = "X") -> tuple[np.ndarray, np.ndarray]:
     separable, and Cover's count of separable dichotomies includes the two constant ones."""
     X = np.asarray(X)
     if X.ndim != 2:
-        raise ValueError(f"{name} must have shape (n, d), one row per point; got shape "
-                         f"{X.shape}")
+        raise ValueError(f"{name} must have shape (n, d), one row per point; got shape {X.shape}")
     n, d = X.shape
     if n == 0 or d == 0:
-        raise ValueError(f"{name} has shape {X.shape}: a dataset needs n >= 1 points with "
-                         f"d >= 1 coordinates")
+        raise ValueError(
+            f"{name} has shape {X.shape}: a dataset needs n >= 1 points with d >= 1 coordinates"
+        )
     if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
         raise ValueError(f"{name} must be real numbers; got dtype {X.dtype}")
     X = X.astype(np.float64)
     bad = ~np.isfinite(X)
     if bad.any():
         r, c = np.argwhere(bad)[0]
-        raise ValueError(f"{name} has NaN or inf in rows {_rows(np.flatnonzero(bad.any(1)))} "
-                         f"(row {r}, column {c} is {X[r, c]})")
+        raise ValueError(
+            f"{name} has NaN or inf in rows {_rows(np.flatnonzero(bad.any(1)))} "
+            f"(row {r}, column {c} is {X[r, c]})"
+        )
     y = _check_labels(y, n)
     _check_conflicts(X, y, name)
     return X, y
@@ -173,13 +179,13 @@ def check_line(t, y, name: str = "t") -> tuple[np.ndarray, np.ndarray]:
     if t.ndim == 2 and t.shape[1] == 1:
         t = t[:, 0]
     if t.ndim != 1:
-        raise ValueError(f"{name} must be one number per point, shape (n,); got shape "
-                         f"{t.shape}")
+        raise ValueError(f"{name} must be one number per point, shape (n,); got shape {t.shape}")
     X, y = check_dataset(t[:, None], y, name)
     return X[:, 0], y
 
 
 # ------------------------------------------------------------------------- small helpers
+
 
 def signed_points(X, y, affine: bool = True):
     """z_i = y_i (x_i, 1) (affine) or y_i x_i (homogeneous): separable iff Z v > 0 solvable.
@@ -283,6 +289,7 @@ def _exact_farkas(Z: np.ndarray, lam: np.ndarray):
 
 # ----------------------------------------------------------------------- the exact decision
 
+
 def _slack_lp(Z: np.ndarray):
     """min s s.t. Z v + s >= 1, 0 <= s <= 1: (s*, v*, lambda) with lambda the duals of the
     rows (>= 0), or raises RuntimeError if HiGHS does not report an optimum."""
@@ -290,11 +297,14 @@ def _slack_lp(Z: np.ndarray):
     c = np.zeros(D + 1)
     c[-1] = 1.0
     A = -np.hstack([Z, np.ones((n, 1))])
-    res = optimize.linprog(c, A_ub=A, b_ub=-np.ones(n),
-                           bounds=[(None, None)] * D + [(0.0, 1.0)], method="highs")
+    res = optimize.linprog(
+        c, A_ub=A, b_ub=-np.ones(n), bounds=[(None, None)] * D + [(0.0, 1.0)], method="highs"
+    )
     if res.status != 0:
-        raise RuntimeError(f"HiGHS did not solve the separability LP ({n} points, {D} "
-                           f"coordinates): status {res.status}, {res.message}")
+        raise RuntimeError(
+            f"HiGHS did not solve the separability LP ({n} points, {D} "
+            f"coordinates): status {res.status}, {res.message}"
+        )
     lam = -np.asarray(res.ineqlin.marginals, np.float64)
     return float(res.x[-1]), np.asarray(res.x[:D]), np.maximum(lam, 0.0)
 
@@ -305,8 +315,9 @@ def _farkas_lp(Z: np.ndarray):
     A_eq = np.vstack([Z.T, np.ones((1, n))])
     b_eq = np.zeros(D + 1)
     b_eq[-1] = 1.0
-    res = optimize.linprog(np.zeros(n), A_eq=A_eq, b_eq=b_eq, bounds=[(0.0, None)] * n,
-                           method="highs")
+    res = optimize.linprog(
+        np.zeros(n), A_eq=A_eq, b_eq=b_eq, bounds=[(0.0, None)] * n, method="highs"
+    )
     return np.asarray(res.x) if res.status == 0 else None
 
 
@@ -335,25 +346,33 @@ def _decide(X: np.ndarray, y: np.ndarray, affine: bool, exact_check: bool):
         w, b = (v[:-1], float(v[-1])) if affine else (v, 0.0)
         exact_ok = _exact_margins_positive(X, y, w, b) if exact_check else None
         if not float_proof and not exact_ok:
-            raise RuntimeError(f"the LP's separator (optimum s = {s:.3g}) has margin "
-                               f"{margin:.3g} and fails the float64 rounding-bound check"
-                               + (" and the exact check" if exact_check else ""))
-        return True, dict(kind="separator", w=w, b=b, margin=margin, float_proof=float_proof,
-                          exact=exact_ok)
+            raise RuntimeError(
+                f"the LP's separator (optimum s = {s:.3g}) has margin "
+                f"{margin:.3g} and fails the float64 rounding-bound check"
+                + (" and the exact check" if exact_check else "")
+            )
+        return True, dict(
+            kind="separator", w=w, b=b, margin=margin, float_proof=float_proof, exact=exact_ok
+        )
     total = lam.sum()
     if not total > 0 or np.max(np.abs(Z.T @ (lam / total))) > 1e-7 * max(1.0, np.abs(Z).max()):
-        alt = _farkas_lp(Z)      # the duals were poor: ask for the certificate directly
+        alt = _farkas_lp(Z)  # the duals were poor: ask for the certificate directly
         if alt is not None:
             lam, total = alt, alt.sum()
     lam = lam / total if total > 0 else lam
     residual = float(np.max(np.abs(Z.T @ lam))) if total > 0 else math.inf
     lam_exact = _exact_farkas(Z, lam) if exact_check and total > 0 else None
-    return False, dict(kind="farkas", lam=lam, residual=residual,
-                       exact=(lam_exact is not None) if exact_check else None,
-                       lam_exact=lam_exact)
+    return False, dict(
+        kind="farkas",
+        lam=lam,
+        residual=residual,
+        exact=(lam_exact is not None) if exact_check else None,
+        lam_exact=lam_exact,
+    )
 
 
 # -------------------------------------------------------------------------- the JAX screen
+
 
 def _screen_one(Z, mask, iters: int):
     """Pairwise Frank-Wolfe on min ||Z^T lam||^2 over the simplex of the valid rows; stops at
@@ -414,17 +433,21 @@ _screen_batch = jax.jit(jax.vmap(_screen_one, in_axes=(0, 0, None)), static_argn
 def _check_batch(Xs, ys, mask):
     Xs, ys = np.asarray(Xs), np.asarray(ys)
     if Xs.ndim != 3:
-        raise ValueError(f"a batch of datasets must have shape (B, n, d); got Xs of shape "
-                         f"{Xs.shape}")
+        raise ValueError(
+            f"a batch of datasets must have shape (B, n, d); got Xs of shape {Xs.shape}"
+        )
     if ys.shape != Xs.shape[:2]:
-        raise ValueError(f"ys must have shape {Xs.shape[:2]} (one label per point of each "
-                         f"dataset); got {ys.shape}")
+        raise ValueError(
+            f"ys must have shape {Xs.shape[:2]} (one label per point of each "
+            f"dataset); got {ys.shape}"
+        )
     if mask is None:
         mask = np.ones(Xs.shape[:2], bool)
     mask = np.asarray(mask)
     if mask.shape != Xs.shape[:2] or mask.dtype != bool:
-        raise ValueError(f"mask must be a bool array of shape {Xs.shape[:2]}; got "
-                         f"{mask.dtype} {mask.shape}")
+        raise ValueError(
+            f"mask must be a bool array of shape {Xs.shape[:2]}; got {mask.dtype} {mask.shape}"
+        )
     if not mask.any(axis=1).all():
         raise ValueError(f"datasets {_rows(np.flatnonzero(~mask.any(1)))} have no valid rows")
     checked = []
@@ -436,8 +459,16 @@ def _check_batch(Xs, ys, mask):
     return Xs.astype(np.float64), ys.astype(np.float64), mask, checked
 
 
-def decide_batch(Xs, ys, affine: bool = True, *, mask=None, iters: int = SCREEN_ITERS,
-                 exact: bool = False, screen_out: dict | None = None) -> dict:
+def decide_batch(
+    Xs,
+    ys,
+    affine: bool = True,
+    *,
+    mask=None,
+    iters: int = SCREEN_ITERS,
+    exact: bool = False,
+    screen_out: dict | None = None,
+) -> dict:
     """The exact decision for a batch of datasets: the screen first (one jitted, vmapped call;
     `screen_out` passes results a caller already computed, e.g. inside a vmapped trial), then
     the LP for every dataset the screen did not prove separable.
@@ -455,18 +486,24 @@ def decide_batch(Xs, ys, affine: bool = True, *, mask=None, iters: int = SCREEN_
     for b in np.flatnonzero(~decided):
         X, y = checked[b]
         separable[b], certificates[b] = _decide(X, y, affine, exact)
-    return dict(separable=separable, screen_decided=decided,
-                lp_calls=int((~decided).sum()), certificates=certificates)
+    return dict(
+        separable=separable,
+        screen_decided=decided,
+        lp_calls=int((~decided).sum()),
+        certificates=certificates,
+    )
 
 
-def separable_batch(Xs, ys, affine: bool = True, *, mask=None,
-                    iters: int = SCREEN_ITERS) -> np.ndarray:
+def separable_batch(
+    Xs, ys, affine: bool = True, *, mask=None, iters: int = SCREEN_ITERS
+) -> np.ndarray:
     """(B,) bool: which datasets are strictly linearly separable (LP-exact; see decide_batch
     for the screen's share)."""
     return decide_batch(Xs, ys, affine, mask=mask, iters=iters)["separable"]
 
 
 # ------------------------------------------------------------------------------ Cover 1965
+
 
 def cover_count(n: int, D: int) -> int:
     """C(n, D) = 2 sum_{k=0}^{D-1} binom(n-1, k): the number of dichotomies of n points in
@@ -481,10 +518,11 @@ def cover_probability(n: int, d: int, affine: bool = False) -> Fraction:
     """P(n points in general position in R^d with uniform random labels are strictly
     separable): C(n, d) / 2^n homogeneously, C(n, d + 1) / 2^n with a bias (the points
     (x_i, 1) are in general position in R^{d+1})."""
-    return Fraction(cover_count(n, d + int(bool(affine))), 2 ** n)
+    return Fraction(cover_count(n, d + int(bool(affine))), 2**n)
 
 
 # ------------------------------------------------------------------- exact network helpers
+
 
 def hidden_widths(net: exact.ExactNetwork) -> tuple[int, ...]:
     """Widths of the hidden layers (the paper's width is their max)."""
@@ -507,8 +545,10 @@ def memorizes_exactly(net: exact.ExactNetwork, X, y) -> bool:
 
 # ---------------------------------------------------------------------------- Lemma G.4
 
-def width1_memorizer(X, y, *, depth: int = 2, certificate: dict | None = None
-                     ) -> exact.ExactNetwork:
+
+def width1_memorizer(
+    X, y, *, depth: int = 2, certificate: dict | None = None
+) -> exact.ExactNetwork:
     """Lemma G.4, "=>": the width-1 memorizer of a linearly separable dataset.
 
     With a separator (w, b) (the LP's, or `certificate` from linearly_separable(X, y)) and
@@ -524,9 +564,11 @@ def width1_memorizer(X, y, *, depth: int = 2, certificate: dict | None = None
     if certificate is None:
         separable, certificate = _decide(X, y, True, True)
         if not separable:
-            raise ValueError("the dataset is not linearly separable (exact Farkas certificate: "
-                             f"{certificate['exact']}); by Lemma G.4 no width-1 network "
-                             "memorizes it")
+            raise ValueError(
+                "the dataset is not linearly separable (exact Farkas certificate: "
+                f"{certificate['exact']}); by Lemma G.4 no width-1 network "
+                "memorizes it"
+            )
     if certificate.get("kind") != "separator":
         raise ValueError("certificate must be a separator from linearly_separable(X, y)")
     w, b = _fractions(certificate["w"]), Fraction(certificate["b"])
@@ -543,8 +585,9 @@ def width1_memorizer(X, y, *, depth: int = 2, certificate: dict | None = None
     return exact.make(layers)
 
 
-def random_width_network(rng: np.random.Generator, d: int, depth: int, width: int = 1,
-                         scale: int = 4) -> exact.ExactNetwork:
+def random_width_network(
+    rng: np.random.Generator, d: int, depth: int, width: int = 1, scale: int = 4
+) -> exact.ExactNetwork:
     """A random ReLU network d -> width -> ... -> width -> 1 (depth - 1 hidden layers) with
     exact dyadic weights k/2, |k| <= 2 scale: the objects of Lemma G.4's converse (width 1)."""
     if depth < 2 or width < 1:
@@ -552,7 +595,8 @@ def random_width_network(rng: np.random.Generator, d: int, depth: int, width: in
 
     def draw(shape):
         return np.vectorize(lambda k: Fraction(int(k), 2), otypes=[object])(
-            rng.integers(-2 * scale, 2 * scale + 1, shape))
+            rng.integers(-2 * scale, 2 * scale + 1, shape)
+        )
 
     sizes = [d] + [width] * (depth - 1) + [1]
     layers = []
@@ -588,6 +632,7 @@ def monotone_along_projection(net: exact.ExactNetwork, X) -> bool:
 
 
 # ---------------------------------------------------------------------------- Lemma G.5
+
 
 def label_runs(t, y) -> int:
     """Number of maximal runs of equal labels along the sorted distinct inputs."""
@@ -634,9 +679,9 @@ def _unit_network(units: list, tau: np.ndarray) -> tuple[list, list, list, Fract
             unit = (1, -k0, alpha)
             shift += beta + alpha * k0
         elif alpha == 0:
-            unit = (1, Fraction(0), Fraction(0))   # the cone forces beta = 0: a zero unit
+            unit = (1, Fraction(0), Fraction(0))  # the cone forces beta = 0: a zero unit
         else:
-            k = -beta / alpha                      # g(k) = 0: the kink
+            k = -beta / alpha  # g(k) = 0: the kink
             # suffix: alpha (t - k) = alpha relu(t - k) on its side, 0 on the other;
             # prefix: alpha (t - k) = -alpha relu(k - t).
             unit = (1, -k, alpha) if kind[0] == "suffix" else (-1, k, -alpha)
@@ -690,7 +735,7 @@ def width2_depth2_memorizer_exists(t, y, *, units: int = 2):
     tau, lab = _distinct_sorted(t, y)
     M = len(tau)
     combos = _type_combinations(M, units)
-    nv = 2 * units + 2                              # alpha_u, beta_u per unit, c, slack
+    nv = 2 * units + 2  # alpha_u, beta_u per unit, c, slack
     rows, cols, vals, rhs = [], [], [], []
     r = 0
     for bi, combo in enumerate(combos):
@@ -725,29 +770,37 @@ def width2_depth2_memorizer_exists(t, y, *, units: int = 2):
     n_var = nv * len(combos)
     A = sparse.csr_matrix((vals, (rows, cols)), shape=(r, n_var))
     cost = np.zeros(n_var)
-    cost[nv - 1::nv] = 1.0
+    cost[nv - 1 :: nv] = 1.0
     bounds: list[tuple[float | None, float | None]] = [(None, None)] * n_var
     for bi in range(len(combos)):
         bounds[bi * nv + nv - 1] = (0.0, 1.0)
     res = optimize.linprog(cost, A_ub=A, b_ub=np.asarray(rhs), bounds=bounds, method="highs")
     if res.status != 0:
-        raise RuntimeError(f"HiGHS did not solve the Lemma G.5 enumeration LP ({len(combos)} "
-                           f"types, {M} points): status {res.status}, {res.message}")
+        raise RuntimeError(
+            f"HiGHS did not solve the Lemma G.5 enumeration LP ({len(combos)} "
+            f"types, {M} points): status {res.status}, {res.message}"
+        )
     x = res.x
-    slacks = x[nv - 1::nv]
+    slacks = x[nv - 1 :: nv]
     for hit in np.flatnonzero(slacks < _SLACK_THRESHOLD):
-        v = x[hit * nv:(hit + 1) * nv]
+        v = x[hit * nv : (hit + 1) * nv]
         combo = combos[hit]
         units_lp = [(kind, float(v[2 * u]), float(v[2 * u + 1])) for u, kind in enumerate(combo)]
         s, b, a, shift = _unit_network(units_lp, tau)
         c = Fraction(float(v[2 * units])) + shift
-        net = exact.make([exact.layer([s], b, "relu", name="hidden"),
-                          exact.layer([[ai] for ai in a], [c], "identity", name="output")])
+        net = exact.make(
+            [
+                exact.layer([s], b, "relu", name="hidden"),
+                exact.layer([[ai] for ai in a], [c], "identity", name="output"),
+            ]
+        )
         if memorizes_exactly(net, t[:, None], y):
             return True, net
     if (slacks < _SLACK_THRESHOLD).any():
-        raise RuntimeError("feasible Lemma G.5 types were found but none of their networks "
-                           "memorizes the data in exact arithmetic (numerical failure)")
+        raise RuntimeError(
+            "feasible Lemma G.5 types were found but none of their networks "
+            "memorizes the data in exact arithmetic (numerical failure)"
+        )
     return False, None
 
 
@@ -766,8 +819,10 @@ def interval_memorizer(t, y) -> exact.ExactNetwork:
     the (c1) network of the flipped labels. ValueError if neither holds."""
     t, y = check_line(t, y)
     if not interval_condition(t, y):
-        raise ValueError("neither (c1) nor (c2) holds: by Lemma G.5 no width-2 depth-2 "
-                         "network memorizes this dataset")
+        raise ValueError(
+            "neither (c1) nor (c2) holds: by Lemma G.5 no width-2 depth-2 "
+            "network memorizes this dataset"
+        )
     tf = _fractions(t)
     pos_first = _c1(tf, y)
     sign = 1
@@ -776,8 +831,12 @@ def interval_memorizer(t, y) -> exact.ExactNetwork:
     s, b, a, c = pos_first
     a = [sign * ai for ai in a]
     c = sign * c
-    return exact.make([exact.layer([s], b, "relu", name="hidden"),
-                       exact.layer([[ai] for ai in a], [c], "identity", name="output")])
+    return exact.make(
+        [
+            exact.layer([s], b, "relu", name="hidden"),
+            exact.layer([[ai] for ai in a], [c], "identity", name="output"),
+        ]
+    )
 
 
 def _c1(tf: np.ndarray, y: np.ndarray):
@@ -793,10 +852,10 @@ def _c1(tf: np.ndarray, y: np.ndarray):
     right = [v for v in neg if v > hi]
     if not left and not right:
         return [1, 1], [Fraction(0), Fraction(0)], [Fraction(0), Fraction(0)], Fraction(1)
-    if not right:                                   # t - m: negatives all left of a
+    if not right:  # t - m: negatives all left of a
         m = (max(left) + lo) / 2
         return [1, -1], [-m, m], [Fraction(1), Fraction(-1)], Fraction(0)
-    if not left:                                    # m - t: negatives all right of b
+    if not left:  # m - t: negatives all right of b
         m = (hi + min(right)) / 2
         return [1, -1], [-m, m], [Fraction(-1), Fraction(1)], Fraction(0)
     x_m1, x_1 = max(left), min(right)
@@ -806,8 +865,26 @@ def _c1(tf: np.ndarray, y: np.ndarray):
     return [1, 1], [-c1, -c2], [Fraction(1), -T], -tau0
 
 
-__all__ = ["SCREEN_ITERS", "check_dataset", "check_line", "cover_count", "cover_probability",
-           "decide_batch", "depth", "first_projection", "hidden_widths", "interval_condition",
-           "interval_memorizer", "label_runs", "linearly_separable", "memorizes_exactly",
-           "monotone_along_projection", "random_width_network", "screen", "separable_batch",
-           "signed_points", "width1_memorizer", "width2_depth2_memorizer_exists"]
+__all__ = [
+    "SCREEN_ITERS",
+    "check_dataset",
+    "check_line",
+    "cover_count",
+    "cover_probability",
+    "decide_batch",
+    "depth",
+    "first_projection",
+    "hidden_widths",
+    "interval_condition",
+    "interval_memorizer",
+    "label_runs",
+    "linearly_separable",
+    "memorizes_exactly",
+    "monotone_along_projection",
+    "random_width_network",
+    "screen",
+    "separable_batch",
+    "signed_points",
+    "width1_memorizer",
+    "width2_depth2_memorizer_exists",
+]

@@ -64,6 +64,7 @@ def _check(n, w) -> tuple[int, int]:
 # The paper's closed-form bound and dimension
 # ---------------------------------------------------------------------------------------------
 
+
 def paper_width_bound(n: int, w: int) -> float:
     """1 - 1/2 (3^{1-w/n} - 2^{1-w/n}): the general (n, w) bound of docs/papers/yu2024.md §5.B.3,
     from min(p1, p2) >= R(0) p1. Stated for w <= n - 2; the monotone ratio (module docstring)
@@ -72,7 +73,7 @@ def paper_width_bound(n: int, w: int) -> float:
     if w >= n:
         return 1.0
     a = 1.0 - w / n
-    return 1.0 - 0.5 * (3.0 ** a - 2.0 ** a)
+    return 1.0 - 0.5 * (3.0**a - 2.0**a)
 
 
 def paper_min_dimension(w: int) -> int:
@@ -80,7 +81,7 @@ def paper_min_dimension(w: int) -> int:
     and the accuracy is <= 0.51), i.e. the smallest n > w ln 3 / ln 1.001."""
     w = _size("w", w)
     n = int(w * _LN3 / math.log1p(0.001)) + 1
-    while 3.0 ** (w / n) >= 1.001:      # guard the float rounding of the threshold
+    while 3.0 ** (w / n) >= 1.001:  # guard the float rounding of the threshold
         n += 1
     while n > 1 and 3.0 ** (w / (n - 1)) < 1.001:
         n -= 1
@@ -90,6 +91,7 @@ def paper_min_dimension(w: int) -> int:
 # ---------------------------------------------------------------------------------------------
 # The exact ceiling
 # ---------------------------------------------------------------------------------------------
+
 
 def _gaps(n: int) -> tuple[float, float]:
     """e2 = r2^2 - 1 and e3 = r3^2 - 1 (r1 = 1), without cancellation: ~ 1.39/n, 2.20/n."""
@@ -101,15 +103,16 @@ def _log_ratio(t, n: int, w: int):
     The difference of two nearly equal powers is taken as -expm1 of a log1p (no cancellation)."""
     m = 0.5 * (n - w)
     e2, e3 = _gaps(n)
-    return (m * np.log1p(e3 / t)
-            + np.log(-np.expm1(m * np.log1p((e2 - e3) / (t + e3)))))
+    return m * np.log1p(e3 / t) + np.log(-np.expm1(m * np.log1p((e2 - e3) / (t + e3))))
 
 
 def _crossing_s(n: int, w: int) -> float:
     """s* = rho*^2 in (0, 1), the one root of p1 = p2 (the ratio is monotone), found in the
     logit of s so that both s* ~ w/n (large n) and 1 - s* keep full relative precision."""
+
     def f(z):
-        return _log_ratio(special.expit(-z), n, w)   # t = 1 - s = expit(-z)
+        return _log_ratio(special.expit(-z), n, w)  # t = 1 - s = expit(-z)
+
     lo, hi = -700.0, 700.0
     if f(lo) >= 0:  # R(0) = 3^{1-w/n} - 2^{1-w/n} < 1 for w >= 1; guard against rounding
         return 0.0
@@ -133,8 +136,8 @@ def _ceiling_beta(n: int, w: int) -> float:
     # s* / r_k^2 = s* exp(-2 ln k / n); r_k^n = k weighs each incomplete Beta term.
     i3 = special.betainc(a, b, s * math.exp(-2 * _LN3 / n))
     i2 = special.betainc(a, b, s * math.exp(-2 * _LN2 / n))
-    below = 3.0 * i3 - 2.0 * i2                # int_0^{rho*} p2, over int p1
-    above = special.betaincc(a, b, s)          # int_{rho*}^1 p1, over int p1
+    below = 3.0 * i3 - 2.0 * i2  # int_0^{rho*} p2, over int p1
+    above = special.betaincc(a, b, s)  # int_{rho*}^1 p1, over int p1
     return float(1.0 - 0.5 * (below + above))
 
 
@@ -156,8 +159,9 @@ def _quad(f, a, b, points):
     inner = sorted({p for p in points if a < p < b})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", integrate.IntegrationWarning)
-        val, err = integrate.quad(f, a, b, points=inner or None, epsabs=0.0, epsrel=1e-13,
-                                  limit=1000)
+        val, err = integrate.quad(
+            f, a, b, points=inner or None, epsabs=0.0, epsrel=1e-13, limit=1000
+        )
     if not err <= 1e-10 * abs(val) + 1e-300:
         raise RuntimeError(f"quadrature did not converge on [{a}, {b}]: {val} +- {err}")
     return val
@@ -171,8 +175,10 @@ def _marks(mode, sigma):
 def _piece_to_one(logf, a, n, w, offset, mode, sigma):
     """int_a^1 exp(logf(rho, 1 - rho) - offset) drho with rho = 1 - v^2: (1 - rho)^m drho
     becomes 2 v^{2m+1} dv, smooth since 2m + 1 = n - w + 1 is an integer."""
+
     def g(v):
         return 2.0 * v * np.exp(logf(1.0 - v * v, v * v, n, w) - offset)
+
     v_marks = [math.sqrt(1.0 - p) for p in _marks(mode, sigma) if a < p < 1]
     return _quad(g, 0.0, math.sqrt(1.0 - a), v_marks)
 
@@ -184,10 +190,11 @@ def _piece_direct(logf, a, b, n, w, offset, mode, sigma):
 
 def _ceiling_quadrature(n: int, w: int) -> float:
     m = 0.5 * (n - w)
-    mode = math.sqrt((w - 1) / (n - 1)) if n > 1 else 0.0   # argmax of rho^{w-1} p1
-    curvature = (w - 1) / mode ** 2 + 2 * m * (1 + mode ** 2) / (1 - mode ** 2) ** 2 \
-        if mode > 0 else 2 * m
-    sigma = 1.0 / math.sqrt(curvature)                        # width of the peak
+    mode = math.sqrt((w - 1) / (n - 1)) if n > 1 else 0.0  # argmax of rho^{w-1} p1
+    curvature = (
+        (w - 1) / mode**2 + 2 * m * (1 + mode**2) / (1 - mode**2) ** 2 if mode > 0 else 2 * m
+    )
+    sigma = 1.0 / math.sqrt(curvature)  # width of the peak
     offset = float(_log_p1(mode, 1.0 - mode, n, w)) if mode > 0 else 0.0
     r_star = math.sqrt(_crossing_s(n, w))
     # Below rho*: min = p2; above: min = p1. Normaliser: int_0^1 p1 (p1 and p2 have equal mass).
@@ -202,7 +209,7 @@ def projection_accuracy_ceiling(n: int, w: int, method: str = "quadrature") -> f
     on D(n, q, r1, 2^{1/n} r1, 3^{1/n} r1) (any r1, any projection: the distribution is
     rotation invariant about q). 1 for w >= n. method: "quadrature" (default) or "beta" (the
     incomplete-Beta closed form, an independent check); see the module docstring."""
-    n, w = _check(n, w)     # before the cache: True == 1 would hit it
+    n, w = _check(n, w)  # before the cache: True == 1 would hit it
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
     return _ceiling(n, w, method)
@@ -225,9 +232,15 @@ def bayes_projection_predict(X, w: int, *, scale=None) -> jnp.ndarray:
     w = _size("w", w)
     r1, _, _ = ball_annulus_radii(n, scale)
     threshold = r1 * projection_crossing_radius(n, min(w, n))
-    h = X[..., :min(w, n)] - 0.5
-    return jnp.where(jnp.sum(h * h, axis=-1) < threshold ** 2, 1, -1).astype(X.dtype)
+    h = X[..., : min(w, n)] - 0.5
+    return jnp.where(jnp.sum(h * h, axis=-1) < threshold**2, 1, -1).astype(X.dtype)
 
 
-__all__ = ["METHODS", "bayes_projection_predict", "paper_min_dimension", "paper_width_bound",
-           "projection_accuracy_ceiling", "projection_crossing_radius"]
+__all__ = [
+    "METHODS",
+    "bayes_projection_predict",
+    "paper_min_dimension",
+    "paper_width_bound",
+    "projection_accuracy_ceiling",
+    "projection_crossing_radius",
+]

@@ -24,12 +24,16 @@ class OtherCodeError(ValueError):
 
 
 def other_code_message(name: str, found: dict, current: str) -> str:
-    theirs = ", ".join(f"{provenance_mod.short(fp)} ({n} records)"
-                       for fp, n in sorted(found.items(), key=lambda kv: str(kv[0])))
-    return (f"the store holds records of {name!r} computed by other code ({theirs}) than the "
-            f"current code ({provenance_mod.short(current)}); --recompute computes them under "
-            f"the current code (the old run stays readable), --accept-old-records reuses them "
-            f"(recorded on the run)")
+    theirs = ", ".join(
+        f"{provenance_mod.short(fp)} ({n} records)"
+        for fp, n in sorted(found.items(), key=lambda kv: str(kv[0]))
+    )
+    return (
+        f"the store holds records of {name!r} computed by other code ({theirs}) than the "
+        f"current code ({provenance_mod.short(current)}); --recompute computes them under "
+        f"the current code (the old run stays readable), --accept-old-records reuses them "
+        f"(recorded on the run)"
+    )
 
 
 class CodeAwareStore:
@@ -65,11 +69,14 @@ class CodeAwareStore:
         configs = [(str(h), str(j), int(n)) for h, j, n in configs]
         if self._mode == "recompute":
             from jaxmem.sweep.keys import canonical_json, config_hash
+
             keyed = []
             for h, j, n in configs:
                 config = json.loads(j)
-                config = dict(config if isinstance(config, dict) else {"config": config},
-                              code=self.fingerprint)
+                config = dict(
+                    config if isinstance(config, dict) else {"config": config},
+                    code=self.fingerprint,
+                )
                 self._keys[h] = config_hash(config)
                 keyed.append((self._keys[h], canonical_json(config), n))
             return self._store.add_configs(run_id, keyed)
@@ -79,8 +86,9 @@ class CodeAwareStore:
                 if fp != self.fingerprint:
                     found[fp] = found.get(fp, 0) + count
         if found and self._mode == "stop":
-            raise OtherCodeError(other_code_message(self._names.get(run_id, "?"), found,
-                                                    self.fingerprint))
+            raise OtherCodeError(
+                other_code_message(self._names.get(run_id, "?"), found, self.fingerprint)
+            )
         if found:
             self._store.accept_code(run_id, [fp or "unknown" for fp in found])
         return self._store.add_configs(run_id, configs)

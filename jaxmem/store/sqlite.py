@@ -29,10 +29,10 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import re
 import hashlib
 import json
 import os
+import re
 import socket
 import sqlite3
 import threading
@@ -45,11 +45,30 @@ import numpy as np
 SCHEMA_VERSION = 1
 DEFAULT_PATH = "./jaxmem-results.sqlite"
 
-ENVIRONMENT_KEYS = ("jaxmem_version", "jax_version", "backend", "device_kind", "device_count",
-                    "process_count", "x64", "matmul_precision")
+ENVIRONMENT_KEYS = (
+    "jaxmem_version",
+    "jax_version",
+    "backend",
+    "device_kind",
+    "device_count",
+    "process_count",
+    "x64",
+    "matmul_precision",
+)
 RUN_STATUSES = ("running", "done", "failed", "interrupted")
-VERDICT_COLUMNS = ("claim", "scale", "seed", "verdict", "n_datasets", "pass_rate", "ci_low",
-                   "ci_high", "exponent", "seconds", "detail")
+VERDICT_COLUMNS = (
+    "claim",
+    "scale",
+    "seed",
+    "verdict",
+    "n_datasets",
+    "pass_rate",
+    "ci_low",
+    "ci_high",
+    "exponent",
+    "seconds",
+    "detail",
+)
 
 _PROVENANCE_TABLE = """CREATE TABLE IF NOT EXISTS provenance(
         run_id INTEGER PRIMARY KEY, git_commit TEXT, git_dirty INTEGER, code_fingerprint TEXT,
@@ -113,9 +132,6 @@ def _encode(value) -> str:
     return json.dumps(value, separators=(",", ":"), default=_plain, allow_nan=True)
 
 
-
-
-
 def _canonical(value) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_plain)
 
@@ -139,8 +155,9 @@ def _type_kind(value_type) -> str:
     for kind, types in (("bool", bool), ("int", int), ("float", float), ("text", str)):
         if issubclass(value_type, types):
             return kind
-    raise ValueError(f"metric values must be scalars (bool, int, float, str); got "
-                     f"{value_type.__name__}")
+    raise ValueError(
+        f"metric values must be scalars (bool, int, float, str); got {value_type.__name__}"
+    )
 
 
 _DTYPE_KINDS = {"b": "bool", "i": "int", "u": "int", "f": "float"}
@@ -173,10 +190,15 @@ def _check_export_target(path: str, store_path: str, force: bool) -> None:
 
 
 def _check_metric_name(name) -> None:
-    if not isinstance(name, str) or not _METRIC_NAME.fullmatch(name) \
-            or name.lower() in RECORD_FIELDS:
-        raise ValueError(f"metric name {name!r} must be an identifier ([A-Za-z_][A-Za-z0-9_]*) "
-                         f"other than {', '.join(RECORD_FIELDS)}")
+    if (
+        not isinstance(name, str)
+        or not _METRIC_NAME.fullmatch(name)
+        or name.lower() in RECORD_FIELDS
+    ):
+        raise ValueError(
+            f"metric name {name!r} must be an identifier ([A-Za-z_][A-Za-z0-9_]*) "
+            f"other than {', '.join(RECORD_FIELDS)}"
+        )
 
 
 def _read_metric(value, kind: str):
@@ -234,8 +256,10 @@ class Store:
             if not os.access(parent, os.W_OK | os.X_OK):
                 raise StoreError(f"cannot create store {path}: directory {parent} is not writable")
         if existed and not self.readonly and not os.access(path, os.R_OK | os.W_OK):
-            raise StoreError(f"cannot write to store {path}: the file is read-only (read it "
-                             f"with `jaxmem results`, or give another --store)")
+            raise StoreError(
+                f"cannot write to store {path}: the file is read-only (read it "
+                f"with `jaxmem results`, or give another --store)"
+            )
         mode = "rw" if existed else "rwc"
         query = ""
         if self.readonly and not self._can_clean_up():
@@ -248,8 +272,9 @@ class Store:
                 query = "&immutable=1"
         uri = f"file:{urllib.parse.quote(os.path.abspath(path))}?mode={mode}{query}"
         try:
-            self._conn = sqlite3.connect(uri, uri=True, timeout=60, isolation_level=None,
-                                         check_same_thread=False)
+            self._conn = sqlite3.connect(
+                uri, uri=True, timeout=60, isolation_level=None, check_same_thread=False
+            )
         except sqlite3.Error as err:
             raise StoreError(f"cannot open store {path}: {err}") from None
         try:
@@ -275,20 +300,23 @@ class Store:
     def _check_or_create(self):
         """Read-only checks first, so that a file which is not our store is never written."""
         try:
-            tables = {r[0] for r in self._conn.execute(
-                "SELECT name FROM sqlite_master WHERE type='table'")}
+            tables = {
+                r[0]
+                for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
         except sqlite3.DatabaseError as err:
             raise StoreError(f"{self.path} is not a jaxmem store ({err})") from None
         if "meta" in tables:
             self._check_version()
             if "provenance" not in tables and not self.readonly:
-                with self._write():       # added after schema version 1 (additive)
+                with self._write():  # added after schema version 1 (additive)
                     self._conn.execute(_PROVENANCE_TABLE)
             return
         if tables:
             names = ", ".join(sorted(tables)[:5])
-            raise StoreError(f"{self.path} is not a jaxmem store (a SQLite database with "
-                             f"tables {names})")
+            raise StoreError(
+                f"{self.path} is not a jaxmem store (a SQLite database with tables {names})"
+            )
         if self.readonly:
             raise StoreError(f"{self.path} is not a jaxmem store (an empty database)")
         # A new (or empty) file. Another process may be creating it at this moment: IF NOT
@@ -298,8 +326,9 @@ class Store:
         with self._write():
             for statement in _SCHEMA:
                 self._conn.execute(statement)
-            self._conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
-                               (str(SCHEMA_VERSION),))
+            self._conn.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
             self._check_version()
 
     def _enable_wal(self, timeout_s: float = 60.0):
@@ -319,7 +348,8 @@ class Store:
     def _check_version(self):
         try:
             row = self._conn.execute(
-                "SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+                "SELECT value FROM meta WHERE key = 'schema_version'"
+            ).fetchone()
         except sqlite3.DatabaseError as err:
             raise StoreError(f"{self.path} is not a jaxmem store ({err})") from None
         if row is None:
@@ -327,11 +357,14 @@ class Store:
         try:
             version = int(row[0])
         except (TypeError, ValueError):
-            raise StoreError(f"{self.path} is not a jaxmem store "
-                             f"(schema version {row[0]!r})") from None
+            raise StoreError(
+                f"{self.path} is not a jaxmem store (schema version {row[0]!r})"
+            ) from None
         if version != SCHEMA_VERSION:
-            raise StoreError(f"store {self.path} has schema version {version}; "
-                             f"this jaxmem reads version {SCHEMA_VERSION}")
+            raise StoreError(
+                f"store {self.path} has schema version {version}; "
+                f"this jaxmem reads version {SCHEMA_VERSION}"
+            )
 
     def close(self):
         with self._lock:
@@ -391,8 +424,16 @@ class Store:
 
     # ------------------------------------------------------------------------------ runs
 
-    def begin_run(self, *, sweep: str, kind: str, grid: dict | None, environment: dict,
-                  provenance: dict | None = None, accepted_code=()) -> int:
+    def begin_run(
+        self,
+        *,
+        sweep: str,
+        kind: str,
+        grid: dict | None,
+        environment: dict,
+        provenance: dict | None = None,
+        accepted_code=(),
+    ) -> int:
         """A new run, status 'running'; its id. Keys of environment other than
         ENVIRONMENT_KEYS are ignored, missing ones stored as NULL. provenance (jaxmem.provenance:
         git_commit, git_dirty, code_fingerprint) says what code makes its records;
@@ -411,25 +452,34 @@ class Store:
                 f"INSERT INTO runs(sweep, kind, grid, grid_hash, {', '.join(ENVIRONMENT_KEYS)}, "
                 f"started, status) VALUES (?, ?, ?, ?, {', '.join('?' * len(ENVIRONMENT_KEYS))}, "
                 f"?, 'running')",
-                (sweep, kind, grid_json, grid_hash, *env.values(), time.time()))
+                (sweep, kind, grid_json, grid_hash, *env.values(), time.time()),
+            )
             run_id = cursor.lastrowid
             provenance = provenance or {}
             dirty = provenance.get("git_dirty")
             # host and pid: a run still 'running' whose process is gone shows as such.
-            conn.execute("INSERT INTO provenance VALUES (?, ?, ?, ?, ?, ?, ?)",
-                         (run_id, provenance.get("git_commit"),
-                          None if dirty is None else int(bool(dirty)),
-                          provenance.get("code_fingerprint"),
-                          json.dumps(sorted(set(accepted_code), key=str))
-                          if accepted_code else None, self.host, os.getpid()))
+            conn.execute(
+                "INSERT INTO provenance VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    provenance.get("git_commit"),
+                    None if dirty is None else int(bool(dirty)),
+                    provenance.get("code_fingerprint"),
+                    json.dumps(sorted(set(accepted_code), key=str)) if accepted_code else None,
+                    self.host,
+                    os.getpid(),
+                ),
+            )
             return run_id
 
     def end_run(self, run_id: int, status: str = "done") -> None:
         if status not in RUN_STATUSES:
             raise ValueError(f"status must be one of {', '.join(RUN_STATUSES)}; got {status!r}")
         with self._write() as conn:
-            cursor = conn.execute("UPDATE runs SET ended = ?, status = ? WHERE run_id = ?",
-                                  (time.time(), status, int(run_id)))
+            cursor = conn.execute(
+                "UPDATE runs SET ended = ?, status = ? WHERE run_id = ?",
+                (time.time(), status, int(run_id)),
+            )
             if cursor.rowcount == 0:
                 raise StoreError(f"store {self.path} has no run {run_id}")
 
@@ -438,12 +488,15 @@ class Store:
         config again updates its dataset count and keeps its place in the run's order."""
         rows = [(str(h), str(j), int(n)) for h, j, n in configs]
         with self._write() as conn:
-            conn.executemany("INSERT OR IGNORE INTO configs (config_hash, config) VALUES (?, ?)",
-                             [(h, j) for h, j, _ in rows])
+            conn.executemany(
+                "INSERT OR IGNORE INTO configs (config_hash, config) VALUES (?, ?)",
+                [(h, j) for h, j, _ in rows],
+            )
             conn.executemany(
                 "INSERT INTO run_configs VALUES (?, ?, ?) ON CONFLICT(run_id, config_hash) "
                 "DO UPDATE SET datasets = excluded.datasets",
-                [(int(run_id), h, n) for h, _, n in rows])
+                [(int(run_id), h, n) for h, _, n in rows],
+            )
 
     def runs(self) -> list[dict]:
         """Every run, oldest first, with n_configs, n_records (records of its configs below
@@ -453,8 +506,7 @@ class Store:
     def run(self, ref) -> dict:
         """A run by id (int or digit string) or by sweep name (its newest run)."""
         if isinstance(ref, (int, np.integer)) and not isinstance(ref, bool):
-            found = (self._runs("WHERE r.run_id = ?", (int(ref),))
-                     if 0 <= int(ref) < 2 ** 63 else [])
+            found = self._runs("WHERE r.run_id = ?", (int(ref),)) if 0 <= int(ref) < 2**63 else []
         elif isinstance(ref, str):
             found = []
             digits = ref.strip()
@@ -463,15 +515,18 @@ class Store:
             if digits.isascii() and digits.isdigit() and len(digits) <= 18:
                 found = self._runs("WHERE r.run_id = ?", (int(digits),))
             if not found:
-                found = self._runs("WHERE r.run_id = (SELECT MAX(run_id) FROM runs "
-                                   "WHERE sweep = ?)", (ref,))
+                found = self._runs(
+                    "WHERE r.run_id = (SELECT MAX(run_id) FROM runs WHERE sweep = ?)", (ref,)
+                )
         else:
             raise TypeError(f"a run is named by its id or its sweep name; got {ref!r}")
         if not found:
             sweeps = [r[0] for r in self._query("SELECT DISTINCT sweep FROM runs ORDER BY sweep")]
             known = ", ".join(sweeps[:10]) + (", ..." if len(sweeps) > 10 else "")
-            raise StoreError(f"store {self.path} has no run {ref!r}"
-                             + (f" (sweeps: {known})" if sweeps else " (it has no runs)"))
+            raise StoreError(
+                f"store {self.path} has no run {ref!r}"
+                + (f" (sweeps: {known})" if sweeps else " (it has no runs)")
+            )
         return found[0]
 
     def _runs(self, where: str, params) -> list[dict]:
@@ -499,21 +554,28 @@ class Store:
             # A 'running' run whose process on this host has exited was killed (SIGKILL, a
             # crash): it shows as 'gone'. Another host's process cannot be checked.
             host, pid = row.pop("host", None), row.pop("pid", None)
-            if row["status"] == "running" and host == self.host and pid is not None \
-                    and not _pid_alive(pid):
+            if (
+                row["status"] == "running"
+                and host == self.host
+                and pid is not None
+                and not _pid_alive(pid)
+            ):
                 row["status"] = "gone"
         return rows
 
     def _has_provenance(self) -> bool:
         # A store opened read-only from before provenance was recorded has no such table.
-        return bool(self._query("SELECT 1 FROM sqlite_master WHERE type = 'table' "
-                                "AND name = 'provenance'"))
+        return bool(
+            self._query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'provenance'")
+        )
 
     def _provenance_columns(self) -> str:
         if self._has_provenance():
             return "p.git_commit, p.git_dirty, p.code_fingerprint, p.accepted_code, p.host, p.pid,"
-        return ("NULL AS git_commit, NULL AS git_dirty, NULL AS code_fingerprint, "
-                "NULL AS accepted_code, NULL AS host, NULL AS pid,")
+        return (
+            "NULL AS git_commit, NULL AS git_dirty, NULL AS code_fingerprint, "
+            "NULL AS accepted_code, NULL AS host, NULL AS pid,"
+        )
 
     def _provenance_join(self) -> str:
         return "LEFT JOIN provenance p ON p.run_id = r.run_id" if self._has_provenance() else ""
@@ -523,23 +585,30 @@ class Store:
         run = self.run(int(run_id))
         merged = sorted(set(run["accepted_code"]) | {str(f) for f in fingerprints})
         with self._write() as conn:
-            conn.execute("INSERT INTO provenance(run_id, accepted_code) VALUES (?, ?) "
-                         "ON CONFLICT(run_id) DO UPDATE SET accepted_code = excluded.accepted_code",
-                         (int(run_id), json.dumps(merged)))
+            conn.execute(
+                "INSERT INTO provenance(run_id, accepted_code) VALUES (?, ?) "
+                "ON CONFLICT(run_id) DO UPDATE SET accepted_code = excluded.accepted_code",
+                (int(run_id), json.dumps(merged)),
+            )
 
     def record_code(self, config_hash: str, stop: int) -> dict:
         """{code fingerprint (None: unknown, from before jaxmem recorded it): records} of a
         config's records below index `stop`, by the run that wrote each."""
         if self._has_provenance():
-            rows = self._query("""SELECT p.code_fingerprint, COUNT(*) FROM records rec
+            rows = self._query(
+                """SELECT p.code_fingerprint, COUNT(*) FROM records rec
                                   LEFT JOIN provenance p ON p.run_id = rec.run_id
                                   WHERE rec.config_hash = ? AND rec.dataset_index >= 0
                                   AND rec.dataset_index < ? GROUP BY p.code_fingerprint""",
-                               (config_hash, int(stop)))
+                (config_hash, int(stop)),
+            )
         else:
-            rows = self._query("""SELECT NULL, COUNT(*) FROM records WHERE config_hash = ?
+            rows = self._query(
+                """SELECT NULL, COUNT(*) FROM records WHERE config_hash = ?
                                   AND dataset_index >= 0 AND dataset_index < ?
-                                  HAVING COUNT(*) > 0""", (config_hash, int(stop)))
+                                  HAVING COUNT(*) > 0""",
+                (config_hash, int(stop)),
+            )
         return {fp: int(n) for fp, n in rows}
 
     # --------------------------------------------------------------------------- records
@@ -547,27 +616,44 @@ class Store:
     def configs(self, ref) -> list[dict]:
         """A run's configs in the order they were added: config_hash, config (dict), datasets."""
         run_id = self.run(ref)["run_id"]
-        rows = self._query("""SELECT rc.config_hash, c.config, rc.datasets FROM run_configs rc
+        rows = self._query(
+            """SELECT rc.config_hash, c.config, rc.datasets FROM run_configs rc
                               JOIN configs c ON c.config_hash = rc.config_hash
-                              WHERE rc.run_id = ? ORDER BY rc.rowid""", (run_id,))
+                              WHERE rc.run_id = ? ORDER BY rc.rowid""",
+            (run_id,),
+        )
         out = []
         for h, config, datasets in rows:
             config = json.loads(config)
-            out.append(dict(config_hash=h, config=config if isinstance(config, dict)
-                            else {"config": config}, datasets=int(datasets)))
+            out.append(
+                dict(
+                    config_hash=h,
+                    config=config if isinstance(config, dict) else {"config": config},
+                    datasets=int(datasets),
+                )
+            )
         return out
 
     def done_indices(self, config_hash: str, stop: int) -> np.ndarray:
         """Boolean mask of length stop: True where dataset i of the config has a record."""
         done = np.zeros(int(stop), dtype=bool)
-        rows = self._query("SELECT dataset_index FROM records WHERE config_hash = ? "
-                           "AND dataset_index >= 0 AND dataset_index < ?",
-                           (config_hash, int(stop)))
+        rows = self._query(
+            "SELECT dataset_index FROM records WHERE config_hash = ? "
+            "AND dataset_index >= 0 AND dataset_index < ?",
+            (config_hash, int(stop)),
+        )
         done[np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))] = True
         return done
 
-    def write_records(self, run_id: int, config_hash: str, indices, metrics: list[dict], *,
-                      release_lease: bool = False) -> int:
+    def write_records(
+        self,
+        run_id: int,
+        config_hash: str,
+        indices,
+        metrics: list[dict],
+        *,
+        release_lease: bool = False,
+    ) -> int:
         """Write one record per (index, metrics dict) in one transaction; the number of rows
         actually inserted (records already present are left as they are). Every dict has the
         same metric names. release_lease also drops this Store's lease on (config_hash,
@@ -575,33 +661,43 @@ class Store:
         if not all(type(m) is dict for m in metrics):
             raise ValueError("metrics must be a list of dicts of scalars")
         if len(np.asarray(indices).ravel()) != len(metrics):
-            raise ValueError(f"{len(np.asarray(indices).ravel())} indices but {len(metrics)} "
-                             f"metrics dicts")
+            raise ValueError(
+                f"{len(np.asarray(indices).ravel())} indices but {len(metrics)} metrics dicts"
+            )
         names = list(metrics[0]) if metrics else []
         if any(list(m) != names for m in metrics):
-            raise ValueError("every metrics dict of one write must have the same names, in "
-                             "the same order")
+            raise ValueError(
+                "every metrics dict of one write must have the same names, in the same order"
+            )
         columns = {k: [m[k] for m in metrics] for k in names}
-        return self.write_columns(run_id, config_hash, indices, columns,
-                                  release_lease=release_lease)
+        return self.write_columns(
+            run_id, config_hash, indices, columns, release_lease=release_lease
+        )
 
-    def write_columns(self, run_id: int, config_hash: str, indices, columns: dict, *,
-                      release_lease: bool = False) -> int:
+    def write_columns(
+        self, run_id: int, config_hash: str, indices, columns: dict, *, release_lease: bool = False
+    ) -> int:
         """write_records from columns: name -> sequence (or NumPy array) of one value per
         index. The sweep engine's path: no per-record dicts."""
         indices = np.asarray(indices)
         if indices.ndim != 1 or (indices.size and not np.issubdtype(indices.dtype, np.integer)):
-            raise ValueError(f"indices must be a 1-D array of integers; got shape "
-                             f"{indices.shape}, dtype {indices.dtype}")
+            raise ValueError(
+                f"indices must be a 1-D array of integers; got shape "
+                f"{indices.shape}, dtype {indices.dtype}"
+            )
         names = list(columns)
         values, kinds = [], {}
         for name in names:
             _check_metric_name(name)
             column = columns[name]
-            dtype_kind = _DTYPE_KINDS.get(column.dtype.kind) if isinstance(
-                column, np.ndarray) else None
-            column = column.tolist() if isinstance(column, np.ndarray) else \
-                [v.item() if isinstance(v, np.generic) else v for v in column]
+            dtype_kind = (
+                _DTYPE_KINDS.get(column.dtype.kind) if isinstance(column, np.ndarray) else None
+            )
+            column = (
+                column.tolist()
+                if isinstance(column, np.ndarray)
+                else [v.item() if isinstance(v, np.generic) else v for v in column]
+            )
             if len(column) != len(indices):
                 raise ValueError(f"{len(indices)} indices but {len(column)} values of {name!r}")
             if dtype_kind is None:  # one check per distinct type, not per value
@@ -611,10 +707,12 @@ class Store:
             kinds[name] = dtype_kind
         now = time.time()
         placeholders = ", ".join("?" * (4 + len(names)))
-        sql = (f"INSERT OR IGNORE INTO records (config_hash, dataset_index, run_id, created"
-               + "".join(f', "{n}"' for n in names) + f") VALUES ({placeholders})")
-        rows = [(config_hash, i, run_id, now, *vals)
-                for i, *vals in zip(indices.tolist(), *values)]
+        sql = (
+            "INSERT OR IGNORE INTO records (config_hash, dataset_index, run_id, created"
+            + "".join(f', "{n}"' for n in names)
+            + f") VALUES ({placeholders})"
+        )
+        rows = [(config_hash, i, run_id, now, *vals) for i, *vals in zip(indices.tolist(), *values)]
         with self._write() as conn:
             self._ensure_metric_columns(conn, kinds)
             self._note_config_metrics(conn, config_hash, names)
@@ -622,29 +720,35 @@ class Store:
             conn.executemany(sql, rows)
             inserted = conn.total_changes - before
             if release_lease and rows:
-                conn.execute("DELETE FROM leases WHERE config_hash = ? AND chunk_start = ? "
-                             "AND owner = ?", (config_hash, int(indices.min()), self.owner))
+                conn.execute(
+                    "DELETE FROM leases WHERE config_hash = ? AND chunk_start = ? AND owner = ?",
+                    (config_hash, int(indices.min()), self.owner),
+                )
         return inserted
 
     @staticmethod
     def _note_config_metrics(conn, config_hash: str, names: list) -> None:
         """configs.metrics: the metric names the config's records carry (a NULL column in a
         row then reads as NaN for a float metric it carries, and is left out otherwise)."""
-        row = conn.execute("SELECT metrics FROM configs WHERE config_hash = ?",
-                           (config_hash,)).fetchone()
+        row = conn.execute(
+            "SELECT metrics FROM configs WHERE config_hash = ?", (config_hash,)
+        ).fetchone()
         have = json.loads(row[0]) if row and row[0] else []
         merged = have + [n for n in names if n not in have]
         if merged != have:
-            conn.execute("UPDATE configs SET metrics = ? WHERE config_hash = ?",
-                         (json.dumps(merged), config_hash))
+            conn.execute(
+                "UPDATE configs SET metrics = ? WHERE config_hash = ?",
+                (json.dumps(merged), config_hash),
+            )
 
     def _ensure_metric_columns(self, conn, kinds: dict) -> None:
         """Adds missing metric columns and widens kinds (bool < int < float < text), inside
         the caller's write transaction, so concurrent writers agree on the schema."""
         known = self._metric_kinds
-        if known is None or any(known.get(n) is None or
-                                METRIC_KINDS.index(known[n]) < METRIC_KINDS.index(k)
-                                for n, k in kinds.items()):
+        if known is None or any(
+            known.get(n) is None or METRIC_KINDS.index(known[n]) < METRIC_KINDS.index(k)
+            for n, k in kinds.items()
+        ):
             known = dict(conn.execute("SELECT name, kind FROM metric_columns"))
             existing = {r[1] for r in conn.execute("PRAGMA table_info(records)")}
             for name, kind in kinds.items():
@@ -652,8 +756,9 @@ class Store:
                     conn.execute(f'ALTER TABLE records ADD COLUMN "{name}"')
                 old = known.get(name)
                 if old is None or METRIC_KINDS.index(old) < METRIC_KINDS.index(kind):
-                    conn.execute("INSERT OR REPLACE INTO metric_columns VALUES (?, ?)",
-                                 (name, kind))
+                    conn.execute(
+                        "INSERT OR REPLACE INTO metric_columns VALUES (?, ?)", (name, kind)
+                    )
                     known[name] = kind
             self._metric_kinds = known
 
@@ -665,14 +770,17 @@ class Store:
         run_id = self.run(ref)["run_id"]
         kinds = dict(self._query("SELECT name, kind FROM metric_columns"))
         with self._lock:
-            cursor = self._live().execute("""
+            cursor = self._live().execute(
+                """
                 SELECT rc.config_hash, c.config, c.metrics, rec.*
                 FROM run_configs rc
                 JOIN configs c ON c.config_hash = rc.config_hash
                 JOIN records rec ON rec.config_hash = rc.config_hash
                     AND rec.dataset_index >= 0 AND rec.dataset_index < rc.datasets
                 WHERE rc.run_id = ?
-                ORDER BY rc.rowid, rec.dataset_index""", (run_id,))
+                ORDER BY rc.rowid, rec.dataset_index""",
+                (run_id,),
+            )
             names = [d[0] for d in cursor.description]
             rows = cursor.fetchall()
         position = {name: i for i, name in enumerate(names) if i >= 3}
@@ -686,8 +794,11 @@ class Store:
                 metrics = [m for m in json.loads(row[2] or "[]") if m in position]
                 configs[config_hash] = (config, metrics)
             config, metrics = configs[config_hash]
-            record = {"config_hash": config_hash, "dataset_index": row[position["dataset_index"]],
-                      "run_id": row[position["run_id"]]}
+            record = {
+                "config_hash": config_hash,
+                "dataset_index": row[position["dataset_index"]],
+                "run_id": row[position["run_id"]],
+            }
             for key, value in config.items():
                 record["config." + key if key in record else key] = value
             for name in metrics:
@@ -701,8 +812,9 @@ class Store:
         try:
             import pandas
         except ImportError:
-            raise StoreError("reading the store as a DataFrame needs pandas: "
-                             "pip install pandas") from None
+            raise StoreError(
+                "reading the store as a DataFrame needs pandas: pip install pandas"
+            ) from None
         rows = self.records(ref)
         columns = _columns(rows) or ["config_hash", "dataset_index", "run_id"]
         return pandas.DataFrame.from_records(rows, columns=columns)
@@ -735,8 +847,12 @@ class Store:
 
     def _lease_free(self, row, now: float) -> bool:
         owner, host, pid, expires = row
-        return (owner == self.owner or expires is None or expires <= now
-                or (host == self.host and not _pid_alive(pid)))
+        return (
+            owner == self.owner
+            or expires is None
+            or expires <= now
+            or (host == self.host and not _pid_alive(pid))
+        )
 
     def try_lease(self, config_hash: str, chunk_start: int, ttl_s: float = 600.0) -> bool:
         """Claim a chunk for this Store for ttl_s seconds; False if another holder is live.
@@ -745,17 +861,21 @@ class Store:
         with self._write() as conn:
             return self._take_lease(conn, config_hash, chunk_start, time.time(), ttl_s)
 
-    def _take_lease(self, conn, config_hash: str, chunk_start: int, now: float,
-                    ttl_s: float) -> bool:
+    def _take_lease(
+        self, conn, config_hash: str, chunk_start: int, now: float, ttl_s: float
+    ) -> bool:
         """Inside the caller's write transaction: take the lease if it is free."""
-        row = conn.execute("SELECT owner, host, pid, expires FROM leases "
-                           "WHERE config_hash = ? AND chunk_start = ?",
-                           (config_hash, int(chunk_start))).fetchone()
+        row = conn.execute(
+            "SELECT owner, host, pid, expires FROM leases "
+            "WHERE config_hash = ? AND chunk_start = ?",
+            (config_hash, int(chunk_start)),
+        ).fetchone()
         if row is not None and not self._lease_free(row, now):
             return False
-        conn.execute("INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?, ?, ?)",
-                     (config_hash, int(chunk_start), self.owner, self.host, os.getpid(),
-                      now + float(ttl_s)))
+        conn.execute(
+            "INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?, ?, ?)",
+            (config_hash, int(chunk_start), self.owner, self.host, os.getpid(), now + float(ttl_s)),
+        )
         return True
 
     def claim_blocks(self, config_hash: str, spans, ttl_s: float = 600.0) -> list[str]:
@@ -767,9 +887,11 @@ class Store:
         now, out = time.time(), []
         with self._write() as conn:
             for start, stop in spans:
-                count = conn.execute("SELECT COUNT(*) FROM records WHERE config_hash = ? AND "
-                                     "dataset_index >= ? AND dataset_index < ?",
-                                     (config_hash, int(start), int(stop))).fetchone()[0]
+                count = conn.execute(
+                    "SELECT COUNT(*) FROM records WHERE config_hash = ? AND "
+                    "dataset_index >= ? AND dataset_index < ?",
+                    (config_hash, int(start), int(stop)),
+                ).fetchone()[0]
                 if count == stop - start:
                     out.append("done")
                 else:
@@ -777,16 +899,17 @@ class Store:
                     out.append("claimed" if taken else "busy")
         return out
 
-    def claim_block(self, config_hash: str, start: int, stop: int,
-                    ttl_s: float = 600.0) -> str:
+    def claim_block(self, config_hash: str, start: int, stop: int, ttl_s: float = 600.0) -> str:
         """claim_blocks for one block."""
         return self.claim_blocks(config_hash, [(start, stop)], ttl_s)[0]
 
     def release_lease(self, config_hash: str, chunk_start: int) -> None:
         """Drop this Store's lease on the chunk (another holder's lease is left alone)."""
         with self._write() as conn:
-            conn.execute("DELETE FROM leases WHERE config_hash = ? AND chunk_start = ? "
-                         "AND owner = ?", (config_hash, int(chunk_start), self.owner))
+            conn.execute(
+                "DELETE FROM leases WHERE config_hash = ? AND chunk_start = ? AND owner = ?",
+                (config_hash, int(chunk_start), self.owner),
+            )
 
     # -------------------------------------------------------------------------- verdicts
 
@@ -804,7 +927,9 @@ class Store:
         with self._write() as conn:
             conn.executemany(
                 f"INSERT INTO verdicts(run_id, {', '.join(VERDICT_COLUMNS)}, result, created) "
-                f"VALUES ({', '.join('?' * (len(VERDICT_COLUMNS) + 3))})", rows)
+                f"VALUES ({', '.join('?' * (len(VERDICT_COLUMNS) + 3))})",
+                rows,
+            )
 
     def verdicts(self, ref=None) -> list[dict]:
         """The verdicts of one run, or of every run, in the order written; `result` parsed."""
@@ -850,7 +975,8 @@ def _write_parquet(path, rows, columns):
         except (pyarrow.ArrowInvalid, pyarrow.ArrowTypeError):
             # Mixed types in one column (a bool metric that is sometimes an int, say).
             arrays[column] = pyarrow.array(
-                [None if v is None else json.dumps(v) for v in values], pyarrow.string())
+                [None if v is None else json.dumps(v) for v in values], pyarrow.string()
+            )
     pyarrow.parquet.write_table(pyarrow.table(arrays), path)
 
 

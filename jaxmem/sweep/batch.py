@@ -8,7 +8,7 @@ same shape and nothing compiles twice. Peak memory is set by the chunk, not the 
 from __future__ import annotations
 
 import functools
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -26,13 +26,20 @@ def batched(fn: Callable, *, compiler_options: dict | None = None, **static) -> 
     options = tuple(sorted((compiler_options or {}).items()))
     cache_key = (fn, tuple(sorted(static.items())), options)
     if cache_key not in _COMPILED:
-        _COMPILED[cache_key] = jax.jit(jax.vmap(functools.partial(fn, **static)),
-                                       compiler_options=dict(options) or None)
+        _COMPILED[cache_key] = jax.jit(
+            jax.vmap(functools.partial(fn, **static)), compiler_options=dict(options) or None
+        )
     return _COMPILED[cache_key]
 
 
-def run_chunked(fn: Callable, keys: jax.Array, chunk_size: int, *,
-                compiler_options: dict | None = None, **static) -> dict:
+def run_chunked(
+    fn: Callable,
+    keys: jax.Array,
+    chunk_size: int,
+    *,
+    compiler_options: dict | None = None,
+    **static,
+) -> dict:
     """Applies `fn(key, **static) -> dict of arrays` to every key, chunk by chunk.
 
     Returns a dict of NumPy arrays with leading axis len(keys).
@@ -44,12 +51,12 @@ def run_chunked(fn: Callable, keys: jax.Array, chunk_size: int, *,
     f = batched(fn, compiler_options=compiler_options, **static)
     parts = []
     for start in range(0, total, chunk_size):
-        chunk = keys[start:start + chunk_size]
+        chunk = keys[start : start + chunk_size]
         real = chunk.shape[0]
         if real < chunk_size:
             chunk = jnp.concatenate([chunk, jnp.repeat(chunk[:1], chunk_size - real, axis=0)])
         out = jax.device_get(f(chunk))
-        parts.append(jax.tree.map(lambda a: np.asarray(a)[:real], out))
+        parts.append(jax.tree.map(lambda a: np.asarray(a)[:real], out))  # noqa: B023 (called now)
     if not parts:
         raise ValueError("no keys to evaluate")
     return jax.tree.map(lambda *xs: np.concatenate(xs), *parts)

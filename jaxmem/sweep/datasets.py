@@ -26,6 +26,7 @@ its DataNotFound, which says how to provide it.
 from __future__ import annotations
 
 import functools
+
 import numpy as np
 
 from jaxmem.data import families, geometric, real, tasks
@@ -37,7 +38,7 @@ def _moons():
     return X, y
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _moons_pool():
     X, y = geometric.make_moons(1_000_000, noise=0.05, random_state=0)
     return X / np.max(np.linalg.norm(X, axis=1)), y
@@ -75,24 +76,51 @@ def _mnist_pair(negative):
         # A nested stratified order: the first n points are the paper's subsets.
         order = tasks.nested_order(y, seed=0)
         return _scaled(X[order]), np.asarray(y, np.float64)[order]
+
     return load
 
 
-fixed_data("moons", _moons, labels="sign", dim=2,
-           description="two moons, 1000 points (the paper's)")
-fixed_data("moons_pool", _moons_pool, labels="sign", dim=2,
-           description="the first n of 10^6 two-moons points")
+fixed_data(
+    "moons", _moons, labels="sign", dim=2, description="two moons, 1000 points (the paper's)"
+)
+fixed_data(
+    "moons_pool",
+    _moons_pool,
+    labels="sign",
+    dim=2,
+    description="the first n of 10^6 two-moons points",
+)
 fixed_data("lines", _lines, labels="sign", dim=2, description="two parallel lines, 20 points")
-fixed_data("digits", _digits, labels="class", dim=64, num_classes=10,
-           description="scikit-learn 8x8 digits, 1797 points")
-fixed_data("mnist", _mnist, labels="class", dim=784, num_classes=10,
-           description="MNIST train + test, 70,000 points")
-fixed_data("cifar10", _cifar10, labels="class", dim=3072, num_classes=10,
-           description="CIFAR-10 train + test, 60,000 points")
-fixed_data("mnist_1v8", _mnist_pair(8), labels="sign", dim=784,
-           description="MNIST 1 (+1) vs 8 (-1)")
-fixed_data("mnist_1v9", _mnist_pair(9), labels="sign", dim=784,
-           description="MNIST 1 (+1) vs 9 (-1)")
+fixed_data(
+    "digits",
+    _digits,
+    labels="class",
+    dim=64,
+    num_classes=10,
+    description="scikit-learn 8x8 digits, 1797 points",
+)
+fixed_data(
+    "mnist",
+    _mnist,
+    labels="class",
+    dim=784,
+    num_classes=10,
+    description="MNIST train + test, 70,000 points",
+)
+fixed_data(
+    "cifar10",
+    _cifar10,
+    labels="class",
+    dim=3072,
+    num_classes=10,
+    description="CIFAR-10 train + test, 60,000 points",
+)
+fixed_data(
+    "mnist_1v8", _mnist_pair(8), labels="sign", dim=784, description="MNIST 1 (+1) vs 8 (-1)"
+)
+fixed_data(
+    "mnist_1v9", _mnist_pair(9), labels="sign", dim=784, description="MNIST 1 (+1) vs 9 (-1)"
+)
 
 
 @functools.lru_cache(maxsize=8)

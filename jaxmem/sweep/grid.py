@@ -41,12 +41,21 @@ from jaxmem.sweep import trials
 from jaxmem.sweep.keys import canonical_json, config_hash
 
 DTYPES = ("float64", "float32")
-TOP_LEVEL = ("name", "construction", "data", "labels", "datasets", "seed", "dtype",
-             "chunk_size", "axes")
+TOP_LEVEL = (
+    "name",
+    "construction",
+    "data",
+    "labels",
+    "datasets",
+    "seed",
+    "dtype",
+    "chunk_size",
+    "axes",
+)
 SHAPE_AXES = ("n", "d")
-LABEL_KINDS = ("sign", "gaussian")   # what a construction of real labels accepts
-MAX_AXIS_VALUES = 100_000       # values of one axis (a range of 2^63 values is refused)
-MAX_GRID_BYTES = 1 << 20        # a grid file is a small TOML table
+LABEL_KINDS = ("sign", "gaussian")  # what a construction of real labels accepts
+MAX_AXIS_VALUES = 100_000  # values of one axis (a range of 2^63 values is refused)
+MAX_GRID_BYTES = 1 << 20  # a grid file is a small TOML table
 
 
 class GridError(ValueError):
@@ -68,12 +77,19 @@ class Grid:
     def configs(self) -> list[dict]:
         """Every config, in row-major order of the axes as written."""
         names = list(self.axes)
-        fixed = dict(construction=self.construction, data=self.data, labels=self.labels,
-                     dtype=self.dtype, seed=self.seed)
+        fixed = dict(
+            construction=self.construction,
+            data=self.data,
+            labels=self.labels,
+            dtype=self.dtype,
+            seed=self.seed,
+        )
         if families.resolve(self.data).fixed:  # which points: other files' records never match
             fixed["data_fingerprint"] = fixed_data.fingerprint(self.data)
-        return [dict(fixed, **dict(zip(names, combo)))
-                for combo in itertools.product(*self.axes.values())]
+        return [
+            dict(fixed, **dict(zip(names, combo)))
+            for combo in itertools.product(*self.axes.values())
+        ]
 
     def to_dict(self) -> dict:
         """The grid as written (a form `parse_grid` accepts), for the store."""
@@ -81,7 +97,7 @@ class Grid:
         out["axes"] = {k: list(v) for k, v in self.axes.items()}
         return {k: v for k, v in out.items() if v is not None}
 
-    def with_datasets(self, datasets: int) -> "Grid":
+    def with_datasets(self, datasets: int) -> Grid:
         return dataclasses.replace(self, datasets=_positive_int("datasets", datasets))
 
     def hashes(self) -> list[tuple[str, str]]:
@@ -99,32 +115,47 @@ def _axis_values(name, spec) -> tuple:
     """A list, a scalar, or a range table {start, stop, step} / {start, stop, num[, scale]}."""
     if isinstance(spec, dict):
         unknown = set(spec) - {"start", "stop", "step", "num", "scale"}
-        if unknown or "start" not in spec or "stop" not in spec or \
-                (("step" in spec) == ("num" in spec)):
-            raise GridError(f"axis {name}: a range is {{start, stop, step}} or {{start, stop, num"
-                            f"[, scale = \"linear\"|\"log\"]}}; got {spec}")
+        if (
+            unknown
+            or "start" not in spec
+            or "stop" not in spec
+            or (("step" in spec) == ("num" in spec))
+        ):
+            raise GridError(
+                f"axis {name}: a range is {{start, stop, step}} or {{start, stop, num"
+                f'[, scale = "linear"|"log"]}}; got {spec}'
+            )
         start, stop = spec["start"], spec["stop"]
         for key in ("start", "stop", "step"):
             if key in spec and not _finite_number(spec[key]):
-                raise GridError(f"axis {name}: range {key} must be a finite number; got "
-                                f"{spec[key]!r}")
-        ints = all(isinstance(v, int) and not isinstance(v, bool)
-                   for v in (start, stop, spec.get("step", 1)))
+                raise GridError(
+                    f"axis {name}: range {key} must be a finite number; got {spec[key]!r}"
+                )
+        ints = all(
+            isinstance(v, int) and not isinstance(v, bool)
+            for v in (start, stop, spec.get("step", 1))
+        )
         if "step" in spec:
             step = spec["step"]
             if not isinstance(step, (int, float)) or step <= 0 or stop < start:
                 raise GridError(f"axis {name}: need step > 0 and stop >= start; got {spec}")
             count = math.floor((stop - start) / step + 1e-9) + 1
             if count > MAX_AXIS_VALUES:
-                raise GridError(f"axis {name}: the range has {count} values; at most "
-                                f"{MAX_AXIS_VALUES} per axis")
+                raise GridError(
+                    f"axis {name}: the range has {count} values; at most {MAX_AXIS_VALUES} per axis"
+                )
             values = [start + i * step for i in range(count)]
         else:
             num, scale = spec["num"], spec.get("scale", "linear")
-            if isinstance(num, bool) or not isinstance(num, int) \
-                    or not 1 <= num <= MAX_AXIS_VALUES or scale not in ("linear", "log"):
-                raise GridError(f"axis {name}: need an integer num >= 1 and scale linear|log; "
-                                f"got {spec}")
+            if (
+                isinstance(num, bool)
+                or not isinstance(num, int)
+                or not 1 <= num <= MAX_AXIS_VALUES
+                or scale not in ("linear", "log")
+            ):
+                raise GridError(
+                    f"axis {name}: need an integer num >= 1 and scale linear|log; got {spec}"
+                )
             if scale == "log" and (start <= 0 or stop <= 0):
                 raise GridError(f"axis {name}: a log range needs start, stop > 0; got {spec}")
             values = (np.geomspace if scale == "log" else np.linspace)(start, stop, num).tolist()
@@ -140,21 +171,18 @@ def _axis_values(name, spec) -> tuple:
         raise GridError(f"axis {name} lists {len(values)} values; at most {MAX_AXIS_VALUES}")
     for v in values:
         if not isinstance(v, (int, float, str, bool)):
-            raise GridError(f"axis {name}: values must be numbers, strings or booleans; "
-                            f"got {v!r}")
+            raise GridError(f"axis {name}: values must be numbers, strings or booleans; got {v!r}")
         if isinstance(v, float) and not math.isfinite(v):
             raise GridError(f"axis {name}: values must be finite; got {v!r}")
     # 1 and 1.0 are one value (they would be two configs of the same computation).
-    keys = [(type(v).__name__, v) if isinstance(v, (str, bool)) else ("number", v)
-            for v in values]
+    keys = [(type(v).__name__, v) if isinstance(v, (str, bool)) else ("number", v) for v in values]
     if len(set(keys)) != len(keys):
         raise GridError(f"axis {name} lists a value twice: {values}")
     return tuple(values)
 
 
 def _finite_number(v) -> bool:
-    return (isinstance(v, (int, float)) and not isinstance(v, bool)
-            and math.isfinite(v))
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def parse_grid(spec: dict, *, source: str = "grid") -> Grid:
@@ -163,8 +191,10 @@ def parse_grid(spec: dict, *, source: str = "grid") -> Grid:
         raise GridError(f"{source}: a grid is a table of entries; got {type(spec).__name__}")
     unknown = [k for k in spec if k not in TOP_LEVEL]
     if unknown:
-        raise GridError(f"{source}: unknown entry {unknown[0]!r}; a grid has {', '.join(TOP_LEVEL)}"
-                        f" (sweep parameters go under [axes])")
+        raise GridError(
+            f"{source}: unknown entry {unknown[0]!r}; a grid has {', '.join(TOP_LEVEL)}"
+            f" (sweep parameters go under [axes])"
+        )
     for required in ("name", "construction", "datasets", "axes"):
         if required not in spec:
             raise GridError(f"{source}: missing entry {required!r}")
@@ -173,12 +203,16 @@ def parse_grid(spec: dict, *, source: str = "grid") -> Grid:
         raise GridError(f"{source}: name must be a non-empty string; got {name!r}")
     bad = next((c for c in name if ord(c) < 32 or ord(c) == 127), None)
     if bad is not None:
-        raise GridError(f"{source}: name must not contain control characters; it has "
-                        f"{bad!r} at position {name.index(bad)}")
+        raise GridError(
+            f"{source}: name must not contain control characters; it has "
+            f"{bad!r} at position {name.index(bad)}"
+        )
     for entry_name in ("construction", "data", "labels", "dtype"):
         if entry_name in spec and not isinstance(spec[entry_name], str):
-            raise GridError(f"{source}: {entry_name} must be a string; got "
-                            f"{type(spec[entry_name]).__name__} {spec[entry_name]!r}")
+            raise GridError(
+                f"{source}: {entry_name} must be a string; got "
+                f"{type(spec[entry_name]).__name__} {spec[entry_name]!r}"
+            )
     construction = spec["construction"]
     try:
         entry = protocol.resolve(construction)
@@ -188,24 +222,25 @@ def parse_grid(spec: dict, *, source: str = "grid") -> Grid:
     try:
         family = families.resolve(data)
     except KeyError as err:
-        raise GridError(f"{source}: {err.args[0].replace('data family', 'data')} "
-                        f"(or file:PATH.npz)") from None
+        raise GridError(
+            f"{source}: {err.args[0].replace('data family', 'data')} (or file:PATH.npz)"
+        ) from None
     except ValueError as err:
         raise GridError(f"{source}: {err}") from None
     accepted = {"binary": ("sign",), "multiclass": ("class",)}.get(entry.task, LABEL_KINDS)
     default_labels = next((lab for lab in family.labels if lab in accepted), family.labels[0])
     labels = spec.get("labels", default_labels)
     if labels not in trials.LABELS:
-        raise GridError(f"{source}: unknown labels {labels!r}; known: "
-                        f"{', '.join(trials.LABELS)}")
+        raise GridError(f"{source}: unknown labels {labels!r}; known: {', '.join(trials.LABELS)}")
     if entry.task == "binary" and labels != "sign":
-        raise GridError(f"{source}: construction {construction} fits +-1 labels; "
-                        f"labels must be \"sign\"")
+        raise GridError(
+            f'{source}: construction {construction} fits +-1 labels; labels must be "sign"'
+        )
     dtype = spec.get("dtype", "float64")
     if dtype not in DTYPES:
         raise GridError(f"{source}: unknown dtype {dtype!r}; known: {', '.join(DTYPES)}")
     seed = spec.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 63:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
         raise GridError(f"{source}: seed must be a non-negative integer; got {seed!r}")
     datasets = _positive_int("datasets", spec["datasets"])
     chunk_size = spec.get("chunk_size")
@@ -218,9 +253,10 @@ def parse_grid(spec: dict, *, source: str = "grid") -> Grid:
     axes = {}
     for axis, values in raw_axes.items():
         if axis not in SHAPE_AXES and axis not in options:
-            raise GridError(f"{source}: unknown parameter {axis!r} for construction "
-                            f"{construction} on data {data}; it takes n, d"
-                            + "".join(f", {o}" for o in options))
+            raise GridError(
+                f"{source}: unknown parameter {axis!r} for construction "
+                f"{construction} on data {data}; it takes n, d" + "".join(f", {o}" for o in options)
+            )
         axes[axis] = _axis_values(axis, values)
     if family.fixed:
         try:  # loads the data: absent files stop here, saying where they were looked for
@@ -234,8 +270,17 @@ def parse_grid(spec: dict, *, source: str = "grid") -> Grid:
     for axis in SHAPE_AXES:
         if axis not in axes:
             raise GridError(f"{source}: axes must give {axis}")
-    grid = Grid(name=name.strip(), construction=construction, data=data, labels=labels,
-                datasets=datasets, seed=seed, dtype=dtype, chunk_size=chunk_size, axes=axes)
+    grid = Grid(
+        name=name.strip(),
+        construction=construction,
+        data=data,
+        labels=labels,
+        datasets=datasets,
+        seed=seed,
+        dtype=dtype,
+        chunk_size=chunk_size,
+        axes=axes,
+    )
     for config in grid.configs():
         try:
             trials.check_config(config)
@@ -248,6 +293,7 @@ def load_grid(path: str) -> Grid:
     """Reads and checks a TOML grid file."""
     import os
     import stat
+
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:

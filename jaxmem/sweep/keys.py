@@ -18,6 +18,7 @@ import numpy as np
 
 def canonical_json(config: dict) -> str:
     """Sorted keys, no spaces, floats by repr; raises on values JSON cannot hold exactly."""
+
     def check(v, path):
         if isinstance(v, float) and not math.isfinite(v):
             raise ValueError(f"config value {path} = {v} is not finite")
@@ -30,8 +31,11 @@ def canonical_json(config: dict) -> str:
             for i, x in enumerate(v):
                 check(x, f"{path}[{i}]")
         elif not isinstance(v, (str, int, float, bool, type(None))):
-            raise ValueError(f"config value {path} has type {type(v).__name__}; "
-                             f"use str, int, float, bool, None, lists or dicts")
+            raise ValueError(
+                f"config value {path} has type {type(v).__name__}; "
+                f"use str, int, float, bool, None, lists or dicts"
+            )
+
     check(config, "config")
     return json.dumps(config, sort_keys=True, separators=(",", ":"), allow_nan=False)
 

@@ -31,9 +31,11 @@ class Progress:
         rate = self.computed / elapsed if elapsed > 0 else 0.0
         remaining = self.datasets - self.datasets_done
         eta = remaining / rate if rate > 0 else (0.0 if remaining == 0 else float("inf"))
-        return (f"configs {self.configs_done}/{self.configs} | datasets "
-                f"{self.datasets_done}/{self.datasets} | {rate:,.0f} datasets/s | "
-                f"elapsed {_duration(elapsed)} | ETA {_duration(eta)}")
+        return (
+            f"configs {self.configs_done}/{self.configs} | datasets "
+            f"{self.datasets_done}/{self.datasets} | {rate:,.0f} datasets/s | "
+            f"elapsed {_duration(elapsed)} | ETA {_duration(eta)}"
+        )
 
     def advance(self, *, configs: int = 0, datasets: int = 0, computed: bool = True) -> None:
         self.configs_done += configs

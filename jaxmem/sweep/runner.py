@@ -50,11 +50,11 @@ from jaxmem.sweep.progress import Progress
 
 AXIS = "datasets"
 MAX_CHUNK = 1024
-HOST_CHUNK = 16                  # datasets per block of a host construction (a progress step)
+HOST_CHUNK = 16  # datasets per block of a host construction (a progress step)
 # Bytes of live memory one block may use when the chunk size is chosen from the compiled
 # program. On a CPU, small blocks also keep the working set in cache (measured in
 # benchmarks/bench_constructions.py); on an accelerator, a quarter of its memory.
-CPU_CHUNK_BUDGET = 64 * 2 ** 20
+CPU_CHUNK_BUDGET = 64 * 2**20
 ACCELERATOR_BUDGET_FRACTION = 0.25
 LEASE_POLL_SECONDS = 0.2
 # Steps queued on the devices while the host waits for the oldest: with 2, the devices stay
@@ -69,29 +69,34 @@ CLAIM_WINDOW = 8
 class SweepStats:
     run_id: int | None = None
     configs: int = 0
-    datasets: int = 0          # records the grid asks for
-    computed: int = 0          # datasets computed (padding excluded)
-    skipped: int = 0           # datasets already in the store
-    written: int = 0           # records this run inserted
+    datasets: int = 0  # records the grid asks for
+    computed: int = 0  # datasets computed (padding excluded)
+    skipped: int = 0  # datasets already in the store
+    written: int = 0  # records this run inserted
     chunk_sizes: dict = dataclasses.field(default_factory=dict)  # config hash -> chunk size
     seconds: float = 0.0
-    compute_seconds: float = 0.0   # waiting for block results (device compute + transfer)
-    store_seconds: float = 0.0     # store reads and writes
-    compile_seconds: float = 0.0   # lowering and compiling
-    redecided: int = 0             # undecided datasets re-decided on the host
-    undecided: int = 0             # datasets written undecided (after re-decision)
+    compute_seconds: float = 0.0  # waiting for block results (device compute + transfer)
+    store_seconds: float = 0.0  # store reads and writes
+    compile_seconds: float = 0.0  # lowering and compiling
+    redecided: int = 0  # undecided datasets re-decided on the host
+    undecided: int = 0  # datasets written undecided (after re-decision)
 
 
 def environment(mesh: Mesh) -> dict:
     import jaxmem
+
     device = mesh.devices.flat[0]
     # jax.config's flags are dynamic attributes that its type stubs do not declare
-    return dict(jaxmem_version=jaxmem.__version__, jax_version=jax.__version__,
-                backend=device.platform, device_kind=device.device_kind,
-                device_count=mesh.devices.size, process_count=jax.process_count(),
-                x64=bool(jax.config.jax_enable_x64),  # type: ignore[attr-defined]
-                matmul_precision=str(
-                    jax.config.jax_default_matmul_precision))  # type: ignore[attr-defined]
+    return dict(
+        jaxmem_version=jaxmem.__version__,
+        jax_version=jax.__version__,
+        backend=device.platform,
+        device_kind=device.device_kind,
+        device_count=mesh.devices.size,
+        process_count=jax.process_count(),
+        x64=bool(jax.config.jax_enable_x64),  # type: ignore[attr-defined]
+        matmul_precision=str(jax.config.jax_default_matmul_precision),
+    )  # type: ignore[attr-defined]
 
 
 def make_mesh(devices: int | None = None, distributed: bool = False) -> Mesh:
@@ -107,7 +112,7 @@ def make_mesh(devices: int | None = None, distributed: bool = False) -> Mesh:
     return Mesh(np.array(pool), (AXIS,), axis_types=(AxisType.Auto,))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _program(static: tuple):
     """The jit-wrapped block program for one set of static arguments."""
     trial = functools.partial(trials.construction_trial, **dict(static))
@@ -137,8 +142,10 @@ def _put_data(value, device):
 
 def _block_args(device, indices, root_data, dynamic):
     put = functools.partial(jax.device_put, device=device)
-    args = {k: _put_data(v, device) if k in trials.DATA_KEYS else put(np.asarray(v))
-            for k, v in dynamic.items()}
+    args = {
+        k: _put_data(v, device) if k in trials.DATA_KEYS else put(np.asarray(v))
+        for k, v in dynamic.items()
+    }
     return put(indices), put(root_data), args
 
 
@@ -169,7 +176,7 @@ def _seed_key_data(seed: int) -> np.ndarray:
 
 @jax.jit
 def _fold_key_data(key_data, data):
-    fold = lambda i: jax.random.fold_in(jax.random.wrap_key_data(key_data), i)  # noqa: E731
+    fold = lambda i: jax.random.fold_in(jax.random.wrap_key_data(key_data), i)
     return jax.random.key_data(jax.vmap(fold)(data))
 
 
@@ -217,17 +224,26 @@ def choose_chunk_size(config: dict, device, datasets: int, stats=None) -> int:
     _, dynamic = trials.split_options(config)
     dynamic.update(trials.data_arguments(config))
     budget = _memory_budget(device)
-    cache_key = (static, need, device.platform, getattr(device, "device_kind", ""), budget,
-                 tuple(sorted((k, *_shape_and_dtype(v)) for k, v in dynamic.items())))
+    cache_key = (
+        static,
+        need,
+        device.platform,
+        getattr(device, "device_kind", ""),
+        budget,
+        tuple(sorted((k, *_shape_and_dtype(v)) for k, v in dynamic.items())),
+    )
     if cache_key in _CHUNK_SIZES:
         return _CHUNK_SIZES[cache_key]
     # The root key's value does not change the program: any key data of the right shape.
     any_root = np.zeros_like(_seed_key_data(0))
-    exe, = _executables(static, need, [device], any_root, dynamic, stats)
+    (exe,) = _executables(static, need, [device], any_root, dynamic, stats)
     try:
         analysis = exe.memory_analysis()
-        used = (analysis.temp_size_in_bytes + analysis.argument_size_in_bytes
-                + analysis.output_size_in_bytes)
+        used = (
+            analysis.temp_size_in_bytes
+            + analysis.argument_size_in_bytes
+            + analysis.output_size_in_bytes
+        )
         fit = need if used <= budget else int(budget // max(1.0, used / need))
     except (AttributeError, NotImplementedError, TypeError, jax.errors.JaxRuntimeError):
         # no memory analysis on this backend
@@ -243,6 +259,7 @@ class _Block:
     datasets of it to compute (those the store lacks: a partly stored block computes only its
     missing datasets, in the same program, so records stay bit-identical); `already` of the
     block's datasets are stored."""
+
     hash: str
     start: int
     real: int
@@ -259,17 +276,26 @@ def _gather(mesh: Mesh, outputs: list, chunk: int) -> list[dict]:
     if jax.process_count() == 1:
         return [jax.device_get(o) for o in outputs]
     from jax.experimental import multihost_utils
+
     sharding = NamedSharding(mesh, PartitionSpec(AXIS))
     shape = (mesh.devices.size * chunk,)
-    local = dict(zip([d for d in mesh.devices.flat if d.process_index == jax.process_index()],
-                     outputs))
+    local = dict(
+        zip([d for d in mesh.devices.flat if d.process_index == jax.process_index()], outputs)
+    )
     names = list(outputs[0])
-    whole = {k: multihost_utils.process_allgather(
-        jax.make_array_from_single_device_arrays(
-            shape, sharding, [local[d][k] for d in mesh.devices.flat if d in local]),
-        tiled=True) for k in names}
-    return [{k: np.asarray(v[i * chunk:(i + 1) * chunk]) for k, v in whole.items()}
-            for i in range(mesh.devices.size)]
+    whole = {
+        k: multihost_utils.process_allgather(
+            jax.make_array_from_single_device_arrays(
+                shape, sharding, [local[d][k] for d in mesh.devices.flat if d in local]
+            ),
+            tiled=True,
+        )
+        for k in names
+    }
+    return [
+        {k: np.asarray(v[i * chunk : (i + 1) * chunk]) for k, v in whole.items()}
+        for i in range(mesh.devices.size)
+    ]
 
 
 class _Writer:
@@ -282,8 +308,7 @@ class _Writer:
         self.store, self.run_id, self.release, self.stats = store, run_id, release_leases, stats
         self.queue: queue.Queue = queue.Queue(maxsize=4)
         self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._loop, name="jaxmem-store-writer",
-                                       daemon=True)
+        self.thread = threading.Thread(target=self._loop, name="jaxmem-store-writer", daemon=True)
         self.thread.start()
 
     def _loop(self):
@@ -297,11 +322,14 @@ class _Writer:
                     t0 = time.perf_counter()
                     todo = block.todo
                     self.stats.written += self.store.write_columns(
-                        self.run_id, block.hash, np.asarray(todo, np.int64),
-                        {k: np.asarray(v)[:len(todo)] for k, v in outs.items()},
-                        release_lease=self.release)
+                        self.run_id,
+                        block.hash,
+                        np.asarray(todo, np.int64),
+                        {k: np.asarray(v)[: len(todo)] for k, v in outs.items()},
+                        release_lease=self.release,
+                    )
                     self.stats.store_seconds += time.perf_counter() - t0
-                except BaseException as err:  # noqa: BLE001 (re-raised in the caller)
+                except BaseException as err:
                     self.error = err
 
     def _check(self):
@@ -333,8 +361,8 @@ def _other_code(store, grid: Grid, hashes, current: str) -> dict:
     return found
 
 
-MAX_RECORDS = 10 ** 9        # records of one sweep (the store holds ~100 bytes a record)
-MAX_ELEMENT_OPS = 10 ** 16   # dataset-bytes summed over the sweep: beyond, years of compute
+MAX_RECORDS = 10**9  # records of one sweep (the store holds ~100 bytes a record)
+MAX_ELEMENT_OPS = 10**16  # dataset-bytes summed over the sweep: beyond, years of compute
 
 
 class SizeError(ValueError):
@@ -346,13 +374,13 @@ def memory_budget(device) -> int:
     host's physical memory for a CPU)."""
     try:
         limit = (device.memory_stats() or {}).get("bytes_limit")
-    except Exception:  # noqa: BLE001 (CPU devices have no memory_stats on some versions)
+    except Exception:
         limit = None
     if not limit:
         try:
             limit = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
         except (ValueError, OSError, AttributeError):
-            limit = 16 * 2 ** 30
+            limit = 16 * 2**30
     return int(limit) // 2
 
 
@@ -363,29 +391,45 @@ def check_size(grid: Grid, configs: list[dict], device) -> None:
     `allow_large=True` (--allow-large) skips it for machines bigger than the estimate knows."""
     records = len(configs) * grid.datasets
     if records > MAX_RECORDS:
-        raise SizeError(f"grid {grid.name!r}: {len(configs)} configs x {grid.datasets} datasets "
-                        f"= {records:.3g} records, more than the store is for ({MAX_RECORDS:.0e}); "
-                        f"lower datasets or the axes (or --allow-large)")
+        raise SizeError(
+            f"grid {grid.name!r}: {len(configs)} configs x {grid.datasets} datasets "
+            f"= {records:.3g} records, more than the store is for ({MAX_RECORDS:.0e}); "
+            f"lower datasets or the axes (or --allow-large)"
+        )
     budget = memory_budget(device)
     work = 0
     for config in configs:
         need = trials.dataset_bytes(config)
         if need > budget:
-            raise SizeError(f"grid {grid.name!r}: config n={config['n']}, d={config['d']}"
-                            + (f", width={config['width']}" if "width" in config else "")
-                            + f" needs about {need / 2 ** 30:.3g} GiB per dataset; this device "
-                            f"allows {budget / 2 ** 30:.3g} GiB (--allow-large to try anyway)")
+            raise SizeError(
+                f"grid {grid.name!r}: config n={config['n']}, d={config['d']}"
+                + (f", width={config['width']}" if "width" in config else "")
+                + f" needs about {need / 2**30:.3g} GiB per dataset; this device "
+                f"allows {budget / 2**30:.3g} GiB (--allow-large to try anyway)"
+            )
         work += need * grid.datasets
     if work > MAX_ELEMENT_OPS:
-        raise SizeError(f"grid {grid.name!r}: about {work:.3g} bytes of work in all, beyond "
-                        f"what finishes in any reasonable time ({MAX_ELEMENT_OPS:.0e}); lower "
-                        f"datasets or the axes (or --allow-large)")
+        raise SizeError(
+            f"grid {grid.name!r}: about {work:.3g} bytes of work in all, beyond "
+            f"what finishes in any reasonable time ({MAX_ELEMENT_OPS:.0e}); lower "
+            f"datasets or the axes (or --allow-large)"
+        )
 
 
-def run_sweep(grid: Grid, store, *, devices: int | None = None, chunk_size: int | None = None,
-              distributed: bool = False, progress: bool | None = None,
-              stream=None, other_code: str = "stop", modules=(),
-              allow_large: bool = False, exact_budget: float = 60.0) -> SweepStats:
+def run_sweep(
+    grid: Grid,
+    store,
+    *,
+    devices: int | None = None,
+    chunk_size: int | None = None,
+    distributed: bool = False,
+    progress: bool | None = None,
+    stream=None,
+    other_code: str = "stop",
+    modules=(),
+    allow_large: bool = False,
+    exact_budget: float = 60.0,
+) -> SweepStats:
     """Runs every config of the grid, writing one record per dataset; resumes what the store
     already holds. `store` is a jaxmem.store.Store (None on processes other than 0 of a
     distributed run). Returns counts and where the time went.
@@ -402,6 +446,7 @@ def run_sweep(grid: Grid, store, *, devices: int | None = None, chunk_size: int 
     seconds in all; the record says `redecided`, and what the budget leaves stays undecided
     (counted in the stats)."""
     from jaxmem import provenance
+
     if other_code not in OTHER_CODE:
         raise ValueError(f"other_code must be one of {', '.join(OTHER_CODE)}; got {other_code!r}")
     stream = stream or sys.stderr
@@ -419,8 +464,7 @@ def run_sweep(grid: Grid, store, *, devices: int | None = None, chunk_size: int 
         check_size(grid, configs, all_devices[0])
     # With "recompute", the same datasets (keys come from the plain config) are stored under
     # the config plus the code fingerprint, apart from other code's records.
-    stored = [dict(c, code=fingerprint) for c in configs] if other_code == "recompute" \
-        else configs
+    stored = [dict(c, code=fingerprint) for c in configs] if other_code == "recompute" else configs
     hashes = [config_hash(c) for c in stored]
     stats = SweepStats(configs=len(configs), datasets=len(configs) * grid.datasets)
     accepted = {}
@@ -429,13 +473,23 @@ def run_sweep(grid: Grid, store, *, devices: int | None = None, chunk_size: int 
         if found and other_code == "stop":
             raise OtherCodeError(other_code_message(f"grid {grid.name}", found, fingerprint))
         accepted = found if other_code == "accept" else {}
-        stats.run_id = store.begin_run(sweep=grid.name, kind="sweep", grid=grid.to_dict(),
-                                       environment=environment(mesh), provenance=code,
-                                       accepted_code=[fp or "unknown" for fp in accepted])
-        store.add_configs(stats.run_id, [(h, canonical_json(c), grid.datasets)
-                                         for h, c in zip(hashes, stored)])
-    bar = Progress(len(configs), stats.datasets, enabled=progress if progress is not None
-                   else (writer and stream.isatty()), stream=stream)
+        stats.run_id = store.begin_run(
+            sweep=grid.name,
+            kind="sweep",
+            grid=grid.to_dict(),
+            environment=environment(mesh),
+            provenance=code,
+            accepted_code=[fp or "unknown" for fp in accepted],
+        )
+        store.add_configs(
+            stats.run_id, [(h, canonical_json(c), grid.datasets) for h, c in zip(hashes, stored)]
+        )
+    bar = Progress(
+        len(configs),
+        stats.datasets,
+        enabled=progress if progress is not None else (writer and stream.isatty()),
+        stream=stream,
+    )
     status = "failed"
     # (blocks, outputs, chunk, context) of the steps in flight
     pending: collections.deque[tuple] = collections.deque()
@@ -452,7 +506,7 @@ def run_sweep(grid: Grid, store, *, devices: int | None = None, chunk_size: int 
         static, root, dynamic = context
         if "undecided" not in outs or "redecided" not in outs:
             return outs
-        open_ = np.flatnonzero(np.asarray(outs["undecided"])[:len(block.todo)])
+        open_ = np.flatnonzero(np.asarray(outs["undecided"])[: len(block.todo)])
         if not open_.size or time.perf_counter() > redecide_deadline:
             stats.undecided += int(open_.size)
             return outs
@@ -465,7 +519,7 @@ def run_sweep(grid: Grid, store, *, devices: int | None = None, chunk_size: int 
             for k, v in trials.redecide(static, key, dynamic).items():
                 outs[k][lane] = v
             stats.redecided += 1
-        stats.undecided += int(np.sum(np.asarray(outs["undecided"])[:len(block.todo)]))
+        stats.undecided += int(np.sum(np.asarray(outs["undecided"])[: len(block.todo)]))
         return outs
 
     def finish(keep: int = 0):
@@ -493,8 +547,8 @@ def run_sweep(grid: Grid, store, *, devices: int | None = None, chunk_size: int 
             if not is_mine:
                 continue
             todo = (block or blocks[0]).todo
-            indices = np.full(chunk, todo[0], np.uint32)   # padding repeats the first index
-            indices[:len(todo)] = np.asarray(todo, np.uint32)
+            indices = np.full(chunk, todo[0], np.uint32)  # padding repeats the first index
+            indices[: len(todo)] = np.asarray(todo, np.uint32)
             if isinstance(exe, trials.HostProgram):
                 outputs.append(exe(indices, root, dynamic))
             else:
@@ -504,8 +558,7 @@ def run_sweep(grid: Grid, store, *, devices: int | None = None, chunk_size: int 
 
     try:
         deferred = []
-        roots: np.ndarray | list[np.ndarray] = (root_key_datas(grid.seed, configs)
-                                                if configs else [])
+        roots: np.ndarray | list[np.ndarray] = root_key_datas(grid.seed, configs) if configs else []
         for config, h, root in zip(configs, hashes, roots):
             host = trials.construction_of(config).host
             static = tuple(sorted(trials.static_arguments(config).items()))
@@ -515,8 +568,11 @@ def run_sweep(grid: Grid, store, *, devices: int | None = None, chunk_size: int 
                 chunk = chunk_size or grid.chunk_size or HOST_CHUNK
                 executables = [trials.HostProgram(static)] * len(all_devices)
             else:
-                chunk = chunk_size or grid.chunk_size or choose_chunk_size(
-                    config, all_devices[0], grid.datasets, stats)
+                chunk = (
+                    chunk_size
+                    or grid.chunk_size
+                    or choose_chunk_size(config, all_devices[0], grid.datasets, stats)
+                )
                 executables = _executables(static, chunk, all_devices, root, dynamic, stats)
             stats.chunk_sizes[h] = chunk
             t0 = time.perf_counter()
@@ -524,18 +580,27 @@ def run_sweep(grid: Grid, store, *, devices: int | None = None, chunk_size: int 
             stats.store_seconds += time.perf_counter() - t0
             stats.skipped += int(done.sum())
             bar.advance(datasets=int(done.sum()), computed=False)
-            todo = [_Block(h, start, min(chunk, grid.datasets - start),
-                           int(done[start:start + chunk].sum()),
-                           tuple(int(i) for i in start + np.flatnonzero(
-                               ~done[start:start + chunk]))
-                           if done[start:start + chunk].any() else ())
-                    for start in range(0, grid.datasets, chunk)
-                    if not done[start:start + chunk].all()]
+            todo = [
+                _Block(
+                    h,
+                    start,
+                    min(chunk, grid.datasets - start),
+                    int(done[start : start + chunk].sum()),
+                    tuple(int(i) for i in start + np.flatnonzero(~done[start : start + chunk]))
+                    if done[start : start + chunk].any()
+                    else (),
+                )
+                for start in range(0, grid.datasets, chunk)
+                if not done[start : start + chunk].all()
+            ]
             step = []
             for w in range(0, len(todo), CLAIM_WINDOW):
-                window = todo[w:w + CLAIM_WINDOW]
-                claims = (store.claim_blocks(h, [(b.start, b.start + b.real) for b in window])
-                          if writer and not distributed else ["claimed"] * len(window))
+                window = todo[w : w + CLAIM_WINDOW]
+                claims = (
+                    store.claim_blocks(h, [(b.start, b.start + b.real) for b in window])
+                    if writer and not distributed
+                    else ["claimed"] * len(window)
+                )
                 for block, claim in zip(window, claims):
                     if claim == "done":  # written by a concurrent process since `done`
                         bar.advance(datasets=block.real - block.already, computed=False)
@@ -575,7 +640,7 @@ def run_sweep(grid: Grid, store, *, devices: int | None = None, chunk_size: int 
         if records is not None:  # what was computed is written, even on an interrupt
             try:
                 records.close()
-            except Exception as err:  # noqa: BLE001 (raised below unless another is raised)
+            except Exception as err:
                 write_error, status = err, "failed" if status == "done" else status
         stats.seconds = time.perf_counter() - t_start
         bar.close()
@@ -595,12 +660,14 @@ def _plugin_modules(grid: Grid) -> tuple:
     their sources are part of the records' code fingerprint."""
     from jaxmem.constructions.protocol import CONSTRUCTIONS
     from jaxmem.data.families import DATA_FAMILIES
-    trials.construction_of(dict(construction=grid.construction))     # registers a path's
+
+    trials.construction_of(dict(construction=grid.construction))  # registers a path's
     origins = [CONSTRUCTIONS.origin(grid.construction)]
     if grid.data in DATA_FAMILIES:
         origins.append(DATA_FAMILIES.origin(grid.data))
-    return tuple(sorted({o for o in origins if o and o != "jaxmem" and
-                         not o.startswith("jaxmem.")}))
+    return tuple(
+        sorted({o for o in origins if o and o != "jaxmem" and not o.startswith("jaxmem.")})
+    )
 
 
 def _done_mask(store, h: str, datasets: int, writer: bool) -> np.ndarray:
@@ -608,5 +675,6 @@ def _done_mask(store, h: str, datasets: int, writer: bool) -> np.ndarray:
     mask = store.done_indices(h, datasets) if writer else np.zeros(datasets, bool)
     if jax.process_count() > 1:
         from jax.experimental import multihost_utils
+
         mask = np.asarray(multihost_utils.broadcast_one_to_all(mask), bool)
     return mask

@@ -63,19 +63,27 @@ def check_config(config: dict) -> None:
         if labels == "class":
             with_classes = [f.name for f in families.DATA_FAMILIES.all() if "class" in f.labels]
             hint = f" (class labels come with a fixed dataset: {', '.join(with_classes)})"
-        raise ValueError(f"data {data} gives {' or '.join(family.labels)} labels; got labels = "
-                         f"{labels!r}{hint}")
+        raise ValueError(
+            f"data {data} gives {' or '.join(family.labels)} labels; got labels = {labels!r}{hint}"
+        )
     if family.fixed:
         datasets.fixed_dataset(data, config["n"], config["dtype"])  # n too large: an error
     needs = {"binary": ("sign",), "multiclass": ("class",), "real": ("sign", "gaussian")}
     if labels not in needs[entry.task]:
-        raise ValueError(f"construction {config['construction']} needs "
-                         + " or ".join(needs[entry.task]) + f" labels; got labels = {labels!r}")
-    if entry.task == "multiclass" and "num_classes" in entry.options \
-            and config.get("num_classes", entry.options["num_classes"].default) \
-            != family.num_classes:
-        raise ValueError(f"data {data} has {family.num_classes} classes; got num_classes = "
-                         f"{config.get('num_classes', entry.options['num_classes'].default)}")
+        raise ValueError(
+            f"construction {config['construction']} needs "
+            + " or ".join(needs[entry.task])
+            + f" labels; got labels = {labels!r}"
+        )
+    if (
+        entry.task == "multiclass"
+        and "num_classes" in entry.options
+        and config.get("num_classes", entry.options["num_classes"].default) != family.num_classes
+    ):
+        raise ValueError(
+            f"data {data} has {family.num_classes} classes; got num_classes = "
+            f"{config.get('num_classes', entry.options['num_classes'].default)}"
+        )
     family.check(config)
     entry.check(config)
 
@@ -106,9 +114,16 @@ def data_arguments(config: dict) -> dict:
 def static_arguments(config: dict) -> dict:
     """The keyword arguments of `construction_trial` that fix the compiled program."""
     static, _ = split_options(config)
-    return dict(construction=config["construction"], data=config["data"],
-                labels=config["labels"], dtype=config["dtype"], n=config["n"], d=config["d"],
-                options=static, data_options=data_options(config))
+    return dict(
+        construction=config["construction"],
+        data=config["data"],
+        labels=config["labels"],
+        dtype=config["dtype"],
+        n=config["n"],
+        d=config["d"],
+        options=static,
+        data_options=data_options(config),
+    )
 
 
 def _dataset_and_options(key, dynamic, *, data, labels, dtype, n, d, options, data_options=()):
@@ -117,10 +132,13 @@ def _dataset_and_options(key, dynamic, *, data, labels, dtype, n, d, options, da
     if family.fixed:  # the same points for every index; the key varies the construction
         X, y = dynamic["data_X"], dynamic["data_y"]
     else:
-        X, y = family.draw(jax.random.fold_in(key, 0), n, d, labels=labels, dtype=dt,
-                           **dict(data_options))
-    options = {**dict(options), **{k: jnp.asarray(v, dt) for k, v in dynamic.items()
-                                   if k not in DATA_KEYS}}
+        X, y = family.draw(
+            jax.random.fold_in(key, 0), n, d, labels=labels, dtype=dt, **dict(data_options)
+        )
+    options = {
+        **dict(options),
+        **{k: jnp.asarray(v, dt) for k, v in dynamic.items() if k not in DATA_KEYS},
+    }
     return X, y, options
 
 
@@ -128,12 +146,11 @@ def construction_network(key, dynamic, *, construction, **static):
     """(net, X, y, info) of one dataset, as `construction_trial` builds them (for re-deciding
     an undecided fit on the host, `redecide`)."""
     X, y, options = _dataset_and_options(key, dynamic, **static)
-    net, info = protocol.resolve(construction).build(jax.random.fold_in(key, 1), X, y,
-                                                      **options)
+    net, info = protocol.resolve(construction).build(jax.random.fold_in(key, 1), X, y, **options)
     return net, X, y, protocol.standard_info(net, info)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _network_program(static: tuple):
     return jax.jit(functools.partial(construction_network, **dict(static)))
 
@@ -145,24 +162,29 @@ def redecide(static: tuple, key, dynamic) -> dict:
     net, X, y, info = _network_program(static)(key, dynamic)
     report = metrics.exact_fit_report(net, X, y)
     valid = bool(np.asarray(info.get("valid", True)))
-    return dict(metrics.fit_outcome(report, valid), interpolates=report["interpolates"],
-                redecided=True)
+    return dict(
+        metrics.fit_outcome(report, valid), interpolates=report["interpolates"], redecided=True
+    )
 
 
-def construction_trial(key, dynamic, *, construction, data, labels, dtype, n, d, options,
-                       data_options=()):
+def construction_trial(
+    key, dynamic, *, construction, data, labels, dtype, n, d, options, data_options=()
+):
     """One dataset: draw it, build the network, measure it. Returns a dict of scalars."""
     entry = protocol.resolve(construction)
-    static = dict(data=data, labels=labels, dtype=dtype, n=n, d=d, options=options,
-                  data_options=data_options)
+    static = dict(
+        data=data, labels=labels, dtype=dtype, n=n, d=d, options=options, data_options=data_options
+    )
     if entry.trial is not None:
         X, y, opts = _dataset_and_options(key, dynamic, **static)
         return entry.trial(jax.random.fold_in(key, 1), X, y, **opts)
     net, X, y, info = construction_network(key, dynamic, construction=construction, **static)
     if not isinstance(net, network.Network):
-        raise TypeError(f"construction {construction} returns a {type(net).__name__}, which "
-                        f"the sweep's generic measurement cannot bound (it needs a "
-                        f"jaxmem.network.Network); declare its own trial= in @construction")
+        raise TypeError(
+            f"construction {construction} returns a {type(net).__name__}, which "
+            f"the sweep's generic measurement cannot bound (it needs a "
+            f"jaxmem.network.Network); declare its own trial= in @construction"
+        )
     fit = metrics.fit_report(net, X, y)
     f32 = metrics.float32_report(net, X, y)
     weights = metrics.weight_stats(net)
@@ -172,7 +194,7 @@ def construction_trial(key, dynamic, *, construction, data, labels, dtype, n, d,
     # rounding bound cannot decide (metrics.value_decisions), never counted as a pass.
     out = dict(
         **metrics.fit_outcome(fit, valid),
-        redecided=jnp.asarray(False),     # set by the sweep's host re-decision (`redecide`)
+        redecided=jnp.asarray(False),  # set by the sweep's host re-decision (`redecide`)
         valid=valid,
         interpolates=fit["interpolates"],
         max_abs_error=fit["max_abs_error"],
@@ -203,7 +225,7 @@ def _host_dataset(key, dynamic, **static):
     return X, y
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _host_dataset_program(static: tuple):
     return jax.jit(functools.partial(_host_dataset, **dict(static)))
 
@@ -215,25 +237,31 @@ def host_trial(key, dynamic, *, construction, **static) -> dict:
     compared with the labels as rationals, so nothing is undecided. A construction's own
     `trial` replaces the measurement."""
     from jaxmem import exact
+
     entry = protocol.resolve(construction)
     X, y = _host_dataset_program(tuple(sorted(static.items())))(key, dynamic)
     X, y = np.asarray(X), np.asarray(y)
     # options as the grid gave them (a string or None stays one; traced floats as floats)
-    options = {**dict(static["options"]),
-               **{k: float(v) for k, v in dynamic.items() if k not in DATA_KEYS}}
+    options = {
+        **dict(static["options"]),
+        **{k: float(v) for k, v in dynamic.items() if k not in DATA_KEYS},
+    }
     build_key = jax.random.fold_in(key, 1)
     if entry.trial is not None:
         return entry.trial(build_key, X, y, **options)
     net, info = entry.build(build_key, X, y, **options)
-    if net is None:   # the construction's hypotheses failed before a network existed
-        net, info = exact.make([exact.layer(np.zeros((X.shape[1], 1), int), np.zeros(1, int),
-                                            "identity")]), dict(info, valid=False, param_count=0,
-                                                                  nonzero_param_count=0)
+    if net is None:  # the construction's hypotheses failed before a network existed
+        net, info = (
+            exact.make([exact.layer(np.zeros((X.shape[1], 1), int), np.zeros(1, int), "identity")]),
+            dict(info, valid=False, param_count=0, nonzero_param_count=0),
+        )
     info = protocol.standard_info(net, info)
     if not isinstance(net, exact.ExactNetwork):
-        raise TypeError(f"host construction {construction} returns a {type(net).__name__}; "
-                        f"the generic host measurement needs a jaxmem.exact.ExactNetwork "
-                        f"(declare its own trial= in @construction)")
+        raise TypeError(
+            f"host construction {construction} returns a {type(net).__name__}; "
+            f"the generic host measurement needs a jaxmem.exact.ExactNetwork "
+            f"(declare its own trial= in @construction)"
+        )
     outputs = exact.apply(net, X, allow_float=True)
     if outputs.ndim > 1:
         outputs = outputs[:, 0]
@@ -241,13 +269,20 @@ def host_trial(key, dynamic, *, construction, **static) -> dict:
     fits = outputs == labels
     signs = np.array([(o > 0) - (o < 0) for o in outputs]) == np.sign(y)
     valid = bool(np.asarray(info["valid"]))
-    out = dict(ok=valid and bool(fits.all()), undecided=False, redecided=False, valid=valid,
-               interpolates=bool(fits.all()), sign_accuracy=float(signs.mean()),
-               max_abs_error=float(max(abs(o - t) for o, t in zip(outputs, labels))),
-               param_count=int(info["param_count"]),
-               nonzero_param_count=int(info["nonzero_param_count"]),
-               depth=len(net.layers), hidden_units=sum(lay.n_out for lay in net.layers[:-1]),
-               max_bit_length=exact.max_bit_length(net))
+    out = dict(
+        ok=valid and bool(fits.all()),
+        undecided=False,
+        redecided=False,
+        valid=valid,
+        interpolates=bool(fits.all()),
+        sign_accuracy=float(signs.mean()),
+        max_abs_error=float(max(abs(o - t) for o, t in zip(outputs, labels))),
+        param_count=int(info["param_count"]),
+        nonzero_param_count=int(info["nonzero_param_count"]),
+        depth=len(net.layers),
+        hidden_units=sum(lay.n_out for lay in net.layers[:-1]),
+        max_bit_length=exact.max_bit_length(net),
+    )
     for name, value in info.items():
         if name not in out and np.ndim(value) == 0:
             out[name] = float(value) if not isinstance(value, (bool, np.bool_)) else bool(value)
@@ -266,6 +301,7 @@ class HostProgram:
         root = jax.random.wrap_key_data(np.asarray(root_data))  # type: ignore[arg-type]
         # A block's padding repeats its first index: each distinct dataset is built once.
         unique, where = np.unique(np.asarray(indices), return_inverse=True)
-        rows = [host_trial(jax.random.fold_in(root, int(i)), dynamic, **self.static)
-                for i in unique]
+        rows = [
+            host_trial(jax.random.fold_in(root, int(i)), dynamic, **self.static) for i in unique
+        ]
         return {k: np.asarray([row[k] for row in rows])[where] for k in rows[0]}

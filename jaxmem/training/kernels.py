@@ -65,10 +65,14 @@ def _mm(a, b):
 # Validation (host side, before compilation)
 # ---------------------------------------------------------------------------------------------
 
+
 def _real_array(a, name: str) -> np.ndarray:
     a = np.asarray(a)
-    if a.dtype == bool or not np.issubdtype(a.dtype, np.number) \
-            or np.issubdtype(a.dtype, np.complexfloating):
+    if (
+        a.dtype == bool
+        or not np.issubdtype(a.dtype, np.number)
+        or np.issubdtype(a.dtype, np.complexfloating)
+    ):
         raise ValueError(f"{name} must be real numbers; got dtype {a.dtype}")
     return a
 
@@ -87,27 +91,32 @@ def _check_points(X, name: str = "X") -> None:
     bad = ~np.isfinite(X)
     if bad.any():
         r, c = np.argwhere(bad)[0]
-        raise ValueError(f"{name} has NaN or inf in rows {_rows(np.flatnonzero(bad.any(1)))} "
-                         f"(row {r}, column {c} is {X[r, c]})")
+        raise ValueError(
+            f"{name} has NaN or inf in rows {_rows(np.flatnonzero(bad.any(1)))} "
+            f"(row {r}, column {c} is {X[r, c]})"
+        )
 
 
-def _check_targets(y, n: int, name: str = "y", allow_matrix: bool = False,
-                   points: str = "X") -> None:
+def _check_targets(
+    y, n: int, name: str = "y", allow_matrix: bool = False, points: str = "X"
+) -> None:
     """y of shape (n,) (or (n, C) if allow_matrix), finite."""
     if is_traced(y):
         return
     y = _real_array(y, name)
     shapes = f"({n},)" + (f" or ({n}, C)" if allow_matrix else "")
     if not (y.ndim == 1 or (allow_matrix and y.ndim == 2)) or y.shape[0] != n:
-        raise ValueError(f"{name} must have shape {shapes}, one target per row of {points}; "
-                         f"got shape {y.shape}")
+        raise ValueError(
+            f"{name} must have shape {shapes}, one target per row of {points}; got shape {y.shape}"
+        )
     if y.ndim == 2 and y.shape[1] == 0:
         raise ValueError(f"{name} has no columns: a one-hot target needs at least one class")
     bad = ~np.isfinite(y.reshape(n, -1))
     if bad.any():
         rows = np.flatnonzero(bad.any(1))
-        raise ValueError(f"{name} has NaN or inf in rows {_rows(rows)} "
-                         f"(row {rows[0]} is {y[rows[0]]})")
+        raise ValueError(
+            f"{name} has NaN or inf in rows {_rows(rows)} (row {rows[0]} is {y[rows[0]]})"
+        )
 
 
 def _check_positive_scalar(value, name: str) -> None:
@@ -128,6 +137,7 @@ def _float_dtype(*arrays):
 # ---------------------------------------------------------------------------------------------
 # Symmetric solves with the numerical-rank rule
 # ---------------------------------------------------------------------------------------------
+
 
 def _symmetric_pinv_solve(K, Y):
     """alpha = K^+ Y through K = V diag(lam) V^T, keeping eigenvalues lam > n eps lam_max.
@@ -167,13 +177,14 @@ def _solve_tolerance(n, u, lam_max, alpha, Y):
     ||y||_2 / lambda_min this is at most gamma_{cn} (cond(K) + 1) ||y||_2: the cond(K) * eps
     tolerance, but sharp for labels that do not load the smallest eigenvalues. c = 4 counts the
     eigensolve, the two products with V and the one with K."""
-    a = jnp.linalg.norm(alpha.reshape(alpha.shape[0], -1), axis=0)      # per target column
+    a = jnp.linalg.norm(alpha.reshape(alpha.shape[0], -1), axis=0)  # per target column
     return gamma(4 * n, u) * (lam_max * a + jnp.abs(Y))
 
 
 # ---------------------------------------------------------------------------------------------
 # 1. The lazy / NTK model of a two-layer ReLU network (Montanari & Zhong 2020)
 # ---------------------------------------------------------------------------------------------
+
 
 def ntk_weights(key, width: int, d: int, dtype=None) -> jax.Array:
     """The fixed first-layer weights w_j ~ N(0, I_d / d), shape (width, d) (montanari2020.md §1)."""
@@ -185,8 +196,10 @@ def ntk_weights(key, width: int, d: int, dtype=None) -> jax.Array:
 def _check_W(W, d: int | None = None) -> None:
     _check_points(W, "W")
     if d is not None and not is_traced(W) and np.shape(W)[1] != d:
-        raise ValueError(f"W has {np.shape(W)[1]} columns but the points have {d}: one row "
-                         f"w_j in R^d per hidden unit")
+        raise ValueError(
+            f"W has {np.shape(W)[1]} columns but the points have {d}: one row "
+            f"w_j in R^d per hidden unit"
+        )
 
 
 def _activation_pattern(W, X):
@@ -268,6 +281,7 @@ def ntk_gram_infinite(X, X2=None, d: int | None = None) -> jax.Array:
 @functools.partial(jax.jit, static_argnames="d")
 def _ntk_gram_infinite(X, X2, d):
     G = _mm(X, X2.T)
+
     # theta by Kahan's formula 2 atan2(|u - v|, |u + v|) on the unit vectors u, v, not
     # arccos(cos): arccos loses half the digits near theta = 0 (arccos(1 - eps) = sqrt(2 eps)).
     # It forms the (n, m, d) differences: meant for cross-checks at moderate sizes.
@@ -287,8 +301,9 @@ def ntk_predict(W, A, X) -> jax.Array:
     _check_points(X)
     _check_W(W, np.shape(X)[1])
     if not is_traced(W, A) and np.shape(A) != np.shape(W):
-        raise ValueError(f"A (the trained a_j) must have the shape of W {np.shape(W)}; "
-                         f"got {np.shape(A)}")
+        raise ValueError(
+            f"A (the trained a_j) must have the shape of W {np.shape(W)}; got {np.shape(A)}"
+        )
     dtype = _float_dtype(W, A, X)
     W, A, X = (jnp.asarray(v, dtype) for v in (W, A, X))
     return _ntk_apply(W, A, X)
@@ -305,10 +320,14 @@ def _decision(nonsingular, f, y, tol) -> dict:
     tolerance is small against the labels' scale): decision (int8), interpolates (nonsingular
     and decided FITS), undecided_points."""
     from jaxmem import metrics
+
     points = metrics.value_decisions(f, y, tol)
     decision = metrics.dataset_decision(points.reshape(-1))
-    return dict(decision=decision, interpolates=nonsingular & (decision == metrics.FITS),
-                undecided_points=jnp.sum(points == metrics.UNDECIDED))
+    return dict(
+        decision=decision,
+        interpolates=nonsingular & (decision == metrics.FITS),
+        undecided_points=jnp.sum(points == metrics.UNDECIDED),
+    )
 
 
 def ntk_min_norm_fit(key, X, y, width: int) -> dict:
@@ -362,16 +381,25 @@ def _ntk_min_norm_fit(key, X, y, width):
     f = _ntk_apply(W, A, X)
     err = jnp.abs(f - y)
     K_abs = _mm(S, S.T) * _mm(jnp.abs(X), jnp.abs(X).T) / (width * d)
-    tol = (_solve_tolerance(n, u, lam[-1], alpha, y)
-           + gamma(2 * (n + d) + 2, u) * _mm(K_abs, jnp.abs(alpha)))
+    tol = _solve_tolerance(n, u, lam[-1], alpha, y) + gamma(2 * (n + d) + 2, u) * _mm(
+        K_abs, jnp.abs(alpha)
+    )
     ratio = err / jnp.maximum(tol, jnp.finfo(dtype).tiny)
     return dict(
-        W=W, A=A, alpha=alpha, **_spectrum_report(lam, n), rank=rank, nonsingular=nonsingular,
-        max_residual=jnp.max(err), residual_tolerance=jnp.max(tol),
+        W=W,
+        A=A,
+        alpha=alpha,
+        **_spectrum_report(lam, n),
+        rank=rank,
+        nonsingular=nonsingular,
+        max_residual=jnp.max(err),
+        residual_tolerance=jnp.max(tol),
         residual_over_tolerance=jnp.max(ratio),
         **_decision(nonsingular, f, y, tol),
-        weight_norm=jnp.linalg.norm(A), rkhs_norm=jnp.sqrt(jnp.maximum(alpha @ _mm(K, alpha), 0)),
-        param_count=width * d)
+        weight_norm=jnp.linalg.norm(A),
+        rkhs_norm=jnp.sqrt(jnp.maximum(alpha @ _mm(K, alpha), 0)),
+        param_count=width * d,
+    )
 
 
 def ntk_pattern_report(W, X) -> dict:
@@ -402,8 +430,11 @@ def _ntk_pattern_report(W, X):
     shared = jnp.sum(same & alive[None, :], axis=1)
     max_shared = jnp.max(jnp.where(alive, shared, 0))
     dead = jnp.sum(~alive)
-    return dict(dead_points=dead, max_shared_pattern=max_shared,
-                singular_by_pattern=(dead > 0) | (max_shared > d))
+    return dict(
+        dead_points=dead,
+        max_shared_pattern=max_shared,
+        singular_by_pattern=(dead > 0) | (max_shared > d),
+    )
 
 
 def ntk_width_for(n: int, d: int, factor: float) -> int:
@@ -418,9 +449,10 @@ def ntk_width_for(n: int, d: int, factor: float) -> int:
 # 2. Gaussian kernel interpolation (Zhang et al. 2017, Section 5)
 # ---------------------------------------------------------------------------------------------
 
+
 def _squared_distances(X1, X2):
-    sq = (jnp.sum(X1 * X1, 1)[:, None] + jnp.sum(X2 * X2, 1)[None, :] - 2 * _mm(X1, X2.T))
-    return jnp.maximum(sq, 0)        # cancellation can leave -eps; distances are >= 0
+    sq = jnp.sum(X1 * X1, 1)[:, None] + jnp.sum(X2 * X2, 1)[None, :] - 2 * _mm(X1, X2.T)
+    return jnp.maximum(sq, 0)  # cancellation can leave -eps; distances are >= 0
 
 
 def median_bandwidth(X) -> jax.Array:
@@ -498,10 +530,17 @@ def _kernel_interpolate(X, Y, s):
     err = jnp.abs(_mm(K, alpha) - Y)
     tol = _solve_tolerance(n, u, lam[-1], alpha, Y) + gamma(n, u) * _mm(K, jnp.abs(alpha))
     ratio = err / jnp.maximum(tol, jnp.finfo(dtype).tiny)
-    return dict(alpha=alpha, bandwidth=s, **_spectrum_report(lam, n), rank=rank,
-                nonsingular=nonsingular, max_residual=jnp.max(err),
-                residual_tolerance=jnp.max(tol), residual_over_tolerance=jnp.max(ratio),
-                **_decision(nonsingular, _mm(K, alpha), Y, tol))
+    return dict(
+        alpha=alpha,
+        bandwidth=s,
+        **_spectrum_report(lam, n),
+        rank=rank,
+        nonsingular=nonsingular,
+        max_residual=jnp.max(err),
+        residual_tolerance=jnp.max(tol),
+        residual_over_tolerance=jnp.max(ratio),
+        **_decision(nonsingular, _mm(K, alpha), Y, tol),
+    )
 
 
 def kernel_predict(X_train, alpha, X, bandwidth) -> jax.Array:
@@ -510,12 +549,15 @@ def kernel_predict(X_train, alpha, X, bandwidth) -> jax.Array:
     _check_targets(alpha, np.shape(X_train)[0], "alpha", allow_matrix=True, points="X_train")
     _check_points(X)
     if not is_traced(X_train, X) and np.shape(X)[1] != np.shape(X_train)[1]:
-        raise ValueError(f"X has {np.shape(X)[1]} columns but X_train has "
-                         f"{np.shape(X_train)[1]}")
+        raise ValueError(f"X has {np.shape(X)[1]} columns but X_train has {np.shape(X_train)[1]}")
     _check_positive_scalar(bandwidth, "bandwidth")
     dtype = _float_dtype(X_train, alpha, X)
-    return _kernel_predict(jnp.asarray(X_train, dtype), jnp.asarray(alpha, dtype),
-                           jnp.asarray(X, dtype), jnp.asarray(bandwidth, dtype))
+    return _kernel_predict(
+        jnp.asarray(X_train, dtype),
+        jnp.asarray(alpha, dtype),
+        jnp.asarray(X, dtype),
+        jnp.asarray(bandwidth, dtype),
+    )
 
 
 @jax.jit
@@ -538,13 +580,16 @@ def one_hot(labels, classes: int, dtype=None) -> jax.Array:
     if not is_traced(labels):
         lab = np.asarray(labels)
         if lab.ndim != 1 or not np.issubdtype(lab.dtype, np.integer):
-            raise ValueError(f"labels must be a 1-D array of integers; got shape {lab.shape}, "
-                             f"dtype {lab.dtype}")
+            raise ValueError(
+                f"labels must be a 1-D array of integers; got shape {lab.shape}, dtype {lab.dtype}"
+            )
         bad = (lab < 0) | (lab >= classes)
         if bad.any():
             rows = np.flatnonzero(bad)
-            raise ValueError(f"labels must lie in [0, {classes}); rows {_rows(rows)} do not "
-                             f"(row {rows[0]} is {lab[rows[0]]})")
+            raise ValueError(
+                f"labels must lie in [0, {classes}); rows {_rows(rows)} do not "
+                f"(row {rows[0]} is {lab[rows[0]]})"
+            )
     dtype = dtype or (jnp.float64 if jax.config.read("jax_enable_x64") else jnp.float32)
     return jax.nn.one_hot(labels, classes, dtype=dtype)
 
@@ -552,6 +597,7 @@ def one_hot(labels, classes: int, dtype=None) -> jax.Array:
 # ---------------------------------------------------------------------------------------------
 # 3. Minimum-norm linear interpolation and gradient descent (Zhang et al. 2017, Section 5)
 # ---------------------------------------------------------------------------------------------
+
 
 def _linear_inputs(X, y, w0=None, steps=None, lr=None):
     """Validates everything on the host first, then converts (conversion already compiles)."""
@@ -564,8 +610,9 @@ def _linear_inputs(X, y, w0=None, steps=None, lr=None):
         w = _real_array(w0, "w0")
         d = np.shape(X)[1]
         if w.shape != (d,):
-            raise ValueError(f"w0 must have shape ({d},), one weight per column of X; "
-                             f"got shape {w.shape}")
+            raise ValueError(
+                f"w0 must have shape ({d},), one weight per column of X; got shape {w.shape}"
+            )
         bad = ~np.isfinite(w)
         if bad.any():
             raise ValueError(f"w0 has NaN or inf in entries {_rows(np.flatnonzero(bad))}")
@@ -638,8 +685,7 @@ def _lr_or_nan(lr, dtype):
 
 @functools.partial(jax.jit, static_argnames="steps")
 def _linear_gd(X, y, w0, lr, steps):
-    lr = jnp.where(jnp.isnan(lr), _default_lr(jnp.linalg.svd(X, compute_uv=False), X.shape[0]),
-                   lr)
+    lr = jnp.where(jnp.isnan(lr), _default_lr(jnp.linalg.svd(X, compute_uv=False), X.shape[0]), lr)
     return _gd(X, y, w0, steps, lr)
 
 
@@ -706,10 +752,10 @@ def _gd_min_norm_report(X, y, w0, lr, steps):
     run = _gd(X, y, w0, steps, lr)
     w = run["w"]
 
-    def row_part(v):                      # P v, through the (numerically) non-null right vectors
+    def row_part(v):  # P v, through the (numerically) non-null right vectors
         return _mm(Vt.T, jnp.where(keep, _mm(Vt, v), 0))
 
-    mu = s ** 2 / n
+    mu = s**2 / n
     mu_max = mu[0]
     mu_min = jnp.min(jnp.where(keep, mu, jnp.inf))
     rho = jnp.maximum(jnp.abs(1 - lr * mu_min), jnp.abs(1 - lr * mu_max))
@@ -718,7 +764,7 @@ def _gd_min_norm_report(X, y, w0, lr, steps):
     null = jnp.linalg.norm(w - row_part(w))
     null0 = jnp.linalg.norm(w0 - row_part(w0))
     distance = jnp.linalg.norm(w - w_star)
-    bound = rho ** steps * jnp.linalg.norm(row_part(w0) - w_star)
+    bound = rho**steps * jnp.linalg.norm(row_part(w0) - w_star)
     g = gamma(n + d, u) * (1 + cond)
     null_tol = run["rounding_bound"] + g * jnp.linalg.norm(w)
     dist_tol = run["rounding_bound"] + g * jnp.linalg.norm(w_star)
@@ -726,17 +772,42 @@ def _gd_min_norm_report(X, y, w0, lr, steps):
     return dict(
         distance=distance,
         relative_distance=distance / jnp.maximum(min_norm, jnp.finfo(dtype).tiny),
-        null_component=null, initial_null_component=null0,
-        contraction_factor=rho, contraction_bound=bound,
-        null_tolerance=null_tol, distance_tolerance=dist_tol,
+        null_component=null,
+        initial_null_component=null0,
+        contraction_factor=rho,
+        contraction_bound=bound,
+        null_tolerance=null_tol,
+        distance_tolerance=dist_tol,
         null_preserved=jnp.abs(null - null0) <= null_tol + g * jnp.linalg.norm(w0),
         contracts=rho < 1,
         converged=(rho < 1) & (null <= null_tol) & (distance <= bound + dist_tol),
-        w=w, w_star=w_star, lr=lr, mu_min=mu_min, mu_max=mu_max, rank=jnp.sum(keep),
-        min_norm=min_norm, rounding_bound=run["rounding_bound"])
+        w=w,
+        w_star=w_star,
+        lr=lr,
+        mu_min=mu_min,
+        mu_max=mu_max,
+        rank=jnp.sum(keep),
+        min_norm=min_norm,
+        rounding_bound=run["rounding_bound"],
+    )
 
 
-__all__ = ["gaussian_kernel", "gd_min_norm_report", "kernel_classify", "kernel_interpolate",
-           "kernel_predict", "linear_gd", "median_bandwidth", "min_norm_solution",
-           "ntk_features", "ntk_gram", "ntk_gram_infinite", "ntk_min_norm_fit",
-           "ntk_pattern_report", "ntk_predict", "ntk_weights", "ntk_width_for", "one_hot"]
+__all__ = [
+    "gaussian_kernel",
+    "gd_min_norm_report",
+    "kernel_classify",
+    "kernel_interpolate",
+    "kernel_predict",
+    "linear_gd",
+    "median_bandwidth",
+    "min_norm_solution",
+    "ntk_features",
+    "ntk_gram",
+    "ntk_gram_infinite",
+    "ntk_min_norm_fit",
+    "ntk_pattern_report",
+    "ntk_predict",
+    "ntk_weights",
+    "ntk_width_for",
+    "one_hot",
+]

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -35,8 +36,8 @@ from scipy import special
 from jaxmem.data import synthetic
 from jaxmem.training import mlp
 
-LABEL_KINDS = ("sign", "gaussian")       # +-1 (classification) or N(0, 1) (regression)
-INPUTS = ("gaussian", "sphere")          # N(0, I/d) or uniform on S^{d-1} (gd-width.md §3)
+LABEL_KINDS = ("sign", "gaussian")  # +-1 (classification) or N(0, 1) (regression)
+INPUTS = ("gaussian", "sphere")  # N(0, I/d) or uniform on S^{d-1} (gd-width.md §3)
 # The first round's widths, in units of n/d (§3: "a geometric grid around n/d * {0.25..8}").
 GRID_RATIOS = (1 / 16, 1 / 8, 1 / 4, 1 / 2, 1, 2, 4, 8)
 
@@ -71,9 +72,14 @@ class Problem:
         return "logistic" if self.labels == "sign" else "squared"
 
     def trainer(self, padded_width: int) -> mlp.Trainer:
-        return mlp.Trainer(hidden=(int(padded_width),), loss=self.loss,
-                           optimizer=self.optimizer, max_steps=self.max_steps, tol=self.tol,
-                           init=self.init)
+        return mlp.Trainer(
+            hidden=(int(padded_width),),
+            loss=self.loss,
+            optimizer=self.optimizer,
+            max_steps=self.max_steps,
+            tol=self.tol,
+            init=self.init,
+        )
 
     def counting_bound(self) -> float:
         """(n - 1) / (d + 2): below it, generic real labels cannot be fit (gd-width.md §2)."""
@@ -116,9 +122,14 @@ def success_curve(problem: Problem, widths, data_key, init_key, dtype=jnp.float3
     width = np.repeat(np.asarray(widths_run, np.int32), S)
     trainer = problem.trainer(padded_width(widths))
     res = mlp.train(trainer, Xl, yl, keys, width=width, lr=problem.lr)
-    out = dict(memorized=res.memorized, steps_to_fit=res.steps_to_fit,
-               steps_run=res.steps_run, loss=res.loss, train_accuracy=res.train_accuracy,
-               max_residual=res.max_residual)
+    out = dict(
+        memorized=res.memorized,
+        steps_to_fit=res.steps_to_fit,
+        steps_run=res.steps_run,
+        loss=res.loss,
+        train_accuracy=res.train_accuracy,
+        max_residual=res.max_residual,
+    )
     return {k: np.asarray(v).reshape(padded, S)[:W] for k, v in out.items()} | dict(lanes=lanes)
 
 
@@ -141,13 +152,20 @@ def _bracket(curve: dict[int, float]) -> tuple[int | None, int | None]:
     return (max(below) if below else None), hi
 
 
-def min_memorizing_width(problem: Problem, data_key, init_key, *, per_round: int | None = None,
-                         evaluate: Callable[[list[int]], dict[int, np.ndarray]] | None = None,
-                         first_widths: list[int] | None = None, max_rounds: int = 20) -> dict:
+def min_memorizing_width(
+    problem: Problem,
+    data_key,
+    init_key,
+    *,
+    per_round: int | None = None,
+    evaluate: Callable[[list[int]], dict[int, np.ndarray]] | None = None,
+    first_widths: list[int] | None = None,
+    max_rounds: int = 20,
+) -> dict:
     """m*(n, d) by parallel bisection.
 
-    Round 0 trains `first_widths` (default: `first_round`); while the bracket (lo, hi] around the 1/2
-    crossing is more than one integer wide, the next round trains up to `per_round` (default:
+    Round 0 trains `first_widths` (default: `first_round`); while the bracket (lo, hi] around the
+    1/2 crossing is more than one integer wide, the next round trains up to `per_round` (default:
     as many as round 0) integer widths spread evenly inside it, all in one call. Widths are
     never trained twice. `evaluate(widths) -> {width: memorized (seeds,) bool}` replaces the
     training (default: `success_curve`).
@@ -159,14 +177,19 @@ def min_memorizing_width(problem: Problem, data_key, init_key, *, per_round: int
     and `fit`, the logistic fit of every outcome (`logistic_fit`: m_half, w90_over_w10).
     """
     if evaluate is None:
+
         def evaluate(widths):
             res = success_curve(problem, widths, data_key, init_key)
             return {w: res["memorized"][i] for i, w in enumerate(widths)}
+
     if per_round is not None:
         per_round = synthetic._size("per_round", per_round)
     max_rounds = synthetic._size("max_rounds", max_rounds)
-    widths = (sorted({synthetic._size("first_widths entry", w) for w in first_widths})
-              if first_widths else first_round(problem))
+    widths = (
+        sorted({synthetic._size("first_widths entry", w) for w in first_widths})
+        if first_widths
+        else first_round(problem)
+    )
     per_round = per_round or len(widths)
     curve: dict[int, float] = {}
     outcomes: dict[int, np.ndarray] = {}
@@ -186,8 +209,14 @@ def min_memorizing_width(problem: Problem, data_key, init_key, *, per_round: int
         if not widths:
             break
     lo, hi = _bracket(curve)
-    out: dict[str, Any] = dict(m_star=hi, bracket=(lo, hi), curve=dict(sorted(curve.items())),
-                               rounds=rounds, n=problem.n, d=problem.d)
+    out: dict[str, Any] = dict(
+        m_star=hi,
+        bracket=(lo, hi),
+        curve=dict(sorted(curve.items())),
+        rounds=rounds,
+        n=problem.n,
+        d=problem.d,
+    )
     if hi is not None:
         out["ratio"] = hi * problem.d / problem.n
         out["parameter_ratio"] = mlp.param_count(problem.d, hi) / problem.n
@@ -217,15 +246,27 @@ def transition_ratio(curve: dict[int, float], low: float = 0.1, high: float = 0.
         lw0, lw1 = np.log(w[i - 1]), np.log(w[i])
         t = (level - p[i - 1]) / (p[i] - p[i - 1])
         return float(np.exp(lw0 + t * (lw1 - lw0)))
+
     a, b = crossing(low), crossing(high)
-    if p[0] >= low:            # the curve starts above `low`: the lower crossing is unseen
+    if p[0] >= low:  # the curve starts above `low`: the lower crossing is unseen
         return math.nan
     return b / a if math.isfinite(a) and math.isfinite(b) else math.nan
 
 
-__all__ = ["GRID_RATIOS", "INPUTS", "LABEL_KINDS", "Problem", "draw", "first_round",
-           "init_keys", "logistic_fit", "min_memorizing_width", "padded_width", "success_curve",
-           "transition_ratio"]
+__all__ = [
+    "GRID_RATIOS",
+    "INPUTS",
+    "LABEL_KINDS",
+    "Problem",
+    "draw",
+    "first_round",
+    "init_keys",
+    "logistic_fit",
+    "min_memorizing_width",
+    "padded_width",
+    "success_curve",
+    "transition_ratio",
+]
 
 
 def logistic_fit(curve_samples: list[tuple[int, np.ndarray]]) -> dict:
@@ -243,7 +284,7 @@ def logistic_fit(curve_samples: list[tuple[int, np.ndarray]]) -> dict:
     A = np.stack([np.ones_like(x), x], 1)
     beta = np.zeros(2)
     for _ in range(100):
-        p = special.expit(A @ beta)   # an overflow-free sigmoid (separable outcomes)
+        p = special.expit(A @ beta)  # an overflow-free sigmoid (separable outcomes)
         grad = A.T @ (t - p) - 1e-6 * beta
         H = (A * (p * (1 - p))[:, None]).T @ A + 1e-6 * np.eye(2)
         step = np.linalg.solve(H, grad)
@@ -254,5 +295,4 @@ def logistic_fit(curve_samples: list[tuple[int, np.ndarray]]) -> dict:
     if not (np.isfinite(b) and b > 0):
         return nan
     scale = 1 / b
-    return dict(m_half=float(np.exp(-a / b)), scale=float(scale),
-                w90_over_w10=float(81 ** scale))
+    return dict(m_half=float(np.exp(-a / b)), scale=float(scale), w90_over_w10=float(81**scale))

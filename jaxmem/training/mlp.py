@@ -99,11 +99,15 @@ class Trainer:
         hidden = tuple(self.hidden)
         object.__setattr__(self, "hidden", hidden)
         if not hidden or any(not _is_pos_int(w) for w in hidden):
-            raise ValueError(f"hidden must be a non-empty tuple of positive ints; got "
-                             f"{self.hidden!r}")
-        for name, value, allowed in (("activation", self.activation, ACTIVATIONS),
-                                     ("init", self.init, INITS), ("loss", self.loss, LOSSES),
-                                     ("optimizer", self.optimizer, OPTIMIZERS)):
+            raise ValueError(
+                f"hidden must be a non-empty tuple of positive ints; got {self.hidden!r}"
+            )
+        for name, value, allowed in (
+            ("activation", self.activation, ACTIVATIONS),
+            ("init", self.init, INITS),
+            ("loss", self.loss, LOSSES),
+            ("optimizer", self.optimizer, OPTIMIZERS),
+        ):
             if value not in allowed:
                 raise ValueError(f"unknown {name} {value!r}; expected one of {allowed}")
         if self.fit_rule is not None and self.fit_rule not in FIT_RULES:
@@ -112,14 +116,16 @@ class Trainer:
             if not _is_pos_int(getattr(self, name)):
                 raise ValueError(f"{name} must be a positive int; got {getattr(self, name)!r}")
         if self.batch_size is not None and not _is_pos_int(self.batch_size):
-            raise ValueError(f"batch_size must be a positive int or None; got "
-                             f"{self.batch_size!r}")
+            raise ValueError(f"batch_size must be a positive int or None; got {self.batch_size!r}")
         if self.optimizer == "gd" and self.batch_size is not None:
-            raise ValueError("optimizer 'gd' is full-batch gradient descent: batch_size must "
-                             "be None (use 'sgd' for minibatches)")
+            raise ValueError(
+                "optimizer 'gd' is full-batch gradient descent: batch_size must "
+                "be None (use 'sgd' for minibatches)"
+            )
         if self.loss == "logistic" and self.outputs != 1:
-            raise ValueError("the logistic loss needs outputs=1 (labels +-1); use "
-                             "'cross_entropy' for k classes")
+            raise ValueError(
+                "the logistic loss needs outputs=1 (labels +-1); use 'cross_entropy' for k classes"
+            )
         if self.loss == "cross_entropy" and self.outputs < 2:
             raise ValueError("cross_entropy needs outputs >= 2 (one logit per class)")
         if self.loss == "cross_entropy" and self.resolved_fit_rule == "residual":
@@ -150,6 +156,7 @@ def _is_pos_int(v) -> bool:
 
 # --- the model -------------------------------------------------------------------------------
 
+
 def _kernel_init(init: str, activation: str, last: bool):
     if last:  # a linear read-out: LeCun (variance 1 / fan-in) for every scheme
         return nn.initializers.lecun_normal()
@@ -168,7 +175,7 @@ class MLP(nn.Module):
     hidden: tuple[int, ...]
     outputs: int
     activation: str
-    init_scheme: str   # not `init`: that is flax.linen.Module.init
+    init_scheme: str  # not `init`: that is flax.linen.Module.init
     param_dtype: Any = jnp.float32
 
     @nn.compact
@@ -176,12 +183,22 @@ class MLP(nn.Module):
         act = jax.nn.relu if self.activation == "relu" else jnp.tanh
         layers = []
         for l, (width, mask) in enumerate(zip(self.hidden, masks)):
-            x = nn.Dense(width, kernel_init=_kernel_init(self.init_scheme, self.activation, False),
-                         precision=_HIGHEST, param_dtype=self.param_dtype, name=f"hidden_{l}")(x)
+            x = nn.Dense(
+                width,
+                kernel_init=_kernel_init(self.init_scheme, self.activation, False),
+                precision=_HIGHEST,
+                param_dtype=self.param_dtype,
+                name=f"hidden_{l}",
+            )(x)
             x = jnp.where(mask, act(x), 0)
             layers.append(x)
-        out = nn.Dense(self.outputs, kernel_init=_kernel_init(self.init_scheme, self.activation, True),
-                       precision=_HIGHEST, param_dtype=self.param_dtype, name="output")(x)
+        out = nn.Dense(
+            self.outputs,
+            kernel_init=_kernel_init(self.init_scheme, self.activation, True),
+            precision=_HIGHEST,
+            param_dtype=self.param_dtype,
+            name="output",
+        )(x)
         out = out[..., 0] if self.outputs == 1 else out
         return (out, layers) if return_hidden else out
 
@@ -230,8 +247,7 @@ def init_params(trainer: Trainer, key, d: int, width, init_scale=1.0, dtype=jnp.
             kernel = jnp.where(masks[l - 1][:, None], kernel, 0)
         if l < len(trainer.hidden):
             kernel = jnp.where(masks[l][None, :], kernel, 0)
-        out[name] = dict(kernel=kernel * jnp.asarray(init_scale, dtype),
-                         bias=params[name]["bias"])
+        out[name] = dict(kernel=kernel * jnp.asarray(init_scale, dtype), bias=params[name]["bias"])
     return out
 
 
@@ -244,8 +260,10 @@ def hidden_activations(trainer: Trainer, params, X, width) -> list:
     """One lane's hidden-layer activations on X: a list of (N, hidden[l]) arrays (padded
     units are exactly 0)."""
     # with return_hidden, the model returns (outputs, hidden): flax types apply's result loosely
-    return cast(list, _model(trainer).apply({"params": params}, X, _masks(trainer, width),
-                                            return_hidden=True)[1])
+    return cast(
+        list,
+        _model(trainer).apply({"params": params}, X, _masks(trainer, width), return_hidden=True)[1],
+    )
 
 
 def to_network(trainer: Trainer, params, width) -> network.Network:
@@ -255,11 +273,18 @@ def to_network(trainer: Trainer, params, width) -> network.Network:
     if trainer.activation != "relu":
         raise ValueError("to_network needs activation 'relu'; jaxmem.network has no tanh")
     masks = _masks(trainer, width)
-    layers = [network.Layer(params[f"hidden_{l}"]["kernel"], params[f"hidden_{l}"]["bias"],
-                            mask=masks[l], activation="relu")
-              for l in range(len(trainer.hidden))]
-    layers.append(network.Layer(params["output"]["kernel"], params["output"]["bias"],
-                                activation="identity"))
+    layers = [
+        network.Layer(
+            params[f"hidden_{l}"]["kernel"],
+            params[f"hidden_{l}"]["bias"],
+            mask=masks[l],
+            activation="relu",
+        )
+        for l in range(len(trainer.hidden))
+    ]
+    layers.append(
+        network.Layer(params["output"]["kernel"], params["output"]["bias"], activation="identity")
+    )
     return network.Network(tuple(layers))
 
 
@@ -272,6 +297,7 @@ def param_count(d: int, width, outputs: int = 1) -> int:
 
 
 # --- losses and the fit criterion ------------------------------------------------------------
+
 
 def _per_example_loss(trainer: Trainer, out, y):
     if trainer.loss == "logistic":
@@ -318,6 +344,7 @@ def _fit_stats(trainer: Trainer, out, y, weight, y_scale):
 
 # --- the optimizer -----------------------------------------------------------------------------
 
+
 def _steps_per_epoch(trainer: Trainer, n: int) -> int:
     # trainer.full_batch: batch_size is None
     return 1 if trainer.batch_size is None else max(n // min(trainer.batch_size, n), 1)
@@ -326,10 +353,10 @@ def _steps_per_epoch(trainer: Trainer, n: int) -> int:
 def _optimizer(trainer: Trainer, lr, steps_per_epoch: int):
     """The optax transformation of one lane; lr may be traced (one compilation, many rates)."""
     if trainer.lr_decay == 1.0:
-        schedule = lambda count: lr  # noqa: E731
+        schedule = lambda count: lr
     else:
         decay = trainer.lr_decay
-        schedule = lambda count: lr * decay ** (count // steps_per_epoch)  # noqa: E731
+        schedule = lambda count: lr * decay ** (count // steps_per_epoch)
     if trainer.optimizer == "adam":
         opt = optax.adam(schedule)
     else:
@@ -340,36 +367,40 @@ def _optimizer(trainer: Trainer, lr, steps_per_epoch: int):
 
 
 def _trainable_mask(trainer: Trainer, params):
-    return {name: jax.tree.map(lambda _: trainer.train_output or name != "output", sub)
-            for name, sub in params.items()}
+    return {
+        name: jax.tree.map(lambda _: trainer.train_output or name != "output", sub)  # noqa: B023
+        for name, sub in params.items()
+    }
 
 
 # --- the state and the loop ------------------------------------------------------------------
 
+
 class TrainState(NamedTuple):
     """Per-lane training state; every field has a leading lane axis."""
+
     params: Any
     opt_state: Any
     order_key: jax.Array
-    order: jax.Array          # minibatch runs: the current epoch's permutation (lanes, N)
+    order: jax.Array  # minibatch runs: the current epoch's permutation (lanes, N)
     width: jax.Array
     lr: jax.Array
-    done: jax.Array           # memorized (frozen if trainer.freeze)
-    steps_to_fit: jax.Array   # updates applied when the fit was first seen; -1: not yet
-    step: jax.Array           # updates applied so far (shared by all lanes; scalar)
-    history_loss: jax.Array   # (lanes, max_steps // check_every + 1), NaN where not reached
+    done: jax.Array  # memorized (frozen if trainer.freeze)
+    steps_to_fit: jax.Array  # updates applied when the fit was first seen; -1: not yet
+    step: jax.Array  # updates applied so far (shared by all lanes; scalar)
+    history_loss: jax.Array  # (lanes, max_steps // check_every + 1), NaN where not reached
     history_accuracy: jax.Array
 
 
 class TrainResult(NamedTuple):
-    params: Any               # leading lane axis
-    memorized: jax.Array      # (L,) bool: the final (or frozen) parameters fit
-    steps_to_fit: jax.Array   # (L,) int; -1 where never
-    steps_run: jax.Array      # (L,) updates applied to the lane
-    loss: jax.Array           # (L,) final training loss
+    params: Any  # leading lane axis
+    memorized: jax.Array  # (L,) bool: the final (or frozen) parameters fit
+    steps_to_fit: jax.Array  # (L,) int; -1 where never
+    steps_run: jax.Array  # (L,) updates applied to the lane
+    loss: jax.Array  # (L,) final training loss
     train_accuracy: jax.Array
-    max_residual: jax.Array   # (L,) max |f - y| / std(y) (0 for cross-entropy)
-    history_loss: jax.Array   # (L, H): the training loss at each check (step i*check_every)
+    max_residual: jax.Array  # (L,) max |f - y| / std(y) (0 for cross-entropy)
+    history_loss: jax.Array  # (L, H): the training loss at each check (step i*check_every)
     history_accuracy: jax.Array
 
 
@@ -396,8 +427,9 @@ def _lane_init(trainer, key, X, width, init_scale, lr):
     return params, opt.init(params), k_order
 
 
-def _lane_chunk(trainer, params, opt_state, order_key, order, width, lr, done, steps_to_fit,
-                step, X, y, weight):
+def _lane_chunk(
+    trainer, params, opt_state, order_key, order, width, lr, done, steps_to_fit, step, X, y, weight
+):
     """One lane: `check_every` updates (none if frozen), then the fit check. Full batch:
     one update, checked on the forward pass of its own gradient (the parameters before it)."""
     n = X.shape[0]
@@ -414,7 +446,7 @@ def _lane_chunk(trainer, params, opt_state, order_key, order, width, lr, done, s
         grads = jax.tree.map(lambda g, t: g if t else jnp.zeros_like(g), grads, trainable)
         upd, s_new = opt.update(grads, s, p)
         p_new = optax.apply_updates(p, upd)
-        keep = lambda old, new: jnp.where(frozen, old, new)  # noqa: E731
+        keep = lambda old, new: jnp.where(frozen, old, new)
         return jax.tree.map(keep, p, p_new), jax.tree.map(keep, s, s_new)
 
     if trainer.full_batch:
@@ -436,17 +468,19 @@ def _lane_chunk(trainer, params, opt_state, order_key, order, width, lr, done, s
         # vmap this stays a real branch: the sort runs once an epoch, not once a step.
         perm = jax.lax.cond(
             t % per_epoch == 0,
-            lambda: jax.random.permutation(jax.random.fold_in(order_key, t // per_epoch),
-                                           n).astype(jnp.int32),
-            lambda: perm)
+            lambda: jax.random.permutation(jax.random.fold_in(order_key, t // per_epoch), n).astype(
+                jnp.int32
+            ),
+            lambda: perm,
+        )
         idx = jax.lax.dynamic_slice(perm, ((t % per_epoch) * B,), (B,))
-        (_, _), grads = jax.value_and_grad(objective, has_aux=True)(p, X[idx], y[idx],
-                                                                     weight[idx])
+        (_, _), grads = jax.value_and_grad(objective, has_aux=True)(p, X[idx], y[idx], weight[idx])
         p, s = update(p, s, grads, done & trainer.freeze)
         return (p, s, perm), None
 
-    (params, opt_state, order), _ = jax.lax.scan(one, (params, opt_state, order),
-                                                 jnp.arange(trainer.check_every))
+    (params, opt_state, order), _ = jax.lax.scan(
+        one, (params, opt_state, order), jnp.arange(trainer.check_every)
+    )
     out = predict(trainer, params, X, width)
     loss, acc, _, fit = _fit_stats(trainer, out, y, weight, y_scale)
     newly = fit & ~done
@@ -458,21 +492,34 @@ def _lane_chunk(trainer, params, opt_state, order_key, order, width, lr, done, s
 def _init_state(trainer, X, y, weight, keys, width, init_scale, lr):
     axes = (0 if X.ndim == 3 else None,)
     params, opt_state, order_key = jax.vmap(
-        lambda k, Xl, m, s, r: _lane_init(trainer, k, Xl, m, s, r),
-        in_axes=(0,) + axes + (0, 0, 0))(keys, X, width, init_scale, lr)
+        lambda k, Xl, m, s, r: _lane_init(trainer, k, Xl, m, s, r), in_axes=(0,) + axes + (0, 0, 0)
+    )(keys, X, width, init_scale, lr)
     L = keys.shape[0]
     H = _history_length(trainer)
     nan = jnp.full((L, H), jnp.nan, X.dtype)
     order = jnp.zeros((L, 1 if trainer.full_batch else X.shape[-2]), jnp.int32)
-    return TrainState(params, opt_state, order_key, order, width, lr, jnp.zeros((L,), bool),
-                      jnp.full((L,), -1, jnp.int32), jnp.zeros((), jnp.int32), nan, nan)
+    return TrainState(
+        params,
+        opt_state,
+        order_key,
+        order,
+        width,
+        lr,
+        jnp.zeros((L,), bool),
+        jnp.full((L,), -1, jnp.int32),
+        jnp.zeros((), jnp.int32),
+        nan,
+        nan,
+    )
 
 
 def _advance(trainer, state: TrainState, X, y, weight, stop):
     """Runs chunks until step >= stop or every lane is done (frozen)."""
     x_ax, y_ax, w_ax = _lane_axes(trainer, X, y, weight)
-    chunk = jax.vmap(functools.partial(_lane_chunk, trainer),
-                     in_axes=(0, 0, 0, 0, 0, 0, 0, 0, None, x_ax, y_ax, w_ax))
+    chunk = jax.vmap(
+        functools.partial(_lane_chunk, trainer),
+        in_axes=(0, 0, 0, 0, 0, 0, 0, 0, None, x_ax, y_ax, w_ax),
+    )
     per_check = 1 if trainer.full_batch else trainer.check_every
 
     def cond(s: TrainState):
@@ -481,18 +528,38 @@ def _advance(trainer, state: TrainState, X, y, weight, stop):
 
     def body(s: TrainState):
         params, opt_state, order, done, steps_to_fit, loss, acc = chunk(
-            s.params, s.opt_state, s.order_key, s.order, s.width, s.lr, s.done,
-            s.steps_to_fit, s.step, X, y, weight)
+            s.params,
+            s.opt_state,
+            s.order_key,
+            s.order,
+            s.width,
+            s.lr,
+            s.done,
+            s.steps_to_fit,
+            s.step,
+            X,
+            y,
+            weight,
+        )
         # Full batch: the check at `step` saw the parameters before the update (index step);
         # minibatch: after check_every updates (index step / check_every + 1).
         slot = (s.step if trainer.full_batch else s.step // per_check + 1).astype(jnp.int32)
-        hl = jax.lax.dynamic_update_slice(s.history_loss, loss[:, None].astype(
-            s.history_loss.dtype), (jnp.int32(0), slot))
-        ha = jax.lax.dynamic_update_slice(s.history_accuracy, acc[:, None].astype(
-            s.history_accuracy.dtype), (jnp.int32(0), slot))
-        return s._replace(params=params, opt_state=opt_state, order=order, done=done,
-                          steps_to_fit=steps_to_fit, step=s.step + per_check,
-                          history_loss=hl, history_accuracy=ha)
+        hl = jax.lax.dynamic_update_slice(
+            s.history_loss, loss[:, None].astype(s.history_loss.dtype), (jnp.int32(0), slot)
+        )
+        ha = jax.lax.dynamic_update_slice(
+            s.history_accuracy, acc[:, None].astype(s.history_accuracy.dtype), (jnp.int32(0), slot)
+        )
+        return s._replace(
+            params=params,
+            opt_state=opt_state,
+            order=order,
+            done=done,
+            steps_to_fit=steps_to_fit,
+            step=s.step + per_check,
+            history_loss=hl,
+            history_accuracy=ha,
+        )
 
     return jax.lax.while_loop(cond, body, state)
 
@@ -505,8 +572,11 @@ def _label_ndim(trainer: Trainer) -> int:
 def _lane_axes(trainer: Trainer, X, y, weight):
     """vmap in_axes of the data: a leading lane axis, or one array shared by every lane
     (seeds on one dataset; per-lane labels on shared inputs are allowed)."""
-    return (0 if X.ndim == 3 else None, 0 if y.ndim == _label_ndim(trainer) + 1 else None,
-            0 if weight.ndim == 2 else None)
+    return (
+        0 if X.ndim == 3 else None,
+        0 if y.ndim == _label_ndim(trainer) + 1 else None,
+        0 if weight.ndim == 2 else None,
+    )
 
 
 @functools.partial(jax.jit, static_argnames=("trainer",), compiler_options=OPTIMIZED)
@@ -522,24 +592,31 @@ def _finish(trainer, state: TrainState, X, y, weight) -> TrainResult:
     def lane(params, width, Xl, yl, wl):
         out = predict(trainer, params, Xl, width)
         return _fit_stats(trainer, out, yl, wl, _y_scale(trainer, yl, wl))
+
     loss, acc, residual, fit = jax.vmap(lane, in_axes=(0, 0, x_ax, y_ax, w_ax))(
-        state.params, state.width, X, y, weight)
+        state.params, state.width, X, y, weight
+    )
     steps_to_fit = jnp.where((state.steps_to_fit < 0) & fit, state.step, state.steps_to_fit)
     memorized = fit if not trainer.freeze else (state.done | fit)
-    steps_run = jnp.where(memorized & trainer.freeze & (steps_to_fit >= 0), steps_to_fit,
-                          state.step)
+    steps_run = jnp.where(
+        memorized & trainer.freeze & (steps_to_fit >= 0), steps_to_fit, state.step
+    )
     H = state.history_loss.shape[1]
     slot = jnp.minimum(state.step // (1 if trainer.full_batch else trainer.check_every), H - 1)
     # The final check's entry (it is the state after the last update).
-    hl = state.history_loss.at[:, slot].set(jnp.where(
-        jnp.isnan(state.history_loss[:, slot]), loss, state.history_loss[:, slot]))
-    ha = state.history_accuracy.at[:, slot].set(jnp.where(
-        jnp.isnan(state.history_accuracy[:, slot]), acc, state.history_accuracy[:, slot]))
-    return TrainResult(state.params, memorized, steps_to_fit, steps_run, loss, acc, residual,
-                       hl, ha)
+    hl = state.history_loss.at[:, slot].set(
+        jnp.where(jnp.isnan(state.history_loss[:, slot]), loss, state.history_loss[:, slot])
+    )
+    ha = state.history_accuracy.at[:, slot].set(
+        jnp.where(jnp.isnan(state.history_accuracy[:, slot]), acc, state.history_accuracy[:, slot])
+    )
+    return TrainResult(
+        state.params, memorized, steps_to_fit, steps_run, loss, acc, residual, hl, ha
+    )
 
 
 # --- the public entry points: checked on the host, before anything compiles -----------------
+
 
 def _lanes(keys) -> int:
     keys = jnp.asarray(keys) if not isinstance(keys, jax.Array) else keys
@@ -547,8 +624,10 @@ def _lanes(keys) -> int:
         shape = keys.shape
     else:
         if keys.ndim != 2 or keys.shape[-1] != 2:
-            raise ValueError(f"keys must be a batch of PRNG keys, shape (lanes,) typed or "
-                             f"(lanes, 2) uint32; got shape {tuple(keys.shape)}")
+            raise ValueError(
+                f"keys must be a batch of PRNG keys, shape (lanes,) typed or "
+                f"(lanes, 2) uint32; got shape {tuple(keys.shape)}"
+            )
         shape = keys.shape[:1]
     if len(shape) != 1 or shape[0] < 1:
         raise ValueError(f"keys must have one leading lane axis; got shape {tuple(shape)}")
@@ -560,8 +639,9 @@ def _lane_vector(name, value, lanes, dtype, *, positive=True, integer=False):
     if arr.ndim == 0:
         arr = np.full((lanes,), arr)
     if arr.ndim != 1 or arr.shape[0] != lanes:
-        raise ValueError(f"{name} must be a scalar or one value per lane ({lanes}); got shape "
-                         f"{arr.shape}")
+        raise ValueError(
+            f"{name} must be a scalar or one value per lane ({lanes}); got shape {arr.shape}"
+        )
     if integer and not np.issubdtype(arr.dtype, np.integer):
         raise ValueError(f"{name} must be integers; got dtype {arr.dtype}")
     if not integer:
@@ -569,8 +649,10 @@ def _lane_vector(name, value, lanes, dtype, *, positive=True, integer=False):
             raise ValueError(f"{name} must be real numbers; got dtype {arr.dtype}")
         bad = ~np.isfinite(arr.astype(float))
         if bad.any():
-            raise ValueError(f"{name} must be finite; lane {int(np.flatnonzero(bad)[0])} is "
-                             f"{arr[np.flatnonzero(bad)[0]]}")
+            raise ValueError(
+                f"{name} must be finite; lane {int(np.flatnonzero(bad)[0])} is "
+                f"{arr[np.flatnonzero(bad)[0]]}"
+            )
     if positive:
         bad = arr <= 0
         if bad.any():
@@ -582,8 +664,10 @@ def _lane_vector(name, value, lanes, dtype, *, positive=True, integer=False):
 def _check_data(trainer: Trainer, X, y, weight, lanes: int):
     X = np.asarray(X) if not isinstance(X, jax.Array) else X
     if X.ndim not in (2, 3) or (X.ndim == 3 and X.shape[0] != lanes):
-        raise ValueError(f"X must be (N, d) shared by every lane or (lanes={lanes}, N, d); got "
-                         f"shape {tuple(X.shape)}")
+        raise ValueError(
+            f"X must be (N, d) shared by every lane or (lanes={lanes}, N, d); got "
+            f"shape {tuple(X.shape)}"
+        )
     N, d = X.shape[-2:]
     if N < 1 or d < 1:
         raise ValueError(f"X must have at least one row and one column; got {tuple(X.shape)}")
@@ -602,8 +686,10 @@ def _check_data(trainer: Trainer, X, y, weight, lanes: int):
     if X.ndim == 3 and not per_lane:
         raise ValueError(f"X has a lane axis, so y needs one too: shape {(lanes,) + want}")
     if yh.shape != want:
-        raise ValueError(f"y has shape {yh.shape}; expected {want} (loss {trainer.loss!r}, "
-                         f"{trainer.outputs} output(s))")
+        raise ValueError(
+            f"y has shape {yh.shape}; expected {want} (loss {trainer.loss!r}, "
+            f"{trainer.outputs} output(s))"
+        )
     flat = yh.reshape((lanes if per_lane else 1), N, -1)
     if trainer.loss == "cross_entropy":
         if not np.issubdtype(yh.dtype, np.integer):
@@ -624,12 +710,15 @@ def _check_data(trainer: Trainer, X, y, weight, lanes: int):
         weight = np.ones((N,), Xh.dtype)
     wh = np.asarray(weight)
     if wh.shape not in ((N,), (lanes, N)):
-        raise ValueError(f"sample_weight must be (N,) or (lanes, N) = ({lanes}, {N}); got "
-                         f"{wh.shape}")
+        raise ValueError(
+            f"sample_weight must be (N,) or (lanes, N) = ({lanes}, {N}); got {wh.shape}"
+        )
     bad = ~np.isfinite(wh.astype(float)) | (wh < 0)
     if bad.any():
-        raise ValueError(f"sample_weight must be finite and >= 0; entry "
-                         f"{tuple(map(int, np.argwhere(bad)[0]))} is not")
+        raise ValueError(
+            f"sample_weight must be finite and >= 0; entry "
+            f"{tuple(map(int, np.argwhere(bad)[0]))} is not"
+        )
     dtype = jnp.result_type(Xh.dtype, jnp.float32)
     y_dtype = jnp.int32 if trainer.loss == "cross_entropy" else dtype
     return jnp.asarray(X, dtype), jnp.asarray(yh, y_dtype), jnp.asarray(wh, dtype)
@@ -641,20 +730,25 @@ def _check_width(trainer: Trainer, width, lanes: int):
     if arr.ndim == 0:
         arr = np.full((lanes,), arr)
     if arr.ndim == 1 and arr.shape[0] != lanes:
-        raise ValueError(f"width must be a scalar, one value per lane ({lanes}) or (lanes, "
-                         f"{H}); got shape {arr.shape}")
+        raise ValueError(
+            f"width must be a scalar, one value per lane ({lanes}) or (lanes, "
+            f"{H}); got shape {arr.shape}"
+        )
     if arr.ndim == 2 and arr.shape != (lanes, H):
         raise ValueError(f"width must be (lanes, {H}); got shape {arr.shape}")
     if arr.ndim > 2 or not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"width must be integers of shape (lanes,) or (lanes, {H}); got "
-                         f"{arr.dtype} {arr.shape}")
+        raise ValueError(
+            f"width must be integers of shape (lanes,) or (lanes, {H}); got {arr.dtype} {arr.shape}"
+        )
     full = np.broadcast_to(arr.reshape(lanes, -1), (lanes, H))
     padded = np.asarray(trainer.hidden)
     bad = (full < 1) | (full > padded)
     if bad.any():
         lane, layer = map(int, np.argwhere(bad)[0])
-        raise ValueError(f"width of lane {lane} (hidden layer {layer}) is {full[lane, layer]}; "
-                         f"it must be in 1..{padded[layer]} (the padded width)")
+        raise ValueError(
+            f"width of lane {lane} (hidden layer {layer}) is {full[lane, layer]}; "
+            f"it must be in 1..{padded[layer]} (the padded width)"
+        )
     return jnp.asarray(arr, jnp.int32)
 
 
@@ -669,8 +763,9 @@ def _checked(trainer: Trainer, X, y, keys, width, init_scale, lr, sample_weight)
     return X, y, weight, keys, width, init_scale, lr
 
 
-def init_state(trainer: Trainer, X, y, keys, *, width=None, init_scale=1.0, lr=1e-2,
-               sample_weight=None) -> tuple[TrainState, tuple]:
+def init_state(
+    trainer: Trainer, X, y, keys, *, width=None, init_scale=1.0, lr=1e-2, sample_weight=None
+) -> tuple[TrainState, tuple]:
     """Checks the inputs and initializes every lane. Returns (state, data), where data is the
     checked (X, y, sample_weight) to pass to `advance` / `finish`."""
     args = _checked(trainer, X, y, keys, width, init_scale, lr, sample_weight)
@@ -683,8 +778,10 @@ def advance(trainer: Trainer, state: TrainState, data, steps: int) -> TrainState
     if not _is_pos_int(steps):
         raise ValueError(f"steps must be a positive int; got {steps!r}")
     if not trainer.full_batch and steps % trainer.check_every:
-        raise ValueError(f"steps ({steps}) must be a multiple of check_every "
-                         f"({trainer.check_every}) for minibatch training")
+        raise ValueError(
+            f"steps ({steps}) must be a multiple of check_every "
+            f"({trainer.check_every}) for minibatch training"
+        )
     stop = jnp.minimum(state.step + steps, trainer.max_steps).astype(jnp.int32)
     return _advance_jit(trainer, state, *data, stop)
 
@@ -694,8 +791,9 @@ def finish(trainer: Trainer, state: TrainState, data) -> TrainResult:
     return _finish(trainer, state, *data)
 
 
-def train(trainer: Trainer, X, y, keys, *, width=None, init_scale=1.0, lr=1e-2,
-          sample_weight=None) -> TrainResult:
+def train(
+    trainer: Trainer, X, y, keys, *, width=None, init_scale=1.0, lr=1e-2, sample_weight=None
+) -> TrainResult:
     """Trains one network per key, all in one compiled loop, and returns a TrainResult.
 
     X: (N, d) shared by every lane, or (lanes, N, d). y: labels matching the loss (+-1 for
@@ -706,8 +804,7 @@ def train(trainer: Trainer, X, y, keys, *, width=None, init_scale=1.0, lr=1e-2,
     padding (they neither train nor count towards the fit), so datasets of several sizes share
     one compilation.
     """
-    return _train_jit(trainer, *_checked(trainer, X, y, keys, width, init_scale, lr,
-                                         sample_weight))
+    return _train_jit(trainer, *_checked(trainer, X, y, keys, width, init_scale, lr, sample_weight))
 
 
 def train_lanes(trainer: Trainer, X, y, weight, keys, width, init_scale, lr) -> TrainResult:
@@ -718,7 +815,8 @@ def train_lanes(trainer: Trainer, X, y, weight, keys, width, init_scale, lr) -> 
     # init, loop and final check in ONE program: one compilation per (trainer, shapes).
     # (__wrapped__, the plain function under jax.jit, is missing from JAX's JitWrapped stub.)
     state = _init_state.__wrapped__(  # type: ignore[attr-defined]
-        trainer, X, y, weight, keys, width, init_scale, lr)
+        trainer, X, y, weight, keys, width, init_scale, lr
+    )
     state = _advance(trainer, state, X, y, weight, jnp.asarray(trainer.max_steps, jnp.int32))
     return _finish.__wrapped__(trainer, state, X, y, weight)  # type: ignore[attr-defined]
 
@@ -740,10 +838,30 @@ def accuracy(trainer: Trainer, params, X, y, width) -> jax.Array:
 
     def lane(p, m, Xl, yl):
         return jnp.mean(_correct(trainer, predict(trainer, p, Xl, m), yl).astype(jnp.float32))
+
     return jax.vmap(lane, in_axes=(0, 0, x_ax, y_ax))(params, width, X, y)
 
 
-__all__ = ["ACTIVATIONS", "INITS", "LOSSES", "MLP", "OPTIMIZED", "OPTIMIZERS", "TrainResult", "TrainState",
-           "Trainer", "accuracy", "advance", "finish", "hidden_activations", "init_params",
-           "init_state", "lane_params", "param_count", "predict", "to_network", "train",
-           "train_lanes"]
+__all__ = [
+    "ACTIVATIONS",
+    "INITS",
+    "LOSSES",
+    "MLP",
+    "OPTIMIZED",
+    "OPTIMIZERS",
+    "TrainResult",
+    "TrainState",
+    "Trainer",
+    "accuracy",
+    "advance",
+    "finish",
+    "hidden_activations",
+    "init_params",
+    "init_state",
+    "lane_params",
+    "param_count",
+    "predict",
+    "to_network",
+    "train",
+    "train_lanes",
+]

@@ -32,8 +32,7 @@ from jaxmem.data.synthetic import _size
 from jaxmem.data.validate import validate
 
 
-def init(key, n: int, first_width: int, hidden: int, dtype, active_width=None
-         ) -> network.Network:
+def init(key, n: int, first_width: int, hidden: int, dtype, active_width=None) -> network.Network:
     """He-uniform ReLU layers n -> first_width -> hidden, then a LeCun-uniform scalar output;
     zero biases. active_width (an int, may be traced): only the first active_width units of
     the first layer are active (a padded layer, see jaxmem.network), so that networks of
@@ -46,12 +45,18 @@ def init(key, n: int, first_width: int, hidden: int, dtype, active_width=None
     parts = jnp.split(U, [sizes[0], sizes[0] + sizes[1]])
     # The second layer's fan-in counts the first-layer units actually present.
     fans = (n, first_width if active_width is None else jnp.maximum(active_width, 1), hidden)
-    gains = (6.0, 6.0, 3.0)          # ReLU layers: He; the linear output: LeCun
+    gains = (6.0, 6.0, 3.0)  # ReLU layers: He; the linear output: LeCun
     acts = ("relu", "relu", "identity")
-    net = network.Network(tuple(
-        network.Layer(u.reshape(shape) * jnp.sqrt(g / fan).astype(dtype),
-                      jnp.zeros((shape[1],), dtype), activation=act)
-        for u, shape, fan, g, act in zip(parts, shapes, fans, gains, acts)))
+    net = network.Network(
+        tuple(
+            network.Layer(
+                u.reshape(shape) * jnp.sqrt(g / fan).astype(dtype),
+                jnp.zeros((shape[1],), dtype),
+                activation=act,
+            )
+            for u, shape, fan, g, act in zip(parts, shapes, fans, gains, acts)
+        )
+    )
     return _with_mask(net, _first_mask(first_width, active_width))
 
 
@@ -79,11 +84,21 @@ def _logistic_loss(net, X, y):
 def _accuracy(net, X, y):
     """sign(f) = y; f = 0 counts as an error (docs/conventions.md §7)."""
     f = network.apply(net, X)
-    return jnp.mean((jnp.sign(f) == y).astype(f.dtype))   # a bool mean would be float32
+    return jnp.mean((jnp.sign(f) == y).astype(f.dtype))  # a bool mean would be float32
 
 
-def fit(key, X, y, *, first_width: int, hidden: int = 64, steps: int = 1000, lr: float = 1e-2,
-        batch_size: int | None = None, active_width=None):
+def fit(
+    key,
+    X,
+    y,
+    *,
+    first_width: int,
+    hidden: int = 64,
+    steps: int = 1000,
+    lr: float = 1e-2,
+    batch_size: int | None = None,
+    active_width=None,
+):
     """Trains one network on (X, y): Adam (cosine-decayed step size), logistic loss, `steps`
     updates on minibatches of `batch_size` (None: the full batch) drawn without replacement,
     reshuffled each epoch. Returns (net on raw inputs, final training loss). Pure; vmaps (also
@@ -100,14 +115,18 @@ def fit(key, X, y, *, first_width: int, hidden: int = 64, steps: int = 1000, lr:
 
     def loss_fn(p, Xb, yb):
         return _logistic_loss(_with_mask(p, mask), Xb, yb)
+
     opt = optax.adam(optax.cosine_decay_schedule(lr, steps))
     full = batch_size is None or batch_size >= N
     B = N if full else batch_size
     per_epoch = N // B
     epochs = -(-steps // per_epoch)
     # Every epoch's order up front (static shape (epochs, N)); full batch: no gathers at all.
-    orders = None if full else jax.vmap(lambda k: jax.random.permutation(k, N))(
-        jax.random.split(k_order, epochs))
+    orders = (
+        None
+        if full
+        else jax.vmap(lambda k: jax.random.permutation(k, N))(jax.random.split(k_order, epochs))
+    )
 
     def step(carry, i):
         params, state = carry
@@ -125,28 +144,65 @@ def fit(key, X, y, *, first_width: int, hidden: int = 64, steps: int = 1000, lr:
     return _fold_standardization(net, mean, std), _logistic_loss(net, Z, y)
 
 
-def train_one(key, X, y, X_test, y_test, *, first_width: int, hidden: int = 64,
-              steps: int = 1000, lr: float = 1e-2, batch_size: int | None = None,
-              active_width=None) -> dict:
+def train_one(
+    key,
+    X,
+    y,
+    X_test,
+    y_test,
+    *,
+    first_width: int,
+    hidden: int = 64,
+    steps: int = 1000,
+    lr: float = 1e-2,
+    batch_size: int | None = None,
+    active_width=None,
+) -> dict:
     """`fit`, then the train and test accuracy of the returned network, its final training
     loss and its first-layer width (active units, jaxmem.network.widths): scalars."""
-    net, loss = fit(key, X, y, first_width=first_width, hidden=hidden, steps=steps, lr=lr,
-                    batch_size=batch_size, active_width=active_width)
-    return dict(train_accuracy=_accuracy(net, X, y), test_accuracy=_accuracy(net, X_test, y_test),
-                final_loss=loss, first_width=network.widths(net)[0])
+    net, loss = fit(
+        key,
+        X,
+        y,
+        first_width=first_width,
+        hidden=hidden,
+        steps=steps,
+        lr=lr,
+        batch_size=batch_size,
+        active_width=active_width,
+    )
+    return dict(
+        train_accuracy=_accuracy(net, X, y),
+        test_accuracy=_accuracy(net, X_test, y_test),
+        final_loss=loss,
+        first_width=network.widths(net)[0],
+    )
 
 
-@functools.partial(jax.jit, static_argnames=("first_width", "hidden", "steps", "batch_size",
-                                             "seeds"))
+@functools.partial(
+    jax.jit, static_argnames=("first_width", "hidden", "steps", "batch_size", "seeds")
+)
 def _train_seeds(key, X, y, X_test, y_test, lr, *, first_width, hidden, steps, batch_size, seeds):
-    one = functools.partial(train_one, first_width=first_width, hidden=hidden, steps=steps,
-                            batch_size=batch_size)
+    one = functools.partial(
+        train_one, first_width=first_width, hidden=hidden, steps=steps, batch_size=batch_size
+    )
     return jax.vmap(lambda k: one(k, X, y, X_test, y_test, lr=lr))(jax.random.split(key, seeds))
 
 
-def train_narrow(key, X, y, X_test, y_test, *, first_width: int, hidden: int = 64,
-                 steps: int = 1000, lr: float = 1e-2, seeds: int = 4,
-                 batch_size: int | None = None) -> dict:
+def train_narrow(
+    key,
+    X,
+    y,
+    X_test,
+    y_test,
+    *,
+    first_width: int,
+    hidden: int = 64,
+    steps: int = 1000,
+    lr: float = 1e-2,
+    seeds: int = 4,
+    batch_size: int | None = None,
+) -> dict:
     """Trains `seeds` networks n -> first_width -> hidden -> 1 on (X, y) in one jitted, vmapped
     call (seed s uses jax.random.split(key, seeds)[s] for its init and minibatch order).
 
@@ -169,15 +225,26 @@ def train_narrow(key, X, y, X_test, y_test, *, first_width: int, hidden: int = 6
     if bad.any():
         raise ValueError(f"y_test must be -1 or +1; row {int(np.flatnonzero(bad)[0])} is not")
     if np.shape(X_test)[1] != np.shape(X)[1]:
-        raise ValueError(f"the test set has {np.shape(X_test)[1]} features, the training set "
-                         f"{np.shape(X)[1]}")
+        raise ValueError(
+            f"the test set has {np.shape(X_test)[1]} features, the training set {np.shape(X)[1]}"
+        )
     X = jnp.asarray(X)
     dtype = jnp.result_type(X.dtype, jnp.float32)
     X, X_test = X.astype(dtype), jnp.asarray(X_test, dtype)
     y, y_test = jnp.asarray(y, dtype), jnp.asarray(y_test, dtype)
-    return _train_seeds(key, X, y, X_test, y_test, jnp.asarray(float(lr), dtype),
-                        first_width=first_width, hidden=hidden, steps=steps,
-                        batch_size=batch_size, seeds=seeds)
+    return _train_seeds(
+        key,
+        X,
+        y,
+        X_test,
+        y_test,
+        jnp.asarray(float(lr), dtype),
+        first_width=first_width,
+        hidden=hidden,
+        steps=steps,
+        batch_size=batch_size,
+        seeds=seeds,
+    )
 
 
 __all__ = ["fit", "init", "train_narrow", "train_one"]

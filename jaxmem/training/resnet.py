@@ -48,7 +48,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 import flax.linen as nn
 import jax
@@ -63,22 +63,24 @@ BN_EPSILON = 1e-5
 CROP_PADDING = 4
 EVAL_BATCH = 500
 SCHEDULES = ("cosine", "constant")
-MATMUL_PRECISIONS = (None, "default", "high", "highest", "bfloat16", "tensorfloat32",
-                     "float32")
+MATMUL_PRECISIONS = (None, "default", "high", "highest", "bfloat16", "tensorfloat32", "float32")
 
 
 class BasicBlock(nn.Module):
     """Two 3x3 convs with batch norm; the shortcut is the identity, or a 1x1 conv with stride
     and batch norm when the width or the resolution changes (He et al. 2016, option B)."""
+
     width: int
     stride: int = 1
 
     @nn.compact
     def __call__(self, x, train: bool):
-        norm = functools.partial(nn.BatchNorm, use_running_average=not train,
-                                 momentum=BN_MOMENTUM, epsilon=BN_EPSILON)
-        y = nn.Conv(self.width, (3, 3), strides=self.stride, padding=((1, 1), (1, 1)),
-                    use_bias=False)(x)
+        norm = functools.partial(
+            nn.BatchNorm, use_running_average=not train, momentum=BN_MOMENTUM, epsilon=BN_EPSILON
+        )
+        y = nn.Conv(
+            self.width, (3, 3), strides=self.stride, padding=((1, 1), (1, 1)), use_bias=False
+        )(x)
         y = nn.relu(norm()(y))
         y = nn.Conv(self.width, (3, 3), padding=((1, 1), (1, 1)), use_bias=False)(y)
         y = norm()(y)
@@ -91,6 +93,7 @@ class BasicBlock(nn.Module):
 class ResNet(nn.Module):
     """The CIFAR ResNet: 3x3 stem, len(widths) stages of BasicBlocks, global average pooling,
     a dense head. Input (batch, height, width, channels); output (batch, num_classes) logits."""
+
     widths: Sequence[int] = (64, 128, 256, 512)
     blocks: Sequence[int] = (2, 2, 2, 2)
     num_classes: int = 2
@@ -98,8 +101,7 @@ class ResNet(nn.Module):
     @nn.compact
     def __call__(self, x, train: bool):
         x = nn.Conv(self.widths[0], (3, 3), padding=((1, 1), (1, 1)), use_bias=False)(x)
-        x = nn.BatchNorm(use_running_average=not train, momentum=BN_MOMENTUM,
-                         epsilon=BN_EPSILON)(x)
+        x = nn.BatchNorm(use_running_average=not train, momentum=BN_MOMENTUM, epsilon=BN_EPSILON)(x)
         x = nn.relu(x)
         for stage, (width, count) in enumerate(zip(self.widths, self.blocks)):
             for b in range(count):
@@ -115,13 +117,15 @@ def param_count(params) -> int:
 
 # --- input checks ----------------------------------------------------------------------------
 
+
 def _images(name: str, X) -> np.ndarray:
     X = np.asarray(X)
     if X.ndim == 4 and X.shape[0] >= 1:
         pass
     else:
-        raise ValueError(f"{name} must be images of shape (N, height, width, channels); got "
-                         f"shape {X.shape}")
+        raise ValueError(
+            f"{name} must be images of shape (N, height, width, channels); got shape {X.shape}"
+        )
     if not np.issubdtype(X.dtype, np.floating):
         raise ValueError(f"{name} must be floating pixels (e.g. in [0, 1]); got dtype {X.dtype}")
     bad = ~np.isfinite(X.reshape(len(X), -1)).all(axis=1)
@@ -134,8 +138,7 @@ def _labels(name: str, y, n: int) -> np.ndarray:
     """+-1 labels (jaxmem's convention) as the class index 0 (for -1) or 1 (for +1)."""
     y = np.asarray(y)
     if y.shape != (n,):
-        raise ValueError(f"{name} must have one label per image, shape ({n},); got shape "
-                         f"{y.shape}")
+        raise ValueError(f"{name} must have one label per image, shape ({n},); got shape {y.shape}")
     bad = (y != 1) & (y != -1)
     if bad.any():
         i = int(np.argmax(bad))
@@ -144,6 +147,7 @@ def _labels(name: str, y, n: int) -> np.ndarray:
 
 
 # --- the compiled programs -------------------------------------------------------------------
+
 
 def _augment(key, x):
     """Random crop (zero padding CROP_PADDING, a random window of the original size) and a
@@ -157,9 +161,19 @@ def _augment(key, x):
 
 
 @functools.lru_cache(maxsize=32)
-def _programs(widths: tuple, blocks: tuple, image_shape: tuple, n_train: int,
-              batch_size: int, epochs: int, lr: float, momentum: float, weight_decay: float,
-              schedule: str, augment: bool):
+def _programs(
+    widths: tuple,
+    blocks: tuple,
+    image_shape: tuple,
+    n_train: int,
+    batch_size: int,
+    epochs: int,
+    lr: float,
+    momentum: float,
+    weight_decay: float,
+    schedule: str,
+    augment: bool,
+):
     """The programs of one configuration, each written for one network and vmapped over a
     leading draws axis, jit-compiled and cached, so a sweep over the class pairs (same shapes)
     compiles once: init(keys) -> states; epoch(states, keys, X, y) -> (states, mean loss,
@@ -167,11 +181,15 @@ def _programs(widths: tuple, blocks: tuple, image_shape: tuple, n_train: int,
     model = ResNet(widths=widths, blocks=blocks, num_classes=2)
     steps = n_train // batch_size
     total = steps * epochs
-    rate = (optax.cosine_decay_schedule(lr, decay_steps=max(total, 1)) if schedule == "cosine"
-            else optax.constant_schedule(lr))
+    rate = (
+        optax.cosine_decay_schedule(lr, decay_steps=max(total, 1))
+        if schedule == "cosine"
+        else optax.constant_schedule(lr)
+    )
     # Coupled L2 weight decay (added to the gradient before momentum), as PyTorch's SGD.
-    tx = optax.chain(optax.add_decayed_weights(weight_decay),
-                     optax.sgd(rate, momentum=momentum, nesterov=False))
+    tx = optax.chain(
+        optax.add_decayed_weights(weight_decay), optax.sgd(rate, momentum=momentum, nesterov=False)
+    )
 
     def init(key):
         variables = model.init(key, jnp.zeros((1, *image_shape), jnp.float32), train=False)
@@ -179,8 +197,9 @@ def _programs(widths: tuple, blocks: tuple, image_shape: tuple, n_train: int,
         return dict(params=params, batch_stats=stats, opt_state=tx.init(params))
 
     def loss_fn(params, stats, x, y):
-        logits, updated = model.apply({"params": params, "batch_stats": stats}, x, train=True,
-                                      mutable=["batch_stats"])
+        logits, updated = model.apply(
+            {"params": params, "batch_stats": stats}, x, train=True, mutable=["batch_stats"]
+        )
         loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
         correct = jnp.sum(jnp.argmax(logits, axis=-1) == y)
         return loss, (updated["batch_stats"], correct)
@@ -189,7 +208,7 @@ def _programs(widths: tuple, blocks: tuple, image_shape: tuple, n_train: int,
         """One pass over a fresh shuffle: `steps` SGD steps in a lax.scan. Returns the new
         state, the mean training loss and the training accuracy on the augmented batches."""
         k_perm, k_aug = jax.random.split(key)
-        order = jax.random.permutation(k_perm, n_train)[:steps * batch_size]
+        order = jax.random.permutation(k_perm, n_train)[: steps * batch_size]
         order = order.reshape(steps, batch_size)
 
         def step(state, inputs):
@@ -198,13 +217,15 @@ def _programs(widths: tuple, blocks: tuple, image_shape: tuple, n_train: int,
             if augment:
                 xb = jax.vmap(_augment)(jax.random.split(k, batch_size), xb)
             (loss, (stats, correct)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-                state["params"], state["batch_stats"], xb, yb)
+                state["params"], state["batch_stats"], xb, yb
+            )
             updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
             params = optax.apply_updates(state["params"], updates)
             return dict(params=params, batch_stats=stats, opt_state=opt_state), (loss, correct)
 
-        state, (losses, correct) = jax.lax.scan(step, state,
-                                                (order, jax.random.split(k_aug, steps)))
+        state, (losses, correct) = jax.lax.scan(
+            step, state, (order, jax.random.split(k_aug, steps))
+        )
         return state, jnp.mean(losses), jnp.sum(correct) / (steps * batch_size)
 
     def predict(state, xb):
@@ -217,14 +238,15 @@ def _programs(widths: tuple, blocks: tuple, image_shape: tuple, n_train: int,
     # tests set process-wide to compile small programs fast (measured: one epoch of 3 steps of
     # 32 CIFAR images, widths 8-16-32-64: 7.8 s at level 0, 1.4 s at level 1; level 3 is no
     # faster and compiles twice as long).
-    options = ({"xla_backend_optimization_level": 1} if jax.default_backend() == "cpu"
-               else None)
-    batched = lambda f, axes: jax.jit(jax.vmap(f, in_axes=axes),  # noqa: E731
-                                      compiler_options=options)
-    return dict(model=model, steps=steps,
-                init=batched(init, 0),
-                epoch=batched(epoch, (0, 0, 0, 0)),
-                predict=batched(predict, (0, 0)))
+    options = {"xla_backend_optimization_level": 1} if jax.default_backend() == "cpu" else None
+    batched = lambda f, axes: jax.jit(jax.vmap(f, in_axes=axes), compiler_options=options)
+    return dict(
+        model=model,
+        steps=steps,
+        init=batched(init, 0),
+        epoch=batched(epoch, (0, 0, 0, 0)),
+        predict=batched(predict, (0, 0)),
+    )
 
 
 def _standardize(X_train: np.ndarray, X_test: np.ndarray):
@@ -232,7 +254,7 @@ def _standardize(X_train: np.ndarray, X_test: np.ndarray):
     mean = X_train.mean(axis=(0, 1, 2), dtype=np.float64)
     std = X_train.std(axis=(0, 1, 2), dtype=np.float64)
     std = np.where(std > 0, std, 1.0)
-    f = lambda X: ((X - mean) / std).astype(np.float32)  # noqa: E731
+    f = lambda X: ((X - mean) / std).astype(np.float32)
     return f(X_train), f(X_test)
 
 
@@ -245,21 +267,34 @@ def _accuracy(predict, state, sets, chunk: int) -> np.ndarray:
     n = X.shape[1]
     hits = np.zeros(len(sets), np.int64)
     for start in range(0, n, chunk):
-        xb = X[:, start:start + chunk]
+        xb = X[:, start : start + chunk]
         real = xb.shape[1]
         if real < chunk:
             xb = np.concatenate([xb, np.repeat(xb[:, :1], chunk - real, axis=1)], axis=1)
         pred = np.asarray(predict(state, jnp.asarray(xb)))[:, :real]
-        hits += np.sum(pred == y[:, start:start + real], axis=1)
+        hits += np.sum(pred == y[:, start : start + real], axis=1)
     return hits / n
 
 
-def train_resnet_draws(keys, X_train, y_train, X_test, y_test, *, epochs: int = 20,
-                       lr: float = 0.1, batch_size: int = 128, momentum: float = 0.9,
-                       weight_decay: float = 5e-4, widths: Sequence[int] = (64, 128, 256, 512),
-                       blocks: Sequence[int] = (2, 2, 2, 2), schedule: str = "cosine",
-                       augment: bool = True, standardize: bool = True,
-                       matmul_precision: str | None = None) -> dict:
+def train_resnet_draws(
+    keys,
+    X_train,
+    y_train,
+    X_test,
+    y_test,
+    *,
+    epochs: int = 20,
+    lr: float = 0.1,
+    batch_size: int = 128,
+    momentum: float = 0.9,
+    weight_decay: float = 5e-4,
+    widths: Sequence[int] = (64, 128, 256, 512),
+    blocks: Sequence[int] = (2, 2, 2, 2),
+    schedule: str = "cosine",
+    augment: bool = True,
+    standardize: bool = True,
+    matmul_precision: str | None = None,
+) -> dict:
     """Trains one network per row of a leading "draws" axis, in one vmapped program.
 
     keys (D,) PRNG keys; X_train (D, N, H, W, C) floating pixels, y_train (D, N) +-1 labels;
@@ -273,14 +308,17 @@ def train_resnet_draws(keys, X_train, y_train, X_test, y_test, *, epochs: int = 
     t0 = time.perf_counter()
     keys = jnp.asarray(keys)
     if keys.ndim != 1 or not jax.dtypes.issubdtype(keys.dtype, jax.dtypes.prng_key):
-        raise ValueError(f"keys must be a 1-D array of typed PRNG keys (jax.random.key); got "
-                         f"dtype {keys.dtype}, shape {keys.shape}")
+        raise ValueError(
+            f"keys must be a 1-D array of typed PRNG keys (jax.random.key); got "
+            f"dtype {keys.dtype}, shape {keys.shape}"
+        )
     draws = keys.shape[0]
     X_train, X_test = np.asarray(X_train), np.asarray(X_test)
     for name, X in (("X_train", X_train), ("X_test", X_test)):
         if X.ndim != 5 or X.shape[0] != draws:
-            raise ValueError(f"{name} must have shape (draws={draws}, N, height, width, "
-                             f"channels); got {X.shape}")
+            raise ValueError(
+                f"{name} must have shape (draws={draws}, N, height, width, channels); got {X.shape}"
+            )
     if X_test.shape[2:] != X_train.shape[2:]:
         raise ValueError(f"X_test images are {X_test.shape[2:]}, X_train's {X_train.shape[2:]}")
     n_train, n_test = X_train.shape[1], X_test.shape[1]
@@ -292,12 +330,15 @@ def train_resnet_draws(keys, X_train, y_train, X_test, y_test, *, epochs: int = 
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule must be one of {SCHEDULES}; got {schedule!r}")
     if matmul_precision not in MATMUL_PRECISIONS:
-        raise ValueError(f"matmul_precision must be one of {MATMUL_PRECISIONS}; got "
-                         f"{matmul_precision!r}")
+        raise ValueError(
+            f"matmul_precision must be one of {MATMUL_PRECISIONS}; got {matmul_precision!r}"
+        )
     widths, blocks = tuple(int(w) for w in widths), tuple(int(b) for b in blocks)
     if len(widths) != len(blocks) or not widths or min(widths) < 1 or min(blocks) < 1:
-        raise ValueError(f"widths and blocks must be equally long lists of positive integers; "
-                         f"got widths={widths}, blocks={blocks}")
+        raise ValueError(
+            f"widths and blocks must be equally long lists of positive integers; "
+            f"got widths={widths}, blocks={blocks}"
+        )
     train_sets, test_sets = [], []
     for d in range(draws):
         a = _images(f"X_train[{d}]", X_train[d])
@@ -308,36 +349,67 @@ def train_resnet_draws(keys, X_train, y_train, X_test, y_test, *, epochs: int = 
         test_sets.append((b, _labels(f"y_test[{d}]", np.asarray(y_test)[d], n_test)))
     # One evaluation chunk size for both sets: one compiled prediction program.
     chunk = min(EVAL_BATCH, max(n_train, n_test))
-    prog = _programs(widths, blocks, tuple(X_train.shape[2:]), n_train, int(batch_size),
-                     int(epochs), float(lr), float(momentum), float(weight_decay), schedule,
-                     bool(augment))
+    prog = _programs(
+        widths,
+        blocks,
+        tuple(X_train.shape[2:]),
+        n_train,
+        int(batch_size),
+        int(epochs),
+        float(lr),
+        float(momentum),
+        float(weight_decay),
+        schedule,
+        bool(augment),
+    )
     X = jnp.asarray(np.stack([s[0] for s in train_sets]))
     y = jnp.asarray(np.stack([s[1] for s in train_sets]))
     init_keys, train_keys = jax.vmap(jax.random.split, out_axes=1)(keys)
-    precision = (contextlib.nullcontext() if matmul_precision is None
-                 else jax.default_matmul_precision(matmul_precision))
-    with precision:   # part of the compiled programs' cache key
+    precision = (
+        contextlib.nullcontext()
+        if matmul_precision is None
+        else jax.default_matmul_precision(matmul_precision)
+    )
+    with precision:  # part of the compiled programs' cache key
         state = prog["init"](init_keys)
         loss = batch_acc = None
         for e in range(epochs):
-            epoch_keys = jax.vmap(lambda k: jax.random.fold_in(k, e))(train_keys)
+            epoch_keys = jax.vmap(lambda k: jax.random.fold_in(k, e))(train_keys)  # noqa: B023
             state, loss, batch_acc = prog["epoch"](state, epoch_keys, X, y)
         test_acc = _accuracy(prog["predict"], state, test_sets, chunk)
         train_acc = _accuracy(prog["predict"], state, train_sets, chunk)
     one = jax.tree_util.tree_map(lambda p: p[0], state["params"])
-    return dict(test_accuracy=test_acc, train_accuracy=train_acc,
-                final_train_loss=np.asarray(loss, np.float64),
-                final_batch_accuracy=np.asarray(batch_acc, np.float64),
-                param_count=param_count(one), epochs=int(epochs),
-                steps_per_epoch=int(prog["steps"]), seconds=time.perf_counter() - t0)
+    return dict(
+        test_accuracy=test_acc,
+        train_accuracy=train_acc,
+        final_train_loss=np.asarray(loss, np.float64),
+        final_batch_accuracy=np.asarray(batch_acc, np.float64),
+        param_count=param_count(one),
+        epochs=int(epochs),
+        steps_per_epoch=int(prog["steps"]),
+        seconds=time.perf_counter() - t0,
+    )
 
 
-def train_resnet_pair(key, X_train, y_train, X_test, y_test, *, epochs: int = 20,
-                      lr: float = 0.1, batch_size: int = 128, momentum: float = 0.9,
-                      weight_decay: float = 5e-4, widths: Sequence[int] = (64, 128, 256, 512),
-                      blocks: Sequence[int] = (2, 2, 2, 2), schedule: str = "cosine",
-                      augment: bool = True, standardize: bool = True,
-                      matmul_precision: str | None = None) -> dict:
+def train_resnet_pair(
+    key,
+    X_train,
+    y_train,
+    X_test,
+    y_test,
+    *,
+    epochs: int = 20,
+    lr: float = 0.1,
+    batch_size: int = 128,
+    momentum: float = 0.9,
+    weight_decay: float = 5e-4,
+    widths: Sequence[int] = (64, 128, 256, 512),
+    blocks: Sequence[int] = (2, 2, 2, 2),
+    schedule: str = "cosine",
+    augment: bool = True,
+    standardize: bool = True,
+    matmul_precision: str | None = None,
+) -> dict:
     """Trains the ResNet on one binary task and measures it.
 
     key: a typed PRNG key (jax.random.key). X_train (N, H, W, C) and X_test (M, H, W, C):
@@ -347,11 +419,22 @@ def train_resnet_pair(key, X_train, y_train, X_test, y_test, *, epochs: int = 20
     final_batch_accuracy (last epoch, augmented batches), param_count, epochs,
     steps_per_epoch, seconds (compile included). Defaults: the paper's 20 epochs at learning
     rate 0.1 with cross-entropy, and this module's stated choices for the rest."""
-    out = train_resnet_draws(jnp.asarray(key)[None], np.asarray(X_train)[None],
-                             np.asarray(y_train)[None], np.asarray(X_test)[None],
-                             np.asarray(y_test)[None], epochs=epochs, lr=lr,
-                             batch_size=batch_size, momentum=momentum,
-                             weight_decay=weight_decay, widths=widths, blocks=blocks,
-                             schedule=schedule, augment=augment, standardize=standardize,
-                             matmul_precision=matmul_precision)
+    out = train_resnet_draws(
+        jnp.asarray(key)[None],
+        np.asarray(X_train)[None],
+        np.asarray(y_train)[None],
+        np.asarray(X_test)[None],
+        np.asarray(y_test)[None],
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        momentum=momentum,
+        weight_decay=weight_decay,
+        widths=widths,
+        blocks=blocks,
+        schedule=schedule,
+        augment=augment,
+        standardize=standardize,
+        matmul_precision=matmul_precision,
+    )
     return {k: (float(v[0]) if isinstance(v, np.ndarray) else v) for k, v in out.items()}

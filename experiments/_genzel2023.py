@@ -435,13 +435,13 @@ def threshold_table(rows: list[dict]) -> list[str]:
     by = {(r["max_bias"], r["width"]): r for r in rows}
     widths = values(rows, "width")
     missing = f"not reached (n \u2264 {widths[-1]})"
-    out = ["| \u03bb | n99: smallest width with P(interp) \u2265 0.99 | n99 of the smoothed "
-           "table (the contour) | mean k at n99 | max P(interp) over widths |",
-           "|---:|---:|---:|---:|---:|"]
+    cells = []
     for lam, n in n99.items():
         best = max(by[(lam, w)]["p_interp"] for w in widths if (lam, w) in by)
         smooth = missing if n99_smooth[lam] is None else str(n99_smooth[lam])
         k = "-" if n is None else num(by[(lam, n)]["mean_width"])
-        out.append(f"| {fmt_lambda(lam)} | {missing if n is None else n} | {smooth} | {k} | "
-                   f"{best:.3g} |")
-    return out
+        cells.append([fmt_lambda(lam), missing if n is None else n, smooth, k, f"{best:.3g}"])
+    return tables.markdown_table(
+        ["\u03bb", "n99: smallest width with P(interp) \u2265 0.99",
+         "n99 of the smoothed table (the contour)", "mean k at n99",
+         "max P(interp) over widths"], cells, "r")

@@ -54,7 +54,7 @@ checkpoint as it is measured; a part whose configs all have their records is ski
 otherwise it is recomputed (deterministic) and written with INSERT OR IGNORE (stored records
 stay as they are).
 
-Scales (`SCALES`; seconds on a 2-core CPU shared with other jobs):
+Scales (`SCALES`; timings: experiments/results/training/README.md):
     quick  csr: 500 train / 500 validation, h = 128, batch 50, lr 0.05, epochs 0..60, 2 seeds,
            LASS 20 iterations; gini: n = 200, batch 20, lr 0.1, 500 steps (50 epochs), 10
            checkpoints, 3 seeds
@@ -62,8 +62,8 @@ Scales (`SCALES`; seconds on a 2-core CPU shared with other jobs):
            iterations; gini: n = 1000 (the paper's), batch 100, lr 0.1, 2000 steps (200
            epochs), 20 checkpoints, 5 seeds
 
-What the quick scale gave (digits, the default keys; ~55 s on an idle 2-core CPU, ~100 s on a
-loaded one): prediction 1 holds at every radius and seed, final validation CSR real / randY /
+What the quick scale gave (digits, the default keys; a minute or two on a small CPU):
+prediction 1 holds at every radius and seed, final validation CSR real / randY /
 randX = 0.012 / 0.23 / 0.21 at r = 1/255, 0.044 / 0.57 / 0.51 at 3/255 and 0.19 / 0.97 / 0.95
 at 10/255 (randX's network on the real validation set 0.19 / 0.54 / 0.95), every network at
 >= 99% training accuracy, the real one at 95% validation accuracy. Prediction 3 holds: final
@@ -102,6 +102,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmem import tables
+from jaxmem.data.validate import positive_int
 from jaxmem.experiment import register_experiment
 from jaxmem.experiments._records import RunStats, experiment_run, run_records, scale_size
 from jaxmem.sweep.keys import config_hash
@@ -153,12 +154,6 @@ CSV_COLUMNS = ("part", "kind", "step", "epoch", "metric", "radius", "seeds", "me
 
 # --- sizes -----------------------------------------------------------------------------------
 
-def _pos_int(name, v):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise ValueError(f"{name} must be a positive int; got {v!r}")
-    return int(v)
-
-
 def check_size(size: dict) -> dict:
     """The size with tuples and plain numbers, or ValueError."""
     if set(size) != {"data", "csr", "gini"}:
@@ -175,14 +170,14 @@ def check_size(size: dict) -> dict:
     if set(g) != want_g:
         raise ValueError(f"size['gini'] has exactly the keys {sorted(want_g)}; got {sorted(g)}")
     for part in (c, g):
-        part["hidden"] = tuple(_pos_int("hidden", h) for h in part["hidden"])
+        part["hidden"] = tuple(positive_int("hidden", h) for h in part["hidden"])
         part["lr"] = float(part["lr"])
         if not part["lr"] > 0:
             raise ValueError(f"lr must be > 0; got {part['lr']}")
     for k in ("n_train", "n_val", "batch_size", "lass_iter", "seeds"):
-        c[k] = _pos_int(k, c[k])
+        c[k] = positive_int(k, c[k])
     for k in ("n", "batch_size", "steps", "checkpoints", "seeds"):
-        g[k] = _pos_int(k, g[k])
+        g[k] = positive_int(k, g[k])
     c["momentum"] = float(c["momentum"])
     epochs = tuple(int(e) for e in c["epochs"])
     if not epochs or list(epochs) != sorted(set(epochs)) or epochs[0] < 0:
@@ -797,12 +792,10 @@ def markdown(table: Table) -> str:
         verdict = {True: "HOLDS", False: "DOES NOT HOLD", None: "NOT COVERED"}[p["holds"]]
         lines.append(f"- **{verdict}** {p['name']}: {p['text']}.")
     if table.csr:
-        lines += ["", "## Final CSR (seed mean (SD))", "",
-                  "| kind | epoch | train acc | val acc (real labels) | "
-                  + " | ".join(f"CSR val r = {r * 255:g}/255" for r in table.radii)
-                  + " | " + " | ".join(f"CSR train r = {r * 255:g}/255" for r in table.radii)
-                  + " |",
-                  "|---|---:|---:|---:|" + "---:|" * (2 * len(table.radii))]
+        header = (["kind", "epoch", "train acc", "val acc (real labels)"]
+                  + [f"CSR val r = {r * 255:g}/255" for r in table.radii]
+                  + [f"CSR train r = {r * 255:g}/255" for r in table.radii])
+        rows = []
         for kind in KINDS:
             e, acc = _final(table, "csr", kind, "train_accuracy")
             if e is None:
@@ -812,7 +805,9 @@ def markdown(table: Table) -> str:
                       for j in range(len(table.radii))]
             cells += [_fmt(_final(table, "csr", kind, f"csr_train_{j}")[1])
                       for j in range(len(table.radii))]
-            lines.append("| " + " | ".join(cells) + " |")
+            rows.append(cells)
+        lines += ["", "## Final CSR (seed mean (SD))", ""]
+        lines += tables.markdown_table(header, rows, "lrrr" + "r" * (2 * len(table.radii)))
         _, rx = _final(table, "csr", "randX", "csr_realval_0")
         if len(rx):
             lines += ["", "randX network on the REAL validation set: "
@@ -820,16 +815,16 @@ def markdown(table: Table) -> str:
                                   f"{_fmt(_final(table, 'csr', 'randX', f'csr_realval_{j}')[1])}"
                                   for j, r in enumerate(table.radii)) + "."]
     if table.gini:
-        lines += ["", "## Loss-sensitivity Gini over training (seed mean (SD))", "",
-                  "| step | " + " | ".join(f"Gini {k}" for k in KINDS)
-                  + " | " + " | ".join(f"loss {k}" for k in KINDS) + " |",
-                  "|---:|" + "---:|" * (2 * len(KINDS))]
+        rows = []
         for t in table.points("gini"):
             cells = [str(t)]
             cells += [_fmt(table.gini.get(k, {}).get(t, {}).get("gini", [])) for k in KINDS]
             cells += [_fmt(table.gini.get(k, {}).get(t, {}).get("train_loss", []))
                       for k in KINDS]
-            lines.append("| " + " | ".join(cells) + " |")
+            rows.append(cells)
+        lines += ["", "## Loss-sensitivity Gini over training (seed mean (SD))", ""]
+        lines += tables.markdown_table(
+            ["step"] + [f"Gini {k}" for k in KINDS] + [f"loss {k}" for k in KINDS], rows, "r")
     return "\n".join(lines) + "\n"
 
 register_experiment(__name__)

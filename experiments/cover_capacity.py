@@ -19,13 +19,13 @@ Records: one store run (sweep name "cover_capacity", kind "experiment"), one con
 (d, affine, n), one record per dataset (separable, screen_decided). A rerun computes only the
 datasets the store lacks.
 
-Scales:
+Scales (timings: experiments/results/cover1965/README.md):
     quick  d = 5, n/d in {0.4, 1, 1.6, 2, 2.4, 3, 4}, both cases, 64 datasets per point
-           (14 configs, 896 datasets): a few seconds on a 2-core CPU
+           (14 configs, 896 datasets): seconds on a CPU
     full   d in {5, 10, 25}, n/d = 0.25, 0.5, ..., 4 (16 points), both cases, 2000 datasets per
            point (96 configs, 192,000 datasets); LP-bound (about 60% of the datasets need one),
-           ~3.3 ms per dataset on a 2-core CPU, so ~11 min
-Measured (the full grid with 200 datasets per point, 19,200 datasets, 63 s on a 2-core CPU):
+           minutes on a CPU
+Measured (the full grid with 200 datasets per point, 19,200 datasets):
 Cover's value inside the 95% interval at 95 of the 96 points, largest |measured - Cover|
 0.064 (d = 25, homogeneous); the screen settled 87% (affine, d = 25) to 99% (homogeneous,
 d = 5) of the separable datasets without an LP.
@@ -50,6 +50,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmem import tables
+from jaxmem.data.validate import positive_int
 from jaxmem.experiment import register_experiment
 from jaxmem.experiments import _records
 from jaxmem.experiments._records import RunStats, experiment_run, run_records, scale_size
@@ -84,17 +85,15 @@ def check_size(size: dict) -> dict:
     keys = set(SCALES["quick"])
     if set(size) != keys:
         raise ValueError(f"a size has exactly the keys {sorted(keys)}; got {sorted(size)}")
-    dims = tuple(int(d) for d in size["dims"])
+    dims = tuple(positive_int("dims entry", d) for d in size["dims"])
     ratios = tuple(float(r) for r in size["ratios"])
-    if not dims or min(dims) < 1:
-        raise ValueError(f"dims must be positive ints; got {size['dims']}")
+    if not dims:
+        raise ValueError(f"dims must list at least one dimension; got {size['dims']}")
     if not ratios or min(ratios) <= 0:
         raise ValueError(f"ratios n/d must be positive; got {size['ratios']}")
     out = dict(dims=dims, ratios=ratios)
     for k in ("datasets", "chunk", "screen_iters"):
-        out[k] = int(size[k])
-        if out[k] < 1:
-            raise ValueError(f"{k} must be a positive int; got {size[k]}")
+        out[k] = positive_int(k, size[k])
     return out
 
 

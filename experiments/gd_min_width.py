@@ -266,17 +266,17 @@ def markdown(summaries: list[dict]) -> str:
              "m* = smallest width with P(memorized) >= 1/2 over seeds (dataset and init); "
              "m_half and w90/w10 from a logistic fit of every outcome in log width; "
              "P = m (d + 2) + 1 parameters; counting bound (n - 1)/(d + 2) (real labels "
-             "only, gd-width.md §2).", "",
-             "| setting | d | n | n/d | m* | m* d/n | P*/n | m_half | w90/w10 | counting "
-             "bound | widths tried | seeds |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "only, gd-width.md §2).", ""]
+    rows = []
     for s in summaries:
         bound = _num(s["counting_bound"]) if s["labels"] == "gaussian" else "-"
-        lines.append(f"| {_setting(s)} | {s['d']} | {s['n']} | {s['n_over_d']} | "
-                     f"{_num(s['m_star'], 'd') if s['m_star'] else '> max'} | "
-                     f"{_num(s['ratio'])} | {_num(s['parameter_ratio'])} | "
-                     f"{_num(s['m_half'])} | {_num(s['w90_over_w10'])} | {bound} | "
-                     f"{s['widths_tried']} | {s['seeds']} |")
+        rows.append([_setting(s), s["d"], s["n"], s["n_over_d"],
+                     _num(s["m_star"], "d") if s["m_star"] else "> max",
+                     _num(s["ratio"]), _num(s["parameter_ratio"]), _num(s["m_half"]),
+                     _num(s["w90_over_w10"]), bound, s["widths_tried"], s["seeds"]])
+    lines += tables.markdown_table(
+        ["setting", "d", "n", "n/d", "m*", "m* d/n", "P*/n", "m_half", "w90/w10",
+         "counting bound", "widths tried", "seeds"], rows)
     lines += ["", "gd-width.md §3 predicts m* d/n roughly flat in n/d (GD memorizes at width "
               "~ n/d up to logs), P*/n >= 1 for real labels (the counting bound cannot be "
               "beaten), and a smaller m* for +-1 labels than for real ones."]

@@ -56,7 +56,7 @@ RESTART = 0
 # mesh: points per axis for the acceptance regions (a neuron's region on the lines is a ball of
 # radius ~ delta = 0.1; quick's 90 points over [-1.1, 1.1] still resolve it). panel_widths: the
 # panel's rows; quick drops n = 250 (each width is one compile for the sweep and one for the
-# rebuild, ~5 s on a small CPU).
+# rebuild; timings: experiments/results/genzel2023/README.md).
 SCALES = {"quick": dict(mesh=90, panel_widths=[100, 500]),
           "full": dict(mesh=400, panel_widths=PANEL_WIDTHS)}
 MESH_CHUNK = 8192
@@ -329,12 +329,12 @@ def markdown(checks: list[dict], nets: dict) -> str:
                      + "; the paper's seed-0 panel, on the same cells: "
                      + (", ".join(f"({w}, {lam:g})" for w, lam in paper) or "none")
                      + " (other random draws: agreement is statistical, not cell by cell).")
-    lines += ["", "| grid | n | \u03bb | k | interpolates | uncovered | rebuilt = stored |",
-              "|---|---:|---:|---:|---|---:|---|"]
-    for r in checks:
-        lines.append(f"| {r['grid'].split('.')[-1]} | {r['width']} | {r['max_bias']:g} | "
-                     f"{r['stored_second_layer_width']} | {r['stored_interpolated']} | "
-                     f"{r['stored_uncovered']} | {'yes' if r['match'] else '**no**'} |")
+    lines += [""] + tables.markdown_table(
+        ["grid", "n", "\u03bb", "k", "interpolates", "uncovered", "rebuilt = stored"],
+        ([r["grid"].split(".")[-1], r["width"], f"{r['max_bias']:g}",
+          r["stored_second_layer_width"], r["stored_interpolated"], r["stored_uncovered"],
+          "yes" if r["match"] else "**no**"] for r in checks),
+        "lrrrlrl")
     return "\n".join(lines) + "\n"
 
 

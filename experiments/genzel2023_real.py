@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from jaxmem import tables
 from jaxmem.experiment import register_experiment
 from jaxmem.experiments import _genzel2023 as g
 from jaxmem.experiments._records import scale_size
@@ -265,11 +266,13 @@ def multiclass_lines(data: str, rows: list[dict]) -> list[str]:
 
 def pair_lines(data: str, rows: list[dict]) -> list[str]:
     lines = [f"## {TITLES[data]} over the sample size (\u03bb = {PAIR_LAMBDA:g})", "",
-             f"Grid: {g.grid_summary(rows)}; float32.", "",
-             "| width n | N | P(interp) | mean k | mean k / N |", "|---:|---:|---:|---:|---:|"]
-    for r in sorted(rows, key=lambda r: (r["width"], r["n"])):
-        lines.append(f"| {r['width']} | {r['n']:,} | {r['p_interp']:.3g} | "
-                     f"{g.num(r['mean_width'])} | {r['mean_width'] / r['n']:.3g} |")
+             f"Grid: {g.grid_summary(rows)}; float32.", ""]
+    lines += tables.markdown_table(
+        ["width n", "N", "P(interp)", "mean k", "mean k / N"],
+        ([r["width"], f"{r['n']:,}", f"{r['p_interp']:.3g}", g.num(r["mean_width"]),
+          f"{r['mean_width'] / r['n']:.3g}"]
+         for r in sorted(rows, key=lambda r: (r["width"], r["n"]))),
+        "r")
     lines.append("")
     for width in g.values(rows, "width"):
         line = sorted((r for r in rows if r["width"] == width), key=lambda r: r["n"])

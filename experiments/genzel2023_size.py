@@ -19,6 +19,7 @@ Outputs (from the results store alone):
 
 from __future__ import annotations
 
+from jaxmem import tables
 from jaxmem.experiment import register_experiment
 from jaxmem.experiments import _genzel2023 as g
 from jaxmem.experiments._records import scale_size
@@ -129,12 +130,13 @@ def markdown(rows: list[dict]) -> str:
              "paper: essentially flat (slope ~ 0) over a 10\u00d7 increase of N.",
              f"- P(interp) at n = {last['width']}: {last['p_min']:.3g} to {last['p_max']:.3g} "
              "over N. Paper: near 1 well above the threshold; dips mildly with N near it "
-             "(the separation \u03b4 shrinks as the noise tails fill in).", "",
-             "| width n | slope of log k vs log N | mean k at smallest N | mean k at largest N "
-             "| P(interp) over N |", "|---:|---:|---:|---:|---:|"]
-    for t in table:
-        lines.append(f"| {t['width']} | {g.fmt(t['slope'], '.3f')} | {g.num(t['k_first'])} | "
-                     f"{g.num(t['k_last'])} | {t['p_min']:.3g}-{t['p_max']:.3g} |")
+             "(the separation \u03b4 shrinks as the noise tails fill in).", ""]
+    lines += tables.markdown_table(
+        ["width n", "slope of log k vs log N", "mean k at smallest N", "mean k at largest N",
+         "P(interp) over N"],
+        ([t["width"], g.fmt(t["slope"], ".3f"), g.num(t["k_first"]), g.num(t["k_last"]),
+          f"{t['p_min']:.3g}-{t['p_max']:.3g}"] for t in table),
+        "r")
     return "\n".join(lines) + "\n"
 
 

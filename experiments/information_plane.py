@@ -49,8 +49,8 @@ Then, T deterministic in X and X uniform over 4096 distinct inputs,
 the plug-in entropies of the empirical distribution of the binned rows. They are counted on
 the host from the library's bin indices by sorting (np.unique, O(N log N)): the same numbers
 as `jaxmem.metrics.information.layer_information` (the tests check it), whose O(N^2)
-pairwise count costs about a second per layer on a 2-core CPU at N = 4096, i.e. minutes for
-the hundreds of layers one run measures. Beside them, H_T_unbinned = log2 of the number of
+pairwise count at N = 4096 would add minutes over the hundreds of layers one run measures
+(timings: experiments/results/training/README.md). Beside them, H_T_unbinned = log2 of the number of
 distinct (unbinned, float32) activation rows: the I(X;T) of the network itself, which the
 data processing inequality makes non-increasing in depth and which is log2 4096 = 12 bits
 while the rows stay distinct (Saxe et al.'s point: on distinct inputs a deterministic
@@ -73,14 +73,12 @@ stored records). Quick and full share the training settings (the keys and config
 depend on the run's length), so the two scales' common epochs (0, 1, 2, 3) share configs;
 a full run still trains from initialization.
 
-Scales (`SCALES`; both tanh and ReLU):
-    quick  3 seeds, 300 epochs (3,900 steps), 12 checkpoints (epochs 0 .. 300): ~40 s of CPU
-           time, 1.5 min wall on a heavily loaded 2-core CPU (two training compilations per
-           activation, then ~10 ms a step for 3 lanes)
+Scales (`SCALES`; both tanh and ReLU; timings: experiments/results/training/README.md):
+    quick  3 seeds, 300 epochs (3,900 steps), 12 checkpoints (epochs 0 .. 300): a minute or
+           two on a small CPU (two training compilations per activation, then the steps)
     full   8 seeds, 10,000 epochs (130,000 steps; Shwartz-Ziv & Tishby trained 10^4 epochs),
-           40 checkpoints requested (37 distinct epochs): compute-bound, ~8 min of training per
-           activation on a loaded 2-core CPU (measured over 100 epochs and extrapolated; not
-           run to the end here), ~2 s of measuring per checkpoint
+           40 checkpoints requested (37 distinct epochs): compute-bound, mostly training
+           (not run to the end here), then the measuring of each checkpoint
 What the quick scale gave (default keys; seed means, first -> last checkpoint, bits):
     tanh  I(X;T) T1..T6 12.00/12.00/11.96/11.44/8.20/2.21 -> 11.70/10.95/10.18/8.56/3.40/1.00;
           I(T;Y) -> >= 0.997 in every layer (train 100%, test 99.8%). Every layer's I(X;T)
@@ -118,6 +116,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmem import tables
+from jaxmem.data.validate import positive_int
 from jaxmem.experiment import register_experiment
 from jaxmem.experiments._records import RunStats, experiment_run, run_records, scale_size
 from jaxmem.metrics import information
@@ -171,10 +170,7 @@ def check_size(size: dict) -> dict:
         raise ValueError(f"activations must be distinct entries of {ACTIVATIONS}; got {acts}")
     out = dict(size, activations=acts)
     for k in ("seeds", "epochs", "checkpoints"):
-        v = size[k]
-        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
-            raise ValueError(f"{k} must be a positive int; got {v!r}")
-        out[k] = int(v)
+        out[k] = positive_int(k, size[k])
     if out["checkpoints"] < 2:
         raise ValueError(f"checkpoints must be >= 2 (initialization and the end); got "
                          f"{out['checkpoints']}")
@@ -757,21 +753,21 @@ def markdown(rows: list[dict], records: list[dict]) -> str:
              f"distribution); numbers are means over the seeds.", ""]
     for act, a in s.items():
         compressed = [L for L in a["layers"] if L["compressed"]]
-        lines += [f"## {act} ({a['seeds']} seeds)", "",
-                  "| layer | width | I(X;T) first | I(X;T) peak (epoch) | I(X;T) last | "
-                  "compression (peak - last) | after the fit (fit - last) | I(T;Y) first | "
-                  "I(T;Y) last | unbinned I(X;T) first -> last | end bins first -> last | "
-                  "bin range top first -> last |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        rows = []
         for L in a["layers"]:
             after = "" if L["after_fit"] is None else f"{L['after_fit']:.3f}"
-            lines.append(f"| T{L['layer']} {L['name']} | {L['width']} | {L['I_XT_first']:.3f} "
-                         f"| {L['I_XT_peak']:.3f} ({L['peak_epoch']}) | {L['I_XT_last']:.3f} "
-                         f"| {L['compression']:.3f} | {after} | {L['I_TY_first']:.3f} | "
-                         f"{L['I_TY_last']:.3f} | {L['raw_first']:.3f} -> {L['raw_last']:.3f} "
-                         f"| {100 * L['edge_first']:.1f}% -> "
-                         f"{100 * L['edge_last']:.1f}% | {L['hi_first']:.3g} -> "
-                         f"{L['hi_last']:.3g} |")
+            rows.append([f"T{L['layer']} {L['name']}", L["width"], f"{L['I_XT_first']:.3f}",
+                         f"{L['I_XT_peak']:.3f} ({L['peak_epoch']})", f"{L['I_XT_last']:.3f}",
+                         f"{L['compression']:.3f}", after, f"{L['I_TY_first']:.3f}",
+                         f"{L['I_TY_last']:.3f}", f"{L['raw_first']:.3f} -> {L['raw_last']:.3f}",
+                         f"{100 * L['edge_first']:.1f}% -> {100 * L['edge_last']:.1f}%",
+                         f"{L['hi_first']:.3g} -> {L['hi_last']:.3g}"])
+        lines += [f"## {act} ({a['seeds']} seeds)", ""]
+        lines += tables.markdown_table(
+            ["layer", "width", "I(X;T) first", "I(X;T) peak (epoch)", "I(X;T) last",
+             "compression (peak - last)", "after the fit (fit - last)", "I(T;Y) first",
+             "I(T;Y) last", "unbinned I(X;T) first -> last", "end bins first -> last",
+             "bin range top first -> last"], rows, "l" + "r" * 11)
         fit = ("never reached 99% training accuracy (seed mean)" if a["fit_epoch"] is None
                else f"reached 99% training accuracy (seed mean) by epoch {a['fit_epoch']}")
         lines += ["", f"- Training: the networks {fit}; at the last checkpoint train "

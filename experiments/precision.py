@@ -49,8 +49,8 @@ SEED = 0
 
 CSV_COLUMNS = ("construction", "labels", "n", "d", "datasets", "deployable_fraction",
                "median_max_abs_error_f32", "median_max_abs_weight", "ok_fraction")
-MARKDOWN_HEADER = ("| construction | labels | d | n swept | largest n: all deployable "
-                   "| smallest n: one not deployable | datasets per config |")
+MARKDOWN_COLUMNS = ("construction", "labels", "d", "n swept", "largest n: all deployable",
+                    "smallest n: one not deployable", "datasets per config")
 
 
 def grid_name(construction: str, labels: str) -> str:
@@ -150,14 +150,15 @@ def markdown(rows: list[dict]) -> str:
     lines = ["# float32 deployability of the exact constructions", "",
              "Networks built in float64 and evaluated in float32 (weights, inputs, arithmetic). "
              "Real labels: deployable when |f32(x_i) - y_i| <= sqrt(eps_32) max(1, max|y|); "
-             "\u00b11 labels: when every sign is right. \"-\": no such n in the grid.", "",
-             MARKDOWN_HEADER, "|---|---|---:|---:|---:|---:|---:|"]
+             "\u00b11 labels: when every sign is right. \"-\": no such n in the grid.", ""]
+    cells = []
     for b in boundary(rows):
         datasets = (str(b["datasets_min"]) if b["datasets_min"] == b["datasets_max"]
                     else f"{b['datasets_min']}-{b['datasets_max']}")
-        lines.append(f"| {b['construction']} | {b['labels']} | {b['d']} | "
-                     f"{b['n_min']}-{b['n_max']} | {n_or_dash(b['largest_deployable_n'])} | "
-                     f"{n_or_dash(b['smallest_failing_n'])} | {datasets} |")
+        cells.append([b["construction"], b["labels"], b["d"], f"{b['n_min']}-{b['n_max']}",
+                      n_or_dash(b["largest_deployable_n"]), n_or_dash(b["smallest_failing_n"]),
+                      datasets])
+    lines += tables.markdown_table(MARKDOWN_COLUMNS, cells, "llrrrrr")
     broken = [r for r in rows if r["ok_fraction"] < 1]
     if broken:
         where = ", ".join(f"{r['construction']}/{r['labels']} n={r['n']} d={r['d']} "

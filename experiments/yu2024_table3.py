@@ -42,6 +42,7 @@ from jaxmem.experiment import register_experiment
 from jaxmem.experiments import yu2024_tables as tables
 from jaxmem.experiments._records import experiment_run, scale_size
 from jaxmem.sweep.keys import config_hash
+from jaxmem.tables import markdown_table
 
 NAME = "yu2024_table3"
 REGENERATES = ("Yu, Gao, Zhang, Miao 2024, Table 3: ResNet-18 (SGD, 20 epochs, lr 0.1) on all "
@@ -278,12 +279,12 @@ def markdown(rows: list[dict], config: dict) -> str:
                      "yu2024_tables` at the same scale to compare.")
     lines += ["", "Mean ResNet test accuracy, %; row a, column b = pair (a, b):", ""]
     by = {(r["negative"], r["positive"]): r for r in rows}
-    lines += ["| a \\ b | " + " | ".join(map(str, range(10))) + " |", "|---:|" + "---:|" * 10]
-    for a in range(10):
-        cells = [("" if (min(a, b), max(a, b)) not in by else
-                  f"{100 * by[(min(a, b), max(a, b))]['resnet_accuracy_mean']:.1f}")
-                 for b in range(10)]
-        lines.append(f"| {a} | " + " | ".join(cells) + " |")
+    lines += markdown_table(
+        ["a \\ b", *map(str, range(10))],
+        ([a] + [("" if (min(a, b), max(a, b)) not in by else
+                 f"{100 * by[(min(a, b), max(a, b))]['resnet_accuracy_mean']:.1f}")
+                for b in range(10)] for a in range(10)),
+        "r")
     return "\n".join(lines + [""])
 
 

@@ -28,9 +28,9 @@ Records: one store run per table and invocation (sweep "yu2024_table4.<table>"),
 construction) (the draw fields of Table 1 plus the construction), one record per draw; a
 rerun computes only what the store lacks.
 
-Scales: full is the paper's (500 per class, every test image, 3 draws: ~15 s of exact
-evaluation per pair and memorizer on a 2-core CPU; digits: 80 per class). quick: 50 (digits
-20) per class, the first 100 test images per class (digits: the rest), 1 draw.
+Scales: full is the paper's (500 per class, every test image, 3 draws, the time mostly exact
+evaluation; digits: 80 per class). quick: 50 (digits 20) per class, the first 100 test images
+per class (digits: the rest), 1 draw. Timings: experiments/results/yu2024/README.md.
 
 `jaxmem reproduce yu2024_table4` needs the MNIST files (a GridError naming where they were
 looked for, exit 2, as yu2024_tables); `run(store, scale, which=("digits",))` runs without.
@@ -50,6 +50,7 @@ from jaxmem.experiments import yu2024_tables as tables
 from jaxmem.experiments._records import RunStats, experiment_run, scale_size, write_csv
 from jaxmem import exact
 from jaxmem.sweep.keys import config_hash
+from jaxmem.tables import markdown_table
 
 NAME = "yu2024_table4"
 REGENERATES = ("Yu, Gao, Zhang, Miao 2024, Table 4: M1 vs M2 (Park et al. 2021) vs M3 (Vardi "
@@ -308,27 +309,30 @@ def markdown(rows: list[dict], table: str) -> str:
              f"{r0['per_class']} training images per class, {r0['draws']} draw(s) per pair, "
              f"tested on {tested} (about {r0['n_test']:.0f}); -1 = the smaller digit. Accuracy "
              "in %, mean (SD over draws); M2 and M3 evaluated in exact rational arithmetic, M1 "
-             "in float32.", "",
-             "| pair | " + " | ".join(LABELS[c] for c in present) + " | always -1 |",
-             "|---|" + "---:|" * (len(present) + 1)]
+             "in float32.", ""]
+    accuracy = []
     for a, b in pairs:
-        cells = []
+        cells = [f"{a} vs {b}"]
         for c in present:
             r = by.get((a, b, c))
             cells.append("" if r is None else
                          f"{100 * r['accuracy_mean']:.1f} ({100 * r['accuracy_sd']:.1f})")
         chance = np.mean([by[(a, b, c)]["all_negative_accuracy_mean"] for c in present
                           if (a, b, c) in by])
-        lines.append(f"| {a} vs {b} | " + " | ".join(cells) + f" | {100 * chance:.1f} |")
-    lines += ["", "| construction | parameters | nonzero | depth | width | largest weight, bits "
-              "| training set memorized |", "|---|---:|---:|---:|---:|---:|---|"]
+        accuracy.append(cells + [f"{100 * chance:.1f}"])
+    lines += markdown_table(["pair"] + [LABELS[c] for c in present] + ["always -1"], accuracy,
+                            "l" + "r" * (len(present) + 1))
+    sizes = []
     for c in present:
         mine = [r for r in rows if r["construction"] == c]
-        lines.append(f"| {LABELS[c]} | {max(r['param_count'] for r in mine):,} | "
-                     f"{max(r['nonzero_param_count'] for r in mine):,} | "
-                     f"{max(r['depth'] for r in mine)} | {max(r['width'] for r in mine):,} | "
-                     f"{max(r['max_bit_length'] for r in mine)} | "
-                     f"{'all draws' if all(r['train_memorized'] for r in mine) else 'NOT all'} |")
+        sizes.append([LABELS[c], f"{max(r['param_count'] for r in mine):,}",
+                      f"{max(r['nonzero_param_count'] for r in mine):,}",
+                      max(r["depth"] for r in mine), f"{max(r['width'] for r in mine):,}",
+                      max(r["max_bit_length"] for r in mine),
+                      "all draws" if all(r["train_memorized"] for r in mine) else "NOT all"])
+    lines += [""] + markdown_table(
+        ["construction", "parameters", "nonzero", "depth", "width", "largest weight, bits",
+         "training set memorized"], sizes, "lrrrrrl")
     if "m1" in present:
         others = [c for c in present if c != "m1"]
         better = sum(all(by[(a, b, "m1")]["accuracy_mean"] > by[(a, b, c)]["accuracy_mean"]

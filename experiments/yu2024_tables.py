@@ -34,9 +34,9 @@ its ResNets on exactly the same images.
 
 Scales: full is the paper's (above, 5 draws). quick runs every pair and code path small: 20
 (digits) or 50 training images per class, the first 200 test images per class, 2 draws.
-Cost (2-core CPU): quick ~20 s with the files; full MNIST ~1 min on generated MNIST-shaped
-data; full CIFAR-10 about a minute per draw on generated data (its points are rarely
-certified by M1's pruned evaluation, so most blocks take the N^2 fallback): an accelerator's job.
+Cost (timings: experiments/results/yu2024/README.md): quick and full MNIST fit a small CPU;
+full CIFAR-10 does not (its points are rarely certified by M1's pruned evaluation, so most
+blocks take the N^2 fallback): an accelerator's job.
 
 `jaxmem reproduce yu2024_tables`: `grids(scale)` loads and checks the data files (absent files
 raise a GridError saying where they were looked for and how to provide them: exit 2) and
@@ -72,6 +72,7 @@ from jaxmem.data import real, tasks
 from jaxmem.experiments._records import experiment_run, scale_size
 from jaxmem.sweep import GridError
 from jaxmem.sweep.keys import config_hash
+from jaxmem.tables import markdown_table
 
 NAME = "yu2024_tables"
 REGENERATES = ("Yu, Gao, Zhang, Miao 2024, Tables 1-2: the Theorem 7.3 network M1 and 1-NN "
@@ -211,7 +212,8 @@ def draw_key(seed: int, negative: int, positive: int, draw: int) -> jax.Array:
 
 @jax.jit
 def _draw_key_data(seed, pair, draw):
-    # One compiled call instead of three dispatched ops (a few ms per draw, 1 s per table).
+    # One compiled call instead of three dispatched ops, whose dispatch cost adds up over a
+    # table's draws (timings: experiments/results/yu2024/README.md).
     key = jax.random.fold_in(jax.random.fold_in(jax.random.key(seed), pair), draw)
     return jax.random.key_data(key)
 
@@ -637,16 +639,15 @@ def _pair_name(table: str, r: dict) -> str:
 def matrix_markdown(rows: list[dict], table: str) -> list[str]:
     """The 10x10 table as the paper prints it: mean (SD) of M1's accuracy, in percent."""
     by = {(r["negative"], r["positive"]): r for r in rows}
-    head = "| a \\ b | " + " | ".join(str(b) for b in range(CLASSES)) + " |"
-    lines = [head, "|---:|" + "---:|" * CLASSES]
+    matrix = []
     for a in range(CLASSES):
-        cells = []
+        cells = [str(a)]
         for b in range(CLASSES):
             r = by.get((min(a, b), max(a, b)))
             cells.append("" if r is None else f"{100 * r['m1_accuracy_mean']:.1f} "
                          f"({100 * r['m1_accuracy_sd']:.1f})")
-        lines.append(f"| {a} | " + " | ".join(cells) + " |")
-    return lines
+        matrix.append(cells)
+    return markdown_table(["a \\ b"] + [str(b) for b in range(CLASSES)], matrix, "r")
 
 
 def table_lines(rows: list[dict], table: str) -> list[str]:

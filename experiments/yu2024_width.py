@@ -34,15 +34,15 @@ the seed (M1: one dataset, index 0). A group is computed when any of its configs
 and written config by config (INSERT OR IGNORE: stored records stay as they are); a rerun skips
 every complete group (resume), and a larger `seeds` reuses the stored ones.
 
-Scales (the training settings, `SCALES`):
+Scales (the training settings, `SCALES`; timings: experiments/results/yu2024/README.md):
     quick  n in {5: w 1, 2, 3; 10: w 1, 2, 4, 8}, wide 32, hidden 32, N in {256, 1024}, 2 seeds,
-           300 steps (lr 1e-2, batches of 256), 2000 test points: ~30 s on a 2-core CPU at XLA
-           optimization level 0 (compile-bound: 4 training programs, 4 M1 shapes)
+           300 steps (lr 1e-2, batches of 256), 2000 test points: under a minute on a small
+           CPU (compile-bound: 4 training programs, 4 M1 shapes)
     full   n in {5: 1, 2, 3; 10: 1, 2, 4, 6, 8; 30: 1, 2, 5, 10, 20, 28}, wide 64, hidden 64,
            N in {512, 2048, 8192}, 8 seeds, 2000 steps (lr 3e-3, batches of 256), 20,000 test
            points; M1 at N = 8192 has 2 N+ N- ~ 3.4e7 first-layer units (never materialized).
-           417 records, ~7 min on a 2-core CPU (compute-bound: the n = 30, N = 8192 group's 56
-           networks take ~1 min, each M1 at N = 8192 ~15 s)
+           417 records, minutes on a small CPU (compute-bound: the n = 30, N = 8192 group's 56
+           networks and each M1 at N = 8192 take the most)
 What the full scale gave (2-core CPU, the default keys): no violation among 336 narrow networks;
 the best narrow network stays 0.4 to 31 points below its ceiling (closest: n = 30, w = 1, where
 the ceiling itself is 0.516). The wide control reaches 0.989 / 0.999 / 1.000 at n = 5 (N = 512 /
@@ -87,6 +87,7 @@ from jaxmem.data.ball_annulus import ball_annulus
 from jaxmem.metrics.width_ceiling import (bayes_projection_predict, paper_min_dimension,
                                           paper_width_bound, projection_accuracy_ceiling)
 from jaxmem.sweep.keys import config_hash, dataset_keys
+from jaxmem.tables import markdown_table
 from jaxmem.training import narrow
 
 NAME = "yu2024_width"
@@ -550,21 +551,20 @@ def markdown(rows: list[dict]) -> str:
                      f"{w['n_train']}, w = {w['first_width']}: best seed "
                      f"{_pct(w['test_accuracy_max'])}, ceiling {_pct(w['ceiling'])}, allowance "
                      f"up to {_pct(w['allowed_accuracy'])}).")
-    lines += ["", "## Narrow networks against the ceiling", "",
-              "| n | N | w | seeds | test acc mean (SD) | best seed | ceiling acc* | paper bound "
-              "| Bayes rule on this test sample | best - ceiling | train acc | violations |",
-              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for r in (r for r in rows if r["kind"] == "narrow"):
-        lines.append(f"| {r['n']} | {r['n_train']} | {r['first_width']} | {r['seeds']} | "
-                     f"{_pct(r['test_accuracy_mean'])} ({_pct(r['test_accuracy_sd'])}) | "
-                     f"{_pct(r['test_accuracy_max'])} | {_pct(r['ceiling'])} | "
-                     f"{_pct(r['paper_bound'])} | {_pct(r['bayes_test_accuracy'])} | "
-                     f"{100 * r['max_excess']:+.2f} | {_pct(r['train_accuracy_mean'])} | "
-                     f"{r['violations']} |")
-    lines += ["", "## Wide control and M1 on the same training sets", "",
-              "| n | N | best narrow (w) | its ceiling | wide mean (SD) | M1 | 1-NN | M1 ties "
-              "| M1 first-layer units 2 N+ N- |",
-              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += ["", "## Narrow networks against the ceiling", ""]
+    lines += markdown_table(
+        ["n", "N", "w", "seeds", "test acc mean (SD)", "best seed", "ceiling acc*",
+         "paper bound", "Bayes rule on this test sample", "best - ceiling", "train acc",
+         "violations"],
+        ([r["n"], r["n_train"], r["first_width"], r["seeds"],
+          f"{_pct(r['test_accuracy_mean'])} ({_pct(r['test_accuracy_sd'])})",
+          _pct(r["test_accuracy_max"]), _pct(r["ceiling"]), _pct(r["paper_bound"]),
+          _pct(r["bayes_test_accuracy"]), f"{100 * r['max_excess']:+.2f}",
+          _pct(r["train_accuracy_mean"]), r["violations"]]
+         for r in rows if r["kind"] == "narrow"),
+        "r")
+    lines += ["", "## Wide control and M1 on the same training sets", ""]
+    control = []
     for n, N in sorted({(r["n"], r["n_train"]) for r in rows}):
         here = [r for r in rows if (r["n"], r["n_train"]) == (n, N)]
         nar = [r for r in here if r["kind"] == "narrow"]
@@ -581,15 +581,20 @@ def markdown(rows: list[dict]) -> str:
                  "" if m1 is None else _pct(m1["nn_accuracy"]),
                  "" if m1 is None else _pct(m1["tie_fraction"]),
                  "" if m1 is None else f"{m1['first_layer_units']:,}"]
-        lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "## The ceiling at the paper's dimension (Lemma D.8: 3^{w/n} < 1.001)", "",
-              "| w | n = paper_min_dimension(w) | exact ceiling acc* | paper bound | <= 0.51 |",
-              "|---:|---:|---:|---:|:---:|"]
+        control.append(cells)
+    lines += markdown_table(
+        ["n", "N", "best narrow (w)", "its ceiling", "wide mean (SD)", "M1", "1-NN", "M1 ties",
+         "M1 first-layer units 2 N+ N-"], control, "r")
+    lines += ["", "## The ceiling at the paper's dimension (Lemma D.8: 3^{w/n} < 1.001)", ""]
+    ceiling = []
     for w in PAPER_WIDTHS:
         n = paper_min_dimension(w)
         c = projection_accuracy_ceiling(n, w)
-        lines.append(f"| {w} | {n:,} | {c:.6f} | {paper_width_bound(n, w):.6f} | "
-                     f"{'yes' if c <= 0.51 else 'NO'} |")
+        ceiling.append([w, f"{n:,}", f"{c:.6f}", f"{paper_width_bound(n, w):.6f}",
+                        "yes" if c <= 0.51 else "NO"])
+    lines += markdown_table(
+        ["w", "n = paper_min_dimension(w)", "exact ceiling acc*", "paper bound", "<= 0.51"],
+        ceiling, "rrrrc")
     return "\n".join(lines) + "\n"
 
 register_experiment(__name__)

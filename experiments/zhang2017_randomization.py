@@ -47,8 +47,7 @@ Scales (`SCALES`):
            MLPs 1x512 and 3x512 (Table 1's hidden widths, on a 64-pixel input: 38,410 and
            563,722 parameters instead of 1,209,866 and 1,735,178); p in {0, 0.2, 0.4, 0.6,
            0.8, 1}; 2 seeds; the paper's SGD settings; up to 4,000 steps, checked every 10.
-           188 s on a 2-core CPU running ~5x oversubscribed (load ~10; XLA optimization
-           level 0, as `jaxmem reproduce --scale quick`): 1x512 ~80 s, 3x512 ~100 s.
+           A few minutes on a small CPU (timings: experiments/results/training/README.md).
     full   10,000 training and 10,000 test images (CIFAR-10; digits caps them at 1,348 /
            449), 3 seeds, up to 100,000 steps checked every 100 (a GPU run; not run here).
 What the quick scale gave (digits, seeds 0 and 1): all 36 lanes reach 100% training accuracy.
@@ -93,7 +92,9 @@ from jaxmem.experiment import register_experiment
 from jaxmem.experiments import _records
 from jaxmem.experiments._records import RunStats, experiment_run, run_records, scale_size
 from jaxmem.data.randomize import randomize
+from jaxmem.data.validate import positive_int
 from jaxmem.sweep.keys import config_hash, dataset_keys
+from jaxmem.tables import markdown_table
 from jaxmem.training import mlp
 
 NAME = "zhang2017_randomization"
@@ -156,11 +157,12 @@ def check_size(size: dict) -> dict:
         raise ValueError(f"a size has exactly the keys {sorted(keys)}; got {sorted(size)}")
     if size["data"] not in DATA_CHOICES:
         raise ValueError(f"unknown data {size['data']!r}; expected one of {DATA_CHOICES}")
-    models = tuple((str(name), tuple(int(w) for w in hidden)) for name, hidden in size["models"])
+    models = tuple((str(name), tuple(positive_int(f"model {name}'s hidden width", w)
+                                     for w in hidden)) for name, hidden in size["models"])
     if not models or len({m for m, _ in models}) != len(models):
         raise ValueError(f"models must be distinct (name, hidden) pairs; got {size['models']}")
-    if any(not h or min(h) < 1 for _, h in models):
-        raise ValueError(f"every model needs hidden widths >= 1; got {models}")
+    if any(not h for _, h in models):
+        raise ValueError(f"every model needs a hidden layer; got {models}")
     partial = tuple(float(p) for p in size["partial_p"])
     if any(not 0 < p < 1 for p in partial) or list(partial) != sorted(set(partial)):
         raise ValueError(f"partial_p must be increasing levels strictly between 0 and 1 (p = 0 "
@@ -170,9 +172,7 @@ def check_size(size: dict) -> dict:
     out = dict(size, models=models, partial_p=partial)
     for k in ("n_train", "n_test", "seeds", "batch_size", "max_steps", "check_every",
               "segment"):
-        out[k] = int(size[k])
-        if out[k] < 1:
-            raise ValueError(f"{k} must be >= 1; got {size[k]!r}")
+        out[k] = positive_int(k, size[k])
     for k in ("lr", "momentum"):
         out[k] = float(size[k])
     if out["segment"] % out["check_every"]:
@@ -816,16 +816,18 @@ def markdown(rows: list[dict]) -> str:
         + ", ".join(f"{m}: {h}" for m, h in widths) + "). Optimizer: "
         + ("the paper's (SGD, momentum 0.9, lr 0.01, batch 128)." if paper_opt else
            "**not** the paper's SGD (momentum 0.9, lr 0.01, batch 128): see above."), ""]
-    lines += ["## Table 1 (style): fitting under each randomization", "",
-              "| model | # params | randomization | seeds | train acc (%) | test acc (%) mean "
-              "(SD) | steps to 100% train (range) | epochs | labels changed |",
-              "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+    lines += ["## Table 1 (style): fitting under each randomization", ""]
+    table = []
     for r in rows:
         epochs = "-" if r["epochs_to_fit_mean"] is None else f"{r['epochs_to_fit_mean']:,.1f}"
-        lines.append(f"| MLP {r['model']} | {r['params']:,} | {_cond(r)} | {r['seeds']} | "
-                     f"{_pct(r['train_accuracy_mean'])} | {_pct(r['test_accuracy_mean'])} "
-                     f"({_pct(r['test_accuracy_sd'])}) | {_steps(r)} | {epochs} | "
-                     f"{_pct(r['labels_changed_mean'])}% |")
+        table.append([f"MLP {r['model']}", f"{r['params']:,}", _cond(r), r["seeds"],
+                      _pct(r["train_accuracy_mean"]),
+                      f"{_pct(r['test_accuracy_mean'])} ({_pct(r['test_accuracy_sd'])})",
+                      _steps(r), epochs, f"{_pct(r['labels_changed_mean'])}%"])
+    lines += markdown_table(
+        ["model", "# params", "randomization", "seeds", "train acc (%)",
+         "test acc (%) mean (SD)", "steps to 100% train (range)", "epochs", "labels changed"],
+        table, "lrlrrrrrr")
     lines += ["", "Paper, Table 1 (CIFAR-10, no weight decay): "
               + "; ".join(f"MLP {m}: true labels {v['true'][0]:g} / {v['true'][1]:g}, random "
                           f"labels {v['random'][0]:g} / {v['random'][1]:g} (train / test %)"

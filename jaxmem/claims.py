@@ -37,6 +37,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from jaxmem.data.validate import positive_int
 from jaxmem.metrics import fit_outcome
 from jaxmem.registry import PluginError, Registry, included_path, is_installed_plugin
 from jaxmem.stats import clopper_pearson, fit_exponent
@@ -107,8 +108,10 @@ class Claim:
             if scale not in self.grids:
                 raise ValueError(f"claim {self.id}: no grid for scale {scale!r}")
             for cfg in self.grids[scale]:
-                if not isinstance(cfg.get("datasets"), int) or cfg["datasets"] < 1:
-                    raise ValueError(f"claim {self.id}: every config needs datasets >= 1; {cfg}")
+                try:
+                    positive_int("datasets", cfg.get("datasets"))
+                except ValueError as err:
+                    raise ValueError(f"claim {self.id}: every config's {err}; {cfg}") from None
 
     def configs(self, scale: str) -> list[dict]:
         if scale not in self.grids:

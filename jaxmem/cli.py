@@ -15,8 +15,8 @@ def _configure_jax(scale: str) -> None:
     """Must run before the first JAX computation (XLA reads its flags when the backend starts).
 
     float64 and full-precision matmuls for exactness checks (docs/conventions.md §5.1). At quick
-    scale a claim is a few milliseconds of compute behind a second of XLA compilation, so the
-    CPU backend's optimization level is lowered (compiles ~5x faster, same results up to
+    scale a claim's compute is tiny next to its XLA compilation (experiments/results/TIMINGS.md),
+    so the CPU backend's optimization level is lowered (compiles ~5x faster, same results up to
     rounding) unless the user set it in XLA_FLAGS. Compiled programs are cached on disk.
     """
     flags = os.environ.get("XLA_FLAGS", "")
@@ -565,7 +565,12 @@ def _use_data_dir(args) -> None:
     """--data-dir: where real data sets (MNIST, CIFAR-10) are read from; it overrides
     $JAXMEM_DATA for this process (`jaxmem.data.real.data_dir`)."""
     if getattr(args, "data_dir", None):
-        os.environ["JAXMEM_DATA"] = os.path.abspath(args.data_dir)
+        path = os.path.abspath(args.data_dir)
+        if os.environ.get("JAXMEM_DATA") != path:
+            from jaxmem.sweep import datasets
+
+            datasets.clear_cache()  # the same names may hold other files there
+        os.environ["JAXMEM_DATA"] = path
 
 
 def _reproduce(args) -> int:

@@ -191,10 +191,14 @@ def _columns(H: np.ndarray) -> list[tuple[np.ndarray, int]]:
 
 def integer_rows(X, denominator) -> np.ndarray:
     """An integer array X (the numerators of X / denominator) as an object array of ints."""
-    if isinstance(denominator, (bool, np.bool_)) or not isinstance(denominator, (int, np.integer)):
-        raise TypeError(f"denominator must be a positive int; got {denominator!r}")
-    if denominator < 1:
-        raise ValueError(f"denominator must be a positive int; got {denominator}")
+    from jaxmem.data.validate import positive_int  # here: this module needs no JAX
+
+    try:
+        denominator = positive_int("denominator", denominator)
+    except ValueError as err:
+        # As everywhere here, a value of the wrong (inexact) type is a TypeError.
+        integral = isinstance(denominator, numbers.Integral) and not isinstance(denominator, bool)
+        raise (ValueError if integral else TypeError)(str(err)) from None
     arr = np.asarray(X)
     if arr.ndim != 2:
         raise ValueError(f"X must have 2 dimensions; got shape {arr.shape}")

@@ -25,8 +25,10 @@ class Option:
 
 def positive_int(name: str) -> Callable[[Any, dict], None]:
     def check(value, config):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"option {name} must be a positive integer; got {value!r}")
+        # Imported here: jaxmem.data's modules import this one.
+        from jaxmem.data.validate import positive_int as check_positive_int
+
+        check_positive_int(f"option {name}", value)
 
     return check
 

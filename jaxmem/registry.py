@@ -75,8 +75,10 @@ class Registry(Generic[T]):
             raise KeyError(f"unknown {self.kind} {name!r}; known: {known}")
         return self._entries[name][0]
 
-    def remove(self, name: str) -> T:
+    def remove(self, name: str, missing_ok: bool = False) -> T | None:
         """Unregisters `name` (a notebook redefining a claim, a test's temporary entry)."""
+        if missing_ok and name not in self._entries:
+            return None
         return self._entries.pop(name)[0]
 
     def get_or_none(self, name: str) -> T | None:
@@ -108,7 +110,7 @@ _loaded = False
 _included: dict[Path, list[str]] = {}
 
 
-def _plugin_entry_points() -> list:
+def plugin_entry_points() -> list:
     eps = list(entry_points(group=PLUGIN_GROUP))
 
     def order(ep):
@@ -120,7 +122,7 @@ def _plugin_entry_points() -> list:
 
 def is_installed_plugin(module_name: str) -> bool:
     """Whether the module is (inside) one that an installed plugin's entry point names."""
-    roots = {ep.value.split(":")[0] for ep in _plugin_entry_points()}
+    roots = {ep.value.split(":")[0] for ep in plugin_entry_points()}
     return any(module_name == root or module_name.startswith(root + ".") for root in roots)
 
 
@@ -138,7 +140,7 @@ def load_plugins() -> None:
     if _loaded:
         return
     _loaded = True  # before importing: a plugin reading a registry must not recurse
-    for ep in _plugin_entry_points():
+    for ep in plugin_entry_points():
         try:
             ep.load()
         except Exception as err:

@@ -8,7 +8,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 
 def csv_cell(value: Any) -> Any:
@@ -25,6 +24,8 @@ def csv_cell(value: Any) -> Any:
 def write_csv(rows: Iterable[dict], columns: Sequence[str], path: str) -> str:
     """One row per dict, the given columns in order (cells by `csv_cell`); returns the path."""
     columns = list(columns)
+    import pandas as pd  # here: only a table write needs it
+
     frame = pd.DataFrame(
         [[csv_cell(row[c]) for c in columns] for row in rows], columns=columns, dtype=object
     )
@@ -35,15 +36,15 @@ def write_csv(rows: Iterable[dict], columns: Sequence[str], path: str) -> str:
 def markdown_table(
     header: Sequence[str], rows: Iterable[Sequence[Any]], align: str | Sequence[str] = "l"
 ) -> list[str]:
-    """A Markdown table's lines: the header, the alignment row ("l" or "r" per column, as a
-    string such as "lrr" or a list; one letter for all), then one line per row of already
-    formatted cells."""
+    """A Markdown table's lines: the header, the alignment row ("l", "r" or "c" (centered) per
+    column, as a string such as "lrr" or a list; one letter for all), then one line per row of
+    already formatted cells."""
     align = [align] * len(header) if isinstance(align, str) and len(align) == 1 else list(align)
     if len(align) != len(header):
         raise ValueError(f"{len(header)} columns but {len(align)} alignments")
     lines = [
         "| " + " | ".join(map(str, header)) + " |",
-        "|" + "".join("---:|" if a == "r" else "---|" for a in align),
+        "|" + "".join({"r": "---:|", "c": ":---:|"}.get(a, "---|") for a in align),
     ]
     for row in rows:
         row = list(row)

@@ -119,12 +119,12 @@ def test_jit_works_and_agrees_with_eager(gen, labels):
 
 @pytest.mark.parametrize("gen", GENS)
 @pytest.mark.parametrize("n,d,pattern", [
-    (0, 3, r"n must be a positive int .*got 0"),
-    (-4, 3, r"n must be a positive int .*got -4"),
-    (2.5, 3, r"n must be a positive int .*got 2\.5"),
-    (5, -1, r"d must be a positive int .*got -1"),
-    (5, 0, r"d must be a positive int .*got 0"),
-    (5, 3.0, r"d must be a positive int .*got 3\.0"),
+    (0, 3, r"n must be a positive int.*got 0"),
+    (-4, 3, r"n must be a positive int.*got -4"),
+    (2.5, 3, r"n must be a positive int.*got 2\.5"),
+    (5, -1, r"d must be a positive int.*got -1"),
+    (5, 0, r"d must be a positive int.*got 0"),
+    (5, 3.0, r"d must be a positive int.*got 3\.0"),
 ])
 def test_bad_sizes_are_rejected(gen, n, d, pattern):
     with pytest.raises(ValueError, match=pattern):

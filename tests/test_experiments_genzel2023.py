@@ -313,11 +313,9 @@ def test_acceptance_regions_contain_their_centers(illustrated):
 def fresh_data_cache():
     """Fixed data sets are cached per process: a test that changes JAXMEM_DATA starts and
     ends with empty caches."""
-    datasets._full.cache_clear()
-    datasets.fixed_dataset.cache_clear()
+    datasets.clear_cache()
     yield
-    datasets._full.cache_clear()
-    datasets.fixed_dataset.cache_clear()
+    datasets.clear_cache()
 
 
 def test_real_without_files_exits_2(tmp_path, monkeypatch, capsys, fresh_data_cache):

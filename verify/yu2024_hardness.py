@@ -48,6 +48,7 @@ import numpy as np
 
 from jaxmem import exact
 from jaxmem.constructions import yu2024_hardness as gadget
+from jaxmem.data.validate import positive_int
 from jaxmem.sweep import expand
 from jaxmem.claims import Claim, Universal, register
 
@@ -301,9 +302,9 @@ def lemma_f1_trial(key, n, c2_min, c2_max, block_offset=0):
     if not (isinstance(c2_min, int) and isinstance(c2_max, int) and 0 <= c2_min < c2_max):
         raise ValueError(f"need integers 0 <= c2_min < c2_max; got c2_min={c2_min!r}, "
                          f"c2_max={c2_max!r}")
-    if not isinstance(n, int) or n < 1 or not isinstance(block_offset, int):
-        raise ValueError(f"n must be a positive integer and block_offset an integer; got "
-                         f"n={n!r}, block_offset={block_offset!r}")
+    positive_int("n", n)
+    if not isinstance(block_offset, int):
+        raise ValueError(f"block_offset must be an integer; got {block_offset!r}")
     return _seed(key)
 
 
@@ -357,10 +358,9 @@ def lemma_f2_trial(key, kmax, denominator, x_bound="lemma"):
     time)."""
     if x_bound not in X_BOUNDS:
         raise ValueError(f"x_bound must be one of {X_BOUNDS}; got {x_bound!r}")
-    if not (isinstance(kmax, int) and isinstance(denominator, int)) or denominator < 4 \
-            or kmax < 1:
-        raise ValueError(f"need integers kmax >= 1 and denominator >= 4; got kmax={kmax!r}, "
-                         f"denominator={denominator!r}")
+    positive_int("kmax", kmax)
+    if not isinstance(denominator, int) or denominator < 4:
+        raise ValueError(f"denominator must be an integer >= 4; got {denominator!r}")
     return _seed(key)
 
 

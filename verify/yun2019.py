@@ -193,8 +193,9 @@ MEMORIZES = Claim(
                for act in yun2019.ACTIVATIONS]
               # The a-priori tolerance is loose here (largest tolerance / A over 500 datasets
               # 0.22 for relu at N = 2000, d = 20): most relu fits are undecided in float64
-              # and re-decided on the host in twice the precision (~0.2 s a dataset at N =
-              # 2000), then exactly for whatever that leaves open.
+              # and re-decided on the host in twice the precision (the slow part of this grid;
+              # timings: experiments/results/TIMINGS.md), then exactly for whatever that
+              # leaves open.
               + expand(N=[100, 500, 1000, 2000], d=[20], activation=["relu", "hardtanh"],
                        datasets=500)
               + expand(N=[100, 200], d=[1], activation=["relu", "hardtanh"], datasets=500))),

@@ -36,9 +36,9 @@ training accuracy (not HOLDS).
 
 Grids: quick, three configs (n = 128; k = 10 and k = 2; one hidden layer of 256 and three of
 128; Adam full batch, lr 3e-3, and SGD with momentum 0.9, lr 0.01, batches of 32), 32 datasets
-each: 17 s on a 2-core CPU at XLA optimization level 0 with the cores ~1.7x oversubscribed
-(45 s at ~4x), almost all of it the three compilations; 94/96 pass (two test counts outside
-the 99% interval, as chance allows), HOLDS. Every network fits within 110 steps. full: n up to
+each: under a minute on a small CPU, almost all of it the three compilations (timings:
+experiments/results/TIMINGS.md); 94/96 pass (two test counts outside the 99% interval, as
+chance allows), HOLDS. Every network fits within 110 steps. full: n up to
 2048, d 64, widths 512 and 3 x 512 as Table 1's MLPs, Adam and SGD with momentum 0.9 at lr
 0.01 (the paper's), n_test 10,000, 128 datasets each (a GPU run; not run here in full: two
 datasets each of the n = 2048 configs and the n = 256 SGD and 3 x 512 configs fit within

@@ -32,6 +32,7 @@ import numpy as np
 from jaxmem import network
 from jaxmem.constructions.protocol import Option, construction, nonnegative, one_of, positive_int
 from jaxmem.data.validate import float_data, is_traced, validate
+from jaxmem.data.validate import positive_int as check_positive_int
 
 ACTIVATIONS = ("threshold", "relu")
 
@@ -54,8 +55,7 @@ def features(X, W, b, activation: str = "threshold"):
 
 
 def _check(width, max_bias, activation, max_neurons, n_points):
-    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
-        raise ValueError(f"width (first-layer hyperplanes n) must be a positive int; got {width!r}")
+    check_positive_int("width (first-layer hyperplanes n)", width)
     if not is_traced(max_bias) and not max_bias >= 0:
         raise ValueError(f"max_bias (lambda) must be >= 0; got {max_bias!r}")
     if activation not in ACTIVATIONS:

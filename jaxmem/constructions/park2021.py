@@ -137,6 +137,7 @@ import numpy as np
 
 from jaxmem import exact
 from jaxmem.constructions.protocol import Option, boolean, construction, optional, positive_int
+from jaxmem.data.validate import positive_int as check_positive_int
 
 DIRECTION_BITS = 30  # fractional bits of the rounded Gaussian direction (sublinear.md §2.10)
 MAX_DRAWS = 64  # projection draws before giving up (each passes with prob. > 1/2)
@@ -162,7 +163,7 @@ _U, _X, _OUT, _S, _P, _Q, _G, _A1, _A2, _A = range(10)
 def stage3_width(label_bits: int) -> int:
     """Units of every stage-3 layer: u, register, output, s_k, P, Q, gate, two threshold
     ReLUs, plus the partial label when a label has more than one bit."""
-    return 9 if _check_positive_int("label_bits", label_bits) == 1 else 10
+    return 9 if check_positive_int("label_bits", label_bits) == 1 else 10
 
 
 def predicted_depth(groups: int, table_size: int, label_bits: int) -> int:
@@ -184,17 +185,11 @@ def predicted_param_count(d: int, groups: int, table_size: int, label_bits: int)
     stage 3: w3 x 3 (reads [u, W]) + w3 (w3 + 1) for each of the other c m - 1 layers; the last
     gate layer 2 (w3 + 1); the output 3. For c = 1: d + 30 G + 90 m - 77."""
     for name, v in (("d", d), ("groups", groups), ("table_size", table_size)):
-        _check_positive_int(name, v)
+        check_positive_int(name, v)
     w3 = stage3_width(label_bits)
     stage2 = 30 * groups - 38 if groups >= 2 else 4
     stage3 = 3 * w3 + (label_bits * table_size - 1) * w3 * (w3 + 1)
     return (d + 1) + stage2 + stage3 + 2 * (w3 + 1) + 3
-
-
-def _check_positive_int(name, v) -> int:
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise ValueError(f"{name} must be a positive integer; got {v!r}")
-    return int(v)
 
 
 # --- input checks ----------------------------------------------------------------------------
@@ -236,7 +231,7 @@ def _integer_rows(X) -> tuple[list[tuple[int, ...]], int]:
     elif A.dtype != object:
         raise TypeError(f"X has dtype {A.dtype}; expected numbers")
     # One pass: (numerator, denominator) per entry, then one common denominator. Fractions
-    # and ints take the fast path (a 1000 x 784 pixel matrix in about a second).
+    # and ints take the fast path (timing: experiments/results/TIMINGS.md, Library).
     pairs = []
     for i, row in enumerate(A.tolist()):
         out = []
@@ -404,7 +399,7 @@ def _table_candidates(N: int) -> list[int]:
 def _choose_table(gaps: np.ndarray, d: int, c: int, table_size):
     """The table size m (given, or the one minimizing the dense count) and its groups."""
     if table_size is not None:
-        m = _check_positive_int("table_size", table_size)
+        m = check_positive_int("table_size", table_size)
         return m, _greedy_groups(gaps, m), None
     best = None
     for m in _table_candidates(len(gaps) + 1):
@@ -658,7 +653,7 @@ def build(
     if denominator is None:
         rows, D = _integer_rows(X)
     else:
-        D = _check_positive_int("denominator", denominator)
+        D = check_positive_int("denominator", denominator)
         A = np.asarray(X)
         if A.dtype.kind not in "iu" and A.dtype != object:
             raise TypeError(
@@ -671,8 +666,8 @@ def build(
             )
     labels = _integer_labels(y, len(rows))
     if table_size is not None:
-        _check_positive_int("table_size", table_size)
-    _check_positive_int("max_draws", max_draws)
+        check_positive_int("table_size", table_size)
+    check_positive_int("max_draws", max_draws)
     n_rows = len(rows)
     first: dict[tuple, int] = {}
     keep = []

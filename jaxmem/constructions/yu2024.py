@@ -54,6 +54,7 @@ import numpy as np
 from jaxmem import network
 from jaxmem.constructions.protocol import Option, construction, in_open_interval, positive_int
 from jaxmem.data.validate import is_traced, validate
+from jaxmem.data.validate import positive_int as check_positive_int
 
 _HIGHEST = jax.lax.Precision.HIGHEST
 SPLIT = 0.51  # the paper's 0.51 / 0.49 (App. H.2)
@@ -113,10 +114,11 @@ def param_counts(n_pos: int, n_neg: int, n: int) -> dict:
       sparse: M (n + 2) + 2N + 1                (layer 2 as the paper builds it: each unit
               reads only its own N_{-y} pair units; the paper's O(N^2 n))
     """
-    for name, v in (("n_pos", n_pos), ("n_neg", n_neg), ("n", n)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"{name} must be a positive int; got {v!r}")
-    return _size_formulas(int(n_pos), int(n_neg), int(n))
+    return _size_formulas(
+        check_positive_int("n_pos", n_pos),
+        check_positive_int("n_neg", n_neg),
+        check_positive_int("n", n),
+    )
 
 
 def _size_formulas(n_pos, n_neg, n):
@@ -418,8 +420,7 @@ def _evaluate_blocks(m1: M1, T, method: str, candidates: int, block_size):
     """(outputs F, 1-NN labels, in-cell flags, certified flags) for every row of T."""
     if method not in METHODS + ("cells",):
         raise ValueError(f"method must be one of {METHODS}; got {method!r}")
-    if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates < 1:
-        raise ValueError(f"candidates must be a positive int; got {candidates!r}")
+    candidates = check_positive_int("candidates", candidates)
     T = jnp.asarray(T, m1.X.dtype)
     if T.ndim != 2 or T.shape[1] != m1.X.shape[1]:
         raise ValueError(
@@ -432,9 +433,9 @@ def _evaluate_blocks(m1: M1, T, method: str, candidates: int, block_size):
             raise ValueError(f"T has NaN or inf in row {int(np.argwhere(bad)[0][0])}")
     N, n = m1.X.shape
     points = T.shape[0]
-    B = block_size or _block_size(N, n, method, candidates, T.dtype.itemsize)
-    if isinstance(B, bool) or not isinstance(B, int) or B < 1:
-        raise ValueError(f"block_size must be a positive int; got {block_size!r}")
+    B = check_positive_int(
+        "block_size", block_size or _block_size(N, n, method, candidates, T.dtype.itemsize)
+    )
     return _evaluate_core(m1, T, method, candidates, min(B, max(points, 1)))
 
 
@@ -787,7 +788,7 @@ def _adversarial_memory(n, d, itemsize, options):
     task="binary",
     trial=adversarial_trial,
     memory=_adversarial_memory,
-    example=dict(data="slabs", axes=dict(n=16, d=3, tries=[1, 8])),
+    example=dict(data="slabs", axes=dict(n=16, d=3, tries=8)),
     tries=Option(8, positive_int("tries")),
 )
 def build_adversarial(key, X, y, *, tries: int = 8):
@@ -799,8 +800,7 @@ def build_adversarial(key, X, y, *, tries: int = 8):
     nonzero_param_count, hidden_units = 2K + 2). Only the function is simulated; the App. E
     network's bit-extraction layers are not built."""
     validate(X, y, task="binary", allow_duplicates=True)
-    if isinstance(tries, bool) or not isinstance(tries, int) or tries < 1:
-        raise ValueError(f"tries must be a positive int; got {tries!r}")
+    tries = check_positive_int("tries", tries)
     X = jnp.asarray(X)
     if not jnp.issubdtype(X.dtype, jnp.floating):
         X = X.astype(jnp.result_type(float))

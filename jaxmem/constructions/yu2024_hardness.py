@@ -102,6 +102,7 @@ import numpy as np
 
 from jaxmem import exact
 from jaxmem.constructions.protocol import Option, boolean, construction
+from jaxmem.data.validate import positive_int
 
 CLAUSE_WIDTH = 6  # literals per clause: reversible 6-SAT (Definition 6.6)
 BETA = Fraction(11, 30)  # beta = 1.1 * 1 / 3 (App. G.4)
@@ -541,10 +542,7 @@ def gadget_pairs(n: int, d: int, planted: bool = True) -> int:
     """The number of complementary clause pairs of an (n, d) grid point of "yu2024.gadget":
     D(phi) has 4 points per variable and one per clause, so n = 4d + 2 pairs. ValueError
     naming the problem when no formula of distinct clause pairs has n points."""
-    for name, v in (("n", n), ("d", d)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"{name} must be a positive integer; got {v!r}")
-    extra = int(n) - 4 * int(d)
+    extra = positive_int("n", n) - 4 * positive_int("d", d)
     if extra < 0 or extra % 2:
         raise ValueError(
             f"data {GADGET_FAMILY} has n = 4d + 2 pairs points (4 per variable, "
@@ -991,9 +989,7 @@ def lemma_f2_check(k: int, eps, delta, x_max: int | None = None) -> dict:
     prefix sum per x via S(N + 1, m) = 2 S(N, m) - C(N, m), so a check costs O(k) big-int
     operations."""
     eps, delta = _fractions_in_unit_interval(eps, delta)
-    if not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be a positive integer; got {k!r}")
-    k = int(k)
+    k = positive_int("k", k)
     if x_max is None:
         x_max = lemma_f2_x_max(k, eps, delta)
     x_max = min(int(x_max), k)

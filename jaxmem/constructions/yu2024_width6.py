@@ -67,6 +67,7 @@ import numpy as np
 
 from jaxmem import exact
 from jaxmem.constructions.protocol import Option, construction, one_of, optional, positive_int
+from jaxmem.data.validate import positive_int as check_positive_int
 
 RAMPS = ("left", "paper")
 OUTPUT_OFFSET = Fraction(1, 20)  # F = f3 - 0.05 (App. B.4)
@@ -440,12 +441,8 @@ def build(
     Raises HypothesisError (a ValueError) on data outside the theorem's hypotheses."""
     if ramp not in RAMPS:
         raise ValueError(f"ramp must be one of {RAMPS}; got {ramp!r}")
-    if block_size is not None and (
-        not isinstance(block_size, (int, np.integer))
-        or isinstance(block_size, (bool, np.bool_))
-        or block_size < 1
-    ):
-        raise ValueError(f"block_size must be a positive int; got {block_size!r}")
+    if block_size is not None:
+        block_size = check_positive_int("block_size", block_size)
     rng, seed = _generator(key)
     Xint, D, y = _checked(X, y, denominator)
     N, n = Xint.shape

@@ -96,6 +96,7 @@ from jaxmem.constructions.protocol import (
     positive_int,
 )
 from jaxmem.data.validate import float_data
+from jaxmem.data.validate import positive_int as check_positive_int
 
 ACTIVATIONS = ("relu", "hardtanh")
 
@@ -111,15 +112,7 @@ def _check_q(q, n: int | None = None) -> int:
         if n is None:
             raise ValueError("q is None and no number of points was given to choose it from")
         return default_q(n)
-    try:
-        if isinstance(q, (bool, np.bool_)):
-            raise TypeError
-        q = operator.index(q)
-    except TypeError:
-        raise ValueError(f"q (units per block) must be a positive int; got {q!r}") from None
-    if q < 1:
-        raise ValueError(f"q (units per block) must be a positive int; got {q!r}")
-    return q
+    return check_positive_int("q (units per block)", q)
 
 
 def _check_activation(activation: str) -> str:
@@ -132,9 +125,7 @@ def default_q(n: int) -> int:
     """The default units per block: the odd number 2 floor(floor(sqrt n) / 2) + 1 ~ sqrt(n)
     (11, 31, 101 for n = 100, 1000, 10^4, as docs/papers/sublinear.md §5.6's table). Odd, so the
     parity correction S is 0."""
-    n = operator.index(n)
-    if n < 1:
-        raise ValueError(f"n must be a positive int; got {n}")
+    n = check_positive_int("n", n)
     return 2 * (math.isqrt(n) // 2) + 1
 
 
@@ -478,8 +469,7 @@ def build(
     X, y = float_data(X, y, task=None)
     n, d = X.shape
     q = _check_q(q, n)
-    if not isinstance(directions, int) or isinstance(directions, bool) or directions < 1:
-        raise ValueError(f"directions must be a positive int; got {directions!r}")
+    directions = check_positive_int("directions", directions)
     K = blocks(n, q)
     V = K * q - n
     X = jnp.asarray(X)

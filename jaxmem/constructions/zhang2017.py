@@ -24,6 +24,7 @@ from jaxmem import network
 from jaxmem.constructions.projection import best_direction
 from jaxmem.constructions.protocol import Option, construction, in_open_interval, positive_int
 from jaxmem.data.validate import float_data, is_traced
+from jaxmem.data.validate import positive_int as check_positive_int
 
 
 def _check_options(theta, directions):
@@ -31,8 +32,7 @@ def _check_options(theta, directions):
     # sweep's grid before compiling.
     if not is_traced(theta) and not 0 < theta < 1:
         raise ValueError(f"theta must lie in (0, 1) so that the knots interleave; got {theta}")
-    if not isinstance(directions, int) or directions < 1:
-        raise ValueError(f"directions must be a positive int; got {directions!r}")
+    check_positive_int("directions", directions)
 
 
 def _knots(ts, theta):
@@ -81,7 +81,7 @@ _THETA = Option(
 @construction(
     "zhang2017",
     citation="Zhang et al. 2017, Thm 1: 2n + d weights, width n",
-    example=dict(data="gaussian", axes=dict(n=[4, 8], d=2)),
+    example=dict(data="gaussian", axes=dict(n=8, d=2)),
     theta=_THETA,
     directions=Option(1, positive_int("directions")),
 )
@@ -135,7 +135,7 @@ def _depth(value, config):
 @construction(
     "zhang2017.depth_k",
     citation="Zhang et al. 2017, App. C: k layers of width ceil(n/k) + 2",
-    example=dict(data="sphere", axes=dict(n=8, d=3, k=[2, 4])),
+    example=dict(data="sphere", axes=dict(n=8, d=3, k=3)),
     k=Option(2, _depth),
     theta=_THETA,
     directions=Option(1, positive_int("directions")),
@@ -155,8 +155,7 @@ def build_depth_k(key, X, y, *, k: int, theta: float = 0.01, directions: int = 1
     Unused slots of the last block are masked.
     """
     _check_options(theta, directions)
-    if not isinstance(k, int) or k < 1:
-        raise ValueError(f"k (the number of hidden layers) must be a positive int; got {k!r}")
+    k = check_positive_int("k (the number of hidden layers)", k)
     X, y = float_data(X, y, task=None)
     n, d = X.shape
     if k > n:

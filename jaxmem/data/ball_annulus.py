@@ -20,7 +20,8 @@ import math
 import jax
 import jax.numpy as jnp
 
-from jaxmem.data.synthetic import _float, _size
+from jaxmem.data.synthetic import _float
+from jaxmem.data.validate import positive_int
 
 
 def _max_scale(n: int) -> float:
@@ -50,14 +51,14 @@ def _scale(n: int, scale) -> float:
 
 def ball_annulus_radii(n: int, scale=None) -> tuple[float, float, float]:
     """(r1, r2, r3) = s (1, 2^{1/n}, 3^{1/n}), s = scale (default 0.5 / 3^{1/n})."""
-    n = _size("n", n)
+    n = positive_int("n", n)
     r1 = _scale(n, scale)
     return r1, r1 * 2.0 ** (1.0 / n), r1 * 3.0 ** (1.0 / n)
 
 
 def ball_annulus_separation(n: int, scale=None) -> float:
     """c = r2 - r1 = s (2^{1/n} - 1), the distance between the classes (Definition 3.1)."""
-    n = _size("n", n)
+    n = positive_int("n", n)
     return _scale(n, scale) * math.expm1(math.log(2.0) / n)
 
 
@@ -67,7 +68,7 @@ def ball_annulus(key, N: int, n: int, *, scale=None, dtype=None):
     y = +1 (P = 1/2): uniform on B(q, r1); y = -1: uniform on B(q, r3) \\ B(q, r2). N and n fix
     shapes (static under jit); vmaps over keys. float64 when jax_enable_x64 is on.
     """
-    N, n = _size("N", N), _size("n", n)
+    N, n = positive_int("N", N), positive_int("n", n)
     return _draw(key, N, n, _scale(n, scale), jnp.dtype(dtype or _float()))
 
 

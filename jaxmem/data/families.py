@@ -126,9 +126,32 @@ def _file_labels(y: np.ndarray) -> tuple[str, int]:
     return ("sign", 2) if values <= {-1.0, 1.0} else ("gaussian", 2)
 
 
-@functools.lru_cache(maxsize=16)
+def _file_path(name: str) -> Path:
+    return Path(name[len(FILE_PREFIX) :]).expanduser()
+
+
+def version(name: str) -> tuple:
+    """What identifies the current contents of data `name`: a file's (size, mtime), or the
+    registered family object (a notebook may register a name again). Caches of loaded points
+    are keyed by it, so an edited file or a re-registered family is never served stale."""
+    if name.startswith(FILE_PREFIX):
+        try:
+            stat = _file_path(name).stat()
+        except OSError as err:
+            raise ValueError(
+                f"data {name}: cannot read {_file_path(name)} ({err.strerror or err})"
+            ) from None
+        return ("file", stat.st_size, stat.st_mtime_ns)
+    return ("registered", id(DATA_FAMILIES.get(name)))
+
+
 def _file_family(name: str) -> DataFamily:
-    path = Path(name[len(FILE_PREFIX) :]).expanduser()
+    return _file_family_at(name, version(name))
+
+
+@functools.lru_cache(maxsize=16)
+def _file_family_at(name: str, file_version: tuple) -> DataFamily:
+    path = _file_path(name)
     try:
         with np.load(path, allow_pickle=False) as arrays:
             if "X" not in arrays or "y" not in arrays:
@@ -159,6 +182,12 @@ def _file_family(name: str) -> DataFamily:
     )
 
 
+def clear_cache() -> None:
+    """Forgets loaded files and fingerprints (jaxmem.sweep.datasets.clear_cache calls it)."""
+    _file_family_at.cache_clear()
+    _fingerprint.cache_clear()
+
+
 def resolve(name: str) -> DataFamily:
     """A registered data family, or `file:PATH` (an .npz with X and y)."""
     if name.startswith(FILE_PREFIX):
@@ -170,7 +199,7 @@ def fingerprint(family: DataFamily) -> str:
     """The first 16 hex digits of the SHA-256 of a fixed family's points and labels: part of
     every config on fixed data, so records made from other files never stand in for these."""
     if not family.name.startswith(FILE_PREFIX):
-        return _fingerprint(family.name)
+        return _fingerprint(family.name, version(family.name))
     assert family.load is not None  # a file: family is fixed
     return _digest(*family.load())
 
@@ -181,8 +210,8 @@ def _digest(X, y) -> str:
     return digest.hexdigest()[:16]
 
 
-@functools.cache
-def _fingerprint(name: str) -> str:
+@functools.lru_cache(maxsize=64)
+def _fingerprint(name: str, family_version: tuple) -> str:
     family = DATA_FAMILIES.get(name)
     assert family.load is not None, f"data family {name} is not fixed"
     return _digest(*family.load())

@@ -17,8 +17,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmem.data.synthetic import _float, _size
-from jaxmem.data.validate import is_traced
+from jaxmem.data.synthetic import _float
+from jaxmem.data.validate import is_traced, positive_int
 
 
 def _check_range(name, value, low, high=float("inf"), *, low_open=False):
@@ -43,7 +43,7 @@ def make_moons(
     n // 2 points on the upper moon (class 0 -> label -1), the rest on the lower one (class 1
     -> label +1), shuffled with RandomState(random_state).shuffle, then Gaussian noise of scale
     `noise` from the same generator. Returns NumPy float64 arrays (X, y)."""
-    n = _size("n", n)
+    n = positive_int("n", n)
     if noise is not None:
         _check_range("noise", noise, 0)
     n_out, n_in = n // 2, n - n // 2
@@ -71,7 +71,7 @@ def moons(key, n: int, noise: float = 0.05, *, dtype=None):
     """Two moons as a JAX function of a key, vmappable: make_moons' geometry with JAX's noise,
     unshuffled (the first n // 2 points are the upper moon, -1; the rest the lower one, +1),
     normalized to max norm 1. Statistically, not bitwise, the same as make_moons."""
-    n = _size("n", n)
+    n = positive_int("n", n)
     _check_range("noise", noise, 0)
     dtype = dtype or _float()
     n_out, n_in = n // 2, n - n // 2
@@ -93,7 +93,7 @@ def parallel_lines(n: int, gap: float = 0.1, *, dtype=None):
     """Worst case (docs/papers/genzel2023.md §4.6): n // 2 points evenly spaced on [-1, 1] at height
     -gap/2 (label +1) and the rest at +gap/2 (label -1). Separation delta = gap; with n = 20 the
     in-line spacing 0.22 exceeds 2 delta, so no ball around one point reaches another."""
-    n = _size("n", n)
+    n = positive_int("n", n)
     _check_range("gap", gap, 0, low_open=True)
     dtype = dtype or _float()
     n_low, n_high = n - n // 2, n // 2
@@ -108,7 +108,7 @@ def parallel_lines(n: int, gap: float = 0.1, *, dtype=None):
 def concentric_spheres(key, n: int, d: int, gap: float = 0.2, *, dtype=None):
     """n // 2 points uniform on the sphere of radius 1 - gap (label +1) and the rest on the unit
     sphere (label -1): separation delta = gap, radius R = 1."""
-    n, d = _size("n", n), _size("d", d)
+    n, d = positive_int("n", n), positive_int("d", d)
     _check_range("gap", gap, 0, 1, low_open=True)
     dtype = dtype or _float()
     G = jax.random.normal(key, (n, d), dtype)
@@ -121,7 +121,7 @@ def concentric_spheres(key, n: int, d: int, gap: float = 0.2, *, dtype=None):
 def gaussian_blobs(key, n: int, d: int, distance: float = 1.0, std: float = 0.1, *, dtype=None):
     """Two Gaussian blobs N(+-distance/2 e_1, std^2 I) (n - n // 2 points labelled +1 around
     -distance/2 e_1, the rest -1), normalized to max norm 1."""
-    n, d = _size("n", n), _size("d", d)
+    n, d = positive_int("n", n), positive_int("d", d)
     _check_range("distance", distance, 0)
     _check_range("std", std, 0)
     dtype = dtype or _float()

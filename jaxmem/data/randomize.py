@@ -51,8 +51,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmem.data.synthetic import _float, _size
-from jaxmem.data.validate import _rows, is_traced, validate
+from jaxmem.data.synthetic import _float
+from jaxmem.data.validate import _rows, is_traced, positive_int, validate
 
 __all__ = [
     "ENCODINGS",
@@ -93,7 +93,7 @@ def _classes(num_classes, encoding, *, required: bool):
             f"('index': classes 0..k-1, 'sign': binary labels -1/+1)"
         )
     if encoding == "sign":
-        if num_classes is not None and _size("num_classes", num_classes) != 2:
+        if num_classes is not None and positive_int("num_classes", num_classes) != 2:
             raise ValueError(
                 f"encoding='sign' means binary +-1 labels, so num_classes must be "
                 f"2 (or omitted); got {num_classes!r}"
@@ -106,7 +106,7 @@ def _classes(num_classes, encoding, *, required: bool):
                 "class is uniform over 0..num_classes-1"
             )
         return None
-    k = _size("num_classes", num_classes)
+    k = positive_int("num_classes", num_classes)
     if k < 2:
         raise ValueError(
             f"num_classes must be at least 2 (one class has nothing to randomize); got {k}"
@@ -270,7 +270,7 @@ _permutation_jit = jax.jit(jax.random.permutation, static_argnums=1)
 
 def pixel_permutation(key, num_pixels: int) -> jax.Array:
     """One uniformly random permutation of 0..num_pixels-1 (the shuffled-pixels test)."""
-    return _permutation_jit(key, _size("num_pixels", num_pixels))
+    return _permutation_jit(key, positive_int("num_pixels", num_pixels))
 
 
 def apply_pixel_permutation(X, permutation) -> jax.Array:

@@ -22,8 +22,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmem.data.synthetic import _float, _size
-from jaxmem.data.validate import validate
+from jaxmem.data.synthetic import _float
+from jaxmem.data.validate import positive_int, validate
 
 __all__ = [
     "check_in_class",
@@ -42,7 +42,7 @@ def checkerboard_support(n: int, side: int, dtype=None):
     """(P, labels): the side^n centres (k + 1/2)/side, k in {0..side-1}^n, of the lattice
     cells of [0, 1]^n, labelled (-1)^(k_1 + ... + k_n), so lattice neighbours (distance
     1/side, the minimum) have opposite labels. The separation is c = 1/side."""
-    n, side = _size("n", n), _size("side", side)
+    n, side = positive_int("n", n), positive_int("side", side)
     if side < 2:
         raise ValueError(f"side must be >= 2 so that both labels occur; got {side}")
     if side**n > 2**20:
@@ -56,7 +56,7 @@ def checkerboard_support(n: int, side: int, dtype=None):
 
 def checkerboard_indices(key, N: int, support_size: int, weights=None):
     """N i.i.d. indices into the support, uniform or with the given probabilities."""
-    N, support_size = _size("N", N), _size("support_size", support_size)
+    N, support_size = positive_int("N", N), positive_int("support_size", support_size)
     if weights is None:
         return jax.random.randint(key, (N,), 0, support_size)
     return jax.random.choice(key, support_size, (N,), p=jnp.asarray(weights))
@@ -93,7 +93,7 @@ def gaussian_clusters(
     sigma * chi_n conditioned on <= radius, drawn by rejection from 16 proposals per point;
     a point whose 16 proposals all fall outside (probability < 0.5^16 whenever
     P(||offset|| <= radius) >= 1/2) keeps the shortest one scaled onto the ball."""
-    N, n, per_axis = _size("N", N), _size("n", n), _size("per_axis", per_axis)
+    N, n, per_axis = positive_int("N", N), positive_int("n", n), positive_int("per_axis", per_axis)
     radius = 0.35 / per_axis if radius is None else radius
     if not 0 < radius < 0.5 / per_axis:
         raise ValueError(
@@ -158,7 +158,7 @@ def slabs(key, N: int, n: int, gap: float = 0.1, dtype=None):
     """N samples of the uniform distribution on the two slabs |x_1 - 1/2| >= gap/2 of
     [0, 1]^n, labelled by the side: y = sign(x_1 - 1/2). In D(n, gap), with density
     1/(1 - gap) (Definition 5.2), classes of mass 1/2 each."""
-    N, n = _size("N", N), _size("n", n)
+    N, n = positive_int("N", N), positive_int("n", n)
     if not 0 < gap < 1:
         raise ValueError(f"gap must lie in (0, 1); got {gap}")
     dtype = dtype or _float()

@@ -10,31 +10,17 @@ labels:
 
 from __future__ import annotations
 
-import operator
-
 import jax
 import jax.numpy as jnp
+
+from jaxmem.data.validate import positive_int
 
 LABELS = ("sign", "gaussian")
 
 
-def _size(name, value) -> int:
-    """A positive Python int (numpy ints accepted); sizes fix shapes, so no tracers."""
-    try:
-        if isinstance(value, bool):
-            raise TypeError
-        value = operator.index(value)
-    except TypeError:
-        raise ValueError(
-            f"{name} must be a positive int (it fixes a shape); got {value!r}"
-        ) from None
-    if value < 1:
-        raise ValueError(f"{name} must be a positive int (it fixes a shape); got {value!r}")
-    return value
-
-
 def _check(n, d, labels):
-    n, d = _size("n", n), _size("d", d)
+    # n and d fix shapes: Python ints (numpy ints accepted), no tracers.
+    n, d = positive_int("n", n), positive_int("d", d)
     if labels not in LABELS:
         raise ValueError(f"unknown labels {labels!r}; expected one of {LABELS}")
     return n, d

@@ -19,7 +19,7 @@ import jax
 import numpy as np
 
 from jaxmem.data.geometric import normalize
-from jaxmem.data.synthetic import _size
+from jaxmem.data.validate import positive_int
 
 __all__ = ["nested_subsets", "normalize_max_norm", "one_vs_rest", "pair_task"]
 
@@ -95,7 +95,7 @@ def pair_task(X, labels, positive, negative, *, per_class: int | None = None, ke
     if per_class is None:
         keep = np.flatnonzero(is_pos | is_neg)
     else:
-        per_class = _size("per_class", per_class)
+        per_class = positive_int("per_class", per_class)
         rng = _rng(key_or_seed)
         chosen = []
         for cls, mask in ((positive, is_pos), (negative, is_neg)):

@@ -8,6 +8,9 @@ caller is expected to have validated the concrete data (the sweep engine does, p
 
 from __future__ import annotations
 
+import operator
+from typing import Any
+
 import jax
 import numpy as np
 
@@ -29,6 +32,22 @@ def is_traced(*trees) -> bool:
         for tree in trees
         for leaf in jax.tree_util.tree_leaves(tree)
     )
+
+
+def positive_int(name: str, value: Any) -> int:
+    """`value` as a Python int, if it is a positive integer: a Python or NumPy integer (or
+    anything else with `__index__`, such as a 0-d integer array), not a bool; otherwise a
+    ValueError naming `name` and the value. The one copy of this check, for sizes, counts and
+    options alike; a caller with its own error type converts the ValueError."""
+    try:
+        if isinstance(value, (bool, np.bool_)):
+            raise TypeError
+        number = operator.index(value)
+    except TypeError:
+        number = 0
+    if number < 1:
+        raise ValueError(f"{name} must be a positive integer; got {value!r}")
+    return number
 
 
 def validate(

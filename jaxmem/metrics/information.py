@@ -46,8 +46,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmem.data.synthetic import _size
-from jaxmem.data.validate import _rows, is_traced
+from jaxmem.data.validate import _rows, is_traced, positive_int
 
 __all__ = [
     "UNITS",
@@ -76,7 +75,7 @@ def _code_dtype():
 
 
 def _bins(bins) -> int:
-    bins = _size("bins", bins)
+    bins = positive_int("bins", bins)
     # Bin indices are floor(u * bins) in floating point: exact integers only up to 2^24 in
     # float32 (far more bins than samples is meaningless anyway: every row is distinct).
     if bins > 2**24:
@@ -89,7 +88,7 @@ def _bins(bins) -> int:
 def _chunk(chunk, n):
     """None (all pairs at once) or a block size, capped at n (a static shape, so capping
     shares one compiled program between every chunk >= n)."""
-    return None if chunk is None else min(_size("chunk", chunk), n)
+    return None if chunk is None else min(positive_int("chunk", chunk), n)
 
 
 def _finite_rows(A, what):

@@ -21,7 +21,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-from jaxmem.data.validate import validate
+from jaxmem.data.validate import positive_int, validate
 
 NEARBY_CONSTANT = 3.1  # Definition 7.1; Remark 7.2: any constant > 3 works
 
@@ -87,8 +87,7 @@ def greedy_nearby_set(X, y, constant: float = NEARBY_CONSTANT) -> dict:
 def prop7_7_bound(n: int, c: float) -> int:
     """Proposition 7.7: S_D <= ([6.2 n / c] + 1)^n for every D in D(n, c), [.] the integer
     part. An exact Python int (it overflows floats for moderate n)."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive int; got {n!r}")
+    n = positive_int("n", n)
     if not c > 0:
         raise ValueError(f"c must be > 0 (the separation bound); got {c}")
     return (math.floor(6.2 * n / c) + 1) ** n
@@ -96,8 +95,7 @@ def prop7_7_bound(n: int, c: float) -> int:
 
 def theorem7_3_sample_size(S_D: int, eps: float, delta: float) -> int:
     """The smallest integer N >= S_D ln(S_D / delta) / eps (Theorem 7.3)."""
-    if isinstance(S_D, bool) or not isinstance(S_D, int) or S_D < 1:
-        raise ValueError(f"S_D must be a positive int; got {S_D!r}")
+    S_D = positive_int("S_D", S_D)
     if not (0 < eps < 1 and 0 < delta < 1):
         raise ValueError(f"eps and delta must lie in (0, 1); got eps={eps}, delta={delta}")
     return math.ceil(S_D * math.log(S_D / delta) / eps)

@@ -43,7 +43,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmem.data.validate import is_traced
+from jaxmem.data.validate import is_traced, positive_int
 from jaxmem.metrics.csr import _check_inputs, _check_params, _check_real_scalar
 
 __all__ = [
@@ -300,10 +300,8 @@ def _check_common(
         raise ValueError(f"ord must be 1, 2 or inf; got {ord!r}")
     if path not in PATHS:
         raise ValueError(f"path must be one of {PATHS}; got {path!r}")
-    if backward_batch is not None and not (
-        isinstance(backward_batch, numbers.Integral) and backward_batch >= 1
-    ):
-        raise ValueError(f"backward_batch must be None or an int >= 1; got {backward_batch!r}")
+    if backward_batch is not None:
+        positive_int("backward_batch", backward_batch)
     for leaf in jax.tree_util.tree_leaves(Y):
         if np.shape(leaf)[:1] != (N,):
             raise ValueError(f"Y must have N = {N} rows (leading axis); got shape {np.shape(leaf)}")
@@ -455,8 +453,7 @@ def class_loss_sensitivity(
         backward_batch,
     )
     N = X.shape[0]
-    if not (isinstance(num_classes, numbers.Integral) and num_classes >= 1):
-        raise ValueError(f"num_classes must be an int >= 1; got {num_classes!r}")
+    num_classes = positive_int("num_classes", num_classes)
     if np.shape(classes) != (N,):
         raise ValueError(f"classes must have shape ({N},); got {np.shape(classes)}")
     if not jnp.issubdtype(jnp.result_type(classes), jnp.integer):

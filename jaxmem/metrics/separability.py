@@ -99,6 +99,7 @@ import numpy as np
 from scipy import optimize, sparse
 
 from jaxmem import exact
+from jaxmem.data.validate import positive_int
 
 # The LP's optimum is 0 (separable / feasible) or 1: decide at the midpoint.
 _SLACK_THRESHOLD = 0.5
@@ -590,8 +591,9 @@ def random_width_network(
 ) -> exact.ExactNetwork:
     """A random ReLU network d -> width -> ... -> width -> 1 (depth - 1 hidden layers) with
     exact dyadic weights k/2, |k| <= 2 scale: the objects of Lemma G.4's converse (width 1)."""
-    if depth < 2 or width < 1:
-        raise ValueError(f"need depth >= 2 and width >= 1; got depth {depth}, width {width}")
+    if depth < 2:
+        raise ValueError(f"need depth >= 2; got depth {depth}")
+    width = positive_int("width", width)
 
     def draw(shape):
         return np.vectorize(lambda k: Fraction(int(k), 2), otypes=[object])(

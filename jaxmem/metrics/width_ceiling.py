@@ -50,14 +50,14 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import integrate, optimize, special
 
-from jaxmem.data.synthetic import _size
+from jaxmem.data.validate import positive_int
 
 METHODS = ("quadrature", "beta")
 _LN2, _LN3 = math.log(2.0), math.log(3.0)
 
 
 def _check(n, w) -> tuple[int, int]:
-    return _size("n", n), _size("w", w)
+    return positive_int("n", n), positive_int("w", w)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -79,7 +79,7 @@ def paper_width_bound(n: int, w: int) -> float:
 def paper_min_dimension(w: int) -> int:
     """The smallest n with 3^{w/n} < 1.001 (Lemma D.8: then r3^{n-w} - r2^{n-w} > 0.99 r1^{n-w}
     and the accuracy is <= 0.51), i.e. the smallest n > w ln 3 / ln 1.001."""
-    w = _size("w", w)
+    w = positive_int("w", w)
     n = int(w * _LN3 / math.log1p(0.001)) + 1
     while 3.0 ** (w / n) >= 1.001:  # guard the float rounding of the threshold
         n += 1
@@ -229,7 +229,7 @@ def bayes_projection_predict(X, w: int, *, scale=None) -> jnp.ndarray:
     from jaxmem.data.ball_annulus import ball_annulus_radii
 
     n = X.shape[-1]
-    w = _size("w", w)
+    w = positive_int("w", w)
     r1, _, _ = ball_annulus_radii(n, scale)
     threshold = r1 * projection_crossing_radius(n, min(w, n))
     h = X[..., : min(w, n)] - 0.5

@@ -14,6 +14,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxmem.data.validate import positive_int
+
 _COMPILED: dict = {}
 
 
@@ -44,8 +46,7 @@ def run_chunked(
 
     Returns a dict of NumPy arrays with leading axis len(keys).
     """
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be positive; got {chunk_size}")
+    chunk_size = positive_int("chunk_size", chunk_size)
     total = keys.shape[0]
     chunk_size = min(chunk_size, total) or 1
     f = batched(fn, compiler_options=compiler_options, **static)

@@ -123,8 +123,14 @@ fixed_data(
 )
 
 
-@functools.lru_cache(maxsize=8)
 def _full(name: str):
+    return _full_at(name, families.version(name))
+
+
+# Keyed by the data's version (families.version): an edited file or a family registered again
+# is loaded afresh; unchanged data keep one host array (the runner copies it to each device once).
+@functools.lru_cache(maxsize=8)
+def _full_at(name: str, data_version: tuple):
     family = families.resolve(name)
     assert family.load is not None, f"data family {name} is not fixed"
     X, y = family.load()
@@ -143,10 +149,14 @@ def size(name: str) -> int:
     return len(_full(name)[0])
 
 
-@functools.lru_cache(maxsize=16)
 def fixed_dataset(name: str, n: int, dtype: str):
     """The first n points of a fixed dataset as (X, y) NumPy arrays of `dtype` (class labels
     as int32). ValueError if n exceeds its size."""
+    return _fixed_dataset_at(name, families.version(name), n, dtype)
+
+
+@functools.lru_cache(maxsize=16)
+def _fixed_dataset_at(name: str, data_version: tuple, n: int, dtype: str):
     X, y = _full(name)
     if n > len(X):
         raise ValueError(f"data {name} has {len(X)} points; n = {n} is more")
@@ -156,3 +166,11 @@ def fixed_dataset(name: str, n: int, dtype: str):
     if labels == "sign" and len(np.unique(y)) < 2:
         raise ValueError(f"the first n = {n} points of data {name} hold one class only")
     return X, y
+
+
+def clear_cache() -> None:
+    """Forgets every loaded fixed data set (after the data directory changed in-process, as
+    `--data-dir` does: the same name may now hold other files)."""
+    _full_at.cache_clear()
+    _fixed_dataset_at.cache_clear()
+    families.clear_cache()

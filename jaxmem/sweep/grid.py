@@ -36,6 +36,7 @@ import numpy as np
 
 from jaxmem.constructions import protocol
 from jaxmem.data import families
+from jaxmem.data.validate import positive_int
 from jaxmem.sweep import datasets as fixed_data
 from jaxmem.sweep import trials
 from jaxmem.sweep.keys import canonical_json, config_hash
@@ -98,17 +99,15 @@ class Grid:
         return {k: v for k, v in out.items() if v is not None}
 
     def with_datasets(self, datasets: int) -> Grid:
-        return dataclasses.replace(self, datasets=_positive_int("datasets", datasets))
+        try:
+            datasets = positive_int("datasets", datasets)
+        except ValueError as err:
+            raise GridError(f"grid entry {err}") from None
+        return dataclasses.replace(self, datasets=datasets)
 
     def hashes(self) -> list[tuple[str, str]]:
         """(config hash, canonical JSON) of every config."""
         return [(config_hash(c), canonical_json(c)) for c in self.configs()]
-
-
-def _positive_int(name, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise GridError(f"grid entry {name} must be a positive integer; got {value!r}")
-    return int(value)
 
 
 def _axis_values(name, spec) -> tuple:
@@ -242,10 +241,13 @@ def parse_grid(spec: dict, *, source: str = "grid") -> Grid:
     seed = spec.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
         raise GridError(f"{source}: seed must be a non-negative integer; got {seed!r}")
-    datasets = _positive_int("datasets", spec["datasets"])
     chunk_size = spec.get("chunk_size")
-    if chunk_size is not None:
-        chunk_size = _positive_int("chunk_size", chunk_size)
+    try:
+        datasets = positive_int("datasets", spec["datasets"])
+        if chunk_size is not None:
+            chunk_size = positive_int("chunk_size", chunk_size)
+    except ValueError as err:
+        raise GridError(f"grid entry {err}") from None
     raw_axes = spec["axes"]
     if not isinstance(raw_axes, dict):
         raise GridError(f"{source}: axes must be a table of name = values")

@@ -95,8 +95,8 @@ def environment(mesh: Mesh) -> dict:
         device_count=mesh.devices.size,
         process_count=jax.process_count(),
         x64=bool(jax.config.jax_enable_x64),  # type: ignore[attr-defined]
-        matmul_precision=str(jax.config.jax_default_matmul_precision),
-    )  # type: ignore[attr-defined]
+        matmul_precision=str(jax.config.jax_default_matmul_precision),  # type: ignore[attr-defined]
+    )
 
 
 def make_mesh(devices: int | None = None, distributed: bool = False) -> Mesh:
@@ -183,8 +183,9 @@ def _fold_key_data(key_data, data):
 def root_key_datas(seed: int, configs: list[dict]) -> np.ndarray:
     """The raw bits of each config's root key, fold_in(key(seed), config_id(config)); the same
     roots as `jaxmem.sweep.dataset_keys` (tested). All configs in one compiled call, before
-    any block is dispatched: op by op it cost ~13 ms a config, and a call made while blocks
-    are in flight waits for them."""
+    any block is dispatched: op by op the dispatches add up over a grid's configs (timings:
+    experiments/results/TIMINGS.md), and a call made while blocks are in flight waits for
+    them."""
     ids = np.array([config_id(c) for c in configs], np.uint32)
     return np.asarray(_fold_key_data(_seed_key_data(seed), ids))
 

@@ -17,6 +17,7 @@ import numpy as np
 from jaxmem import metrics, network
 from jaxmem.constructions import protocol
 from jaxmem.data import families
+from jaxmem.data.validate import positive_int
 from jaxmem.sweep import datasets
 
 LABELS = families.LABELS
@@ -51,9 +52,7 @@ def dataset_bytes(config: dict) -> int:
 def check_config(config: dict) -> None:
     """ValueError naming the first bad entry of a config (before anything compiles)."""
     for axis in SHAPE_AXES:
-        value = config.get(axis)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{axis} must be a positive integer (it fixes a shape); got {value!r}")
+        positive_int(axis, config.get(axis))  # it fixes a shape
     entry, family = construction_of(config), family_of(config)
     data, labels = config["data"], config["labels"]
     if family.dim is not None and config["d"] != family.dim:

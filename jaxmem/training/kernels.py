@@ -50,8 +50,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmem.data.synthetic import _size
-from jaxmem.data.validate import _rows, is_traced
+from jaxmem.data.validate import _rows, is_traced, positive_int
 from jaxmem.network import gamma, unit_roundoff
 
 _HIGHEST = jax.lax.Precision.HIGHEST
@@ -188,7 +187,7 @@ def _solve_tolerance(n, u, lam_max, alpha, Y):
 
 def ntk_weights(key, width: int, d: int, dtype=None) -> jax.Array:
     """The fixed first-layer weights w_j ~ N(0, I_d / d), shape (width, d) (montanari2020.md §1)."""
-    width, d = _size("width", width), _size("d", d)
+    width, d = positive_int("width", width), positive_int("d", d)
     dtype = dtype or (jnp.float64 if jax.config.read("jax_enable_x64") else jnp.float32)
     return jax.random.normal(key, (width, d), dtype) / jnp.sqrt(jnp.asarray(d, dtype))
 
@@ -271,7 +270,7 @@ def ntk_gram_infinite(X, X2=None, d: int | None = None) -> jax.Array:
         _check_points(X2, "X2")
         if not is_traced(X, X2) and np.shape(X2)[1] != np.shape(X)[1]:
             raise ValueError(f"X2 has {np.shape(X2)[1]} columns but X has {np.shape(X)[1]}")
-    d = np.shape(X)[1] if d is None else _size("d", d)
+    d = np.shape(X)[1] if d is None else positive_int("d", d)
     dtype = _float_dtype(X, X2)
     X = jnp.asarray(X, dtype)
     X2 = X if X2 is None else jnp.asarray(X2, dtype)
@@ -360,7 +359,7 @@ def ntk_min_norm_fit(key, X, y, width: int) -> dict:
     dtype, gamma_{2(n + d) + 2} (|S| |S|^T * |X| |X|^T / (N d)) |alpha| (Higham Sec. 3.5:
     forward error of the two products, entrywise in absolute values).
     """
-    width = _size("width", width)
+    width = positive_int("width", width)
     _check_points(X)
     _check_targets(y, np.shape(X)[0])
     dtype = _float_dtype(X, y)
@@ -439,7 +438,7 @@ def _ntk_pattern_report(W, X):
 
 def ntk_width_for(n: int, d: int, factor: float) -> int:
     """The smallest width N with N d >= factor * n (the parameter budget of the claim)."""
-    n, d = _size("n", n), _size("d", d)
+    n, d = positive_int("n", n), positive_int("d", d)
     if not (isinstance(factor, (int, float)) and math.isfinite(factor) and factor > 0):
         raise ValueError(f"factor must be a positive finite number; got {factor!r}")
     return max(1, math.ceil(factor * n / d - 1e-12))
@@ -576,7 +575,7 @@ def kernel_classify(X_train, alpha, X, bandwidth) -> jax.Array:
 
 def one_hot(labels, classes: int, dtype=None) -> jax.Array:
     """(n, classes) one-hot targets of integer labels in [0, classes)."""
-    classes = _size("classes", classes)
+    classes = positive_int("classes", classes)
     if not is_traced(labels):
         lab = np.asarray(labels)
         if lab.ndim != 1 or not np.issubdtype(lab.dtype, np.integer):
@@ -602,7 +601,7 @@ def one_hot(labels, classes: int, dtype=None) -> jax.Array:
 def _linear_inputs(X, y, w0=None, steps=None, lr=None):
     """Validates everything on the host first, then converts (conversion already compiles)."""
     if steps is not None:
-        _size("steps", steps)
+        positive_int("steps", steps)
     _check_positive_scalar(lr, "lr")
     _check_points(X)
     _check_targets(y, np.shape(X)[0])
@@ -655,7 +654,7 @@ def _default_lr(s, n):
 
 
 def _check_steps_lr(steps, lr):
-    steps = _size("steps", steps)
+    steps = positive_int("steps", steps)
     _check_positive_scalar(lr, "lr")
     return steps
 

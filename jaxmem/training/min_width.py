@@ -34,6 +34,7 @@ import numpy as np
 from scipy import special
 
 from jaxmem.data import synthetic
+from jaxmem.data.validate import positive_int
 from jaxmem.training import mlp
 
 LABEL_KINDS = ("sign", "gaussian")  # +-1 (classification) or N(0, 1) (regression)
@@ -59,7 +60,7 @@ class Problem:
 
     def __post_init__(self):
         for name in ("n", "d", "max_steps", "seeds"):
-            synthetic._size(name, getattr(self, name))
+            positive_int(name, getattr(self, name))
         if self.labels not in LABEL_KINDS:
             raise ValueError(f"unknown labels {self.labels!r}; expected one of {LABEL_KINDS}")
         if self.inputs not in INPUTS:
@@ -107,7 +108,7 @@ def padded_width(widths) -> int:
 def success_curve(problem: Problem, widths, data_key, init_key, dtype=jnp.float32) -> dict:
     """Trains every (width, seed) in one call. Returns NumPy arrays of shape (len(widths),
     seeds): memorized, steps_to_fit, steps_run, loss, train_accuracy, max_residual."""
-    widths = [synthetic._size("width", w) for w in widths]
+    widths = [positive_int("width", w) for w in widths]
     X, y = draw(problem, data_key, dtype)
     S, W = problem.seeds, len(widths)
     # The lane count is padded to a power of two widths (repeating the last width, whose
@@ -183,10 +184,10 @@ def min_memorizing_width(
             return {w: res["memorized"][i] for i, w in enumerate(widths)}
 
     if per_round is not None:
-        per_round = synthetic._size("per_round", per_round)
-    max_rounds = synthetic._size("max_rounds", max_rounds)
+        per_round = positive_int("per_round", per_round)
+    max_rounds = positive_int("max_rounds", max_rounds)
     widths = (
-        sorted({synthetic._size("first_widths entry", w) for w in first_widths})
+        sorted({positive_int("first_widths entry", w) for w in first_widths})
         if first_widths
         else first_round(problem)
     )

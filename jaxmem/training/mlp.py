@@ -48,6 +48,7 @@ import numpy as np
 import optax
 
 from jaxmem import network
+from jaxmem.data.validate import positive_int
 
 INITS = ("he", "lecun", "orthogonal")
 LOSSES = ("logistic", "cross_entropy", "squared")
@@ -97,11 +98,12 @@ class Trainer:
 
     def __post_init__(self):
         hidden = tuple(self.hidden)
-        object.__setattr__(self, "hidden", hidden)
-        if not hidden or any(not _is_pos_int(w) for w in hidden):
+        if not hidden:
             raise ValueError(
                 f"hidden must be a non-empty tuple of positive ints; got {self.hidden!r}"
             )
+        hidden = tuple(positive_int(f"hidden[{i}]", w) for i, w in enumerate(hidden))
+        object.__setattr__(self, "hidden", hidden)
         for name, value, allowed in (
             ("activation", self.activation, ACTIVATIONS),
             ("init", self.init, INITS),
@@ -113,10 +115,9 @@ class Trainer:
         if self.fit_rule is not None and self.fit_rule not in FIT_RULES:
             raise ValueError(f"unknown fit_rule {self.fit_rule!r}; expected one of {FIT_RULES}")
         for name in ("outputs", "max_steps", "check_every"):
-            if not _is_pos_int(getattr(self, name)):
-                raise ValueError(f"{name} must be a positive int; got {getattr(self, name)!r}")
-        if self.batch_size is not None and not _is_pos_int(self.batch_size):
-            raise ValueError(f"batch_size must be a positive int or None; got {self.batch_size!r}")
+            positive_int(name, getattr(self, name))
+        if self.batch_size is not None:
+            positive_int("batch_size", self.batch_size)
         if self.optimizer == "gd" and self.batch_size is not None:
             raise ValueError(
                 "optimizer 'gd' is full-batch gradient descent: batch_size must "
@@ -148,10 +149,6 @@ class Trainer:
     @property
     def full_batch(self) -> bool:
         return self.batch_size is None
-
-
-def _is_pos_int(v) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and int(v) >= 1
 
 
 # --- the model -------------------------------------------------------------------------------
@@ -775,8 +772,7 @@ def init_state(
 def advance(trainer: Trainer, state: TrainState, data, steps: int) -> TrainState:
     """Up to `steps` more updates (fewer if every lane memorizes and trainer.freeze), never
     past trainer.max_steps. For minibatch runs, a multiple of check_every."""
-    if not _is_pos_int(steps):
-        raise ValueError(f"steps must be a positive int; got {steps!r}")
+    positive_int("steps", steps)
     if not trainer.full_batch and steps % trainer.check_every:
         raise ValueError(
             f"steps ({steps}) must be a multiple of check_every "

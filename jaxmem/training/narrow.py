@@ -28,8 +28,7 @@ import numpy as np
 import optax
 
 from jaxmem import network
-from jaxmem.data.synthetic import _size
-from jaxmem.data.validate import validate
+from jaxmem.data.validate import positive_int, validate
 
 
 def init(key, n: int, first_width: int, hidden: int, dtype, active_width=None) -> network.Network:
@@ -209,10 +208,10 @@ def train_narrow(
     Returns dict of arrays of shape (seeds,): train_accuracy, test_accuracy (on X_test, y_test),
     final_loss, first_width. Labels are +-1; an output of exactly 0 counts as an error.
     """
-    first_width, hidden = _size("first_width", first_width), _size("hidden", hidden)
-    steps, seeds = _size("steps", steps), _size("seeds", seeds)
+    first_width, hidden = positive_int("first_width", first_width), positive_int("hidden", hidden)
+    steps, seeds = positive_int("steps", steps), positive_int("seeds", seeds)
     if batch_size is not None:
-        batch_size = _size("batch_size", batch_size)
+        batch_size = positive_int("batch_size", batch_size)
     try:
         lr_ok = not isinstance(lr, (bool, str)) and math.isfinite(float(lr)) and float(lr) > 0
     except (TypeError, ValueError):

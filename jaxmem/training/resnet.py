@@ -56,6 +56,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxmem.data.validate import positive_int
+
 __all__ = ["BasicBlock", "ResNet", "param_count", "train_resnet_draws", "train_resnet_pair"]
 
 BN_MOMENTUM = 0.9
@@ -235,9 +237,9 @@ def _programs(
 
     # On a CPU, training is run time, not compile time: XLA's level-1 optimization makes a
     # convolution's gradient ~5x faster than the level 0 that `jaxmem --scale quick` and the
-    # tests set process-wide to compile small programs fast (measured: one epoch of 3 steps of
-    # 32 CIFAR images, widths 8-16-32-64: 7.8 s at level 0, 1.4 s at level 1; level 3 is no
-    # faster and compiles twice as long).
+    # tests set process-wide to compile small programs fast (measured on one small epoch;
+    # timings: experiments/results/TIMINGS.md; level 3 is no faster and compiles twice as
+    # long).
     options = {"xla_backend_optimization_level": 1} if jax.default_backend() == "cpu" else None
     batched = lambda f, axes: jax.jit(jax.vmap(f, in_axes=axes), compiler_options=options)
     return dict(
@@ -322,9 +324,7 @@ def train_resnet_draws(
     if X_test.shape[2:] != X_train.shape[2:]:
         raise ValueError(f"X_test images are {X_test.shape[2:]}, X_train's {X_train.shape[2:]}")
     n_train, n_test = X_train.shape[1], X_test.shape[1]
-    for name, v in (("epochs", epochs), ("batch_size", batch_size)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"{name} must be a positive integer; got {v!r}")
+    epochs, batch_size = positive_int("epochs", epochs), positive_int("batch_size", batch_size)
     if batch_size > n_train:
         raise ValueError(f"batch_size={batch_size} exceeds the {n_train} training images")
     if schedule not in SCHEDULES:

@@ -133,3 +133,9 @@ def test_sweep_example_prints_a_grid_that_parses(name, capsys):
     grid = parse_grid(tomllib.loads(capsys.readouterr().out))
     assert grid.construction == name and grid.datasets == 16
     assert grid.configs() == _example_grid(name, datasets=16).configs()
+
+
+def test_a_host_construction_refuses_a_distributed_sweep(tmp_path):
+    grid = _example_grid("bubeck2020.exact")
+    with pytest.raises(ValueError, match="runs on the host .* cannot shard it"):
+        run_sweep(grid, None, distributed=True, progress=False)

@@ -452,6 +452,11 @@ def run_sweep(
         raise ValueError(f"other_code must be one of {', '.join(OTHER_CODE)}; got {other_code!r}")
     stream = stream or sys.stderr
     t_start = time.perf_counter()
+    if distributed and grid.configs() and trials.construction_of(grid.configs()[0]).host:
+        raise ValueError(
+            f"construction {grid.construction} runs on the host (exact arithmetic), one dataset "
+            f"after another: a --distributed sweep cannot shard it; run it in one process"
+        )
     mesh = make_mesh(devices, distributed)
     all_devices = list(mesh.devices.flat)
     mine = [d.process_index == jax.process_index() for d in all_devices]

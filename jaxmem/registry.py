@@ -36,6 +36,8 @@ PLUGIN_GROUP = "jaxmem.plugins"
 INCLUDED_PREFIX = "jaxmem_include_"  # the private package names of --include's modules
 # The distribution whose plugins load first, so that `--list` shows the built-in papers first.
 BUILTIN_DISTRIBUTION = "jaxmem"
+# jaxmem's entry points that register only claims or experiments (tests/test_plugins.py checks)
+PAPERS_ONLY = ("papers-claims", "papers-experiments")
 
 
 class PluginError(RuntimeError):
@@ -50,10 +52,16 @@ def _origin(item) -> str:
 class Registry(Generic[T]):
     """Named entries of one kind, in registration order."""
 
-    def __init__(self, kind: str, name_of: Callable[[T], str]):
+    def __init__(self, kind: str, name_of: Callable[[T], str], skip_builtin: tuple = ()):
         self.kind = kind
         self._name_of = name_of
         self._entries: dict[str, tuple[T, str]] = {}
+        # jaxmem's own plugins that never register this kind (not imported to read it: a
+        # `jaxmem sweep` need not import the papers' claims); every other plugin is.
+        self._skip = frozenset(skip_builtin)
+
+    def _load(self) -> None:
+        load_plugins(skip_builtin=self._skip)
 
     def add(self, item: T, origin: str | None = None) -> T:
         name = self._name_of(item)
@@ -69,7 +77,7 @@ class Registry(Generic[T]):
         return item
 
     def get(self, name: str) -> T:
-        load_plugins()
+        self._load()
         if name not in self._entries:
             known = ", ".join(self._entries) or "none"
             raise KeyError(f"unknown {self.kind} {name!r}; known: {known}")
@@ -82,31 +90,31 @@ class Registry(Generic[T]):
         return self._entries.pop(name)[0]
 
     def get_or_none(self, name: str) -> T | None:
-        load_plugins()
+        self._load()
         entry = self._entries.get(name)
         return None if entry is None else entry[0]
 
     def origin(self, name: str) -> str:
-        load_plugins()
+        self._load()
         return self._entries[name][1]
 
     def all(self) -> list[T]:
-        load_plugins()
+        self._load()
         return [item for item, _ in self._entries.values()]
 
     def names(self) -> list[str]:
-        load_plugins()
+        self._load()
         return list(self._entries)
 
     def __contains__(self, name: str) -> bool:
-        load_plugins()
+        self._load()
         return name in self._entries
 
     def __iter__(self) -> Iterator[T]:
         return iter(self.all())
 
 
-_loaded = False
+_loaded: set[str] = set()  # "dist:name" of the entry points imported so far
 _included: dict[Path, list[str]] = {}
 
 
@@ -134,17 +142,24 @@ def included_path(module_name: str) -> str | None:
     return None
 
 
-def load_plugins() -> None:
-    """Imports every module of the `jaxmem.plugins` entry-point group, once."""
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True  # before importing: a plugin reading a registry must not recurse
+def _ep_id(ep) -> str:
+    return f"{getattr(getattr(ep, 'dist', None), 'name', '') or ''}:{ep.name}"
+
+
+def load_plugins(skip_builtin=frozenset()) -> None:
+    """Imports the modules of the `jaxmem.plugins` entry-point group, each once; `skip_builtin`
+    names jaxmem's own entry points a caller does not need (a user's plugins always load)."""
     for ep in plugin_entry_points():
+        ep_id = _ep_id(ep)
+        if ep_id in _loaded:
+            continue
+        if ep_id.split(":", 1)[0] == BUILTIN_DISTRIBUTION and ep.name in skip_builtin:
+            continue
+        _loaded.add(ep_id)  # before importing: a plugin reading a registry must not recurse
         try:
             ep.load()
         except Exception as err:
-            _loaded = False
+            _loaded.discard(ep_id)
             raise PluginError(
                 f"plugin {ep.name!r} ({ep.value}) failed to import: {type(err).__name__}: {err}"
             ) from err

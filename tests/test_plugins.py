@@ -239,3 +239,22 @@ def test_a_grid_names_a_construction_by_module_and_function(tmp_path, monkeypatc
             protocol.CONSTRUCTIONS.remove(name, missing_ok=True)
         for name in ("grid.uniform_sum", "grid.normal_sum"):
             C.CLAIMS.remove(name, missing_ok=True)
+
+
+def test_reading_constructions_skips_only_the_papers_claims_and_experiments():
+    # The papers' claims and experiments register neither constructions nor data families,
+    # so `jaxmem sweep` need not import them (registry.PAPERS_ONLY)...
+    from jaxmem.data import families
+    C.all_claims(), experiment.all_experiments()
+    for reg in (protocol.CONSTRUCTIONS, families.DATA_FAMILIES):
+        for name in reg.names():
+            assert not reg.origin(name).startswith(("jaxmem.verify", "jaxmem.experiments")), name
+    # ...and does not: a fresh process reading the constructions leaves them unimported.
+    code = ("import sys\nfrom jaxmem.constructions.protocol import CONSTRUCTIONS\n"
+            "from jaxmem.data.families import DATA_FAMILIES\n"
+            "assert len(CONSTRUCTIONS.all()) >= 14 and 'moons' in DATA_FAMILIES\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('jaxmem.verify', "
+            "'jaxmem.experiments'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=REPO, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stderr

@@ -7,6 +7,7 @@ park2021 (M2, reconstructed), yu2024_hardness (the Theorem 6.5(2) gadget); yun20
 
 from jaxmem.constructions import (
     bubeck2020,
+    genzel2023,
     park2021,
     yu2024,
     yu2024_hardness,
@@ -17,6 +18,7 @@ from jaxmem.constructions import (
 
 __all__ = [
     "bubeck2020",
+    "genzel2023",
     "park2021",
     "yu2024",
     "yu2024_hardness",

@@ -41,7 +41,7 @@ from jaxmem.options import (
     optional,
     positive_int,
 )
-from jaxmem.registry import PluginError, Registry
+from jaxmem.registry import PAPERS_ONLY, PluginError, Registry
 
 STANDARD_INFO = ("valid", "param_count", "nonzero_param_count")
 TASKS = ("real", "binary", "multiclass")  # labels a construction fits: real or +-1, +-1, classes
@@ -100,7 +100,9 @@ class Construction:
                 option.check(config.get(option_name, option.default), config)
 
 
-CONSTRUCTIONS: Registry[Construction] = Registry("construction", lambda c: c.name)
+CONSTRUCTIONS: Registry[Construction] = Registry(
+    "construction", lambda c: c.name, skip_builtin=PAPERS_ONLY
+)
 
 
 def construction(

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from jaxmem.options import Option, in_open_interval, positive_int
-from jaxmem.registry import PluginError, Registry
+from jaxmem.registry import PAPERS_ONLY, PluginError, Registry
 
 LABELS = ("sign", "gaussian", "class")
 FILE_PREFIX = "file:"
@@ -63,7 +63,9 @@ class DataFamily:
                 option.check(config.get(option_name, option.default), config)
 
 
-DATA_FAMILIES: Registry[DataFamily] = Registry("data family", lambda family: family.name)
+DATA_FAMILIES: Registry[DataFamily] = Registry(
+    "data family", lambda family: family.name, skip_builtin=PAPERS_ONLY
+)
 
 
 def data_family(

@@ -131,12 +131,18 @@ import math
 import numbers
 from fractions import Fraction
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jaxmem import exact
-from jaxmem.constructions.protocol import Option, boolean, construction, optional, positive_int
+from jaxmem.constructions.protocol import (
+    HypothesisError,
+    Option,
+    boolean,
+    construction,
+    numpy_generator,
+    optional,
+    positive_int,
+)
 from jaxmem.data.validate import positive_int as check_positive_int
 
 DIRECTION_BITS = 30  # fractional bits of the rounded Gaussian direction (sublinear.md §2.10)
@@ -148,9 +154,7 @@ PREDICTED_EXPONENT = 2 / 3
 RAMP_SLOPE_FACTOR = 2
 
 
-class HypothesisError(ValueError):
-    """The dataset cannot be memorized by any function (two equal rows, different labels): a
-    sweep records it as valid = False instead of stopping."""
+# HypothesisError (protocol): no function memorizes the data (two equal rows, different labels).
 
 
 # Stage-3 neuron slots (the layout every stage-3 layer shares).
@@ -273,29 +277,6 @@ def _integer_labels(y, N: int) -> list[int]:
             )
         out.append(int(q))
     return out
-
-
-def _generator(key) -> tuple[np.random.Generator, object]:
-    """(NumPy generator, its seed) from a JAX PRNG key (typed, or raw uint32 key data: the seed
-    is randint(key, int32), the same with or without x64, so a swept network rebuilds from its
-    record's seed), an int seed >= 0, or a numpy Generator."""
-    if isinstance(key, np.random.Generator):
-        return key, "numpy.random.Generator (caller's)"
-    if isinstance(key, (int, np.integer)) and not isinstance(key, (bool, np.bool_)):
-        if key < 0:
-            raise ValueError(f"the seed must be >= 0; got {key}")
-        return np.random.default_rng(int(key)), int(key)
-    dtype = getattr(key, "dtype", None)
-    if dtype is not None and (
-        jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
-        or (dtype == np.uint32 and np.shape(key)[-1:] == (2,))
-    ):
-        seed = int(jax.random.randint(key, (), 0, 2**31 - 1, dtype=jnp.int32))
-        return np.random.default_rng(seed), seed
-    raise TypeError(
-        f"key must be a JAX PRNG key, a non-negative int seed or a "
-        f"numpy.random.Generator; got {type(key).__name__}"
-    )
 
 
 # --- stage 1: projection ---------------------------------------------------------------------
@@ -649,7 +630,9 @@ def build(
     minimizing the dense parameter count). Returns (net, info): net a jaxmem.exact.ExactNetwork
     (evaluate with jaxmem.exact.apply), info the sizes and the quantities the formulas
     predict."""
-    rng, seed = _generator(key)
+    rng, int_seed = numpy_generator(key)
+    # the caller's own Generator has no seed to record
+    seed: object = "numpy.random.Generator (caller's)" if int_seed is None else int_seed
     if denominator is None:
         rows, D = _integer_rows(X)
     else:

@@ -31,6 +31,10 @@ import sys
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
+import jax
+import jax.numpy as jnp
+import numpy as np
+
 from jaxmem.options import (
     Option,
     boolean,
@@ -98,6 +102,35 @@ class Construction:
         for option_name, option in self.options.items():
             if option.check is not None:
                 option.check(config.get(option_name, option.default), config)
+
+
+class HypothesisError(ValueError):
+    """The dataset is outside a construction's hypotheses (the message says which): a host
+    sweep records it as valid = False instead of stopping."""
+
+
+def numpy_generator(key) -> tuple[np.random.Generator, int | None]:
+    """(NumPy generator, its int seed or None) for a host builder's randomness, from a JAX PRNG
+    key (typed, or raw uint32 key data), an int seed >= 0, or a numpy Generator (seed None).
+    A JAX key gives the seed randint(key, int32) (the same with or without x64), so a swept
+    network rebuilds from its record's seed."""
+    if isinstance(key, np.random.Generator):
+        return key, None
+    if isinstance(key, (int, np.integer)) and not isinstance(key, (bool, np.bool_)):
+        if key < 0:
+            raise ValueError(f"the seed must be >= 0; got {key}")
+        return np.random.default_rng(int(key)), int(key)
+    dtype = getattr(key, "dtype", None)
+    if dtype is not None and (
+        jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
+        or (dtype == np.uint32 and np.shape(key)[-1:] == (2,))
+    ):
+        seed = int(jax.random.randint(key, (), 0, 2**31 - 1, dtype=jnp.int32))
+        return np.random.default_rng(seed), seed
+    raise TypeError(
+        f"key must be a JAX PRNG key, an int seed >= 0 or a numpy.random.Generator; "
+        f"got {type(key).__name__}"
+    )
 
 
 CONSTRUCTIONS: Registry[Construction] = Registry(
@@ -192,6 +225,8 @@ def standard_info(net, info: dict) -> dict:
 
 __all__ = [
     "CONSTRUCTIONS",
+    "HypothesisError",
+    "numpy_generator",
     "Construction",
     "Net",
     "Option",

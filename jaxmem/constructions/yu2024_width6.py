@@ -61,12 +61,18 @@ import dataclasses
 import math
 from fractions import Fraction
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jaxmem import exact
-from jaxmem.constructions.protocol import Option, construction, one_of, optional, positive_int
+from jaxmem.constructions.protocol import (
+    HypothesisError,
+    Option,
+    construction,
+    numpy_generator,
+    one_of,
+    optional,
+    positive_int,
+)
 from jaxmem.data.validate import positive_int as check_positive_int
 
 RAMPS = ("left", "paper")
@@ -75,34 +81,8 @@ MATCH_RADIUS = Fraction(11, 10)  # relu(1.1 - |c - a_k|) (Lemma B.5)
 DIRECTION_BITS = 30  # dyadic precision of the random direction u
 
 
-class HypothesisError(ValueError):
-    """The dataset is outside Theorem 4.1's hypotheses (D(n, c): points in [0, 1]^n, opposite
-    labels at distance c > 0; the construction also needs both labels): a sweep records it as
-    valid = False instead of stopping."""
-
-
-def _generator(key) -> tuple[np.random.Generator, int | None]:
-    """(NumPy generator, its int seed or None) from a JAX PRNG key (typed, or raw uint32 key
-    data), an int seed >= 0, or a numpy Generator. A JAX key gives the seed
-    randint(key, int32) (the same with or without x64), so a swept network rebuilds from its
-    record's seed."""
-    if isinstance(key, np.random.Generator):
-        return key, None
-    if isinstance(key, (int, np.integer)) and not isinstance(key, (bool, np.bool_)):
-        if key < 0:
-            raise ValueError(f"the seed must be >= 0; got {key}")
-        return np.random.default_rng(int(key)), int(key)
-    dtype = getattr(key, "dtype", None)
-    if dtype is not None and (
-        jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
-        or (dtype == np.uint32 and np.shape(key)[-1:] == (2,))
-    ):
-        seed = int(jax.random.randint(key, (), 0, 2**31 - 1, dtype=jnp.int32))
-        return np.random.default_rng(seed), seed
-    raise TypeError(
-        f"key must be a JAX PRNG key, an int seed >= 0 or a numpy.random.Generator; "
-        f"got {type(key).__name__}"
-    )
+# HypothesisError (protocol): the data are outside Theorem 4.1's hypotheses (D(n, c): points in
+# [0, 1]^n, opposite labels at distance c > 0; the construction also needs both labels).
 
 
 # ----------------------------------------------------------------------------- affine algebra
@@ -443,7 +423,7 @@ def build(
         raise ValueError(f"ramp must be one of {RAMPS}; got {ramp!r}")
     if block_size is not None:
         block_size = check_positive_int("block_size", block_size)
-    rng, seed = _generator(key)
+    rng, seed = numpy_generator(key)
     Xint, D, y = _checked(X, y, denominator)
     N, n = Xint.shape
     comp = _compress(Xint, D, y, rng)

@@ -1,13 +1,12 @@
-"""One store run for an experiment that writes its own records (Yu et al.'s tables and width
-experiment): what no sweep grid expresses, kept as resumable as a sweep."""
+"""What the experiments share besides the engine (jaxmem.experiment.run_experiment, which
+runs their jobs): the scale check, the run statistics they print, reading a run's records
+back for `render`, and the CSV writer."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import sys
 
-from jaxmem.sweep.keys import canonical_json
 from jaxmem.tables import csv_cell, write_csv  # noqa: F401 (write_csv: re-exported)
 
 
@@ -17,11 +16,6 @@ def scale_size(scales: dict, scale: str):
     if scale not in scales:
         raise ValueError(f"unknown scale {scale!r}; known: {', '.join(scales)}")
     return scales[scale]
-
-
-def run_environment() -> dict:
-    from jaxmem.sweep.runner import environment, make_mesh
-    return environment(make_mesh(1))
 
 
 @dataclasses.dataclass
@@ -35,35 +29,18 @@ class RunStats:
     seconds: float = 0.0
     data: str | None = None    # the data source, where the experiment chooses one
 
+    @classmethod
+    def from_engine(cls, stats, data: str | None = None) -> "RunStats":
+        """The engine's SweepStats of `jaxmem.experiment.run_experiment` as an experiment's
+        RunStats."""
+        return cls(run_id=stats.run_id, configs=stats.configs, datasets=stats.datasets,
+                   computed=stats.computed, skipped=stats.skipped, seconds=stats.seconds,
+                   data=data)
+
     def report(self, name: str, stream=None, detail: str = "") -> None:
         """The one line `jaxmem reproduce` prints per experiment, as it does per sweep."""
         print(f"{name}: {self.computed} datasets computed, {self.skipped} already in the store "
               f"({self.seconds:.1f} s{detail})", file=stream or sys.stdout, flush=True)
-
-
-@contextlib.contextmanager
-def experiment_run(store, sweep: str, grid: dict, configs, *, progress: bool | None = None):
-    """Begins a store run (kind "experiment") with `configs`, a list of (hash, config,
-    datasets), and yields (run_id, progress bar). On exit the bar closes and the run ends
-    "done", "interrupted" (Ctrl-C, re-raised) or "failed" (any other error, re-raised)."""
-    from jaxmem.sweep.progress import Progress
-    run_id = store.begin_run(sweep=sweep, kind="experiment", grid=grid,
-                             environment=run_environment())
-    bar = Progress(len(configs), sum(d for *_, d in configs), stream=sys.stderr,
-                   enabled=sys.stderr.isatty() if progress is None else progress)
-    status = "failed"
-    try:
-        # In the try: a store that refuses the configs (records of other code,
-        # jaxmem.store.code) leaves the run marked failed, not running.
-        store.add_configs(run_id, [(h, canonical_json(c), d) for h, c, d in configs])
-        yield run_id, bar
-        status = "done"
-    except KeyboardInterrupt:
-        status = "interrupted"
-        raise
-    finally:
-        bar.close()
-        store.end_run(run_id, status)
 
 
 def run_records(store, runs: dict, name: str) -> list[dict]:

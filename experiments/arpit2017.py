@@ -49,10 +49,10 @@ The three kinds of each seed share params0 and the minibatch order.
 Records: one store run (sweep name "arpit2017", kind "experiment"); one config per (part, kind,
 epoch) or (part, kind, step), whose canonical JSON holds everything that fixes its numbers (the
 data source and sizes, the training and LASS settings, the radii, SEED, DATA_RULE); dataset
-index = the seed. Each part trains all its seeds and kinds in one vmapped call and writes every
-checkpoint as it is measured; a part whose configs all have their records is skipped (resume),
-otherwise it is recomputed (deterministic) and written with INSERT OR IGNORE (stored records
-stay as they are).
+index = the seed. Each part trains all its seeds and kinds in one vmapped call. The engine
+(jaxmem.experiment.run_experiment) runs one host job per config, one block of its seeds: the
+first block of a part that the store lacks computes the whole part (deterministic), and the
+part's other configs take their columns from it; a rerun computes nothing (resume).
 
 Scales (`SCALES`; timings: experiments/results/training/README.md):
     quick  csr: 500 train / 500 validation, h = 128, batch 50, lr 0.05, epochs 0..60, 2 seeds,
@@ -103,9 +103,10 @@ import numpy as np
 
 from jaxmem import tables
 from jaxmem.data.validate import positive_int
-from jaxmem.experiment import register_experiment
-from jaxmem.experiments._records import RunStats, experiment_run, run_records, scale_size
+from jaxmem.experiment import register_experiment, run_experiment
+from jaxmem.experiments._records import RunStats, run_records, scale_size
 from jaxmem.sweep.keys import config_hash
+from jaxmem.sweep.runner import Job, root_key_datas
 from jaxmem.training import mlp
 
 NAME = "arpit2017"
@@ -358,9 +359,9 @@ def csr_trainer(c: dict) -> mlp.Trainer:
                        freeze=False)
 
 
-def run_csr(c: dict, source: str, write, bar=None) -> None:
-    """Trains every (seed, kind) lane, measuring at each epoch; write(kind, epoch, columns)
-    stores one config's records (one value per seed)."""
+def run_csr(c: dict, source: str) -> dict:
+    """Trains every (seed, kind) lane, measuring at each epoch: {(kind, epoch): columns}, one
+    config's records (one value per seed)."""
     seeds, L = c["seeds"], c["seeds"] * len(KINDS)
     X_pool, y_pool = load_pool(source, c["n_train"] + c["n_val"])
     X, y = X_pool[:c["n_train"]], y_pool[:c["n_train"]]
@@ -382,6 +383,7 @@ def run_csr(c: dict, source: str, write, bar=None) -> None:
     radii = jnp.asarray(c["radii"], jnp.float32)
     per_epoch = c["n_train"] // c["batch_size"]
     Xv_real, yv = jnp.asarray(X_val), jnp.asarray(y_val)
+    out = {}
     done_epoch = 0
     for e in c["epochs"]:
         t0 = time.perf_counter()
@@ -410,18 +412,17 @@ def run_csr(c: dict, source: str, write, bar=None) -> None:
                 if kind == "randX":
                     cols[f"csr_realval_{j}"] = csr[1][:, j]
             cols["seconds"] = np.full(seeds, seconds)
-            write(kind, e, cols)
-        if bar is not None:
-            bar.advance(configs=len(KINDS), datasets=L)
+            out[kind, e] = cols
+    return out
 
 
 # --- part gini -------------------------------------------------------------------------------
 
-def run_gini(g: dict, source: str, write, bar=None) -> None:
-    """Loss sensitivity of every (seed, kind) lane in one vmapped call; write(kind, step,
-    columns) stores one checkpoint's records."""
+def run_gini(g: dict, source: str) -> dict:
+    """Loss sensitivity of every (seed, kind) lane in one vmapped call: {(kind, step):
+    columns}, one checkpoint's records (one value per seed)."""
     from jaxmem.metrics.sensitivity import gini, loss_sensitivity, softmax_cross_entropy
-    seeds, L = g["seeds"], g["seeds"] * len(KINDS)
+    seeds = g["seeds"]
     X, y = load_pool(source, g["n"])
     X = downscale_mnist(X) if source == "mnist" else X
     sets, _ = randomized(X, y, 0, tag=2)
@@ -447,16 +448,16 @@ def run_gini(g: dict, source: str, write, bar=None) -> None:
     gini_bar = np.asarray(gini(g_bar), np.float64)                     # (L, m)
     gini_t = np.asarray(gini(g_t), np.float64)
     seconds = (time.perf_counter() - t0) / len(cps)
+    out = {}
     for j, t in enumerate(cps):
         for ki, kind in enumerate(KINDS):
             rows = [s * len(KINDS) + ki for s in range(seeds)]
-            write(kind, t, dict(gini=gini_bar[rows, j], gini_t=gini_t[rows, j],
+            out[kind, t] = dict(gini=gini_bar[rows, j], gini_t=gini_t[rows, j],
                                 mean_g=g_bar[rows, j].mean(axis=-1),
                                 max_g=g_bar[rows, j].max(axis=-1),
                                 train_loss=np.asarray(losses, np.float64)[rows, j],
-                                seconds=np.full(seeds, seconds)))
-        if bar is not None:
-            bar.advance(configs=len(KINDS), datasets=L)
+                                seconds=np.full(seeds, seconds))
+    return out
 
 
 def _sensitivity_outputs(out):
@@ -469,35 +470,29 @@ def run(store, scale: str, *, size: dict | None = None, progress: bool | None = 
         stream=None) -> RunStats:
     """Computes every record the store lacks at `scale` (or at an explicit `size`, a dict
     with SCALES' keys), part by part; prints one line as `jaxmem reproduce` does for a sweep."""
-    t0 = time.perf_counter()
     size = check_size(scale_size(SCALES, scale) if size is None else size)
     source = choose_source(scale, size["data"])
     configs = all_configs(size, source)
-    seeds = {part: size[part]["seeds"] for part in PARTS}
-    flat = [(h, c, seeds[part]) for part in PARTS for *_, c, h in configs[part]]
-    stats = RunStats(data=source, configs=len(flat), datasets=sum(d for *_, d in flat))
     grid = dict(experiment=NAME, scale=scale, **_grid(size, source))
-    try:
-        with experiment_run(store, NAME, grid, flat, progress=progress) as (stats.run_id, bar):
-            for part, runner in (("csr", run_csr), ("gini", run_gini)):
-                n = seeds[part]
-                todo = configs[part]
-                done = [store.done_indices(h, n) for *_, h in todo]
-                if all(d.all() for d in done):
-                    stats.skipped += len(todo) * n
-                    bar.advance(configs=len(todo), datasets=len(todo) * n, computed=False)
-                    continue
-                hashes = {(kind, point): (h, d) for (kind, point, _, h), d in zip(todo, done)}
+    runners = {"csr": run_csr, "gini": run_gini}
+    computed: dict = {}     # the part computed last: {part: {(kind, point): columns}}
 
-                def write(kind, point, columns, hashes=hashes, n=n):
-                    h, was_done = hashes[kind, point]
-                    store.write_columns(stats.run_id, h, np.arange(n), columns)
-                    stats.computed += int((~was_done).sum())
-                    stats.skipped += int(was_done.sum())
+    def block(part: str, kind: str, point: int, keys, indices) -> dict:
+        # A part's lanes train in one call: its first missing block computes the whole part,
+        # and its other configs' blocks reuse it (the part draws its own keys from SEED).
+        if part not in computed:
+            computed.clear()
+            computed[part] = runners[part](size[part], source)
+        return {k: np.asarray(v)[indices] for k, v in computed[part][kind, point].items()}
 
-                runner(size[part], source, write, bar)
-    finally:
-        stats.seconds = time.perf_counter() - t0
+    todo = [(part, kind, point, c) for part in PARTS for kind, point, c, _ in configs[part]]
+    roots = root_key_datas(SEED, [c for *_, c in todo])
+    jobs = [Job(config=c, datasets=size[part]["seeds"], root=root,
+                trial=functools.partial(block, part, kind, point), program=(NAME, part),
+                host=True, block=True, chunk_size=size[part]["seeds"])
+            for (part, kind, point, c), root in zip(todo, roots)]
+    stats = RunStats.from_engine(run_experiment(store, NAME, grid, jobs, progress=progress),
+                                 data=source)
     stats.report(NAME, stream, f", data: {source}")
     return stats
 

@@ -43,7 +43,6 @@ Outputs (from the store alone):
 from __future__ import annotations
 
 import functools
-import time
 
 import jax
 import jax.numpy as jnp
@@ -51,11 +50,11 @@ import numpy as np
 
 from jaxmem import tables
 from jaxmem.data.validate import positive_int
-from jaxmem.experiment import register_experiment
+from jaxmem.experiment import register_experiment, run_experiment
 from jaxmem.experiments import _records
-from jaxmem.experiments._records import RunStats, experiment_run, run_records, scale_size
+from jaxmem.experiments._records import RunStats, run_records, scale_size
 from jaxmem.metrics import separability as sep
-from jaxmem.sweep.keys import config_hash, dataset_keys
+from jaxmem.sweep.runner import Job, root_key_datas
 
 NAME = "cover_capacity"
 REGENERATES = ("Cover 1965: P(n random points in R^d with random labels are linearly "
@@ -140,53 +139,49 @@ def _draw_and_screen(keys, n, affine, *, n_max, d, iters):
     return X, y, out["decided"]
 
 
-def measure(cfg: dict, indices: np.ndarray, n_max: int, chunk: int) -> dict:
-    """Record columns (separable, screen_decided) for the given dataset indices of a config."""
-    keys = dataset_keys(SEED, cfg, indices)
+def measure(cfg: dict, keys, n_max: int, chunk: int) -> dict:
+    """Record columns (separable, screen_decided) of one block of a config's datasets: at most
+    `chunk` keys, padded to the compiled shape."""
     n, d, affine = cfg["n"], cfg["d"], cfg["affine"]
-    separable, decided = [], []
-    for start in range(0, len(indices), chunk):
-        part = keys[start:start + chunk]
-        real = part.shape[0]
-        if real < chunk:                       # pad to the compiled shape
-            part = jnp.concatenate([part, jnp.repeat(part[:1], chunk - real, axis=0)])
-        X, y, dec = jax.device_get(_draw_and_screen(part, n, affine, n_max=n_max, d=d,
-                                                    iters=cfg["screen_iters"]))
-        X, y, dec = X[:real, :n], y[:real, :n], np.asarray(dec[:real], bool)
-        res = sep.decide_batch(X, y, affine, screen_out={"decided": dec})
-        separable.append(res["separable"])
-        decided.append(dec)
-    return dict(separable=np.concatenate(separable), screen_decided=np.concatenate(decided))
+    real = keys.shape[0]
+    if real < chunk:
+        keys = jnp.concatenate([keys, jnp.repeat(keys[:1], chunk - real, axis=0)])
+    X, y, dec = jax.device_get(_draw_and_screen(keys, n, affine, n_max=n_max, d=d,
+                                                iters=cfg["screen_iters"]))
+    X, y, dec = X[:real, :n], y[:real, :n], np.asarray(dec[:real], bool)
+    res = sep.decide_batch(X, y, affine, screen_out={"decided": dec})
+    return dict(separable=res["separable"], screen_decided=dec)
+
+
+def _trial(cfg: dict, n_max: int, chunk: int, keys, indices) -> dict:
+    # keys[j] is dataset_keys(SEED, cfg, indices)[j]: the engine derives them from the root
+    return measure(cfg, keys, n_max, chunk)
 
 
 # --- the runner ----------------------------------------------------------------------------------
+
+def jobs(size: dict) -> list[Job]:
+    """One engine job per config: host blocks of `chunk` datasets, the blocks the store lacks
+    drawn, screened and decided by `measure`."""
+    n_max = {d: max(point_counts(d, size["ratios"])) for d in size["dims"]}
+    cfgs = configs(size)
+    return [Job(config=cfg, datasets=size["datasets"], root=root,
+                trial=functools.partial(_trial, cfg, n_max[cfg["d"]], size["chunk"]),
+                program=(NAME, cfg["d"], n_max[cfg["d"]], size["chunk"], size["screen_iters"]),
+                host=True, block=True, chunk_size=size["chunk"])
+            for cfg, root in zip(cfgs, root_key_datas(SEED, cfgs))]
+
 
 def run(store, scale: str, *, size: dict | None = None, progress: bool | None = None,
         stream=None) -> RunStats:
     """Computes every record the store lacks at `scale` (or an explicit `size`, with SCALES'
     keys), config by config; prints one line as `jaxmem reproduce` does for a sweep."""
-    t0 = time.perf_counter()
     size = check_size(scale_size(SCALES, scale) if size is None else size)
-    todo = [(c, config_hash(c)) for c in configs(size)]
-    stats = RunStats(configs=len(todo), datasets=len(todo) * size["datasets"])
-    n_max = {d: max(point_counts(d, size["ratios"])) for d in size["dims"]}
     grid = dict(experiment=NAME, scale=scale, dims=list(size["dims"]),
                 ratios=list(size["ratios"]), datasets=size["datasets"], chunk=size["chunk"],
                 screen_iters=size["screen_iters"])
-    try:
-        with experiment_run(store, NAME, grid, [(h, c, size["datasets"]) for c, h in todo],
-                            progress=progress) as (stats.run_id, bar):
-            for cfg, h in todo:
-                done = store.done_indices(h, size["datasets"])
-                missing = np.flatnonzero(~done)
-                stats.skipped += int(done.sum())
-                if missing.size:
-                    cols = measure(cfg, missing, n_max[cfg["d"]], size["chunk"])
-                    store.write_columns(stats.run_id, h, missing, cols)
-                    stats.computed += int(missing.size)
-                bar.advance(configs=1, datasets=size["datasets"], computed=bool(missing.size))
-    finally:
-        stats.seconds = time.perf_counter() - t0
+    stats = RunStats.from_engine(run_experiment(store, NAME, grid, jobs(size),
+                                                progress=progress))
     stats.report(NAME, stream)
     return stats
 
@@ -319,7 +314,7 @@ def render(store, runs: dict, out_dir: str) -> list[str]:
 
 
 __all__ = ["CSV_COLUMNS", "DATA_RULE", "NAME", "REGENERATES", "SCALES", "compute", "configs",
-           "draw", "grids", "markdown", "measure", "point_counts", "render", "run", "summarize",
-           "write_csv"]
+           "draw", "grids", "jobs", "markdown", "measure", "point_counts", "render", "run",
+           "summarize", "write_csv"]
 
 register_experiment(__name__)

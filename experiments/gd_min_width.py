@@ -26,18 +26,19 @@ Outputs (from the store alone):
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import sys
-import time
 
 import jax
 import numpy as np
 
 from jaxmem import tables
-from jaxmem.experiment import register_experiment
-from jaxmem.experiments._records import experiment_run, run_records, scale_size
+from jaxmem.experiment import ExperimentRun, experiment_run, register_experiment
+from jaxmem.experiments._records import run_records, scale_size
 from jaxmem.stats import loglog_slope
-from jaxmem.sweep.keys import canonical_json, config_hash, config_id
+from jaxmem.sweep.keys import config_id
+from jaxmem.sweep.runner import Job, root_key_datas
 from jaxmem.training import min_width
 
 NAME = "gd_min_width"
@@ -58,6 +59,7 @@ SCALES = {
                  settings=(("sign", "gd", 2.0, 4000, 4), ("sign", "adam", 1e-2, 4000, 4),
                            ("gaussian", "adam", 1e-2, 8000, 8))),
 }
+METRICS = ("memorized", "steps_to_fit", "steps_run", "loss", "train_accuracy", "max_residual")
 CSV_COLUMNS = ("labels", "optimizer", "lr", "max_steps", "d", "n", "n_over_d", "width",
                "width_over_n_over_d", "seeds", "success", "median_steps_to_fit")
 
@@ -95,36 +97,43 @@ def _keys(cell: Cell):
     return jax.random.fold_in(base, 0), jax.random.fold_in(base, 1)
 
 
-def run_cell(store, run_id, cell: Cell, stats) -> dict:
-    """m* of one cell, training only the widths the store lacks."""
-    data_key, init_key = _keys(cell)
+@functools.lru_cache(maxsize=1)
+def _train_round(cell: Cell, widths: tuple) -> dict:
+    """Every width of one bisection round trained in one call, on the same data and
+    initializations (`min_width.success_curve`); each width's job takes its row."""
+    return min_width.success_curve(cell.problem, list(widths), *_keys(cell))
+
+
+def _width_trial(cell: Cell, widths: tuple, row: int, keys, indices) -> dict:
+    # Dataset s is seed s, drawn from the cell's keys (_keys), not from the engine's `keys`.
+    res = _train_round(cell, widths)
+    return {k: res[k][row][indices] for k in METRICS}
+
+
+def round_jobs(cell: Cell, widths) -> list[Job]:
+    """One engine job per width of a round: its `seeds` datasets in one host block. The round
+    is trained as a whole, so a width's records do not depend on which others the store
+    already holds."""
+    widths = tuple(int(w) for w in widths)
+    cfgs = [cell.config(w) for w in widths]
     seeds = cell.problem.seeds
+    return [Job(config=cfg, datasets=seeds, root=root,
+                trial=functools.partial(_width_trial, cell, widths, row),
+                program=(NAME, cell, widths), host=True, block=True, chunk_size=seeds)
+            for row, (cfg, root) in enumerate(zip(cfgs, root_key_datas(SEED, cfgs)))]
+
+
+def run_cell(run: ExperimentRun, cell: Cell) -> dict:
+    """m* of one cell; the engine trains only the widths the store lacks."""
 
     def evaluate(widths):
-        configs = {w: cell.config(w) for w in widths}
-        hashes = {w: config_hash(c) for w, c in configs.items()}
-        store.add_configs(run_id, [(hashes[w], canonical_json(c), seeds)
-                                   for w, c in configs.items()])
-        todo = [w for w in widths if not store.done_indices(hashes[w], seeds).all()]
-        if todo:
-            res = min_width.success_curve(cell.problem, todo, data_key, init_key)
-            for i, w in enumerate(todo):
-                cols = {k: res[k][i] for k in ("memorized", "steps_to_fit", "steps_run",
-                                               "loss", "train_accuracy", "max_residual")}
-                store.write_columns(run_id, hashes[w], np.arange(seeds), cols)
-        stats["computed"] += len(todo) * seeds
-        stats["skipped"] += (len(widths) - len(todo)) * seeds
-        # Read every width back from the store: what the rest of the bisection and the
+        # Every width is read back from the store: what the rest of the bisection and the
         # figures see is what was stored, whichever run trained it.
-        wanted = {h: w for w, h in hashes.items()}
-        out = {w: np.zeros(seeds, bool) for w in widths}
-        for r in store.records(run_id):
-            if r["config_hash"] in wanted:
-                out[wanted[r["config_hash"]]][r["dataset_index"]] = bool(r["memorized"])
-        return out
+        columns = run.run(round_jobs(cell, widths), collect=True)
+        return {w: np.asarray(c["memorized"], bool) for w, c in zip(widths, columns)}
 
     return min_width.min_memorizing_width(
-        cell.problem, data_key, init_key, evaluate=evaluate,
+        cell.problem, *_keys(cell), evaluate=evaluate,
         first_widths=min_width.first_round(cell.problem, cell.max_ratio))
 
 
@@ -132,23 +141,16 @@ def run(store, scale: str, *, size: dict | None = None, progress: bool | None = 
         stream=None) -> dict:
     """Every cell's m* at `scale` (or an explicit size dict with SCALES' keys), training what
     the store lacks. Returns {"run_id", "computed", "skipped", "seconds", "cells": [...]}."""
-    t0 = time.perf_counter()
     size = scale_size(SCALES, scale) if size is None else size
-    todo = cells(size)
     grid = dict(experiment=NAME, scale=scale, size=size)   # tuples are stored as JSON arrays
-    stats = dict(computed=0, skipped=0)
-    results = []
-    # The configs (widths) are found as the bisection goes; the bar counts cells.
-    with experiment_run(store, NAME, grid, [], progress=progress) as (run_id, bar):
-        bar.configs = bar.datasets = len(todo)
-        for cell in todo:
-            before = stats["computed"]
-            results.append(run_cell(store, run_id, cell, stats))
-            bar.advance(configs=1, datasets=1, computed=stats["computed"] > before)
-    seconds = time.perf_counter() - t0
-    print(f"{NAME}: {stats['computed']} networks trained, {stats['skipped']} already in the "
-          f"store ({seconds:.1f} s)", file=stream or sys.stdout, flush=True)
-    return dict(run_id=run_id, seconds=seconds, cells=results, **stats)
+    # The configs (widths) are found as the bisection goes: one engine call per round.
+    with experiment_run(store, NAME, grid, progress=progress) as run:
+        results = [run_cell(run, cell) for cell in cells(size)]
+    stats = run.stats
+    print(f"{NAME}: {stats.computed} networks trained, {stats.skipped} already in the "
+          f"store ({stats.seconds:.1f} s)", file=stream or sys.stdout, flush=True)
+    return dict(run_id=stats.run_id, seconds=stats.seconds, cells=results,
+                computed=stats.computed, skipped=stats.skipped)
 
 
 # --- the registry hooks ----------------------------------------------------------------------

@@ -66,10 +66,11 @@ maximum over the checkpoints.
 Records: one store run (sweep name "information_plane", kind "experiment"); one config per
 (activation, checkpoint epoch, layer), its canonical JSON holding the training config (every
 setting that fixes the network), the epoch, the layer and its binning; dataset index = the
-seed. A rerun trains an activation again only when one of its checkpoints lacks records (the
-trajectory is recomputed from initialization, deterministically, up to the last missing
-checkpoint, and only missing checkpoints are measured and written; INSERT OR IGNORE keeps
-stored records). Quick and full share the training settings (the keys and configs do not
+seed. The records are computed by the engine (jaxmem.experiment.run_experiment): one host job
+per config, one block of all seeds each. A rerun trains an activation again only when one of
+its checkpoints lacks records (the trajectory is recomputed from initialization,
+deterministically, up to the last missing checkpoint; only missing records are measured out
+and written). Quick and full share the training settings (the keys and configs do not
 depend on the run's length), so the two scales' common epochs (0, 1, 2, 3) share configs;
 a full run still trains from initialization.
 
@@ -109,7 +110,6 @@ import dataclasses
 import functools
 import itertools
 import math
-import time
 
 import jax
 import jax.numpy as jnp
@@ -117,10 +117,11 @@ import numpy as np
 
 from jaxmem import tables
 from jaxmem.data.validate import positive_int
-from jaxmem.experiment import register_experiment
-from jaxmem.experiments._records import RunStats, experiment_run, run_records, scale_size
+from jaxmem.experiment import register_experiment, run_experiment
+from jaxmem.experiments._records import RunStats, run_records, scale_size
 from jaxmem.metrics import information
-from jaxmem.sweep.keys import config_hash, dataset_keys
+from jaxmem.sweep.keys import dataset_keys
+from jaxmem.sweep.runner import Job, root_key_datas
 from jaxmem.training import mlp
 
 NAME = "information_plane"
@@ -296,7 +297,7 @@ class Plan:
     activation: str
     net: dict
     epochs: list
-    configs: list       # configs[c][l - 1] = (config, hash)
+    configs: list       # configs[c][l - 1]: checkpoint c's layer l
 
 
 def plans(size: dict) -> list[Plan]:
@@ -304,9 +305,7 @@ def plans(size: dict) -> list[Plan]:
     out = []
     for act in size["activations"]:
         net = net_config(act, size)
-        configs = [[(c, config_hash(c)) for c in (record_config(net, e, l)
-                                                  for l in range(1, LAYERS + 1))]
-                   for e in epochs]
+        configs = [[record_config(net, e, l) for l in range(1, LAYERS + 1)] for e in epochs]
         out.append(Plan(act, net, epochs, configs))
     return out
 
@@ -420,58 +419,66 @@ def measure(trainer, state, X, y, train_mask) -> list[dict]:
 
 # --- the runner: records into the store ------------------------------------------------------
 
+class Trajectory:
+    """One activation's networks, every seed a lane of one training loop, trained on demand to
+    the checkpoint a block asks for (segment by segment through the checkpoints before it, as
+    a run from initialization does) and measured there once for all its layers. Every config
+    of the activation reads this one trajectory: its networks are keyed by the net config,
+    not by the engine's per-config keys."""
+
+    def __init__(self, plan: Plan, size: dict, X, y, train_mask):
+        self.plan, self.size, self.X, self.y, self.train_mask = plan, size, X, y, train_mask
+        self.trainer = self.state = self.data = None
+        self.at = None          # the checkpoint the state is at; None: not started
+        self.measured = None    # measure() at checkpoint `at`
+
+    def block(self, checkpoint: int, layer: int, keys, indices) -> dict:
+        """The engine's block trial of (checkpoint, layer): its columns at the seeds `indices`."""
+        # An earlier checkpoint (a block another process held, taken over later) restarts.
+        if self.at is None or checkpoint < self.at:
+            self.trainer, self.state, self.data = start(
+                self.plan.activation, self.size, self.X, self.y, self.train_mask,
+                self.size["seeds"])
+            self.at, self.measured = 0, None
+        epochs, spe = self.plan.epochs, steps_per_epoch(self.size)
+        while self.at < checkpoint:
+            steps = (epochs[self.at + 1] - epochs[self.at]) * spe
+            self.state = train_segment(self.trainer, self.state, self.data, steps)
+            self.at, self.measured = self.at + 1, None
+        if self.measured is None:
+            self.measured = measure(self.trainer, self.state, self.X, self.y, self.train_mask)
+        return {k: v[indices] for k, v in self.measured[layer - 1].items()}
+
+
+def jobs(size: dict) -> list[Job]:
+    """One host job per (activation, checkpoint, layer) config: one block of all its seeds,
+    computed from the activation's shared Trajectory."""
+    X, y = dataset()
+    train_mask = split(size)
+    todo = plans(size)
+    configs = [c for p in todo for per_epoch in p.configs for c in per_epoch]
+    roots = iter(root_key_datas(SEED, configs))
+    out = []
+    for p in todo:
+        trajectory = Trajectory(p, size, X, y, train_mask)
+        for c, per_epoch in enumerate(p.configs):
+            for l, config in enumerate(per_epoch, start=1):
+                out.append(Job(config=config, datasets=size["seeds"], root=next(roots),
+                               trial=functools.partial(trajectory.block, c, l),
+                               program=(NAME, p.activation, c, l), host=True, block=True,
+                               chunk_size=size["seeds"]))
+    return out
+
+
 def run(store, scale: str, *, size: dict | None = None, progress: bool | None = None,
         stream=None) -> RunStats:
     """Computes every record the store lacks at `scale` (or at an explicit `size`, a dict
     with SCALES' keys), one activation at a time; prints one line as `jaxmem reproduce` does
     for a sweep. Returns what was computed and skipped."""
-    t0 = time.perf_counter()
     size = check_size(scale_size(SCALES, scale) if size is None else size)
-    seeds = size["seeds"]
-    todo = plans(size)
-    stats = RunStats()
-    configs = [(h, c, seeds) for p in todo for per_epoch in p.configs for c, h in per_epoch]
-    stats.configs, stats.datasets = len(configs), len(configs) * seeds
     grid = dict(experiment=NAME, scale=scale, **_grid(size))
-    spe = steps_per_epoch(size)
-    X, y = dataset()
-    train_mask = split(size)
-    try:
-        with experiment_run(store, NAME, grid, configs, progress=progress) as (stats.run_id,
-                                                                               bar):
-            for p in todo:
-                done = [[store.done_indices(h, seeds) for _, h in per_epoch]
-                        for per_epoch in p.configs]
-                complete = [all(d.all() for d in per_epoch) for per_epoch in done]
-                missing = [c for c, ok in enumerate(complete) if not ok]
-                if not missing:
-                    n = sum(int(d.sum()) for per_epoch in done for d in per_epoch)
-                    stats.skipped += n
-                    bar.advance(configs=LAYERS * len(p.epochs), datasets=n, computed=False)
-                    continue
-                trainer, state, data = start(p.activation, size, X, y, train_mask, seeds)
-                at = 0
-                for c in range(missing[-1] + 1):
-                    epoch = p.epochs[c]
-                    if epoch > at:
-                        state = train_segment(trainer, state, data, (epoch - at) * spe)
-                        at = epoch
-                    if complete[c]:
-                        stats.skipped += LAYERS * seeds
-                        bar.advance(configs=LAYERS, datasets=LAYERS * seeds, computed=False)
-                        continue
-                    for (_, h), d, cols in zip(p.configs[c], done[c],
-                                               measure(trainer, state, X, y, train_mask)):
-                        store.write_columns(stats.run_id, h, np.arange(seeds), cols)
-                        stats.computed += int((~d).sum())
-                        stats.skipped += int(d.sum())
-                    bar.advance(configs=LAYERS, datasets=LAYERS * seeds)
-                later = len(p.epochs) - missing[-1] - 1   # complete: never trained to
-                stats.skipped += later * LAYERS * seeds
-                bar.advance(configs=later * LAYERS, datasets=later * LAYERS * seeds,
-                            computed=False)
-    finally:
-        stats.seconds = time.perf_counter() - t0
+    stats = RunStats.from_engine(run_experiment(store, NAME, grid, jobs(size),
+                                                progress=progress))
     stats.report(NAME, stream)
     return stats
 

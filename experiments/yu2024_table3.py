@@ -31,17 +31,15 @@ yu2024_table3.md.
 
 from __future__ import annotations
 
-import dataclasses
-import sys
-import time
+import functools
 
 import jax
 import numpy as np
 
-from jaxmem.experiment import register_experiment
+from jaxmem.experiment import register_experiment, run_experiment
 from jaxmem.experiments import yu2024_tables as tables
-from jaxmem.experiments._records import experiment_run, scale_size
-from jaxmem.sweep.keys import config_hash
+from jaxmem.experiments._records import RunStats, scale_size
+from jaxmem.sweep.runner import Job, root_key_datas
 from jaxmem.tables import markdown_table
 
 NAME = "yu2024_table3"
@@ -112,47 +110,28 @@ def train_pair(data, size: dict, negative: int, positive: int, draws) -> dict:
                 seconds=np.full(n, out["seconds"] / n))
 
 
-@dataclasses.dataclass
-class Stats:
-    run_id: int | None = None
-    pairs: int = 0
-    datasets: int = 0
-    computed: int = 0
-    skipped: int = 0
-    seconds: float = 0.0
-
-
 def run(store, scale: str, *, pairs=None, progress: bool | None = None,
-        stream=None) -> Stats:
+        stream=None) -> RunStats:
     """Trains what the store lacks (one transaction per pair; pairs: default all 45); prints
     one line."""
-    stream = stream or sys.stdout
     pairs = PAIRS if pairs is None else tuple(pairs)
-    t0 = time.perf_counter()
     size = scale_size(SCALES, scale)
     data = tables.load_table_data(TABLE)
     draws = size["draws"]
-    configs = [(pair, pair_config(data, size, *pair)) for pair in pairs]
-    hashes = [config_hash(c) for _, c in configs]
-    stats = Stats(pairs=len(configs), datasets=len(configs) * draws)
+    configs = [pair_config(data, size, *pair) for pair in pairs]
     grid = dict(experiment=NAME, scale=scale, pairs=[list(p) for p in pairs], **size)
-    try:
-        with experiment_run(store, sweep_name(), grid,
-                            [(h, c, draws) for h, (_, c) in zip(hashes, configs)],
-                            progress=progress) as (stats.run_id, bar):
-            for h, ((a, b), _) in zip(hashes, configs):
-                done = store.done_indices(h, draws)
-                stats.skipped += int(done.sum())
-                todo = np.flatnonzero(~done)
-                if todo.size:   # each network is costly: only the missing draws are trained
-                    columns = train_pair(data, size, a, b, todo)
-                    store.write_columns(stats.run_id, h, todo, columns)
-                    stats.computed += int(todo.size)
-                bar.advance(configs=1, datasets=draws, computed=bool(todo.size))
-    finally:
-        stats.seconds = time.perf_counter() - t0
-    print(f"{sweep_name()}: {stats.computed} datasets computed, {stats.skipped} already in "
-          f"the store ({stats.seconds:.1f} s)", file=stream, flush=True)
+
+    def trial(negative, positive, keys, indices):
+        # Each network is costly: only the draws the store lacks are trained (together). The
+        # draws' keys are train_key's, not the engine's.
+        return train_pair(data, size, negative, positive, indices)
+
+    jobs = [Job(config=c, datasets=draws, root=root, trial=functools.partial(trial, a, b),
+                program=(NAME,), host=True, block=True, chunk_size=draws)
+            for (a, b), c, root in zip(pairs, configs, root_key_datas(tables.SEED, configs))]
+    stats = RunStats.from_engine(run_experiment(store, sweep_name(), grid, jobs,
+                                                progress=progress))
+    stats.report(sweep_name(), stream)
     return stats
 
 

@@ -41,15 +41,16 @@ yu2024_table4_{table}.png (accuracy per pair and memorizer), yu2024_table4.md.
 
 from __future__ import annotations
 
+import functools
 import time
 
 import numpy as np
 
-from jaxmem.experiment import register_experiment
+from jaxmem.experiment import register_experiment, run_experiment
 from jaxmem.experiments import yu2024_tables as tables
-from jaxmem.experiments._records import RunStats, experiment_run, scale_size, write_csv
+from jaxmem.experiments._records import RunStats, scale_size, write_csv
 from jaxmem import exact
-from jaxmem.sweep.keys import config_hash
+from jaxmem.sweep.runner import Job, root_key_datas
 from jaxmem.tables import markdown_table
 
 NAME = "yu2024_table4"
@@ -186,32 +187,25 @@ def run_table(store, table: str, scale: str, *, pairs=None, constructions=CONSTR
         raise ValueError(f"unknown constructions {sorted(unknown)}; known: {CONSTRUCTIONS}")
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}; known: {', '.join(TABLES)}")
-    t0 = time.perf_counter()
     size = scale_size(SCALES, scale)[table]
     data = tables.load_table_data(table)
     draws = size["draws"]
-    configs = [((a, b), c, pair_config(table, data, size, a, b, c)) for a, b in pairs
-               for c in constructions]
-    hashes = [config_hash(cfg) for *_, cfg in configs]
-    stats = RunStats(configs=len(configs), datasets=len(configs) * draws)
+    work = [(a, b, c) for a, b in pairs for c in constructions]
+    configs = [pair_config(table, data, size, a, b, c) for a, b, c in work]
     grid = dict(experiment=NAME, table=table, scale=scale, pairs=[list(p) for p in pairs],
                 constructions=list(constructions), **size)
-    try:
-        with experiment_run(store, sweep_name(table), grid,
-                            [(h, cfg, draws) for h, (*_, cfg) in zip(hashes, configs)],
-                            progress=progress) as (stats.run_id, bar):
-            for h, ((a, b), construction, _) in zip(hashes, configs):
-                done = store.done_indices(h, draws)
-                stats.skipped += int(done.sum())
-                todo = np.flatnonzero(~done)
-                if todo.size:
-                    columns = (measure_m1(data, size, a, b, todo) if construction == "m1"
-                               else measure_exact(data, size, a, b, construction, todo))
-                    store.write_columns(stats.run_id, h, todo, columns)
-                    stats.computed += int(todo.size)
-                bar.advance(configs=1, datasets=draws, computed=bool(todo.size))
-    finally:
-        stats.seconds = time.perf_counter() - t0
+
+    def trial(negative, positive, construction, keys, indices):
+        # Only the draws the store lacks; each draw's seed is build_seed's, not the engine's.
+        if construction == "m1":
+            return measure_m1(data, size, negative, positive, indices)
+        return measure_exact(data, size, negative, positive, construction, indices)
+
+    jobs = [Job(config=cfg, datasets=draws, root=root, trial=functools.partial(trial, a, b, c),
+                program=(NAME, c), host=True, block=True, chunk_size=draws)
+            for (a, b, c), cfg, root in zip(work, configs, root_key_datas(tables.SEED, configs))]
+    stats = RunStats.from_engine(run_experiment(store, sweep_name(table), grid, jobs,
+                                                progress=progress))
     stats.report(sweep_name(table), stream)
     return stats
 

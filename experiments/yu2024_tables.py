@@ -22,15 +22,16 @@ pixels' own precision); M1's Gram products run at full precision whatever the ma
 
 Records: the M1 records are not a sweep of `jaxmem.sweep`'s constructions (a draw subsamples a
 pair's training images and is tested on separate images, which the engine's fixed-data
-trials do not express), so this module writes them itself with the results store's API, as a
-sweep would: one store run per table (sweep name "yu2024_tables.<table>", kind "experiment"),
-one config per class pair (its canonical JSON holds the table, the pair, the per-class count,
-the test rule, the seed, the data files' SHA-256 fingerprint, split and dtype), one record per
-draw with dataset index = the draw. A pair is written in one transaction once its draws are
-computed; a rerun skips every pair whose draws are all in the store (resume), and a larger
-number of draws reuses the stored ones. Draw d of pair (a, b) depends only on (seed, a, b, d,
-per-class count) and the data (`draw_pair`), so Table 3 (`experiments.yu2024_table3`) trains
-its ResNets on exactly the same images.
+trials do not express), so this module hands the engine one host job per pair
+(`jaxmem.experiment.run_experiment`), which stores them as a sweep's: one store run per table
+(sweep name "yu2024_tables.<table>", kind "experiment"), one config per class pair (its
+canonical JSON holds the table, the pair, the per-class count, the test rule, the seed, the data
+files' SHA-256 fingerprint, split and dtype), one record per draw with dataset index = the draw.
+A pair is written in one transaction once its draws are computed; a rerun skips every pair
+whose draws are all in the store (resume), and a larger number of draws reuses the stored
+ones. Draw d of pair (a, b) depends only on (seed, a, b, d, per-class count) and the data
+(`draw_pair`), so Table 3 (`experiments.yu2024_table3`) trains its ResNets on exactly the
+same images.
 
 Scales: full is the paper's (above, 5 draws). quick runs every pair and code path small: 20
 (digits) or 50 training images per class, the first 200 test images per class, 2 draws.
@@ -59,19 +60,18 @@ import dataclasses
 import functools
 import hashlib
 import math
-import sys
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmem.experiment import register_experiment
+from jaxmem.experiment import register_experiment, run_experiment
 from jaxmem.constructions import yu2024
 from jaxmem.data import real, tasks
-from jaxmem.experiments._records import experiment_run, scale_size
+from jaxmem.experiments._records import RunStats, scale_size
 from jaxmem.sweep import GridError
-from jaxmem.sweep.keys import config_hash
+from jaxmem.sweep.runner import Job, root_key_datas
 from jaxmem.tables import markdown_table
 
 NAME = "yu2024_tables"
@@ -363,65 +363,44 @@ def device_pools(data: TableData):
 
 # --- the runner: records into the store ------------------------------------------------------
 
-@dataclasses.dataclass
-class TableStats:
-    table: str
-    run_id: int | None = None
-    pairs: int = 0
-    datasets: int = 0
-    computed: int = 0
-    skipped: int = 0
-    seconds: float = 0.0
-
-
 def run_table(store, table: str, scale: str, *, progress: bool | None = None,
-              pairs=None, data: TableData | None = None) -> TableStats:
+              pairs=None, data: TableData | None = None) -> RunStats:
     """Computes every (pair, draw) record of one table that the store lacks, one store
     transaction per pair (pairs: default all 45). Returns what was computed and skipped."""
-    t0 = time.perf_counter()
     pairs = PAIRS if pairs is None else tuple(pairs)
     size = scale_size(SCALES, scale)[table]
     data = data or load_table_data(table)
     draws = size["draws"]
-    configs = [(pair, pair_config(table, data, size, *pair)) for pair in pairs]
-    hashes = [config_hash(c) for _, c in configs]
-    stats = TableStats(table=table, pairs=len(configs), datasets=len(configs) * draws)
+    configs = [pair_config(table, data, size, *pair) for pair in pairs]
     grid = dict(experiment=NAME, table=table, scale=scale, pairs=[list(p) for p in pairs],
                 **size)
-    pools = None
-    try:
-        with experiment_run(store, sweep_name(table), grid,
-                            [(h, c, draws) for h, (_, c) in zip(hashes, configs)],
-                            progress=progress) as (stats.run_id, bar):
-            for h, ((a, b), _) in zip(hashes, configs):
-                done = store.done_indices(h, draws)
-                stats.skipped += int(done.sum())
-                if done.all():
-                    bar.advance(configs=1, datasets=draws, computed=False)
-                    continue
-                pools = pools or device_pools(data)
-                # Every draw of the pair in one call (one compiled shape); stored draws are
-                # recomputed identically and left as they are (INSERT OR IGNORE).
-                columns = measure_pair(data, size, a, b, range(draws), pools)
-                store.write_columns(stats.run_id, h, np.arange(draws), columns)
-                stats.computed += int((~done).sum())
-                bar.advance(configs=1, datasets=draws)
-    finally:
-        stats.seconds = time.perf_counter() - t0
-    return stats
+
+    @functools.cache
+    def pools():   # the images on the device once per table, and only if a pair is computed
+        return device_pools(data)
+
+    def trial(negative, positive, keys, indices):
+        # Every draw of the pair in one call, as ever (one compiled shape per table); the job
+        # keeps the draws the store lacks.
+        columns = measure_pair(data, size, negative, positive, range(draws), pools())
+        return {k: v[indices] for k, v in columns.items()}
+
+    # One block per pair (chunk_size = draws); the draws' keys are draw_key's, not the engine's.
+    jobs = [Job(config=c, datasets=draws, root=root, trial=functools.partial(trial, a, b),
+                program=(NAME, table), host=True, block=True, chunk_size=draws)
+            for (a, b), c, root in zip(pairs, configs, root_key_datas(SEED, configs))]
+    return RunStats.from_engine(run_experiment(store, sweep_name(table), grid, jobs,
+                                               progress=progress))
 
 
 def run(store, scale: str, tables=TABLES, *, progress: bool | None = None,
-        stream=None) -> dict[str, TableStats]:
+        stream=None) -> dict[str, RunStats]:
     """Every table's missing records; prints one line per table as `jaxmem reproduce` does
     for a sweep."""
-    stream = stream or sys.stdout
     out = {}
     for table in tables:
-        stats = run_table(store, table, scale, progress=progress)
-        out[table] = stats
-        print(f"{sweep_name(table)}: {stats.computed} datasets computed, {stats.skipped} "
-              f"already in the store ({stats.seconds:.1f} s)", file=stream, flush=True)
+        out[table] = run_table(store, table, scale, progress=progress)
+        out[table].report(sweep_name(table), stream)
     return out
 
 

@@ -30,9 +30,10 @@ computed from the recorded accuracies, so a record above the ceiling shows as a 
 Records: one store run (sweep name "yu2024_width", kind "experiment"); one config per (n, N,
 kind, first width) with kind "narrow", "wide" or "m1"; its canonical JSON holds everything that
 fixes the numbers (sizes, training settings, padding, dtypes, seed, data rule); dataset index =
-the seed (M1: one dataset, index 0). A group is computed when any of its configs lacks records,
-and written config by config (INSERT OR IGNORE: stored records stay as they are); a rerun skips
-every complete group (resume), and a larger `seeds` reuses the stored ones.
+the seed (M1: one dataset, index 0). The engine runs one host job per config
+(`jaxmem.experiment.run_experiment`): a group's networks are trained in one call when any of its
+network configs lacks records, each config stores the seeds it lacks, and M1 shares the group's
+data; a rerun skips every complete config (resume), and a larger `seeds` reuses the stored ones.
 
 Scales (the training settings, `SCALES`; timings: experiments/results/yu2024/README.md):
     quick  n in {5: w 1, 2, 3; 10: w 1, 2, 4, 8}, wide 32, hidden 32, N in {256, 1024}, 2 seeds,
@@ -80,13 +81,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmem.experiment import register_experiment
-from jaxmem.experiments._records import RunStats, experiment_run, run_records, scale_size
+from jaxmem.experiment import register_experiment, run_experiment
+from jaxmem.experiments._records import RunStats, run_records, scale_size
 from jaxmem.constructions import yu2024
 from jaxmem.data.ball_annulus import ball_annulus
 from jaxmem.metrics.width_ceiling import (bayes_projection_predict, paper_min_dimension,
                                           paper_width_bound, projection_accuracy_ceiling)
 from jaxmem.sweep.keys import config_hash, dataset_keys
+from jaxmem.sweep.runner import Job, root_key_datas
 from jaxmem.tables import markdown_table
 from jaxmem.training import narrow
 
@@ -299,54 +301,39 @@ def measure_m1(train, test) -> dict:
 def run(store, scale: str, *, size: dict | None = None, progress: bool | None = None,
         stream=None) -> RunStats:
     """Computes every record the store lacks at `scale` (or at an explicit `size`, a dict
-    with SCALES' keys), one group (n, N) at a time; prints one line as `jaxmem reproduce` does
-    for a sweep. Returns what was computed and skipped."""
-    t0 = time.perf_counter()
+    with SCALES' keys), one job per config; prints one line as `jaxmem reproduce` does for a
+    sweep. Returns what was computed and skipped."""
     size = check_size(scale_size(SCALES, scale) if size is None else size)
     seeds = size["seeds"]
     todo = groups(size)
-    stats = RunStats()
-    configs = [(c, h, seeds) for g in todo for c, h in g.nets] + [(*g.m1, 1) for g in todo]
-    stats.configs, stats.datasets = len(configs), sum(d for *_, d in configs)
     grid = dict(experiment=NAME, scale=scale, **_grid(size))
-    try:
-        with experiment_run(store, NAME, grid, [(h, c, d) for c, h, d in configs],
-                            progress=progress) as (stats.run_id, bar):
-            tests = {}
-            for g in todo:
-                net_done = [store.done_indices(h, seeds) for _, h in g.nets]
-                m1_done = store.done_indices(g.m1[1], 1)
-                if all(d.all() for d in net_done) and m1_done.all():
-                    stats.skipped += sum(int(d.sum()) for d in net_done) + 1
-                    bar.advance(configs=len(g.nets) + 1, datasets=len(g.nets) * seeds + 1,
-                                computed=False)
-                    continue
-                if g.n not in tests:
-                    tests = {g.n: draw_test(g.n, size["n_test"])}   # one n at a time
-                train = draw_train(g.n, g.N)
-                if not all(d.all() for d in net_done):
-                    # Every seed of every width in one call; stored ones are recomputed
-                    # identically and left as they are (INSERT OR IGNORE).
-                    columns = train_networks(g, size, train, tests[g.n])
-                    for (_, h), done, cols in zip(g.nets, net_done, columns):
-                        store.write_columns(stats.run_id, h, np.arange(seeds), cols)
-                        stats.computed += int((~done).sum())
-                        stats.skipped += int(done.sum())
-                        bar.advance(configs=1, datasets=seeds)
-                else:
-                    stats.skipped += len(g.nets) * seeds
-                    bar.advance(configs=len(g.nets), datasets=len(g.nets) * seeds,
-                                computed=False)
-                if not m1_done.all():
-                    store.write_columns(stats.run_id, g.m1[1], np.arange(1),
-                                        measure_m1(train, tests[g.n]))
-                    stats.computed += 1
-                    bar.advance(configs=1, datasets=1)
-                else:
-                    stats.skipped += 1
-                    bar.advance(configs=1, datasets=1, computed=False)
-    finally:
-        stats.seconds = time.perf_counter() - t0
+    # What a group's configs share is computed once: its training set, its n's test sample, and
+    # one training call for all of its widths and seeds. The jobs keep the run's config order
+    # (every group's networks, then every M1): a group's network jobs follow one another, so
+    # one group's networks are cached, and the data wait for the M1 jobs.
+    train = functools.cache(draw_train)
+    test = functools.cache(lambda n: draw_test(n, size["n_test"]))
+
+    @functools.lru_cache(maxsize=1)
+    def trained(g: int) -> list[dict]:
+        group = todo[g]
+        return train_networks(group, size, train(group.n, group.N), test(group.n))
+
+    def net_trial(g, i, keys, indices):
+        # train_networks trains every seed with dataset_keys(SEED, config, seeds), the keys
+        # the engine passes; the job keeps the seeds the store lacks.
+        return {k: v[indices] for k, v in trained(g)[i].items()}
+
+    def m1_trial(g, keys, indices):   # one dataset, index 0
+        return measure_m1(train(todo[g].n, todo[g].N), test(todo[g].n))
+
+    work = ([(c, seeds, functools.partial(net_trial, g, i))
+             for g, group in enumerate(todo) for i, (c, _) in enumerate(group.nets)]
+            + [(group.m1[0], 1, functools.partial(m1_trial, g)) for g, group in enumerate(todo)])
+    roots = root_key_datas(SEED, [c for c, *_ in work])
+    jobs = [Job(config=c, datasets=d, root=root, trial=trial, program=(NAME, c["kind"]),
+                host=True, block=True, chunk_size=d) for (c, d, trial), root in zip(work, roots)]
+    stats = RunStats.from_engine(run_experiment(store, NAME, grid, jobs, progress=progress))
     stats.report(NAME, stream)
     return stats
 

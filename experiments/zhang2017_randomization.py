@@ -38,9 +38,10 @@ source, sizes, preprocessing, optimizer, schedule, steps, dtype, data rule); dat
 seed. Per record: train/test accuracy (exact counts too), memorized, steps and epochs to 100%
 train accuracy (-1 / NaN if never), steps run, initial and final loss, the fraction of
 training labels actually changed, and the training-loss and -accuracy curves (JSON text, one
-value per check: index i is step i * check_every; index 0 is the loss at initialization). A
-group is trained when any of its configs lacks records and written config by config (INSERT OR
-IGNORE); a rerun skips complete groups (resume).
+value per check: index i is step i * check_every; index 0 is the loss at initialization). The
+engine (jaxmem.experiment.run_experiment) runs one host job per config, one block of its seeds;
+the first block of a group that the store lacks trains the whole group, and the group's other
+configs take their columns from that training. A rerun computes nothing (resume).
 
 Scales (`SCALES`):
     quick  digits when CIFAR-10 is absent: 512 training and 512 test images (64 pixels);
@@ -88,12 +89,13 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxmem.experiment import register_experiment
+from jaxmem.experiment import register_experiment, run_experiment
 from jaxmem.experiments import _records
-from jaxmem.experiments._records import RunStats, experiment_run, run_records, scale_size
+from jaxmem.experiments._records import RunStats, run_records, scale_size
 from jaxmem.data.randomize import randomize
 from jaxmem.data.validate import positive_int
 from jaxmem.sweep.keys import config_hash, dataset_keys
+from jaxmem.sweep.runner import Job, root_key_datas
 from jaxmem.tables import markdown_table
 from jaxmem.training import mlp
 
@@ -465,47 +467,44 @@ def run(store, scale: str, *, size: dict | None = None, progress: bool | None = 
     """Trains every group (model shape) whose records the store lacks at `scale` (or at an
     explicit `size`, a dict with SCALES' keys); prints one line as `jaxmem reproduce` does for
     a sweep. Returns what was computed and skipped."""
-    t0 = time.perf_counter()
     size = check_size(scale_size(SCALES, scale) if size is None else size)
     data = load_data(size["data"], size["n_train"], size["n_test"], data_dir)
     seeds = size["seeds"]
-    todo = groups(size, data)
-    stats = RunStats(data=data.source)
-    configs = [(h, c, seeds) for g in todo for c, h in g.configs]
-    stats.configs, stats.datasets = len(configs), len(configs) * seeds
     grid = dict(experiment=NAME, scale=scale, data_source=data.source,
                 **dict(size, models=[[m, list(h)] for m, h in size["models"]],
                        partial_p=list(size["partial_p"])))
-    out = stream or sys.stdout
-    try:
-        with experiment_run(store, NAME, grid, configs, progress=progress) as (stats.run_id,
-                                                                               bar):
-            for g in todo:
-                done = [store.done_indices(h, seeds) for _, h in g.configs]
-                n = len(g.configs)
-                if all(d.all() for d in done):
-                    stats.skipped += n * seeds
-                    bar.advance(configs=n, datasets=n * seeds, computed=False)
-                    continue
-                t_group = time.perf_counter()
+    show = sys.stderr.isatty() if progress is None else progress
+    trained: dict = {}      # the group trained last: {model: one dict of columns per config}
 
-                def report(step, fit, lanes, g=g, t_group=t_group):
-                    if bar.enabled:
-                        print(f"{NAME}: {g.model} step {step}/{size['max_steps']}, {fit}/"
-                              f"{lanes} lanes at 100% train accuracy "
-                              f"({time.perf_counter() - t_group:.0f} s)", file=sys.stderr,
-                              flush=True)
-                columns = train_group(g, data, size, report)
-                for (_, h), d, cols in zip(g.configs, done, columns):
-                    store.write_columns(stats.run_id, h, np.arange(seeds), cols)
-                    stats.computed += int((~d).sum())
-                    stats.skipped += int(d.sum())
-                bar.advance(configs=n, datasets=n * seeds)
-    finally:
-        stats.seconds = time.perf_counter() - t0
+    def block(g: Group, c: int, keys, indices) -> dict:
+        # The group's lanes train in one loop: its first missing block trains them all, and
+        # its other configs' blocks reuse that training (the keys are the group's own).
+        if g.model not in trained:
+            trained.clear()
+            trained[g.model] = train_group(g, data, size, _reporter(g, size) if show else None)
+        return {k: np.asarray(v)[indices] for k, v in trained[g.model][c].items()}
+
+    todo = [(g, c, cfg) for g in groups(size, data) for c, (cfg, _) in enumerate(g.configs)]
+    roots = root_key_datas(SEED, [cfg for *_, cfg in todo])
+    jobs = [Job(config=cfg, datasets=seeds, root=root, trial=functools.partial(block, g, c),
+                program=(NAME, g.model), host=True, block=True, chunk_size=seeds)
+            for (g, c, cfg), root in zip(todo, roots)]
+    stats = RunStats.from_engine(run_experiment(store, NAME, grid, jobs, progress=progress),
+                                 data=data.source)
     skipped = f", skipped {data.note}" if data.note else ""
-    stats.report(NAME, out, f"; data: {data.source}{skipped}")
+    stats.report(NAME, stream, f"; data: {data.source}{skipped}")
     return stats
+
+
+def _reporter(g: Group, size: dict):
+    """report(step, lanes fit, lanes) for train_group: one line per segment on stderr."""
+    t0 = time.perf_counter()
+
+    def report(step, fit, lanes):
+        print(f"{NAME}: {g.model} step {step}/{size['max_steps']}, {fit}/{lanes} lanes at 100% "
+              f"train accuracy ({time.perf_counter() - t0:.0f} s)", file=sys.stderr,
+              flush=True)
+    return report
 
 
 # --- the registry hooks ----------------------------------------------------------------------

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import shlex
 import sys
 import time
@@ -41,7 +42,7 @@ from jaxmem.data.validate import positive_int
 from jaxmem.metrics import fit_outcome
 from jaxmem.registry import PluginError, Registry, included_path, is_installed_plugin
 from jaxmem.stats import clopper_pearson, fit_exponent
-from jaxmem.sweep import dataset_keys, run_chunked
+from jaxmem.sweep import dataset_keys
 
 VERDICTS = ("HOLDS", "VIOLATED", "INCONCLUSIVE", "INFO", "ERROR")  # ERROR: the claim crashed
 EXACT_BUDGET = 120.0  # seconds of exact re-decision per claim (--exact-budget)
@@ -136,6 +137,7 @@ class Result:
     seed: int = 0
     n_undecided: int = 0  # datasets still undecided (after exact re-decision)
     n_redecided: int = 0  # datasets the exact step decided
+    n_resumed: int = 0  # datasets read back from the store (computed by an earlier run)
     configs: list = dataclasses.field(default_factory=list)  # the grid, one row per config
 
     def to_json(self) -> dict:
@@ -259,72 +261,104 @@ def stream_config(claim: Claim, config: dict) -> dict:
     return {"claim": claim.id, **trial_config(claim, config)}
 
 
-class ExactBudget:
-    """Seconds of exact re-decision left to a claim's run (shared by its configs)."""
+def _claim_trial(key, dynamic, *, trial, config):
+    return trial(key, **config)
 
-    def __init__(self, seconds: float = EXACT_BUDGET):
-        if not seconds >= 0:
-            raise ValueError(f"the exact re-decision budget must be >= 0 seconds; got {seconds}")
-        self.deadline = time.perf_counter() + seconds
 
-    def left(self) -> bool:
-        return time.perf_counter() < self.deadline
+def _settle(claim: Claim, config: dict, outs: dict) -> dict:
+    """A block's outputs as stored: the claim's host step, then `record_columns`."""
+    if claim.host is not None:
+        outs = claim.host(outs, config)
+    return record_columns(outs)
+
+
+def _decode(columns: dict) -> dict:
+    """Store columns back as the trial's outputs: JSON text of an array per dataset (see
+    `record_columns`) as one array with the dataset axis first."""
+    out = {}
+    for name, values in columns.items():
+        if values.dtype == object and all(isinstance(v, str) and v[:1] == "[" for v in values):
+            values = np.asarray([json.loads(v) for v in values])
+        out[name] = values
+    return out
+
+
+def _exact(claim: Claim, config: dict, key) -> dict:
+    assert claim.exact is not None  # a job re-decides only for claims with an exact step
+    return claim.exact(key, **config)
+
+
+def claim_jobs(
+    claim: Claim,
+    configs: list[dict],
+    seed: int,
+    chunk_size: int = DEFAULT_CHUNK,
+    fingerprint: str | None = None,
+) -> list:
+    """The claim's configs as jobs of the engine (jaxmem.sweep.runner.run_jobs). Dataset i's
+    key is fold_in(fold_in(key(seed), id(stream config)), i), so datasets depend on neither
+    the scale, the chunk size nor the count. Records are stored under the stream config, the
+    seed, the chunk size (a program compiled for another batch size may round differently:
+    --reproduce uses the run's) and, when given, the code's fingerprint (a verify run resumes
+    only its own code's records)."""
+    from jaxmem.sweep.keys import canonical_json
+    from jaxmem.sweep.runner import Job, root_key_datas
+
+    chunk_size = positive_int("chunk_size", chunk_size)
+    streams = [stream_config(claim, c) for c in configs]
+    roots: np.ndarray | list = root_key_datas(seed, streams) if configs else []
+    jobs = []
+    for config, stream, root in zip(configs, streams, roots):
+        chunk = min(chunk_size, config["datasets"])
+        trial_cfg = trial_config(claim, config)
+        stored = dict(stream, seed=seed, chunk_size=chunk)
+        if fingerprint is not None:
+            stored["code"] = fingerprint
+        jobs.append(
+            Job(
+                config=stored,
+                datasets=config["datasets"],
+                root=np.asarray(root),
+                trial=functools.partial(_claim_trial, trial=claim.trial, config=trial_cfg),
+                program=("claim", claim.trial, canonical_json(trial_cfg)),
+                chunk_size=chunk,
+                compiler_options=claim.compiler_options,
+                finish=functools.partial(_settle, claim, config),
+                redecide=None
+                if claim.exact is None
+                else functools.partial(_exact, claim, trial_cfg),
+                undecided=getattr(claim.rule, "undecided", "undecided"),
+            )
+        )
+    return jobs
 
 
 def run_config(
     claim: Claim,
     config: dict,
     seed: int,
-    indices=None,
+    indices: range | None = None,
     chunk_size: int = DEFAULT_CHUNK,
-    budget: ExactBudget | None = None,
+    exact_budget: float = EXACT_BUDGET,
 ) -> dict:
-    """Per-dataset outputs (NumPy, leading axis = dataset) of one config, with undecided
-    datasets re-decided by the claim's `exact` step while `budget` lasts."""
-    if indices is None:
-        indices = range(config["datasets"])
-    indices = list(indices)
-    keys = dataset_keys(seed, stream_config(claim, config), indices)
-    outs = run_chunked(
-        claim.trial,
-        keys,
-        chunk_size,
-        compiler_options=claim.compiler_options,
-        **trial_config(claim, config),
-    )
-    if claim.host is not None:
-        outs = claim.host(outs, config)
-    return _redecide(claim, config, keys, outs, budget)
+    """Per-dataset outputs (NumPy, leading axis = dataset) of one config, computed by the
+    engine without a store, over `indices` (a range of whole blocks; default all), undecided
+    datasets re-decided by the claim's `exact` step for up to `exact_budget` seconds."""
+    from jaxmem.sweep.runner import make_mesh, run_jobs
+
+    (job,) = claim_jobs(claim, [config], seed, chunk_size)
+    if indices is not None:
+        if not isinstance(indices, range) or indices.step != 1:
+            raise ValueError(f"indices must be a range of consecutive datasets; got {indices}")
+        job.span = (indices.start, indices.stop)
+    outs = run_jobs([job], mesh=make_mesh(1), exact_budget=exact_budget, collect=True)
+    assert outs is not None  # one process
+    return _decode(outs[0])
 
 
 def _undecided(outs: dict, name: str) -> np.ndarray:
     n = len(next(iter(outs.values())))
     return np.asarray(outs[name], bool) if name in outs else np.zeros(n, bool)
-
-
-def _redecide(claim, config, keys, outs, budget):
-    name = getattr(claim.rule, "undecided", "undecided")
-    open_ = _undecided(outs, name)
-    if claim.exact is None or not open_.any():
-        return outs
-    budget = budget or ExactBudget()
-    redecided = np.zeros(len(open_), bool)
-    for i in np.flatnonzero(open_):
-        if not budget.left():
-            break
-        new = claim.exact(keys[i], **trial_config(claim, config))
-        for k, v in new.items():
-            if k not in outs:  # a column only re-decided datasets have
-                outs[k] = (
-                    np.zeros(len(open_), bool)
-                    if isinstance(v, (bool, np.bool_))
-                    else np.full(len(open_), np.nan)
-                )
-            outs[k] = np.array(outs[k], copy=True)
-            outs[k][i] = v
-        redecided[i] = True
-    outs["redecided"] = redecided
-    return outs
 
 
 def _scalar(v):
@@ -552,13 +586,25 @@ def config_table(claim: Claim, runs) -> list[dict]:
 
 
 def record_columns(outs: dict) -> dict:
-    """The per-dataset scalar outputs of a config as store columns (1-D arrays of bools,
-    ints or floats; other outputs, e.g. arrays per dataset, are left out)."""
+    """A claim's per-dataset outputs as store columns: a scalar per dataset (bool, int,
+    float) as it is, an array per dataset as its JSON text, one string per dataset (JSON
+    keeps floats exactly, NaN included; `run_claim` decodes them). Other outputs (a pytree
+    per dataset that the claim's host step left) are not stored, and so not seen by the
+    rule."""
     columns = {}
     for name, values in outs.items():
-        values = np.asarray(values)
-        if values.ndim == 1 and values.dtype.kind in "biuf" and name.isidentifier():
+        if not name.isidentifier():
+            continue
+        try:
+            values = np.asarray(values)
+        except ValueError:  # ragged: not one array
+            continue
+        if values.dtype.kind not in "biuf":
+            continue
+        if values.ndim == 1:
             columns[name] = values
+        elif values.ndim > 1:
+            columns[name] = np.array([json.dumps(v.tolist()) for v in values], dtype=object)
     return columns
 
 
@@ -568,19 +614,65 @@ def run_claim(
     seed: int = 0,
     chunk_size: int = DEFAULT_CHUNK,
     exact_budget: float = EXACT_BUDGET,
-    sink: Callable[[dict, dict], None] | None = None,
+    *,
+    store=None,
+    run_id: int | None = None,
+    fingerprint: str | None = None,
+    devices: int | None = None,
+    distributed: bool = False,
+    progress: bool = False,
 ) -> Result:
-    """Runs every config of the claim's grid at `scale` and applies its verdict rule;
-    undecided datasets get `exact_budget` seconds of exact re-decision (claims with `exact`).
-    `sink(config, outs)` receives each config's per-dataset outputs as it finishes (`jaxmem
-    verify` writes them to the results store)."""
+    """Runs every config of the claim's grid at `scale` through the engine (jaxmem.sweep.
+    runner.run_jobs: blocks on every device of this process, or of every process when
+    `distributed`) and applies its verdict rule; undecided datasets get `exact_budget` seconds
+    of exact re-decision (claims with `exact`).
+
+    With a `store` (a jaxmem.store.Store), the per-dataset records go to run `run_id` (a new
+    run of kind "verify" when None) as they are computed, under the code's `fingerprint`
+    (computed from the claim's module when None), and datasets the store already holds for
+    the same claim, seed, chunk size and code are read back instead of recomputed: an
+    interrupted run resumes, and its verdict is the one a fresh run gives. On processes other
+    than 0 of a distributed run, which compute but do not decide, returns None."""
+    from jaxmem.sweep.runner import SweepStats, environment, make_mesh, run_jobs
+
     t0 = time.perf_counter()
-    budget = ExactBudget(exact_budget)
-    runs = []
-    for cfg in claim.configs(scale):
-        runs.append((cfg, run_config(claim, cfg, seed, chunk_size=chunk_size, budget=budget)))
-        if sink is not None:
-            sink(cfg, runs[-1][1])
+    stats = SweepStats()
+    mesh = make_mesh(devices, distributed)
+    own_run = store is not None and run_id is None
+    if store is not None and fingerprint is None:
+        fingerprint = claim_provenance([claim])["code_fingerprint"]
+    if own_run:
+        run_id = store.begin_run(
+            sweep="verify",
+            kind="verify",
+            grid=dict(claims=[claim.id], scale=scale, seed=seed, chunk_size=chunk_size),
+            environment=environment(mesh),
+            provenance=claim_provenance([claim]),
+        )
+    configs = claim.configs(scale)
+    status = "failed"
+    try:
+        outs = run_jobs(
+            claim_jobs(claim, configs, seed, chunk_size, fingerprint),
+            mesh=mesh,
+            store=store,
+            run_id=run_id,
+            stats=stats,
+            distributed=distributed,
+            progress=progress,
+            exact_budget=exact_budget,
+            collect=True,
+        )
+        status = "done"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        if own_run:
+            store.end_run(run_id, status)
+    if outs is None:  # not process 0
+        return None  # type: ignore[return-value]
+    runs = [(config, _decode(columns)) for config, columns in zip(configs, outs)]
     total = sum(len(next(iter(o.values()))) for _, o in runs)
     res = Result(
         id=claim.id,
@@ -607,8 +699,27 @@ def run_claim(
         raise TypeError(f"claim {claim.id}: unknown rule {rule!r}")
     res.n_redecided = sum(int(np.sum(o.get("redecided", 0))) for _, o in runs)
     res.configs = config_table(claim, runs)
+    res.n_resumed = stats.skipped
     res.seconds = time.perf_counter() - t0
+    if own_run:
+        store.write_verdicts(run_id, [dict(res.to_json(), claim=res.id)])
     return res
+
+
+def claim_provenance(claims: list[Claim]) -> dict:
+    """The provenance (jaxmem.provenance) of the code behind these claims: jaxmem and each
+    claim's module. Its fingerprint keys a verify run's records."""
+    from jaxmem import provenance
+
+    modules = {"jaxmem.claims"}
+    for c in claims:
+        trial = c.trial
+        while isinstance(trial, functools.partial):  # a partial's module is functools
+            trial = trial.func
+        modules.add(getattr(trial, "__module__", None) or "jaxmem.claims")
+        if c.id in CLAIMS:  # the module that registered it (the grids and rule live there)
+            modules.add(CLAIMS.origin(c.id))
+    return provenance.provenance(sorted(modules))
 
 
 def expected_verdict(claim: Claim) -> str:
@@ -689,7 +800,7 @@ __all__ = [
     "CLAIMS",
     "Claim",
     "EXACT_BUDGET",
-    "ExactBudget",
+    "claim_jobs",
     "Informational",
     "Probabilistic",
     "Result",
@@ -700,6 +811,7 @@ __all__ = [
     "all_claims",
     "ci_failures",
     "claim",
+    "claim_provenance",
     "clopper_pearson",
     "config_table",
     "exact_fit",

@@ -134,7 +134,7 @@ def _verify(args) -> int:
         return EXIT_OK if out.get("passed", True) or out.get("undecided") else EXIT_VIOLATED
 
     selected = registry
-    store, run_id = None, None
+    store, run_id, fingerprint = None, None, None
     if args.claim:
         missing = [c for c in args.claim if c not in known]
         if missing:
@@ -144,16 +144,24 @@ def _verify(args) -> int:
             )
             return EXIT_USAGE
         selected = [known[c] for c in args.claim]
-    if not args.no_store:
+    if args.distributed:
+        _initialize_distributed(args)
+    import jax
+
+    from jaxmem.sweep.runner import make_mesh
+
+    try:  # --devices is checked before the store is touched
+        mesh = make_mesh(args.devices, args.distributed)
+    except ValueError as err:
+        return _fail("verify", err)
+    writer = jax.process_index() == 0  # process 0 alone prints and writes
+    if not args.no_store and writer:
         from jaxmem.store import Store, StoreError
 
         try:
             store = Store(_store_path(args))
-            from jaxmem import provenance
-
-            code = provenance.provenance(
-                sorted({c.trial.__module__ for c in selected} | {"jaxmem.claims"})
-            )
+            code = claims_mod.claim_provenance(selected)
+            fingerprint = code["code_fingerprint"]
             run_id = store.begin_run(
                 sweep="verify",
                 kind="verify",
@@ -163,16 +171,17 @@ def _verify(args) -> int:
                     seed=args.seed,
                     chunk_size=chunk_size,
                 ),
-                environment=_environment(),
+                environment=_environment(mesh),
                 provenance=code,
             )
         except StoreError as err:
             print(f"jaxmem verify: {err}", file=sys.stderr)
             return EXIT_USAGE
+    show = writer and not args.json
     status = "failed"
     try:
         results, failed = [], False
-        if not args.json:
+        if show:
             print(HEADER, flush=True)
         t0 = time.perf_counter()
         for claim in selected:
@@ -183,9 +192,11 @@ def _verify(args) -> int:
                     args.seed,
                     chunk_size,
                     exact_budget=args.exact_budget,
-                    sink=_record_sink(
-                        store, run_id, claim, args.seed, code["code_fingerprint"] if store else None
-                    ),
+                    store=store,
+                    run_id=run_id,
+                    fingerprint=fingerprint,
+                    devices=args.devices,
+                    distributed=args.distributed,
                 )
             except Exception as err:  # a crashing claim is reported, and fails the run
                 failed = True
@@ -202,25 +213,30 @@ def _verify(args) -> int:
                     scale=args.scale,
                     seed=args.seed,
                 )
+            if res is None:  # a process other than 0 of a distributed run: it computed
+                continue
             failed |= res.verdict == "VIOLATED"
             results.append(res)
             if store is not None:  # written as each claim ends: a killed run keeps its verdicts
                 assert run_id is not None  # begun with the store
                 store.write_verdicts(run_id, [dict(res.to_json(), claim=res.id)])
-            if not args.json:
+            if show:
                 print(_line(res), flush=True)
                 if args.verbose:
                     for row in res.configs:
                         print(_config_line(row), flush=True)
-        if args.json:
+        if args.json and writer:
             print(json.dumps([r.to_json() for r in results], default=str))
-        else:
+        elif show:
             counts = {
                 v: sum(r.verdict == v for r in results)
                 for v in ("HOLDS", "VIOLATED", "INCONCLUSIVE", "INFO", "ERROR")
             }
             summary = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
+            resumed = sum(r.n_resumed for r in results)
             where = f"; verdicts in {store.path} (run {run_id})" if store is not None else ""
+            if resumed:
+                where += f"; {resumed} datasets read back from the store (resumed)"
             print(f"{len(results)} claims in {time.perf_counter() - t0:.1f} s: {summary}{where}")
         status = "done"
     except KeyboardInterrupt:
@@ -234,29 +250,6 @@ def _verify(args) -> int:
             finally:
                 store.close()
     return EXIT_VIOLATED if failed else EXIT_OK
-
-
-def _record_sink(store, run_id, claim, seed, fingerprint):
-    """Writes a claim config's per-dataset outputs to the store as records of the verify run
-    (config: the claim id, its trial config and the seed, which fix the datasets, and the
-    code's fingerprint: a verify run's records are always its own code's)."""
-    if store is None:
-        return None
-    import numpy as np
-
-    from jaxmem import claims as claims_mod
-    from jaxmem.sweep.keys import canonical_json, config_hash
-
-    def sink(config, outs):
-        stream = dict(claims_mod.stream_config(claim, config), seed=seed, code=fingerprint)
-        columns = claims_mod.record_columns(outs)
-        n = len(next(iter(outs.values())))
-        h = config_hash(stream)
-        store.add_configs(run_id, [(h, canonical_json(stream), n)])
-        if columns:
-            store.write_columns(run_id, h, np.arange(n), columns)
-
-    return sink
 
 
 def _other_code(args) -> str:
@@ -291,10 +284,10 @@ def _store_path(args) -> str:
     return default_store_path(getattr(args, "store", None))
 
 
-def _environment() -> dict:
+def _environment(mesh=None) -> dict:
     from jaxmem.sweep.runner import environment, make_mesh
 
-    return environment(make_mesh())
+    return environment(mesh if mesh is not None else make_mesh())
 
 
 def _fail(command: str, message) -> int:
@@ -661,7 +654,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the registered claims and print a verdict per claim",
         description="Run registered claims. One line per claim: id, datasets, pass rate (or "
         "fitted exponent), interval, verdict (HOLDS, VIOLATED, INCONCLUSIVE, INFO), "
-        "seconds. Exit code 0 unless a claim is VIOLATED (or crashes).",
+        "seconds. Exit code 0 unless a claim is VIOLATED (or crashes). Every dataset's "
+        "record goes to the results store as it is computed; re-running the same "
+        "command resumes: datasets the store holds (same claim, seed, chunk size and "
+        "code) are read back, not recomputed, and the verdicts are those of a fresh run.",
     )
     v.add_argument(
         "--claim",
@@ -725,8 +721,11 @@ def build_parser() -> argparse.ArgumentParser:
     _include_argument(v)
     _store_argument(v)
     v.add_argument(
-        "--no-store", action="store_true", help="do not write the verdicts to the results store"
+        "--no-store",
+        action="store_true",
+        help="write neither records nor verdicts to the results store (nothing to resume from)",
     )
+    _device_arguments(v)
 
     s = sub.add_parser(
         "sweep",
@@ -744,12 +743,6 @@ def build_parser() -> argparse.ArgumentParser:
     _include_argument(s)
     _store_argument(s)
     s.add_argument(
-        "--devices",
-        type=int,
-        metavar="N",
-        help="shard each chunk over the first N local devices (default: all)",
-    )
-    s.add_argument(
         "--chunk-size",
         type=int,
         metavar="C",
@@ -762,20 +755,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="datasets per config, overriding the grid's (a larger N extends a finished sweep)",
     )
-    s.add_argument(
-        "--distributed",
-        action="store_true",
-        help="multi-process run: call jax.distributed.initialize, shard over every "
-        "process's devices; process 0 writes the store",
-    )
-    s.add_argument(
-        "--coordinator",
-        metavar="HOST:PORT",
-        help="with --distributed: the coordinator (default: $JAX_COORDINATOR_ADDRESS "
-        "or auto-detected on SLURM / Open MPI / TPU)",
-    )
-    s.add_argument("--num-processes", type=int, metavar="N", help="with --distributed")
-    s.add_argument("--process-id", type=int, metavar="I", help="with --distributed")
+    _device_arguments(s)
     s.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     s.add_argument(
         "--exact-budget",
@@ -902,6 +882,29 @@ def _print_example(name: str) -> int:
     lines += ["datasets = 16", "", "[axes]"] + [f"{k} = {_toml_value(v)}" for k, v in axes.items()]
     print("\n".join(lines))
     return EXIT_OK
+
+
+def _device_arguments(parser) -> None:
+    parser.add_argument(
+        "--devices",
+        type=int,
+        metavar="N",
+        help="run blocks of datasets on the first N local devices (default: all)",
+    )
+    parser.add_argument(
+        "--distributed",
+        action="store_true",
+        help="multi-process run: call jax.distributed.initialize, run blocks on every "
+        "process's devices; process 0 writes the store (and prints)",
+    )
+    parser.add_argument(
+        "--coordinator",
+        metavar="HOST:PORT",
+        help="with --distributed: the coordinator (default: $JAX_COORDINATOR_ADDRESS "
+        "or auto-detected on SLURM / Open MPI / TPU)",
+    )
+    parser.add_argument("--num-processes", type=int, metavar="N", help="with --distributed")
+    parser.add_argument("--process-id", type=int, metavar="I", help="with --distributed")
 
 
 def _include_argument(parser) -> None:

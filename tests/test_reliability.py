@@ -267,3 +267,60 @@ def test_bad_stores_are_refused(tmp_path):
     # results on a store that is not there.
     assert_refused(cli(["results", "list", "--store", str(tmp_path / "none.sqlite")], tmp_path),
                    "no store at")
+
+
+# ---- claims on the same engine: devices, processes, resume ------------------------------------
+
+VERIFY_CLAIM = "zhang2017.thm1"  # 512 datasets at quick scale, in blocks of 32
+
+
+def verify_command(store, *more):
+    return [sys.executable, "-m", "jaxmem.cli", "verify", "--claim", VERIFY_CLAIM,
+            "--chunk-size", "32", "--store", store, *more]
+
+
+@pytest.mark.slow
+def test_verify_resumes_and_its_records_do_not_depend_on_the_device_count(tmp_path):
+    stores = {}
+    for devices in (1, 4):
+        stores[devices] = str(tmp_path / f"verify{devices}.sqlite")
+        done = run(verify_command(stores[devices], "--devices", str(devices)),
+                   env(tmp_path, devices=4))
+        assert done.returncode == 0, done.stderr
+        assert "HOLDS" in done.stdout and "resumed" not in done.stdout
+    one = records(stores[1])
+    assert len(one) == 512 and records(stores[4]) == one
+    # Records lost as a killed run loses them are recomputed; the rest are read back.
+    con = sqlite3.connect(stores[4])
+    with con:
+        con.execute("DELETE FROM records WHERE dataset_index >= 40")
+    con.close()
+    again = run(verify_command(stores[4], "--devices", "4"), env(tmp_path, devices=4))
+    assert again.returncode == 0, again.stderr
+    resumed = len(one) - sum(1 for _, i in one if i >= 40)
+    assert f"{resumed} datasets read back from the store (resumed)" in again.stdout
+    assert "HOLDS" in again.stdout and records(stores[4]) == one
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_two_process_distributed_verify_equals_one_process(tmp_path):
+    single = str(tmp_path / "single.sqlite")
+    done = run(verify_command(single), env(tmp_path))
+    assert done.returncode == 0, done.stderr
+    store = str(tmp_path / "distributed.sqlite")
+    port = free_port()
+    procs = [subprocess.Popen(
+        verify_command(store, "--distributed", "--coordinator", f"127.0.0.1:{port}",
+                       "--num-processes", "2", "--process-id", str(i)),
+        env=env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for i in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    for p, (_, err) in zip(procs, outs):
+        assert p.returncode == 0, err
+    # Process 0 decides and prints the verdict; process 1 only computes.
+    assert "HOLDS" in outs[0][0] and "HOLDS" not in outs[1][0]
+    assert records(store) == records(single)
+    with Store(store, readonly=True) as s:
+        run_row = s.runs()[-1]
+    assert run_row["kind"] == "verify" and run_row["process_count"] == 2

@@ -126,8 +126,8 @@ def test_chunk_size_is_chosen_once_per_program(monkeypatch):
     assert chunk == 64 and probes == [64]                # fits: the whole need, one compile
     assert [runner.choose_chunk_size(c, device, 50) for c in rest] == [chunk, chunk]
     assert probes == [64]                                # chosen once
-    static = tuple(sorted(trials.static_arguments(first).items()))
-    assert (static, 64, device) in runner._EXECUTABLES   # what the sweep will look up
+    (job,) = runner.grid_jobs([first], [first], [np.zeros(2, np.uint32)], 50)
+    assert runner._executable_key(job, 64, device) in runner._EXECUTABLES  # the sweep's lookup
 
 
 def test_progress_line():

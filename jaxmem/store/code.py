@@ -9,7 +9,8 @@ records of other code are never reused silently.
                and records on the run whose records it accepted; "recompute": keys each
                config with the code fingerprint (its JSON gains "code"), so the run computes
                its records afresh and the old run stays readable;
-  done_indices, write_columns, write_records, record_code, claim_*: under the same keys.
+  done_indices, write_columns, write_records, record_code, columns, claim_block(s): under
+               the same keys.
 """
 
 from __future__ import annotations
@@ -104,6 +105,15 @@ class CodeAwareStore:
 
     def record_code(self, config_hash: str, stop: int) -> dict:
         return self._store.record_code(self._key(config_hash), stop)
+
+    def columns(self, config_hash: str, start: int, stop: int) -> dict:
+        return self._store.columns(self._key(config_hash), start, stop)
+
+    def claim_blocks(self, config_hash: str, *args, **kwargs):
+        return self._store.claim_blocks(self._key(config_hash), *args, **kwargs)
+
+    def claim_block(self, config_hash: str, *args, **kwargs):
+        return self._store.claim_block(self._key(config_hash), *args, **kwargs)
 
 
 __all__ = ["CodeAwareStore", "OtherCodeError", "other_code_message"]

@@ -645,6 +645,40 @@ class Store:
         done[np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))] = True
         return done
 
+    def columns(self, config_hash: str, start: int, stop: int) -> dict:
+        """A config's metrics over dataset indices [start, stop), as arrays in index order
+        (what the engine computed, read back): bool, int64, float64 or object arrays by the
+        metric's kind. A metric a record lacks reads as False in a bool column and NaN
+        otherwise (an int column with gaps becomes float). StoreError when an index of the
+        range has no record."""
+        row = self._query("SELECT metrics FROM configs WHERE config_hash = ?", (config_hash,))
+        names = json.loads(row[0][0] or "[]") if row else []
+        kinds = dict(self._query("SELECT name, kind FROM metric_columns"))
+        rows = self._query(
+            "SELECT dataset_index" + "".join(f', "{n}"' for n in names) + " FROM records "
+            "WHERE config_hash = ? AND dataset_index >= ? AND dataset_index < ? "
+            "ORDER BY dataset_index",
+            (config_hash, int(start), int(stop)),
+        )
+        if len(rows) != int(stop) - int(start):
+            raise StoreError(
+                f"config {config_hash[:12]} has {len(rows)} of its {int(stop) - int(start)} "
+                f"records [{start}, {stop}) in {self.path}"
+            )
+        out = {}
+        for j, name in enumerate(names, start=1):
+            values = [r[j] for r in rows]
+            kind = kinds.get(name, "text")
+            if kind == "bool":
+                out[name] = np.array([bool(v) for v in values], bool)  # NULL -> False
+            elif kind == "int" and None not in values:
+                out[name] = np.array(values, np.int64)
+            elif kind in ("int", "float"):
+                out[name] = np.array([np.nan if v is None else v for v in values], np.float64)
+            else:
+                out[name] = np.array(values, object)
+        return out
+
     def write_records(
         self,
         run_id: int,

@@ -37,6 +37,8 @@ import queue
 import sys
 import threading
 import time
+from collections.abc import Callable, Hashable
+from typing import Any
 
 import jax
 import numpy as np
@@ -112,17 +114,78 @@ def make_mesh(devices: int | None = None, distributed: bool = False) -> Mesh:
     return Mesh(np.array(pool), (AXIS,), axis_types=(AxisType.Auto,))
 
 
-@functools.cache
-def _program(static: tuple):
-    """The jit-wrapped block program for one set of static arguments."""
-    trial = functools.partial(trials.construction_trial, **dict(static))
+@dataclasses.dataclass(eq=False)
+class Job:
+    """One config of work for the engine: dataset i of `datasets` is computed by `trial(key,
+    dynamic)` with key fold_in(wrap(root), i), and stored as a record of `config` (its hash
+    keys the records). Sweeps, claims and experiments all hand the engine jobs; the engine owns
+    blocks, devices, resume, leases, progress and the store."""
 
-    def program(indices, root_data, dynamic):
-        root = jax.random.wrap_key_data(root_data)
-        keys = jax.vmap(lambda i: jax.random.fold_in(root, i))(indices)
-        return jax.vmap(trial, in_axes=(0, None))(keys, dynamic)
+    config: dict  # what the records are stored under (hashed)
+    datasets: int
+    root: np.ndarray  # the root key's raw bits (root_key_datas)
+    trial: Callable  # (key, dynamic) -> dict of one dataset's values (pure JAX unless host)
+    program: Hashable  # identifies the trial's compiled program (cache key)
+    dynamic: dict = dataclasses.field(default_factory=dict)  # traced arguments
+    host: bool = False  # the trial runs on the host, one dataset after another (no jit)
+    block: bool = False  # a host trial over a whole block: trial(keys, indices) (HostBlock)
+    chunk_size: int | None = None  # datasets per block; None: chosen from the program
+    compiler_options: dict | None = None  # XLA options for this program only
+    # Host step on a block's outputs (NumPy, padding dropped) before they are stored.
+    finish: Callable[[dict], dict] | None = None
+    # Exact re-decision of one dataset whose `undecided` output is set: key -> changed values.
+    redecide: Callable[[Any], dict] | None = None
+    undecided: str = "undecided"
+    span: tuple[int, int] | None = None  # compute only blocks inside [start, stop)
 
-    return jax.jit(program)
+    @functools.cached_property
+    def hash(self) -> str:
+        return config_hash(self.config)
+
+
+_PROGRAMS: dict = {}
+
+
+def _program(job: Job):
+    """The jit-wrapped block program of a job's trial (cached by job.program)."""
+    cache_key = (job.program, tuple(sorted((job.compiler_options or {}).items())))
+    if cache_key not in _PROGRAMS:
+        trial = job.trial
+
+        def program(indices, root_data, dynamic):
+            root = jax.random.wrap_key_data(root_data)
+            keys = jax.vmap(lambda i: jax.random.fold_in(root, i))(indices)
+            return jax.vmap(trial, in_axes=(0, None))(keys, dynamic)
+
+        _PROGRAMS[cache_key] = jax.jit(program, compiler_options=job.compiler_options or None)
+    return _PROGRAMS[cache_key]
+
+
+class HostBlock:
+    """A host job's stand-in for a compiled block program: the same call, the same keys
+    (fold_in(root, index)). A per-dataset trial runs one dataset after another; a `block`
+    trial gets the block's datasets at once: trial(keys, indices) -> dict of arrays, one
+    value per index (an experiment's batched host computation)."""
+
+    def __init__(self, trial: Callable, block: bool = False):
+        self.trial, self.block = trial, block
+
+    def __call__(self, indices, root_data, dynamic) -> dict:
+        # wrap_key_data takes NumPy key bits too; JAX annotates the argument as jax.Array only
+        root = jax.random.wrap_key_data(np.asarray(root_data))  # type: ignore[arg-type]
+        # A block's padding repeats its first index: each distinct dataset is computed once.
+        unique, where = np.unique(np.asarray(indices), return_inverse=True)
+        if self.block:
+            keys = _fold_keys(root, unique.astype(np.uint32))
+            columns = self.trial(keys, unique.astype(np.int64))
+            return {k: np.asarray(v)[where] for k, v in columns.items()}
+        rows = [self.trial(jax.random.fold_in(root, int(i)), dynamic) for i in unique]
+        return {k: np.asarray([row[k] for row in rows])[where] for k in rows[0]}
+
+
+@jax.jit
+def _fold_keys(root, indices):
+    return jax.vmap(lambda i: jax.random.fold_in(root, i))(indices)
 
 
 _EXECUTABLES: dict = {}
@@ -149,24 +212,32 @@ def _block_args(device, indices, root_data, dynamic):
     return put(indices), put(root_data), args
 
 
-def _executables(static: tuple, chunk: int, devices, root_data, dynamic, stats=None) -> list:
+def _executable_key(job: Job, chunk: int, device) -> tuple:
+    options = tuple(sorted((job.compiler_options or {}).items()))
+    shapes = tuple(sorted((k, *_shape_and_dtype(v)) for k, v in job.dynamic.items()))
+    return (job.program, options, shapes, chunk, device)
+
+
+def _executables(job: Job, chunk: int, devices, stats=None) -> list:
     """One compiled executable per device for a block of `chunk` datasets: the same program,
     compiled for each device (in parallel threads; cached, so no shape compiles twice)."""
-    missing = [d for d in devices if (static, chunk, d) not in _EXECUTABLES]
+    if job.host:
+        return [HostBlock(job.trial, job.block)] * len(devices)
+    missing = [d for d in devices if _executable_key(job, chunk, d) not in _EXECUTABLES]
     if missing:
         t0 = time.perf_counter()
         indices = np.zeros(chunk, np.uint32)
 
         def compile_for(device):
-            args = _block_args(device, indices, root_data, dynamic)
-            return _program(static).lower(*args).compile()
+            args = _block_args(device, indices, job.root, job.dynamic)
+            return _program(job).lower(*args).compile()
 
         with concurrent.futures.ThreadPoolExecutor(max_workers=len(missing)) as pool:
             for device, exe in zip(missing, pool.map(compile_for, missing)):
-                _EXECUTABLES[(static, chunk, device)] = exe
+                _EXECUTABLES[_executable_key(job, chunk, device)] = exe
         if stats is not None:
             stats.compile_seconds += time.perf_counter() - t0
-    return [_EXECUTABLES[(static, chunk, d)] for d in devices]
+    return [_EXECUTABLES[_executable_key(job, chunk, d)] for d in devices]
 
 
 @functools.lru_cache(maxsize=64)
@@ -211,33 +282,32 @@ _CHUNK_SIZES: dict = {}
 
 
 def choose_chunk_size(config: dict, device, datasets: int, stats=None) -> int:
+    """Datasets per block of a sweep config (`job_chunk_size` of its job)."""
+    (job,) = grid_jobs([config], [config], np.zeros((1, *_seed_key_data(0).shape), np.uint32))
+    return job_chunk_size(dataclasses.replace(job, datasets=datasets), device, stats)
+
+
+def job_chunk_size(job: Job, device, stats=None) -> int:
     """Datasets per block from the compiled program's memory use (`memory_analysis()`): the
     largest power of two whose arguments, outputs and temporaries fit the budget, at most
-    MAX_CHUNK and no larger than the config needs. Depends only on the program and the
-    device kind, so a resumed run picks the same size.
+    MAX_CHUNK and no larger than the job needs. Depends only on the program and the device
+    kind, so a resumed run picks the same size.
 
     The program is first compiled for the whole need (the next power of two >= datasets, at
-    most MAX_CHUNK): when that fits, the sweep reuses this compile. Only when it does not is
-    a smaller chunk compiled. The answer is cached per program, argument shapes, device kind
-    and budget: configs that differ only in traced options (a lambda axis) share it."""
-    need = min(1 << max(0, math.ceil(math.log2(max(1, datasets)))), MAX_CHUNK)
-    static = tuple(sorted(trials.static_arguments(config).items()))
-    _, dynamic = trials.split_options(config)
-    dynamic.update(trials.data_arguments(config))
+    most MAX_CHUNK): when that fits, the run reuses this compile. Only when it does not is a
+    smaller chunk compiled. The answer is cached per program, argument shapes, device kind and
+    budget: configs that differ only in traced options (a lambda axis) share it."""
+    need = min(1 << max(0, math.ceil(math.log2(max(1, job.datasets)))), MAX_CHUNK)
     budget = _memory_budget(device)
     cache_key = (
-        static,
-        need,
+        _executable_key(job, need, None),
         device.platform,
         getattr(device, "device_kind", ""),
         budget,
-        tuple(sorted((k, *_shape_and_dtype(v)) for k, v in dynamic.items())),
     )
     if cache_key in _CHUNK_SIZES:
         return _CHUNK_SIZES[cache_key]
-    # The root key's value does not change the program: any key data of the right shape.
-    any_root = np.zeros_like(_seed_key_data(0))
-    (exe,) = _executables(static, need, [device], any_root, dynamic, stats)
+    (exe,) = _executables(job, need, [device], stats)
     try:
         analysis = exe.memory_analysis()
         used = (
@@ -266,6 +336,7 @@ class _Block:
     real: int
     already: int
     indices: tuple = ()
+    job: int = 0  # the job's position in the run
 
     @property
     def todo(self) -> tuple:
@@ -305,7 +376,7 @@ class _Writer:
     so memory stays bounded by a few blocks; the first store error is raised in the caller at
     the next submit or at close."""
 
-    def __init__(self, store, run_id: int, release_leases: bool, stats: SweepStats):
+    def __init__(self, store, run_id: int | None, release_leases: bool, stats: SweepStats):
         self.store, self.run_id, self.release, self.stats = store, run_id, release_leases, stats
         self.queue: queue.Queue = queue.Queue(maxsize=4)
         self.error: BaseException | None = None
@@ -458,8 +529,6 @@ def run_sweep(
             f"after another: a --distributed sweep cannot shard it; run it in one process"
         )
     mesh = make_mesh(devices, distributed)
-    all_devices = list(mesh.devices.flat)
-    mine = [d.process_index == jax.process_index() for d in all_devices]
     writer = jax.process_index() == 0
     if writer and store is None:
         raise ValueError("process 0 needs a store to write to")
@@ -467,15 +536,14 @@ def run_sweep(
     fingerprint = code["code_fingerprint"]
     configs = grid.configs()
     if not allow_large:
-        check_size(grid, configs, all_devices[0])
+        check_size(grid, configs, mesh.devices.flat[0])
     # With "recompute", the same datasets (keys come from the plain config) are stored under
     # the config plus the code fingerprint, apart from other code's records.
     stored = [dict(c, code=fingerprint) for c in configs] if other_code == "recompute" else configs
-    hashes = [config_hash(c) for c in stored]
     stats = SweepStats(configs=len(configs), datasets=len(configs) * grid.datasets)
     accepted = {}
     if writer:
-        found = _other_code(store, grid, hashes, fingerprint)
+        found = _other_code(store, grid, [config_hash(c) for c in stored], fingerprint)
         if found and other_code == "stop":
             raise OtherCodeError(other_code_message(f"grid {grid.name}", found, fingerprint))
         accepted = found if other_code == "accept" else {}
@@ -487,52 +555,150 @@ def run_sweep(
             provenance=code,
             accepted_code=[fp or "unknown" for fp in accepted],
         )
-        store.add_configs(
-            stats.run_id, [(h, canonical_json(c), grid.datasets) for h, c in zip(hashes, stored)]
-        )
-    bar = Progress(
-        len(configs),
-        stats.datasets,
-        enabled=progress if progress is not None else (writer and stream.isatty()),
-        stream=stream,
-    )
     status = "failed"
-    # (blocks, outputs, chunk, context) of the steps in flight
+    try:
+        roots: np.ndarray | list = root_key_datas(grid.seed, configs) if configs else []
+        jobs = grid_jobs(configs, stored, roots, grid.datasets, chunk_size or grid.chunk_size)
+        run_jobs(
+            jobs,
+            mesh=mesh,
+            store=store if writer else None,
+            run_id=stats.run_id,
+            stats=stats,
+            distributed=distributed,
+            progress=progress if progress is not None else (writer and stream.isatty()),
+            stream=stream,
+            exact_budget=exact_budget,
+        )
+        status = "done"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        stats.seconds = time.perf_counter() - t_start
+        if writer and stats.run_id is not None:
+            try:
+                store.end_run(stats.run_id, status)
+            except Exception:  # a store error, if any, is already propagating
+                if status == "done":
+                    raise
+    return stats
+
+
+def _redecide_fit(static: tuple, dynamic: dict, key) -> dict:
+    return trials.redecide(static, key, dynamic)
+
+
+def grid_jobs(
+    configs: list[dict], stored: list[dict], roots, datasets: int = 1, chunk_size=None
+) -> list[Job]:
+    """A sweep's configs as engine jobs: each config's construction trial (a host trial for a
+    host construction), its records stored under `stored` (the config, or the config with the
+    code fingerprint under --recompute)."""
+    jobs = []
+    for config, keep, root in zip(configs, stored, roots):
+        entry = trials.construction_of(config)
+        arguments = trials.static_arguments(config)
+        static = tuple(sorted(arguments.items()))
+        _, dynamic = trials.split_options(config)
+        dynamic.update(trials.data_arguments(config))
+        trial = trials.host_trial if entry.host else trials.construction_trial
+        jobs.append(
+            Job(
+                config=keep,
+                datasets=datasets,
+                root=np.asarray(root),
+                trial=functools.partial(trial, **arguments),
+                program=("construction", static),
+                dynamic=dynamic,
+                host=entry.host,
+                chunk_size=chunk_size or (HOST_CHUNK if entry.host else None),
+                # The generic measurement's undecided fits are re-decided exactly; a host
+                # construction decides everything, a construction's own trial its own way.
+                redecide=None
+                if entry.host or entry.trial is not None
+                else functools.partial(_redecide_fit, static, dynamic),
+            )
+        )
+    return jobs
+
+
+def run_jobs(
+    jobs: list[Job],
+    *,
+    mesh: Mesh,
+    store=None,
+    run_id: int | None = None,
+    stats: SweepStats | None = None,
+    distributed: bool = False,
+    progress: bool = False,
+    stream=None,
+    exact_budget: float = 60.0,
+    collect: bool = False,
+) -> list[dict] | None:
+    """The engine: computes every job's datasets that the store lacks, in blocks on every
+    device of `mesh`, and writes them as records of run `run_id` (configs added to the run
+    first). `store` is None on processes other than 0 of a distributed run (process 0 reads
+    the store, broadcasts what is done, and writes), or for a run that stores nothing.
+
+    Undecided datasets of a job with `redecide` are re-decided on the host for up to
+    `exact_budget` seconds in all. With `collect`, returns each job's values over its span, in
+    index order (dict name -> array): read back from the store when there is one, so a resumed
+    run gives exactly what a fresh one does; None on processes other than 0."""
+    stats = stats if stats is not None else SweepStats()
+    all_devices = list(mesh.devices.flat)
+    mine = [d.process_index == jax.process_index() for d in all_devices]
+    writer = jax.process_index() == 0
+    leases = store is not None and not distributed
+    if store is not None:
+        assert run_id is not None, "a store needs the run the records belong to"
+        store.add_configs(run_id, [(j.hash, canonical_json(j.config), j.datasets) for j in jobs])
+    total = sum(_span(j)[1] - _span(j)[0] for j in jobs)
+    bar = Progress(len(jobs), total, enabled=bool(progress), stream=stream or sys.stderr)
+    kept: dict[int, list] = {i: [] for i in range(len(jobs))}  # collected blocks, no store
+    # (blocks, outputs, chunk, job) of the steps in flight
     pending: collections.deque[tuple] = collections.deque()
-    records: _Writer | None = None
-    if writer:
-        assert stats.run_id is not None  # begun above
-        records = _Writer(store, stats.run_id, not distributed, stats)
+    records = _Writer(store, run_id, leases, stats) if store is not None else None
+    deadline = time.perf_counter() + exact_budget
 
-    redecide_deadline = time.perf_counter() + exact_budget
-
-    def redecide(block, outs, context):
-        """Undecided datasets of a block re-decided on the host while the budget lasts
-        (process 0 only: what it writes is the record)."""
-        static, root, dynamic = context
-        if "undecided" not in outs or "redecided" not in outs:
+    def settle(job: Job, block: _Block, outs: dict) -> dict:
+        """A block's values as stored: padding dropped, the job's host step, re-decisions."""
+        n = len(block.todo)
+        # A claim's trial may return a pytree per output (its host step takes it apart); the
+        # outputs keep their order (tree.map over the dict would sort them: column order).
+        outs = {k: jax.tree.map(lambda a: np.array(np.asarray(a)[:n]), v) for k, v in outs.items()}
+        if job.finish is not None:
+            outs = job.finish(outs)
+        name = job.undecided
+        if name not in outs:
             return outs
-        open_ = np.flatnonzero(np.asarray(outs["undecided"])[: len(block.todo)])
-        if not open_.size or time.perf_counter() > redecide_deadline:
-            stats.undecided += int(open_.size)
-            return outs
-        outs = {k: np.array(v, copy=True) for k, v in outs.items()}
-        base = jax.random.wrap_key_data(root)
-        for lane in open_:
-            if time.perf_counter() > redecide_deadline:
-                break
-            key = jax.random.fold_in(base, np.uint32(block.todo[lane]))
-            for k, v in trials.redecide(static, key, dynamic).items():
-                outs[k][lane] = v
-            stats.redecided += 1
-        stats.undecided += int(np.sum(np.asarray(outs["undecided"])[: len(block.todo)]))
+        if job.redecide is not None and "redecided" not in outs:
+            outs["redecided"] = np.zeros(n, bool)
+        open_ = np.flatnonzero(np.asarray(outs[name], bool))
+        if job.redecide is not None and open_.size:
+            base = jax.random.wrap_key_data(job.root)  # type: ignore[arg-type]  # NumPy bits
+            for lane in open_:
+                if time.perf_counter() > deadline:
+                    break
+                key = jax.random.fold_in(base, np.uint32(block.todo[lane]))
+                for k, v in job.redecide(key).items():
+                    if k not in outs:  # a value only re-decided datasets have
+                        outs[k] = (
+                            np.zeros(n, bool)
+                            if isinstance(v, (bool, np.bool_))
+                            else np.full(n, np.nan)
+                        )
+                    outs[k][lane] = v
+                outs["redecided"][lane] = True
+                stats.redecided += 1
+        stats.undecided += int(np.sum(np.asarray(outs[name], bool)))
         return outs
 
     def finish(keep: int = 0):
         """Collects the oldest steps until `keep` are in flight; hands their blocks to the
-        writer."""
+        writer (process 0)."""
         while len(pending) > keep:
-            blocks, outputs, chunk, context = pending.popleft()
+            blocks, outputs, chunk, job = pending.popleft()
             t0 = time.perf_counter()
             results = _gather(mesh, outputs, chunk)
             stats.compute_seconds += time.perf_counter() - t0
@@ -540,11 +706,15 @@ def run_sweep(
                 if block is None:  # an idle device's filler
                     continue
                 stats.computed += len(block.todo)
-                if records is not None:  # the writer, process 0
-                    records.submit(block, redecide(block, outs, context))
+                if writer:
+                    outs = settle(job, block, outs)
+                    if records is not None:
+                        records.submit(block, outs)
+                    elif collect:
+                        kept[block.job].append((block.todo, outs))
                 bar.advance(datasets=block.real - block.already)
 
-    def dispatch(blocks: list, chunk: int, executables, root, dynamic, static):
+    def dispatch(blocks: list, chunk: int, executables, job: Job):
         """One step: block i on device i (a device without a block repeats block 0, so that
         every process takes part in the gather; its results are dropped)."""
         blocks = blocks + [None] * (len(all_devices) - len(blocks))
@@ -555,110 +725,119 @@ def run_sweep(
             todo = (block or blocks[0]).todo
             indices = np.full(chunk, todo[0], np.uint32)  # padding repeats the first index
             indices[: len(todo)] = np.asarray(todo, np.uint32)
-            if isinstance(exe, trials.HostProgram):
-                outputs.append(exe(indices, root, dynamic))
+            if isinstance(exe, HostBlock):
+                outputs.append(exe(indices, job.root, job.dynamic))
             else:
-                outputs.append(exe(*_block_args(device, indices, root, dynamic)))
-        pending.append((blocks, outputs, chunk, (static, root, dynamic)))
+                outputs.append(exe(*_block_args(device, indices, job.root, job.dynamic)))
+        pending.append((blocks, outputs, chunk, job))
         finish(keep=PIPELINE_DEPTH)  # older steps are written while these compute
 
+    done_ok = False
     try:
         deferred = []
-        roots: np.ndarray | list[np.ndarray] = root_key_datas(grid.seed, configs) if configs else []
-        for config, h, root in zip(configs, hashes, roots):
-            host = trials.construction_of(config).host
-            static = tuple(sorted(trials.static_arguments(config).items()))
-            _, dynamic = trials.split_options(config)
-            dynamic.update(trials.data_arguments(config))
-            if host:  # exact arithmetic on the host, dataset by dataset, one "device"
-                chunk = chunk_size or grid.chunk_size or HOST_CHUNK
-                executables = [trials.HostProgram(static)] * len(all_devices)
-            else:
-                chunk = (
-                    chunk_size
-                    or grid.chunk_size
-                    or choose_chunk_size(config, all_devices[0], grid.datasets, stats)
-                )
-                executables = _executables(static, chunk, all_devices, root, dynamic, stats)
-            stats.chunk_sizes[h] = chunk
+        for number, job in enumerate(jobs):
+            chunk = job.chunk_size or job_chunk_size(job, all_devices[0], stats)
+            executables = _executables(job, chunk, all_devices, stats)
+            stats.chunk_sizes[job.hash] = chunk
+            lo, hi = _span(job)
             t0 = time.perf_counter()
-            done = _done_mask(store, h, grid.datasets, writer)
+            done = _done_mask(store, job.hash, job.datasets, writer)
             stats.store_seconds += time.perf_counter() - t0
-            stats.skipped += int(done.sum())
-            bar.advance(datasets=int(done.sum()), computed=False)
+            done[:lo] = done[hi:] = True  # outside the span: not this run's
+            stats.skipped += int(done[lo:hi].sum())
+            bar.advance(datasets=int(done[lo:hi].sum()), computed=False)
             todo = [
                 _Block(
-                    h,
+                    job.hash,
                     start,
-                    min(chunk, grid.datasets - start),
+                    min(chunk, job.datasets - start),
                     int(done[start : start + chunk].sum()),
                     tuple(int(i) for i in start + np.flatnonzero(~done[start : start + chunk]))
                     if done[start : start + chunk].any()
                     else (),
+                    number,
                 )
-                for start in range(0, grid.datasets, chunk)
+                for start in range(0, job.datasets, chunk)
                 if not done[start : start + chunk].all()
             ]
             step = []
             for w in range(0, len(todo), CLAIM_WINDOW):
                 window = todo[w : w + CLAIM_WINDOW]
                 claims = (
-                    store.claim_blocks(h, [(b.start, b.start + b.real) for b in window])
-                    if writer and not distributed
+                    store.claim_blocks(job.hash, [(b.start, b.start + b.real) for b in window])
+                    if leases
                     else ["claimed"] * len(window)
                 )
                 for block, claim in zip(window, claims):
                     if claim == "done":  # written by a concurrent process since `done`
                         bar.advance(datasets=block.real - block.already, computed=False)
                     elif claim == "busy":
-                        deferred.append((block, chunk, executables, root, dynamic, static))
+                        deferred.append((block, chunk, executables, job))
                     else:
                         step.append(block)
                         if len(step) == len(all_devices):
-                            dispatch(step, chunk, executables, root, dynamic, static)
+                            dispatch(step, chunk, executables, job)
                             step = []
             if step:
-                dispatch(step, chunk, executables, root, dynamic, static)
+                dispatch(step, chunk, executables, job)
             bar.advance(configs=1)
         finish()
         # Blocks another process was computing: wait until they are written, or take them
         # over when their lease lapses (the holder died).
         while deferred:
             still = []
-            for block, chunk, executables, root, dynamic, static in deferred:
+            for block, chunk, executables, job in deferred:
                 claim = store.claim_block(block.hash, block.start, block.start + block.real)
                 if claim == "done":
                     bar.advance(datasets=block.real - block.already, computed=False)
                 elif claim == "claimed":
-                    dispatch([block], chunk, executables, root, dynamic, static)
+                    dispatch([block], chunk, executables, job)
                     finish()
                 else:
-                    still.append((block, chunk, executables, root, dynamic, static))
+                    still.append((block, chunk, executables, job))
             deferred = still
             if deferred:
                 time.sleep(LEASE_POLL_SECONDS)
-        status = "done"
-    except KeyboardInterrupt:
-        status = "interrupted"
-        raise
+        done_ok = True
     finally:
-        write_error = None
+        bar.close()
         if records is not None:  # what was computed is written, even on an interrupt
             try:
                 records.close()
-            except Exception as err:
-                write_error, status = err, "failed" if status == "done" else status
-        stats.seconds = time.perf_counter() - t_start
-        bar.close()
-        if writer and stats.run_id is not None:
-            try:
-                store.end_run(stats.run_id, status)
-            except Exception:  # a store error, if any, is already propagating
-                if status == "done":
+            except Exception:
+                if done_ok:  # else the error already propagating is the one to see
                     raise
-        if write_error is not None and sys.exc_info()[0] is None:
-            raise write_error
-    return stats
+    if not collect or not writer:
+        return None
+    if store is not None:
+        return [store.columns(j.hash, *_span(j)) for j in jobs]
+    return [_assemble(kept[i], *_span(j)) for i, j in enumerate(jobs)]
+
+
+def _span(job: Job) -> tuple[int, int]:
+    return job.span if job.span is not None else (0, job.datasets)
+
+
+def _assemble(parts: list, start: int, stop: int) -> dict:
+    """A job's collected blocks as arrays over [start, stop) in index order; a value only some
+    blocks carry is False (bool) or NaN elsewhere."""
+    names: list = []
+    for _, outs in parts:
+        names += [k for k in outs if k not in names]
+    out = {}
+    for name in names:
+        values = [np.asarray(outs[name]) for _, outs in parts if name in outs]
+        missing = sum(len(todo) for todo, outs in parts if name not in outs)
+        boolean = values[0].dtype.kind == "b"
+        dtype = values[0].dtype if not missing or boolean else np.dtype(np.float64)
+        column = np.zeros((stop - start, *values[0].shape[1:]), dtype)
+        if missing and not boolean:
+            column[...] = np.nan
+        for todo, outs in parts:
+            if name in outs:
+                column[np.asarray(todo) - start] = outs[name]
+        out[name] = column
+    return out
 
 
 def _plugin_modules(grid: Grid) -> tuple:
@@ -678,9 +857,13 @@ def _plugin_modules(grid: Grid) -> tuple:
 
 def _done_mask(store, h: str, datasets: int, writer: bool) -> np.ndarray:
     """Which indices the store holds; in a distributed run process 0 reads and broadcasts."""
-    mask = store.done_indices(h, datasets) if writer else np.zeros(datasets, bool)
+    mask = (
+        store.done_indices(h, datasets)
+        if writer and store is not None
+        else np.zeros(datasets, bool)
+    )
     if jax.process_count() > 1:
         from jax.experimental import multihost_utils
 
-        mask = np.asarray(multihost_utils.broadcast_one_to_all(mask), bool)
+        mask = np.array(multihost_utils.broadcast_one_to_all(mask), bool)
     return mask

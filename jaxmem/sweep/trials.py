@@ -286,21 +286,3 @@ def host_trial(key, dynamic, *, construction, **static) -> dict:
         if name not in out and np.ndim(value) == 0:
             out[name] = float(value) if not isinstance(value, (bool, np.bool_)) else bool(value)
     return out
-
-
-class HostProgram:
-    """A host construction's stand-in for a compiled block program: the same call, the same
-    keys (fold_in(root, index)), one dataset after another on the host."""
-
-    def __init__(self, static: tuple):
-        self.static = dict(static)
-
-    def __call__(self, indices, root_data, dynamic) -> dict:
-        # wrap_key_data takes NumPy key bits too; JAX annotates the argument as jax.Array only
-        root = jax.random.wrap_key_data(np.asarray(root_data))  # type: ignore[arg-type]
-        # A block's padding repeats its first index: each distinct dataset is built once.
-        unique, where = np.unique(np.asarray(indices), return_inverse=True)
-        rows = [
-            host_trial(jax.random.fold_in(root, int(i)), dynamic, **self.static) for i in unique
-        ]
-        return {k: np.asarray([row[k] for row in rows])[where] for k in rows[0]}

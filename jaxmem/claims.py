@@ -144,7 +144,11 @@ class Result:
         return dataclasses.asdict(self)
 
 
-CLAIMS: Registry[Claim] = Registry("claim", lambda claim: claim.id)
+# jaxmem's experiments register no claims (the papers' claims live in jaxmem.verify): reading
+# the claims does not import them (and their training stacks).
+CLAIMS: Registry[Claim] = Registry(
+    "claim", lambda claim: claim.id, skip_builtin=("papers-experiments",)
+)
 
 
 def register(*claims: Claim) -> Claim | tuple[Claim, ...]:

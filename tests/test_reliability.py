@@ -185,6 +185,20 @@ def free_port():
         return s.getsockname()[1]
 
 
+def two_processes(command, tmp_path):
+    """(stdout, stderr) of command(*flags) run as processes 0 and 1 under jax.distributed."""
+    port = free_port()
+    procs = [subprocess.Popen(
+        command("--distributed", "--coordinator", f"127.0.0.1:{port}",
+                "--num-processes", "2", "--process-id", str(i)),
+        env=env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for i in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    for p, (_, err) in zip(procs, outs):
+        assert p.returncode == 0, err
+    return outs
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_two_process_distributed_run_equals_one_process(tmp_path):
@@ -192,15 +206,7 @@ def test_two_process_distributed_run_equals_one_process(tmp_path):
     single = str(tmp_path / "single.sqlite")
     assert run(sweep_command(grid, single), env(tmp_path)).returncode == 0
     store = str(tmp_path / "distributed.sqlite")
-    port = free_port()
-    procs = [subprocess.Popen(
-        sweep_command(grid, store, "--distributed", "--coordinator", f"127.0.0.1:{port}",
-                      "--num-processes", "2", "--process-id", str(i)),
-        env=env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for i in range(2)]
-    outs = [p.communicate(timeout=300) for p in procs]
-    for p, (_, err) in zip(procs, outs):
-        assert p.returncode == 0, err
+    outs = two_processes(lambda *flags: sweep_command(grid, store, *flags), tmp_path)
     # Process 0 writes and reports; process 1 prints only gloo's connection line.
     assert "24 records written" in outs[0][0] and "records written" not in outs[1][0]
     assert records(store) == records(single)
@@ -271,12 +277,12 @@ def test_bad_stores_are_refused(tmp_path):
 
 # ---- claims on the same engine: devices, processes, resume ------------------------------------
 
-VERIFY_CLAIM = "zhang2017.thm1"  # 512 datasets at quick scale, in blocks of 32
+VERIFY_CLAIM = "genzel2023.minus_never_misclassified"  # one config, 64 datasets, blocks of 8
 
 
 def verify_command(store, *more):
     return [sys.executable, "-m", "jaxmem.cli", "verify", "--claim", VERIFY_CLAIM,
-            "--chunk-size", "32", "--store", store, *more]
+            "--chunk-size", "8", "--store", store, *more]
 
 
 @pytest.mark.slow
@@ -289,7 +295,7 @@ def test_verify_resumes_and_its_records_do_not_depend_on_the_device_count(tmp_pa
         assert done.returncode == 0, done.stderr
         assert "HOLDS" in done.stdout and "resumed" not in done.stdout
     one = records(stores[1])
-    assert len(one) == 512 and records(stores[4]) == one
+    assert len(one) == 64 and records(stores[4]) == one
     # Records lost as a killed run loses them are recomputed; the rest are read back.
     con = sqlite3.connect(stores[4])
     with con:
@@ -309,15 +315,7 @@ def test_two_process_distributed_verify_equals_one_process(tmp_path):
     done = run(verify_command(single), env(tmp_path))
     assert done.returncode == 0, done.stderr
     store = str(tmp_path / "distributed.sqlite")
-    port = free_port()
-    procs = [subprocess.Popen(
-        verify_command(store, "--distributed", "--coordinator", f"127.0.0.1:{port}",
-                       "--num-processes", "2", "--process-id", str(i)),
-        env=env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for i in range(2)]
-    outs = [p.communicate(timeout=300) for p in procs]
-    for p, (_, err) in zip(procs, outs):
-        assert p.returncode == 0, err
+    outs = two_processes(lambda *flags: verify_command(store, *flags), tmp_path)
     # Process 0 decides and prints the verdict; process 1 only computes.
     assert "HOLDS" in outs[0][0] and "HOLDS" not in outs[1][0]
     assert records(store) == records(single)

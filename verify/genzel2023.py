@@ -51,7 +51,7 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from jaxmem import network
 from jaxmem.constructions import genzel2023
@@ -644,6 +644,8 @@ def separation_trial(key, n_points, d, width, max_biases):
 
 def _acceptance(n, p, alpha):
     """The central acceptance region [lo, hi] of Binomial(n, p): P(outside) <= alpha."""
+    from scipy import stats  # here: scipy.stats costs 0.6 s at every `jaxmem verify` start
+
     return stats.binom.ppf(alpha / 2, n, p), stats.binom.isf(alpha / 2, n, p)
 
 
@@ -661,6 +663,8 @@ def separation_prediction(c, x, max_bias):
 def separation_host(outs, config):
     """Exact binomial tests of the counts against `separation_prediction`, and for lambda > 0
     the one-sided test against the upper bound ||c - x|| / (2 sqrt(2 pi) lambda)."""
+    from scipy import stats
+
     X, counts = outs.pop("X"), np.asarray(outs["counts"])
     n, alpha = config["width"], SEPARATION_ALPHA
     c, others = X[:, :1, :], X[:, 1:, :]

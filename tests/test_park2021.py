@@ -12,6 +12,7 @@ import pytest
 
 from jaxmem import exact, network
 from jaxmem.constructions import park2021
+from jaxmem.constructions.protocol import measure_host
 from jaxmem.verify import park2021 as claims
 from jaxmem.claims import Scaling, run_claim
 
@@ -210,7 +211,7 @@ def test_a_jax_key_fixes_the_network_through_its_seed():
     assert info["valid"] and info["seed"] == raw["seed"] == by_seed["seed"]
     assert info["direction"] == raw["direction"] == by_seed["direction"]
     assert all(np.array_equal(p.weight, q.weight) for p, q in zip(net.layers, again.layers))
-    record = park2021.sweep_trial(jax.random.key(2), X, np.asarray(y, float))
+    record = measure_host(park2021.build.construction, jax.random.key(2), X, np.asarray(y, float))
     assert record["ok"] and record["valid"] and record["build_seed"] == info["seed"]
     assert record["param_count"] == info["param_count"] == park2021.predicted_param_count(
         3, record["groups"], record["buckets"], record["label_bits"])

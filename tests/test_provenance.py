@@ -118,20 +118,19 @@ def test_cli_names_both_ways_on(tmp_path, monkeypatch, capsys):
 
 
 def _experiment(store, values, name="exp"):
-    """An experiment's own records, written as the experiments do (experiment_run)."""
+    """An experiment's own records, written as the experiments write them: a host job through
+    jaxmem.experiment.run_experiment. (run id, datasets computed)."""
     import numpy as np
 
-    from jaxmem.experiments._records import experiment_run
-    from jaxmem.sweep import config_hash
+    from jaxmem.experiment import run_experiment
+    from jaxmem.sweep.runner import Job, root_key_data
     config = dict(experiment=name, n=3)
-    h = config_hash(config)
-    with experiment_run(store, name, dict(n=3), [(h, config, len(values))],
-                        progress=False) as (run_id, _):
-        done = store.done_indices(h, len(values))
-        missing = np.flatnonzero(~done)
-        if missing.size:
-            store.write_columns(run_id, h, missing, dict(value=np.asarray(values)[missing]))
-    return run_id, int(missing.size)
+    job = Job(config=config, datasets=len(values), root=root_key_data(0, config),
+              trial=lambda keys, indices: dict(value=np.asarray(values)[indices]),
+              program=("test.experiment", tuple(values)), host=True, block=True,
+              chunk_size=len(values))
+    stats = run_experiment(store, name, dict(n=3), [job], progress=False)
+    return stats.run_id, stats.computed
 
 
 def test_experiments_own_records_follow_the_same_rule(store, monkeypatch):

@@ -16,6 +16,7 @@ import pytest
 from jaxmem import exact
 from jaxmem.constructions import park2021
 from jaxmem.constructions import yu2024_width6 as m3
+from jaxmem.constructions.protocol import measure_host
 from jaxmem.store import Store
 from jaxmem.sweep import parse_grid, run_sweep
 
@@ -78,7 +79,7 @@ def test_yu_width6_sweep_flags_data_outside_the_hypotheses(tmp_path):
 
 def test_yu_width6_sweep_seed_rebuilds_the_network():
     X, y = np.random.default_rng(0).random((10, 2)), np.array([1, -1] * 5)
-    record = m3.sweep_trial(jax.random.key(4), X, y)
+    record = measure_host(m3.build.construction, jax.random.key(4), X, y)
     net, info = m3.build(record["build_seed"], X, y)
     assert record["param_count"] == info["param_count"] and record["c0"] == info["c0"]
     key_net, _ = m3.build(jax.random.key(4), X, y)

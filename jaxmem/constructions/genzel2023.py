@@ -398,8 +398,9 @@ def _memory(n, d, itemsize, options):
     return 4 * itemsize * (n * d + n) + 2 * n * options["width"]
 
 
-# The decorators below spell out host=False, so that **_OPTIONS can only fill `**options`
-# (the type checker would otherwise match its Option values against `host: bool`).
+# The decorators below spell out host=False, measure=None and invalid=None, so that **_OPTIONS
+# can only fill `**options` (the type checker would otherwise match its Option values
+# against those keywords).
 _OPTIONS = dict(
     width=Option(100, positive_int("width")),
     activation=Option("threshold", one_of("activation", ACTIVATIONS)),
@@ -415,6 +416,8 @@ _OPTIONS = dict(
     trial=sweep_trial,
     memory=_memory,
     host=False,
+    measure=None,
+    invalid=None,
     example=dict(data="moons", axes=dict(n=40, width=32)),
     **_OPTIONS,
 )
@@ -558,6 +561,8 @@ def fit_multiclass(
     trial=sweep_trial_multiclass,
     memory=_memory,
     host=False,
+    measure=None,
+    invalid=None,
     example=dict(data="digits", axes=dict(n=60, width=32)),
     num_classes=Option(10, positive_int("num_classes")),
     **_OPTIONS,

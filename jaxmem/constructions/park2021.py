@@ -120,9 +120,10 @@ widths [1] + [5] * (G - 1) + [2] + [w3] * (c m) + [2] (w3 = 9 for c = 1, 10 othe
 G = 1 stage 2 is the single layer [u, W]); dense parameters `predicted_param_count`.
 
 Registered as the host construction "park2021" (binary labels in a sweep; `build` itself takes
-any integer labels). Its sweep measurement (`sweep_trial`, by `measure`): f(x_i) = y_i exactly
-for every row, and the built sizes equal the formulas above (PLYS-R's, not the paper's, which
-could not be read); two equal rows with different labels are recorded valid = ok = False.
+any integer labels). Its sweep measurement (`measure`, through protocol.measure_host):
+f(x_i) = y_i exactly for every row, and the built sizes equal the formulas above (PLYS-R's,
+not the paper's, which could not be read); two equal rows with different labels are recorded
+valid = ok = False.
 """
 
 from __future__ import annotations
@@ -563,42 +564,14 @@ _INVALID = dict(
 )
 
 
-def sweep_trial(
-    key,
-    X,
-    y,
-    *,
-    table_size: int | None = None,
-    separation_test: bool = True,
-    max_draws: int = MAX_DRAWS,
-) -> dict:
-    """One swept dataset (host): build from `key` on X (floats taken exactly) and `measure`.
-    valid = False (and ok = False) where two equal rows carry different labels; build_seed is
-    the NumPy seed the key gave (build(build_seed, X, y) rebuilds the network); buckets is the
-    table size built (the option table_size, or the count-minimizing one)."""
-    X, y = np.asarray(X), np.asarray(y)
-    try:
-        net, info = build(
-            key, X, y, table_size=table_size, separation_test=separation_test, max_draws=max_draws
-        )
-    except HypothesisError:
-        return dict(_INVALID, valid=False, undecided=False, redecided=False, build_seed=-1)
-    return dict(
-        measure(net, info, X, y),
-        valid=True,
-        undecided=False,
-        redecided=False,
-        build_seed=info["seed"],
-    )
-
-
 @construction(
     "park2021",
     citation="Park et al. 2021 (M2 of Yu et al. 2024), reconstructed as "
     "PLYS-R: O(N^(2/3)) parameters, width 9, f(x_i) = y_i exactly",
     task="binary",
     host=True,
-    trial=sweep_trial,
+    measure=measure,
+    invalid=_INVALID,
     example=dict(data="cube", labels="sign", axes=dict(n=40, d=3)),
     table_size=Option(
         None,
@@ -776,6 +749,5 @@ __all__ = [
     "predicted_widths",
     "sizes_ok",
     "stage3_width",
-    "sweep_trial",
     "to_network",
 ]

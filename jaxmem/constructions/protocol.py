@@ -69,6 +69,11 @@ class Construction:
     # (key, X, y, **options) -> dict of scalars: a construction's own measurements in place of
     # the generic build + forward-pass check (Dirksen et al.: its bookkeeping is exact).
     trial: Callable | None = None
+    # (net, info, X, y) -> dict of scalars: a host construction's own measurement of the
+    # network it built (`measure_host`); `invalid` is the row of a dataset outside its
+    # hypotheses (HypothesisError), with the same fields.
+    measure: Callable | None = None
+    invalid: dict | None = None
     # (n, d, options) -> bytes of one dataset's working memory (the sweep's size check);
     # None: points plus n hidden units per point.
     memory: Callable | None = None
@@ -78,6 +83,10 @@ class Construction:
     example: dict | None = None
 
     def __post_init__(self):
+        if self.measure is not None and (not self.host or self.trial is not None):
+            raise PluginError(
+                f"construction {self.name}: measure= is for a host construction without trial="
+            )
         if self.task not in TASKS:
             raise PluginError(
                 f"construction {self.name}: task must be one of {TASKS}; got {self.task!r}"
@@ -107,6 +116,34 @@ class Construction:
 class HypothesisError(ValueError):
     """The dataset is outside a construction's hypotheses (the message says which): a host
     sweep records it as valid = False instead of stopping."""
+
+
+def measure_host(entry: Construction, key, X, y, **options) -> dict:
+    """One dataset of a host construction that declares `measure`: built from `key` on X
+    (floats taken exactly) and measured. Data outside the construction's hypotheses
+    (HypothesisError) give its `invalid` row with valid = False and ok = False, instead of
+    stopping the sweep. build_seed: the NumPy seed the key gave (`numpy_generator`; the
+    network rebuilds from it), -1 for an invalid dataset."""
+    assert entry.measure is not None, f"construction {entry.name} declares no measure"
+    X, y = np.asarray(X), np.asarray(y)
+    try:
+        net, info = entry.build(key, X, y, **options)
+    except HypothesisError:
+        return dict(
+            entry.invalid or {},
+            ok=False,
+            valid=False,
+            undecided=False,
+            redecided=False,
+            build_seed=-1,
+        )
+    return dict(
+        entry.measure(net, info, X, y),
+        valid=True,
+        undecided=False,
+        redecided=False,
+        build_seed=info.get("seed", -1),
+    )
 
 
 def numpy_generator(key) -> tuple[np.random.Generator, int | None]:
@@ -145,6 +182,8 @@ def construction(
     task: str = "real",
     host: bool = False,
     trial: Callable | None = None,
+    measure: Callable | None = None,
+    invalid: dict | None = None,
     memory: Callable | None = None,
     example: dict | None = None,
     **options: Option,
@@ -161,6 +200,8 @@ def construction(
             task=task,
             host=host,
             trial=trial,
+            measure=measure,
+            invalid=invalid,
             memory=memory,
             example=example,
         )
@@ -226,6 +267,7 @@ def standard_info(net, info: dict) -> dict:
 __all__ = [
     "CONSTRUCTIONS",
     "HypothesisError",
+    "measure_host",
     "numpy_generator",
     "Construction",
     "Net",

@@ -49,10 +49,11 @@ pair), far past any float mantissa, so the network is an `exact.ExactNetwork` ev
 rational arithmetic (`exact.apply`); `exact.apply_float` shows what float64 makes of it.
 
 Registered as the host construction "yu2024.width6" (`build(key, X, y, *, ramp, block_size)`).
-Its sweep measurement (`sweep_trial`, by `measure`) is the theorem's: Sgn F(x_i) = y_i, exactly,
-by a width-6 network whose size is `param_formula` and whose stored integers have the
-O(log(n N^2 / c)) digits of Lemma B.1; a dataset outside the hypotheses (one label only, a
-point outside [0, 1]^n, opposite labels on one point) is recorded valid = ok = False.
+Its sweep measurement (`measure`, through protocol.measure_host) is the theorem's:
+Sgn F(x_i) = y_i, exactly, by a width-6 network whose size is `param_formula` and whose
+stored integers have the O(log(n N^2 / c)) digits of Lemma B.1; a dataset outside the
+hypotheses (one label only, a point outside [0, 1]^n, opposite labels on one point) is
+recorded valid = ok = False.
 """
 
 from __future__ import annotations
@@ -376,32 +377,14 @@ _INVALID = dict(
 )
 
 
-def sweep_trial(key, X, y, *, ramp: str = "left", block_size: int | None = None) -> dict:
-    """One swept dataset (host): build from `key` on X (floats taken exactly) and `measure`.
-    valid = False (and ok = False) where the data break the hypotheses (HypothesisError);
-    build_seed is the NumPy seed the key gave (build(build_seed, X, y) rebuilds the network;
-    block_points is the block size used, the option's value or [sqrt(N)])."""
-    X, y = np.asarray(X), np.asarray(y)
-    try:
-        net, info = build(key, X, y, ramp=ramp, block_size=block_size)
-    except HypothesisError:
-        return dict(_INVALID, valid=False, undecided=False, redecided=False, build_seed=-1)
-    return dict(
-        measure(net, info, X, y),
-        valid=True,
-        undecided=False,
-        redecided=False,
-        build_seed=info["seed"],
-    )
-
-
 @construction(
     "yu2024.width6",
     citation="Yu et al. 2024, Thm 4.1 (App. B): width 6, "
     "O(sqrt(N) ln(N n / c)) parameters, Sgn F(x_i) = y_i on [0, 1]^n",
     task="binary",
     host=True,
-    trial=sweep_trial,
+    measure=measure,
+    invalid=_INVALID,
     example=dict(data="cube", labels="sign", axes=dict(n=12, d=3)),
     ramp=Option(
         "left", one_of("ramp", RAMPS), doc="left: the corrected Lemma B.4 ramp; paper: as printed"
@@ -517,5 +500,4 @@ __all__ = [
     "measure",
     "memorizes",
     "param_formula",
-    "sweep_trial",
 ]

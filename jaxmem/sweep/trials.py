@@ -248,6 +248,8 @@ def host_trial(key, dynamic, *, construction, **static) -> dict:
     build_key = jax.random.fold_in(key, 1)
     if entry.trial is not None:
         return entry.trial(build_key, X, y, **options)
+    if entry.measure is not None:
+        return protocol.measure_host(entry, build_key, X, y, **options)
     net, info = entry.build(build_key, X, y, **options)
     if net is None:  # the construction's hypotheses failed before a network existed
         net, info = (

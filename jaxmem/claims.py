@@ -637,22 +637,17 @@ def run_claim(
     the same claim, seed, chunk size and code are read back instead of recomputed: an
     interrupted run resumes, and its verdict is the one a fresh run gives. On processes other
     than 0 of a distributed run, which compute but do not decide, returns None."""
-    from jaxmem.sweep.runner import SweepStats, environment, make_mesh, run_jobs
+    from jaxmem.sweep.runner import SweepStats, make_mesh, run_jobs
 
     t0 = time.perf_counter()
     stats = SweepStats()
     mesh = make_mesh(devices, distributed)
     own_run = store is not None and run_id is None
-    if store is not None and fingerprint is None:
-        fingerprint = claim_provenance([claim])["code_fingerprint"]
     if own_run:
-        run_id = store.begin_run(
-            sweep="verify",
-            kind="verify",
-            grid=dict(claims=[claim.id], scale=scale, seed=seed, chunk_size=chunk_size),
-            environment=environment(mesh),
-            provenance=claim_provenance([claim]),
-        )
+        run_id, code = begin_verify_run(store, [claim], scale, seed, chunk_size, mesh)
+        fingerprint = fingerprint or code
+    elif store is not None and fingerprint is None:
+        fingerprint = claim_provenance([claim])["code_fingerprint"]
     configs = claim.configs(scale)
     status = "failed"
     try:
@@ -708,6 +703,22 @@ def run_claim(
     if own_run:
         store.write_verdicts(run_id, [dict(res.to_json(), claim=res.id)])
     return res
+
+
+def begin_verify_run(store, claims: list[Claim], scale, seed, chunk_size, mesh) -> tuple:
+    """A store run of kind "verify" for these claims, recording their code's provenance and
+    the environment of `mesh`; (run id, the code fingerprint their records are keyed with)."""
+    from jaxmem.sweep.runner import environment
+
+    code = claim_provenance(claims)
+    run_id = store.begin_run(
+        sweep="verify",
+        kind="verify",
+        grid=dict(claims=[c.id for c in claims], scale=scale, seed=seed, chunk_size=chunk_size),
+        environment=environment(mesh),
+        provenance=code,
+    )
+    return run_id, code["code_fingerprint"]
 
 
 def claim_provenance(claims: list[Claim]) -> dict:
@@ -815,6 +826,7 @@ __all__ = [
     "all_claims",
     "ci_failures",
     "claim",
+    "begin_verify_run",
     "claim_provenance",
     "clopper_pearson",
     "config_table",

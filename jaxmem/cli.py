@@ -160,19 +160,8 @@ def _verify(args) -> int:
 
         try:
             store = Store(_store_path(args))
-            code = claims_mod.claim_provenance(selected)
-            fingerprint = code["code_fingerprint"]
-            run_id = store.begin_run(
-                sweep="verify",
-                kind="verify",
-                grid=dict(
-                    claims=[c.id for c in selected],
-                    scale=args.scale,
-                    seed=args.seed,
-                    chunk_size=chunk_size,
-                ),
-                environment=_environment(mesh),
-                provenance=code,
+            run_id, fingerprint = claims_mod.begin_verify_run(
+                store, selected, args.scale, args.seed, chunk_size, mesh
             )
         except StoreError as err:
             print(f"jaxmem verify: {err}", file=sys.stderr)
@@ -282,12 +271,6 @@ def _store_path(args) -> str:
     from jaxmem.store import default_store_path
 
     return default_store_path(getattr(args, "store", None))
-
-
-def _environment(mesh=None) -> dict:
-    from jaxmem.sweep.runner import environment, make_mesh
-
-    return environment(mesh if mesh is not None else make_mesh())
 
 
 def _fail(command: str, message) -> int:

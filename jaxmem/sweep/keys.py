@@ -53,7 +53,12 @@ def config_id(config: dict) -> int:
 def dataset_keys(seed: int, config: dict, indices) -> jax.Array:
     """Typed PRNG keys for the given dataset indices of one config."""
     root = jax.random.fold_in(jax.random.key(seed), config_id(config))
-    indices = np.asarray(indices, dtype=np.uint32)
+    return fold_keys(root, np.asarray(indices, dtype=np.uint32))
+
+
+def fold_keys(root, indices):
+    """Dataset i's key, fold_in(root, i), for each index (traceable: the engine's block
+    programs derive their keys with it)."""
     return jax.vmap(lambda i: jax.random.fold_in(root, i))(indices)
 
 

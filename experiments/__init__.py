@@ -7,7 +7,7 @@ it imports each module, and each registers itself with `register_experiment(__na
 """
 
 from . import (  # noqa: F401 (imported for their registrations)
-    precision, genzel2023_moons, genzel2023_size, genzel2023_illustrations, genzel2023_real,
+    precision, genzel2023_moons, genzel2023_authors, genzel2023_size, genzel2023_illustrations, genzel2023_real,
     yu2024_tables, yu2024_table3, yu2024_table4, yu2024_width, gd_min_width, information_plane,
     zhang2017_randomization, arpit2017, cover_capacity,
 )

@@ -145,16 +145,36 @@ def n99_agreement(ours: dict, theirs: dict) -> dict:
                 mean_abs=float(np.abs(diff).mean()) if len(both) else float("nan"))
 
 
+def outside_by_chance(z: pd.Series, testable: pd.Series) -> dict:
+    """Cells outside the 99% interval against what chance gives when the two implementations
+    agree: each testable cell (one whose z-score is not 0 by degeneracy) lands outside with
+    probability about 1%, so the count outside is about Binomial(testable, 0.01); `p` is the
+    probability of at least the observed count under that law (small: more than chance)."""
+    from scipy import stats
+
+    outside = int((z.abs() > Z99).sum())
+    count = int(testable.sum())
+    return dict(outside=outside, testable=count, expected=0.01 * count,
+                p=float(stats.binom.sf(outside - 1, count, 0.01)) if count else 1.0)
+
+
 def summary(table: pd.DataFrame) -> dict:
     within_p = float((table["z_p"].abs() <= Z99).mean())
     within_k = float((table["z_k"].abs() <= Z99).mean())
+    # Degenerate cells (both P 0 or both 1; k constant and equal on both sides) have z = 0 by
+    # construction and cannot fall outside.
+    testable_p = ~(((table["p_jaxmem"] == 0) & (table["p_authors"] == 0))
+                   | ((table["p_jaxmem"] == 1) & (table["p_authors"] == 1)))
+    chance_p = outside_by_chance(table["z_p"], testable_p)
+    chance_k = outside_by_chance(table["z_k"], table["z_k"] != 0)
     worst_p = table.loc[table["z_p"].abs().idxmax()]
     worst_k = table.loc[table["z_k"].abs().idxmax()]
     ours, theirs = n99(table, "p_jaxmem"), n99(table, "p_authors")
     smooth_ours = n99(table, "p_jaxmem", smoothed=True)
     smooth_theirs = n99(table, "p_authors", smoothed=True)
     agreement = n99_agreement(ours, theirs)
-    return dict(cells=len(table), within_p=within_p, within_k=within_k, worst_p=worst_p,
+    return dict(cells=len(table), within_p=within_p, within_k=within_k, chance_p=chance_p,
+                chance_k=chance_k, worst_p=worst_p,
                 worst_k=worst_k, n99_jaxmem=ours, n99_authors=theirs,
                 n99_same=agreement["same"], n99=agreement,
                 n99_smoothed_jaxmem=smooth_ours, n99_smoothed_authors=smooth_theirs,
@@ -166,6 +186,14 @@ def summary(table: pd.DataFrame) -> dict:
 
 def _n99_text(value) -> str:
     return "not reached" if value is None else str(value)
+
+
+def _chance_line(what: str, c: dict) -> str:
+    verdict = ("as many as chance gives" if c["p"] >= 0.01 else
+               "more than chance gives: a systematic difference")
+    return (f"- Cells outside the 99% interval for {what}: {c['outside']} of {c['testable']} "
+            f"testable cells (chance: {c['expected']:.1f}; P(at least {c['outside']}) = "
+            f"{c['p']:.2g}): {verdict}. They are flagged in the CSV (outside_99_p, _k).")
 
 
 def _n99_line(what: str, a: dict, lambdas: int) -> str:
@@ -194,6 +222,8 @@ def markdown(table: pd.DataFrame) -> str:
         f"|z| {s['mean_abs_z_k']:.2f}; largest |z| {abs(wk['z_k']):.2f} at n = {int(wk['n'])}, "
         f"\u03bb = {g.fmt_lambda(wk['max_bias'])} ({wk['k_jaxmem_dummy']:.2f} vs "
         f"{wk['k_authors']:.2f}).",
+        _chance_line("P(interpolation)", s["chance_p"]),
+        _chance_line("mean k", s["chance_k"]),
         f"- No systematic difference in P shows as a mean z far from 0: mean z "
         f"{s['mean_z_p']:+.3f} (jaxmem minus authors).",
         _n99_line("n99 (smallest width with P \u2265 0.99, read off the cells)", s["n99"],
@@ -255,6 +285,8 @@ def render(store, runs: dict[str, int], out_dir: str) -> list[str]:
     (records,) = g.records_by_grid(store, runs).values()
     table = compare(jaxmem_cells(records), authors_cells("moons"))
     path = g.out_path(out_dir, NAME)
+    table = table.assign(outside_99_p=table["z_p"].abs() > Z99,
+                         outside_99_k=table["z_k"].abs() > Z99)
     table.to_csv(path + ".csv", index=False, float_format="%.6g")
     with open(path + ".md", "w") as f:
         f.write(markdown(table))

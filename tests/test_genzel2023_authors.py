@@ -62,6 +62,10 @@ def test_draws_from_their_own_cells_agree_and_a_shifted_lambda_does_not(theirs):
     h = authors.summary(halved)
     assert h["within_p"] < s["within_p"] - 0.1
     assert h["n99"]["mean_abs"] > 3 * s["n99"]["mean_abs"]
+    # Cells outside the interval: as many as chance gives, and far more than chance.
+    assert s["chance_p"]["p"] > 0.01 and s["chance_k"]["p"] > 0.01
+    assert h["chance_p"]["p"] < 1e-6 and h["chance_k"]["p"] < 1e-6
+    assert "more than chance gives" in authors.markdown(halved)
     assert h["n99_smoothed"]["mean_abs"] > 3 * s["n99_smoothed"]["mean_abs"]
 
 

@@ -1,5 +1,6 @@
 """The statistics jaxmem reports, one copy each: binomial intervals (Clopper-Pearson for
-verdicts and tables, Wilson for figure bands) and the log-log power-law fit (scaling claims,
+verdicts and tables, Wilson for figure bands), the t-interval of a mean over draws, and the
+log-log power-law fit (scaling claims,
 experiments' slopes). Used by the claim rules, `jaxmem results show` and the experiments."""
 
 from __future__ import annotations
@@ -42,6 +43,18 @@ def wilson(successes: int, trials: int, z: float = Z95) -> tuple[float, float]:
     center = (p + z * z / (2 * trials)) / denom
     half = z / denom * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials))
     return (max(0.0, center - half), min(1.0, center + half))
+
+
+def mean_interval(values, confidence: float = 0.95) -> tuple[float, float]:
+    """The two-sided t-interval of the mean of `values` (independent draws); (NaN, NaN) with
+    fewer than two values, (mean, mean) when they are all equal."""
+    v = np.asarray(values, np.float64)
+    if v.size < 2:
+        return (math.nan, math.nan)
+    from scipy import stats
+
+    half = float(stats.t.ppf(0.5 + confidence / 2, v.size - 1) * v.std(ddof=1) / math.sqrt(v.size))
+    return (float(v.mean()) - half, float(v.mean()) + half)
 
 
 def fit_exponent(x, y, confidence: float = 0.95) -> tuple[float, float, float]:

@@ -25,3 +25,19 @@ def test_loglog_slope_is_the_fit_exponent_over_positive_points():
     assert stats.loglog_slope(x, y) == pytest.approx(1.5, rel=1e-12)
     assert stats.fit_exponent(x[:4], y[:4])[0] == pytest.approx(1.5, rel=1e-12)
     assert math.isnan(stats.loglog_slope([1.0, 1.0], [2.0, 3.0]))
+
+
+def test_mean_interval_is_the_t_interval_and_covers_at_its_level():
+    from scipy import stats as scipy_stats
+
+    from jaxmem.stats import mean_interval
+    values = [0.9, 0.95, 0.92, 0.97, 0.91]
+    expected = scipy_stats.t.interval(0.95, 4, loc=np.mean(values), scale=scipy_stats.sem(values))
+    assert mean_interval(values) == pytest.approx(expected, rel=1e-12)
+    assert mean_interval([0.5, 0.5, 0.5]) == (0.5, 0.5)
+    assert all(np.isnan(mean_interval([0.5])))
+    # Coverage: 95% intervals from 5 normal draws hold the true mean about 95% of the time.
+    rng = np.random.default_rng(0)
+    hits = [lo <= 1.0 <= hi for lo, hi in
+            (mean_interval(rng.normal(1.0, 2.0, 5)) for _ in range(4000))]
+    assert 0.935 < np.mean(hits) < 0.965

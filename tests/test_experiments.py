@@ -139,7 +139,12 @@ def store(tmp_path_factory):
         yield store
 
 
-def _tiny(grid, datasets=2, n=(4, 64)):
+# n = 256 as in test_float32_failure_is_visible, which then reuses this test's compiled
+# programs (one per construction, labels and n) and its first two datasets from the store.
+TINY_N = (4, 256)
+
+
+def _tiny(grid, datasets=2, n=TINY_N):
     return dataclasses.replace(grid, datasets=datasets, axes={"n": n, "d": (2,)})
 
 
@@ -166,7 +171,7 @@ def test_reproduce_tiny(store, tmp_path):
     expected = {}
     for run_id in runs.values():
         expected.update(_fraction_by_config(store.records(run_id)))
-    assert len(expected) == 4 * 2  # 4 grids x n in (4, 64)
+    assert len(expected) == 4 * 2  # 4 grids x n in TINY_N
     with open(tmp_path / "precision.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == len(expected)
@@ -189,8 +194,7 @@ def test_float32_failure_is_visible(store):
     """Zhang et al.'s weights grow ~ n^2 with the closest gap between projections: at n = 4 the
     float32 network keeps its real labels, at n = 256 it does not."""
     (grid,) = [g for g in precision.grids("quick") if g.name == "precision.zhang2017.gaussian"]
-    run_id = run_sweep(_tiny(grid, datasets=4, n=(4, 256)), store, chunk_size=2,
-                       progress=False).run_id
+    run_id = run_sweep(_tiny(grid, datasets=4), store, chunk_size=2, progress=False).run_id
     records = store.records(run_id)
     assert all(r["ok"] for r in records)  # float64 fits every dataset: float32 is to blame
     fraction = _fraction_by_config(records)

@@ -2,6 +2,7 @@
 the installed layout (verify/ and experiments/ live under jaxmem, jaxmem/ imports neither)."""
 
 import ast
+import json
 import os
 import shlex
 import subprocess
@@ -60,6 +61,38 @@ def _jaxmem(*args, cwd, env=None):
     env = dict(os.environ, JAXMEM_CACHE="off", **(env or {}))
     return subprocess.run([sys.executable, "-m", "jaxmem.cli", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=300)
+
+
+# Several `jaxmem` commands in one fresh process, one after another (each process costs a
+# JAX import and the plugins' imports, ~3 s here): each command's exit code, stdout and stderr
+# as `jaxmem.cli.main` returns and prints them. `python -c` puts the working directory first
+# on sys.path, as `python -m jaxmem.cli` does. The first command sees a fresh process; later
+# ones see what the earlier ones imported and registered, so a test puts first the command
+# whose loading it checks.
+_SESSION = textwrap.dedent('''
+    import contextlib, io, json, sys
+    from jaxmem.cli import main
+    results = []
+    for argv in json.loads(sys.argv[1]):
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                rc = main(argv)
+            except SystemExit as exit:   # argparse's usage errors
+                rc = exit.code
+        results.append(dict(returncode=rc, stdout=out.getvalue(), stderr=err.getvalue()))
+    with open(sys.argv[2], "w") as f:
+        json.dump(results, f)
+''')
+
+
+def _jaxmem_session(*commands, cwd, env=None, results):
+    env = dict(os.environ, JAXMEM_CACHE="off", **(env or {}))
+    done = subprocess.run([sys.executable, "-c", _SESSION, json.dumps(commands), str(results)],
+                          cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return [subprocess.CompletedProcess(argv, r["returncode"], r["stdout"], r["stderr"])
+            for argv, r in zip(commands, json.loads(Path(results).read_text()))]
 
 
 def _imported_modules(path: Path) -> set[str]:
@@ -155,12 +188,16 @@ def test_include_errors_name_the_problem(tmp_path, make, message):
 @pytest.mark.slow
 def test_cli_include_runs_a_users_claim_and_its_reproduce_hint_works(tmp_path):
     (tmp_path / "mine.py").write_text(PLUGIN)
-    listed = _jaxmem("verify", "--include", "mine.py", "--list", cwd=tmp_path)
+    # One process: the listing first (a fresh process includes the file), then the claim (the
+    # file is already included: a second include does nothing), then a missing file.
+    listed, caught, missing = _jaxmem_session(
+        ["verify", "--include", "mine.py", "--list"],
+        ["verify", "--include", "mine.py", "--claim", "plugin.normal_sum", "--no-store"],
+        ["verify", "--include", "absent.py", "--list"],
+        cwd=tmp_path, results=tmp_path / "results.json")
     assert listed.returncode == 0, listed.stderr
     assert "plugin.uniform_sum" in listed.stdout and "zhang2017.thm1" in listed.stdout
 
-    caught = _jaxmem("verify", "--include", "mine.py", "--claim", "plugin.normal_sum",
-                     "--no-store", cwd=tmp_path)
     assert caught.returncode == 1 and "VIOLATED" in caught.stdout
     hint = caught.stdout.split("reproduce with `")[1].split("`")[0]
     argv = shlex.split(hint)
@@ -168,7 +205,6 @@ def test_cli_include_runs_a_users_claim_and_its_reproduce_hint_works(tmp_path):
     again = _jaxmem(*argv[1:], cwd=REPO)             # from elsewhere: the path is absolute
     assert again.returncode == 1 and "FAILS" in again.stdout, again.stderr
 
-    missing = _jaxmem("verify", "--include", "absent.py", "--list", cwd=tmp_path)
     assert missing.returncode == 2 and "no such file or folder" in missing.stderr
     assert "Traceback" not in missing.stderr
 
@@ -188,16 +224,21 @@ def test_an_entry_point_plugin_shows_in_the_cli_and_shadows_nothing(tmp_path):
         (tmp_path / shadow).mkdir()
         (tmp_path / shadow / "__init__.py").write_text("raise ImportError('the user folder')\n")
     env = {"PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
-    listed = _jaxmem("verify", "--list", cwd=tmp_path, env=env)
+    # Two processes, each starting with the command whose plugin loading it checks: verify
+    # (which loads every plugin), and sweep (which skips the papers' claims and experiments)
+    # before reproduce (which then imports the experiments itself).
+    listed, caught = _jaxmem_session(["verify", "--list"],
+                                     ["verify", "--claim", "plugin.normal_sum", "--no-store"],
+                                     cwd=tmp_path, env=env, results=tmp_path / "verify.json")
+    constructions, reproduce = _jaxmem_session(["sweep", "--list"], ["reproduce", "--list"],
+                                               cwd=tmp_path, env=env,
+                                               results=tmp_path / "sweep.json")
     assert listed.returncode == 0, listed.stderr
     lines = listed.stdout.splitlines()
     ids = [line.split()[0] for line in lines]
     assert "plugin.normal_sum" in ids and ids.index("zhang2017.thm1") < ids.index("plugin.normal_sum")
-    constructions = _jaxmem("sweep", "--list", cwd=tmp_path, env=env)
     assert constructions.returncode == 0 and "  plugin.zero " in constructions.stdout
-    reproduce = _jaxmem("reproduce", "--list", cwd=tmp_path, env=env)
     assert reproduce.returncode == 0 and "genzel2023_moons" in reproduce.stdout
-    caught = _jaxmem("verify", "--claim", "plugin.normal_sum", "--no-store", cwd=tmp_path, env=env)
     assert caught.returncode == 1
     # an installed plugin needs no --include to reproduce
     assert "reproduce with `jaxmem verify --reproduce plugin.normal_sum" in caught.stdout

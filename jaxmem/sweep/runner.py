@@ -347,15 +347,18 @@ def _gather(mesh: Mesh, outputs: list, chunk: int) -> list[dict]:
     from jax.experimental import multihost_utils
 
     sharding = NamedSharding(mesh, PartitionSpec(AXIS))
-    shape = (mesh.devices.size * chunk,)
     local = dict(
         zip([d for d in mesh.devices.flat if d.process_index == jax.process_index()], outputs)
     )
     names = list(outputs[0])
+    # A column is (chunk,) per device, or (chunk, ...) for a trial that returns an array per
+    # dataset: the global array stacks the blocks along the first axis only.
     whole = {
         k: multihost_utils.process_allgather(
             jax.make_array_from_single_device_arrays(
-                shape, sharding, [local[d][k] for d in mesh.devices.flat if d in local]
+                (mesh.devices.size * chunk,) + tuple(outputs[0][k].shape[1:]),
+                sharding,
+                [local[d][k] for d in mesh.devices.flat if d in local],
             ),
             tiled=True,
         )

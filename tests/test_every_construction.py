@@ -44,23 +44,39 @@ def test_each_construction_sweeps_its_example_grid(name, tmp_path):
 
 @pytest.mark.parametrize("name", CONSTRUCTIONS)
 def test_each_builder_follows_the_protocol(name):
-    """(key, X, y, **options) -> (net, info): net has apply, info the standard keys."""
+    """(key, X, y, **options) -> (net, info): net has apply, info the standard keys.
+
+    A host builder runs on the host with NumPy arrays. Any other is traced by the sweep, so
+    it is traced here as the sweep traces it (static options static, traced ones traced, the
+    data drawn in the same trace): the net's type and the info's keys are fixed by the trace,
+    so it is evaluated abstractly (jax.eval_shape), without the seconds of compiling or of
+    op-by-op dispatch. Running it is left to the sweep test above (each construction's trial,
+    compiled on this grid) and to the construction's own test module (its eager call, with
+    the checks on concrete input)."""
     entry = protocol.CONSTRUCTIONS.get(name)
     config = _example_grid(name).configs()[0]
-    if trials.family_of(config).fixed:
-        X, y = trials.data_arguments(config).values()
-    else:
-        X, y = trials.family_of(config).draw(
-            jax.random.key(0), config["n"], config["d"], labels=config["labels"],
-            dtype=np.dtype(config["dtype"]), **dict(trials.data_options(config)))
+    family = trials.family_of(config)
     static, dynamic = trials.split_options(config)
-    options = {**dict(static), **dynamic}
+
+    def draw(key):
+        if family.fixed:
+            return tuple(trials.data_arguments(config).values())
+        return family.draw(key, config["n"], config["d"], labels=config["labels"],
+                           dtype=np.dtype(config["dtype"]), **dict(trials.data_options(config)))
+
     if entry.host:
-        X, y = np.asarray(X), np.asarray(y)
-    net, info = entry.build(jax.random.key(1), X, y, **options)
+        X, y = (np.asarray(a) for a in draw(jax.random.key(0)))
+        net, info = entry.build(jax.random.key(1), X, y, **dict(static), **dynamic)
+        info = protocol.standard_info(net, info)
+    else:
+        def draw_and_build(data_key, key, dynamic):
+            X, y = draw(data_key)
+            net, info = entry.build(key, X, y, **dict(static), **dynamic)
+            return net, protocol.standard_info(net, info)
+        net, info = jax.eval_shape(draw_and_build, jax.random.key(0), jax.random.key(1), dynamic)
     if net is not None:
         assert isinstance(net, protocol.Net)
-    assert set(protocol.STANDARD_INFO) <= set(protocol.standard_info(net, info)), info.keys()
+    assert set(protocol.STANDARD_INFO) <= set(info), info.keys()
 
 
 def _family_grid(family: families.DataFamily) -> dict:

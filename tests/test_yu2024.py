@@ -11,11 +11,20 @@ from jaxmem.constructions import yu2024
 
 
 def _data(seed, N=30, n=4, T=300):
+    """N training points in [0, 1]^n with random +-1 labels (both present), T test points.
+    Most tests share the default shapes, so that M1's programs compile once for all of them."""
     rng = np.random.default_rng(seed)
     X = rng.random((N, n))
     y = np.where(rng.random(N) < 0.5, 1.0, -1.0)
     y[:2] = [1.0, -1.0]
     return jnp.asarray(X), jnp.asarray(y), jnp.asarray(rng.random((T, n)))
+
+
+@jax.jit
+def _dense_and_tolerance(net, T):
+    """The materialized network's outputs and twice its forward error bound (the materialized
+    path's own rounding), compiled: op-by-op dispatch recompiles for every network size."""
+    return network.apply(net, T), 2 * network.rounding_bound(net, T)
 
 
 @pytest.mark.slow
@@ -24,8 +33,7 @@ def test_implicit_equals_materialized_network(seed):
     X, y, T = _data(seed)
     m1, info = yu2024.build(None, X, y)
     net = yu2024.materialize(m1)
-    dense = network.apply(net, T)
-    tol = 2 * network.rounding_bound(net, T)   # the materialized path's own forward error
+    dense, tol = _dense_and_tolerance(net, T)   # tol: the materialized path's own error
     for method in yu2024.METHODS:
         implicit = yu2024.apply(m1, T, method=method)
         assert jnp.all(jnp.abs(implicit - dense) <= tol)
@@ -36,7 +44,8 @@ def test_implicit_equals_materialized_network(seed):
 
 @pytest.mark.slow
 def test_pruned_cascade_matches_full_at_every_level():
-    X, y, T = _data(2, N=40)
+    # N = 40, T = 400 as in the tests below: the full and default pruned programs compile once.
+    X, y, T = _data(2, N=40, T=400)
     m1, _ = yu2024.build(None, X, y)
     full = yu2024.apply(m1, T, method="full")
     # candidates=1 forces the 8K and the N^2 fallbacks in some blocks; tiny blocks isolate them.
@@ -49,11 +58,11 @@ def test_pruned_cascade_matches_full_at_every_level():
 
 @pytest.mark.slow
 def test_parameter_counts_follow_the_formulas():
-    X, y, _ = _data(3, N=12, n=5)
+    X, y, _ = _data(3)
     m1, info = yu2024.build(None, X, y)
     net = yu2024.materialize(m1)
     n_pos, n_neg = int(jnp.sum(y > 0)), int(jnp.sum(y < 0))
-    M, N, n = 2 * n_pos * n_neg, n_pos + n_neg, 5
+    M, N, n = 2 * n_pos * n_neg, n_pos + n_neg, 4
     assert network.widths(net).tolist() == [M, N]
     assert int(network.param_count(net)) == info["dense_param_count"] \
         == M * (n + 1) + N * (M + 1) + N + 1
@@ -68,7 +77,7 @@ def test_parameter_counts_follow_the_formulas():
 
 @pytest.mark.slow
 def test_training_margins_and_cell_boundaries():
-    X, y, _ = _data(4, N=50)
+    X, y, _ = _data(4)
     m1, info = yu2024.build(None, X, y)
     tm = yu2024.training_margins(m1)
     assert bool(jnp.all(tm["ok"]))
@@ -82,7 +91,7 @@ def test_training_margins_and_cell_boundaries():
 def test_split_one_half_is_caught_at_the_cell_boundary():
     """0.5 / 0.5: the training points still get margin r, but the cells of the closest
     opposite pair share their boundary, where F = 0 (Lemma H.2 needs 0.02 ||x_i - x_k||^2)."""
-    X, y, _ = _data(4, N=50)
+    X, y, _ = _data(4)
     broken, _ = yu2024.build(None, X, y, split=0.5)
     assert bool(jnp.all(yu2024.training_margins(broken)["ok"]))
     assert not bool(jnp.all(yu2024.boundary_margins(broken)["ok"]))
@@ -115,12 +124,13 @@ def test_vmapped_over_datasets_equals_one_at_a_time():
         return yu2024.evaluate(yu2024.build(None, X, y)[0], T, jnp.sign(T[:, 1] - 0.5))["accuracy"]
 
     batched = jax.jit(jax.vmap(acc))(Xs, ys)
-    single = [float(acc(Xs[i], ys[i])) for i in range(3)]
+    single_acc = jax.jit(acc)   # one dataset at a time, one compile for the three
+    single = [float(single_acc(Xs[i], ys[i])) for i in range(3)]
     np.testing.assert_allclose(np.asarray(batched), single)
 
 
 def test_bad_input_is_rejected_before_compiling():
-    X, y, T = _data(7, N=10)
+    X, y, T = _data(7)
     with pytest.raises(ValueError, match="binary labels"):
         yu2024.build(None, X, y.at[3].set(0.5))
     with pytest.raises(ValueError, match="same point with different labels"):
@@ -140,7 +150,7 @@ def test_bad_input_is_rejected_before_compiling():
 
 @pytest.mark.slow
 def test_duplicate_points_of_one_label_are_allowed():
-    X, y, T = _data(8, N=10)
+    X, y, T = _data(8, N=27)                # 30 points with the duplicates
     Xd = jnp.concatenate([X, X[:3]])
     yd = jnp.concatenate([y, y[:3]])
     m1, info = yu2024.build(None, Xd, yd)
@@ -153,7 +163,8 @@ def test_projection_memorizer_memorizes_and_scores_the_negative_mass():
     rng = np.random.default_rng(9)
     X = jnp.asarray(rng.random((200, 6)))
     y = jnp.where(X[:, 0] > 0.5, 1.0, -1.0)
-    net, info = yu2024.build_adversarial(jax.random.key(0), X, y)
+    # Compiled (the eager build, with its checks, is in the projection network test).
+    net, info = jax.jit(yu2024.build_adversarial)(jax.random.key(0), X, y)
     assert bool(info["valid"])
     np.testing.assert_array_equal(np.asarray(net.apply(X)), np.asarray(y))
     T = jnp.asarray(rng.random((4000, 6)))
@@ -165,13 +176,13 @@ def test_projection_memorizer_memorizes_and_scores_the_negative_mass():
 
 @pytest.mark.slow
 def test_evaluate_on_a_padded_test_set_equals_the_unpadded_one():
-    X, y, T = _data(10, N=20, T=50)
+    X, y, T = _data(10)
     m1, _ = yu2024.build(None, X, y)
     yT = jnp.where(T[:, 0] > 0.5, 1.0, -1.0)
     plain = yu2024.evaluate(m1, T, yT)
     Tp = jnp.concatenate([T, jnp.zeros((14, T.shape[1]))])
     yp = jnp.concatenate([yT, jnp.zeros(14)])
-    padded = yu2024.evaluate(m1, Tp, yp, valid=jnp.arange(64) < 50)
+    padded = yu2024.evaluate(m1, Tp, yp, valid=jnp.arange(314) < 300)
     for k in plain:
         np.testing.assert_allclose(float(padded[k]), float(plain[k]), rtol=1e-12)
     with pytest.raises(ValueError, match="row 3 is 0.5"):
@@ -197,7 +208,7 @@ def test_cells_decide_only_points_inside_a_cell():
     between opposite training points): where the cells path certifies a point, the full
     network has the certified sign and |F| >= r, and the point lies in the cell (the cell test
     u_i(t) == 0 exactly: a test that let u_i(t) up to r pass would certify band points)."""
-    X, y, _ = _data(5, N=24, T=1)
+    X, y, _ = _data(5, T=1)
     m1, _ = yu2024.build(None, X, y)
     pos, neg = np.flatnonzero(np.asarray(y) > 0), np.flatnonzero(np.asarray(y) < 0)
     s = np.linspace(0.05, 0.95, 61)[:, None]
@@ -226,7 +237,7 @@ def test_counts_without_materializing_equal_the_materialized_network():
     """param_count / nonzero_param_count (what the sweep records) against the network
     written out: on uniform points, and on lattice points that share coordinates (zero
     first-layer weights) and repeat."""
-    X, y, _ = _data(12, N=14, n=3)
+    X, y, _ = _data(12)
     rng = np.random.default_rng(12)
     lattice = rng.integers(0, 3, (16, 3)) / 2.0
     labels = np.where(np.sum(lattice, axis=1) % 1 == 0, 1.0, -1.0)
@@ -251,8 +262,7 @@ def test_implicit_evaluation_stays_exact_below_the_papers_split(split):
     m1, _ = yu2024.build(None, X, y, split=split)
     net = yu2024.materialize(m1)
     for points in (T, X):
-        dense = network.apply(net, points)
-        tol = 2 * network.rounding_bound(net, points)
+        dense, tol = _dense_and_tolerance(net, points)
         for method in yu2024.METHODS:
             assert jnp.all(jnp.abs(yu2024.apply(m1, points, method=method) - dense) <= tol)
     yT = jnp.sign(T[:, 0] - 0.5)
@@ -266,9 +276,9 @@ def test_implicit_evaluation_stays_exact_below_the_papers_split(split):
 @pytest.mark.slow
 def test_split_below_one_percent_breaks_memorization():
     """a_ki(x_i) = split ||x_i - x_k||^2 < r: units of the other label survive at x_i."""
-    X, y, _ = _data(14, N=24, n=3)
+    X, y, _ = _data(14)
     assert bool(yu2024.sweep_trial(None, X, y)["ok"])
-    outs = [yu2024.sweep_trial(None, *_data(seed, N=24, n=3)[:2], split=0.001)
+    outs = [yu2024.sweep_trial(None, *_data(seed)[:2], split=0.001)
             for seed in range(14, 20)]
     assert not all(bool(o["ok"]) for o in outs) and all(bool(o["valid"]) for o in outs)
 

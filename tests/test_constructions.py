@@ -58,7 +58,8 @@ def test_zhang_interpolates_with_2n_plus_d_weights(n, d):
 def test_zhang_knots_interleave_and_recurrence_solves_lemma1_system():
     # 200 points in R^10 with sign labels: the midpoint test's compiled build (the system
     # and the recurrence are the same for any labels)
-    X, y, net, info = zhang_dataset(jax.random.key(3), jax.random.key(4), 200, 10, "sign")
+    X, y, net, info = zhang_dataset(jax.random.key(3), jax.random.key(4), 200, 10,
+                                    labels="sign", theta=0.01)
     ts = np.sort(np.asarray(X @ info["direction"]))
     b = np.asarray(info["knots"])
     assert np.all(b < ts) and np.all(ts[:-1] < b[1:])          # b_1 < t_1 < b_2 < ... < t_n

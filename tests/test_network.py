@@ -492,11 +492,13 @@ def test_interpolates_with_labels_from_an_independent_float64_evaluation():
     net = network.make([rand_layer(rng, 4, 30), rand_layer(rng, 30, 10),
                         rand_layer(rng, 10, 1, "identity")])
     y = np_apply(net, X)
-    assert bool(metrics.interpolates(net, X, y))
-    tol = np.asarray(metrics.interpolation_tolerance(net, X))
+    # compiled: one program each instead of every op of the check dispatched on its own
+    interpolates = jax.jit(metrics.interpolates)
+    assert bool(interpolates(net, X, y))
+    tol = np.asarray(jax.jit(metrics.interpolation_tolerance)(net, X))
     assert tol.shape == (25,) and np.all(tol > 0)
     y_bad = y + 1e-3
-    assert not bool(metrics.interpolates(net, X, y_bad))
+    assert not bool(interpolates(net, X, y_bad))
 
 
 def test_sign_accuracy_counts_exact_zero_as_wrong_and_tie_fraction_counts_it():

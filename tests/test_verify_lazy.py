@@ -1,9 +1,14 @@
-"""verify.lazy: every claim holds at quick scale, and breaking each claim's hypothesis on
-purpose (fewer parameters than points, too few units, a nonzero GD start, a duplicated point
-with conflicting labels) flips its verdict to VIOLATED with a counterexample that shows why."""
+"""verify.lazy: breaking each claim's hypothesis on purpose (fewer parameters than points, too
+few units, a nonzero GD start, a duplicated point with conflicting labels) flips its verdict to
+VIOLATED with a counterexample that shows why, and --reproduce rebuilds a dataset.
+
+That every claim HOLDS at quick scale (all datasets pass) is checked once, by CI's claims
+step (.ci/check_claims.py: `jaxmem verify` at quick scale, every registered claim must HOLD),
+not again here."""
 
 import dataclasses
 
+import jax
 import numpy as np
 import pytest
 
@@ -19,14 +24,6 @@ pytestmark = pytest.mark.usefixtures("one_blas_thread")
 def _broken(claim, config):
     """The claim with a one-config grid at both scales (a deliberately false instance)."""
     return dataclasses.replace(claim, grids=dict(quick=[config], full=[config]))
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("claim", lazy.CLAIMS, ids=[c.id for c in lazy.CLAIMS])
-def test_claims_hold_at_quick_scale(claim):
-    res = C.run_claim(claim, "quick")
-    assert res.verdict == "HOLDS", res.detail
-    assert res.n_passed == res.n_datasets == sum(c["datasets"] for c in claim.grids["quick"])
 
 
 def test_claims_are_well_formed():
@@ -84,7 +81,11 @@ def test_kernel_claim_is_violated_on_a_duplicated_point():
 
 
 def test_reproduce_rebuilds_a_dataset_and_its_verdict():
-    out = C.reproduce(lazy.MIN_NORM_GD, 3, "quick")
+    # The dataset function jitted (one compilation instead of a dozen op by op); the same
+    # claim otherwise: dataset 3's chunk of the quick grid's first config is recomputed.
+    claim = dataclasses.replace(lazy.MIN_NORM_GD, dataset=jax.jit(
+        lazy.linear_dataset, static_argnames=("n", "d", "steps")))
+    out = C.reproduce(claim, 3, "quick")
     cfg = lazy.MIN_NORM_GD.grids["quick"][0]
     assert out["passed"] and out["X"].shape == (cfg["n"], cfg["d"])
     assert out["y"].shape == (cfg["n"],)

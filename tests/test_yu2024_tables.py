@@ -154,7 +154,7 @@ def test_csv_matches_a_direct_recomputation(digits_run):
         assert not set(d["train_idx"]) & set(d["test_idx"])
         # Built in one compiled call (X, y closed over: validated on the host as they are)
         # rather than op by op; the same M1 arrays.
-        m1 = jax.jit(lambda: yu2024.build(None, X, y)[0])()
+        m1 = jax.jit(lambda: yu2024.build(None, X, y)[0])()  # noqa: B023 (called now)
         ev = yu2024.evaluate(m1, T, yT)
         exact = lambda f: np.rint(float(f) * len(T)) / len(T)  # noqa: E731 (float32 means)
         acc.append(exact(ev["accuracy"]))

@@ -571,7 +571,7 @@ def _reproduce(args) -> int:
     _use_data_dir(args)
     try:  # a grid on absent data files fails here, saying how to provide them
         grids = module.grids(args.scale)
-    except GridError as err:
+    except (GridError, ValueError) as err:   # ValueError: a scale the experiment lacks
         return _fail("reproduce", err)
     try:
         store = Store(_store_path(args))
@@ -812,9 +812,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--scale",
-        choices=["quick", "full"],
+        metavar="SCALE",
         default="quick",
-        help="quick: small grids (default); full: the paper's sizes, for a GPU",
+        help="quick: small grids (default); full: the paper's sizes, for a GPU; or a scale "
+        "the experiment defines (its SCALES, e.g. yu2024_width's `paper`)",
     )
     p.add_argument("--out", metavar="DIR", help="output folder (default ./jaxmem-figures/NAME/)")
     _include_argument(p)

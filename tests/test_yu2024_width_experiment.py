@@ -21,7 +21,8 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MODULE = "jaxmem.experiments.yu2024_width"
 # One group (n = 5, N = 64): widths 1 and 2, the wide control 8, 2 seeds, and M1.
 TINY = dict(dimensions=((5, (1, 2)),), wide=8, hidden=8, train_sizes=(64,), seeds=2,
-            steps=20, lr=1e-2, batch_size=32, n_test=400)
+            steps=20, lr=1e-2, batch_size=32, n_test=400, narrow_padding="wide", radial=False,
+            active_bias_below=0)
 DATASETS = 3 * 2 + 1
 
 
@@ -83,7 +84,9 @@ def test_registered_and_checks_sizes():
         yw.check_size(dict(TINY, dimensions=((5, (1, 5)),)))
     with pytest.raises(ValueError, match="above every n"):
         yw.check_size(dict(TINY, wide=5))
-    for scale in ("quick", "full"):   # the real scales are valid, and quick is small
+    with pytest.raises(ValueError, match="narrow_padding"):
+        yw.check_size(dict(TINY, narrow_padding="none"))
+    for scale in ("quick", "full", "paper"):   # the real scales are valid, and quick is small
         yw.check_size(yw.SCALES[scale])
     assert max(yw.SCALES["quick"]["train_sizes"]) <= 1024
     assert {n for n, _ in yw.SCALES["full"]["dimensions"]} == {5, 10, 30}
@@ -139,20 +142,26 @@ def test_csv_matches_the_ceiling_and_the_records(tiny):
     assert "| 1 | 1,100 |" in md and "| 6 | 6,595 |" in md     # the paper's dimension
 
 
-def _write_run(store, records_by_width: dict) -> int:
-    """A yu2024_width run holding narrow configs (n = 5, N = 64) with the given test
-    accuracies, one record per accuracy: what a tampered or broken trainer would record."""
+def _write_run(store, records_by_width: dict, n: int = 5, train_accuracy=None,
+               trained_width=None) -> int:
+    """A yu2024_width run holding narrow configs (dimension n, N = 64) with the given test
+    accuracies, one record per accuracy: what a tampered or broken trainer would record.
+    train_accuracy / trained_width: {w: values per record} (default 1.0 / w)."""
     run_id = store.begin_run(sweep=yw.NAME, kind="experiment", grid=None, environment={})
-    configs = [(w, yw.net_config(5, 64, w, yw.check_size(TINY))) for w in records_by_width]
+    size = yw.check_size(dict(TINY, dimensions=((n, tuple(w for w in records_by_width
+                                                          if w < n) or (1,)),), wide=n + 3))
+    configs = [(w, yw.net_config(n, 64, w, size)) for w in records_by_width]
     store.add_configs(run_id, [(config_hash(c), canonical_json(c), len(records_by_width[w]))
                                for w, c in configs])
     for w, c in configs:
         acc = np.asarray(records_by_width[w], np.float64)
         k = len(acc)
+        train = np.asarray((train_accuracy or {}).get(w, np.ones(k)), np.float64)
         store.write_columns(run_id, config_hash(c), np.arange(k), dict(
             test_accuracy=acc, test_correct=np.rint(acc * 400).astype(np.int64),
-            train_accuracy=np.full(k, 1.0), train_correct=np.full(k, 64),
-            final_loss=np.zeros(k), trained_first_width=np.full(k, w),
+            train_accuracy=train, train_correct=np.rint(train * 64).astype(np.int64),
+            final_loss=np.zeros(k),
+            trained_first_width=np.asarray((trained_width or {}).get(w, np.full(k, w))),
             bayes_test_accuracy=np.full(k, 0.6), seconds=np.zeros(k)))
     store.end_run(run_id)
     return run_id
@@ -184,3 +193,107 @@ def test_render_without_records_says_so(tmp_path):
     with Store(tmp_path / "empty.sqlite") as store:
         with pytest.raises(ValueError, match="no yu2024_width records"):
             yw.render(store, {}, str(tmp_path / "out"))
+
+
+@pytest.mark.slow
+def test_at_the_papers_dimension_a_memorizing_network_above_051_is_a_violation(tmp_path):
+    """n = 1100, w = 1 (the paper's 0.51 applies): a memorizing network at 0.60 violates the
+    paper's statement; the same accuracy without memorization is not a memorization network
+    (still a ceiling violation, not a paper violation); a "narrow" network whose trained first
+    width is n is flagged; honest records at 0.50 hold."""
+    n = yw.paper_min_dimension(1)
+    assert n == 1100 and 3.0 ** (1 / n) < 1.001 <= 3.0 ** (1 / (n - 1))
+    with Store(tmp_path / "honest.sqlite") as store:
+        run_id = _write_run(store, {1: [0.50, 0.505], 2: [0.49]}, n=n)
+        yw.render(store, {yw.NAME: run_id}, str(tmp_path / "honest"))
+    md = (tmp_path / "honest" / f"{yw.NAME}.md").read_text()
+    assert "## Where the bound bites" in md
+    assert "**HOLDS**: 0 of 2 memorizing narrow networks above 0.51" in md   # w = 2: n < 2200
+    rows = {int(r["first_width"]): r for r in _read_csv(tmp_path / "honest" / f"{yw.NAME}.csv")}
+    assert rows[1]["paper_applies"] == "True" and rows[2]["paper_applies"] == "False"
+    assert int(rows[1]["memorized"]) == 2
+    assert float(rows[1]["test_accuracy_ci_low"]) < 0.5025 < float(rows[1]["test_accuracy_ci_high"])
+
+    with Store(tmp_path / "broken.sqlite") as store:
+        run_id = _write_run(store, {1: [0.60, 0.60, 0.50]}, n=n,
+                            train_accuracy={1: [1.0, 0.9, 1.0]})
+        yw.render(store, {yw.NAME: run_id}, str(tmp_path / "broken"))
+    md = (tmp_path / "broken" / f"{yw.NAME}.md").read_text()
+    assert "**VIOLATED**: 1 of 2 memorizing narrow networks above 0.51" in md
+    assert "2 of 3 narrow networks memorized" in md and "are not evidence" in md
+    (row,) = _read_csv(tmp_path / "broken" / f"{yw.NAME}.csv")
+    assert int(row["paper_violations"]) == 1 and int(row["violations"]) == 2
+
+    with Store(tmp_path / "wide.sqlite") as store:   # a "narrow" w = 1 that trained n units
+        run_id = _write_run(store, {1: [0.50]}, n=n, trained_width={1: [n]})
+        yw.render(store, {yw.NAME: run_id}, str(tmp_path / "wide"))
+    md = (tmp_path / "wide" / f"{yw.NAME}.md").read_text()
+    assert md.count("**VIOLATED**") == 1 and 'a "narrow" width >= n: 1' in md
+
+
+@pytest.mark.slow
+def test_radial_memorizer_is_the_dense_network_and_is_perfect_and_its_check_can_fail():
+    """The constructed first-width >= n memorizer: its closed form is the dense ReLU network
+    (n = 1, 3, 5), its sizes meet the proof's conditions, it classifies every sample with
+    margin >= gap / 4; with knots 4x coarser the overestimate exceeds the margin and the
+    measurement shows errors (the check is not vacuous)."""
+    import jax
+    from jaxmem.data.ball_annulus import ball_annulus, ball_annulus_radii
+    # float64: tests/conftest.py enables x64
+    for n in (1, 3, 5, 40, 1100):
+        shape = yw.radial_shape(n)
+        r1, r2, r3 = ball_annulus_radii(n)
+        step, k = shape["knot_spacing"], shape["knots"]
+        assert k * step >= r3 and n * step ** 2 / 4 <= (r2 ** 2 - r1 ** 2) / 2 * (1 + 1e-12)
+        assert shape["first_width"] == 2 * k * n >= n
+        if n > 40:
+            continue
+        X, y = ball_annulus(jax.random.key(n), 2000, n)
+        if n <= 5:
+            net = yw.radial_network(n)
+            assert network_width(net) == shape["first_width"]
+            f = np.asarray(yw.radial_scores(X, step, shape["threshold"], knots=k))
+            np.testing.assert_allclose(np.asarray(net.apply(X)).reshape(-1), f,
+                                       rtol=0, atol=1e-13)
+        good = yw.measure_radial(n, (X, y), (X, y))
+        assert good["test_accuracy"][0] == 1.0 and good["min_test_margin"][0] >= 1.0
+        bad = yw.measure_radial(n, (X, y), (X, y), step_factor=4.0)
+        assert bad["test_accuracy"][0] < 0.9 and bad["min_test_margin"][0] < 0
+
+
+def network_width(net) -> int:
+    return int(net.layers[0].weight.shape[1])
+
+
+def test_paper_scale_is_where_the_bound_bites():
+    size = yw.check_size(yw.SCALES["paper"])
+    (n, widths), = size["dimensions"]
+    assert n >= yw.paper_min_dimension(1) and 1 in widths and all(w < n for w in widths)
+    # N <= n: a width-1 network can fit any labelling of points in general position
+    assert max(size["train_sizes"]) <= n and size["radial"] and size["wide"] > n
+    assert size["narrow_padding"] == "own"   # a width-1 network is not padded to the control
+    assert yw.net_config(n, 1000, 1, size)["padded_first_width"] == 1
+    assert yw.net_config(n, 1000, size["wide"], size)["padded_first_width"] == size["wide"]
+
+
+@pytest.mark.slow
+def test_own_padding_active_bias_and_the_radial_memorizer_run_end_to_end(tmp_path):
+    """The paper scale's code paths at n = 5: width 1 trained unpadded with an active first
+    bias (its config says so), the control padded to itself, the radial memorizer's record
+    (perfect on the test sample, margin >= gap / 4), and the rendered rows."""
+    size = dict(TINY, dimensions=((5, (1,)),), narrow_padding="own", radial=True,
+                active_bias_below=2, seeds=1)
+    with Store(tmp_path / "own.sqlite") as store:
+        stats = yw.run(store, "quick", size=size, progress=False, stream=io.StringIO())
+        records = store.records(stats.run_id)
+        rows = yw.config_rows(records)
+    configs = {r["kind"]: r for r in records}
+    assert sorted(configs) == ["m1", "narrow", "radial", "wide"] and len(records) == 4
+    assert configs["narrow"]["padded_first_width"] == 1
+    assert configs["narrow"]["first_bias"] == "active" and "first_bias" not in configs["wide"]
+    assert configs["wide"]["padded_first_width"] == TINY["wide"]
+    assert int(configs["narrow"]["trained_first_width"]) == 1
+    radial = next(r for r in rows if r["kind"] == "radial")
+    assert radial["test_accuracy_mean"] == 1.0 and radial["memorized"] == 1
+    assert radial["min_margin"] >= 1.0
+    assert radial["first_width"] == yw.radial_shape(5)["first_width"]

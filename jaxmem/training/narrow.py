@@ -97,12 +97,19 @@ def fit(
     lr: float = 1e-2,
     batch_size: int | None = None,
     active_width=None,
+    first_bias: str = "zero",
 ):
     """Trains one network on (X, y): Adam (cosine-decayed step size), logistic loss, `steps`
     updates on minibatches of `batch_size` (None: the full batch) drawn without replacement,
     reshuffled each epoch. Returns (net on raw inputs, final training loss). Pure; vmaps (also
     over a traced active_width <= first_width: masked first-layer units output exactly 0, get
-    zero gradients, and Adam leaves them where they are)."""
+    zero gradients, and Adam leaves them where they are).
+
+    first_bias: "zero" (the usual initialization) or "active": each first-layer unit's bias
+    starts at 1 - min over the training rows of its pre-activation, so every training point is
+    on the unit's active side. With a very narrow first layer (w = 1, 2) a zero bias leaves a
+    tenth of the points on the dead side of every unit, where they get no gradient and can
+    never be separated; "active" starts from a first layer that is linear on the training set."""
     N, n = X.shape
     k_init, k_order = jax.random.split(key)
     mean = jnp.mean(X, axis=0)
@@ -111,6 +118,13 @@ def fit(
     mask = _first_mask(first_width, active_width)
     # The mask is not a parameter: train the unmasked pytree, apply the mask in the loss.
     params = _with_mask(init(k_init, n, first_width, hidden, X.dtype, active_width), None)
+    if first_bias == "active":
+        first = params.layers[0]
+        pre = jnp.matmul(Z, first.weight, precision=jax.lax.Precision.HIGHEST)
+        first = dataclasses.replace(first, bias=1 - jnp.min(pre, axis=0))
+        params = network.Network((first,) + params.layers[1:])
+    elif first_bias != "zero":
+        raise ValueError(f"first_bias must be 'zero' or 'active'; got {first_bias!r}")
 
     def loss_fn(p, Xb, yb):
         return _logistic_loss(_with_mask(p, mask), Xb, yb)
@@ -156,6 +170,7 @@ def train_one(
     lr: float = 1e-2,
     batch_size: int | None = None,
     active_width=None,
+    first_bias: str = "zero",
 ) -> dict:
     """`fit`, then the train and test accuracy of the returned network, its final training
     loss and its first-layer width (active units, jaxmem.network.widths): scalars."""
@@ -169,6 +184,7 @@ def train_one(
         lr=lr,
         batch_size=batch_size,
         active_width=active_width,
+        first_bias=first_bias,
     )
     return dict(
         train_accuracy=_accuracy(net, X, y),

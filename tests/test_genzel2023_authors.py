@@ -102,5 +102,63 @@ def test_markdown_reports_the_shares(theirs):
     text = authors.markdown(table)
     s = authors.summary(table)
     assert f"**{s['within_p']:.1%}** of the cells within the 99% interval" in text
-    assert text.count("\n| ") == 1 + len(s["n99_jaxmem"])  # header + one row per lambda
+    n99_section = text.split("## n99 per \u03bb")[1].split("## Every cell")[0]
+    assert n99_section.count("\n| ") == 1 + len(s["n99_jaxmem"])  # header + a row per lambda
     assert isinstance(table, pd.DataFrame) and list(table.columns) == list(authors.COLUMNS)
+
+
+def test_fisher_exact_matches_scipy():
+    from scipy import stats
+
+    tables = [(0, 50, 7, 50), (22, 50, 36, 50), (50, 50, 50, 50), (3, 8, 40, 50), (10, 25, 5, 40)]
+    ours = authors.fisher_exact_p(*zip(*tables))
+    for (a, na, b, nb), p in zip(tables, ours):
+        assert p == pytest.approx(stats.fisher_exact([[a, na - a], [b, nb - b]])[1], rel=1e-9)
+
+
+def _outside_rows(text):
+    return [line for line in text.split("## Every cell")[1].splitlines()
+            if line.startswith("| P |") or line.startswith("| k |")]
+
+
+def test_every_cell_outside_is_listed_and_explained(theirs):
+    rng = np.random.default_rng(2)
+    table = authors.compare(authors.jaxmem_cells(sampled_records(theirs, 50, rng)), theirs)
+    text = authors.markdown(table, theirs)
+    outside = int((table["z_p"].abs() > authors.Z99).sum()
+                  + (table["z_k"].abs() > authors.Z99).sum())
+    assert outside > 0
+    rows = _outside_rows(text)
+    assert len(rows) == outside
+    # Draws from their own cells: every cell outside is noise, isolated on the grid.
+    assert all("isolated" in row and row.rstrip(" |").endswith("chance") for row in rows)
+    assert "no region holds more than chance gives" in text
+
+
+def test_a_shifted_region_is_flagged(theirs):
+    """Broken on purpose: jaxmem's networks never interpolate in one block of the grid
+    (widths 110-200, lambda 0.5-1): the region check and the explanations say so."""
+    rng = np.random.default_rng(3)
+    records = sampled_records(theirs, 50, rng)
+    for r in records:
+        if 110 <= r["width"] <= 200 and 0.5 <= r["max_bias"] <= 1.0:
+            r["interpolated"] = False
+    table = authors.compare(authors.jaxmem_cells(records), theirs)
+    s = authors.summary(table)
+    assert s["region_p"]["p_bonferroni"] < 1e-6
+    assert s["region_p"]["widths"] == (101, 200) and s["region_p"]["lambdas"] == (0.5, 1.0)
+    assert s["signs_p"]["below"] > 3 * s["signs_p"]["above"] and s["signs_p"]["p"] < 0.01
+    text = authors.markdown(table, theirs)
+    assert "a region holds more than chance gives" in text
+    shifted = [row for row in _outside_rows(text) if "a region, look for a systematic" in row]
+    assert len(shifted) >= 20
+
+
+def test_the_dummy_neuron_is_named_where_it_matters(theirs):
+    # A small-n cell where jaxmem accepted no neuron in half its restarts.
+    records = [dict(width=10, max_bias=2.5, interpolated=False, second_layer_width=k)
+               for k in [0] * 25 + [9] * 25]
+    cells = authors.jaxmem_cells(records)
+    table = authors.compare(cells, theirs)
+    (row,) = authors.outside_cells(table, theirs).itertuples()
+    assert row.quantity == "k" and "accepted no neuron in 50% of its restarts" in row.explanation

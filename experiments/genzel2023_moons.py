@@ -79,7 +79,9 @@ def plot_interp(rows, path: str) -> str:
 
 def plot_width(rows, path: str) -> str:
     return g.heatmap_figure(rows, path, x="max_bias", y="width", value="mean_width",
-                            vmax=WIDTH_VMAX, title="Two moons: mean second-layer width k",
+                            vmax=WIDTH_VMAX,
+                            title="Two moons: mean second-layer width k\n(jaxmem's k: 0 "
+                                  "when no neuron is accepted; the authors' code reports 1)",
                             colorbar_label="mean second-layer width k")
 
 

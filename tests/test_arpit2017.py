@@ -90,7 +90,7 @@ def test_claim_dataset_and_grids():
 
 MODULE = "jaxmem.experiments.arpit2017"
 TINY = dict(
-    data=None,
+    data="digits",   # 64 pixels: the pipeline, not the source (MNIST-5k: its own tests below)
     csr=dict(n_train=60, n_val=40, hidden=(16, 16), batch_size=20, lr=0.05, momentum=0.9,
              epochs=(0, 2, 4), radii=(3 / 255, 10 / 255), lass_iter=5, seeds=1),
     gini=dict(n=40, hidden=(16, 16), batch_size=10, lr=0.1, steps=20, checkpoints=2, seeds=1))
@@ -136,7 +136,7 @@ def test_experiment_end_to_end_resume_and_render_from_the_store(tiny):
     assert rc1 == 0 and rc2 == 0, (out1, out2)
     assert _computed(out1) == (DATASETS, 0)
     assert _computed(out2) == (0, DATASETS)
-    source = E.choose_source("quick")
+    source = TINY["data"]   # the tiny scale names its source
     assert f"data: {source}" in out1
     with Store(tiny["store"]) as store:
         runs = [r for r in store.runs() if r["sweep"] == E.NAME]

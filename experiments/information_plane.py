@@ -581,29 +581,14 @@ def idnns_information(T, labels) -> dict:
     c_y = np.unique(labels, return_counts=True)[1]
     raw = np.ascontiguousarray(T).view(np.dtype((np.void, T.dtype.itemsize * T.shape[1])))
     c_raw = np.unique(raw.ravel(), return_counts=True)[1]
-    h_t, h_y = _entropy_bits(c_t), _entropy_bits(c_y)
-    return dict(I_XT=h_t, I_TY=h_t + h_y - _entropy_bits(c_ty), H_Y=h_y,
-                H_T_unbinned=_entropy_bits(c_raw),
-                edge_fraction=float(np.mean((b <= 1) | (b >= IDNNS_EDGES - 1))))
+    return _point(c_t, c_ty, c_y, c_raw, (b <= 1) | (b >= IDNNS_EDGES - 1))
 
 
 def idnns_measure(state: IdnnsState, X, y, train_mask) -> list[dict]:
-    layers, train_acc, test_acc, loss = _idnns_forward(
+    outputs = _idnns_forward(
         state.params, jnp.asarray(X, jnp.float32), jnp.asarray(y), jnp.asarray(train_mask))
-    layers = [np.asarray(T) for T in layers]
-    out = []
-    for T in layers:
-        cols: dict[str, list] = {}
-        for s in range(T.shape[0]):
-            point = idnns_information(T[s], y)
-            point.update(bin_lo=-1.0, bin_hi=1.0)
-            for k, v in point.items():
-                cols.setdefault(k, []).append(v)
-        cols.update(train_accuracy=np.asarray(train_acc, np.float64),
-                    test_accuracy=np.asarray(test_acc, np.float64),
-                    train_loss=np.asarray(loss, np.float64))
-        out.append({k: np.asarray(v, np.float64) for k, v in cols.items()})
-    return out
+    return _layer_columns(*outputs, lambda l, T: dict(idnns_information(T, y), bin_lo=-1.0,
+                                                      bin_hi=1.0))
 
 
 @functools.partial(jax.jit, static_argnames=("trainer",), compiler_options=mlp.OPTIMIZED)
@@ -627,6 +612,30 @@ def _entropy_bits(counts) -> float:
     return float(-np.sum(p * np.log2(p)))
 
 
+def _point(c_t, c_ty, c_y, c_raw, at_edge) -> dict:
+    """One layer's point from the multiplicities of the binned rows (c_t), of (row, label)
+    (c_ty), of the labels (c_y) and of the raw rows (c_raw), and the activations in an edge bin."""
+    h_t, h_y = _entropy_bits(c_t), _entropy_bits(c_y)
+    return dict(I_XT=h_t, I_TY=h_t + h_y - _entropy_bits(c_ty), H_Y=h_y,
+                H_T_unbinned=_entropy_bits(c_raw), edge_fraction=float(np.mean(at_edge)))
+
+
+def _layer_columns(layers, train_acc, test_acc, loss, point_of) -> list[dict]:
+    """Per layer 1..L: the record columns of a checkpoint, one value per lane (seed);
+    point_of(layer, T) is one lane's point with its bin range (bin_lo, bin_hi)."""
+    out = []
+    for l, T in enumerate((np.asarray(T) for T in layers), start=1):
+        cols: dict[str, list] = {}
+        for s in range(T.shape[0]):
+            for k, v in point_of(l, T[s]).items():
+                cols.setdefault(k, []).append(v)
+        cols.update(train_accuracy=np.asarray(train_acc, np.float64),
+                    test_accuracy=np.asarray(test_acc, np.float64),
+                    train_loss=np.asarray(loss, np.float64))
+        out.append({k: np.asarray(v, np.float64) for k, v in cols.items()})
+    return out
+
+
 def binned_information(T, labels, value_range, bins: int = BINS) -> dict:
     """One layer's point: I_XT = H(T_binned), I_TY = H(T_binned) + H(Y) - H(T_binned, Y),
     H_Y, all in bits, of the rows of T (N, width) as N equally likely samples, binned by
@@ -648,10 +657,7 @@ def binned_information(T, labels, value_range, bins: int = BINS) -> dict:
     _, c_ty = np.unique(np.column_stack([b, labels]), axis=0, return_counts=True)
     _, c_y = np.unique(labels, return_counts=True)
     _, c_raw = np.unique(T, axis=0, return_counts=True)
-    h_t, h_y = _entropy_bits(c_t), _entropy_bits(c_y)
-    return dict(I_XT=h_t, I_TY=h_t + h_y - _entropy_bits(c_ty), H_Y=h_y,
-                H_T_unbinned=_entropy_bits(c_raw),
-                edge_fraction=float(np.mean((b == 0) | (b == bins - 1))))
+    return _point(c_t, c_ty, c_y, c_raw, (b == 0) | (b == bins - 1))
 
 
 def layer_range(activation: str, layer: int, T) -> tuple[float, float]:
@@ -668,25 +674,14 @@ def measure(trainer, state, X, y, train_mask) -> list[dict]:
     """Per layer 1..6: columns (one value per lane = seed) of the records of a checkpoint."""
     if isinstance(trainer, IdnnsTrainer):
         return idnns_measure(state, X, y, train_mask)
-    layers, train_acc, test_acc, loss = _forward(
+    outputs = _forward(
         trainer, state.params, state.width, jnp.asarray(X, jnp.float32), jnp.asarray(y),
         jnp.asarray(train_mask))
-    layers = [np.asarray(T) for T in layers]
-    lanes = layers[0].shape[0]
-    out = []
-    for l, T in enumerate(layers, start=1):
-        cols: dict[str, list] = {}
-        for s in range(lanes):
-            lo, hi = layer_range(trainer.activation, l, T[s])
-            point = binned_information(T[s], y, (lo, hi))
-            point.update(bin_lo=lo, bin_hi=hi)
-            for k, v in point.items():
-                cols.setdefault(k, []).append(v)
-        cols.update(train_accuracy=np.asarray(train_acc, np.float64),
-                    test_accuracy=np.asarray(test_acc, np.float64),
-                    train_loss=np.asarray(loss, np.float64))
-        out.append({k: np.asarray(v, np.float64) for k, v in cols.items()})
-    return out
+
+    def point_of(layer, T):
+        lo, hi = layer_range(trainer.activation, layer, T)
+        return dict(binned_information(T, y, (lo, hi)), bin_lo=lo, bin_hi=hi)
+    return _layer_columns(*outputs, point_of)
 
 
 # --- the runner: records into the store ------------------------------------------------------
@@ -1151,7 +1146,8 @@ PHASE_CSV = ("layer", "layer_name", "width", "runs", "I_XT_first", "peak_epoch",
              "I_XT_last", "rise_mean", "rise_lo", "rise_hi", "fall_mean", "fall_lo", "fall_hi",
              "fitting", "compression", "phase", "local_from_epoch", "local_to_epoch",
              "local_rise_mean", "local_rise_lo", "local_rise_hi", "local_fitting",
-             "fit_epoch", "after_fit_mean", "after_fit_lo", "after_fit_hi", "train_error_first", "train_error_at_peak",
+             "fit_epoch", "after_fit_mean", "after_fit_lo", "after_fit_hi", "train_error_first",
+             "train_error_at_peak",
              "train_error_last", "error_fall_done_at_peak", "epochs_after_peak",
              "I_TY_first", "I_TY_at_peak", "I_TY_last", "unbinned_first", "unbinned_last",
              "unbinned_min", "unbinned_fall_mean", "unbinned_fall_lo", "unbinned_fall_hi",

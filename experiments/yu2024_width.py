@@ -189,7 +189,10 @@ def check_size(size: dict) -> dict:
     out["lr"] = float(size["lr"])
     if size["narrow_padding"] not in ("wide", "own"):
         raise ValueError(f"narrow_padding must be 'wide' or 'own'; got {size['narrow_padding']!r}")
-    out["active_bias_below"] = int(size["active_bias_below"])
+    below = size["active_bias_below"]
+    if isinstance(below, bool) or not isinstance(below, int) or below < 0:
+        raise ValueError(f"active_bias_below must be an int >= 0 (first widths below it start "
+                         f"with active first-layer biases; 0: none); got {below!r}")
     if not isinstance(size["radial"], bool):
         raise ValueError(f"radial must be True or False; got {size['radial']!r}")
     return out
@@ -398,6 +401,9 @@ def measure_m1(train, test) -> dict:
 # experiment measures that in float64 (rounding ~1e-13 against a margin gap / 4 ~ 8e-5 at
 # n = 1100).
 
+CENTRE = 0.5   # every coordinate of the ball/annulus centre q (data.ball_annulus)
+
+
 def radial_shape(n: int, step_factor: float = 1.0) -> dict:
     """The radial memorizer's sizes for dimension n: knot spacing, knots k, first width 2 k n,
     threshold, the margin gap / 4. step_factor > 1 coarsens the knots (a broken network whose
@@ -414,7 +420,7 @@ def radial_shape(n: int, step_factor: float = 1.0) -> dict:
 def radial_scores(X, step, threshold, *, knots: int):
     """threshold - S(x) on the rows of X: the radial memorizer's output, its sum of relus
     evaluated in closed form (h is the interpolant; j = the knot interval of u)."""
-    u = jnp.abs(X - 0.5)
+    u = jnp.abs(X - CENTRE)
     j = jnp.clip(jnp.floor(u / step), 0, knots - 1)
     h = j * step * (j * step) + (2 * j + 1) * step * (u - j * step)
     return threshold - jnp.sum(h, axis=1)
@@ -431,7 +437,7 @@ def radial_network(n: int, step_factor: float = 1.0):
     j = np.tile(np.arange(k), 2 * n)
     W1 = np.zeros((n, 2 * k * n))
     W1[coord, np.arange(2 * k * n)] = sign
-    b1 = -sign * 0.5 - j * step                                # relu(s (x_i - q_i) - j step)
+    b1 = -sign * CENTRE - j * step                               # relu(s (x_i - q_i) - j step)
     w2 = -np.where(j == 0, step, 2 * step)[:, None]
     return network.make([network.Layer(jnp.asarray(W1), jnp.asarray(b1)),
                          network.Layer(jnp.asarray(w2), jnp.asarray([shape["threshold"]]),

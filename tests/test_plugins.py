@@ -69,7 +69,7 @@ def _jaxmem(*args, cwd, env=None):
 # on sys.path, as `python -m jaxmem.cli` does. The first command sees a fresh process; later
 # ones see what the earlier ones imported and registered, so a test puts first the command
 # whose loading it checks.
-_SESSION = textwrap.dedent('''
+CLI_SESSION = textwrap.dedent('''
     import contextlib, io, json, sys
     from jaxmem.cli import main
     results = []
@@ -88,7 +88,7 @@ _SESSION = textwrap.dedent('''
 
 def _jaxmem_session(*commands, cwd, env=None, results):
     env = dict(os.environ, JAXMEM_CACHE="off", **(env or {}))
-    done = subprocess.run([sys.executable, "-c", _SESSION, json.dumps(commands), str(results)],
+    done = subprocess.run([sys.executable, "-c", CLI_SESSION, json.dumps(commands), str(results)],
                           cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     return [subprocess.CompletedProcess(argv, r["returncode"], r["stdout"], r["stderr"])

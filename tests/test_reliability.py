@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from jaxmem.store import SCHEMA_VERSION, Store
+from tests.test_plugins import CLI_SESSION
 
 TOTAL = 2400  # records of the kill and concurrency sweeps
 GRID = """name = "reliability"
@@ -234,22 +235,7 @@ def test_two_process_distributed_run_equals_one_process(tmp_path, one_device):
 # The refused commands run one after another in one process (each refusal costs little more
 # than the ~2 s import of a fresh process): `jaxmem.cli.main`'s exit code, and what each command
 # prints on stdout and stderr; the process itself must print nothing else (fd-level output
-# included: no warnings at start-up or exit) and exit 0.
-SESSION = """
-import contextlib, io, json, sys
-from jaxmem.cli import main
-results = []
-for argv in json.loads(sys.argv[1]):
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            rc = main(argv)
-        except SystemExit as exit:   # argparse's usage errors
-            rc = exit.code
-    results.append(dict(returncode=rc, stdout=out.getvalue(), stderr=err.getvalue()))
-with open(sys.argv[2], "w") as f:
-    json.dump(results, f)
-"""
+# included: no warnings at start-up or exit) and exit 0 (CLI_SESSION, from test_plugins).
 
 BAD_GRIDS = [
     (GRID.format(datasets=4, chunk=2, n="[8, 12]").replace("zhang2017", "zhang2099"),
@@ -290,7 +276,7 @@ def refused(tmp_path_factory):
     # results on a store that is not there.
     commands["none"] = (["results", "list", "--store", str(tmp / "none.sqlite")], None)
     argvs = [argv for argv, _ in commands.values()]
-    session = run([sys.executable, "-c", SESSION, json.dumps(argvs), str(tmp / "out.json")],
+    session = run([sys.executable, "-c", CLI_SESSION, json.dumps(argvs), str(tmp / "out.json")],
                   env(tmp), timeout=120)
     assert session.returncode == 0, session.stderr
     assert session.stdout == "" and session.stderr == ""

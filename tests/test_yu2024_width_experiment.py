@@ -86,6 +86,9 @@ def test_registered_and_checks_sizes():
         yw.check_size(dict(TINY, wide=5))
     with pytest.raises(ValueError, match="narrow_padding"):
         yw.check_size(dict(TINY, narrow_padding="none"))
+    for below in (-1, 2.5, True):
+        with pytest.raises(ValueError, match="active_bias_below must be an int >= 0"):
+            yw.check_size(dict(TINY, active_bias_below=below))
     for scale in ("quick", "full", "paper"):   # the real scales are valid, and quick is small
         yw.check_size(yw.SCALES[scale])
     assert max(yw.SCALES["quick"]["train_sizes"]) <= 1024

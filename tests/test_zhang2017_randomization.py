@@ -22,6 +22,7 @@ from jaxmem.store import Store
 from jaxmem.training import mlp
 from jaxmem import claims as C
 from jaxmem.verify import zhang2017_random_labels as Z
+from tests.test_arpit2017 import _t_interval   # scipy's t-interval, the reference
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -352,13 +353,6 @@ def test_mnist_is_chosen_when_cifar10_is_absent_and_named_in_every_output(monkey
     zr.plot_loss(rows, str(tmp_path / "loss.png"))
     zr.plot_corruption(rows, str(tmp_path / "corruption.png"))
     assert len(titles) == 2 and all(data.description in t for t in titles)
-
-
-def _t_interval(v, confidence=0.95):
-    from scipy import stats
-    v = np.asarray(v, float)
-    half = stats.t.ppf((1 + confidence) / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))
-    return v.mean() - half, v.mean() + half
 
 
 def test_fit_trend_on_constructed_steps():

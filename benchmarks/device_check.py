@@ -25,7 +25,7 @@ compiles, and the compile time is reported apart. Exit status 0 when every part 
 checks held (all networks of the Zhang batch interpolate, the tests pass, ...), 1 otherwise.
 
 Rehearsed on the 2-core CPU with --cpu-smoke (CI runs it: under 2 minutes); the device figures
-are in benchmarks/README.md once a GPU has run it.
+go into the README's Benchmarks section once a GPU has run it.
 """
 
 from __future__ import annotations

@@ -898,11 +898,11 @@ def markdown(table: Table) -> str:
               "paper's: a smaller MLP (above), SGD with momentum so that the random data are "
               "memorized within the epochs run, on the training and validation sets.",
               "- Radii: the paper's r = 0.3/255 headline, with 0.1/255 and 1/255 (other radii "
-              "gave the same picture, §2 of the digest); this run: "
+              "gave the same picture, docs/papers/arpit2017.md §2); this run: "
               + (", ".join(f"{r * 255:g}/255" for r in table.radii) or "none") + ".",
               "- Loss sensitivity: the paper's setting is an MLP with 2 hidden layers of 16 "
-              "units trained by SGD on 1000 MNIST digits downscaled to 14x14 (§3 of the "
-              "digest); its finding: the Gini coefficient of g-bar is higher on real data than "
+              "units trained by SGD on 1000 MNIST digits downscaled to 14x14 "
+              "(docs/papers/arpit2017.md §3); its finding: the Gini coefficient of g-bar is higher on real data than "
               "on randY and randX."]
     lines += ["", "## The arpit2017.md §5 predictions against these records", ""]
     for p in predictions(table):

@@ -408,6 +408,10 @@ def radial_shape(n: int, step_factor: float = 1.0) -> dict:
     """The radial memorizer's sizes for dimension n: knot spacing, knots k, first width 2 k n,
     threshold, the margin gap / 4. step_factor > 1 coarsens the knots (a broken network whose
     overestimate can exceed the margin: the tests' negative control)."""
+    if not (isinstance(step_factor, (int, float)) and math.isfinite(step_factor)
+            and step_factor > 0) or isinstance(step_factor, bool):
+        raise ValueError(f"step_factor must be a positive number (1: the proof's knots); "
+                         f"got {step_factor!r}")
     r1, r2, r3 = ball_annulus_radii(n)
     gap = r1 * r1 * math.expm1(2 * math.log(2.0) / n)      # r2^2 - r1^2, no cancellation
     step = step_factor * math.sqrt(2 * gap / n)

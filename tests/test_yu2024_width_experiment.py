@@ -264,6 +264,15 @@ def test_radial_memorizer_is_the_dense_network_and_is_perfect_and_its_check_can_
         assert bad["test_accuracy"][0] < 0.9 and bad["min_test_margin"][0] < 0
 
 
+def test_radial_shape_rejects_bad_input():
+    for n in (0, 2.5):
+        with pytest.raises(ValueError, match="n"):
+            yw.radial_shape(n)
+    for factor in (0, -1.0, float("nan"), "2"):
+        with pytest.raises(ValueError, match="step_factor must be a positive number"):
+            yw.radial_shape(5, factor)
+
+
 def network_width(net) -> int:
     return int(net.layers[0].weight.shape[1])
 

@@ -124,19 +124,37 @@ def jax_cell(width):
     return _COMPILED[width]
 
 
-def time_jax(X, y, width, max_bias, restarts, seed=0):
+def time_jax(X, y, width, max_bias, restarts, seed=0, devices=None):
+    """(seconds per trial, compile seconds, P(interp), mean k) of one cell's restarts.
+
+    devices (default: the first): the restarts are split into one block per device, each
+    block run by the same program compiled for its device, all dispatched before any is
+    waited on, as the sweep engine runs a step (jaxmem/sweep/runner.py). On a CPU, virtual
+    devices (JAX_NUM_CPU_DEVICES) put one block on each core: XLA runs a vmapped while_loop
+    on one thread, so one device leaves the other cores idle."""
+    devices = list(devices or jax.devices()[:1])
     keys = jax.random.split(jax.random.key(seed), restarts)
+    blocks = np.array_split(np.arange(restarts), len(devices))
     fn = jax_cell(width)
     start = time.perf_counter()
-    jax.block_until_ready(fn(keys, X, y, jnp.float32(max_bias)))   # compiles (once per width)
-    first = time.perf_counter() - start
+    args = [tuple(jax.device_put(a, device) for a in (keys[block], X, y, jnp.float32(max_bias)))
+            for block, device in zip(blocks, devices)]
+    programs = [fn.lower(*a).compile() for a in args]   # compiles (once per width and device)
+    compile_seconds = time.perf_counter() - start
+
+    def cell():
+        return jax.block_until_ready([program(*a) for program, a in zip(programs, args)])
+
+    cell()
     times = []
     for _ in range(3):   # the median of 3 calls: one call is ~10 ms, noisy on a shared CPU
         start = time.perf_counter()
-        interp, k = jax.block_until_ready(fn(keys, X, y, jnp.float32(max_bias)))
+        outs = cell()
         times.append(time.perf_counter() - start)
     seconds = float(np.median(times))
-    return seconds / restarts, first - seconds, float(np.mean(interp)), float(np.mean(k))
+    interp = np.concatenate([np.asarray(o[0]) for o in outs])
+    k = np.concatenate([np.asarray(o[1]) for o in outs])
+    return seconds / restarts, compile_seconds, float(np.mean(interp)), float(np.mean(k))
 
 
 def main():

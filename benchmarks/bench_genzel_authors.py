@@ -11,9 +11,12 @@ datasets/moons.npz their utils.load_dataset reads, in a temporary folder). It ru
 process so that its workers see their modules and folder layout; the wall time covers the
 trials only (the worker pool is started by a warm-up batch first).
 
-jaxmem: `genzel2023.build` vmapped over the restarts of a cell in one jitted call (as the sweep
-engine runs a grid cell; bench_genzel.jax_cell), float32 as theirs; timed warm (the median of
-3 calls after a compiling one), with the compile time printed apart.
+jaxmem: `genzel2023.build` vmapped over the restarts of a cell (bench_genzel.jax_cell), float32
+as theirs, on every core too: the restarts are split into one block per virtual CPU device
+(--cpu-devices, default every core; JAX_NUM_CPU_DEVICES), each device runs its block, as the
+sweep engine runs a step on several devices (bench_genzel.time_jax). Timed warm (the median of
+3 calls after a first one), with the compile time printed apart. --cpu-devices 1 gives the
+one-device figure.
 
 Prints one line per cell (ms per trial on each side with theirs on every core, the ratio, and
 P(interpolation) and mean second-layer width on each side, which must agree within noise) and
@@ -97,10 +100,17 @@ def main(argv=None):
     p.add_argument("--restarts", type=int, default=50)
     p.add_argument("--jobs", type=int, default=-1, help="joblib n_jobs (-1: every core)")
     p.add_argument("--cells", choices=sorted(CELL_SETS), default="bench")
+    p.add_argument("--cpu-devices", type=int, default=os.cpu_count(),
+                   help="jaxmem's virtual CPU devices, one block of restarts each "
+                        "(default: every core, as theirs)")
     args = p.parse_args(argv)
     cells = CELL_SETS[args.cells]
     theirs = run_authors(cells, args.restarts, args.jobs)
 
+    # Before JAX starts its CPU backend. One BLAS thread per device: more oversubscribe the
+    # cores (docs/jax-notes.md §2.5).
+    os.environ["JAX_NUM_CPU_DEVICES"] = str(args.cpu_devices)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     import jax
     import jax.numpy as jnp
     import bench_genzel as bg
@@ -112,7 +122,8 @@ def main(argv=None):
     ours_ms, theirs_ms, compile_s = [], [], 0.0
     for row in theirs:
         n, lam = row["n_iter"], row["max_bias"]
-        per_trial, compile_cell, interp, k = bg.time_jax(Xj, y, n, lam, args.restarts)
+        per_trial, compile_cell, interp, k = bg.time_jax(Xj, y, n, lam, args.restarts,
+                                                         devices=jax.devices("cpu"))
         compile_s += compile_cell
         their_trial = row["seconds"] / row["trials"]
         ours_ms.append(1e3 * per_trial)
@@ -130,7 +141,8 @@ def main(argv=None):
           f"(joblib n_jobs={args.jobs}): per trial {ratio:.1f}x (goal {TARGET_RATIO:g}x: "
           f"{'met' if ratio >= TARGET_RATIO else 'NOT met'}); wall {wall_theirs:.2f} s theirs "
           f"vs {wall_ours:.2f} s jaxmem with {compile_s:.1f} s of compiling "
-          f"({jax.default_backend()}, jax {jax.__version__})", flush=True)
+          f"({jax.default_backend()}, {len(jax.devices('cpu'))} CPU device(s), "
+          f"jax {jax.__version__})", flush=True)
 
 
 if __name__ == "__main__":

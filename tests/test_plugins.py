@@ -58,7 +58,7 @@ PLUGIN = textwrap.dedent('''
 
 
 def _jaxmem(*args, cwd, env=None):
-    env = dict(os.environ, JAXMEM_CACHE="off", **(env or {}))
+    env = dict(os.environ, **(env or {}))
     return subprocess.run([sys.executable, "-m", "jaxmem.cli", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=300)
 
@@ -87,7 +87,7 @@ CLI_SESSION = textwrap.dedent('''
 
 
 def _jaxmem_session(*commands, cwd, env=None, results):
-    env = dict(os.environ, JAXMEM_CACHE="off", **(env or {}))
+    env = dict(os.environ, **(env or {}))
     done = subprocess.run([sys.executable, "-c", CLI_SESSION, json.dumps(commands), str(results)],
                           cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr

@@ -37,8 +37,7 @@ d = 2
 
 def env(tmp_path, devices=1, **extra):
     e = dict(os.environ, OMP_NUM_THREADS="1", JAX_NUM_CPU_DEVICES=str(devices),
-             XLA_FLAGS="--xla_backend_optimization_level=0",
-             JAXMEM_CACHE=str(tmp_path.parent / "xla-cache"))
+             XLA_FLAGS="--xla_backend_optimization_level=0")  # JAXMEM_CACHE: conftest's
     e.pop("JAXMEM_STORE", None)  # every command here names its --store
     e.update(extra)
     return e

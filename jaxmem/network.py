@@ -364,13 +364,14 @@ def running_bound(net: Network, X: jax.Array) -> tuple[jax.Array, jax.Array]:
     dtype = jnp.result_type(X, net.layers[0].weight)
     u = unit_roundoff(dtype)
     h = jnp.asarray(X, dtype)
-    e = None  # the input is exact: no |W|^T e product for the first layer (bit for bit the
-    # same, 0 + c mag = c mag, and one of the layer's three n x width products fewer)
-    for layer in net.layers:
+    e = jnp.zeros_like(h)
+    for i, layer in enumerate(net.layers):
         z = _affine(layer, h)
         c = gamma(layer.n_in + 1, u)
         mag = _affine(_abs_layer(layer), jnp.abs(h))
-        propagated = 0 if e is None else _affine(_abs_layer(layer, bias=False), e)
+        # The input is exact (e = 0): the first layer skips |W|^T e, bit for bit the same
+        # (0 + c mag = c mag) and one of its three n x width products fewer.
+        propagated = 0 if i == 0 else _affine(_abs_layer(layer, bias=False), e)
         ez = (propagated + c * mag) * (1 + 2 * c)
         e = _activation_error(layer.activation, z, ez)
         h = _masked(layer, _activate(layer.activation, z))

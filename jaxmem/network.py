@@ -351,6 +351,20 @@ def _activation_error(activation: str, z, ez):
 def running_bound(net: Network, X: jax.Array) -> tuple[jax.Array, jax.Array]:
     """(apply(net, X), a bound on |fl(apply(net, X)) - apply_exact(net, X)| per point).
 
+    On a CPU, vmap runs it one dataset at a time (sequential_vmap): one dataset's hidden
+    values stay in cache, where a batch of them goes to memory through the bound's several
+    passes (measured on 2 cores, 10 datasets of n = 1000, d = 20: Zhang's n x n hidden layer
+    9.2 -> 2.2 ms per dataset, Bubeck's 3.4 -> 0.7). Accelerators take the whole batch.
+    The bound holds for any summation order, so batching changes no guarantee.
+    """
+    if jax.default_backend() == "cpu":
+        return _running_bound_one_at_a_time(net, X)
+    return _running_bound(net, X)
+
+
+def _running_bound(net: Network, X: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """`running_bound` itself.
+
     Running error analysis (Higham, Accuracy and Stability, Sec. 3.3): the bound is built
     from the values the forward pass actually computed, so units a ReLU switched off cost
     nothing, where `rounding_bound` keeps every unit's magnitude. With e the bound on the
@@ -379,6 +393,9 @@ def running_bound(net: Network, X: jax.Array) -> tuple[jax.Array, jax.Array]:
     if net.layers[-1].n_out == 1:
         return h[..., 0], e[..., 0]
     return h, e
+
+
+_running_bound_one_at_a_time = jax.custom_batching.sequential_vmap(_running_bound)
 
 
 # --------------------------------------------------------------------------------------------

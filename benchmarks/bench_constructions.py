@@ -19,16 +19,19 @@ per construction and one line about the JAX set-up.
 
 Where the JAX time goes now (2-core CPU, chunk 10, ms per dataset, measured by cutting the
 trial after each stage; 2026-12):
-  zhang2017:  data + build 0.8 | forward pass 0.4 | running error bound 7.4
-  bubeck2020: data + build 1.9 | forward pass within noise | running error bound 2.7
-The certificate is most of it. Since fits are decided three-valued (FITS / FAILS /
-UNDECIDED), every point's error is bounded by running error analysis through the hidden
-layer (network.running_bound, Higham Sec. 3.3): three products and ~10 elementwise passes
-over the n x width hidden values, where the forward pass needs one. Zhang's hidden layer is
-n x n = 10^6 values per dataset. The NumPy loop checks against the a-priori bound only
-(O(n d) per point), so it does less work than the JAX side; before the three-valued rule the
-JAX batch took 0.96 s (zhang) and 1.40 s (bubeck). Next: decide with the a-priori bound
-first and run the running bound only where it leaves points undecided.
+  zhang2017:  data + build 0.8 | forward pass 0.4 | running error bound 7.4, then 2.2
+  bubeck2020: data 0.45-0.58 + build 1.0-1.5 | forward pass within noise | running error
+              bound 2.7, then 0.7
+Since fits are decided three-valued (FITS / FAILS / UNDECIDED), every point's error is
+bounded by running error analysis through the hidden layer (network.running_bound, Higham
+Sec. 3.3): three products and ~10 elementwise passes over the n x width hidden values, where
+the forward pass needs one (Zhang's hidden layer is n x n = 10^6 values per dataset). Batched
+under vmap those passes went to memory; one dataset at a time on a CPU (sequential_vmap) they
+stay in cache: the "then" figures. The NumPy loop checks against the a-priori bound only
+(O(n d) per point, and it cannot say UNDECIDED), so it does less work than the JAX side.
+Before the three-valued rule the JAX batch took 0.96 s (zhang) and 1.40 s (bubeck).
+With 2 virtual CPU devices (one block of datasets each, a thread per device; measured with a
+side script, not this one): bubeck 2.33 -> 1.54 s, zhang 3.08 -> 2.67 s.
 An earlier breakdown (before that rule): bubeck's 50 Gauss-Jordan group solves (20 x 20,
 memory-bound) 0.5-0.63 and its verify (1000x20 @ 20x200 batched matmul) 0.45-0.8; XLA's CPU
 batched matmul under vmap runs ~5x below a flat matmul of the same size, while the NumPy

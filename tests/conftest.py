@@ -70,3 +70,4 @@ def one_blas_thread():
         return
     with threadpool_limits(1, user_api="blas"):
         yield
+

@@ -28,7 +28,6 @@ import functools
 
 import jax
 import jax.numpy as jnp
-from scipy import stats
 
 from jaxmem.data.ball_annulus import ball_annulus
 from jaxmem.metrics.width_ceiling import (bayes_projection_predict, paper_min_dimension,
@@ -60,6 +59,8 @@ def width_dataset(key, n, n_train, n_test, **_):
 def allowed_correct(n_test: int, ceiling: float, delta: float) -> int:
     """The (1 - delta)-quantile of Binomial(n_test, ceiling): if the true accuracy is <=
     ceiling, P(correct > this) <= delta (binomial tails are monotone in p)."""
+    from scipy import stats  # here: scipy.stats costs ~0.6 s of every `jaxmem` start
+
     return int(stats.binom.ppf(1.0 - delta, n_test, ceiling))
 
 

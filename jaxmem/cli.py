@@ -11,13 +11,14 @@ import time
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE = 0, 1, 2
 
 
-def _configure_jax(scale: str) -> None:
+def _configure_jax(scale: str, min_compile_seconds: float = 0.2) -> None:
     """Must run before the first JAX computation (XLA reads its flags when the backend starts).
 
     float64 and full-precision matmuls for exactness checks (docs/conventions.md §5.1). At quick
     scale a claim's compute is tiny next to its XLA compilation (experiments/results/TIMINGS.md),
     so the CPU backend's optimization level is lowered (compiles ~5x faster, same results up to
-    rounding) unless the user set it in XLA_FLAGS. Compiled programs are cached on disk.
+    rounding) unless the user set it in XLA_FLAGS. Compiled programs are cached on disk
+    ($JAXMEM_CACHE, "off" for none), those that took at least min_compile_seconds to compile.
     """
     flags = os.environ.get("XLA_FLAGS", "")
     if scale == "quick" and "xla_backend_optimization_level" not in flags:
@@ -33,7 +34,7 @@ def _configure_jax(scale: str) -> None:
         try:
             os.makedirs(cache, exist_ok=True)
             jax.config.update("jax_compilation_cache_dir", cache)
-            jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+            jax.config.update("jax_persistent_cache_min_compile_time_secs", min_compile_seconds)
         except OSError:
             pass  # an unwritable cache directory only costs compile time
 

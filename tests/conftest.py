@@ -1,9 +1,7 @@
-"""Test set-up: float64 for exactness checks, fast compiles on the 2-core CI machine.
-
-XLA_FLAGS must be set before the first JAX computation. The tests are dominated by XLA
-compilation of small programs, so the CPU backend's optimization level is lowered (as
-`jaxmem verify --scale quick` does); numerics agree up to rounding, which the derived
-tolerances absorb.
+"""Test set-up: JAX configured as `jaxmem verify --scale quick` configures it (float64 for
+exactness checks, full-precision matmuls, the CPU backend's optimization level lowered: the
+tests are dominated by XLA compilation of small programs; numerics agree up to rounding, which
+the derived tolerances absorb), with session-wide caches for the 2-core CI machine.
 """
 
 import atexit
@@ -13,9 +11,7 @@ import shutil
 import sys
 import tempfile
 
-if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
-    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
-                               + " --xla_backend_optimization_level=0").strip()
+# Caches for the whole test session:
 # * Python bytecode, where PYTHONDONTWRITEBYTECODE is set (this machine sets it): the
 #   checkout's ~33,000 lines are otherwise compiled again by every process, ~2 s each
 #   (measured: loading every claim took 4.3-5.3 s without bytecode, 2.5-2.8 s with it). So the
@@ -31,21 +27,17 @@ if sys.dont_write_bytecode and "PYTEST_XDIST_WORKER" not in os.environ:
 #   every `jaxmem` subprocess a test starts) and removed when that process exits, so a run
 #   never reads a previous run's programs: most of the suite's time is compiling, and the CLI
 #   and multi-process tests compile the same programs again in fresh processes. A user's
-#   JAXMEM_CACHE (a folder, or "off") wins.
+#   JAXMEM_CACHE (a folder, or "off") wins. Every program is cached here (the CLI skips those
+#   compiled in under 0.2 s: nearly all of them at the lowered optimization level); writing
+#   one costs ~ms, compiling it again 10-100x that.
 if "JAXMEM_CACHE" not in os.environ:
     _session_cache = tempfile.mkdtemp(prefix="jaxmem-tests-xla-")
     atexit.register(shutil.rmtree, _session_cache, ignore_errors=True)
     os.environ["JAXMEM_CACHE"] = _session_cache
 
-import jax  # noqa: E402
+from jaxmem.cli import _configure_jax  # noqa: E402 (imports only the standard library)
 
-jax.config.update("jax_enable_x64", True)
-jax.config.update("jax_default_matmul_precision", "highest")
-if os.environ["JAXMEM_CACHE"].lower() != "off":
-    jax.config.update("jax_compilation_cache_dir", os.environ["JAXMEM_CACHE"])
-    # Cache every program (the default skips compiles under 1 s: nearly all of them at the
-    # lowered optimization level). Writing one costs ~ms; compiling it again costs 10-100x.
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+_configure_jax("quick", min_compile_seconds=0.0)
 
 import pytest  # noqa: E402
 
@@ -70,4 +62,3 @@ def one_blas_thread():
         return
     with threadpool_limits(1, user_api="blas"):
         yield
-

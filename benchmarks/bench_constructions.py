@@ -2,6 +2,7 @@
 
     python benchmarks/bench_constructions.py [--datasets 1000] [--n 1000] [--d 20]
                                              [--chunk 10] [--loop-datasets 50]
+                                             [--cpu-devices 1]
 
 For Zhang et al. (2017, Thm 1) and Bubeck et al. (2020), every dataset is drawn, its network
 built and checked for interpolation:
@@ -30,8 +31,9 @@ under vmap those passes went to memory; one dataset at a time on a CPU (sequenti
 stay in cache: the "then" figures. The NumPy loop checks against the a-priori bound only
 (O(n d) per point, and it cannot say UNDECIDED), so it does less work than the JAX side.
 Before the three-valued rule the JAX batch took 0.96 s (zhang) and 1.40 s (bubeck).
-With 2 virtual CPU devices (one block of datasets each, a thread per device; measured with a
-side script, not this one): bubeck 2.33 -> 1.54 s, zhang 3.08 -> 2.67 s.
+With --cpu-devices 2 (one part of the datasets per virtual CPU device, a thread each; under
+OMP_NUM_THREADS=1, against --cpu-devices 1 in the same setting): bubeck 2.43 -> 1.73 s, zhang
+3.16 -> 2.96 s.
 An earlier breakdown (before that rule): bubeck's 50 Gauss-Jordan group solves (20 x 20,
 memory-bound) 0.5-0.63 and its verify (1000x20 @ 20x200 batched matmul) 0.45-0.8; XLA's CPU
 batched matmul under vmap runs ~5x below a flat matmul of the same size, while the NumPy
@@ -42,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import threading
 import time
 
 import jax
@@ -92,17 +95,37 @@ class CompileCounter:
         self.compiles, self.seconds = 0, 0.0
 
 
-def time_jax(build, keys, chunk, n, d, counter: CompileCounter):
-    """(seconds, compile seconds, results) for run_chunked over all keys, timed warm."""
+def run_on_devices(keys, chunk, devices, **static):
+    """run_chunked over keys, split into one contiguous part per device, each part in its own
+    thread with that device as the default (the parts run at once; results in key order)."""
+    parts = np.array_split(np.arange(keys.shape[0]), len(devices))
+    outs = [None] * len(devices)
+
+    def work(i):
+        with jax.default_device(devices[i]):
+            outs[i] = run_chunked(trial, jax.device_put(keys[parts[i]], devices[i]), chunk,
+                                  **static)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(devices))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return {k: np.concatenate([out[k] for out in outs]) for k in outs[0]}
+
+
+def time_jax(build, keys, chunk, n, d, counter: CompileCounter, devices):
+    """(seconds, compile seconds, results) for run_chunked over all keys on the devices,
+    timed warm."""
     # The warm-up is the identical call: besides the chunk function it compiles the small
     # eager ops run_chunked dispatches (key slices of each size, the last chunk's padding),
     # so the timed run reuses every compiled function.
     counter.reset()
-    run_chunked(trial, keys, chunk, build=build, n=n, d=d)
+    run_on_devices(keys, chunk, devices, build=build, n=n, d=d)
     compile_seconds = counter.seconds
     counter.reset()
     start = time.perf_counter()
-    out = run_chunked(trial, keys, chunk, build=build, n=n, d=d)  # returns NumPy (device_get)
+    out = run_on_devices(keys, chunk, devices, build=build, n=n, d=d)  # NumPy (device_get)
     seconds = time.perf_counter() - start
     if counter.compiles:
         print(f"warning: the timed {build.__module__} run compiled {counter.compiles} time(s)")
@@ -218,13 +241,22 @@ def main():
     parser.add_argument("--loop-datasets", type=int, default=50,
                         help="datasets timed in the NumPy/SciPy loop (extrapolated per dataset)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cpu-devices", type=int, default=1,
+                        help="virtual CPU devices, one part of the datasets each (the NumPy "
+                             "loop stays on one core)")
     args = parser.parse_args()
+    # Before the CPU backend starts. With several, run under OMP_NUM_THREADS=1: more BLAS
+    # threads oversubscribe the cores (docs/jax-notes.md §2.5); it must be set before NumPy
+    # loads OpenBLAS, so in the environment, not here.
+    jax.config.update("jax_num_cpu_devices", args.cpu_devices)
+    devices = jax.devices("cpu")
 
     counter = CompileCounter()
     keys = jax.random.split(jax.random.key(args.seed), args.datasets)
     jax_seconds = {}
     for name, (build, numpy_fn) in CONSTRUCTIONS.items():
-        seconds, compile_seconds, out = time_jax(build, keys, args.chunk, args.n, args.d, counter)
+        seconds, compile_seconds, out = time_jax(build, keys, args.chunk, args.n, args.d, counter,
+                                                 devices)
         jax_seconds[name] = seconds
         jax_ms = 1e3 * seconds / args.datasets
         loop_seconds, loop_passed = time_numpy(numpy_fn, args.loop_datasets, args.n, args.d,

@@ -163,13 +163,39 @@ def dataset_decision(decisions, axis=-1) -> jax.Array:
     return jnp.where(any_fail, FAILS, jnp.where(any_open, UNDECIDED, FITS)).astype(jnp.int8)
 
 
-def _evaluate(net: Network, X):
+def _evaluate(net: Network, X, y, resolution: float):
     """(f, tolerance, bound): outputs, the a-priori tolerance 2 gamma_K M (evaluation and
-    construction rounding) and the tighter of the two evaluation bounds, a-priori gamma_K M
-    and running (`network.running_bound`), on |f - f*|."""
-    f, running = network.running_bound(net, X)
-    apriori = network.rounding_bound(net, X)
-    return f, 2 * apriori, jnp.minimum(apriori, _finite_or_inf(running))
+    construction rounding) and a certified bound on |f - f*|: the tighter of the a-priori
+    gamma_K M and the running bound (`network.running_bound`).
+
+    On a CPU, one dataset at a time (sequential_vmap), the running bound is computed only
+    when the a-priori bound leaves a value or sign decision open: a smaller bound can only
+    turn UNDECIDED into FITS (FAILS does not depend on it), so every decision is the same,
+    and the a-priori bound is O(n d) per point where the running bound makes three passes
+    over the hidden layer (Bubeck's: 0.7 ms per dataset of n = 1000, d = 20). Batched, a
+    cond would compute both branches, so accelerators compute both.
+    """
+    if jax.default_backend() != "cpu":
+        f, running = network.running_bound(net, X)
+        apriori = network.rounding_bound(net, X)
+        return f, 2 * apriori, jnp.minimum(apriori, _finite_or_inf(running))
+
+    def one_dataset(net, X, y):
+        f = network.apply(net, X)
+        apriori = network.rounding_bound(net, X)
+        tol = 2 * apriori
+        values = value_decisions(f, y, tol, bound=apriori, resolution=resolution)
+        signs = sign_decisions(f, y, apriori)
+        still_open = jnp.any(values == UNDECIDED) | jnp.any(signs == UNDECIDED)
+
+        def tighter(_):
+            running = network._running_bound(net, X)[1]
+            return jnp.minimum(apriori, _finite_or_inf(running))
+
+        bound = jax.lax.cond(still_open, tighter, lambda _: apriori, None)
+        return f, tol, bound
+
+    return jax.custom_batching.sequential_vmap(one_dataset)(net, X, y)
 
 
 def fit_decisions(net: Network, X, y, *, resolution: float = FIT_RESOLUTION) -> jax.Array:
@@ -177,7 +203,7 @@ def fit_decisions(net: Network, X, y, *, resolution: float = FIT_RESOLUTION) -> 
     `interpolation_tolerance`, the certificate the tighter of `network.rounding_bound` and
     `network.running_bound`."""
     X, y = _check(net, X, y)
-    f, tol, bound = _evaluate(net, X)
+    f, tol, bound = _evaluate(net, X, y, resolution)
     return value_decisions(f, y, tol, bound=bound, resolution=resolution)
 
 
@@ -208,7 +234,7 @@ def fit_report(net: Network, X, y, *, resolution: float = FIT_RESOLUTION) -> dic
     sign_accuracy, tie_fraction, margin   as computed (margin -inf if an output is not finite)
     """
     X, y = _check(net, X, y)
-    f, tol, bound = _evaluate(net, X)
+    f, tol, bound = _evaluate(net, X, y, resolution)
     err = jnp.abs(f - y)
     scale = label_scale(y)
     points = value_decisions(f, y, tol, bound=bound, resolution=resolution, scale=scale)

@@ -96,7 +96,7 @@ from fractions import Fraction
 import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy import optimize, sparse
+import scipy  # submodules load on first use (scipy.optimize alone is ~0.5 s of a CLI start)
 
 from jaxmem import exact
 from jaxmem.data.validate import positive_int
@@ -298,7 +298,7 @@ def _slack_lp(Z: np.ndarray):
     c = np.zeros(D + 1)
     c[-1] = 1.0
     A = -np.hstack([Z, np.ones((n, 1))])
-    res = optimize.linprog(
+    res = scipy.optimize.linprog(
         c, A_ub=A, b_ub=-np.ones(n), bounds=[(None, None)] * D + [(0.0, 1.0)], method="highs"
     )
     if res.status != 0:
@@ -316,7 +316,7 @@ def _farkas_lp(Z: np.ndarray):
     A_eq = np.vstack([Z.T, np.ones((1, n))])
     b_eq = np.zeros(D + 1)
     b_eq[-1] = 1.0
-    res = optimize.linprog(
+    res = scipy.optimize.linprog(
         np.zeros(n), A_eq=A_eq, b_eq=b_eq, bounds=[(0.0, None)] * n, method="highs"
     )
     return np.asarray(res.x) if res.status == 0 else None
@@ -770,13 +770,13 @@ def width2_depth2_memorizer_exists(t, y, *, units: int = 2):
                 rhs.append(0.0)
                 r += 1
     n_var = nv * len(combos)
-    A = sparse.csr_matrix((vals, (rows, cols)), shape=(r, n_var))
+    A = scipy.sparse.csr_matrix((vals, (rows, cols)), shape=(r, n_var))
     cost = np.zeros(n_var)
     cost[nv - 1 :: nv] = 1.0
     bounds: list[tuple[float | None, float | None]] = [(None, None)] * n_var
     for bi in range(len(combos)):
         bounds[bi * nv + nv - 1] = (0.0, 1.0)
-    res = optimize.linprog(cost, A_ub=A, b_ub=np.asarray(rhs), bounds=bounds, method="highs")
+    res = scipy.optimize.linprog(cost, A_ub=A, b_ub=np.asarray(rhs), bounds=bounds, method="highs")
     if res.status != 0:
         raise RuntimeError(
             f"HiGHS did not solve the Lemma G.5 enumeration LP ({len(combos)} "

@@ -48,7 +48,7 @@ import warnings
 
 import jax.numpy as jnp
 import numpy as np
-from scipy import integrate, optimize, special
+import scipy  # submodules load on first use (scipy.optimize alone is ~0.5 s of a CLI start)
 
 from jaxmem.data.validate import positive_int
 
@@ -111,13 +111,13 @@ def _crossing_s(n: int, w: int) -> float:
     logit of s so that both s* ~ w/n (large n) and 1 - s* keep full relative precision."""
 
     def f(z):
-        return _log_ratio(special.expit(-z), n, w)  # t = 1 - s = expit(-z)
+        return _log_ratio(scipy.special.expit(-z), n, w)  # t = 1 - s = expit(-z)
 
     lo, hi = -700.0, 700.0
     if f(lo) >= 0:  # R(0) = 3^{1-w/n} - 2^{1-w/n} < 1 for w >= 1; guard against rounding
         return 0.0
-    z = optimize.brentq(f, lo, hi, xtol=1e-14, rtol=4 * np.finfo(float).eps, maxiter=500)
-    return float(special.expit(z))
+    z = scipy.optimize.brentq(f, lo, hi, xtol=1e-14, rtol=4 * np.finfo(float).eps, maxiter=500)
+    return float(scipy.special.expit(z))
 
 
 def projection_crossing_radius(n: int, w: int) -> float:
@@ -134,16 +134,16 @@ def _ceiling_beta(n: int, w: int) -> float:
     a, b = 0.5 * w, 0.5 * (n - w) + 1.0
     s = _crossing_s(n, w)
     # s* / r_k^2 = s* exp(-2 ln k / n); r_k^n = k weighs each incomplete Beta term.
-    i3 = special.betainc(a, b, s * math.exp(-2 * _LN3 / n))
-    i2 = special.betainc(a, b, s * math.exp(-2 * _LN2 / n))
+    i3 = scipy.special.betainc(a, b, s * math.exp(-2 * _LN3 / n))
+    i2 = scipy.special.betainc(a, b, s * math.exp(-2 * _LN2 / n))
     below = 3.0 * i3 - 2.0 * i2  # int_0^{rho*} p2, over int p1
-    above = special.betaincc(a, b, s)  # int_{rho*}^1 p1, over int p1
+    above = scipy.special.betaincc(a, b, s)  # int_{rho*}^1 p1, over int p1
     return float(1.0 - 0.5 * (below + above))
 
 
 def _log_p1(rho, delta, n, w):
     """log(rho^{w-1} p1) with delta = 1 - rho given separately (exact near rho = 1)."""
-    return special.xlogy(w - 1, rho) + 0.5 * (n - w) * np.log(delta * (2 - delta))
+    return scipy.special.xlogy(w - 1, rho) + 0.5 * (n - w) * np.log(delta * (2 - delta))
 
 
 def _log_p2(rho, delta, n, w):
@@ -158,8 +158,8 @@ def _quad(f, a, b, points):
         return 0.0
     inner = sorted({p for p in points if a < p < b})
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", integrate.IntegrationWarning)
-        val, err = integrate.quad(
+        warnings.simplefilter("ignore", scipy.integrate.IntegrationWarning)
+        val, err = scipy.integrate.quad(
             f, a, b, points=inner or None, epsabs=0.0, epsrel=1e-13, limit=1000
         )
     if not err <= 1e-10 * abs(val) + 1e-300:

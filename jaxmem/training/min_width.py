@@ -31,7 +31,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy import special
+import scipy  # submodules load on first use (scipy.optimize alone is ~0.5 s of a CLI start)
 
 from jaxmem.data import synthetic
 from jaxmem.data.validate import positive_int
@@ -285,7 +285,7 @@ def logistic_fit(curve_samples: list[tuple[int, np.ndarray]]) -> dict:
     A = np.stack([np.ones_like(x), x], 1)
     beta = np.zeros(2)
     for _ in range(100):
-        p = special.expit(A @ beta)  # an overflow-free sigmoid (separable outcomes)
+        p = scipy.special.expit(A @ beta)  # an overflow-free sigmoid (separable outcomes)
         grad = A.T @ (t - p) - 1e-6 * beta
         H = (A * (p * (1 - p))[:, None]).T @ A + 1e-6 * np.eye(2)
         step = np.linalg.solve(H, grad)

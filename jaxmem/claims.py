@@ -103,6 +103,9 @@ class Claim:
     # Optional host-side exact re-decision of one undecided dataset: (key, **config) -> dict
     # of outputs that replace the trial's (at least `ok` and `undecided`).
     exact: Callable[..., dict] | None = None
+    # Optional jaxmem.falsify.Falsifiable: the check on a given dataset, the domain the theorem
+    # quantifies over and the score a counterexample search maximizes (`jaxmem falsify`).
+    falsify: Any = None
 
     def __post_init__(self):
         for scale in SCALES:
@@ -174,7 +177,7 @@ def claim(
 ) -> Callable[[Callable[..., dict]], Claim]:
     """Decorator: the function is the claim's per-dataset trial `(key, **config) -> dict`;
     returns the registered Claim. `options` are Claim's optional fields (host, dataset, exact,
-    compiler_options)."""
+    compiler_options, falsify)."""
 
     def decorate(trial: Callable[..., dict]) -> Claim:
         made = Claim(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 import time
 
@@ -825,6 +826,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     _other_code_arguments(p)
     _data_dir_argument(p)
+
+    f = sub.add_parser(
+        "falsify",
+        help="search a claim's domain for a counterexample, confirm it and shrink it",
+        description="Search for a dataset that violates CLAIM (structured hard cases, gradient "
+        "ascent on the claim's violation score, an evolution strategy; `random` is the claim's "
+        "own sampler), confirm a candidate (three-valued float64 decision, fresh construction "
+        "keys, exact arithmetic where the claim has it), shrink it and save it as .npz.",
+    )
+    f.add_argument("claim", metavar="CLAIM", help="a claim id (see `jaxmem verify --list`)")
+    f.add_argument(
+        "--config",
+        metavar="K=V,...",
+        help="the config to search (e.g. n=8,d=2); default: each of the claim's quick configs",
+    )
+    f.add_argument("--budget", type=int, default=2000, help="evaluations per config (2000)")
+    f.add_argument("--seconds", type=float, help="also stop after this many seconds per config")
+    f.add_argument(
+        "--method",
+        action="append",
+        choices=("structured", "gradient", "evolution", "random"),
+        help="searchers to run, in turn (repeatable; default structured, gradient, evolution)",
+    )
+    f.add_argument("--seed", type=int, default=0, help="seed of the search (0)")
+    f.add_argument("--out", metavar="DIR", default=".", help="where a counterexample is saved")
+    f.add_argument("--reproduce", metavar="FILE", help="re-decide a saved counterexample")
+    f.add_argument("--json", action="store_true", help="print the result as JSON")
+    _include_argument(f)
     return parser
 
 
@@ -912,7 +941,123 @@ def _store_argument(parser) -> None:
     )
 
 
-COMMANDS = {"sweep": _sweep, "results": _results, "reproduce": _reproduce}
+def _parse_config(text: str) -> dict:
+    config = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, value = part.partition("=")
+        if not sep or not name:
+            raise ValueError(f"--config takes K=V pairs separated by commas; got {part!r}")
+        try:
+            config[name.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            config[name.strip()] = value.strip()
+    return config
+
+
+def _falsify(args) -> int:
+    """`jaxmem falsify`: exit 0 when nothing is found, 1 on a confirmed counterexample, 2 on
+    bad input (an unknown claim, a bad config or file)."""
+    _configure_jax("quick")
+    try:
+        return _falsify_run(args)
+    except KeyError as err:
+        return _fail("falsify", err.args[0] if err.args else err)
+    except (ValueError, OSError) as err:
+        return _fail("falsify", err)
+
+
+def _falsify_run(args) -> int:
+    from jaxmem import claims, falsify
+
+    claim = claims.get(args.claim)
+    if args.reproduce:
+        case = falsify.load_case(args.reproduce)
+        if case["claim"] != claim.id:
+            raise ValueError(
+                f"{args.reproduce} is a counterexample to {case['claim']}, not to {claim.id}"
+            )
+        verdict = falsify.confirm(claim, case["config"], case["key"], case["X"], case["y"])
+        line = (
+            f"{claim.id} [{_config_text(verdict['config'])}]: {verdict['status']} - "
+            f"{verdict.get('detail', '')}"
+        )
+        print(json.dumps(_case_json(verdict)) if args.json else line)
+        return 1 if verdict["status"] == falsify.CONFIRMED else 0
+    if getattr(claim, "falsify", None) is None:
+        raise ValueError(
+            f"claim {claim.id} declares no Falsifiable (check, domain, score): "
+            "it cannot be searched; see docs/falsify.md"
+        )
+    if args.budget < 1:
+        raise ValueError(f"--budget must be a positive number of evaluations; got {args.budget}")
+    configs = [_parse_config(args.config)] if args.config else claim.configs("quick")
+    methods = tuple(args.method) if args.method else ("structured", "gradient", "evolution")
+    found = 0
+    results = []
+    for config in configs:
+        search = falsify.falsify(
+            claim, config, budget=args.budget, seconds=args.seconds, methods=methods, seed=args.seed
+        )
+        results.append(search)
+        if not args.json:
+            print(search.summary())
+        if search.counterexample is not None:
+            found += 1
+            case = search.counterexample
+            os.makedirs(args.out, exist_ok=True)
+            path = os.path.join(args.out, f"{claim.id}-counterexample-{found}.npz")
+            falsify.save_case(case, path)
+            if not args.json:
+                print(
+                    f"  {case['detail']}; fresh construction keys failing: "
+                    f"{case.get('fresh_key_failures')}"
+                )
+                print(f"  saved {path}; re-decide it with:")
+                includes = "".join(f" --include {shlex.quote(p)}" for p in args.include)
+                print(f"  jaxmem falsify {claim.id}{includes} --reproduce {shlex.quote(path)}")
+            case["path"] = path
+            break
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    dict(
+                        claim=r.claim,
+                        config=r.config,
+                        budget=r.budget,
+                        evaluations=r.evaluations,
+                        seconds=r.seconds,
+                        methods=r.methods,
+                        first_failure=r.first_failure,
+                        artefacts=len(r.artefacts),
+                        counterexample=None
+                        if r.counterexample is None
+                        else _case_json(r.counterexample),
+                    )
+                    for r in results
+                ]
+            )
+        )
+    return 1 if found else 0
+
+
+def _config_text(config: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in config.items())
+
+
+def _case_json(case: dict) -> dict:
+    out = {}
+    for k, v in case.items():
+        out[k] = v.tolist() if hasattr(v, "tolist") else v
+    return out
+
+
+COMMANDS = {
+    "sweep": _sweep,
+    "results": _results,
+    "reproduce": _reproduce,
+    "falsify": _falsify,
+}
 
 
 class Terminated(KeyboardInterrupt):

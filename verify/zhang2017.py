@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmem import metrics, network
+from jaxmem.falsify import Domain, Falsifiable
 from jaxmem.constructions import zhang2017
 from jaxmem.data import gaussian
 from jaxmem.sweep import expand
@@ -29,24 +30,34 @@ def _build_key(key):
     return jax.random.fold_in(key, 1)
 
 
-def thm1_parts(key, n, d):
-    """Theorem 1's network on dataset `key`, and whether its sizes are the theorem's: Theorem
-    1's count is read off the network itself (its first layer shares one weight vector a, its
-    output has no bias: d + n + n), not from what the construction reports."""
-    X, y = dataset(key, n, d)
-    net, info = zhang2017.build(_build_key(key), X, y)
+def thm1_network(build_key, X, y, n, d):
+    """Theorem 1's network on the dataset (X, y), and whether its sizes are the theorem's:
+    Theorem 1's count is read off the network itself (its first layer shares one weight vector
+    a, its output has no bias: d + n + n), not from what the construction reports."""
+    net, info = zhang2017.build(build_key, X, y)
     first, out = net.layers
     no_output_bias = jnp.all(out.bias == 0)
     theorem_count = network.shared_param_count(net) - out.bias.shape[-1]  # less the bias slot
     shared_ok = first.shared & no_output_bias & (theorem_count == 2 * n + d)
     # The dense network's count: n units of d weights + bias, output n + 1.
     dense_ok = network.param_count(net) == n * (d + 1) + (n + 1)
-    return net, X, y, info["valid"] & shared_ok & dense_ok, info, theorem_count
+    return net, info["valid"] & shared_ok & dense_ok, info, theorem_count
 
 
-def thm1_trial(key, n, d):
-    net, X, y, checks_ok, info, theorem_count = thm1_parts(key, n, d)
+def thm1_parts(key, n, d):
+    """`thm1_network` on dataset `key`: (net, X, y, checks_ok, info, theorem_count)."""
+    X, y = dataset(key, n, d)
+    net, checks_ok, info, theorem_count = thm1_network(_build_key(key), X, y, n, d)
+    return net, X, y, checks_ok, info, theorem_count
+
+
+def thm1_check(build_key, X, y, n, d):
+    """Theorem 1 on a given dataset. score (for `jaxmem falsify`): log10 of the largest output
+    weight, which grows as projections crowd together (Theorem 1's weights are divided by
+    the gaps), where rounding and any broken interleaving of the knots show first."""
+    net, checks_ok, info, theorem_count = thm1_network(build_key, X, y, n, d)
     fit = metrics.fit_report(net, X, y)
+    max_weight = jnp.max(jnp.abs(info["weights"]))
     return dict(**fit_outcome(fit, checks_ok),
                 interpolates=fit["interpolates"], valid=info["valid"],
                 shared_param_count=theorem_count,
@@ -55,7 +66,42 @@ def thm1_trial(key, n, d):
                 error_over_tolerance=fit["error_over_tolerance"],
                 tolerance_over_scale=fit["tolerance_over_scale"],
                 min_gap=info["min_gap"],
-                max_abs_weight=jnp.max(jnp.abs(info["weights"])))
+                max_abs_weight=max_weight,
+                score=jnp.log10(jnp.maximum(max_weight, jnp.finfo(X.dtype).tiny)))
+
+
+def thm1_trial(key, n, d):
+    return thm1_check(_build_key(key), *dataset(key, n, d), n=n, d=d)
+
+
+def thm1_exact(build_key, X, y, n, d, theta=0.01):
+    """Theorem 1's construction in rational arithmetic on (X, y), with the float construction's
+    direction a (an exact binary vector): exact projections, knots b_i = t_(i-1) + theta
+    (t_i - t_(i-1)) and weights by the same recurrence, then c(t_i) = y_i checked exactly.
+    FITS needs distinct projections (a tie is the construction's random direction failing)."""
+    from fractions import Fraction
+
+    _, info = zhang2017.build(build_key, jnp.asarray(X), jnp.asarray(y), theta=theta)
+    a = [Fraction(float(v)) for v in np.asarray(info["direction"])]
+    rows = [[Fraction(float(v)) for v in row] for row in np.asarray(X, np.float64)]
+    labels = [Fraction(float(v)) for v in np.asarray(y, np.float64)]
+    t = [sum(ai * xi for ai, xi in zip(a, row)) for row in rows]
+    order = sorted(range(len(t)), key=t.__getitem__)
+    ts, ys = [t[i] for i in order], [labels[i] for i in order]
+    if any(t1 == t0 for t0, t1 in zip(ts, ts[1:])):
+        return dict(ok=False, undecided=True)  # a tie along a: this direction, not the data
+    th = Fraction(theta)
+    gaps = [t1 - t0 for t0, t1 in zip(ts, ts[1:])]
+    first = sum(gaps, Fraction(0)) / len(gaps) if gaps else Fraction(1)
+    b = [ts[0] - first] + [t0 + th * g for t0, g in zip(ts, gaps)]
+    w, slope = [], Fraction(0)
+    for i in range(len(ts)):
+        rise = ys[0] if i == 0 else ys[i] - ys[i - 1] - slope * (ts[i] - ts[i - 1])
+        w.append(rise / (ts[i] - b[i]))
+        slope += w[-1]
+    fits = all(sum(wj * max(ti - bj, 0) for wj, bj in zip(w, b)) == yi
+               for ti, yi in zip(ts, ys))
+    return dict(ok=fits, undecided=False)
 
 
 def lemma1_trial(key, n, d):
@@ -134,7 +180,13 @@ THM1 = Claim(
                full=expand(n=[1, 10, 100, 1000, 4000], d=[1, 2, 10, 100], datasets=1000)),
     rule=Universal(),
     dataset=dataset,
-    exact=exact_fit(thm1_parts),
+    # A float network that FAILS is judged by the construction rebuilt in rationals: near-
+    # coincident points can make the float recurrence miss where the theorem's network fits
+    # (found by `jaxmem falsify`: rows 1e-15 apart).
+    exact=exact_fit(thm1_parts, rebuild=lambda key, n, d: thm1_exact(
+        _build_key(key), *dataset(key, n, d), n=n, d=d)["ok"]),
+    falsify=Falsifiable(check=thm1_check, domain=Domain(points="real", labels="real"),
+                        score="score", exact=thm1_exact),
 )
 
 LEMMA1 = Claim(

@@ -1,0 +1,654 @@
+"""Counterexample search: hunt for the dataset that breaks a claim, confirm it, shrink it.
+
+Random datasets rarely hit a theorem's worst case (near-coincident points, a labelling at the
+edge of capacity, the geometry where a bound is tight). `falsify` searches a claim's domain
+for a violating dataset within a budget of evaluations, with several searchers that share one
+compiled, vmapped evaluation of the claim's check:
+
+  structured  classic hard cases built from the claim's own draws: near-duplicates at gaps
+              down to a few ulps, collinear and cospherical points, extreme scales,
+              adversarial labellings;
+  gradient    ascent on the claim's declared violation score over X (and real labels y),
+              with optax, projected onto the domain after every step, many starts at once;
+  evolution   a separable evolution strategy on the same score, for scores that are not
+              differentiable (threshold networks, counts);
+  random      the claim's own sampler, the baseline every searcher is compared with.
+
+A claim becomes falsifiable by declaring, once, a `Falsifiable`: its `check` (the trial on a
+given dataset), the `Domain` the theorem quantifies over and the output the search maximizes.
+A candidate is a dataset whose check FAILS (decided, not UNDECIDED) while its hypothesis
+holds. It is then confirmed (`confirm`): re-decided alone in float64 with the three-valued
+rule, with fresh construction keys (a failure that only the searched key shows is a property
+of that random choice, not of the theorem), and in exact arithmetic where the claim has an
+exact step; a float64 failure that exact arithmetic fits is a float artefact, reported as
+such. A confirmed counterexample is shrunk (fewer points, fewer dimensions, shorter
+coordinates) while it still fails, and saved as .npz with the command that reproduces it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import math
+import time
+from collections.abc import Callable
+from fractions import Fraction
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+METHODS = ("structured", "gradient", "evolution", "random")
+CONFIRMED, ARTEFACT, KEY_SPECIFIC, UNCONFIRMED = (
+    "confirmed",
+    "float artefact",
+    "key-specific",
+    "not confirmed",
+)
+FRESH_KEYS = 4  # construction keys besides the searched one that confirm a failure
+
+
+# --------------------------------------------------------------------------------------------
+# What the theorem quantifies over
+# --------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Domain:
+    """The datasets a claim quantifies over.
+
+    points          "real" (all of R^d), "box" ([-scale, scale]^d) or "sphere" (radius scale)
+    scale           the box's half-width or the sphere's radius
+    labels          "real" (searched freely), "sign" (+-1, searched by sign) or "fixed"
+                    (the sampler's labels are kept)
+    min_separation  points at least this far apart (0: distinct points); a candidate whose
+                    points are closer (decided in exact arithmetic) is outside the domain
+    """
+
+    points: str = "real"
+    scale: float = 1.0
+    labels: str = "real"
+    min_separation: float = 0.0
+
+    def __post_init__(self):
+        if self.points not in ("real", "box", "sphere"):
+            raise ValueError(f"Domain.points must be real, box or sphere; got {self.points!r}")
+        if self.labels not in ("real", "sign", "fixed"):
+            raise ValueError(f"Domain.labels must be real, sign or fixed; got {self.labels!r}")
+        if not (self.scale > 0 and math.isfinite(self.scale)):
+            raise ValueError(f"Domain.scale must be positive and finite; got {self.scale}")
+        if not self.min_separation >= 0:
+            raise ValueError(f"Domain.min_separation must be >= 0; got {self.min_separation}")
+
+    def project(self, X, y):
+        """The nearest point of the domain (traceable): the search steps anywhere, then lands."""
+        if self.points == "box":
+            X = jnp.clip(X, -self.scale, self.scale)
+        elif self.points == "sphere":
+            norm = jnp.linalg.norm(X, axis=-1, keepdims=True)
+            X = self.scale * X / jnp.where(norm > 0, norm, 1)
+        if self.labels == "sign":
+            y = jnp.where(y >= 0, 1.0, -1.0).astype(y.dtype)
+        return X, y
+
+    def contains(self, X, y) -> tuple[bool, str]:
+        """(inside, why not): decided on the host, separation in exact arithmetic."""
+        X, y = np.asarray(X, np.float64), np.asarray(y, np.float64)
+        if not (np.all(np.isfinite(X)) and np.all(np.isfinite(y))):
+            return False, "a coordinate or label is not finite"
+        if self.points == "box" and np.any(np.abs(X) > self.scale):
+            row = int(np.argmax(np.max(np.abs(X), axis=-1)))
+            return False, f"row {row} leaves the box [-{self.scale}, {self.scale}]^d"
+        if self.points == "sphere":
+            # rounding puts a projected point within a few ulps of the sphere, not on it
+            off = np.abs(np.linalg.norm(X, axis=-1) - self.scale)
+            if np.any(off > 1e-12 * self.scale):
+                return False, f"row {int(np.argmax(off))} is off the sphere of radius {self.scale}"
+        if self.labels == "sign" and not np.all(np.abs(y) == 1):
+            return False, f"label {int(np.argmax(np.abs(y) != 1))} is not +-1"
+        close = _closest_pair(X, self.min_separation)
+        if close is not None:
+            i, j = close
+            what = "coincide" if self.min_separation == 0 else "are closer than the separation"
+            return False, f"rows {i} and {j} {what} ({self.min_separation})"
+        return True, ""
+
+
+def _closest_pair(X: np.ndarray, separation: float) -> tuple[int, int] | None:
+    """A pair of rows closer than `separation` (equal rows for 0), decided exactly: float
+    squared distances screen, Fractions decide the pairs near the threshold."""
+    n = len(X)
+    if n < 2:
+        return None
+    if separation == 0:
+        _, first, counts = np.unique(X, axis=0, return_index=True, return_counts=True)
+        if np.all(counts == 1):
+            return None
+        row = X[first[int(np.argmax(counts > 1))]]
+        i, j = np.flatnonzero(np.all(X == row, axis=1))[:2]
+        return int(i), int(j)
+    diff = X[:, None, :] - X[None, :, :]
+    dist2 = np.einsum("ijk,ijk->ij", diff, diff)
+    c2 = separation * separation
+    near = np.argwhere(np.triu(dist2 <= c2 * (1 + 1e-9) + 1e-300, 1))
+    target = Fraction(separation) ** 2
+    for i, j in near:
+        exact = sum((Fraction(a) - Fraction(b)) ** 2 for a, b in zip(X[i], X[j]))
+        if exact < target:
+            return int(i), int(j)
+    return None
+
+
+@dataclasses.dataclass(frozen=True)
+class Falsifiable:
+    """What a claim declares so that `falsify` can search it (once, in the claim).
+
+    check   (key, X, y, **config) -> dict: the trial on a given dataset, `key` the
+            construction's randomness. Outputs `ok` and optionally `undecided` (as the trial's),
+            `hypothesis` (the theorem's assumption on this dataset, e.g. general position: a
+            dataset where it is False is no counterexample; default True) and `score`.
+    domain  the datasets the theorem quantifies over (`Domain`).
+    score   the check's output the search maximizes: larger means closer to a violation (an
+            error over its tolerance, a log weight, size minus bound). It decides nothing;
+            the three-valued `ok` / `undecided` does.
+    exact   optional (key, X, y, **config) -> dict with `ok` (and `undecided`): the decision
+            in exact arithmetic, e.g. the construction rebuilt in rationals. Without it a
+            confirmed counterexample is decided in float64 by the three-valued rule only.
+    sizes   config entries that are the dataset's shape ("n" rows, "d" columns), so shrinking
+            can drop points and dimensions.
+    """
+
+    check: Callable[..., dict]
+    domain: Domain = Domain()
+    score: str = "score"
+    exact: Callable[..., dict] | None = None
+    sizes: tuple[str, str] = ("n", "d")
+
+
+def construction_key(key):
+    """The key a check gets for the construction's randomness, from a trial's dataset key (the
+    dataset is drawn from fold_in(key, 0), the construction from fold_in(key, 1))."""
+    return jax.random.fold_in(key, 1)
+
+
+def trial_from_check(dataset: Callable[..., tuple], check: Callable[..., dict]):
+    """A claim's trial from its sampler and its check: trial(key, **config) =
+    check(construction_key(key), *dataset(key, **config), **config)."""
+
+    def trial(key, **config):
+        X, y = dataset(key, **config)
+        return check(construction_key(key), X, y, **config)
+
+    trial.__name__ = getattr(check, "__name__", "trial")
+    trial.__doc__ = check.__doc__
+    return trial
+
+
+# --------------------------------------------------------------------------------------------
+# One compiled evaluation, vmapped over candidates
+# --------------------------------------------------------------------------------------------
+
+FAILS_, FITS_, OPEN_ = 0, 1, -1
+
+
+def _status(out: dict):
+    """Per candidate: FAILS (decided, hypothesis held), FITS, or OPEN (undecided or the
+    hypothesis failed: neither is a counterexample)."""
+    ok = jnp.asarray(out["ok"], bool)
+    undecided = jnp.asarray(out.get("undecided", False), bool)
+    hypothesis = jnp.asarray(out.get("hypothesis", True), bool)
+    return jnp.where(~hypothesis | undecided, OPEN_, jnp.where(ok, FITS_, FAILS_))
+
+
+def _score(out: dict, name: str):
+    s = jnp.asarray(out[name], jnp.float64) if name in out else jnp.zeros((), jnp.float64)
+    return jnp.where(jnp.isnan(s), -jnp.inf, s)
+
+
+@functools.lru_cache(maxsize=64)
+def _evaluator(falsifiable: Falsifiable, config_items: tuple):
+    """(keys, X, y) -> (status, score) over a batch, compiled once per claim and config."""
+    config = dict(config_items)
+
+    def one(key, X, y):
+        out = falsifiable.check(key, X, y, **config)
+        return _status(out), _score(out, falsifiable.score)
+
+    return jax.jit(jax.vmap(one))
+
+
+@functools.lru_cache(maxsize=64)
+def _gradient_step(falsifiable: Falsifiable, config_items: tuple, learning_rate: float):
+    import optax
+
+    config = dict(config_items)
+    domain = falsifiable.domain
+    optimizer = optax.adam(learning_rate)
+    search_labels = domain.labels == "real"
+
+    def objective(params, key, y_fixed):
+        X, y = params if search_labels else (params, y_fixed)
+        out = falsifiable.check(key, X, y, **config)
+        return -_score(out, falsifiable.score), out
+
+    def step(params, opt_state, key, y_fixed):
+        (_, out), grads = jax.value_and_grad(objective, has_aux=True)(params, key, y_fixed)
+        grads = jax.tree.map(lambda g: jnp.where(jnp.isfinite(g), g, 0), grads)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        params = optax.apply_updates(params, updates)
+        X, y = params if search_labels else (params, y_fixed)
+        X, y = domain.project(X, y)
+        params = (X, y) if search_labels else X
+        return params, opt_state, _status(out), _score(out, falsifiable.score)
+
+    init = jax.jit(jax.vmap(optimizer.init))
+    return init, jax.jit(jax.vmap(step))
+
+
+# --------------------------------------------------------------------------------------------
+# Searchers: each yields batches of candidates (keys, X, y); the driver evaluates them
+# --------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Found:
+    """A candidate whose check FAILS, with where it came from."""
+
+    key: np.ndarray
+    X: np.ndarray
+    y: np.ndarray
+    method: str
+    evaluations: int  # evaluations of the whole search when it was found
+    detail: str = ""
+
+
+def _draws(sampler, keys, config):
+    return jax.vmap(lambda k: sampler(k, **config))(keys)
+
+
+def _structured(rng: np.random.Generator, X0: np.ndarray, y0: np.ndarray, domain: Domain):
+    """Classic hard cases built from sampler draws X0 (B, n, d), y0 (B, n): yields
+    (name, X, y) batches of the same shape."""
+    B, n, d = X0.shape
+    scale = float(np.max(np.abs(X0))) or 1.0
+    # near-duplicates: row 1 becomes row 0 moved by a gap from 1e-1 down to a few ulps
+    for gap in [10.0**-k for k in (1, 2, 4, 6, 8, 10, 12, 14)] + [4e-16, 2.3e-16]:
+        X = X0.copy()
+        u = rng.standard_normal((B, d))
+        u /= np.linalg.norm(u, axis=-1, keepdims=True)
+        if n >= 2:
+            i, j = rng.integers(0, n, 2)
+            j = j if j != i else (i + 1) % n
+            X[:, j] = X[:, i] + gap * scale * u
+        yield f"near-duplicates at gap {gap:.0e}", X, y0
+    # every coordinate of one row one ulp from another's
+    if n >= 2:
+        X = X0.copy()
+        X[:, 1] = np.nextafter(X[:, 0], np.inf)
+        yield "rows one ulp apart", X, y0
+    # collinear and cospherical points
+    t = rng.standard_normal((B, n, 1))
+    v = rng.standard_normal((B, 1, d))
+    yield "collinear", t * v + X0[:, :1], y0
+    norms = np.linalg.norm(X0, axis=-1, keepdims=True)
+    yield "cospherical", X0 / np.where(norms > 0, norms, 1) * scale, y0
+    # a cluster: every point within 1e-6 of the first
+    yield "one tight cluster", X0[:, :1] + 1e-6 * scale * (X0 - X0[:, :1]), y0
+    # extreme scales
+    for k in (-150, -100, -30, -8, 8, 30, 100, 150):
+        yield f"points scaled by 1e{k}", X0 * 10.0**k, y0
+    if domain.labels != "fixed":
+        for k in (-100, -8, 8, 100):
+            yield f"labels scaled by 1e{k}", X0, y0 * 10.0**k
+        # adversarial labellings along a random projection: alternating, one odd one out,
+        # a huge dynamic range
+        a = rng.standard_normal((B, d, 1))
+        order = np.argsort((X0 @ a)[..., 0], axis=-1)
+        rank = np.argsort(order, axis=-1)
+        alternating = np.where(rank % 2 == 0, 1.0, -1.0)
+        yield "labels alternating along a projection", X0, alternating
+        yield "all labels equal but one", X0, np.where(rank == n // 2, -1.0, 1.0)
+        if domain.labels == "real":
+            spread = 10.0 ** rng.uniform(-12, 12, (B, n))
+            yield "labels over 24 decades", X0, alternating * spread
+            yield "labels alternating, tiny", X0, 1e-200 * alternating
+
+
+def _evolution(rng, evaluate, keys, X0, y0, domain, generations, sigma0=0.1):
+    """A separable evolution strategy (one parent per start, a population of antithetic
+    Gaussian perturbations, the best child replaces the parent if it scores higher; the step
+    size grows on success and shrinks on failure, the 1/5 rule): yields evaluated batches."""
+    B = X0.shape[0]
+    parent_X, parent_y = X0, y0
+    _, parent_score = evaluate(keys, parent_X, parent_y)
+    parent_score = np.asarray(parent_score)
+    sigma = np.full(B, sigma0) * np.maximum(np.max(np.abs(X0), axis=(1, 2)), 1e-300)
+    population = 8
+    for _ in range(generations):
+        best_X, best_y, best_score = parent_X, parent_y, parent_score.copy()
+        for _ in range(population // 2):
+            noise = rng.standard_normal(parent_X.shape)
+            for sign in (1.0, -1.0):
+                X = parent_X + sign * sigma[:, None, None] * noise
+                y = parent_y
+                if domain.labels == "real":
+                    y = parent_y + sign * sigma[:, None] * rng.standard_normal(parent_y.shape)
+                X, y = (np.asarray(a) for a in domain.project(jnp.asarray(X), jnp.asarray(y)))
+                status, score = evaluate(keys, X, y)
+                yield keys, X, y, status
+                score = np.asarray(score)
+                better = score > best_score
+                best_X = np.where(better[:, None, None], X, best_X)
+                best_y = np.where(better[:, None], y, best_y)
+                best_score = np.where(better, score, best_score)
+        improved = best_score > parent_score
+        sigma = np.where(improved, sigma * 1.5, sigma * 0.8)
+        parent_X, parent_y, parent_score = best_X, best_y, best_score
+
+
+# --------------------------------------------------------------------------------------------
+# The driver
+# --------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Search:
+    """What `falsify` did and found."""
+
+    claim: str
+    config: dict
+    budget: int
+    evaluations: int = 0
+    seconds: float = 0.0
+    methods: dict = dataclasses.field(default_factory=dict)  # method -> evaluations spent
+    counterexample: dict | None = None  # the confirmed, shrunk case (see `confirm`)
+    artefacts: list = dataclasses.field(default_factory=list)  # float artefacts, key-specific
+    first_failure: dict | None = None  # method and evaluations at the first confirmed one
+
+    def summary(self) -> str:
+        searched = ", ".join(f"{m} {k}" for m, k in self.methods.items())
+        cfg = ", ".join(f"{k}={v}" for k, v in self.config.items())
+        if self.counterexample is None:
+            extra = f"; {len(self.artefacts)} float artefact(s) set aside" if self.artefacts else ""
+            return (
+                f"{self.claim} [{cfg}]: none found in budget {self.budget} "
+                f"({self.evaluations} evaluations: {searched}; {self.seconds:.1f} s){extra}"
+            )
+        ce, first = self.counterexample, self.first_failure or {}
+        return (
+            f"{self.claim} [{cfg}]: COUNTEREXAMPLE ({ce['status']}) found by "
+            f"{first.get('method')} after {first.get('evaluations')} "
+            f"evaluations; shrunk to n={ce['X'].shape[0]}, d={ce['X'].shape[1]} "
+            f"({self.seconds:.1f} s)"
+        )
+
+
+def _check_config(falsifiable: Falsifiable, config: dict) -> dict:
+    n_name, d_name = falsifiable.sizes
+    for name in (n_name, d_name):
+        if name not in config:
+            raise ValueError(f"the config needs {name!r} (the dataset's shape); got {config}")
+    return config
+
+
+def falsify(
+    claim,
+    config: dict,
+    *,
+    budget: int = 2000,
+    seconds: float | None = None,
+    methods: tuple[str, ...] = ("structured", "gradient", "evolution"),
+    seed: int = 0,
+    batch: int = 32,
+    shrink: bool = True,
+) -> Search:
+    """Searches `claim` (a registered Claim with a `falsify` declaration) at `config` for a
+    dataset that violates it, within `budget` evaluations (and `seconds`, if given). Stops at
+    the first confirmed counterexample, shrinks and returns it; otherwise reports what was
+    searched. `methods` run in turn, each on what the previous left of the budget."""
+    falsifiable: Falsifiable | None = getattr(claim, "falsify", None)
+    if falsifiable is None:
+        raise ValueError(
+            f"claim {claim.id} declares no Falsifiable (its check, domain and score); "
+            "see docs/falsify.md"
+        )
+    if claim.dataset is None:
+        raise ValueError(f"claim {claim.id} has no dataset sampler to start the search from")
+    unknown = set(methods) - set(METHODS)
+    if unknown:
+        raise ValueError(f"unknown method(s) {sorted(unknown)}; expected some of {METHODS}")
+    config = _check_config(falsifiable, {k: v for k, v in config.items() if k != "datasets"})
+    items = tuple(sorted(config.items()))
+    evaluate = _evaluator(falsifiable, items)
+    search = Search(claim=claim.id, config=config, budget=budget)
+    start = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    base = jax.random.key(seed)
+
+    def out_of_budget():
+        late = seconds is not None and time.perf_counter() - start > seconds
+        return search.evaluations >= budget or late
+
+    def consider(method, keys, X, y, status):
+        """Confirm the batch's failing candidates; True when one is confirmed."""
+        status = np.asarray(status)
+        for i in np.flatnonzero(status == FAILS_):
+            found = Found(
+                np.asarray(jax.random.key_data(keys[i])),
+                np.asarray(X[i]),
+                np.asarray(y[i]),
+                method,
+                search.evaluations,
+            )
+            verdict = confirm(claim, config, found.key, found.X, found.y)
+            if verdict["status"] == CONFIRMED:
+                search.first_failure = dict(method=method, evaluations=search.evaluations)
+                case = shrink_case(claim, config, verdict) if shrink else verdict
+                search.counterexample = case
+                return True
+            search.artefacts.append(verdict)
+        return False
+
+    def spend(method, count):
+        search.evaluations += count
+        search.methods[method] = search.methods.get(method, 0) + count
+
+    round_index = 0
+    while not out_of_budget():
+        for method in methods:
+            if out_of_budget():
+                break
+            round_index += 1
+            keys = jax.random.split(jax.random.fold_in(base, round_index), batch)
+            sample_keys = jax.vmap(lambda k: jax.random.fold_in(k, 0))(keys)
+            build_keys = jax.vmap(construction_key)(keys)
+            X0, y0 = (np.asarray(a) for a in _draws(claim.dataset, sample_keys, config))
+            if method == "random":
+                status, _ = evaluate(build_keys, X0, y0)
+                spend(method, batch)
+                if consider(method, build_keys, X0, y0, status):
+                    break
+            elif method == "structured":
+                for _, X, y in _structured(rng, X0, y0, falsifiable.domain):
+                    if out_of_budget():
+                        break
+                    X, y = (np.asarray(a) for a in falsifiable.domain.project(X, y))
+                    status, _ = evaluate(build_keys, X, y)
+                    spend(method, batch)
+                    if consider(method, build_keys, X, y, status):
+                        break
+            elif method == "gradient":
+                if _gradient_search(
+                    falsifiable, items, build_keys, X0, y0, search, spend, consider, out_of_budget
+                ):
+                    break
+            elif method == "evolution":
+                for keys_, X, y, status in _evolution(
+                    rng, evaluate, build_keys, X0, y0, falsifiable.domain, generations=8
+                ):
+                    spend(method, batch)
+                    if consider(method, keys_, X, y, status) or out_of_budget():
+                        break
+            if search.counterexample is not None:
+                break
+        if search.counterexample is not None:
+            break
+    search.seconds = time.perf_counter() - start
+    return search
+
+
+def _gradient_search(
+    falsifiable, items, keys, X0, y0, search, spend, consider, out_of_budget, steps: int = 50
+):
+    scale = max(float(np.max(np.abs(X0))), 1e-300)
+    init, step = _gradient_step(falsifiable, items, 0.05 * scale)
+    search_labels = falsifiable.domain.labels == "real"
+    params = (jnp.asarray(X0), jnp.asarray(y0)) if search_labels else jnp.asarray(X0)
+    opt_state = init(params)
+    y_fixed = jnp.asarray(y0)
+    for _ in range(steps):
+        if out_of_budget():
+            return False
+        X_now, y_now = params if search_labels else (params, y_fixed)
+        params, opt_state, status, _ = step(params, opt_state, keys, y_fixed)
+        spend("gradient", len(X0))
+        if consider("gradient", keys, np.asarray(X_now), np.asarray(y_now), status):
+            return True
+    return False
+
+
+# --------------------------------------------------------------------------------------------
+# Confirm, shrink, save
+# --------------------------------------------------------------------------------------------
+
+
+def _decide_one(falsifiable: Falsifiable, config: dict, key, X, y) -> int:
+    evaluate = _evaluator(falsifiable, tuple(sorted(config.items())))
+    status, _ = evaluate(key[None], jnp.asarray(X)[None], jnp.asarray(y)[None])
+    return int(np.asarray(status)[0])
+
+
+def confirm(claim, config: dict, key, X, y) -> dict:
+    """Re-decides one candidate: the domain (exact arithmetic), the three-valued check alone in
+    float64 with the searched construction key and `FRESH_KEYS` fresh ones, and the claim's
+    exact step where it has one. Returns a dict with `status`:
+
+      confirmed       FAILS in float64 with the searched key and at least one fresh key, and
+                      in exact arithmetic where the claim can decide it so
+      float artefact  FAILS in float64, fits in exact arithmetic
+      key-specific    only the searched construction key fails (the search adapted the data to
+                      one random choice of the construction, which the theorem does not fix)
+      not confirmed   outside the domain, or not FAILS when re-decided alone
+    """
+    falsifiable: Falsifiable = claim.falsify
+    X = np.asarray(X, np.float64)
+    y = np.asarray(y, np.float64)
+    n_name, d_name = falsifiable.sizes
+    config = dict(config, **{n_name: X.shape[0], d_name: X.shape[1]})
+    key = jax.random.wrap_key_data(jnp.asarray(key, jnp.uint32))
+    result = dict(claim=claim.id, config=config, key=np.asarray(jax.random.key_data(key)), X=X, y=y)
+    inside, why = falsifiable.domain.contains(X, y)
+    if not inside:
+        return dict(result, status=UNCONFIRMED, detail=f"outside the domain: {why}")
+    if _decide_one(falsifiable, config, key, X, y) != FAILS_:
+        return dict(result, status=UNCONFIRMED, detail="does not FAIL when decided alone")
+    fresh = jax.random.split(jax.random.fold_in(key, 7919), FRESH_KEYS)
+    fresh_failures = sum(_decide_one(falsifiable, config, k, X, y) == FAILS_ for k in fresh)
+    result["fresh_key_failures"] = f"{fresh_failures}/{FRESH_KEYS}"
+    if falsifiable.exact is not None:
+        exact = falsifiable.exact(key, X, y, **config)
+        result["exact"] = {k: _plain(v) for k, v in exact.items()}
+        if bool(exact["ok"]):
+            return dict(
+                result, status=ARTEFACT, detail="fails in float64, fits in exact arithmetic"
+            )
+        if bool(exact.get("undecided", False)):
+            return dict(result, status=UNCONFIRMED, detail="exact arithmetic left it undecided")
+    if fresh_failures == 0:
+        return dict(
+            result, status=KEY_SPECIFIC, detail=f"no fresh construction key fails (0/{FRESH_KEYS})"
+        )
+    detail = (
+        "fails in exact arithmetic"
+        if falsifiable.exact is not None
+        else ("FAILS in float64 by the three-valued rule (the claim has no exact step)")
+    )
+    return dict(result, status=CONFIRMED, detail=detail)
+
+
+def _plain(v):
+    v = np.asarray(v)
+    return v.item() if v.ndim == 0 else v.tolist()
+
+
+def shrink_case(claim, config: dict, case: dict, *, seconds: float = 60.0) -> dict:
+    """Shrinks a confirmed counterexample while it stays confirmed: drops points, then
+    dimensions, then shortens every coordinate and label to as few significant bits as
+    still fail. Greedy, within `seconds`."""
+    deadline = time.perf_counter() + seconds
+    key = case["key"]
+    X, y = case["X"], case["y"]
+    best = case
+
+    def still(Xc, yc):
+        if time.perf_counter() > deadline:
+            return None
+        c = confirm(claim, config, key, Xc, yc)
+        return c if c["status"] == CONFIRMED else None
+
+    changed = True
+    while changed:  # drop points
+        changed = False
+        for i in range(X.shape[0]):
+            if X.shape[0] <= 1:
+                break
+            keep = np.arange(X.shape[0]) != i
+            c = still(X[keep], y[keep])
+            if c is not None:
+                X, y, best, changed = X[keep], y[keep], c, True
+                break
+    changed = True
+    while changed:  # drop dimensions
+        changed = False
+        for j in range(X.shape[1]):
+            if X.shape[1] <= 1:
+                break
+            keep = np.arange(X.shape[1]) != j
+            c = still(X[:, keep], y)
+            if c is not None:
+                X, best, changed = X[:, keep], c, True
+                break
+    for bits in (1, 2, 4, 8, 16, 24, 32, 40, 48):  # shorter coordinates and labels
+        Xr, yr = _round_bits(X, bits), _round_bits(y, bits)
+        c = still(Xr, yr)
+        if c is not None:
+            X, y, best = Xr, yr, c
+            break
+    return dict(best, shrunk_from=dict(n=case["X"].shape[0], d=case["X"].shape[1]))
+
+
+def _round_bits(a: np.ndarray, bits: int) -> np.ndarray:
+    mantissa, exponent = np.frexp(a)
+    return np.ldexp(np.round(mantissa * 2.0**bits) / 2.0**bits, exponent)
+
+
+def save_case(case: dict, path: str) -> str:
+    """Writes a counterexample as .npz (X, y, the construction key, claim and config as JSON)."""
+    meta = dict(
+        claim=case["claim"],
+        config=case["config"],
+        status=case["status"],
+        detail=case.get("detail", ""),
+        fresh_key_failures=case.get("fresh_key_failures"),
+    )
+    np.savez(
+        path, X=case["X"], y=case["y"], key=np.asarray(case["key"]), meta=np.array(json.dumps(meta))
+    )
+    return path
+
+
+def load_case(path: str) -> dict:
+    with np.load(path, allow_pickle=False) as f:
+        meta = json.loads(str(f["meta"]))
+        return dict(meta, X=f["X"], y=f["y"], key=f["key"])

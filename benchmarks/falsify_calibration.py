@@ -10,10 +10,10 @@ with the same budget: it must report none found.
 
 The variants (registered by this file, also importable with `--include`):
 
-  calibration.zhang_knots_on_points   Zhang et al.'s Theorem 1 with every knot placed on its
-      point, b_i = t_i - delta (delta = 1e-6) instead of between the points: the knots stop
-      interleaving, and the network misses, wherever two projections are closer than delta.
-      Gaussian draws almost never have such a pair.
+  calibration.zhang_knots_on_points   Zhang et al.'s Theorem 1 with every knot placed on the
+      previous point, b_i = t_(i-1) + delta (delta = 1e-6) instead of a fraction of the gap
+      past it: the knots stop interleaving, and the network misses, wherever two projections
+      are closer than delta. Gaussian draws almost never have such a pair.
   calibration.zhang_float_network     "the float64 network of Theorem 1 fits its labels" (no
       exact rebuild): a float64 rounding trap. Near-coincident points make the float
       recurrence miss; the theorem's exact construction still fits, so on the true claim the
@@ -44,12 +44,21 @@ def dataset(key, n, d, **_):
     return gaussian(jax.random.fold_in(key, 0), n, d, labels="gaussian")
 
 
+def _direction(build_key, d, dtype):
+    return jax.random.normal(build_key, (d,), dtype)
+
+
+_direction_jit = jax.jit(_direction, static_argnums=(1, 2))
+
+
 def _knots_on_points(build_key, X, y):
-    a = jax.random.normal(build_key, (X.shape[1],), X.dtype)
+    a = _direction(build_key, X.shape[1], X.dtype)
     t = jnp.matmul(X, a, precision="highest")
     order = jnp.argsort(t)
     ts, ys = t[order], y[order]
-    b = ts - KNOT_OFFSET  # the variant: on the points, not between them
+    # the variant: each knot a fixed 1e-6 past the previous point, b_i = t_(i-1) + 1e-6, not
+    # a fraction of the gap; past the next point too when a gap is below 1e-6
+    b = jnp.concatenate([ts[:1] - 1, ts[:-1] + KNOT_OFFSET])
     w = zhang2017._weights(ts, ys, b)
     net = network.Network(
         (
@@ -63,10 +72,13 @@ def _knots_on_points(build_key, X, y):
 def knots_on_points_check(build_key, X, y, n, d):
     net, _, ts, _, w = _knots_on_points(build_key, X, y)
     fit = metrics.fit_report(net, X, y)
-    min_gap = jnp.min(jnp.diff(ts), initial=jnp.inf)
     out = metrics.fit_outcome(fit, jnp.all(jnp.isfinite(w)))
-    # crowding projections is what breaks it: the score is -log10 of the smallest gap
-    return dict(out, score=-jnp.log10(jnp.maximum(min_gap, jnp.finfo(X.dtype).tiny)))
+    # two points closer than the offset break it along any direction: the score is -log10
+    # of the smallest distance between points
+    diff = X[:, None, :] - X[None, :, :]
+    dist2 = jnp.sum(diff * diff, axis=-1) + jnp.where(jnp.eye(X.shape[0], dtype=bool), jnp.inf, 0)
+    closest = jnp.sqrt(jnp.maximum(jnp.min(dist2), jnp.finfo(X.dtype).tiny))
+    return dict(out, score=-jnp.log10(closest))
 
 
 def knots_on_points_exact(build_key, X, y, n, d):
@@ -74,15 +86,15 @@ def knots_on_points_exact(build_key, X, y, n, d):
     spline through the knots hits every label."""
     from fractions import Fraction
 
-    _, a, _, _, _ = _knots_on_points(build_key, jnp.asarray(X), jnp.asarray(y))
-    a = [Fraction(float(v)) for v in np.asarray(a)]
+    direction = _direction_jit(build_key, np.shape(X)[1], jnp.float64)
+    a = [Fraction(float(v)) for v in np.asarray(direction)]
     t = [sum(ai * Fraction(float(v)) for ai, v in zip(a, row)) for row in np.asarray(X)]
     order = sorted(range(len(t)), key=t.__getitem__)
     ts = [t[i] for i in order]
     ys = [Fraction(float(np.asarray(y)[i])) for i in order]
     if any(t1 == t0 for t0, t1 in zip(ts, ts[1:])):
         return dict(ok=False, undecided=True)
-    b = [ti - Fraction(KNOT_OFFSET) for ti in ts]
+    b = [ts[0] - 1] + [ti + Fraction(KNOT_OFFSET) for ti in ts[:-1]]
     w, slope = [], Fraction(0)
     for i in range(len(ts)):
         rise = ys[0] if i == 0 else ys[i] - ys[i - 1] - slope * (ts[i] - ts[i - 1])
@@ -98,7 +110,7 @@ KNOTS = register(
     Claim(
         id="calibration.zhang_knots_on_points",
         citation="known-false variant of Zhang et al. 2017, Thm 1 (falsifier calibration)",
-        statement="Theorem 1's network with knots b_i = t_i - 1e-6 fits any n distinct points "
+        statement="Theorem 1's network with knots b_i = t_(i-1) + 1e-6 fits any n distinct points "
         "(false: the knots stop interleaving when two projections are closer than 1e-6).",
         trial=trial_from_check(dataset, knots_on_points_check),
         grids=dict(quick=GRID, full=GRID),

@@ -10,8 +10,8 @@ compiled, vmapped evaluation of the claim's check:
               adversarial labellings;
   gradient    ascent on the claim's declared violation score over X (and real labels y),
               with optax, projected onto the domain after every step, many starts at once;
-  evolution   a separable evolution strategy on the same score, for scores that are not
-              differentiable (threshold networks, counts);
+  evolution   separable CMA-ES on the same score, for scores that are not differentiable
+              (threshold networks, counts);
   random      the claim's own sampler, the baseline every searcher is compared with.
 
 A claim becomes falsifiable by declaring, once, a `Falsifiable`: its `check` (the trial on a
@@ -34,6 +34,7 @@ import math
 import time
 from collections.abc import Callable
 from fractions import Fraction
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -219,12 +220,13 @@ def _evaluator(falsifiable: Falsifiable, config_items: tuple):
 
 
 @functools.lru_cache(maxsize=64)
-def _gradient_step(falsifiable: Falsifiable, config_items: tuple, learning_rate: float):
+def _gradient_step(falsifiable: Falsifiable, config_items: tuple, steps: int):
     import optax
 
     config = dict(config_items)
     domain = falsifiable.domain
-    optimizer = optax.adam(learning_rate)
+    # the step size is scaled per start (by its data's scale) and decays to 1e-9 of it
+    optimizer = optax.adam(optax.exponential_decay(1.0, steps, 1e-9 / 0.05))
     search_labels = domain.labels == "real"
 
     def objective(params, key, y_fixed):
@@ -232,11 +234,11 @@ def _gradient_step(falsifiable: Falsifiable, config_items: tuple, learning_rate:
         out = falsifiable.check(key, X, y, **config)
         return -_score(out, falsifiable.score), out
 
-    def step(params, opt_state, key, y_fixed):
+    def step(params, opt_state, key, y_fixed, rate):
         (_, out), grads = jax.value_and_grad(objective, has_aux=True)(params, key, y_fixed)
         grads = jax.tree.map(lambda g: jnp.where(jnp.isfinite(g), g, 0), grads)
         updates, opt_state = optimizer.update(grads, opt_state, params)
-        params = optax.apply_updates(params, updates)
+        params = optax.apply_updates(params, jax.tree.map(lambda u: rate * u, updates))
         X, y = params if search_labels else (params, y_fixed)
         X, y = domain.project(X, y)
         params = (X, y) if search_labels else X
@@ -263,8 +265,15 @@ class Found:
     detail: str = ""
 
 
-def _draws(sampler, keys, config):
-    return jax.vmap(lambda k: sampler(k, **config))(keys)
+@functools.lru_cache(maxsize=64)
+def _sampler(sampler, config_items: tuple):
+    """(keys) -> (sample keys' datasets, construction keys), compiled once per config."""
+    config = dict(config_items)
+
+    def draw(key):
+        return sampler(key, **config), construction_key(key)
+
+    return jax.jit(jax.vmap(draw))
 
 
 def _structured(rng: np.random.Generator, X0: np.ndarray, y0: np.ndarray, domain: Domain):
@@ -315,36 +324,94 @@ def _structured(rng: np.random.Generator, X0: np.ndarray, y0: np.ndarray, domain
             yield "labels alternating, tiny", X0, 1e-200 * alternating
 
 
-def _evolution(rng, evaluate, keys, X0, y0, domain, generations, sigma0=0.1):
-    """A separable evolution strategy (one parent per start, a population of antithetic
-    Gaussian perturbations, the best child replaces the parent if it scores higher; the step
-    size grows on success and shrinks on failure, the 1/5 rule): yields evaluated batches."""
-    B = X0.shape[0]
-    parent_X, parent_y = X0, y0
-    _, parent_score = evaluate(keys, parent_X, parent_y)
-    parent_score = np.asarray(parent_score)
-    sigma = np.full(B, sigma0) * np.maximum(np.max(np.abs(X0), axis=(1, 2)), 1e-300)
-    population = 8
-    for _ in range(generations):
-        best_X, best_y, best_score = parent_X, parent_y, parent_score.copy()
-        for _ in range(population // 2):
-            noise = rng.standard_normal(parent_X.shape)
-            for sign in (1.0, -1.0):
-                X = parent_X + sign * sigma[:, None, None] * noise
-                y = parent_y
-                if domain.labels == "real":
-                    y = parent_y + sign * sigma[:, None] * rng.standard_normal(parent_y.shape)
-                X, y = (np.asarray(a) for a in domain.project(jnp.asarray(X), jnp.asarray(y)))
-                status, score = evaluate(keys, X, y)
-                yield keys, X, y, status
-                score = np.asarray(score)
-                better = score > best_score
-                best_X = np.where(better[:, None, None], X, best_X)
-                best_y = np.where(better[:, None], y, best_y)
-                best_score = np.where(better, score, best_score)
-        improved = best_score > parent_score
-        sigma = np.where(improved, sigma * 1.5, sigma * 0.8)
-        parent_X, parent_y, parent_score = best_X, best_y, best_score
+class _ESState(NamedTuple):
+    """Separable CMA-ES state of one start (Ros and Hansen 2008): a diagonal covariance, so a
+    generation costs O(population x dimension), where full CMA-ES needs an eigendecomposition
+    (measured: 7.5 ms against 0.25 ms per generation at dimension 200)."""
+
+    mean: jax.Array
+    sigma: jax.Array
+    C: jax.Array  # the diagonal of the covariance
+    p_sigma: jax.Array
+    p_c: jax.Array
+    generation: jax.Array
+
+
+def _es_constants(dim: int, population: int):
+    """Hansen's default constants, with sep-CMA-ES's learning rates scaled by (d + 2) / 3."""
+    mu = population // 2
+    w = np.log(mu + 0.5) - np.log(np.arange(1, mu + 1))
+    w /= w.sum()
+    mueff = 1.0 / np.sum(w**2)
+    cs = (mueff + 2) / (dim + mueff + 5)
+    ds = 1 + 2 * max(0.0, math.sqrt((mueff - 1) / (dim + 1)) - 1) + cs
+    cc = (4 + mueff / dim) / (dim + 4 + 2 * mueff / dim)
+    c1 = 2 / ((dim + 1.3) ** 2 + mueff) * (dim + 2) / 3
+    cmu = min(1 - c1, 2 * (mueff - 2 + 1 / mueff) / ((dim + 2) ** 2 + mueff) * (dim + 2) / 3)
+    chi = math.sqrt(dim) * (1 - 1 / (4 * dim) + 1 / (21 * dim**2))
+    return mu, w, mueff, cs, ds, cc, c1, cmu, chi
+
+
+def _es_init(x0, sigma0):
+    zeros = jnp.zeros_like(x0)
+    return _ESState(x0, sigma0, jnp.ones_like(x0), zeros, zeros, jnp.zeros((), jnp.int32))
+
+
+def _es_ask(key, state: _ESState, population: int):
+    z = jax.random.normal(key, (population,) + state.mean.shape, state.mean.dtype)
+    return state.mean + state.sigma * jnp.sqrt(state.C) * z
+
+
+def _es_tell(state: _ESState, x, score):
+    """x: (population, dim), score: (population,), higher is better."""
+    population, dim = x.shape
+    mu, w, mueff, cs, ds, cc, c1, cmu, chi = _es_constants(dim, population)
+    score = jnp.where(jnp.isnan(score), -jnp.inf, score)
+    best = jnp.argsort(-score)[:mu]
+    steps = (x[best] - state.mean) / state.sigma
+    step = w @ steps
+    mean = state.mean + state.sigma * step
+    p_sigma = (1 - cs) * state.p_sigma + math.sqrt(cs * (2 - cs) * mueff) * step / jnp.sqrt(state.C)
+    norm = jnp.linalg.norm(p_sigma)
+    stalled = (
+        norm / jnp.sqrt(1 - (1 - cs) ** (2 * (state.generation + 1))) < (1.4 + 2 / (dim + 1)) * chi
+    )
+    p_c = (1 - cc) * state.p_c + stalled * math.sqrt(cc * (2 - cc) * mueff) * step
+    C = (
+        (1 - c1 - cmu) * state.C
+        + c1 * (p_c**2 + (1 - stalled) * cc * (2 - cc) * state.C)
+        + cmu * (w @ steps**2)
+    )
+    sigma = state.sigma * jnp.exp(cs / ds * (norm / chi - 1))
+    return _ESState(mean, sigma, C, p_sigma, p_c, state.generation + 1)
+
+
+_es_ask_all = jax.jit(jax.vmap(_es_ask, in_axes=(0, 0, None)), static_argnums=2)
+_es_tell_all = jax.jit(jax.vmap(_es_tell))
+
+
+def _evolution(key, evaluate, keys, X0, y0, domain, generations, population=8):
+    """Separable CMA-ES from each start (vmapped over starts) on the score, over X and, for
+    real labels, y: yields each generation's evaluated (keys, X, y, status)."""
+    B, n, d = X0.shape
+    search_labels = domain.labels == "real"
+    flat = np.concatenate([X0.reshape(B, -1), y0], axis=1) if search_labels else X0.reshape(B, -1)
+    spread = np.maximum(np.std(flat, axis=1), 1e-300)
+    state = jax.vmap(_es_init)(jnp.asarray(flat), jnp.asarray(0.3 * spread))
+    repeated = jnp.repeat(keys, population, axis=0)
+    for g in range(generations):
+        x = _es_ask_all(jax.random.split(jax.random.fold_in(key, g), B), state, population)
+        x = np.asarray(x).reshape(B * population, -1)
+        X = x[:, : n * d].reshape(-1, n, d)
+        y = x[:, n * d :] if search_labels else np.repeat(y0, population, axis=0)
+        X, y = (np.asarray(a) for a in domain.project(jnp.asarray(X), jnp.asarray(y)))
+        status, score = evaluate(repeated, X, y)
+        yield repeated, X, y, status
+        state = _es_tell_all(
+            state,
+            jnp.asarray(x).reshape(B, population, -1),
+            jnp.asarray(score).reshape(B, population),
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -455,66 +522,78 @@ def falsify(
         search.methods[method] = search.methods.get(method, 0) + count
 
     round_index = 0
-    while not out_of_budget():
-        for method in methods:
-            if out_of_budget():
+    for position, method in enumerate(methods):
+        # each method gets an equal share of what is left, in rounds on fresh draws
+        share = (budget - search.evaluations) / (len(methods) - position)
+        stop_at = search.evaluations + share
+        while search.counterexample is None and not out_of_budget():
+            if search.evaluations >= stop_at:
                 break
             round_index += 1
-            keys = jax.random.split(jax.random.fold_in(base, round_index), batch)
-            sample_keys = jax.vmap(lambda k: jax.random.fold_in(k, 0))(keys)
-            build_keys = jax.vmap(construction_key)(keys)
-            X0, y0 = (np.asarray(a) for a in _draws(claim.dataset, sample_keys, config))
+            starts = EVOLUTION_STARTS if method == "evolution" else batch
+            keys = jax.random.split(jax.random.fold_in(base, round_index), starts)
+            (X0, y0), build_keys = _sampler(claim.dataset, items)(keys)
+            X0, y0 = np.asarray(X0), np.asarray(y0)
+
+            def exhausted(stop_at=stop_at):
+                return out_of_budget() or search.evaluations >= stop_at
+
             if method == "random":
                 status, _ = evaluate(build_keys, X0, y0)
-                spend(method, batch)
-                if consider(method, build_keys, X0, y0, status):
-                    break
+                spend(method, len(X0))
+                consider(method, build_keys, X0, y0, status)
             elif method == "structured":
                 for _, X, y in _structured(rng, X0, y0, falsifiable.domain):
-                    if out_of_budget():
-                        break
                     X, y = (np.asarray(a) for a in falsifiable.domain.project(X, y))
                     status, _ = evaluate(build_keys, X, y)
-                    spend(method, batch)
-                    if consider(method, build_keys, X, y, status):
+                    spend(method, len(X))
+                    if consider(method, build_keys, X, y, status) or exhausted():
                         break
             elif method == "gradient":
-                if _gradient_search(
-                    falsifiable, items, build_keys, X0, y0, search, spend, consider, out_of_budget
-                ):
-                    break
+                _gradient_search(falsifiable, items, build_keys, X0, y0, spend, consider, exhausted)
             elif method == "evolution":
+                generations = max(1, int(share // (starts * EVOLUTION_POPULATION)))
                 for keys_, X, y, status in _evolution(
-                    rng, evaluate, build_keys, X0, y0, falsifiable.domain, generations=8
+                    jax.random.fold_in(base, 1_000_000 + round_index),
+                    evaluate,
+                    build_keys,
+                    X0,
+                    y0,
+                    falsifiable.domain,
+                    generations=generations,
                 ):
-                    spend(method, batch)
-                    if consider(method, keys_, X, y, status) or out_of_budget():
+                    spend(method, len(X))
+                    if consider(method, keys_, X, y, status) or exhausted():
                         break
-            if search.counterexample is not None:
-                break
         if search.counterexample is not None:
             break
     search.seconds = time.perf_counter() - start
     return search
 
 
-def _gradient_search(
-    falsifiable, items, keys, X0, y0, search, spend, consider, out_of_budget, steps: int = 50
-):
+GRADIENT_STEPS = 60  # per start; the step size decays from 5% of the data's scale to 1e-9 of it
+EVOLUTION_STARTS, EVOLUTION_POPULATION = 4, 16
+
+
+def _gradient_search(falsifiable, items, keys, X0, y0, spend, consider, exhausted):
+    """Adam from every start with a step size that decays geometrically, so that the search
+    first moves across the data's scale and then settles to ~1e-9 of it (a fixed step
+    cannot resolve the near-degenerate configurations that break constructions)."""
     scale = max(float(np.max(np.abs(X0))), 1e-300)
-    init, step = _gradient_step(falsifiable, items, 0.05 * scale)
+    init, step = _gradient_step(falsifiable, items, GRADIENT_STEPS)
     search_labels = falsifiable.domain.labels == "real"
     params = (jnp.asarray(X0), jnp.asarray(y0)) if search_labels else jnp.asarray(X0)
     opt_state = init(params)
     y_fixed = jnp.asarray(y0)
-    for _ in range(steps):
-        if out_of_budget():
-            return False
+    rate = jnp.full((len(X0),), 0.05 * scale)
+    for _ in range(GRADIENT_STEPS):
         X_now, y_now = params if search_labels else (params, y_fixed)
-        params, opt_state, status, _ = step(params, opt_state, keys, y_fixed)
+        params, opt_state, status, _ = step(params, opt_state, keys, y_fixed, rate)
         spend("gradient", len(X0))
         if consider("gradient", keys, np.asarray(X_now), np.asarray(y_now), status):
             return True
+        if exhausted():
+            return False
     return False
 
 
@@ -523,10 +602,14 @@ def _gradient_search(
 # --------------------------------------------------------------------------------------------
 
 
-def _decide_one(falsifiable: Falsifiable, config: dict, key, X, y) -> int:
+def _decide(falsifiable: Falsifiable, config: dict, keys, X, y) -> np.ndarray:
+    """The status of one dataset under each construction key (one batched call)."""
     evaluate = _evaluator(falsifiable, tuple(sorted(config.items())))
-    status, _ = evaluate(key[None], jnp.asarray(X)[None], jnp.asarray(y)[None])
-    return int(np.asarray(status)[0])
+    count = len(keys)
+    X = jnp.broadcast_to(jnp.asarray(X), (count,) + np.shape(X))
+    y = jnp.broadcast_to(jnp.asarray(y), (count,) + np.shape(y))
+    status, _ = evaluate(keys, X, y)
+    return np.asarray(status)
 
 
 def confirm(claim, config: dict, key, X, y) -> dict:
@@ -551,10 +634,11 @@ def confirm(claim, config: dict, key, X, y) -> dict:
     inside, why = falsifiable.domain.contains(X, y)
     if not inside:
         return dict(result, status=UNCONFIRMED, detail=f"outside the domain: {why}")
-    if _decide_one(falsifiable, config, key, X, y) != FAILS_:
-        return dict(result, status=UNCONFIRMED, detail="does not FAIL when decided alone")
     fresh = jax.random.split(jax.random.fold_in(key, 7919), FRESH_KEYS)
-    fresh_failures = sum(_decide_one(falsifiable, config, k, X, y) == FAILS_ for k in fresh)
+    status = _decide(falsifiable, config, jnp.concatenate([key[None], fresh]), X, y)
+    if status[0] != FAILS_:
+        return dict(result, status=UNCONFIRMED, detail="does not FAIL when decided alone")
+    fresh_failures = int(np.sum(status[1:] == FAILS_))
     result["fresh_key_failures"] = f"{fresh_failures}/{FRESH_KEYS}"
     if falsifiable.exact is not None:
         exact = falsifiable.exact(key, X, y, **config)

@@ -77,15 +77,15 @@ def test_knots_on_points_is_found_confirmed_and_shrunk_where_random_sampling_mis
     calibration, tmp_path
 ):
     config = dict(n=4, d=2)
-    searched = falsify.falsify(calibration, config, budget=200, seed=0)
+    searched = falsify.falsify(calibration, config, budget=600, seed=0)
     case = searched.counterexample
     assert case is not None and case["status"] == falsify.CONFIRMED
     assert case["detail"] == "fails in exact arithmetic" and case["exact"]["ok"] is False
     # shrunk: two points closer than the knots' offset are the whole story
     assert case["X"].shape[0] == 2 and case["config"]["n"] == 2
     assert np.linalg.norm(case["X"][0] - case["X"][1]) < 1e-6 * np.sqrt(case["X"].shape[1]) * 10
-    randomly = falsify.falsify(calibration, config, budget=200, seed=0, methods=("random",))
-    assert randomly.counterexample is None and randomly.evaluations >= 200
+    randomly = falsify.falsify(calibration, config, budget=600, seed=0, methods=("random",))
+    assert randomly.counterexample is None and randomly.evaluations >= 600
     # saved, loaded, re-decided: the same verdict
     path = falsify.save_case(case, str(tmp_path / "case.npz"))
     loaded = falsify.load_case(path)
@@ -125,7 +125,7 @@ def test_cli_finds_saves_and_reproduces(tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1")
     env.pop("JAXMEM_STORE", None)
     cmd = [sys.executable, "-m", "jaxmem.cli", "falsify", "calibration.zhang_knots_on_points",
-           "--include", str(CALIBRATION), "--config", "n=3,d=1", "--budget", "200",
+           "--include", str(CALIBRATION), "--config", "n=3,d=1", "--budget", "600",
            "--out", str(tmp_path)]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 1, done.stderr

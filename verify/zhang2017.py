@@ -3,6 +3,7 @@ requires rethinking generalization": Theorem 1, Lemma 1 and the depth-k corollar
 
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -74,6 +75,12 @@ def thm1_trial(key, n, d):
     return thm1_check(_build_key(key), *dataset(key, n, d), n=n, d=d)
 
 
+@functools.lru_cache(maxsize=None)
+def _compiled_build(theta):
+    # one program per shape; eagerly, every operation would compile on its own
+    return jax.jit(functools.partial(zhang2017.build, theta=theta))
+
+
 def thm1_exact(build_key, X, y, n, d, theta=0.01):
     """Theorem 1's construction in rational arithmetic on (X, y), with the float construction's
     direction a (an exact binary vector): exact projections, knots b_i = t_(i-1) + theta
@@ -81,7 +88,7 @@ def thm1_exact(build_key, X, y, n, d, theta=0.01):
     FITS needs distinct projections (a tie is the construction's random direction failing)."""
     from fractions import Fraction
 
-    _, info = zhang2017.build(build_key, jnp.asarray(X), jnp.asarray(y), theta=theta)
+    _, info = _compiled_build(theta)(build_key, jnp.asarray(X), jnp.asarray(y))
     a = [Fraction(float(v)) for v in np.asarray(info["direction"])]
     rows = [[Fraction(float(v)) for v in row] for row in np.asarray(X, np.float64)]
     labels = [Fraction(float(v)) for v in np.asarray(y, np.float64)]

@@ -40,9 +40,10 @@ def _small(claim, captured=None, **changes):
 
 
 @pytest.mark.slow
-def test_claim_holds_and_its_negative_control_does_not():
+def test_claim_holds_and_its_negative_control_does_not(tmp_path):
     captured = []
-    res = C.run_claim(_small(V.CSR_RANDOM_VS_REAL, captured), "quick")
+    with Store(tmp_path / "claim.sqlite") as store:
+        res = C.run_claim(_small(V.CSR_RANDOM_VS_REAL, captured), "quick", store=store)
     assert res.verdict == "HOLDS", res.detail
     (outs,) = captured
     # Every network fits its training set; the real one generalizes, the random ones do not.
@@ -56,8 +57,15 @@ def test_claim_holds_and_its_negative_control_does_not():
         assert 0.3 < outs[f"csr_{kind}"].mean() and outs[f"csr_{kind}"].max() < 1, kind
     assert np.all(outs["csr_randX_on_real"] > outs["csr_real"])
     # The same trial and grid with randY replaced by real data: the ordering is chance.
-    control = _small(V.CSR_RANDOM_VS_REAL, rule=C.Probabilistic(p=0.8, passed="ok_control"))
-    res_control = C.run_claim(control, "quick")   # the same compiled program
+    # The trial computes ok_control beside ok: the control's verdict comes from the same
+    # datasets' stored records, read back (same claim id, trial config, seed and code), not
+    # from training every network a second time (~5-8 s).
+    recomputed = []
+    control = _small(V.CSR_RANDOM_VS_REAL, recomputed,
+                     rule=C.Probabilistic(p=0.8, passed="ok_control"))
+    with Store(tmp_path / "claim.sqlite") as store:
+        res_control = C.run_claim(control, "quick", store=store)
+    assert recomputed == [] and res_control.n_datasets == SMALL["datasets"]
     assert res_control.verdict == "VIOLATED", res_control.detail
     assert res_control.pass_rate <= 0.6
     np.testing.assert_array_equal(outs["ok_control"].mean(), res_control.pass_rate)
@@ -125,7 +133,13 @@ def tiny(tmp_path_factory):
             raise AssertionError("a resumed run computed something")
         mp.setattr(E, "run_csr", refuse)
         mp.setattr(E, "run_gini", refuse)
+        # The resumed run's figures are not drawn again (matplotlib: ~1.5-3 s per pair): the
+        # test renders the same records, from the store alone, with the real plot functions.
+        drawn = []
+        mp.setattr(E, "plot_csr", lambda table, path: drawn.append(path) or path)
+        mp.setattr(E, "plot_gini", lambda table, path: drawn.append(path) or path)
         second = _reproduce(store, out)
+        assert len(drawn) == 2          # the resumed run still renders both parts
     return dict(first=first, second=second, store=store, out=out, root=root,
                 csv_first=csv_first)
 

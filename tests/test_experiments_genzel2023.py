@@ -210,7 +210,18 @@ def test_moons_quick(tmp_path, capsys, monkeypatch):
 
 
 @pytest.mark.slow
-def test_size_quick(tmp_path, capsys):
+def test_size_quick(tmp_path, capsys, monkeypatch):
+    """The quick scale reshaped to reuse test_moons_quick's compiled programs (each (N, width)
+    is one compile, ~3 s here; the pool's points, like the moons', are arguments of the
+    program, not constants): N = 1000 (the moons' N) and the quick scale's largest N, 8x
+    apart, the moons test's two largest widths, and its restarts (8, more than the quick
+    scale's 4). Two new compiles instead of four; the grid stays 2 N x 2 widths."""
+    quick = size.SCALES["quick"]
+    monkeypatch.setitem(size.SCALES, "quick", dict(
+        quick, points=[moons.POINTS, max(quick["points"])],
+        widths=moons.SCALES["quick"]["widths"][2:],
+        restarts=moons.SCALES["quick"]["restarts"],
+        chunk_size=moons.SCALES["quick"]["chunk_size"]))
     rc, store, out = reproduce("genzel2023_size", tmp_path)
     printed = capsys.readouterr().out
     assert rc == 0
@@ -371,12 +382,14 @@ def write_fake_data(root, mnist=(1000, 200), cifar_batch=100):
 def test_real_with_fake_files(tmp_path, monkeypatch, capsys, fresh_data_cache):
     """The quick scale trimmed so the whole file stays within CI's budget (each width or N is
     one compile per data set, ~3 s here): one width per one-vs-rest data set instead of two,
-    and MNIST 1 vs 8 without 1 vs 9 (the same code on another digit). Every code path and
-    output of the quick scale runs."""
+    MNIST 1 vs 8 without 1 vs 9 (the same code on another digit), and the digits' first 500
+    points instead of all 1797 (the same program and outputs; at 1797 points their compute
+    cost ~3 s here). Every code path and output of the quick scale runs."""
     quick = {data: dict(spec) for data, spec in real_data.SCALES["quick"].items()
              if data != "mnist_1v9"}
     for data in real_data.MULTICLASS:
         quick[data]["widths"] = quick[data]["widths"][-1:]
+    quick["digits"]["points"] = [500]
     monkeypatch.setitem(real_data.SCALES, "quick", quick)
     write_fake_data(tmp_path / "data")
     monkeypatch.setenv("JAXMEM_DATA", str(tmp_path / "data"))

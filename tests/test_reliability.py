@@ -24,7 +24,10 @@ import pytest
 from jaxmem.store import SCHEMA_VERSION, Store
 from tests.test_plugins import CLI_SESSION
 
-TOTAL = 2400  # records of the kill and concurrency sweeps
+TOTAL = 800  # records of the kill and concurrency sweeps
+KILL_STEP = 40  # records a restarted sweep writes before each later kill
+# Two configs that differ only in a traced option (theta): one compiled program serves both,
+# so each of the many sweep processes below traces (and loads from the cache) one program.
 GRID = """name = "reliability"
 construction = "zhang2017"
 datasets = {datasets}
@@ -32,6 +35,7 @@ chunk_size = {chunk}
 [axes]
 n = {n}
 d = 2
+theta = [0.01, 0.02]
 """
 
 
@@ -43,8 +47,8 @@ def env(tmp_path, devices=1, **extra):
     return e
 
 
-def write_grid(tmp_path, datasets, chunk, name="grid.toml", n="[8, 12]"):
-    """Two configs by default; one (n = 8) where each config costs a compile per device."""
+def write_grid(tmp_path, datasets, chunk, name="grid.toml", n="8"):
+    """Two configs (theta = 0.01 and 0.02), one compiled program per device."""
     path = tmp_path / name
     path.write_text(GRID.format(datasets=datasets, chunk=chunk, n=n))
     return str(path)
@@ -90,9 +94,10 @@ def records(path):
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
-    """An uninterrupted single-process run: 2 configs x 1200 datasets in blocks of 4 (a few
-    seconds of sweeping, long enough to be killed 8 times: measured, the 3 early kills landed
-    before the first write and each later one 200-300 records on, ~1350 records in all)."""
+    """An uninterrupted single-process run on one device: 2 configs x 400 datasets in blocks
+    of 4 (long enough to be killed 8 times: measured, the 3 early kills landed before the
+    first write and each later one 40-100 records on, ~350 records in all). Also the
+    baseline of the device-count and two-process tests (their first datasets)."""
     tmp = tmp_path_factory.mktemp("reference")
     grid = write_grid(tmp, TOTAL // 2, 4)
     store = str(tmp / "reference.sqlite")
@@ -118,11 +123,12 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path, refere
             # Early kills: during import, compile or the first writes.
             time.sleep(rng.uniform(0.2, 1.5))
         else:
-            # Later kills: once this process has written 200 more records, after a random
-            # jitter, so they land mid-sweep (anywhere in the compute / write cycle) and each
-            # restart advances about the same amount however fast the machine is.
+            # Later kills: once this process has written KILL_STEP more records (10 blocks),
+            # after a random jitter, so they land mid-sweep (anywhere in the compute / write
+            # cycle) and each restart advances about the same amount however fast the machine
+            # is.
             deadline = time.monotonic() + 120
-            while record_count(store) < before + 200 and proc.poll() is None \
+            while record_count(store) < before + KILL_STEP and proc.poll() is None \
                     and time.monotonic() < deadline:
                 time.sleep(0.01)
             time.sleep(rng.uniform(0.0, 0.05))
@@ -168,30 +174,27 @@ def test_three_processes_share_one_store(tmp_path, reference):
     assert sum(s["computed"] for s in summaries) < 2 * TOTAL
 
 
-DEVICE_DATASETS = 40  # one config (n = 8) in blocks of 4: 10 blocks, over 1, 2 or 4 devices
+DEVICE_DATASETS = 20  # per config, blocks of 4: 5 blocks over 1, 2 or 4 devices
 
 
-@pytest.fixture(scope="module")
-def one_device(tmp_path_factory):
-    """(grid, records) of a sweep on 1 of 4 virtual devices, the baseline of the device-count
-    and the two-process tests."""
-    tmp = tmp_path_factory.mktemp("one-device")
-    grid = write_grid(tmp, DEVICE_DATASETS, 4, n="8")
-    store = str(tmp / "devices1.sqlite")
-    done = run(sweep_command(grid, store, "--devices", "1"), env(tmp, devices=4))
-    assert done.returncode == 0, done.stderr
-    return grid, records(store)
+def device_baseline(reference):
+    """The reference's records of the first DEVICE_DATASETS datasets of each config: the
+    grid's sweep with --datasets DEVICE_DATASETS on one device (a record depends only on the
+    seed, config, index and chunk size)."""
+    out = {k: v for k, v in reference.items() if k[1] < DEVICE_DATASETS}
+    assert len(out) == 2 * DEVICE_DATASETS
+    return out
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_records_do_not_depend_on_the_device_count(tmp_path, one_device):
-    grid, one = one_device
+def test_records_do_not_depend_on_the_device_count(tmp_path, reference):
+    grid = write_grid(tmp_path, TOTAL // 2, 4)
     store = str(tmp_path / "devices4.sqlite")
-    done = run(sweep_command(grid, store, "--devices", "4"), env(tmp_path, devices=4))
+    done = run(sweep_command(grid, store, "--datasets", str(DEVICE_DATASETS), "--devices", "4"),
+               env(tmp_path, devices=4))
     assert done.returncode == 0, done.stderr
-    four = records(store)
-    assert len(one) == DEVICE_DATASETS and one == four
+    assert records(store) == device_baseline(reference)
 
 
 def free_port():
@@ -216,14 +219,15 @@ def two_processes(command, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_two_process_distributed_run_equals_one_process(tmp_path, one_device):
-    grid, single = one_device       # the same grid swept by one process on one device
+def test_two_process_distributed_run_equals_one_process(tmp_path, reference):
+    grid = write_grid(tmp_path, TOTAL // 2, 4)
     store = str(tmp_path / "distributed.sqlite")
-    outs = two_processes(lambda *flags: sweep_command(grid, store, *flags), tmp_path)
+    outs = two_processes(lambda *flags: sweep_command(
+        grid, store, "--datasets", str(DEVICE_DATASETS), *flags), tmp_path)
     # Process 0 writes and reports; process 1 prints only gloo's connection line.
-    assert f"{DEVICE_DATASETS} records written" in outs[0][0]
+    assert f"{2 * DEVICE_DATASETS} records written" in outs[0][0]
     assert "records written" not in outs[1][0]
-    assert records(store) == single
+    assert records(store) == device_baseline(reference)  # one process on one device
     with Store(store, readonly=True) as s:
         run_row = s.runs()[-1]
     assert run_row["process_count"] == 2 and run_row["device_count"] == 2
@@ -336,10 +340,14 @@ def test_verify_records_do_not_depend_on_devices_or_processes_and_resume(tmp_pat
     """`jaxmem verify` on the engine: blocks on 2 local devices and on 2 processes under
     jax.distributed give the same records (process 0 alone decides and prints); records lost
     as a kill loses them are recomputed to the same values, the rest read back."""
+    # The first 2 of 4 local devices (--devices picks a subset; the baseline of the sweep
+    # tests above is a one-device process).
     local = str(tmp_path / "devices.sqlite")
-    done = run(verify_command(local, "--devices", "2"), env(tmp_path, devices=2))
+    done = run(verify_command(local, "--devices", "2"), env(tmp_path, devices=4))
     assert done.returncode == 0, done.stderr
     assert "HOLDS" in done.stdout and "resumed" not in done.stdout
+    with Store(local, readonly=True) as s:
+        assert s.runs()[-1]["device_count"] == 2
     distributed = str(tmp_path / "distributed.sqlite")
     outs = two_processes(lambda *flags: verify_command(distributed, *flags), tmp_path)
     assert "HOLDS" in outs[0][0] and "HOLDS" not in outs[1][0]
@@ -352,7 +360,7 @@ def test_verify_records_do_not_depend_on_devices_or_processes_and_resume(tmp_pat
     with con:
         con.execute("DELETE FROM records WHERE dataset_index >= 32")   # 4 of the 8 blocks
     con.close()
-    again = run(verify_command(local, "--devices", "2"), env(tmp_path, devices=2))
+    again = run(verify_command(local, "--devices", "2"), env(tmp_path, devices=4))
     assert again.returncode == 0, again.stderr
     assert "32 datasets read back from the store (resumed)" in again.stdout
     assert "HOLDS" in again.stdout and records(local) == expected

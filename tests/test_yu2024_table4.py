@@ -17,6 +17,10 @@ from tests.test_yu2024_tables import PNG_MAGIC, computed_counts, read_csv, repro
     write_fake_files
 
 TINY = dict(per_class=6, test_per_class=None, draws=1)
+# mnist5k and mnist: the sizes of tests/test_yu2024_tables.py's TINY_TABLES, so that M1's
+# programs (one per table's shapes) come from the session's compilation cache there or here.
+SCALE = {"digits": dict(per_class=10, test_per_class=None, draws=1),
+         "mnist5k": dict(per_class=5, test_per_class=5, draws=1), "mnist": TINY}
 PAIRS = ((4, 9), (1, 7))
 
 
@@ -33,9 +37,7 @@ def _isolated(monkeypatch, tmp_path):
 def test_table4_on_generated_files(tmp_path, monkeypatch, capsys):
     write_fake_files(tmp_path / "data")
     monkeypatch.setenv("JAXMEM_DATA", str(tmp_path / "data"))
-    monkeypatch.setitem(table4.SCALES, "quick", {"digits": dict(per_class=10, test_per_class=None, draws=1),
-                                                 "mnist5k": dict(per_class=5, test_per_class=5, draws=1),
-                                                 "mnist": TINY})
+    monkeypatch.setitem(table4.SCALES, "quick", SCALE)
     monkeypatch.setattr(table4, "PAIRS", PAIRS)
     rc, store, out = reproduce("yu2024_table4", tmp_path)
     printed = capsys.readouterr().out
@@ -74,9 +76,9 @@ def test_table4_on_generated_files(tmp_path, monkeypatch, capsys):
 
 def test_without_files_the_mnist_table_is_skipped_and_without_any_data_exit_2(
         tmp_path, monkeypatch, capsys):
-    monkeypatch.setitem(table4.SCALES, "quick", {
-        "digits": dict(per_class=5, test_per_class=None, draws=1),
-        "mnist5k": dict(per_class=5, test_per_class=5, draws=1), "mnist": TINY})
+    # The sizes of test_table4_on_generated_files: its M1 programs (one per table's shapes)
+    # are reused, not compiled again.
+    monkeypatch.setitem(table4.SCALES, "quick", SCALE)
     monkeypatch.setattr(table4, "PAIRS", PAIRS[:1])
     rc, store, _ = reproduce("yu2024_table4", tmp_path, "--data-dir", str(tmp_path / "nowhere"))
     printed = capsys.readouterr().out

@@ -846,8 +846,9 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument(
         "--method",
         action="append",
-        choices=("structured", "gradient", "evolution", "random"),
-        help="searchers to run, in turn (repeatable; default structured, gradient, evolution)",
+        choices=("structured", "gradient", "evolution", "random", "adaptive"),
+        help="searchers to run, in turn (repeatable; default structured, gradient, evolution; "
+        "a probabilistic claim: adaptive, or random)",
     )
     f.add_argument("--seed", type=int, default=0, help="seed of the search (0)")
     f.add_argument("--out", metavar="DIR", default=".", help="where a counterexample is saved")
@@ -976,21 +977,24 @@ def _falsify_run(args) -> int:
             raise ValueError(
                 f"{args.reproduce} is a counterexample to {case['claim']}, not to {claim.id}"
             )
-        verdict = falsify.confirm(claim, case["config"], case["key"], case["X"], case["y"])
+        verdict = falsify.recheck(claim, case)
         line = (
             f"{claim.id} [{_config_text(verdict['config'])}]: {verdict['status']} - "
             f"{verdict.get('detail', '')}"
         )
         print(json.dumps(_case_json(verdict)) if args.json else line)
         return 1 if verdict["status"] == falsify.CONFIRMED else 0
-    if getattr(claim, "falsify", None) is None:
+    probabilistic = getattr(claim.rule, "kind", None) == "probabilistic"
+    if getattr(claim, "falsify", None) is None and not probabilistic:
         raise ValueError(
             f"claim {claim.id} declares no Falsifiable (check, domain, score): "
             "it cannot be searched; see docs/falsify.md"
         )
     if args.budget < 1:
         raise ValueError(f"--budget must be a positive number of evaluations; got {args.budget}")
-    configs = [_parse_config(args.config)] if args.config else claim.configs("quick")
+    configs: list = [_parse_config(args.config)] if args.config else claim.configs("quick")
+    if probabilistic:  # one search over the configs: where is the rate below p?
+        configs = [None] if not args.config else configs
     methods = tuple(args.method) if args.method else ("structured", "gradient", "evolution")
     found = 0
     results = []
@@ -1008,10 +1012,11 @@ def _falsify_run(args) -> int:
             path = os.path.join(args.out, f"{claim.id}-counterexample-{found}.npz")
             falsify.save_case(case, path)
             if not args.json:
-                print(
-                    f"  {case['detail']}; fresh construction keys failing: "
-                    f"{case.get('fresh_key_failures')}"
-                )
+                if "X" in case:
+                    print(
+                        f"  {case['detail']}; fresh construction keys failing: "
+                        f"{case.get('fresh_key_failures')}"
+                    )
                 print(f"  saved {path}; re-decide it with:")
                 includes = "".join(f" --include {shlex.quote(p)}" for p in args.include)
                 print(f"  jaxmem falsify {claim.id}{includes} --reproduce {shlex.quote(path)}")

@@ -65,12 +65,14 @@ class Domain:
                     (the sampler's labels are kept)
     min_separation  points at least this far apart (0: distinct points); a candidate whose
                     points are closer (decided in exact arithmetic) is outside the domain
+    distinct        False: repeated rows are allowed (samples drawn with replacement)
     """
 
     points: str = "real"
     scale: float = 1.0
     labels: str = "real"
     min_separation: float = 0.0
+    distinct: bool = True
 
     def __post_init__(self):
         if self.points not in ("real", "box", "sphere"):
@@ -108,7 +110,9 @@ class Domain:
                 return False, f"row {int(np.argmax(off))} is off the sphere of radius {self.scale}"
         if self.labels == "sign" and not np.all(np.abs(y) == 1):
             return False, f"label {int(np.argmax(np.abs(y) != 1))} is not +-1"
-        close = _closest_pair(X, self.min_separation)
+        close = None
+        if self.distinct or self.min_separation > 0:
+            close = _closest_pair(X, self.min_separation)
         if close is not None:
             i, j = close
             what = "coincide" if self.min_separation == 0 else "are closer than the separation"
@@ -193,11 +197,12 @@ def trial_from_check(dataset: Callable[..., tuple], check: Callable[..., dict]):
 FAILS_, FITS_, OPEN_ = 0, 1, -1
 
 
-def _status(out: dict):
+def _status(out: dict, names=("ok", "undecided")):
     """Per candidate: FAILS (decided, hypothesis held), FITS, or OPEN (undecided or the
-    hypothesis failed: neither is a counterexample)."""
-    ok = jnp.asarray(out["ok"], bool)
-    undecided = jnp.asarray(out.get("undecided", False), bool)
+    hypothesis failed: neither is a counterexample). `names`: the rule's pass and undecided
+    outputs."""
+    ok = jnp.asarray(out[names[0]], bool)
+    undecided = jnp.asarray(out.get(names[1], False), bool)
     hypothesis = jnp.asarray(out.get("hypothesis", True), bool)
     return jnp.where(~hypothesis | undecided, OPEN_, jnp.where(ok, FITS_, FAILS_))
 
@@ -208,19 +213,19 @@ def _score(out: dict, name: str):
 
 
 @functools.lru_cache(maxsize=64)
-def _evaluator(falsifiable: Falsifiable, config_items: tuple):
+def _evaluator(falsifiable: Falsifiable, config_items: tuple, names=("ok", "undecided")):
     """(keys, X, y) -> (status, score) over a batch, compiled once per claim and config."""
     config = dict(config_items)
 
     def one(key, X, y):
         out = falsifiable.check(key, X, y, **config)
-        return _status(out), _score(out, falsifiable.score)
+        return _status(out, names), _score(out, falsifiable.score)
 
     return jax.jit(jax.vmap(one))
 
 
 @functools.lru_cache(maxsize=64)
-def _gradient_step(falsifiable: Falsifiable, config_items: tuple, steps: int):
+def _gradient_step(falsifiable: Falsifiable, config_items: tuple, steps: int, names):
     import optax
 
     config = dict(config_items)
@@ -242,7 +247,7 @@ def _gradient_step(falsifiable: Falsifiable, config_items: tuple, steps: int):
         X, y = params if search_labels else (params, y_fixed)
         X, y = domain.project(X, y)
         params = (X, y) if search_labels else X
-        return params, opt_state, _status(out), _score(out, falsifiable.score)
+        return params, opt_state, _status(out, names), _score(out, falsifiable.score)
 
     init = jax.jit(jax.vmap(optimizer.init))
     return init, jax.jit(jax.vmap(step))
@@ -279,6 +284,7 @@ def _sampler(sampler, config_items: tuple):
 def _structured(rng: np.random.Generator, X0: np.ndarray, y0: np.ndarray, domain: Domain):
     """Classic hard cases built from sampler draws X0 (B, n, d), y0 (B, n): yields
     (name, X, y) batches of the same shape."""
+    X0, y0 = np.asarray(X0, np.float64), np.asarray(y0, np.float64)
     B, n, d = X0.shape
     scale = float(np.max(np.abs(X0))) or 1.0
     # near-duplicates: row 1 becomes row 0 moved by a gap from 1e-1 down to a few ulps
@@ -300,6 +306,15 @@ def _structured(rng: np.random.Generator, X0: np.ndarray, y0: np.ndarray, domain
     t = rng.standard_normal((B, n, 1))
     v = rng.standard_normal((B, 1, d))
     yield "collinear", t * v + X0[:, :1], y0
+    # on a line through the origin: in general position for n <= 2, yet degenerate for
+    # constructions that place hyperplanes <s, x> = 1 through a group of points
+    yield "collinear through the origin", t * v, y0
+    # two antipodal rows (exact in floating point): any group holding both has an affine hull
+    # through the origin, while the points can still be in general position
+    if n >= 2:
+        X = X0.copy()
+        X[:, 1] = -X[:, 0]
+        yield "two antipodal rows", X, y0
     norms = np.linalg.norm(X0, axis=-1, keepdims=True)
     yield "cospherical", X0 / np.where(norms > 0, norms, 1) * scale, y0
     # a cluster: every point within 1e-6 of the first
@@ -443,12 +458,22 @@ class Search:
                 f"({self.evaluations} evaluations: {searched}; {self.seconds:.1f} s){extra}"
             )
         ce, first = self.counterexample, self.first_failure or {}
+        if "X" not in ce:  # a probabilistic claim: a config, not a dataset
+            return (
+                f"{self.claim} [{_config_text(ce['config'])}]: COUNTEREXAMPLE ({ce['status']}) "
+                f"found by {first.get('method')} after {first.get('evaluations')} evaluations: "
+                f"{ce['detail']} ({self.seconds:.1f} s)"
+            )
         return (
             f"{self.claim} [{cfg}]: COUNTEREXAMPLE ({ce['status']}) found by "
             f"{first.get('method')} after {first.get('evaluations')} "
             f"evaluations; shrunk to n={ce['X'].shape[0]}, d={ce['X'].shape[1]} "
             f"({self.seconds:.1f} s)"
         )
+
+
+def _config_text(config: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in config.items())
 
 
 def _check_config(falsifiable: Falsifiable, config: dict) -> dict:
@@ -461,7 +486,7 @@ def _check_config(falsifiable: Falsifiable, config: dict) -> dict:
 
 def falsify(
     claim,
-    config: dict,
+    config: dict | None,
     *,
     budget: int = 2000,
     seconds: float | None = None,
@@ -473,7 +498,14 @@ def falsify(
     """Searches `claim` (a registered Claim with a `falsify` declaration) at `config` for a
     dataset that violates it, within `budget` evaluations (and `seconds`, if given). Stops at
     the first confirmed counterexample, shrinks and returns it; otherwise reports what was
-    searched. `methods` run in turn, each on what the previous left of the budget."""
+    searched. Each of `methods` gets an equal share of the budget, in turn. A Probabilistic
+    claim is searched for a config where its rate is below p (`falsify_probabilistic`; with
+    `config` None, over all its quick configs)."""
+    if getattr(claim.rule, "kind", None) == "probabilistic":
+        # no dataset breaks "with probability >= p": a config where the rate is below p does
+        methods = ("random",) if tuple(methods) == ("random",) else ("adaptive",)
+        configs = [config] if config else claim.configs("quick")
+        return falsify_probabilistic(claim, configs, budget=budget, seed=seed, methods=methods)
     falsifiable: Falsifiable | None = getattr(claim, "falsify", None)
     if falsifiable is None:
         raise ValueError(
@@ -485,9 +517,12 @@ def falsify(
     unknown = set(methods) - set(METHODS)
     if unknown:
         raise ValueError(f"unknown method(s) {sorted(unknown)}; expected some of {METHODS}")
+    if config is None:
+        raise ValueError(f"searching {claim.id} needs a config (e.g. n=8, d=2)")
     config = _check_config(falsifiable, {k: v for k, v in config.items() if k != "datasets"})
     items = tuple(sorted(config.items()))
-    evaluate = _evaluator(falsifiable, items)
+    names = _names(claim)
+    evaluate = _evaluator(falsifiable, items, names)
     search = Search(claim=claim.id, config=config, budget=budget)
     start = time.perf_counter()
     rng = np.random.default_rng(seed)
@@ -533,7 +568,8 @@ def falsify(
             starts = EVOLUTION_STARTS if method == "evolution" else batch
             keys = jax.random.split(jax.random.fold_in(base, round_index), starts)
             (X0, y0), build_keys = _sampler(claim.dataset, items)(keys)
-            X0, y0 = np.asarray(X0), np.asarray(y0)
+            # searched in float64 (integer data, e.g. pixels, would round every step away)
+            X0, y0 = np.asarray(X0, np.float64), np.asarray(y0, np.float64)
 
             def exhausted(stop_at=stop_at):
                 return out_of_budget() or search.evaluations >= stop_at
@@ -550,7 +586,17 @@ def falsify(
                     if consider(method, build_keys, X, y, status) or exhausted():
                         break
             elif method == "gradient":
-                _gradient_search(falsifiable, items, build_keys, X0, y0, spend, consider, exhausted)
+                try:
+                    _gradient_search(
+                        falsifiable, items, names, build_keys, X0, y0, spend, consider, exhausted
+                    )
+                except (ValueError, TypeError) as err:
+                    if "inearization" not in str(err) and "differentiat" not in str(err):
+                        raise
+                    # the check has no reverse-mode derivative (a while loop, a host step):
+                    # the other searchers get the rest of the budget
+                    search.methods["gradient (not differentiable: skipped)"] = 0
+                    break
             elif method == "evolution":
                 generations = max(1, int(share // (starts * EVOLUTION_POPULATION)))
                 for keys_, X, y, status in _evolution(
@@ -575,12 +621,12 @@ GRADIENT_STEPS = 60  # per start; the step size decays from 5% of the data's sca
 EVOLUTION_STARTS, EVOLUTION_POPULATION = 4, 16
 
 
-def _gradient_search(falsifiable, items, keys, X0, y0, spend, consider, exhausted):
+def _gradient_search(falsifiable, items, names, keys, X0, y0, spend, consider, exhausted):
     """Adam from every start with a step size that decays geometrically, so that the search
     first moves across the data's scale and then settles to ~1e-9 of it (a fixed step
     cannot resolve the near-degenerate configurations that break constructions)."""
     scale = max(float(np.max(np.abs(X0))), 1e-300)
-    init, step = _gradient_step(falsifiable, items, GRADIENT_STEPS)
+    init, step = _gradient_step(falsifiable, items, GRADIENT_STEPS, names)
     search_labels = falsifiable.domain.labels == "real"
     params = (jnp.asarray(X0), jnp.asarray(y0)) if search_labels else jnp.asarray(X0)
     opt_state = init(params)
@@ -598,13 +644,173 @@ def _gradient_search(falsifiable, items, keys, X0, y0, spend, consider, exhauste
 
 
 # --------------------------------------------------------------------------------------------
+# Probabilistic claims: find the config where P(pass) < p, then confirm on a fresh sample
+# --------------------------------------------------------------------------------------------
+
+EXPLORE_FRACTION = 0.4  # of the budget; the rest is the confirming sample
+
+
+@functools.lru_cache(maxsize=64)
+def _trial_batch(trial, config_items: tuple, compiler_options_items: tuple):
+    config = dict(config_items)
+    options = dict(compiler_options_items) or None
+    return jax.jit(jax.vmap(lambda key: trial(key, **config)), compiler_options=options)
+
+
+def _passes(claim, config: dict, keys) -> tuple[int, int]:
+    """(decided passes, undecided) of the trial over `keys`, in chunks of 256."""
+    rule = claim.rule
+    items = tuple(sorted((k, v) for k, v in config.items() if k != "datasets"))
+    options = tuple(sorted((claim.compiler_options or {}).items()))
+    run = _trial_batch(claim.trial, items, options)
+    passed = undecided = 0
+    for start in range(0, len(keys), 256):
+        out = {k: np.asarray(v) for k, v in run(keys[start : start + 256]).items()}
+        if claim.host is not None:  # the claim's host step decides some outputs (NumPy)
+            out = claim.host(out, config)
+        open_ = np.asarray(out.get(rule.undecided, np.zeros(len(keys[start : start + 256]))), bool)
+        ok = np.asarray(out[rule.passed], bool)
+        passed += int(np.sum(ok & ~open_))
+        undecided += int(np.sum(open_))
+    return passed, undecided
+
+
+def _upper(claim, passed: int, undecided: int, n: int) -> float:
+    """The claim's one-sided upper bound on P(pass), undecided datasets counted for it (as the
+    Probabilistic rule does)."""
+    from jaxmem.stats import clopper_pearson
+
+    return clopper_pearson(passed + undecided, n, claim.rule.confidence, "upper")[1]
+
+
+def falsify_probabilistic(
+    claim,
+    configs: list[dict],
+    *,
+    budget: int = 4000,
+    seed: int = 0,
+    methods: tuple[str, ...] = ("adaptive",),
+    batch: int = 32,
+) -> Search:
+    """Searches a Probabilistic claim ("P(pass) >= p at every config") for a config where it
+    fails. `adaptive`: explore with EXPLORE_FRACTION of the budget, each batch going to the
+    config whose pass rate is most likely below p (the smallest z-score (rate - p) / se, every
+    config tried first), then confirm on a fresh sample of the rest of the budget at that
+    config alone, with one Clopper-Pearson bound at the claim's confidence (the exploration's
+    draws are not reused, so looking many times costs no confidence). `random`: the budget
+    split evenly over the configs, each decided by the claim's own rule - what `jaxmem verify`
+    would do with that many datasets."""
+    rule = claim.rule
+    configs = [{k: v for k, v in c.items() if k != "datasets"} for c in configs]
+    search = Search(claim=claim.id, config=dict(configs=len(configs)), budget=budget)
+    start = time.perf_counter()
+    base = jax.random.key(seed)
+    method = methods[0]
+    if method not in ("adaptive", "random"):
+        raise ValueError(f"a probabilistic claim is searched by adaptive or random; got {method}")
+
+    def keys_for(index: int, stream: int, count: int):
+        return jax.random.split(jax.random.fold_in(jax.random.fold_in(base, index), stream), count)
+
+    def decide(index: int, stream: int, count: int) -> dict | None:
+        passed, undecided = _passes(claim, configs[index], keys_for(index, stream, count))
+        upper = _upper(claim, passed, undecided, count)
+        search.evaluations += count
+        search.methods[method] = search.methods.get(method, 0) + count
+        if upper < rule.p:
+            return dict(
+                claim=claim.id,
+                config=configs[index],
+                status=CONFIRMED,
+                seed=seed,
+                stream=stream,
+                index=index,
+                datasets=count,
+                passed=passed,
+                undecided=undecided,
+                upper=upper,
+                p=rule.p,
+                confidence=rule.confidence,
+                detail=f"P(pass) <= {upper:.4f} < p = {rule.p} at confidence "
+                f"{rule.confidence} ({passed} of {count} pass, {undecided} undecided)",
+            )
+        return None
+
+    if method == "random":
+        share = budget // len(configs)
+        for index in range(len(configs)):
+            found = decide(index, 1, share)
+            if found is not None:
+                search.counterexample = found
+                search.first_failure = dict(method=method, evaluations=search.evaluations)
+                break
+    else:
+        explore = int(budget * EXPLORE_FRACTION)
+        counts = np.zeros(len(configs))
+        wins = np.zeros(len(configs))
+        rounds = 0
+        while counts.sum() + batch <= explore:
+            if np.any(counts == 0):
+                index = int(np.argmin(counts))
+            else:
+                rate = wins / counts
+                se = np.sqrt(np.maximum(rate * (1 - rate), 1 / counts) / counts)
+                index = int(np.argmin((rate - rule.p) / se))
+            passed, undecided = _passes(claim, configs[index], keys_for(index, 2 + rounds, batch))
+            counts[index] += batch
+            wins[index] += passed + undecided
+            rounds += 1
+        search.evaluations += int(counts.sum())
+        search.methods["adaptive"] = int(counts.sum())
+        rate = wins / np.maximum(counts, 1)
+        se = np.sqrt(
+            np.maximum(rate * (1 - rate), 1 / np.maximum(counts, 1)) / np.maximum(counts, 1)
+        )
+        suspect = int(np.argmin((rate - rule.p) / se))
+        found = decide(suspect, 0, budget - int(counts.sum()))  # a fresh stream
+        if found is not None:
+            found["explored"] = dict(zip(map(str, range(len(configs))), counts.tolist()))
+            search.counterexample = found
+            search.first_failure = dict(method=method, evaluations=search.evaluations)
+        search.config = dict(suspect=configs[suspect], configs=len(configs))
+    search.seconds = time.perf_counter() - start
+    return search
+
+
+def reproduce_probabilistic(claim, case: dict) -> dict:
+    """Re-runs the confirming sample of a saved probabilistic counterexample (same keys)."""
+    base = jax.random.key(int(case["seed"]))
+    keys = jax.random.split(
+        jax.random.fold_in(jax.random.fold_in(base, int(case["index"])), int(case["stream"])),
+        int(case["datasets"]),
+    )
+    passed, undecided = _passes(claim, case["config"], keys)
+    upper = _upper(claim, passed, undecided, int(case["datasets"]))
+    status = CONFIRMED if upper < claim.rule.p else UNCONFIRMED
+    return dict(
+        case,
+        passed=passed,
+        undecided=undecided,
+        upper=upper,
+        status=status,
+        detail=f"P(pass) <= {upper:.4f} vs p = {claim.rule.p} ({passed} of "
+        f"{case['datasets']} pass, {undecided} undecided)",
+    )
+
+
+# --------------------------------------------------------------------------------------------
 # Confirm, shrink, save
 # --------------------------------------------------------------------------------------------
 
 
-def _decide(falsifiable: Falsifiable, config: dict, keys, X, y) -> np.ndarray:
+def _names(claim) -> tuple[str, str]:
+    """The outputs the claim's rule decides on: (passed, undecided)."""
+    return getattr(claim.rule, "passed", "ok"), getattr(claim.rule, "undecided", "undecided")
+
+
+def _decide(falsifiable: Falsifiable, config: dict, keys, X, y, names) -> np.ndarray:
     """The status of one dataset under each construction key (one batched call)."""
-    evaluate = _evaluator(falsifiable, tuple(sorted(config.items())))
+    evaluate = _evaluator(falsifiable, tuple(sorted(config.items())), names)
     count = len(keys)
     X = jnp.broadcast_to(jnp.asarray(X), (count,) + np.shape(X))
     y = jnp.broadcast_to(jnp.asarray(y), (count,) + np.shape(y))
@@ -635,7 +841,7 @@ def confirm(claim, config: dict, key, X, y) -> dict:
     if not inside:
         return dict(result, status=UNCONFIRMED, detail=f"outside the domain: {why}")
     fresh = jax.random.split(jax.random.fold_in(key, 7919), FRESH_KEYS)
-    status = _decide(falsifiable, config, jnp.concatenate([key[None], fresh]), X, y)
+    status = _decide(falsifiable, config, jnp.concatenate([key[None], fresh]), X, y, _names(claim))
     if status[0] != FAILS_:
         return dict(result, status=UNCONFIRMED, detail="does not FAIL when decided alone")
     fresh_failures = int(np.sum(status[1:] == FAILS_))
@@ -718,7 +924,13 @@ def _round_bits(a: np.ndarray, bits: int) -> np.ndarray:
 
 
 def save_case(case: dict, path: str) -> str:
-    """Writes a counterexample as .npz (X, y, the construction key, claim and config as JSON)."""
+    """Writes a counterexample as .npz: a dataset's X, y and construction key with the claim
+    and config as JSON; a probabilistic claim's confirming sample as JSON alone (seed, stream,
+    config index and size: `reproduce_probabilistic` draws it again)."""
+    if "X" not in case:
+        meta = {k: v for k, v in case.items() if k != "explored"}
+        np.savez(path, meta=np.array(json.dumps(dict(meta, kind="probabilistic"))))
+        return path
     meta = dict(
         claim=case["claim"],
         config=case["config"],
@@ -735,4 +947,13 @@ def save_case(case: dict, path: str) -> str:
 def load_case(path: str) -> dict:
     with np.load(path, allow_pickle=False) as f:
         meta = json.loads(str(f["meta"]))
+        if meta.get("kind") == "probabilistic":
+            return meta
         return dict(meta, X=f["X"], y=f["y"], key=f["key"])
+
+
+def recheck(claim, case: dict) -> dict:
+    """Re-decides a saved counterexample (`jaxmem falsify --reproduce`)."""
+    if case.get("kind") == "probabilistic":
+        return reproduce_probabilistic(claim, case)
+    return confirm(claim, case["config"], case["key"], case["X"], case["y"])

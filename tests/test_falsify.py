@@ -136,6 +136,6 @@ def test_cli_finds_saves_and_reproduces(tmp_path):
                            env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 1 and ": confirmed - fails in exact arithmetic" in again.stdout
     bad = subprocess.run(
-        [sys.executable, "-m", "jaxmem.cli", "falsify", "zhang2017.lemma1"],
+        [sys.executable, "-m", "jaxmem.cli", "falsify", "zhang2017.weight_growth"],
         env=env, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "declares no Falsifiable" in bad.stderr

@@ -35,6 +35,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxmem.data import synthetic
+from jaxmem.falsify import Domain, Falsifiable, trial_from_check
 from jaxmem.training import mlp
 from jaxmem.claims import Claim, Scaling, Universal, register
 
@@ -85,19 +86,38 @@ def below_bound_widths(n: int, d: int) -> tuple[int, ...]:
     return tuple(m for m in range(1, n) if mlp.param_count(d, m) < n)
 
 
-def counting_trial(key, n, d, steps, control_factor=4, lr=1e-2):
-    X, y = real_dataset(key, n, d)
+def counting_check(build_key, X, y, n, d, steps, control_factor=4, lr=1e-2):
+    """The counting bound on a given dataset: every width below the bound, and the control
+    width, trained from `build_key`'s initializations.
+
+    For `jaxmem falsify`: score = log10(fit tolerance / best residual below the bound), > 0 a
+    fit below the bound; hypothesis = the control width fits (a dataset the trainer cannot fit
+    even well above the bound, e.g. near-duplicate points with different labels, says nothing
+    about the bound: `jaxmem falsify` found such a control miss first). Training is a while_loop (no reverse-mode derivative), so the score
+    carries no gradient through it: the evolution strategy, not gradient ascent, searches it.
+    No hypothesis: "generic labels" is a measure-zero exclusion that no single dataset can be
+    tested for (the labels are kept as the sampler's Gaussians, see the claim's domain)."""
     below = below_bound_widths(n, d)
     control = control_factor * math.ceil(n / d)
     widths = below + (control,)
     trainer = mlp.Trainer(hidden=(control,), loss="squared", optimizer="adam",
                           max_steps=steps)
-    res = _train_widths(jax.random.fold_in(key, 1), X, y, widths, trainer, lr)
+    X_, y_ = jax.lax.stop_gradient(X), jax.lax.stop_gradient(y)
+    res = _train_widths(build_key, X_, y_, widths, trainer, lr)
     below_fit = jnp.any(res.memorized[:-1])
+    best_below = jnp.min(res.max_residual[:-1])
+    # max_residual is max |f - y| / std(y): the criterion is max_residual <= trainer.tol
+    tol, tiny = trainer.tol, jnp.finfo(X.dtype).tiny
+    score = jnp.log10(tol) - jnp.log10(jnp.maximum(best_below, tiny))
     return dict(ok=~below_fit & res.memorized[-1], below_fit=below_fit,
                 control_fit=res.memorized[-1],
-                best_below_residual=jnp.min(res.max_residual[:-1]),
-                control_residual=res.max_residual[-1], widest_below=max(below))
+                best_below_residual=best_below,
+                control_residual=res.max_residual[-1], widest_below=max(below),
+                hypothesis=res.memorized[-1], score=score)
+
+
+# The dataset from fold_in(key, 0), the initializations from fold_in(key, 1).
+counting_trial = trial_from_check(real_dataset, counting_check)
 
 
 CLAIMS = [
@@ -129,6 +149,10 @@ CLAIMS = [
         rule=Universal(passed="ok"),
         dataset=real_dataset,
         compiler_options=mlp.OPTIMIZED,
+        # Any points; the labels stay the sampler's Gaussians: the bound is for generic
+        # labels, and searched labels (a constant, or a linear function of X) are fit by one
+        # unit, which the statement excludes.
+        falsify=Falsifiable(check=counting_check, domain=Domain(points="real", labels="fixed")),
     ),
 ]
 

@@ -57,6 +57,7 @@ from jaxmem import network
 from jaxmem.constructions import genzel2023
 from jaxmem.data import (concentric_spheres, gaussian, gaussian_blobs, moons, normalize,
                          parallel_lines)
+from jaxmem.falsify import Domain, Falsifiable
 from jaxmem.sweep import expand
 from jaxmem.claims import Claim, Probabilistic, Scaling, Universal, register
 
@@ -306,15 +307,32 @@ def _one_sided_checks(key, X, y, max_bias, *, width, activation):
     structure_ok = (jnp.all(per_slot) & (network.widths(net)[1] == k) & (k <= tries)
                     & (tries <= jnp.sum(covered)))
     ok = binary & (minus_errors == 0) & counts_ok & interp_ok & structure_ok
+    # How close a -1 point comes to firing a neuron: the second layer's pre-activation
+    # m_j - <u_j, H(x)> over m_j (<= 0 on X+ by the choice of m_j; > 0: x fires neuron j).
+    # Clipped at -1 (a point with D_c(x) >= 2 m_j, or no neuron at all).
+    second = net.layers[1]
+    pre = jnp.matmul(outputs[0], second.weight, precision="highest") + second.bias
+    relative = pre / jnp.where(slot & (thresholds > 0), thresholds, 1)[None, :]
+    closest = jnp.max(jnp.where(other[:, None] & slot[None, :], relative, -1), initial=-1)
     return dict(ok=ok, minus_errors=minus_errors, counts_ok=counts_ok, interp_ok=interp_ok,
-                structure_ok=structure_ok, binary=binary, interpolated=info["interpolated"])
+                structure_ok=structure_ok, binary=binary, interpolated=info["interpolated"],
+                closest=jnp.maximum(closest, -1))
 
 
-def minus_trial(key, n_points, builds, max_biases):
-    """Every (build, dataset, lambda) combination of one trial: builds = ((activation, width),
-    ...), 2 datasets, len(max_biases) values of lambda (traced: one compiled build per entry of
-    builds)."""
-    Xs, ys = minus_datasets(key, n_points)
+def minus_check(key, X, y, n_points=None, builds=(), max_biases=(), **_):
+    """Every (build, dataset, lambda) combination on the given datasets X (..., n_points, d)
+    (one dataset, or the trial's stack of two): builds = ((activation, width), ...), and
+    len(max_biases) values of lambda (traced: one compiled build per entry of builds).
+    `key` is the trial's key (the builds draw from fold_in(key, 2 + i), as the trial always
+    did), not a construction key.
+    hypothesis: X- and X+ are disjoint in every dataset (the paper's assumption; equal points
+    of one label are allowed). score: `closest` over all runs, the largest second-layer
+    pre-activation on a -1 point relative to its neuron's threshold (> 0: misclassified)."""
+    # Algorithm 2's greedy loop has no reverse-mode derivative, and the score (counts against
+    # integer thresholds) no useful one: a zero gradient, not a failure, for `jaxmem falsify`
+    X, y = jax.lax.stop_gradient(X), jax.lax.stop_gradient(y)
+    d = X.shape[-1]
+    Xs, ys = X.reshape(-1, X.shape[-2], d), y.reshape(-1, y.shape[-1])
     n_lam = len(max_biases)
     X = jnp.repeat(Xs, n_lam, axis=0)
     y = jnp.repeat(ys, n_lam, axis=0)
@@ -331,7 +349,20 @@ def minus_trial(key, n_points, builds, max_biases):
                 structure_errors=jnp.sum(~r["structure_ok"]),
                 non_binary_outputs=jnp.sum(~r["binary"]),
                 interpolating_runs=jnp.sum(r["interpolated"]),
-                runs=jnp.asarray(r["ok"].size))
+                runs=jnp.asarray(r["ok"].size),
+                hypothesis=jax.vmap(_classes_disjoint)(Xs, ys).all(),
+                score=jnp.max(r["closest"]).astype(Xs.dtype))
+
+
+def _classes_disjoint(X, y):
+    same_point = jnp.all(X[:, None, :] == X[None, :, :], axis=-1)
+    return ~jnp.any(same_point & (y[:, None] != y[None, :]))
+
+
+def minus_trial(key, n_points, builds, max_biases):
+    # by hand, not trial_from_check: the builds' keys come from the trial's own key
+    Xs, ys = minus_datasets(key, n_points)
+    return minus_check(key, Xs, ys, n_points=n_points, builds=builds, max_biases=max_biases)
 
 
 ACTIVATIONS = ("threshold", "relu")
@@ -351,6 +382,11 @@ MINUS_NEVER_MISCLASSIFIED = Claim(
                     n_points=[40, 80], max_biases=[(0.0, 0.1, 0.5, 2.0)], datasets=500)),
     rule=Universal(),
     dataset=minus_datasets,
+    # The one-sided property needs no radius, separation or lambda condition: any finite
+    # disjoint X-, X+ in R^d (`hypothesis`: disjoint) with +-1 labels. The sampler stacks two
+    # datasets (2, n_points, 2); the check takes that stack or a single (n_points, d) dataset.
+    falsify=Falsifiable(check=minus_check, domain=Domain(points="real", labels="sign"),
+                        sizes=("n_points", "d")),
 )
 
 

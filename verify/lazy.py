@@ -13,6 +13,7 @@ import jax.numpy as jnp
 
 from jaxmem import metrics
 from jaxmem.data import gaussian, sphere
+from jaxmem.falsify import Domain, Falsifiable, trial_from_check
 from jaxmem.sweep import expand
 from jaxmem.training import kernels
 from jaxmem.claims import Claim, Universal, pairs, register
@@ -40,18 +41,31 @@ def ntk_dataset(key, n, d, **_):
     return sphere(jax.random.fold_in(key, 0), n, d, labels="gaussian")
 
 
-def ntk_trial(key, n, d, factor=NTK_FACTOR):
-    """The lazy model with N = ceil(factor n / d) units, w_j ~ N(0, I/d) from the key: is the
-    Gram matrix non-singular (matrix_rank rule), and does the min-norm fit interpolate?"""
-    X, y = ntk_dataset(key, n, d)
+def ntk_check(build_key, X, y, n, d, factor=NTK_FACTOR):
+    """The lazy model with N = ceil(factor n / d) units, w_j ~ N(0, I/d) from `build_key`, on a
+    given dataset: is the Gram matrix non-singular (matrix_rank rule), and does the min-norm fit
+    interpolate?
+
+    For `jaxmem falsify`: score = log10 cond(K) (K turns singular as points crowd together or
+    share an activation pattern); hypothesis = the data is not singular by pattern (no point
+    dead for all N units, at most d points per activation cell). Those patterns make K singular
+    whatever N d is (kernels.ntk_pattern_report): the theorem excludes them by drawing the
+    points at random (probability ~ n 2^-N), so a dataset built to have them is no
+    counterexample."""
     width = kernels.ntk_width_for(n, d, factor)
-    fit = kernels.ntk_min_norm_fit(jax.random.fold_in(key, 1), X, y, width)
+    fit = kernels.ntk_min_norm_fit(build_key, X, y, width)
     # The failure modes at small N or small d (kernels.ntk_pattern_report): a point inactive
     # for every unit (probability 1 - (1 - 2^-N)^n on the sphere), or more than d points with
     # one activation pattern, make K singular whatever N d is.
     patterns = kernels.ntk_pattern_report(fit["W"], X)
+    # Singular for certain: by a pattern, or by rank (rank K <= N d). Otherwise a computed
+    # lambda_min below the eigensolver's error (n eps lambda_max) cannot tell a singular K from
+    # an ill-conditioned one: UNDECIDED, not a failure (found by `jaxmem falsify`: two points
+    # 1e-6 apart on the sphere give cond(K) ~ 1e14 while the exact K is nonsingular).
+    surely_singular = patterns["singular_by_pattern"] | (width * d < n)
     return dict(ok=fit["nonsingular"] & fit["interpolates"],   # interpolates => nonsingular
-                undecided=fit["nonsingular"] & (fit["decision"] == metrics.UNDECIDED),
+                undecided=(fit["nonsingular"] & (fit["decision"] == metrics.UNDECIDED))
+                | (~fit["nonsingular"] & ~surely_singular),
                 undecided_points=fit["undecided_points"],
                 nonsingular=fit["nonsingular"], interpolates=fit["interpolates"],
                 lambda_min=fit["lambda_min"], lambda_max=fit["lambda_max"],
@@ -62,7 +76,19 @@ def ntk_trial(key, n, d, factor=NTK_FACTOR):
                 dead_points=patterns["dead_points"],
                 max_shared_pattern=patterns["max_shared_pattern"],
                 singular_by_pattern=patterns["singular_by_pattern"],
-                weight_norm=fit["weight_norm"])
+                weight_norm=fit["weight_norm"],
+                hypothesis=~patterns["singular_by_pattern"],
+                score=_log10_ratio(fit["lambda_max"], fit["lambda_min"]))
+
+
+def _log10_ratio(big, small):
+    """log10(big / small), finite for small = 0 (a singular matrix scores high, not NaN)."""
+    tiny = jnp.finfo(jnp.result_type(big)).tiny
+    return jnp.log10(jnp.maximum(jnp.abs(big), tiny)) - jnp.log10(jnp.maximum(jnp.abs(small), tiny))
+
+
+# The dataset from fold_in(key, 0), W from fold_in(key, 1) (jaxmem.falsify.construction_key).
+ntk_trial = trial_from_check(ntk_dataset, ntk_check)
 
 
 def linear_dataset(key, n, d, **_):
@@ -70,14 +96,19 @@ def linear_dataset(key, n, d, **_):
     return gaussian(jax.random.fold_in(key, 0), n, d, labels="gaussian")
 
 
-def gd_trial(key, n, d, steps, init="zero"):
-    """Full-batch GD with lr = 1/lambda_max(X^T X / n) from w0 = 0 (init="zero") or from a
-    random w0 ~ N(0, I/d) (init="random": the control whose null-space part must persist)."""
-    X, y = linear_dataset(key, n, d)
+def gd_check(build_key, X, y, n, d, steps, init="zero"):
+    """Full-batch GD with lr = 1/lambda_max(X^T X / n) on a given dataset, from w0 = 0
+    (init="zero") or from a random w0 ~ N(0, I/d) drawn from `build_key` (init="random": the
+    control whose null-space part must persist).
+
+    For `jaxmem falsify`: score = log10 of the larger of ||w_T - w*|| over its allowance
+    (contraction bound + rounding) and the null-space part over its rounding bound: > 0 is a
+    violation. No hypothesis: the statement holds for every X (a rank-deficient X only slows
+    the contraction, which the bound (1 - mu_min/mu_max)^T accounts for)."""
     if init == "zero":
         w0 = None
     elif init == "random":
-        w0 = jax.random.normal(jax.random.fold_in(key, 1), (d,), X.dtype) / math.sqrt(d)
+        w0 = jax.random.normal(build_key, (d,), X.dtype) / math.sqrt(d)
     else:
         raise ValueError(f"init must be 'zero' or 'random'; got {init!r}")
     rep = kernels.gd_min_norm_report(X, y, steps, w0=w0)
@@ -85,7 +116,13 @@ def gd_trial(key, n, d, steps, init="zero"):
             "initial_null_component", "null_tolerance", "distance_tolerance",
             "contraction_factor", "contraction_bound", "null_preserved", "min_norm", "mu_min",
             "mu_max", "rank")
-    return dict(ok=rep["converged"], **{k: rep[k] for k in keys})
+    over = jnp.maximum(
+        _log10_ratio(rep["distance"], rep["contraction_bound"] + rep["distance_tolerance"]),
+        _log10_ratio(rep["null_component"], rep["null_tolerance"]))
+    return dict(ok=rep["converged"], **{k: rep[k] for k in keys}, score=over)
+
+
+gd_trial = trial_from_check(linear_dataset, gd_check)
 
 
 def kernel_dataset(key, n, d, classes, duplicate=False, **_):
@@ -104,14 +141,22 @@ def kernel_dataset(key, n, d, classes, duplicate=False, **_):
     return X, y
 
 
-def kernel_trial(key, n, d, classes, duplicate=False):
-    """Gaussian-kernel interpolation with the median bandwidth: exact fit of the targets (+-1,
-    or one-hot for classes > 2) and 100% train accuracy (sign / argmax)."""
-    X, y = kernel_dataset(key, n, d, classes, duplicate)
+def kernel_check(build_key, X, y, n, d, classes, duplicate=False):
+    """Gaussian-kernel interpolation with the median bandwidth on a given dataset: exact fit of
+    the targets (+-1, or one-hot for classes > 2) and 100% train accuracy (sign / argmax).
+    Deterministic: `build_key` is unused.
+
+    For `jaxmem falsify`: score = log10 cond(K), which blows up as points approach each other
+    (K gets two near-equal rows) or the bandwidth outgrows the data; hypothesis = the points
+    are distinct and, for classes > 2, the labels are classes in [0, classes) (Gaussian K is
+    positive definite on distinct points: the statement's premise)."""
+    del build_key, duplicate   # `duplicate` is the sampler's (kernel_dataset)
     Y = y if classes == 2 else kernels.one_hot(y, classes, X.dtype)
     fit = kernels.kernel_interpolate(X, Y)
     pred = kernels.kernel_classify(X, fit["alpha"], X, fit["bandwidth"])
     accuracy = jnp.mean(pred == y)
+    diff = X[:, None, :] - X[None, :, :]
+    same = jnp.all(diff == 0, axis=-1) & ~jnp.eye(X.shape[0], dtype=bool)
     return dict(ok=fit["interpolates"] & (accuracy == 1),
                 undecided=fit["nonsingular"] & (fit["decision"] == metrics.UNDECIDED)
                 & (accuracy == 1),
@@ -120,7 +165,15 @@ def kernel_trial(key, n, d, classes, duplicate=False):
                 train_accuracy=accuracy, max_residual=fit["max_residual"],
                 residual_over_tolerance=fit["residual_over_tolerance"],
                 lambda_min=fit["lambda_min"], condition_number=fit["condition_number"],
-                bandwidth=fit["bandwidth"])
+                bandwidth=fit["bandwidth"],
+                hypothesis=~jnp.any(same),
+                score=_log10_ratio(fit["lambda_max"], fit["lambda_min"]))
+
+
+def kernel_trial(key, n, d, classes, duplicate=False):
+    X, y = kernel_dataset(key, n, d, classes, duplicate)
+    return kernel_check(jax.random.fold_in(key, 1), X, y, n=n, d=d, classes=classes,
+                        duplicate=duplicate)
 
 
 NTK_GRAM = Claim(
@@ -138,6 +191,8 @@ NTK_GRAM = Claim(
                           factor=NTK_FACTOR, datasets=300)),
     rule=Universal(),
     dataset=ntk_dataset,
+    # Montanari-Zhong's points lie on the unit sphere; the labels are arbitrary reals.
+    falsify=Falsifiable(check=ntk_check, domain=Domain(points="sphere", labels="real")),
 )
 
 MIN_NORM_GD = Claim(
@@ -153,6 +208,8 @@ MIN_NORM_GD = Claim(
                           steps=600, datasets=500)),
     rule=Universal(),
     dataset=linear_dataset,
+    # Any X and any real labels (Section 5: the linear case, d > n from the config).
+    falsify=Falsifiable(check=gd_check, domain=Domain(points="real", labels="real")),
 )
 
 KERNEL_INTERPOLATION = Claim(
@@ -170,6 +227,9 @@ KERNEL_INTERPOLATION = Claim(
                      + expand(n=[1024], d=[16, 64], classes=[2, 10], datasets=20))),
     rule=Universal(),
     dataset=kernel_dataset,
+    # Any distinct points; the labels stay the sampler's (+-1 or integer classes: the one-hot
+    # targets are built from them, so real-valued search labels would not be labels).
+    falsify=Falsifiable(check=kernel_check, domain=Domain(points="real", labels="fixed")),
 )
 
 CLAIMS = [NTK_GRAM, MIN_NORM_GD, KERNEL_INTERPOLATION]

@@ -31,6 +31,7 @@ import numpy as np
 
 from jaxmem.constructions import park2021
 from jaxmem.claims import Claim, Scaling, Universal, register
+from jaxmem.falsify import Domain, Falsifiable, construction_key
 
 CITATION = ("Park, Lee, Yun, Shin. Provable memorization via deep neural networks using "
             "sub-linear parameters. COLT 2021 (arXiv 2010.13363). Checked on PLYS-R, a "
@@ -60,12 +61,16 @@ def dataset(key, N, d, data="pixels", classes=2, **_):
     return X, y
 
 
-def trial(key, N, d, data="pixels", classes=2, table_size=0):
-    """The dataset and the seed of its projection direction (table_size is read by the host:
-    0 means the construction's own choice)."""
-    X, y = dataset(key, N, d, data, classes)
-    seed = jax.random.randint(jax.random.fold_in(key, 1), (), 0, 2 ** 31 - 1)
+def draw_check(build_key, X, y, N, d, data="pixels", classes=2, table_size=0):
+    """The dataset and the seed of its projection direction, drawn from the construction's
+    key (table_size is read by the host: 0 means the construction's own choice)."""
+    seed = jax.random.randint(build_key, (), 0, 2 ** 31 - 1)
     return dict(X=X, y=y, build_seed=seed)
+
+
+def trial(key, N, d, data="pixels", classes=2, table_size=0):
+    return draw_check(construction_key(key), *dataset(key, N, d, data, classes), N=N, d=d,
+                      data=data, classes=classes, table_size=table_size)
 
 
 def _inputs(X: np.ndarray, data: str):
@@ -76,33 +81,92 @@ def _inputs(X: np.ndarray, data: str):
     return np.array([[Fraction(v) for v in row] for row in X.tolist()], dtype=object), None
 
 
-def _build(outs, i, config):
-    X, den = _inputs(np.asarray(outs["X"][i]), config.get("data", "pixels"))
-    y = [int(v) for v in np.asarray(outs["y"][i])]
+def _build_one(X, y, seed, config):
+    X, den = _inputs(np.asarray(X), config.get("data", "pixels"))
+    y = [int(v) for v in np.asarray(y)]
     table = config.get("table_size", 0) or None
-    net, info = park2021.build(int(outs["build_seed"][i]), X, y, table_size=table,
-                               denominator=den)
+    net, info = park2021.build(int(seed), X, y, table_size=table, denominator=den)
     return X, den, y, net, info
 
 
+def _build(outs, i, config):
+    return _build_one(outs["X"][i], outs["y"][i], outs["build_seed"][i], config)
+
+
+MEASURED = ("ok", "memorizes", "sizes_ok", "param_count", "nonzero_param_count", "groups",
+            "table_size", "register_bits", "max_weight_bits", "depth", "width",
+            "float64_max_error", "float64_ok")
+
+
+def measure_one(X, y, seed, config) -> dict:
+    """One dataset's network built and evaluated exactly (`park2021.measure`, the sweep's
+    measurement too), with the float64 path of the same weights (reported, not part of the
+    verdict): the record's columns, `MEASURED`."""
+    X, den, y, net, info = _build_one(X, y, seed, config)
+    measured = dict(park2021.measure(net, info, X, y, denominator=den))
+    measured["table_size"] = measured.pop("buckets")
+    return {k: measured[k] for k in MEASURED}
+
+
 def memorizes_host(outs, config):
-    """Builds and evaluates each dataset's network exactly (`park2021.measure`, the sweep's
-    measurement too); also the float64 path of the same weights (reported, not part of the
-    verdict)."""
+    """Builds and evaluates each dataset's network exactly (`measure_one`)."""
     n = len(outs["build_seed"])
-    cols = {k: [] for k in ("ok", "memorizes", "sizes_ok", "param_count", "nonzero_param_count",
-                            "groups", "table_size", "register_bits", "max_weight_bits",
-                            "depth", "width", "float64_max_error", "float64_ok")}
+    cols = {k: [] for k in MEASURED}
     for i in range(n):
-        X, den, y, net, info = _build(outs, i, config)
-        measured = dict(park2021.measure(net, info, X, y, denominator=den))
-        measured["table_size"] = measured.pop("buckets")
+        measured = measure_one(outs["X"][i], outs["y"][i], outs["build_seed"][i], config)
         for k in cols:
             cols[k].append(measured[k])
     for k in ("X", "y", "build_seed"):
         outs.pop(k)
     outs.update({k: np.asarray(v) for k, v in cols.items()})
     return outs
+
+
+def inside(X, y, data="pixels") -> bool:
+    """The claim's hypothesis on a searched dataset, exactly: distinct rows, integer labels,
+    and for pixel data every entry one of the integers 0..255 (the inputs p / 255)."""
+    X, y = np.asarray(X, np.float64), np.asarray(y, np.float64)
+    if not (np.all(np.isfinite(X)) and np.all(np.isfinite(y)) and np.all(y == np.round(y))):
+        return False
+    if data == "pixels" and not (np.all(X == np.round(X)) and np.all((X >= 0)
+                                                                    & (X <= PIXEL_LEVELS))):
+        return False
+    return len(np.unique(X, axis=0)) == len(X)
+
+
+# dtypes of the record's columns (`MEASURED`), for the callback
+_KINDS = dict(ok=bool, memorizes=bool, sizes_ok=bool, float64_ok=bool, float64_max_error=float)
+
+
+def memorizes_check(build_key, X, y, N, d, data="pixels", classes=2, table_size=0):
+    """The claim on a given dataset (for `jaxmem falsify`): `memorizes_host`'s decision of this
+    one dataset, run on the host through a callback (the build is exact, in Python integers
+    and Fractions), with the same columns as its record. hypothesis: `inside`. score: the
+    largest weight's bit length, which grows as projected points crowd together (the
+    construction's exactness is what is at stake; not differentiable)."""
+    config = dict(data=data, classes=classes, table_size=table_size)
+    seed = draw_check(build_key, X, y, N, d, **config)["build_seed"]
+
+    def decide(X, y, seed):
+        ok = inside(X, y, data)
+        if ok:
+            Xr = np.round(np.asarray(X, np.float64)).astype(np.int64) if data == "pixels" else X
+            measured = measure_one(Xr, np.round(np.asarray(y, np.float64)), seed, config)
+        else:  # outside the theorem: nothing built
+            measured = {k: 0 for k in MEASURED}
+        return (np.bool_(ok),) + tuple(np.asarray(measured[k], _KINDS.get(k, np.int64))
+                                       for k in MEASURED)
+
+    shapes = (jax.ShapeDtypeStruct((), jnp.bool_),) + tuple(
+        jax.ShapeDtypeStruct((), jnp.float64 if _KINDS.get(k) is float
+                             else jnp.bool_ if _KINDS.get(k) is bool else jnp.int64)
+        for k in MEASURED)
+    hypothesis, *values = jax.pure_callback(
+        decide, shapes, jax.lax.stop_gradient(X), jax.lax.stop_gradient(y), seed,
+        vmap_method="sequential")
+    out = dict(zip(MEASURED, values))
+    return dict(out, hypothesis=hypothesis,
+                score=out["max_weight_bits"].astype(jnp.float64))
 
 
 def params_host(outs, config):
@@ -141,6 +205,13 @@ MEMORIZES = Claim(
     rule=Universal(),
     host=memorizes_host,
     dataset=dataset,
+    # The check is the exact build itself (a host callback), so no separate exact step.
+    # Domain: any distinct rational points (cube data at their binary values; pixel data must
+    # stay integers 0..255, `inside`), +-1 labels searched by sign (with classes > 2 the
+    # searched labels are +-1, still integer labels the claim covers). Search the cube
+    # configs: pixel data are integers, which the gradient searcher cannot step.
+    falsify=Falsifiable(check=memorizes_check, domain=Domain(points="real", labels="sign"),
+                        score="score", sizes=("N", "d")),
 )
 
 PARAMS = Claim(

@@ -37,8 +37,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+import itertools
+from fractions import Fraction
+
 from jaxmem import exact
 from jaxmem.data import gaussian
+from jaxmem.falsify import Domain, Falsifiable
 from jaxmem.metrics import separability as sep
 from jaxmem.sweep import expand
 from jaxmem.claims import Claim, Universal, clopper_pearson, pairs, register
@@ -78,53 +82,105 @@ def g4_trial(key, n, d):
     return dict(X=X, y=y, halfspace=halfspace, net_seed=seed)
 
 
+G4_OUTPUTS = ("separable", "exact_certificate", "built_memorizes", "built_monotone",
+              "nets_monotone", "nets_memorizing", "converse_ok")
+
+
+def g4_decide(X, y, seed, d, random_width: int = 1, premise: bool = True) -> dict:
+    """Lemma G.4 on one dataset, on the host in exact arithmetic: the LP decides separability
+    with an exact certificate; a separable dataset gets the explicit width-1 memorizer
+    (random depth 2..4, drawn from `seed`); RANDOM_NETS random width-`random_width` networks
+    must be monotone along their first projection, and none may memorize a non-separable
+    dataset. `ok` here is without the sampler's halfspace check (lemma_g4_host adds it)."""
+    X = np.asarray(X, np.float64)
+    y = np.asarray(y).astype(np.int64)
+    rng = np.random.default_rng(int(seed))
+    separable, cert = sep.linearly_separable(X, y, affine=True, exact=True)
+    built, built_monotone = True, True
+    if separable or not premise:
+        depth = int(rng.integers(2, 5))
+        try:
+            net = sep.width1_memorizer(X, y, depth=depth,
+                                       certificate=cert if separable else None)
+            built = (sep.memorizes_exactly(net, X, y)
+                     and sep.hidden_widths(net) == (1,) * (depth - 1)
+                     and sep.depth(net) == depth
+                     and exact.param_count(net) == (d + 1) + 2 * (depth - 1))
+            built_monotone = sep.monotone_along_projection(net, X)
+        except ValueError:       # not separable: no width-1 memorizer was built
+            built = False
+    monotone, memorizing = 0, 0
+    for _ in range(RANDOM_NETS):
+        net = sep.random_width_network(rng, d, int(rng.integers(2, 6)), random_width)
+        monotone += sep.monotone_along_projection(net, X)
+        memorizing += sep.memorizes_exactly(net, X, y)
+    converse_ok = separable or memorizing == 0
+    out = dict(separable=separable, exact_certificate=bool(cert["exact"]),
+               built_memorizes=built, built_monotone=built_monotone, nets_monotone=monotone,
+               nets_memorizing=memorizing, converse_ok=converse_ok)
+    out["ok"] = (bool(cert["exact"]) and built and built_monotone
+                 and monotone == RANDOM_NETS and converse_ok)
+    return out
+
+
 def lemma_g4_host(random_width: int = 1, premise: bool = True):
     """The host for yu2024.lemma_g4; random_width=2 or premise=False break the statement."""
 
     def host(outs, config):
-        d = config["d"]
-        keys = ("separable", "exact_certificate", "built_memorizes", "built_monotone",
-                "nets_monotone", "nets_memorizing", "converse_ok", "ok")
-        cols = {k: [] for k in keys}
-        for X, y, halfspace, seed in zip(outs["X"], outs["y"], outs["halfspace"],
-                                         outs["net_seed"]):
-            X = np.asarray(X, np.float64)
-            y = np.asarray(y).astype(np.int64)
-            rng = np.random.default_rng(int(seed))
-            separable, cert = sep.linearly_separable(X, y, affine=True, exact=True)
-            built, built_monotone = True, True
-            if separable or not premise:
-                depth = int(rng.integers(2, 5))
-                try:
-                    net = sep.width1_memorizer(X, y, depth=depth,
-                                               certificate=cert if separable else None)
-                    built = (sep.memorizes_exactly(net, X, y)
-                             and sep.hidden_widths(net) == (1,) * (depth - 1)
-                             and sep.depth(net) == depth
-                             and exact.param_count(net) == (d + 1) + 2 * (depth - 1))
-                    built_monotone = sep.monotone_along_projection(net, X)
-                except ValueError:       # not separable: no width-1 memorizer was built
-                    built = False
-            monotone, memorizing = 0, 0
-            for _ in range(RANDOM_NETS):
-                net = sep.random_width_network(rng, d, int(rng.integers(2, 6)), random_width)
-                monotone += sep.monotone_along_projection(net, X)
-                memorizing += sep.memorizes_exactly(net, X, y)
-            converse_ok = separable or memorizing == 0
-            cols["separable"].append(separable)
-            cols["exact_certificate"].append(bool(cert["exact"]))
-            cols["built_memorizes"].append(built)
-            cols["built_monotone"].append(built_monotone)
-            cols["nets_monotone"].append(monotone)
-            cols["nets_memorizing"].append(memorizing)
-            cols["converse_ok"].append(converse_ok)
-            cols["ok"].append(bool(cert["exact"]) and built and built_monotone
-                              and monotone == RANDOM_NETS and converse_ok
-                              and (separable or not bool(halfspace)))
-        outs.update({k: np.asarray(v) for k, v in cols.items()})
+        rows = [g4_decide(X, y, seed, config["d"], random_width, premise)
+                for X, y, seed in zip(outs["X"], outs["y"], outs["net_seed"])]
+        for k in G4_OUTPUTS:
+            outs[k] = np.asarray([r[k] for r in rows])
+        # a halfspace's labels must come out separable (the sampler's own check on the LP)
+        outs["ok"] = np.asarray([r["ok"] and (r["separable"] or not bool(h))
+                                 for r, h in zip(rows, outs["halfspace"])])
         return outs
 
     return host
+
+
+def _g4_host_row(X, y, seed, d):
+    """g4_decide for pure_callback: fixed dtypes, and a dataset outside the lemma's (a point
+    outside [0,1]^d, labels not +-1, or one point with both labels) comes back as hypothesis
+    False instead of an error."""
+    X, y = np.asarray(X, np.float64), np.asarray(y, np.float64)
+    inside = bool(np.all((X >= 0) & (X <= 1)) and np.all(np.abs(y) == 1))
+    try:
+        r = g4_decide(X, y, seed, d) if inside else None
+    except ValueError:       # sep.check_dataset: the same point with both labels
+        r = None
+    hypothesis = r is not None
+    if r is None:
+        r = dict.fromkeys(G4_OUTPUTS + ("ok",), False)
+        r["nets_monotone"] = r["nets_memorizing"] = 0
+    failures = ((not r["built_memorizes"]) + (not r["built_monotone"])
+                + (RANDOM_NETS - r["nets_monotone"])
+                + (0 if r["separable"] else r["nets_memorizing"]))
+    return (np.bool_(hypothesis),
+            *(np.asarray(r[k], np.int32 if k.startswith("nets") else np.bool_)
+              for k in G4_OUTPUTS), np.bool_(r["ok"]), np.float64(failures))
+
+
+def g4_check(build_key, X, y, n, d):
+    """Lemma G.4 on a given dataset (exact, on the host through jax.pure_callback, one dataset
+    at a time): the trial's outputs (X, y, net_seed) and the host's decision. The random
+    networks' seed is drawn from `build_key` as the trial draws it.
+
+    For `jaxmem falsify`: hypothesis = the dataset is one of the lemma's (X in [0,1]^d, labels
+    +-1, no point with both labels); score = the number of failed sub-checks (not built, not
+    monotone, a random network memorizing a non-separable dataset): exact counts, no gradient
+    (the evolution strategy searches it)."""
+    seed = jax.random.bits(build_key, (), jnp.uint32)
+    shapes = ((jax.ShapeDtypeStruct((), jnp.bool_),)
+              + tuple(jax.ShapeDtypeStruct((), jnp.int32 if k.startswith("nets") else jnp.bool_)
+                      for k in G4_OUTPUTS)
+              + (jax.ShapeDtypeStruct((), jnp.bool_), jax.ShapeDtypeStruct((), jnp.float64)))
+    hyp, *values, ok, failures = jax.pure_callback(
+        lambda X, y, seed: _g4_host_row(X, y, seed, d), shapes,
+        jax.lax.stop_gradient(X), jax.lax.stop_gradient(y), seed, vmap_method="sequential")
+    inside = jnp.all((X >= 0) & (X <= 1))
+    return dict(X=X, y=y, net_seed=seed, **dict(zip(G4_OUTPUTS, values)), ok=ok,
+                hypothesis=hyp & inside, score=failures)
 
 
 LEMMA_G4 = Claim(
@@ -140,6 +196,9 @@ LEMMA_G4 = Claim(
     rule=Universal(),
     host=lemma_g4_host(),
     dataset=lambda key, n, d, **_: g4_dataset(key, n, d)[:2],
+    # the lemma's domain is [0,1]^d x {-1,1}: the box [-1,1]^d, and `hypothesis` rejects the
+    # negative half (the box of Domain is symmetric)
+    falsify=Falsifiable(check=g4_check, domain=Domain(points="box", scale=1.0, labels="sign")),
 )
 
 

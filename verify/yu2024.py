@@ -13,6 +13,7 @@ import jax.numpy as jnp
 from jaxmem.constructions import yu2024
 from jaxmem.data import ball_annulus as ball_annulus_mod
 from jaxmem.data import separated
+from jaxmem.falsify import Domain, Falsifiable, trial_from_check
 from jaxmem.metrics import nearby
 from jaxmem.claims import Claim, Probabilistic, Universal, register
 
@@ -43,21 +44,46 @@ def memorize_dataset(key, data, N, n, **_):
     raise ValueError(f"unknown data {data!r}")
 
 
-def memorize_trial(key, data, N, n, split=yu2024.SPLIT):
-    X, y = memorize_dataset(key, data, N, n)
+def _labels_apart(X, y):
+    """The hypothesis of M1 (Lemmas H.1-H.3): both labels present and no point carrying both
+    (the paper's D(n, c) has c > 0). Repeated points of one label are allowed."""
+    diff = X[:, None, :] - X[None, :, :]
+    same_point = jnp.all(diff == 0, axis=-1)
+    opposite = y[:, None] != y[None, :]
+    return jnp.any(y > 0) & jnp.any(y < 0) & ~jnp.any(same_point & opposite)
+
+
+def memorize_check(build_key, X, y, data=None, N=None, n=None, split=yu2024.SPLIT):
+    """Theorem 7.3's M1 on a given dataset (M1 is deterministic: `build_key` is unused).
+    hypothesis: both labels present, no point with both labels. score (for `jaxmem
+    falsify`): the worst excursion of a margin out of its interval, max((1 - tol) - min
+    y_i F(x_i)/r, max y_i F(x_i)/(N_y r) - (1 + tol), 1/2 - min boundary margin/r): each
+    term is > 0 exactly where its check fails."""
+    del build_key
     m1, info = yu2024.build(None, X, y, split=split)
     tm = yu2024.training_margins(m1)
     bm = yu2024.boundary_margins(m1)
     both = (info["n_pos"] > 0) & (info["n_neg"] > 0)
+    min_margin = jnp.min(tm["margin_over_r"])
+    max_over_size = jnp.max(tm["margin_over_r"] / tm["class_size"])
+    min_boundary = jnp.min(jnp.where(bm["inside"], bm["margin_over_r"], jnp.inf))
+    # each term is > 0 exactly where its check fails: margins in [1 - tol, N_y (1 + tol)]
+    # (training_margins), boundary margins >= 1/2 inside the cell (boundary_margins)
+    tol = tm["tolerance"]
+    score = jnp.maximum(jnp.maximum((1 - tol) - min_margin, max_over_size - (1 + tol)),
+                        jnp.where(jnp.isfinite(min_boundary), 0.5 - min_boundary, -jnp.inf))
     return dict(ok=both & info["valid"] & jnp.all(tm["ok"]) & jnp.all(bm["ok"]),
                 valid=info["valid"], margins_ok=jnp.all(tm["ok"]),
                 boundary_ok=jnp.all(bm["ok"]),
-                min_margin_over_r=jnp.min(tm["margin_over_r"]),
-                max_margin_over_class_size=jnp.max(tm["margin_over_r"] / tm["class_size"]),
+                min_margin_over_r=min_margin,
+                max_margin_over_class_size=max_over_size,
                 boundary_points_inside=jnp.sum(bm["inside"]),
-                min_boundary_margin_over_r=jnp.min(jnp.where(bm["inside"], bm["margin_over_r"],
-                                                             jnp.inf)),
-                margin_r=info["margin_r"])
+                min_boundary_margin_over_r=min_boundary,
+                margin_r=info["margin_r"],
+                hypothesis=_labels_apart(X, y), score=score)
+
+
+memorize_trial = trial_from_check(memorize_dataset, memorize_check)
 
 
 MEMORIZES = Claim(
@@ -77,6 +103,10 @@ MEMORIZES = Claim(
         + [dict(data="checkerboard", N=256, n=n, datasets=500) for n in (2, 3)]),
     rule=Universal(),
     dataset=memorize_dataset,
+    # Lemmas H.1-H.3 hold for any finite dataset in R^n whose opposite-label points are
+    # distinct (the search's domain rejects repeated rows, which M1 would allow).
+    falsify=Falsifiable(check=memorize_check, domain=Domain(points="real", labels="sign"),
+                        sizes=("N", "n")),
 )
 
 
@@ -96,22 +126,44 @@ def generalize_dataset(key, n, side, N, **_):
     return P[idx], labels[idx]
 
 
-def generalize_trial(key, n, side, N, eps, delta):
+def _rows_in(X, P):
+    """(N, M) bool: row i of X equals point j of P exactly."""
+    return jnp.all(X[:, None, :] == P[None, :, :], axis=-1)
+
+
+def generalize_check(build_key, X, y, n, side, N, eps, delta):
     """Exact accuracy over the support (uniform weights), the mass of the support points
-    the sample saw, and whether accuracy >= 1 - eps."""
+    the sample (X, y) saw, and whether accuracy >= 1 - eps. M1 is deterministic: `build_key`
+    is unused. hypothesis: (X, y) is a sample of the checkerboard, every row a support point
+    with its label (Theorem 7.3 is about samples of D)."""
+    del build_key
     P, labels = separated.checkerboard_support(n, side)
-    idx = separated.checkerboard_indices(jax.random.fold_in(key, 0), N, P.shape[0])
-    X, y = P[idx], labels[idx]
     both = jnp.any(y > 0) & jnp.any(y < 0)
     # A one-label sample has no M1 (no opposite pairs); relabel one point so the build is
     # defined and count the dataset as failing (accuracy <= 1/2 for such a sample anyway).
-    y = jnp.where(both, y, y.at[0].set(-y[0]))
-    m1, _ = yu2024.build(None, X, y)
+    y_m1 = jnp.where(both, y, y.at[0].set(-y[0]))
+    m1, _ = yu2024.build(None, X, y_m1)
     accuracy = jnp.where(both, jnp.mean(jnp.sign(yu2024.apply(m1, P)) == labels), 0.0)
-    seen = jnp.zeros(P.shape[0], bool).at[idx].set(True)
+    hit = _rows_in(X, P)
+    seen = jnp.any(hit, axis=0)
     coverage = jnp.mean(seen)
+    on_support = jnp.all(jnp.any(hit & (y[:, None] == labels[None, :]), axis=1))
     return dict(ok=accuracy >= 1 - eps, accuracy=accuracy, coverage=coverage,
-                coverage_ok=accuracy >= coverage, support_size=jnp.asarray(P.shape[0]))
+                coverage_ok=accuracy >= coverage, support_size=jnp.asarray(P.shape[0]),
+                hypothesis=on_support)
+
+
+def generalize_trial(key, n, side, N, eps, delta):
+    X, y = generalize_dataset(key, n, side, N)
+    return generalize_check(None, X, y, n, side, N, eps, delta)
+
+
+def coverage_check(build_key, X, y, n, side, N, eps, delta):
+    """COVERAGE's decision (its rule passes on `coverage_ok`, not `ok`) for `jaxmem falsify`,
+    which decides on `ok`: the trial's outputs with ok = coverage_ok. score: coverage minus
+    accuracy (> 0 on a violation)."""
+    out = generalize_check(build_key, X, y, n, side, N, eps, delta)
+    return dict(out, ok=out["coverage_ok"], score=out["coverage"] - out["accuracy"])
 
 
 _GEN_QUICK = [checkerboard_config(2, 3, datasets=96), checkerboard_config(3, 2, datasets=96),
@@ -142,6 +194,10 @@ COVERAGE = Claim(
                      for n, side in ((2, 4), (3, 3)) for s in (4, 16, 64, 256)]),
     rule=Universal(passed="coverage_ok"),
     dataset=generalize_dataset,
+    # Samples of the checkerboard: labels fixed by the points, rows on the support
+    # (`hypothesis`). Repeated rows are legitimate samples but outside the search's domain.
+    falsify=Falsifiable(check=coverage_check, domain=Domain(points="box", labels="fixed"),
+                        sizes=("N", "n")),
 )
 
 
@@ -203,26 +259,43 @@ def prop7_7_dataset(key, data, n, N, **_):
     return X, y.at[:2].set(jnp.array([1.0, -1.0]))
 
 
-def prop7_7_trial(key, data, n, N, grid_constant=6.2):
-    """The greedy nearby-set size of a sample against ([6.2 n / c] + 1)^n with c the
-    sample's measured separation (compared in logs: the bound overflows floats). On the
+def _distinct_rows(X):
+    """The number of distinct rows of X (a row counts where no earlier row equals it)."""
+    equal = jnp.all(X[:, None, :] == X[None, :, :], axis=-1)
+    earlier = jnp.tril(jnp.ones(equal.shape, bool), -1)
+    return jnp.sum(~jnp.any(equal & earlier, axis=1))
+
+
+def prop7_7_check(build_key, X, y, data, n, N, grid_constant=6.2):
+    """The greedy nearby-set size of the sample (X, y) against ([6.2 n / c] + 1)^n with c
+    its measured separation (compared in logs: the bound overflows floats). On the
     checkerboard the greedy cover must also equal the number of distinct support points
-    seen (each ball holds its centre alone: the estimate is exact there)."""
-    X, y = prop7_7_dataset(key, data, n, N)
+    seen (each ball holds its centre alone: the estimate is exact there). Deterministic:
+    `build_key` is unused.
+    hypothesis: D(n, c) of Proposition 7.7: points in [0, 1]^n, both labels, c > 0; on the
+    checkerboard also every row a support point with its label (what the exactness needs).
+    score: log(greedy size) - log(bound), > 0 on a violation."""
+    del build_key
     both = jnp.any(y > 0) & jnp.any(y < 0)
     cover = nearby.greedy_nearby_set(X, y)
     c = separated.separation(X, y)
     log_bound = n * jnp.log(jnp.floor(grid_constant * n / c) + 1)
-    within = jnp.log(cover["size"]) <= log_bound
+    log_size = jnp.log(cover["size"])
+    within = log_size <= log_bound
+    hypothesis = separated.in_unit_cube(X) & both & (c > 0)
     if data == "checkerboard":
-        P, _ = separated.checkerboard_support(n, 3)
-        idx = separated.checkerboard_indices(jax.random.fold_in(key, 0), N, P.shape[0])
-        distinct = jnp.sum(jnp.zeros(P.shape[0], bool).at[idx].set(True))
-        exact = cover["size"] == distinct
+        P, labels = separated.checkerboard_support(n, 3)
+        hit = _rows_in(X, P) & (y[:, None] == labels[None, :])
+        hypothesis &= jnp.all(jnp.any(hit, axis=1))
+        exact = cover["size"] == _distinct_rows(X)
     else:
         exact = cover["lower_bound"] <= cover["size"]
     return dict(ok=both & within & exact, greedy_size=cover["size"],
-                lower_bound=cover["lower_bound"], separation=c, log_bound=log_bound)
+                lower_bound=cover["lower_bound"], separation=c, log_bound=log_bound,
+                hypothesis=hypothesis, score=(log_size - log_bound).astype(c.dtype))
+
+
+prop7_7_trial = trial_from_check(prop7_7_dataset, prop7_7_check)
 
 
 PROP7_7 = Claim(
@@ -237,6 +310,9 @@ PROP7_7 = Claim(
                      for n, N in ((2, 200), (3, 400), (4, 800))]),
     rule=Universal(),
     dataset=prop7_7_dataset,
+    # D(n, c): the box [-1, 1]^n of the search, cut to [0, 1]^n by `hypothesis`.
+    falsify=Falsifiable(check=prop7_7_check, domain=Domain(points="box", labels="sign"),
+                        sizes=("N", "n")),
 )
 
 
@@ -255,12 +331,33 @@ def thm5_3_dataset(key, data, N, n, **_):
     return ball_annulus_mod.ball_annulus(k, N, n)
 
 
-def thm5_3_trial(key, data, N, n, test_points, memorizer="projection"):
-    """The projection memorizer memorizes the sample; its accuracy on `test_points` fresh
-    points must not exceed 0.51 beyond the Hoeffding allowance sqrt(ln(1/alpha)/(2T)),
+def _in_support(data, X, y):
+    """(X, y) lies in the support of the claim's D with D's labels: the slabs |x_1 - 1/2| >=
+    gap/2 of [0, 1]^n labelled by the side, or the ball B(q, r1) (+1) and the annulus
+    r2 <= ||x - q|| <= r3 (-1), q the centre of the cube (a few ulps of slack: the sampler
+    rounds)."""
+    n = X.shape[1]
+    slack = 1e-12
+    if data == "slabs":
+        side = y * (X[:, 0] - 0.5) >= 0.1 / 2 * (1 - slack)   # separated.slabs' gap = 0.1
+        return separated.in_unit_cube(X) & jnp.all(side)
+    r1, r2, r3 = ball_annulus_mod.ball_annulus_radii(n)
+    radius = jnp.linalg.norm(X - 0.5, axis=1)
+    inside = jnp.where(y > 0, radius <= r1 * (1 + slack),
+                       (radius >= r2 * (1 - slack)) & (radius <= r3 * (1 + slack)))
+    return separated.in_unit_cube(X) & jnp.all(inside)
+
+
+def thm5_3_check(key, X, y, data, N, n, test_points, memorizer="projection"):
+    """The projection memorizer memorizes the sample (X, y); its accuracy on `test_points`
+    fresh points must not exceed 0.51 beyond the Hoeffding allowance sqrt(ln(1/alpha)/(2T)),
     alpha = 1e-3 (a dataset fails only if the data show accuracy > 0.51 at 99.9%). M1 on
-    the same sample is measured beside it on the first 500 test points (the contrast)."""
-    X, y = thm5_3_dataset(key, data, N, n)
+    the same sample is measured beside it on the first 500 test points (the contrast).
+
+    `key` is the trial's key, not a construction key: the test sample is drawn from
+    fold_in(key, 7) and the memorizer's directions from fold_in(key, 1), as the trial always
+    did. hypothesis: the sample lies in D's support with D's labels (Theorem 5.3 is about
+    samples of D). score: accuracy - allowance - 0.51 (> 0 on a violation)."""
     T, yT = thm5_3_dataset(jax.random.fold_in(key, 7), data, test_points, n)
     net, info = yu2024.build_adversarial(jax.random.fold_in(key, 1), X, y)
     both = jnp.any(y > 0) & jnp.any(y < 0)
@@ -275,7 +372,15 @@ def thm5_3_trial(key, data, N, n, test_points, memorizer="projection"):
     m1_accuracy = jnp.mean(jnp.sign(yu2024.apply(m1, T[:contrast])) == yT[:contrast])
     return dict(ok=info["valid"] & memorizes & (accuracy - allowance <= 0.51),
                 accuracy=accuracy, memorizes=memorizes, m1_accuracy=m1_accuracy,
-                min_gap=info["min_gap"])
+                min_gap=info["min_gap"], hypothesis=_in_support(data, X, y),
+                score=accuracy - allowance - 0.51)
+
+
+def thm5_3_trial(key, data, N, n, test_points, memorizer="projection"):
+    # by hand, not trial_from_check: the check needs the trial's own key (test sample and
+    # directions are derived from it), which construction_key(key) would change
+    X, y = thm5_3_dataset(key, data, N, n)
+    return thm5_3_check(key, X, y, data, N, n, test_points, memorizer)
 
 
 THM5_3 = Claim(
@@ -291,6 +396,9 @@ THM5_3 = Claim(
                      for d in ("slabs", "ball_annulus") for N, n in ((256, 5), (1024, 20))]),
     rule=Universal(),
     dataset=thm5_3_dataset,
+    # Training samples of D: the box, cut to D's support and labels by `hypothesis`.
+    falsify=Falsifiable(check=thm5_3_check, domain=Domain(points="box", labels="sign"),
+                        sizes=("N", "n")),
 )
 
 CLAIMS = [MEMORIZES, GENERALIZES, COVERAGE, LEMMA_H4, PROP7_7, THM5_3]

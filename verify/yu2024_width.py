@@ -35,6 +35,7 @@ from jaxmem.metrics.width_ceiling import (bayes_projection_predict, paper_min_di
 from jaxmem.training import narrow
 from jaxmem.training.mlp import OPTIMIZED
 from jaxmem.claims import Claim, Universal, register
+from jaxmem.falsify import Domain, Falsifiable
 
 CITATION = ("Yu, Gao, Zhang, Miao. Generalizability of Memorization Neural Networks. NeurIPS "
             "2024 (arXiv 2411.00372). Theorem 5.1, Lemmas D.2, D.4, D.8, Definition D.9.")
@@ -69,11 +70,25 @@ def width_trial(key, n, widths, n_train, n_test, steps, hidden, lr, delta,
     """One dataset: train one network per width (first layer padded to max(widths), masked),
     test on a fresh sample, compare with the ceiling. `trained_widths` (tests only) trains
     other widths than the ceilings assume, to break the claim on purpose."""
+    X, y = width_dataset(key, n, n_train, n_test)
+    return width_check(key, X, y, n, widths, n_train, n_test, steps, hidden, lr, delta,
+                       trained_widths)
+
+
+def width_check(key, X, y, n, widths, n_train, n_test, steps, hidden, lr, delta,
+                trained_widths=None, **_):
+    """`width_trial` on a given training set (X, y). `key` is the trial's key, not a
+    construction key: the test sample is the second part of the draw from fold_in(key, 0) and
+    the training keys come from fold_in(key, 1), as the trial always did. Theorem 5.1 bounds
+    every network of first width w < n on D, whatever it was trained on, so (X, y) may be any
+    labelled set (no hypothesis); the test sample stays D's.
+    score (for `jaxmem falsify`): the largest (correct - allowed) / n_test over the widths,
+    > 0 exactly where a width fails the binomial test."""
     trained = tuple(widths if trained_widths is None else trained_widths)
     if not all(1 <= w < n for w in widths) or len(trained) != len(widths):
         raise ValueError(f"widths must be ints in [1, n) = [1, {n}) (Theorem 5.1 is about w < n), "
                          f"one trained width each; got widths={widths}, trained={trained}")
-    (X, y), (X_test, y_test) = _train_and_test(key, n, n_train, n_test)
+    X_test, y_test = _train_and_test(key, n, n_train, n_test)[1]
     dtype = X.dtype
     # Host-side, at trace time: n, widths, n_test and delta are static.
     ceiling = [projection_accuracy_ceiling(n, w) for w in widths]
@@ -96,7 +111,8 @@ def width_trial(key, n, widths, n_train, n_test, steps, hidden, lr, delta,
                 allowance=jnp.asarray(allowed, dtype) / n_test - ceiling,
                 bayes_test_accuracy=bayes,
                 max_excess=jnp.max(res["test_accuracy"] - ceiling),
-                final_loss=res["final_loss"], trained_first_width=res["first_width"])
+                final_loss=res["final_loss"], trained_first_width=res["first_width"],
+                score=(jnp.max(correct - jnp.asarray(allowed, jnp.int32)) / n_test).astype(dtype))
 
 
 _TRAIN = dict(n_train=512, n_test=4000, steps=300, hidden=32, lr=1e-2)
@@ -121,6 +137,10 @@ WIDTH = Claim(
     rule=Universal(),
     dataset=width_dataset,
     compiler_options=OPTIMIZED,   # a training loop: run it optimized at quick scale too
+    # Any training set in the box (the bound is on the network, not on its data); the score
+    # counts test points, so it has no gradient: structured, evolution and random search it.
+    falsify=Falsifiable(check=width_check, domain=Domain(points="box", labels="sign"),
+                        sizes=("n_train", "n")),
 )
 
 
@@ -167,7 +187,7 @@ CEILING = Claim(
 
 CLAIMS = [WIDTH, CEILING]
 
-__all__ = ["CEILING", "CLAIMS", "WIDTH", "allowed_correct", "ceiling_trial", "width_dataset",
-           "width_trial"]
+__all__ = ["CEILING", "CLAIMS", "WIDTH", "allowed_correct", "ceiling_trial", "width_check",
+           "width_dataset", "width_trial"]
 
 register(*CLAIMS)

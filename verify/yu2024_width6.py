@@ -17,6 +17,7 @@ from jaxmem.constructions import yu2024_width6 as m3
 from jaxmem.sweep import expand
 from jaxmem.claims import (Claim, Informational, Probabilistic, Scaling, Universal,
                            register)
+from jaxmem.falsify import Domain, Falsifiable
 
 CITATION = ("Yu, Gao, Zhang, Miao. Generalizability of Memorization Neural Networks. "
             "NeurIPS 2024 (arXiv 2411.00372), Theorem 4.1 and App. B.")
@@ -30,10 +31,16 @@ def dataset(key, N, n, **_):
     return X / LEVELS, y.at[:2].set(jnp.array([-1, 1]))
 
 
-def _pixels_trial(key, N, n, **_):
-    X, y = dataset(key, N, n)
+def pixels_inputs(build_key, X, y):
+    """The device half of a trial on a given dataset: integer pixels, labels and the build
+    seed (drawn from `build_key`) for the host, which builds and evaluates exactly."""
     return dict(pixels=jnp.rint(X * LEVELS).astype(jnp.int32), labels=y,
-                seed=jax.random.randint(jax.random.fold_in(key, 2), (), 0, 2 ** 31 - 1))
+                seed=jax.random.randint(build_key, (), 0, 2 ** 31 - 1))
+
+
+def _pixels_trial(key, N, n, **_):
+    # the build seed has always come from fold_in(key, 2), not construction_key(key)
+    return pixels_inputs(jax.random.fold_in(key, 2), *dataset(key, N, n))
 
 
 def _datasets(outs):
@@ -46,18 +53,65 @@ def memorizes_host(outs, config):
     """Builds each dataset's network and checks, exactly (`m3.measure`, the sweep's
     measurement too): Sgn F(x_i) = y_i for all i, width 6, the parameter count of the layout
     (`param_formula`) and the digits of Lemma B.1's bound."""
-    rows = {k: [] for k in ("ok", "memorized_fraction", "width", "params", "formula_params",
-                            "digits_ok", "depth", "register_digits", "max_bit_length",
-                            "draws")}
-    renamed = dict(params="param_count", formula_params="formula_param_count")
+    rows = {k: [] for k in _MEASURED}
     for X, y, seed in _datasets(outs):
-        net, info = m3.build(int(seed), X, y, ramp=config.get("ramp", "left"),
-                             denominator=LEVELS, block_size=config.get("block_size"))
-        measured = m3.measure(net, info, X, y, denominator=LEVELS)
-        for k in rows:
-            rows[k].append(measured[renamed.get(k, k)])
+        for k, v in _measure(X, y, seed, config).items():
+            rows[k].append(v)
     outs.update({k: np.array(v) for k, v in rows.items()})
     return outs
+
+
+# The host's measurements of one dataset, with their dtypes (the check's callback declares them).
+_MEASURED = dict(ok=np.bool_, memorized_fraction=np.float64, width=np.int64, params=np.int64,
+                 formula_params=np.int64, digits_ok=np.bool_, depth=np.int64,
+                 register_digits=np.int64, max_bit_length=np.int64, draws=np.int64)
+
+
+def _measure(pixels, labels, seed, config):
+    """`m3.build` and `m3.measure` on one dataset of integer pixels: the host's row."""
+    renamed = dict(params="param_count", formula_params="formula_param_count")
+    net, info = m3.build(int(seed), pixels, labels, ramp=config.get("ramp", "left"),
+                         denominator=LEVELS, block_size=config.get("block_size"))
+    measured = m3.measure(net, info, pixels, labels, denominator=LEVELS)
+    return {k: measured[renamed.get(k, k)] for k in _MEASURED}
+
+
+def _hypothesis(X, y):
+    """Theorem 4.1's dataset, as the construction takes it (pixels with denominator 255): X
+    in [0, 1]^n on the 1/255 grid, labels +-1 with both present, no point with both labels."""
+    on_grid = jnp.all((X >= 0) & (X <= 1) & (jnp.rint(X * LEVELS) / LEVELS == X))
+    same_point = jnp.all(X[:, None, :] == X[None, :, :], axis=-1)
+    opposite = y[:, None] != y[None, :]
+    return (on_grid & jnp.all(jnp.abs(y) == 1) & jnp.any(y > 0) & jnp.any(y < 0)
+            & ~jnp.any(same_point & opposite))
+
+
+def thm4_1_check(build_key, X, y, N=None, n=None, **config):
+    """Theorem 4.1 on a given dataset: `pixels_inputs` (what the trial returns) and the host's
+    exact build and evaluation (`_measure`, the host step's own code) through a callback.
+    `build_key` is the trial's fold_in(key, 2). hypothesis: `_hypothesis`; off it nothing is
+    built (ok False, measurements zero). score (for `jaxmem falsify`): -log10 of the smallest
+    distance c0 between opposite-label points: Lemma B.1's projection gap and the registers'
+    digits grow as c0 shrinks."""
+    inputs = pixels_inputs(build_key, X, y)
+    hypothesis = _hypothesis(X, y)
+
+    def host(pixels, labels, seed, holds):
+        if not holds:
+            return {k: np.zeros((), t) for k, t in _MEASURED.items()}
+        return {k: np.asarray(v, _MEASURED[k])
+                for k, v in _measure(np.asarray(pixels), np.asarray(labels), seed,
+                                     config).items()}
+
+    shapes = {k: jax.ShapeDtypeStruct((), t) for k, t in _MEASURED.items()}
+    measured = jax.pure_callback(host, shapes, inputs["pixels"], inputs["labels"],
+                                 inputs["seed"], hypothesis, vmap_method="sequential")
+    diff = X[:, None, :] - X[None, :, :]
+    sq = jnp.sum(diff * diff, axis=-1)
+    opposite = y[:, None] != y[None, :]
+    c0 = jnp.sqrt(jnp.min(jnp.where(opposite, sq, jnp.inf)))
+    score = -jnp.log10(jnp.clip(c0, jnp.finfo(X.dtype).tiny, jnp.finfo(X.dtype).max))
+    return dict(inputs, **measured, hypothesis=hypothesis, score=score.astype(X.dtype))
 
 
 THM4_1 = Claim(
@@ -73,6 +127,11 @@ THM4_1 = Claim(
     rule=Universal(),
     host=memorizes_host,
     dataset=dataset,
+    # The construction is exact (rational registers): every decision is already in exact
+    # arithmetic, so there is no separate exact step. Pixels on the 1/255 grid of [0, 1]^n
+    # (`hypothesis`); the search's box is [-1, 1]^n.
+    falsify=Falsifiable(check=thm4_1_check, domain=Domain(points="box", labels="sign"),
+                        sizes=("N", "n")),
 )
 
 

@@ -34,6 +34,7 @@ Claims (each flips when broken on purpose; tests/test_yun2019.py):
 
 from __future__ import annotations
 
+import functools
 from fractions import Fraction
 
 import jax
@@ -45,6 +46,7 @@ from jaxmem.constructions import yun2019
 from jaxmem.data import gaussian
 from jaxmem.sweep import expand
 from jaxmem.claims import Claim, Scaling, Universal, exact_fit, fit_outcome, register
+from jaxmem.falsify import Domain, Falsifiable, construction_key
 
 CITATION = ("Yun, Sra, Jadbabaie. Small ReLU networks are powerful memorizers: a tight analysis "
             "of memorization capacity. NeurIPS 2019 (arXiv 1810.07770), Theorem 3.1. Network: "
@@ -59,10 +61,6 @@ def dataset(key, N, d, **_):
     return gaussian(jax.random.fold_in(key, 0), N, d, labels="gaussian")
 
 
-def _build_key(key):
-    return jax.random.fold_in(key, 1)
-
-
 def _sizes_ok(net, N, d, q, activation):
     """Widths and the dense parameter count equal the size table of sublinear.md §5.4."""
     d1, d2 = yun2019.widths(N, q, activation)
@@ -75,26 +73,42 @@ def _sizes_ok(net, N, d, q, activation):
 # 1. The float64 network interpolates; small N also exactly, in rational arithmetic
 # --------------------------------------------------------------------------------------------
 
-def _parts(key, N, d, activation, q=None, correct_parity=True):
-    """The dataset's float64 network, its info, and whether its sizes and validity are the
+def _network(build_key, X, y, N, d, activation, q=None, correct_parity=True):
+    """The float64 network on (X, y), its info, and whether its sizes and validity are the
     table's (the checks besides the fit)."""
-    X, y = dataset(key, N, d)
-    net, info = yun2019.build(_build_key(key), X, y, q, activation,
-                              correct_parity=correct_parity)
+    net, info = yun2019.build(build_key, X, y, q, activation, correct_parity=correct_parity)
     checks_ok = info["valid"] & _sizes_ok(net, N, d, q, activation)
+    return net, checks_ok, info
+
+
+def _parts(key, N, d, activation, q=None, correct_parity=True):
+    """`_network` on dataset `key`: (net, X, y, checks_ok, info)."""
+    X, y = dataset(key, N, d)
+    net, checks_ok, info = _network(construction_key(key), X, y, N, d, activation, q,
+                                    correct_parity)
     return net, X, y, checks_ok, info
 
 
-def memorizes_trial(key, N, d, activation, q=None, exact_check=False, precision="float64",
-                    correct_parity=True):
-    """precision="float64": the fit must be decided and hold (jaxmem.metrics.fit_report: within
-    the derived rounding tolerance, certified to the labels' resolution); a fit the float
-    bound cannot decide is undecided, re-decided on the host (`MEMORIZES.exact`). "float32"
-    (a deliberately broken claim) asks for the float32 criterion instead, `float32_report`'s
-    deployable_f32 (the float64 network cast to float32)."""
+def distinct_rows(X):
+    """The theorem's hypothesis, N distinct points (traceable: neighbours after a
+    lexicographic sort)."""
+    X = jnp.asarray(X)
+    Xs = X[jnp.lexsort(X.T[::-1])]
+    return jnp.all(jnp.any(Xs[1:] != Xs[:-1], axis=1))
+
+
+def memorizes_check(build_key, X, y, N, d, activation, q=None, exact_check=False,
+                    precision="float64", correct_parity=True):
+    """The claim on a given dataset. precision="float64": the fit must be decided and hold
+    (jaxmem.metrics.fit_report: within the derived rounding tolerance, certified to the
+    labels' resolution); a fit the float bound cannot decide is undecided, re-decided on the
+    host (`MEMORIZES.exact`). "float32" (a deliberately broken claim) asks for the float32
+    criterion instead, `float32_report`'s deployable_f32 (the float64 network cast to
+    float32). score (for `jaxmem falsify`): log10 of the largest weight, the slopes
+    M_j ~ 2 / (gap between projections) that set the float error."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}")
-    net, X, y, checks_ok, info = _parts(key, N, d, activation, q, correct_parity)
+    net, checks_ok, info = _network(build_key, X, y, N, d, activation, q, correct_parity)
     fit = metrics.fit_report(net, X, y)
     f32 = metrics.float32_report(net, X, y)
     if precision == "float64":
@@ -113,11 +127,53 @@ def memorizes_trial(key, N, d, activation, q=None, exact_check=False, precision=
                deployable_f32=f32["deployable_f32"], max_abs_error_f32=f32["max_abs_error_f32"],
                label_scale=info["label_scale"],
                min_gap=info["min_gap"], min_cut_gap=info["min_cut_gap"],
-               max_abs_weight=info["max_abs_weight"])
+               max_abs_weight=info["max_abs_weight"],
+               hypothesis=distinct_rows(X),
+               score=jnp.log10(jnp.maximum(info["max_abs_weight"], jnp.finfo(X.dtype).tiny)))
     if exact_check:
         out.update(X=X, y=y, direction=info["direction"], cuts=info["cuts"],
                    float_params=[(lay.weight, lay.bias) for lay in net.layers])
     return out
+
+
+def memorizes_trial(key, N, d, activation, q=None, exact_check=False, precision="float64",
+                    correct_parity=True):
+    return memorizes_check(construction_key(key), *dataset(key, N, d), N=N, d=d,
+                           activation=activation, q=q, exact_check=exact_check,
+                           precision=precision, correct_parity=correct_parity)
+
+
+_compiled_networks: dict = {}
+
+
+def _exact_twin(X, y, q, activation, direction, cuts, parity):
+    """The network rebuilt in rational arithmetic with the float network's own direction and
+    cuts (the same construction without rounding): (net, fits exactly)."""
+    net, _ = yun2019.build_exact(X, y, q, activation, direction=direction, cuts=cuts,
+                                 allow_float=True, correct_parity=parity)
+    f = exact.apply(net, X, allow_float=True)
+    return net, all(fv == Fraction(float(yv)) for fv, yv in zip(f, y))
+
+
+def memorizes_exact(build_key, X, y, N, d, activation, q=None, exact_check=False,
+                    precision="float64", correct_parity=True):
+    """`memorizes_check` in rational arithmetic: the float build's direction and cuts, the
+    network rebuilt exactly (`_exact_twin`), its fit and parameter count. Undecided where the
+    exact projections tie on that direction (the construction's random direction failing,
+    not the data) or rows coincide (outside the theorem)."""
+    items = (N, d, activation, q, correct_parity)
+    if items not in _compiled_networks:  # one program per config, not one per operation
+        _compiled_networks[items] = jax.jit(functools.partial(
+            _network, N=N, d=d, activation=activation, q=q, correct_parity=correct_parity))
+    _, _, info = _compiled_networks[items](build_key, jnp.asarray(X), jnp.asarray(y))
+    X, y = np.asarray(X, np.float64), np.asarray(y, np.float64)
+    try:
+        net, fits = _exact_twin(X, y, q, activation, np.asarray(info["direction"]),
+                                np.asarray(info["cuts"]), correct_parity)
+    except ValueError:  # a tie along the direction, or repeated rows
+        return dict(ok=False, undecided=True)
+    count_ok = exact.param_count(net) == yun2019.param_count(N, d, q, activation)
+    return dict(ok=fits and count_ok, undecided=False)
 
 
 def _memorizes_parts(key, N, d, activation, q=None, exact_check=False, precision="float64",
@@ -153,10 +209,8 @@ def memorizes_host(outs, config):
     parity = config.get("correct_parity", True)
     exact_ok, bits, twin, agree = [], [], [], []
     for i, (Xi, yi, ui, ci) in enumerate(zip(X, y, direction, cuts)):
-        net, _ = yun2019.build_exact(Xi, yi, q, activation, direction=ui, cuts=ci,
-                                     allow_float=True, correct_parity=parity)
-        f = exact.apply(net, Xi, allow_float=True)
-        exact_ok.append(all(fv == Fraction(float(yv)) for fv, yv in zip(f, yi))
+        net, fits = _exact_twin(Xi, yi, q, activation, ui, ci, parity)
+        exact_ok.append(fits
                         and exact.param_count(net) == yun2019.param_count(N, d, q, activation))
         bits.append(exact.max_bit_length(net))
         twin.append(_relative_difference([(W[i], b[i]) for W, b in float_params], net))
@@ -203,6 +257,10 @@ MEMORIZES = Claim(
     host=memorizes_host,
     exact=exact_fit(_memorizes_parts),
     dataset=dataset,
+    # real labels on distinct points (`hypothesis`); a float64 miss that the same network
+    # rebuilt in rationals fits is a float artefact (`memorizes_exact`)
+    falsify=Falsifiable(check=memorizes_check, domain=Domain(points="real", labels="real"),
+                        score="score", exact=memorizes_exact, sizes=("N", "d")),
 )
 
 
@@ -268,26 +326,36 @@ def capacity_trial(key, d1, d2, d, activation="relu", extra=0, correct_parity=Tr
     return dict(X=X, y=y)
 
 
+def capacity_decide(X, y, d1, d2, d, activation="relu", correct_parity=True):
+    """One dataset, exactly: K and q read off the widths (relu: d1 = 2K - 1, d2 = 2q;
+    hard-tanh: d1 = K, d2 = q), the exact network built with that q, and required: its hidden
+    widths fit in (d1, d2), exact.apply(net, X) == y exactly, and its parameter count is the
+    formula's. Returns (fits_widths, exact_ok, (d1_used, d2_used))."""
+    q = d2 // 2 if activation == "relu" else d2
+    N = X.shape[0]
+    # seed 0: one fixed integer direction (redrawn only on a tie), so a dataset rebuilds the
+    # same network whatever its position in a chunk.
+    net, _ = yun2019.build_exact(X, y, q, activation, seed=0, allow_float=True,
+                                 correct_parity=correct_parity)
+    w = [lay.n_out for lay in net.layers[:-1]]
+    f = exact.apply(net, X, allow_float=True)
+    exact_ok = (all(fv == Fraction(float(yv)) for fv, yv in zip(f, y))
+                and exact.param_count(net) == yun2019.param_count(N, d, q, activation))
+    return w[0] <= d1 and w[1] <= d2, exact_ok, w
+
+
 def capacity_host(outs, config):
-    """For every dataset: K and q read off the widths (relu: d1 = 2K - 1, d2 = 2q; hard-tanh:
-    d1 = K, d2 = q), the exact network built with that q, and required: its hidden widths fit
-    in (d1, d2), exact.apply(net, X) == y exactly, and its parameter count is the formula's."""
+    """Every dataset decided by `capacity_decide`."""
     d1, d2, d = config["d1"], config["d2"], config["d"]
     activation = config.get("activation", "relu")
-    q = d2 // 2 if activation == "relu" else d2
     X, y = outs.pop("X"), outs.pop("y")
     N = X.shape[1]
     fits, exact_ok, used = [], [], []
     for Xi, yi in zip(X, y):
-        # seed 0: one fixed integer direction (redrawn only on a tie), so a dataset rebuilds
-        # the same network whatever its position in a chunk.
-        net, _ = yun2019.build_exact(Xi, yi, q, activation, seed=0, allow_float=True,
-                                     correct_parity=config.get("correct_parity", True))
-        w = [lay.n_out for lay in net.layers[:-1]]
-        f = exact.apply(net, Xi, allow_float=True)
-        fits.append(w[0] <= d1 and w[1] <= d2)
-        exact_ok.append(all(fv == Fraction(float(yv)) for fv, yv in zip(f, yi))
-                        and exact.param_count(net) == yun2019.param_count(N, d, q, activation))
+        fits_i, exact_i, w = capacity_decide(Xi, yi, d1, d2, d, activation,
+                                             config.get("correct_parity", True))
+        fits.append(fits_i)
+        exact_ok.append(exact_i)
         used.append(w)
     size = len(fits)
     outs["fits_widths"], outs["exact_ok"] = np.array(fits), np.array(exact_ok)
@@ -300,6 +368,54 @@ def capacity_host(outs, config):
     outs["unconfirmed_hardtanh_N"] = np.full(size, 4 * (d1 // 2) * (d2 // 2))
     outs["unconfirmed_relu_N"] = np.full(size, 4 * (d1 // 4) * (d2 // 4))
     return outs
+
+
+def capacity_check(build_key, X, y, d1, d2, d, activation="relu", extra=0, correct_parity=True,
+                   N=None):
+    """The claim on a given dataset (for `jaxmem falsify`): `capacity_host`'s decision of this
+    one dataset, run on the host through a callback (exact arithmetic has no JAX form), with
+    the same outputs as its record. N (the dataset's row count, a config entry only so the
+    search can shrink it) is read off X. build_key is unused: the exact build's direction is
+    seed 0. hypothesis: distinct points. score: -log10 of the smallest distance between
+    points relative to their scale, the degeneracy where the exact network's weights (and
+    any flaw of the construction on near-ties) grow; differentiable, unlike the decision."""
+    del build_key, extra, N
+
+    def decide(X, y):
+        try:
+            fits, exact_ok, w = capacity_decide(np.asarray(X), np.asarray(y), d1, d2, d,
+                                                activation, correct_parity)
+        except ValueError:  # repeated rows: outside the theorem (hypothesis False)
+            fits, exact_ok, w = False, False, (0, 0)
+        return np.bool_(fits), np.bool_(exact_ok), np.int64(w[0]), np.int64(w[1])
+
+    shapes = (jax.ShapeDtypeStruct((), jnp.bool_),) * 2 + (jax.ShapeDtypeStruct((), jnp.int64),) * 2
+    fits, exact_ok, d1_used, d2_used = jax.pure_callback(
+        decide, shapes, jax.lax.stop_gradient(X), jax.lax.stop_gradient(y),
+        vmap_method="sequential")
+    n = X.shape[0]
+    diff = X[:, None, :] - X[None, :, :]
+    dist2 = jnp.sum(diff * diff, axis=-1) + jnp.where(jnp.eye(n, dtype=bool), jnp.inf, 0)
+    tiny = jnp.finfo(X.dtype).tiny
+    closest = jnp.sqrt(jnp.maximum(jnp.min(dist2, initial=jnp.inf), tiny))
+    scale = jnp.maximum(jnp.max(jnp.abs(X)), tiny)
+    return dict(fits_widths=fits, exact_ok=exact_ok, ok=fits & exact_ok,
+                N=jnp.asarray(n), d1_used=d1_used, d2_used=d2_used,
+                unconfirmed_hardtanh_N=jnp.asarray(4 * (d1 // 2) * (d2 // 2)),
+                unconfirmed_relu_N=jnp.asarray(4 * (d1 // 4) * (d2 // 4)),
+                hypothesis=distinct_rows(X), score=-jnp.log10(closest / scale))
+
+
+def capacity_exact(build_key, X, y, d1, d2, d, activation="relu", extra=0,
+                   correct_parity=True, N=None):
+    """`capacity_check`'s decision itself (it is exact), so that `jaxmem falsify` reports a
+    failure as one in exact arithmetic; repeated rows are undecided (outside the theorem)."""
+    X, y = np.asarray(X, np.float64), np.asarray(y, np.float64)
+    try:
+        fits, exact_ok, _ = capacity_decide(X, y, d1, d2, d, activation, correct_parity)
+    except ValueError:
+        return dict(ok=False, undecided=True)
+    return dict(ok=fits and exact_ok, undecided=False)
 
 
 def _capacity_configs(pairs, activation, datasets, **extra):
@@ -324,6 +440,11 @@ CAPACITY = Claim(
     rule=Universal(),
     host=capacity_host,
     dataset=capacity_dataset,
+    # The check is already the host's exact decision (`capacity_exact` repeats it for the
+    # confirmation). The search needs the row count as a config entry:
+    # --config d1=3,d2=4,d=3,N=6 (N = the capacity, `capacity_points`).
+    falsify=Falsifiable(check=capacity_check, domain=Domain(points="real", labels="real"),
+                        score="score", exact=capacity_exact, sizes=("N", "d")),
 )
 
 CLAIMS = [MEMORIZES, NEURONS, CAPACITY]

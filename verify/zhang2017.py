@@ -111,42 +111,61 @@ def thm1_exact(build_key, X, y, n, d, theta=0.01):
     return dict(ok=fits, undecided=False)
 
 
-def lemma1_trial(key, n, d):
-    """Lemma 1's matrix A_ij = relu(t_i - b_j) for the interleaving knots of Theorem 1."""
-    X, y = dataset(key, n, d)
-    net, info = zhang2017.build(_build_key(key), X, y)
+def _lemma1_parts(build_key, X, y):
+    """Theorem 1's sorted projections t, its knots b and Lemma 1's A_ij = relu(t_i - b_j)."""
+    _, info = zhang2017.build(build_key, X, y)
     ts = jnp.sort(X @ info["direction"])
-    A = zhang2017.lemma1_matrix(ts, info["knots"])
+    return ts, info["knots"], zhang2017.lemma1_matrix(ts, info["knots"])
+
+
+def lemma1_check(build_key, X, y, n, d):
+    """Lemma 1's matrix A_ij = relu(t_i - b_j) for the interleaving knots of Theorem 1, on a
+    given dataset (the traceable part; `lemma1_host` decides the eigenvalues)."""
+    ts, b, A = _lemma1_parts(build_key, X, y)
     diag = jnp.diagonal(A)
     return dict(lower_triangular=jnp.all(jnp.triu(A, 1) == 0),
                 diag_positive=jnp.all(diag > 0),
                 # Lemma 1's smallest eigenvalue, min_i (t_i - b_i), from the projections and
                 # knots directly (not from A); the host compares it with the eigensolver's.
-                min_t_minus_b=jnp.min(ts - info["knots"]),
+                min_t_minus_b=jnp.min(ts - b),
                 min_diagonal=jnp.min(diag),
                 A=A)
+
+
+def lemma1_trial(key, n, d):
+    return lemma1_check(_build_key(key), *dataset(key, n, d), n=n, d=d)
+
+
+def lemma1_decide(A, min_gap):
+    """One matrix on the host: (eig_minus_diag, eig_ok, min_ok, sigma_min, error_over_bound).
+    The sorted eigenvalues must equal the sorted diagonal to within a backward-stable
+    eigensolver's error n u ||A||_F, and the smallest computed eigenvalue must be
+    min_i (t_i - b_i) to within the same error; error_over_bound is the larger of the two
+    errors over that bound (the falsifier's score)."""
+    n = A.shape[-1]
+    u = np.finfo(A.dtype).eps / 2
+    sigma_min = float(np.linalg.svd(A, compute_uv=False)[-1])
+    lam = np.sort(np.real(np.linalg.eigvals(A)))
+    diag = np.sort(np.diagonal(A))
+    err = float(np.max(np.abs(lam - diag)))
+    min_err = abs(float(lam[0]) - float(min_gap))
+    bound = n * u * np.linalg.norm(A)
+    over = max(err, min_err) / bound if bound > 0 else (0.0 if max(err, min_err) == 0 else np.inf)
+    return err, err <= bound, min_err <= bound, sigma_min, over
 
 
 def lemma1_host(outs, config):
     """Eigenvalues and the smallest singular value on the host, with NumPy: non-symmetric eig
     has no GPU kernel, and batched LAPACK calls under vmap can deadlock XLA's CPU pool.
-
-    Passes when the sorted eigenvalues equal the sorted diagonal to within a backward-stable
-    eigensolver's error n u ||A||_F, and the smallest computed eigenvalue is min_i (t_i - b_i)
-    (taken from the projections and knots, not from A) to within the same error."""
+    Passes when `lemma1_decide` does and A is lower-triangular with a positive diagonal."""
     A = outs.pop("A")
-    n = A.shape[-1]
-    u = np.finfo(A.dtype).eps / 2
     eig_err, eig_ok, min_ok, sigma_min = [], [], [], []
     for Ai, min_gap in zip(A, outs["min_t_minus_b"]):
-        sigma_min.append(float(np.linalg.svd(Ai, compute_uv=False)[-1]))
-        lam = np.sort(np.real(np.linalg.eigvals(Ai)))
-        diag = np.sort(np.diagonal(Ai))
-        err = float(np.max(np.abs(lam - diag)))
-        bound = n * u * np.linalg.norm(Ai)
+        err, e_ok, m_ok, s_min, _ = lemma1_decide(Ai, min_gap)
         eig_err.append(err)
-        eig_ok.append(err <= bound)
-        min_ok.append(abs(float(lam[0]) - float(min_gap)) <= bound)
+        eig_ok.append(e_ok)
+        min_ok.append(m_ok)
+        sigma_min.append(s_min)
     outs["eig_minus_diag"] = np.array(eig_err)
     outs["min_eigenvalue_is_min_gap"] = np.array(min_ok)
     # Lemma 1 bounds the eigenvalues, not the conditioning: sigma_min is far smaller.
@@ -156,25 +175,81 @@ def lemma1_host(outs, config):
     return outs
 
 
+def lemma1_search_check(build_key, X, y, n, d):
+    """`lemma1_check` then `lemma1_host`'s decision of this one matrix, on the host through a
+    callback (for `jaxmem falsify`: the search evaluates a jitted, vmapped check): the same
+    outputs as the record, A dropped. hypothesis: Lemma 1's, the knots interleave strictly,
+    b_1 < t_1 < b_2 < ... < b_n < t_n (Theorem 1 places them so for distinct projections; a
+    tie along the random direction breaks it). score: log10 of the eigensolver's error over
+    its bound n u ||A||_F (> 0 is a failure); not differentiable (an eigensolver on the host)."""
+    out = lemma1_check(build_key, X, y, n, d)
+    A = out.pop("A")
+    ts, b, _ = _lemma1_parts(build_key, X, y)
+    interleaved = jnp.all(b < ts) & jnp.all(ts[:-1] < b[1:])
+
+    def decide(A, min_gap):
+        err, e_ok, m_ok, s_min, over = lemma1_decide(np.asarray(A), np.asarray(min_gap))
+        return (np.float64(err), np.bool_(e_ok), np.bool_(m_ok), np.float64(s_min),
+                np.float64(over))
+
+    f64, flag = jax.ShapeDtypeStruct((), jnp.float64), jax.ShapeDtypeStruct((), jnp.bool_)
+    err, eig_ok, min_ok, sigma_min, over = jax.pure_callback(
+        decide, (f64, flag, flag, f64, f64), jax.lax.stop_gradient(A),
+        jax.lax.stop_gradient(out["min_t_minus_b"]), vmap_method="sequential")
+    return dict(out, eig_minus_diag=err, min_eigenvalue_is_min_gap=min_ok,
+                min_singular_value=sigma_min,
+                ok=eig_ok & out["lower_triangular"] & out["diag_positive"] & min_ok,
+                hypothesis=interleaved,
+                score=jnp.log10(jnp.maximum(over, jnp.finfo(jnp.float64).tiny)))
+
+
+def depth_k_network(build_key, X, y, n, d, k):
+    """The depth-k network on (X, y) and whether its sizes are Appendix C's: k hidden layers
+    (+ output) of width ceil(n/k) + 2."""
+    net, info = zhang2017.build_depth_k(build_key, X, y, k=k)
+    width_ok = jnp.max(network.widths(net)) == math.ceil(n / k) + 2
+    depth_ok = network.depth(net) == k + 1  # k hidden layers + output
+    return net, info["valid"] & width_ok & depth_ok
+
+
 def depth_k_parts(key, n, d, k):
     X, y = dataset(key, n, d)
-    net, info = zhang2017.build_depth_k(_build_key(key), X, y, k=k)
-    widths = network.widths(net)
-    width_ok = jnp.max(widths) == math.ceil(n / k) + 2
-    depth_ok = network.depth(net) == k + 1  # k hidden layers + output
-    return net, X, y, info["valid"] & width_ok & depth_ok
+    net, checks_ok = depth_k_network(_build_key(key), X, y, n, d, k)
+    return net, X, y, checks_ok
 
 
-def depth_k_trial(key, n, d, k):
-    net, X, y, checks_ok = depth_k_parts(key, n, d, k)
+def depth_k_check(build_key, X, y, n, d, k):
+    """The corollary on a given dataset. score (for `jaxmem falsify`): log10 of the largest
+    weight, Theorem 1's output weights (divided by the gaps between projections) carried
+    through the k layers, where rounding shows first."""
+    net, checks_ok = depth_k_network(build_key, X, y, n, d, k)
     fit = metrics.fit_report(net, X, y)
+    max_weight = jnp.max(jnp.stack([jnp.max(jnp.abs(lay.weight)) for lay in net.layers]))
     return dict(**fit_outcome(fit, checks_ok),
                 interpolates=fit["interpolates"], max_width=jnp.max(network.widths(net)),
                 hidden_layers=jnp.asarray(network.depth(net) - 1),
                 param_count=network.param_count(net),
                 max_abs_error=fit["max_abs_error"],
                 error_over_tolerance=fit["error_over_tolerance"],
-                tolerance_over_scale=fit["tolerance_over_scale"])
+                tolerance_over_scale=fit["tolerance_over_scale"],
+                score=jnp.log10(jnp.maximum(max_weight, jnp.finfo(X.dtype).tiny)))
+
+
+def depth_k_trial(key, n, d, k):
+    return depth_k_check(_build_key(key), *dataset(key, n, d), n=n, d=d, k=k)
+
+
+@functools.lru_cache(maxsize=None)
+def _compiled_depth_k(n, d, k):
+    return jax.jit(functools.partial(depth_k_network, n=n, d=d, k=k))
+
+
+def depth_k_exact(build_key, X, y, n, d, k):
+    """As the claim's exact step (`exact_fit(depth_k_parts)`): the float network's function
+    evaluated exactly (`metrics.exact_fit_report`), which decides every point."""
+    net, checks_ok = _compiled_depth_k(n, d, k)(build_key, jnp.asarray(X), jnp.asarray(y))
+    report = metrics.exact_fit_report(net, X, y)
+    return fit_outcome(report, bool(np.asarray(checks_ok)))
 
 
 THM1 = Claim(
@@ -207,6 +282,9 @@ LEMMA1 = Claim(
     rule=Universal(),
     host=lemma1_host,
     dataset=dataset,
+    # the record is lemma1_host(lemma1_check): the search's check runs both (a host callback)
+    falsify=Falsifiable(check=lemma1_search_check, domain=Domain(points="real", labels="real"),
+                        score="score"),
 )
 
 DEPTH_K = Claim(
@@ -221,6 +299,8 @@ DEPTH_K = Claim(
     rule=Universal(),
     dataset=dataset,
     exact=exact_fit(depth_k_parts),
+    falsify=Falsifiable(check=depth_k_check, domain=Domain(points="real", labels="real"),
+                        score="score", exact=depth_k_exact),
 )
 
 WEIGHT_GROWTH = Claim(

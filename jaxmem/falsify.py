@@ -884,7 +884,10 @@ def shrink_case(claim, config: dict, case: dict, *, seconds: float = 60.0) -> di
     def still(Xc, yc):
         if time.perf_counter() > deadline:
             return None
-        c = confirm(claim, config, key, Xc, yc)
+        try:
+            c = confirm(claim, config, key, Xc, yc)
+        except (ValueError, TypeError, ZeroDivisionError, IndexError):
+            return None  # a shape the check cannot evaluate (e.g. one point) is no smaller case
         return c if c["status"] == CONFIRMED else None
 
     changed = True

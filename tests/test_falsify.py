@@ -55,6 +55,7 @@ def test_sphere_and_sign_projection():
     assert np.asarray(yp).tolist() == [1.0, -1.0]
 
 
+@pytest.mark.slow
 def test_the_fit_differentiates_through_its_certificate():
     """The gradient search differentiates fit_report: the outputs' derivative is the forward
     pass's (custom_jvp around the one-dataset-at-a-time certificate)."""
@@ -93,6 +94,7 @@ def test_knots_on_points_is_found_confirmed_and_shrunk_where_random_sampling_mis
     assert again["status"] == falsify.CONFIRMED
 
 
+@pytest.mark.slow
 def test_true_claim_sets_aside_float_artefacts_and_finds_nothing():
     """zhang2017.thm1 is true: rows 1e-15 apart can make its float64 network miss, but the
     construction rebuilt in rationals fits them, so they are float artefacts, never a
@@ -107,6 +109,7 @@ def test_true_claim_sets_aside_float_artefacts_and_finds_nothing():
     assert verdict["status"] == falsify.UNCONFIRMED and "coincide" in verdict["detail"]
 
 
+@pytest.mark.slow
 def test_the_float_trap_is_confirmed_without_an_exact_step(calibration):
     """The same search on "the float64 network fits" (no exact step) confirms what the true
     claim set aside: the rounding trap is a counterexample to the float claim only."""

@@ -43,6 +43,10 @@ def _host(claim, config, out):
     return {k: v[0] for k, v in claim.host(batch, config).items()}
 
 
+
+# every test compiles a claim check (above 2 s): the slow tier
+pytestmark = pytest.mark.slow
+
 @pytest.mark.parametrize("claim_id, config, broken", CASES, ids=[c[0] for c in CASES])
 def test_check_is_the_trial(claim_id, config, broken):
     claim = claims.get(claim_id)

@@ -53,6 +53,10 @@ def _hypothesis(claim, X, y, cfg, key=None):
     return bool(out["hypothesis"])
 
 
+
+# every test compiles a claim check (above 2 s): the slow tier
+pytestmark = pytest.mark.slow
+
 def test_genzel_minus_never_misclassified():
     cfg = dict(builds=(("threshold", 4),), n_points=6, max_biases=(0.5,))
     out, _ = _same(G.MINUS_NEVER_MISCLASSIFIED, cfg, KEY)   # the trial's own key builds

@@ -13,7 +13,8 @@ from jaxmem.verify import gd_width, lazy
 from jaxmem.verify import separability as vsep
 
 # One OpenBLAS thread for the eigensolvers and SVDs (tests/conftest.py says why).
-pytestmark = pytest.mark.usefixtures("one_blas_thread")
+# every test compiles a claim check (above 2 s): the slow tier
+pytestmark = [pytest.mark.usefixtures("one_blas_thread"), pytest.mark.slow]
 
 COUNTING = next(c for c in gd_width.CLAIMS if c.id == "gd_width.counting_bound")
 

@@ -104,23 +104,12 @@ def knots_on_points_exact(build_key, X, y, n, d):
     from fractions import Fraction
 
     direction = _direction_jit(build_key, np.shape(X)[1], jnp.float64)
-    a = [Fraction(float(v)) for v in np.asarray(direction)]
-    t = [sum(ai * Fraction(float(v)) for ai, v in zip(a, row)) for row in np.asarray(X)]
-    order = sorted(range(len(t)), key=t.__getitem__)
-    ts = [t[i] for i in order]
-    ys = [Fraction(float(np.asarray(y)[i])) for i in order]
-    if any(t1 == t0 for t0, t1 in zip(ts, ts[1:])):
+    projected = zhang2017.exact_projections(direction, X, y)
+    if projected is None:
         return dict(ok=False, undecided=True)
+    ts, ys = projected
     b = [ts[0] - 1] + [ti + Fraction(KNOT_OFFSET) for ti in ts[:-1]]
-    w, slope = [], Fraction(0)
-    for i in range(len(ts)):
-        rise = ys[0] if i == 0 else ys[i] - ys[i - 1] - slope * (ts[i] - ts[i - 1])
-        w.append(rise / (ts[i] - b[i]))
-        slope += w[-1]
-    fits = all(
-        sum(wj * max(ti - bj, 0) for wj, bj in zip(w, b)) == yi for ti, yi in zip(ts, ys)
-    )
-    return dict(ok=fits, undecided=False)
+    return dict(ok=zhang2017.exact_spline_fits(ts, ys, b), undecided=False)
 
 
 KNOTS = register(

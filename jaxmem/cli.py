@@ -979,7 +979,7 @@ def _falsify_run(args) -> int:
             )
         verdict = falsify.recheck(claim, case)
         line = (
-            f"{claim.id} [{_config_text(verdict['config'])}]: {verdict['status']} - "
+            f"{claim.id} [{falsify._config_text(verdict['config'])}]: {verdict['status']} - "
             f"{verdict.get('detail', '')}"
         )
         print(json.dumps(_case_json(verdict)) if args.json else line)
@@ -1044,10 +1044,6 @@ def _falsify_run(args) -> int:
             )
         )
     return 1 if found else 0
-
-
-def _config_text(config: dict) -> str:
-    return ", ".join(f"{k}={v}" for k, v in config.items())
 
 
 def _case_json(case: dict) -> dict:

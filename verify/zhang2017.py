@@ -89,26 +89,15 @@ def thm1_exact(build_key, X, y, n, d, theta=0.01):
     from fractions import Fraction
 
     _, info = _compiled_build(theta)(build_key, jnp.asarray(X), jnp.asarray(y))
-    a = [Fraction(float(v)) for v in np.asarray(info["direction"])]
-    rows = [[Fraction(float(v)) for v in row] for row in np.asarray(X, np.float64)]
-    labels = [Fraction(float(v)) for v in np.asarray(y, np.float64)]
-    t = [sum(ai * xi for ai, xi in zip(a, row)) for row in rows]
-    order = sorted(range(len(t)), key=t.__getitem__)
-    ts, ys = [t[i] for i in order], [labels[i] for i in order]
-    if any(t1 == t0 for t0, t1 in zip(ts, ts[1:])):
+    projected = zhang2017.exact_projections(info["direction"], X, y)
+    if projected is None:
         return dict(ok=False, undecided=True)  # a tie along a: this direction, not the data
+    ts, ys = projected
     th = Fraction(theta)
     gaps = [t1 - t0 for t0, t1 in zip(ts, ts[1:])]
     first = sum(gaps, Fraction(0)) / len(gaps) if gaps else Fraction(1)
     b = [ts[0] - first] + [t0 + th * g for t0, g in zip(ts, gaps)]
-    w, slope = [], Fraction(0)
-    for i in range(len(ts)):
-        rise = ys[0] if i == 0 else ys[i] - ys[i - 1] - slope * (ts[i] - ts[i - 1])
-        w.append(rise / (ts[i] - b[i]))
-        slope += w[-1]
-    fits = all(sum(wj * max(ti - bj, 0) for wj, bj in zip(w, b)) == yi
-               for ti, yi in zip(ts, ys))
-    return dict(ok=fits, undecided=False)
+    return dict(ok=zhang2017.exact_spline_fits(ts, ys, b), undecided=False)
 
 
 def _lemma1_parts(build_key, X, y):

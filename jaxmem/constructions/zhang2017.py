@@ -16,9 +16,11 @@ theta: midpoints (theta = 1/2) make the recurrence alternate and the weights 10-
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxmem import network
 from jaxmem.constructions.projection import best_direction
@@ -114,6 +116,35 @@ def build(key, X, y, *, theta: float = 0.01, directions: int = 1):
         weights=w,
     )
     return net, info
+
+
+def exact_projections(direction, X, y):
+    """(t, y) sorted by t = <a, x_i>, in rational arithmetic (host, Fractions; every float
+    input at its exact binary value); None when two projections tie (the direction, not the
+    data, failed)."""
+    a = [Fraction(float(v)) for v in np.asarray(direction, np.float64)]
+    rows = np.asarray(X, np.float64)
+    labels = [Fraction(float(v)) for v in np.asarray(y, np.float64)]
+    t = [sum(ai * Fraction(float(v)) for ai, v in zip(a, row)) for row in rows]
+    order = sorted(range(len(t)), key=t.__getitem__)
+    ts, ys = [t[i] for i in order], [labels[i] for i in order]
+    if any(t1 == t0 for t0, t1 in zip(ts, ts[1:])):
+        return None
+    return ts, ys
+
+
+def exact_spline_fits(ts, ys, knots) -> bool:
+    """Theorem 1's weights for sorted projections `ts` and `knots` by `_weights`' recurrence, in
+    rational arithmetic, and whether c(t_i) = sum_j w_j relu(t_i - b_j) equals y_i exactly. The
+    recurrence assumes interleaving knots: where they do not interleave, the spline misses."""
+    w, slope = [], Fraction(0)
+    for i in range(len(ts)):
+        rise = ys[0] if i == 0 else ys[i] - ys[i - 1] - slope * (ts[i] - ts[i - 1])
+        w.append(rise / (ts[i] - knots[i]))
+        slope += w[-1]
+    return all(
+        sum(wj * max(ti - bj, 0) for wj, bj in zip(w, knots)) == yi for ti, yi in zip(ts, ys)
+    )
 
 
 def lemma1_matrix(ts, b):

@@ -501,6 +501,8 @@ def falsify(
     searched. Each of `methods` gets an equal share of the budget, in turn. A Probabilistic
     claim is searched for a config where its rate is below p (`falsify_probabilistic`; with
     `config` None, over all its quick configs)."""
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
+        raise ValueError(f"budget must be a positive number of evaluations; got {budget!r}")
     if getattr(claim.rule, "kind", None) == "probabilistic":
         # no dataset breaks "with probability >= p": a config where the rate is below p does
         methods = ("random",) if tuple(methods) == ("random",) else ("adaptive",)

@@ -46,6 +46,8 @@ def test_domain_contains_decides_in_exact_arithmetic():
     assert not Domain(labels="sign").contains(X, np.array([1.0, 2.0, 1.0]))[0]
     with pytest.raises(ValueError, match="Domain.points"):
         Domain(points="torus")
+    with pytest.raises(ValueError, match="budget must be a positive number"):
+        falsify.falsify(claims.get("zhang2017.thm1"), dict(n=4, d=2), budget=0)
 
 
 def test_sphere_and_sign_projection():

@@ -179,9 +179,12 @@ def bubeck_numpy(rng, n, d):
     hyperplane <u, x> = c through S, v with <v, x_i> = y_i on S, and the four units.
     The full groups' d x d systems go to one batched np.linalg.solve; the partial last group
     takes the min-norm lstsq solution. Returns (interpolates, max abs error)."""
-    X, y = gaussian_dataset(rng, n, d)
+    X_in, y = gaussian_dataset(rng, n, d)
     groups = math.ceil(n / d)
     perm = rng.permutation(n)
+    # solved through a random offset, as bubeck2020.hyperplane_offset (folded back below)
+    offset = np.sqrt(np.mean(np.sum(X_in ** 2, axis=1)) / d) * rng.standard_normal(d)
+    X = X_in - offset
     full = n // d
     # Solve for s (<s, x_i> = 1, the hyperplane) and v (<v, x_i> = y_i) together: 2 rhs.
     Xs = X[perm[:full * d]].reshape(full, d, d)
@@ -208,6 +211,8 @@ def bubeck_numpy(rng, n, d):
     # Units per group: (u + delta v, c - eps), (u, c - eps), (u + delta v, c + eps), (u, c + eps).
     W1 = np.stack([ud, u, ud, u], axis=1).reshape(4 * groups, d).T
     b1 = -np.stack([c - eps, c - eps, c + eps, c + eps], axis=1).reshape(4 * groups)
+    b1 = b1 - offset @ W1
+    X = X_in
     w_out = (np.array([1.0, -1.0, -1.0, 1.0]) / delta[:, None]).reshape(4 * groups)
     f = np.maximum(X @ W1 + b1, 0) @ w_out
     err = np.abs(f - y)

@@ -268,8 +268,18 @@ def stream_config(claim: Claim, config: dict) -> dict:
     return {"claim": claim.id, **trial_config(claim, config)}
 
 
-def _claim_trial(key, dynamic, *, trial, config):
-    return trial(key, **config)
+def _claim_trial(key, dynamic, *, trial, config, search_only=()):
+    out = trial(key, **config)
+    # Outputs only `jaxmem falsify` reads (the score, the hypothesis) are dropped here, so XLA
+    # removes their computation from the claim's program (~8% of the quick grid's compile).
+    return {name: value for name, value in out.items() if name not in search_only}
+
+
+def _search_only(claim: Claim) -> tuple[str, ...]:
+    """The trial's outputs that only the counterexample search reads."""
+    if claim.falsify is None:
+        return ()
+    return (claim.falsify.score, "hypothesis")
 
 
 def _settle(claim: Claim, config: dict, outs: dict) -> dict:
@@ -326,7 +336,12 @@ def claim_jobs(
                 config=stored,
                 datasets=config["datasets"],
                 root=np.asarray(root),
-                trial=functools.partial(_claim_trial, trial=claim.trial, config=trial_cfg),
+                trial=functools.partial(
+                    _claim_trial,
+                    trial=claim.trial,
+                    config=trial_cfg,
+                    search_only=_search_only(claim),
+                ),
                 program=("claim", claim.trial, canonical_json(trial_cfg)),
                 chunk_size=chunk,
                 compiler_options=claim.compiler_options,

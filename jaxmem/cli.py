@@ -985,15 +985,19 @@ def _falsify_run(args) -> int:
         print(json.dumps(_case_json(verdict)) if args.json else line)
         return 1 if verdict["status"] == falsify.CONFIRMED else 0
     probabilistic = getattr(claim.rule, "kind", None) == "probabilistic"
-    if getattr(claim, "falsify", None) is None and not probabilistic:
+    universal = getattr(claim.rule, "kind", None) == "universal"
+    if getattr(claim, "falsify", None) is None and not (probabilistic or universal):
         raise ValueError(
             f"claim {claim.id} declares no Falsifiable (check, domain, score): "
             "it cannot be searched; see docs/falsify.md"
         )
+    # One search over all the quick configs: where is a probabilistic claim's rate below p,
+    # which config's own trial fails (a universal claim with no Falsifiable)?
+    over_configs = probabilistic or (universal and getattr(claim, "falsify", None) is None)
     if args.budget < 1:
         raise ValueError(f"--budget must be a positive number of evaluations; got {args.budget}")
     configs: list = [_parse_config(args.config)] if args.config else claim.configs("quick")
-    if probabilistic:  # one search over the configs: where is the rate below p?
+    if over_configs:
         configs = [None] if not args.config else configs
     methods = tuple(args.method) if args.method else ("structured", "gradient", "evolution")
     found = 0

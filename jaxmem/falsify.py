@@ -453,12 +453,17 @@ class Search:
         cfg = ", ".join(f"{k}={v}" for k, v in self.config.items())
         if self.counterexample is None:
             extra = f"; {len(self.artefacts)} float artefact(s) set aside" if self.artefacts else ""
+            if "trials" in self.methods:
+                extra += (
+                    "; no Falsifiable declared: fresh datasets of the claim's own trial, "
+                    "no guided search"
+                )
             return (
                 f"{self.claim} [{cfg}]: none found in budget {self.budget} "
                 f"({self.evaluations} evaluations: {searched}; {self.seconds:.1f} s){extra}"
             )
         ce, first = self.counterexample, self.first_failure or {}
-        if "X" not in ce:  # a probabilistic claim: a config, not a dataset
+        if "X" not in ce:  # a probabilistic claim's config, or a trial's key
             return (
                 f"{self.claim} [{_config_text(ce['config'])}]: COUNTEREXAMPLE ({ce['status']}) "
                 f"found by {first.get('method')} after {first.get('evaluations')} evaluations: "
@@ -510,6 +515,10 @@ def falsify(
         return falsify_probabilistic(claim, configs, budget=budget, seed=seed, methods=methods)
     falsifiable: Falsifiable | None = getattr(claim, "falsify", None)
     if falsifiable is None:
+        if getattr(claim.rule, "kind", None) == "universal":
+            # nothing to search over: fresh datasets of the claim's own trial (`trials`)
+            configs = [config] if config else claim.configs("quick")
+            return falsify_trials(claim, configs, budget=budget, seed=seed)
         raise ValueError(
             f"claim {claim.id} declares no Falsifiable (its check, domain and score); "
             "see docs/falsify.md"
@@ -779,6 +788,71 @@ def falsify_probabilistic(
     return search
 
 
+def _trial_case(claim, config: dict, key_data) -> dict:
+    """One dataset of the claim's own trial, re-decided alone: its outputs (after the host
+    step), the rule's state, and the claim's exact step where the float trial fails."""
+    passed_name, undecided_name = _names(claim)
+    key = jax.random.wrap_key_data(jnp.asarray(key_data, jnp.uint32))
+    passed, undecided = _passes(claim, config, key[None])
+    if passed or undecided:
+        return dict(status=UNCONFIRMED, detail="the trial passes or is undecided, alone")
+    if claim.exact is not None:
+        out = claim.exact(key, **{k: v for k, v in config.items() if k != "datasets"})
+        if bool(np.asarray(out.get(passed_name, False))):
+            return dict(status=ARTEFACT, detail="FAILS in float64, passes the claim's exact step")
+        return dict(status=CONFIRMED, detail="FAILS in float64 and in the claim's exact step")
+    return dict(status=CONFIRMED, detail="FAILS by the three-valued rule (no exact step)")
+
+
+def falsify_trials(claim, configs: list[dict], *, budget: int = 2000, seed: int = 0) -> Search:
+    """A Universal claim that declares no Falsifiable (its datasets are not points in a
+    domain: formulas, lattices, samplers of varying size) is searched the only way its
+    declaration allows: `budget` fresh datasets of its own trial, split evenly over
+    `configs`, keys fold_in(fold_in(key(seed), config index), 1) split `budget / configs`
+    ways (not `jaxmem verify`'s keys). The first that FAILS is re-decided alone, and by the
+    claim's exact step where it has one. No guided search and no shrinking: the summary
+    says so."""
+    configs = [{k: v for k, v in c.items() if k != "datasets"} for c in configs]
+    search = Search(claim=claim.id, config=dict(configs=len(configs)), budget=budget)
+    start = time.perf_counter()
+    base = jax.random.key(seed)
+    share = max(budget // len(configs), 1)
+    rule = claim.rule
+    options = tuple(sorted((claim.compiler_options or {}).items()))
+    for index, config in enumerate(configs):
+        run = _trial_batch(claim.trial, tuple(sorted(config.items())), options)
+        keys = jax.random.split(jax.random.fold_in(jax.random.fold_in(base, index), 1), share)
+        for lo in range(0, share, 256):
+            chunk = keys[lo : lo + 256]
+            out = {k: np.asarray(v) for k, v in run(chunk).items()}
+            if claim.host is not None:
+                out = claim.host(out, config)
+            open_ = np.asarray(out.get(rule.undecided, np.zeros(len(chunk))), bool)
+            fails = np.flatnonzero(~np.asarray(out[rule.passed], bool) & ~open_)
+            search.methods["trials"] = search.methods.get("trials", 0) + len(chunk)
+            search.evaluations += len(chunk)
+            for i in fails:
+                key_data = np.asarray(jax.random.key_data(chunk[i]))
+                verdict = dict(
+                    claim=claim.id,
+                    config=config,
+                    kind="trial",
+                    seed=seed,
+                    index=index,
+                    position=lo + int(i),
+                    key=key_data.tolist(),
+                    **_trial_case(claim, config, key_data),
+                )
+                if verdict["status"] == CONFIRMED:
+                    search.counterexample = verdict
+                    search.first_failure = dict(method="trials", evaluations=search.evaluations)
+                    search.seconds = time.perf_counter() - start
+                    return search
+                search.artefacts.append(verdict)
+    search.seconds = time.perf_counter() - start
+    return search
+
+
 def reproduce_probabilistic(claim, case: dict) -> dict:
     """Re-runs the confirming sample of a saved probabilistic counterexample (same keys)."""
     base = jax.random.key(int(case["seed"]))
@@ -934,7 +1008,8 @@ def save_case(case: dict, path: str) -> str:
     config index and size: `reproduce_probabilistic` draws it again)."""
     if "X" not in case:
         meta = {k: v for k, v in case.items() if k != "explored"}
-        np.savez(path, meta=np.array(json.dumps(dict(meta, kind="probabilistic"))))
+        meta.setdefault("kind", "probabilistic")
+        np.savez(path, meta=np.array(json.dumps(meta)))
         return path
     meta = dict(
         claim=case["claim"],
@@ -952,7 +1027,7 @@ def save_case(case: dict, path: str) -> str:
 def load_case(path: str) -> dict:
     with np.load(path, allow_pickle=False) as f:
         meta = json.loads(str(f["meta"]))
-        if meta.get("kind") == "probabilistic":
+        if meta.get("kind") in ("probabilistic", "trial"):
             return meta
         return dict(meta, X=f["X"], y=f["y"], key=f["key"])
 
@@ -961,4 +1036,6 @@ def recheck(claim, case: dict) -> dict:
     """Re-decides a saved counterexample (`jaxmem falsify --reproduce`)."""
     if case.get("kind") == "probabilistic":
         return reproduce_probabilistic(claim, case)
+    if case.get("kind") == "trial":
+        return dict(case, **_trial_case(claim, case["config"], np.asarray(case["key"])))
     return confirm(claim, case["config"], case["key"], case["X"], case["y"])

@@ -121,11 +121,12 @@ def relu_parts(key, n, d):
     return net, X, y, checks_ok, info
 
 
-def _relu_fits_exact(X, y, n, d) -> bool:
-    """The construction rebuilt in rationals (`bubeck2020.build_exact`, same groups)
-    interpolates exactly with 4 ceil(n/d) units and the dense count."""
+def _relu_fits_exact(build_key, X, y, n, d) -> bool:
+    """The construction rebuilt in rationals (`bubeck2020.build_exact_from_key`: the groups and
+    the offset of `build` with the same key) interpolates exactly with 4 ceil(n/d) units and
+    the dense count."""
     from jaxmem import exact
-    net, info = bubeck2020.build_exact(X, y)
+    net, info = bubeck2020.build_exact_from_key(build_key, X, y)
     if net is None:
         return False
     units = net.layers[0].n_out
@@ -137,7 +138,7 @@ def _relu_fits_exact(X, y, n, d) -> bool:
 
 def relu_rebuild(key, n, d) -> bool:
     """Theorem check in exact arithmetic on dataset `key` (`_relu_fits_exact`)."""
-    return _relu_fits_exact(*relu_dataset(key, n, d), n, d)
+    return _relu_fits_exact(construction_key(key), *relu_dataset(key, n, d), n, d)
 
 
 def relu_check(build_key, X, y, n, d):
@@ -166,7 +167,7 @@ def relu_exact(build_key, X, y, n, d):
     breaks it is no counterexample: undecided), then `_relu_fits_exact`."""
     if not general_position_exact(X):
         return dict(ok=False, undecided=True)
-    return dict(ok=_relu_fits_exact(X, y, n, d), undecided=False)
+    return dict(ok=_relu_fits_exact(build_key, X, y, n, d), undecided=False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -209,6 +210,25 @@ def baum_check(build_key, X, y, n, d):
                 score=-jnp.log10(jnp.maximum(info["threshold_margin"], tiny) / scale))
 
 
+def baum_exact(build_key, X, y, n, d):
+    """`baum_check` in rational arithmetic: general position decided exactly (a dataset that
+    breaks it is no counterexample: undecided), then Baum's network rebuilt in rationals
+    (`bubeck2020.build_baum_exact_from_key`: the groups and the offset of the float build)
+    labels every point exactly with 2 ceil(m/d) <= ceil(n/d) + 1 units."""
+    from jaxmem import exact
+    if not general_position_exact(X):
+        return dict(ok=False, undecided=True)
+    net, info = bubeck2020.build_baum_exact_from_key(build_key, X, y)
+    if net is None:
+        return dict(ok=False, undecided=False)
+    minority = int(min(np.sum(np.asarray(y) > 0), np.sum(np.asarray(y) < 0)))
+    units_ok = (info["hidden_units"] == 2 * -(-minority // d)
+                and info["hidden_units"] <= math.ceil(n / d) + 1)
+    f = exact.apply(net, np.asarray(X, np.float64).astype(object), allow_float=True)
+    fits = all(fi == Fraction(float(yi)) for fi, yi in zip(f, np.asarray(y, np.float64)))
+    return dict(ok=bool(units_ok and fits), undecided=False)
+
+
 def baum_trial(key, n, d):
     return baum_check(construction_key(key), *binary_dataset(key, n, d), n=n, d=d)
 
@@ -238,9 +258,8 @@ BAUM1988 = Claim(
                full=expand(n=[2, 50, 500, 2000, 4000], d=[1, 2, 10, 50], datasets=1000)),
     rule=Universal(),
     dataset=binary_dataset,
-    # no exact step: Baum's network is a float64 threshold network with no rational rebuild
     falsify=Falsifiable(check=baum_check, domain=Domain(points="real", labels="sign"),
-                        score="score"),
+                        score="score", exact=baum_exact),
 )
 
 CLAIMS = [RELU, BAUM1988]

@@ -95,6 +95,20 @@ def _hyperplanes(X, Xg, valid, group_of, labels=None):
     return u, c, v, h, gamma
 
 
+def hyperplane_offset(key, X):
+    """The point o that every group's hyperplane is solved through: <s, x_i - o> = 1 on the
+    group (`_hyperplanes` on X - o), which needs the group's affine hull to miss o. With
+    o = 0 the construction failed on every group whose hull passes through the origin (two
+    antipodal points in R^2; `jaxmem falsify bubeck2020.relu` found it), although such points
+    are in general position. A Gaussian point at the data's scale (rms row norm) misses all
+    hulls with probability 1. Drawn from fold_in(key, 1)."""
+    d = X.shape[1]
+    scale = jnp.sqrt(jnp.mean(jnp.sum(X * X, axis=1)))
+    scale = jnp.where(scale > 0, scale, 1)
+    direction = jax.random.normal(jax.random.fold_in(key, 1), (d,), X.dtype)
+    return scale / math.sqrt(d) * direction
+
+
 def relu_units(n: int, d: int) -> int:
     """Hidden units of the ReLU construction: 4 ceil(n/d)."""
     return 4 * math.ceil(n / d)
@@ -115,7 +129,8 @@ def build(key, X, y, *, shuffle: bool = False):
     """The 4 ceil(n/d)-unit ReLU network d -> 4G (relu) -> 1 (identity) fitting real labels.
 
     Groups: consecutive rows, G = ceil(n/d) groups of at most d points (any partition works
-    in general position); with shuffle=True, a random partition drawn from `key`.
+    in general position); with shuffle=True, a random partition drawn from `key`. The
+    hyperplanes are solved through a random point drawn from `key` (`hyperplane_offset`).
     info:
       valid         general position held: every group's hyperplane misses all other points
                     (gamma > 0) and all weights are finite
@@ -128,9 +143,11 @@ def build(key, X, y, *, shuffle: bool = False):
     G = math.ceil(n / d)
     order = jax.random.permutation(key, n) if shuffle else jnp.arange(n)
     members = jnp.concatenate([order, -jnp.ones(G * d - n, order.dtype)])
-    Xg, valid, group_of = _groups(X, members, d)
+    offset = hyperplane_offset(key, X)
+    Z = X - offset  # the construction in coordinates centred on the offset; folded back below
+    Zg, valid, group_of = _groups(Z, members, d)
     yg = jnp.where(valid, y[jnp.maximum(members, 0)].reshape(G, d), 0)
-    u, c, v, h, gamma = _hyperplanes(X, Xg, valid, group_of, labels=yg)
+    u, c, v, h, gamma = _hyperplanes(Z, Zg, valid, group_of, labels=yg)
     # gamma = inf when the group holds every point (n <= d): any eps works then.
     eps = jnp.where(jnp.isfinite(gamma), gamma / 2, 1)
     h_max = jnp.max(jnp.abs(h), axis=1)
@@ -140,6 +157,8 @@ def build(key, X, y, *, shuffle: bool = False):
     rows = jnp.stack([ud, u, ud, u], axis=1).reshape(4 * G, d)
     offs = jnp.stack([c - eps, c - eps, c + eps, c + eps], axis=1).reshape(4 * G)
     out = (jnp.array([1.0, -1.0, -1.0, 1.0], X.dtype)[None, :] / delta[:, None]).reshape(4 * G)
+    # <row, x - o> - off = <row, x> - (off + <row, o>)
+    offs = offs + jnp.matmul(rows, offset, precision="highest")
     net = network.Network(
         (
             network.Layer(rows.T, -offs, activation="relu"),
@@ -175,12 +194,41 @@ def _solve_exact(A: list[list[Fraction]], rhs: list[list[Fraction]]) -> list[lis
     return [row[k:] for row in M]
 
 
-def build_exact(X, y, order=None):
+def _exact_plane(Zq, group: list[int], labels=None):
+    """One group's hyperplane in rationals, on rows Zq = X - o: s with <s, z_i> = 1 on the
+    group (the min-norm solution, as `_group_solves`), v with <v, z_i> = labels_i when labels
+    are given (else None), and gamma = min |<s, z_j> - 1| over the other rows (None when
+    there are none). None when the group solve is singular or gamma = 0 (not in general
+    position)."""
+    d = len(Zq[0])
+    ZS = [list(Zq[i]) for i in group]
+    gram = [[sum(a * b for a, b in zip(zi, zj)) for zj in ZS] for zi in ZS]
+    rhs = [[Fraction(1)] + ([labels[r]] if labels is not None else []) for r in range(len(group))]
+    alpha = _solve_exact(gram, rhs)
+    if alpha is None:
+        return None
+    s_vec = [sum(alpha[r][0] * ZS[r][k] for r in range(len(group))) for k in range(d)]
+    v_vec = (
+        None
+        if labels is None
+        else [sum(alpha[r][1] * ZS[r][k] for r in range(len(group))) for k in range(d)]
+    )
+    members = set(group)
+    g = [sum(a * b for a, b in zip(s_vec, Zq[j])) - 1 for j in range(len(Zq)) if j not in members]
+    gamma = min((abs(v) for v in g), default=None)
+    if gamma == 0:
+        return None
+    return s_vec, v_vec, gamma
+
+
+def build_exact(X, y, order=None, offset=None):
     """`build` in rational arithmetic (host, Python Fractions): the same groups (consecutive
-    rows of `order`, default 0..n-1) and the same formulas, with each float input taken at its
-    exact binary value. The hyperplane is left unnormalized, <s, x> = 1 on the group (a unit
-    normal would need a square root; the construction only needs g = <s, x> - 1 to vanish on
-    the group). Returns (jaxmem.exact.ExactNetwork or None, info) with info: valid (every
+    rows of `order`, default 0..n-1), the hyperplanes solved through the same point `offset`
+    (a float vector, `hyperplane_offset`; default the origin) and the same formulas, with each
+    float input taken at its exact binary value. The hyperplane is left unnormalized,
+    <s, x - o> = 1 on the group (a unit normal would need a square root; the construction
+    only needs g = <s, x - o> - 1 to vanish on the group). Returns
+    (jaxmem.exact.ExactNetwork or None, info) with info: valid (every
     group solve nonsingular and every other point off its hyperplane), min_gamma (Fraction).
     Exact interpolation, f(x_i) = y_i with no rounding anywhere, is what the theorem says; the
     float64 network can miss a label by up to ~u |x| / delta (its first-layer rows s + delta v
@@ -193,23 +241,22 @@ def build_exact(X, y, order=None):
     )[0]
     n, d = Xq.shape
     order = list(range(n)) if order is None else [int(i) for i in order]
+    o = (
+        [Fraction(0)] * d
+        if offset is None
+        else [Fraction(float(v)) for v in np.asarray(offset, np.float64).reshape(d)]
+    )
+    Xq = [[a - b for a, b in zip(row, o)] for row in Xq]  # exact: X - o
     rows, biases, outs = [], [], []
     min_gamma = None
     for start in range(0, n, d):
         group = order[start : start + d]
-        XS = [list(Xq[i]) for i in group]
-        gram = [[sum(a * b for a, b in zip(xi, xj)) for xj in XS] for xi in XS]
-        alpha = _solve_exact(gram, [[Fraction(1), yq[i]] for i in group])
-        if alpha is None:
+        planes = _exact_plane(Xq, group, [yq[i] for i in group])
+        if planes is None:
             return None, dict(valid=False, min_gamma=Fraction(0))
-        s_vec = [sum(alpha[r][0] * XS[r][k] for r in range(len(group))) for k in range(d)]
-        v_vec = [sum(alpha[r][1] * XS[r][k] for r in range(len(group))) for k in range(d)]
-        others = [j for j in range(n) if j not in set(group)]
-        g = [sum(a * b for a, b in zip(s_vec, Xq[j])) - 1 for j in others]
+        s_vec, v_vec, gamma = planes
+        assert v_vec is not None  # labels were given
         h = [sum(a * b for a, b in zip(v_vec, Xq[j])) for j in range(n)]
-        gamma = min((abs(v) for v in g), default=None)
-        if gamma == 0:
-            return None, dict(valid=False, min_gamma=Fraction(0))
         min_gamma = (
             gamma if min_gamma is None or (gamma is not None and gamma < min_gamma) else min_gamma
         )
@@ -220,7 +267,7 @@ def build_exact(X, y, order=None):
         # g + delta h + eps, g + eps, g + delta h - eps, g - eps; weights 1, -1, -1, 1 over delta
         for row, off, w in ((sd, eps, 1), (s_vec, eps, -1), (sd, -eps, -1), (s_vec, -eps, 1)):
             rows.append(row)
-            biases.append(off - 1)
+            biases.append(off - 1 - sum(a * b for a, b in zip(row, o)))
             outs.append(Fraction(w) / delta)
     W = np.array(rows, dtype=object).T
     net = exact.make(
@@ -245,10 +292,12 @@ def build_exact(X, y, order=None):
     shuffle=Option(False, boolean("shuffle")),
 )
 def build_exact_from_key(key, X, y, *, shuffle: bool = False):
-    """`build_exact` under the construction protocol: the same groups as `build` with the same
-    key (consecutive rows; with shuffle=True the permutation `build` draws)."""
-    order = np.asarray(jax.random.permutation(key, len(X))) if shuffle else None
-    return build_exact(X, y, order)
+    """`build_exact` under the construction protocol: the same groups and offset as `build`
+    with the same key (consecutive rows; with shuffle=True the permutation `build` draws)."""
+    X64 = np.asarray(X, np.float64)
+    order = np.asarray(jax.random.permutation(key, len(X64))) if shuffle else None
+    offset = np.asarray(hyperplane_offset(key, jnp.asarray(X64)))
+    return build_exact(X, y, order, offset)
 
 
 def baum_max_units(n: int, d: int) -> int:
@@ -259,6 +308,21 @@ def baum_max_units(n: int, d: int) -> int:
 
 def _baum_memory(n, d, itemsize, options):
     return 4 * itemsize * (n * d + n * 2 * -(-n // d) + n)
+
+
+def _baum_groups(key, y, d: int):
+    """Baum's slab class s (the smaller class, +1 on a tie), its size m, and the group
+    members: slab-class points first, in a random order from `key`, in slots of d
+    (baum_max_units(n, d) / 2 slots; positions >= m are padding, -1)."""
+    n = y.shape[0]
+    n_pos = jnp.sum(y > 0)
+    s = jnp.where(n_pos <= n - n_pos, 1, -1).astype(y.dtype)
+    m = jnp.where(s > 0, n_pos, n - n_pos)
+    slots = baum_max_units(n, d) // 2
+    score = jnp.where(y == s, 0, 1) * 2.0 + jax.random.uniform(key, (n,))
+    order = jnp.argsort(score)
+    pos = jnp.arange(slots * d)
+    return s, m, jnp.where(pos < m, order[jnp.minimum(pos, n - 1)], -1)
 
 
 @construction(
@@ -280,23 +344,19 @@ def build_baum(key, X, y):
     """
     X, y = float_data(X, y, task="binary")
     n, d = X.shape
-    n_pos = jnp.sum(y > 0)
-    s = jnp.where(n_pos <= n - n_pos, 1, -1).astype(X.dtype)
-    m = jnp.where(s > 0, n_pos, n - n_pos)
+    s, m, members = _baum_groups(key, y, d)
     slots = baum_max_units(n, d) // 2
-    # Slab-class points first, in random order; positions >= m are padding.
-    score = jnp.where(y == s, 0, 1) * 2.0 + jax.random.uniform(key, (n,))
-    order = jnp.argsort(score)
-    pos = jnp.arange(slots * d)
-    members = jnp.where(pos < m, order[jnp.minimum(pos, n - 1)], -1)
-    Xg, valid, group_of = _groups(X, members, d)
+    offset = hyperplane_offset(key, X)  # as in `build`
+    Z = X - offset
+    Zg, valid, group_of = _groups(Z, members, d)
     used = valid.any(axis=1)
-    u, c, _, _, gamma = _hyperplanes(X, Xg, valid, group_of)
+    u, c, _, _, gamma = _hyperplanes(Z, Zg, valid, group_of)
     u, c = jnp.where(used[:, None], u, 0), jnp.where(used, c, 0)  # empty slots: 0/0 otherwise
     eps = jnp.where(used & jnp.isfinite(gamma), gamma / 2, 1)
     gamma = jnp.where(used, gamma, jnp.inf)
     rows = jnp.stack([u, u], axis=1).reshape(2 * slots, d)
     offs = jnp.stack([c - eps, c + eps], axis=1).reshape(2 * slots)
+    offs = offs + jnp.matmul(rows, offset, precision="highest")  # back to x: see `build`
     mask = jnp.stack([used, used], axis=1).reshape(2 * slots)
     out = jnp.tile(jnp.stack([2 * s, -2 * s]), slots)
     net = network.Network(
@@ -317,3 +377,75 @@ def build_baum(key, X, y):
         threshold_margin=margin,
     )
     return net, info
+
+
+def build_baum_exact(X, y, groups, slab_class, offset=None):
+    """`build_baum` in rational arithmetic (host, Python Fractions): slabs over the given
+    `groups` (lists of row indices, all of class `slab_class`), each hyperplane solved through
+    `offset` (default the origin) with each float input taken at its exact binary value:
+    H(g + eps) - H(g - eps), g = <s, x - o> - 1, eps = gamma / 2, and the output
+    slab_class (2 sum_slabs - 1). Returns (jaxmem.exact.ExactNetwork or None, info) with
+    info: valid (every group solve nonsingular, every other point off its hyperplane),
+    min_gamma (Fraction), hidden_units (2 per group)."""
+    from jaxmem import exact
+
+    Xq = exact.exact_array("X", np.asarray(X, np.float64).astype(object), allow_float=True, ndim=2)
+    n, d = Xq.shape
+    o = (
+        [Fraction(0)] * d
+        if offset is None
+        else [Fraction(float(v)) for v in np.asarray(offset, np.float64).reshape(d)]
+    )
+    Zq = [[a - b for a, b in zip(row, o)] for row in Xq]
+    s_class = Fraction(int(slab_class))
+    rows, biases, min_gamma = [], [], None
+    for group in groups:
+        planes = _exact_plane(Zq, [int(i) for i in group])
+        if planes is None:
+            return None, dict(valid=False, min_gamma=Fraction(0), hidden_units=0)
+        s_vec, _, gamma = planes
+        min_gamma = (
+            gamma if min_gamma is None or (gamma is not None and gamma < min_gamma) else min_gamma
+        )
+        eps = gamma / 2 if gamma is not None else Fraction(1)
+        shift = sum(a * b for a, b in zip(s_vec, o))
+        for off in (eps, -eps):  # H(<s, x> - <s, o> - 1 + eps), H(... - eps)
+            rows.append(s_vec)
+            biases.append(off - 1 - shift)
+    if not rows:  # a slab class with no points: the constant s_class (-s_class (2*0 - 1))
+        rows, biases = [[Fraction(0)] * d], [Fraction(-1)]
+    W = np.array(rows, dtype=object).T
+    out = [2 * s_class if i % 2 == 0 else -2 * s_class for i in range(len(rows))]
+    net = exact.make(
+        [
+            exact.layer(W, np.array(biases, dtype=object), "threshold"),
+            exact.layer(
+                np.array(out, dtype=object)[:, None], np.array([-s_class], dtype=object), "identity"
+            ),
+        ]
+    )
+    return net, dict(
+        valid=True,
+        min_gamma=min_gamma if min_gamma is not None else Fraction(0),
+        hidden_units=2 * len(groups),
+    )
+
+
+@construction(
+    "baum1988.exact",
+    citation="Baum 1988 in rational arithmetic: threshold slabs, 2 ceil(m/d) units, +-1 labels",
+    task="binary",
+    host=True,
+    example=dict(data="clusters", axes=dict(n=12, d=2)),
+)
+def build_baum_exact_from_key(key, X, y):
+    """`build_baum_exact` under the construction protocol: the slab class, the groups and the
+    offset that `build_baum` draws from the same key."""
+    X64 = np.asarray(X, np.float64)
+    y64 = jnp.asarray(np.asarray(y, np.float64))
+    n, d = X64.shape
+    slab_class, m, members = _baum_groups(key, y64, d)
+    members = np.asarray(members)[: int(m)]
+    groups = [members[i : i + d].tolist() for i in range(0, len(members), d)]
+    offset = np.asarray(hyperplane_offset(key, jnp.asarray(X64)))
+    return build_baum_exact(X64, np.asarray(y64), groups, int(slab_class), offset)

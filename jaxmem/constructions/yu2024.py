@@ -46,13 +46,20 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jaxmem import network
-from jaxmem.constructions.protocol import Option, construction, in_open_interval, positive_int
+from jaxmem.constructions.protocol import (
+    Option,
+    construction,
+    in_open_interval,
+    optional,
+    positive_int,
+)
 from jaxmem.data.validate import is_traced, validate
 from jaxmem.data.validate import positive_int as check_positive_int
 
@@ -744,7 +751,7 @@ def materialize_projection(net: ProjectionMemorizer) -> network.Network:
     )
 
 
-def adversarial_trial(key, X, y, *, tries: int = 8) -> dict:
+def adversarial_trial(key, X, y, *, tries: int = 8, density=None) -> dict:
     """Theorem 5.3's memorizer on one dataset (the sweep's measurement): ok = valid and
     every training point gets its label from `apply` (Definition 3.4). The theorem's other
     half, accuracy <= 0.51 on fresh points, needs the distribution: the claim
@@ -753,7 +760,7 @@ def adversarial_trial(key, X, y, *, tries: int = 8) -> dict:
     the encoded label (small: fresh points of that label are mostly misclassified). Sizes:
     those of `materialize_projection`'s network (param_count = projection_param_count(K, n)),
     K = encoded_points."""
-    net, info = build_adversarial(key, X, y, tries=tries)
+    net, info = build_adversarial(key, X, y, tries=tries, density=density)
     right = net.apply(X) == y
     valid = jnp.asarray(info["valid"])
     proj = jnp.matmul(X, net.direction, precision=_HIGHEST)
@@ -790,11 +797,19 @@ def _adversarial_memory(n, d, itemsize, options):
     memory=_adversarial_memory,
     example=dict(data="slabs", axes=dict(n=16, d=3, tries=8)),
     tries=Option(8, positive_int("tries")),
+    density=Option(None, optional(in_open_interval("density", 0, math.inf))),
 )
-def build_adversarial(key, X, y, *, tries: int = 8):
+def build_adversarial(key, X, y, *, tries: int = 8, density=None):
     """Theorem 5.3's memorizer as the function it computes (yu2024.md §3.3): a random unit
     direction (the best of `tries` by the smallest opposite-label projection gap, as Lemma
-    B.1 redraws until the gap is large), tolerance = a third of that gap. info: min_gap,
+    B.1 redraws until the gap is large), tolerance = a third of that gap. With `density`, a
+    bound r on the density of D (supported in [0, 1]^n), the tolerance is at most
+    0.01 / (2 sqrt(2) r K), K the encoded points: a hyperplane section of the unit cube has
+    volume at most sqrt(2) (K. Ball's cube slicing bound), so w.x has density at most
+    sqrt(2) r, and a fresh point lands within the tolerance of one of the K encoded
+    projections with probability at most 0.01 (the role of Lemma E.2's choice of w: fresh
+    points almost never land near a training projection). Without it, gap / 3 can cover a
+    fair share of D, and the memorizer then labels that share right. info: min_gap,
     encoded_label, encoded_points K, valid (the gap is positive, so the training set is
     memorized), and the sizes of `materialize_projection`'s network (param_count,
     nonzero_param_count, hidden_units = 2K + 2). Only the function is simulated; the App. E
@@ -815,13 +830,17 @@ def build_adversarial(key, X, y, *, tries: int = 8):
     best = jnp.argmax(gaps)
     gap = gaps[best]
     label = jnp.where(jnp.sum(y > 0) >= jnp.sum(y < 0), 1.0, -1.0).astype(X.dtype)
+    K = jnp.sum(y == label, dtype=_count_dtype())
+    tolerance = gap / 3
+    if density is not None:
+        cap = 0.01 / (2 * math.sqrt(2) * float(density) * jnp.maximum(K, 1).astype(X.dtype))
+        tolerance = jnp.minimum(tolerance, cap)
     net = ProjectionMemorizer(
         direction=dirs[best],
         encoded=jnp.where(y == label, proj[:, best], jnp.inf),
-        tolerance=gap / 3,
+        tolerance=tolerance,
         label=label,
     )
-    K = jnp.sum(y == label, dtype=_count_dtype())
     explicit = materialize_projection(net)
     info = dict(
         min_gap=gap,

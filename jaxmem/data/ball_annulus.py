@@ -62,6 +62,17 @@ def ball_annulus_separation(n: int, scale=None) -> float:
     return _scale(n, scale) * math.expm1(math.log(2.0) / n)
 
 
+def ball_annulus_density(n: int, scale=None) -> float:
+    """D's density on its support: each class has mass 1/2 on volume V_n r1^n (the ball; the
+    annulus has r3^n - r2^n = r1^n), so 1 / (2 V_n r1^n), V_n = pi^(n/2) / Gamma(n/2 + 1);
+    computed in logs (V_n r1^n underflows for large n)."""
+    n = positive_int("n", n)
+    log_volume = (
+        0.5 * n * math.log(math.pi) - math.lgamma(0.5 * n + 1) + n * math.log(_scale(n, scale))
+    )
+    return math.exp(-math.log(2.0) - log_volume)
+
+
 def ball_annulus(key, N: int, n: int, *, scale=None, dtype=None):
     """N i.i.d. samples of D(n, q, r1, r2, r3): X of shape (N, n) in [0, 1]^n, y in {-1, +1}.
 
@@ -94,4 +105,9 @@ def _draw(key, N: int, n: int, r1: float, dtype):
     return X, y
 
 
-__all__ = ["ball_annulus", "ball_annulus_radii", "ball_annulus_separation"]
+__all__ = [
+    "ball_annulus",
+    "ball_annulus_density",
+    "ball_annulus_radii",
+    "ball_annulus_separation",
+]

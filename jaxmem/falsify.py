@@ -161,7 +161,10 @@ class Falsifiable:
             in exact arithmetic, e.g. the construction rebuilt in rationals. Without it a
             confirmed counterexample is decided in float64 by the three-valued rule only.
     sizes   config entries that are the dataset's shape ("n" rows, "d" columns), so shrinking
-            can drop points and dimensions.
+            can drop points and dimensions. One the config leaves out (a sampler of fixed
+            dimension) is read off the sampler's output shape.
+    sampler optional (key, **config) -> (X (n, d), y): the datasets the search starts from;
+            default the claim's `dataset` (give one where that returns a stack of datasets).
     """
 
     check: Callable[..., dict]
@@ -169,6 +172,7 @@ class Falsifiable:
     score: str = "score"
     exact: Callable[..., dict] | None = None
     sizes: tuple[str, str] = ("n", "d")
+    sampler: Callable[..., tuple] | None = None
 
 
 def construction_key(key):
@@ -481,11 +485,23 @@ def _config_text(config: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in config.items())
 
 
-def _check_config(falsifiable: Falsifiable, config: dict) -> dict:
-    n_name, d_name = falsifiable.sizes
-    for name in (n_name, d_name):
-        if name not in config:
-            raise ValueError(f"the config needs {name!r} (the dataset's shape); got {config}")
+def _check_config(falsifiable: Falsifiable, config: dict, sampler) -> dict:
+    """The config with both size entries: one left out is read off the sampler's output."""
+    missing = [name for name in falsifiable.sizes if name not in config]
+    if missing:
+        try:
+            X, _ = jax.eval_shape(lambda key: sampler(key, **config), jax.random.key(0))
+        except Exception as err:  # the sampler needs the missing entry itself
+            raise ValueError(
+                f"the config needs {' and '.join(map(repr, missing))} (the dataset's shape); "
+                f"got {config}"
+            ) from err
+        if len(X.shape) != 2:
+            raise ValueError(
+                f"the search's sampler must return one dataset X (n, d); got "
+                f"shape {X.shape} (declare Falsifiable.sampler)"
+            )
+        config = dict(config, **dict(zip(falsifiable.sizes, X.shape)))
     return config
 
 
@@ -523,14 +539,17 @@ def falsify(
             f"claim {claim.id} declares no Falsifiable (its check, domain and score); "
             "see docs/falsify.md"
         )
-    if claim.dataset is None:
+    sampler = falsifiable.sampler or claim.dataset
+    if sampler is None:
         raise ValueError(f"claim {claim.id} has no dataset sampler to start the search from")
     unknown = set(methods) - set(METHODS)
     if unknown:
         raise ValueError(f"unknown method(s) {sorted(unknown)}; expected some of {METHODS}")
     if config is None:
         raise ValueError(f"searching {claim.id} needs a config (e.g. n=8, d=2)")
-    config = _check_config(falsifiable, {k: v for k, v in config.items() if k != "datasets"})
+    config = _check_config(
+        falsifiable, {k: v for k, v in config.items() if k != "datasets"}, sampler
+    )
     items = tuple(sorted(config.items()))
     names = _names(claim)
     evaluate = _evaluator(falsifiable, items, names)
@@ -578,7 +597,7 @@ def falsify(
             round_index += 1
             starts = EVOLUTION_STARTS if method == "evolution" else batch
             keys = jax.random.split(jax.random.fold_in(base, round_index), starts)
-            (X0, y0), build_keys = _sampler(claim.dataset, items)(keys)
+            (X0, y0), build_keys = _sampler(sampler, items)(keys)
             # searched in float64 (integer data, e.g. pixels, would round every step away)
             X0, y0 = np.asarray(X0, np.float64), np.asarray(y0, np.float64)
 

@@ -359,6 +359,14 @@ def _classes_disjoint(X, y):
     return ~jnp.any(same_point & (y[:, None] != y[None, :]))
 
 
+def minus_search_dataset(key, n_points, **_):
+    """One of `minus_datasets`' two (the disk or the moons, by a coin from the key): the
+    search's starting point (`Falsifiable.sampler`; the check takes one dataset or both)."""
+    Xs, ys = minus_datasets(key, n_points)
+    which = jax.random.bernoulli(jax.random.fold_in(key, 9)).astype(jnp.int32)
+    return Xs[which], ys[which]
+
+
 def minus_trial(key, n_points, builds, max_biases):
     # by hand, not trial_from_check: the builds' keys come from the trial's own key
     Xs, ys = minus_datasets(key, n_points)
@@ -384,9 +392,10 @@ MINUS_NEVER_MISCLASSIFIED = Claim(
     dataset=minus_datasets,
     # The one-sided property needs no radius, separation or lambda condition: any finite
     # disjoint X-, X+ in R^d (`hypothesis`: disjoint) with +-1 labels. The sampler stacks two
-    # datasets (2, n_points, 2); the check takes that stack or a single (n_points, d) dataset.
+    # datasets (2, n_points, 2); the check takes that stack or a single (n_points, d) dataset,
+    # and the search starts from one of them (d = 2 read off its shape).
     falsify=Falsifiable(check=minus_check, domain=Domain(points="real", labels="sign"),
-                        sizes=("n_points", "d")),
+                        sizes=("n_points", "d"), sampler=minus_search_dataset),
 )
 
 

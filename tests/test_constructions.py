@@ -199,8 +199,9 @@ def bubeck_exact_rebuild(seed, i, n, d):
     """Dataset i of the batch drawn from _keys(seed, 200): its float64 network, and whether
     the construction rebuilt in rational arithmetic is valid and interpolates exactly, with
     its parameter count (cached: the (200, 10) batch's dataset 188 is checked by two tests)."""
-    net, _, X, y = bubeck_network_jit(_keys(seed, 200)[i], n, d)
-    exact_net, info = bubeck2020.build_exact(X, y)
+    key = _keys(seed, 200)[i]
+    net, _, X, y = bubeck_network_jit(key, n, d)
+    exact_net, info = bubeck2020.build_exact_from_key(jax.random.fold_in(key, 1), X, y)
     f = exact.apply(exact_net, np.asarray(X).astype(object), allow_float=True)
     fits = all(fi == Fraction(float(yi)) for fi, yi in zip(f, np.asarray(y)))
     return net, X, y, bool(info["valid"]), fits, exact.param_count(exact_net)
@@ -233,18 +234,79 @@ def test_bubeck_relu_4_ceil_n_over_d_units(n, d):
     assert (out["dense"] == units * (d + 1) + units + 1).all()
 
 
+def _point_near_a_hyperplane(gap, n=200, d=10, j=15):
+    """Gaussian data with point j (of group 1) moved to distance `gap` from group 0's
+    hyperplane: the construction's delta is ~gap, so its output weights are ~1/gap."""
+    key = jax.random.key(n * 7 + d)
+    X, y = gaussian(jax.random.fold_in(key, 0), n, d, labels="gaussian")
+    X = np.array(X)
+    normal = np.linalg.svd(X[1:d] - X[0])[2][-1]
+    X[j] -= (normal @ (X[j] - X[0]) - gap) * normal
+    return jax.random.fold_in(key, 1), jnp.asarray(X), y
+
+
 @pytest.mark.slow
 def test_bubeck_float64_network_can_miss_a_label_that_the_exact_construction_fits():
-    """Dataset 188 of the (200, 10) batch: the float64 network's rows s + delta v are rounded
-    and the output divides their difference by delta ~ 1e-11, so it misses a label by 6e-4 of
-    the labels' scale, within the a-priori tolerance (so the float check cannot decide it) but
-    beyond the fit resolution: re-decided, it FAILS; rebuilt exactly, the construction fits."""
-    net, X, y, _, fits, _ = bubeck_exact_rebuild(200 * 7 + 10, 188, 200, 10)
-    fit = metrics.fit_report(net, X, y)     # shares its dispatched ops with the next line
+    """A point 1e-13 from another group's hyperplane: the float64 network's rows s + delta v
+    are rounded and the output divides their difference by delta ~ 1e-13, so it misses a
+    label by ~1e-2 of the labels' scale: within the a-priori tolerance (the float check
+    cannot decide it) but beyond the fit resolution; evaluated exactly, it FAILS; rebuilt in
+    rationals (same key: same groups and offset), the construction fits."""
+    key, X, y = _point_near_a_hyperplane(1e-13)
+    net, info = bubeck2020.build(key, X, y)
+    assert bool(info["valid"]) and float(info["min_gamma"]) < 2e-13
+    fit = metrics.fit_report(net, X, y)
     assert int(fit["decision"]) == metrics.UNDECIDED
     assert float(fit["max_abs_error"]) > metrics.FIT_RESOLUTION * float(jnp.max(jnp.abs(y)))
     assert metrics.exact_fit_report(net, X, y)["decision"] == metrics.FAILS
-    assert fits
+    exact_net, exact_info = bubeck2020.build_exact_from_key(key, X, y)
+    assert exact_info["valid"]
+    f = exact.apply(exact_net, np.asarray(X).astype(object), allow_float=True)
+    assert all(fi == Fraction(float(yi)) for fi, yi in zip(f, np.asarray(y)))
+
+
+@pytest.mark.slow
+def test_bubeck_and_baum_fit_groups_whose_affine_hull_passes_through_the_origin():
+    """Two antipodal points in one group (in general position, yet on a line through 0): the
+    hyperplanes are solved through a random offset, so both constructions fit, in float64
+    and exactly (before the offset, every group solve <s, x_i> = 1 was singular here)."""
+    X = jnp.array([[1.0, 0.0], [-1.0, 0.0], [0.3, 1.0], [2.0, 3.0], [-1.5, 0.7]])
+    y = jnp.array([1.0, 2.0, -1.0, 0.5, 3.0])
+    signs = jnp.array([1.0, 1.0, -1.0, -1.0, -1.0])  # the minority class is the antipodal pair
+    for seed in range(3):
+        key = jax.random.key(seed)
+        net, info = bubeck2020.build(key, X, y)
+        assert bool(info["valid"]) and int(metrics.fit_report(net, X, y)["decision"]) == metrics.FITS
+        exact_net, exact_info = bubeck2020.build_exact_from_key(key, X, y)
+        f = exact.apply(exact_net, np.asarray(X).astype(object), allow_float=True)
+        assert exact_info["valid"] and list(f) == [Fraction(float(v)) for v in np.asarray(y)]
+        net, info = bubeck2020.build_baum(key, X, signs)
+        assert bool(info["valid"]) and bool(jnp.all(network.apply(net, X) == signs))
+    # the origin as the offset (build_exact's default): the pair's group is singular
+    assert not bubeck2020.build_exact(X, y)[1]["valid"]
+
+
+@pytest.mark.slow
+def test_baum_exact_rebuild_fits_where_float64_misses_and_catches_a_wrong_slab():
+    """Two points 3e-8 apart in one slab (found by `jaxmem falsify baum1988.threshold`): with
+    this key's offset the float64 group solve through them is numerically singular (the
+    build is invalid and labels wrongly); the network rebuilt in rationals from the same key
+    (groups, slab class, offset) labels every point. A slab over a point of the other class
+    is caught exactly."""
+    X = np.array([[-0.96642274, -0.21580431], [-0.96642276, -0.21580433],
+                  [-0.66176116, -1.76405098], [1.27070881, 0.30256397],
+                  [-0.7793769, 0.09827992]])
+    y = np.array([-1.0, -1.0, 1.0, 1.0, 1.0])
+    key = jax.random.key(1)
+    net, info = bubeck2020.build_baum(key, jnp.asarray(X), jnp.asarray(y))
+    assert not bool(info["valid"]) and not bool(jnp.all(network.apply(net, X) == y))
+    exact_net, exact_info = bubeck2020.build_baum_exact_from_key(key, X, y)
+    assert exact_info["valid"] and exact_info["hidden_units"] == int(info["hidden_units"]) == 2
+    assert exact.param_count(exact_net) == 2 * (2 + 1) + 2 + 1
+    target = [Fraction(float(v)) for v in y]
+    assert list(exact.apply(exact_net, X.astype(object), allow_float=True)) == target
+    wrong, _ = bubeck2020.build_baum_exact(X, y, [[2]], -1)  # a slab of class -1 over a +1 point
+    assert list(exact.apply(wrong, X.astype(object), allow_float=True)) != target
 
 
 def baum_trial(key, n, d):

@@ -11,6 +11,7 @@ import jaxmem.claims
 from jaxmem import cli
 from jaxmem.sweep import expand
 from jaxmem import claims as C
+from jaxmem.verify import yu2024_hardness
 from jaxmem.verify import zhang2017 as zhang_claims
 from tests.test_verify import perturbed_trial, _data
 
@@ -104,9 +105,10 @@ def test_verify_writes_verdicts_to_the_store(broken_registry, capsys):
 
 @pytest.mark.slow
 def test_sweep_and_results_commands(tmp_path, capsys):
+    # Two configs that differ only in a traced option (theta): one compiled program.
     grid = tmp_path / "g.toml"
-    grid.write_text('name = "tiny"\nconstruction = "bubeck2020"\ndatasets = 3\nchunk_size = 2\n'
-                    '[axes]\nn = [5]\nd = [2, 3]\n')
+    grid.write_text('name = "tiny"\nconstruction = "zhang2017"\ndatasets = 3\nchunk_size = 2\n'
+                    '[axes]\nn = [5]\nd = [2]\ntheta = [0.01, 0.02]\n')
     store = str(tmp_path / "s.sqlite")
     assert cli.main(["sweep", str(grid), "--store", store, "--json", "--no-progress"]) == 0
     summary = json.loads(capsys.readouterr().out)
@@ -120,13 +122,15 @@ def test_sweep_and_results_commands(tmp_path, capsys):
         [("tiny", "done", 6, 6), ("tiny", "done", 8, 8)]
     assert cli.main(["results", "show", "tiny", "--store", store]) == 0
     shown = capsys.readouterr().out
-    assert "n=5, d=2: 4/4 records, ok 1.000 [" in shown and "status             done" in shown
+    assert "n=5, d=2, theta=0.01: 4/4 records, ok 1.000 [" in shown
+    assert "n=5, d=2, theta=0.02: 4/4 records, ok 1.000 [" in shown
+    assert "status             done" in shown
     out = tmp_path / "tiny.csv"
     assert cli.main(["results", "export", "tiny", "--store", store, "-o", str(out)]) == 0
     import csv
     with open(out) as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == 8 and {r["d"] for r in rows} == {"2", "3"}
+    assert len(rows) == 8 and {r["theta"] for r in rows} == {"0.01", "0.02"}
     assert all(r["ok"] == "True" for r in rows)
     assert cli.main(["results", "show", "nope", "--store", store]) == 2
     assert "nope" in capsys.readouterr().err
@@ -144,23 +148,31 @@ def test_too_many_devices_is_refused_before_the_store(tmp_path, capsys):
     assert not store.exists()
 
 
-@pytest.mark.slow
+def _two_configs():
+    """A claim over a grid of two configs, 5 datasets each: yu2024.lemma_f2, among the cheapest
+    to compile and run (its program draws a seed per dataset; the check runs on the host).
+    What `verify --json` and `-v` show of a grid does not depend on the claim."""
+    grid = expand(kmax=[20, 200], denominator=[40], datasets=5)
+    return dataclasses.replace(yu2024_hardness.LEMMA_F2, grids=dict(quick=grid, full=grid))
+
+
 def test_verify_shows_each_config_of_its_grid(monkeypatch, capsys):
     """--json always carries the grid; -v prints it: each config's parameters, datasets,
     passes, undecided and its own interval (not one pooled interval)."""
-    grid = expand(n=[3, 8], d=[2], datasets=5)
-    claim = dataclasses.replace(zhang_claims.THM1, grids=dict(quick=grid, full=grid))
+    claim = _two_configs()
     monkeypatch.setattr(jaxmem.claims, "all_claims", lambda: [claim])
     assert cli.main(["verify", "--json", "--no-store"]) == 0
     (row,) = json.loads(capsys.readouterr().out)
-    assert [c["config"] for c in row["configs"]] == [dict(n=3, d=2), dict(n=8, d=2)]
+    assert [c["config"] for c in row["configs"]] == [dict(kmax=20, denominator=40),
+                                                      dict(kmax=200, denominator=40)]
     for c in row["configs"]:
         assert c["datasets"] == 5 and c["passed"] == 5 and c["undecided"] == 0
         assert c["ci_low"] < 1 == c["ci_high"]
     assert row["n_undecided"] == 0
     assert cli.main(["verify", "-v", "--no-store"]) == 0
     out = capsys.readouterr().out
-    assert "    n=3, d=2: 5/5 pass, 0 undecided, [" in out and "    n=8, d=2: 5/5 pass" in out
+    assert "    kmax=20, denominator=40: 5/5 pass, 0 undecided, [" in out
+    assert "    kmax=200, denominator=40: 5/5 pass" in out
 
 
 @pytest.mark.slow
@@ -187,7 +199,9 @@ def test_results_show_prints_every_swept_option(tmp_path, capsys):
         assert c["records"] == 4 and 0 <= c["ok"]["ci_low"] <= c["ok"]["rate"] <= c["ok"]["ci_high"]
 
 
+@pytest.mark.slow
 def test_verify_writes_its_records_to_the_store(monkeypatch, capsys, tmp_path):
+    """Theorem 1 (its records carry `undecided`, from the exact re-decision), two configs."""
     grid = expand(n=[3, 8], d=[2], datasets=5)
     claim = dataclasses.replace(zhang_claims.THM1, grids=dict(quick=grid, full=grid))
     monkeypatch.setattr(jaxmem.claims, "all_claims", lambda: [claim])

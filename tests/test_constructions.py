@@ -35,18 +35,30 @@ def zhang_dataset(data_key, build_key, n, d, labels="gaussian", theta=0.01):
 # ---- Zhang et al. 2017, Theorem 1 -------------------------------------------------------
 
 def zhang_trial(key, n, d):
+    """Theorem 1's network on gaussian data: its fit, float32 report and counts, and the
+    dataset and weights (one batch serves the counts, float32 and per-dataset tests)."""
     X, y = gaussian(jax.random.fold_in(key, 0), n, d, labels="gaussian")
     net, info = zhang2017.build(jax.random.fold_in(key, 1), X, y)
     fit = metrics.fit_report(net, X, y)
+    f32 = metrics.float32_report(net, X, y)
     return dict(interpolates=fit["interpolates"], valid=info["valid"],
                 shared=info["shared_param_count"], dense=network.param_count(net),
-                nonzero=network.nonzero_param_count(net), err=fit["max_abs_error"])
+                nonzero=network.nonzero_param_count(net), err=fit["max_abs_error"],
+                deployable_f32=f32["deployable_f32"], err_f32=f32["max_abs_error_f32"],
+                X=X, y=y, weights=info["weights"])
+
+
+@functools.cache
+def zhang_batch(n, d):
+    """48 datasets of (n, d) in one chunk: one compile, shared by the tests that read it."""
+    keys = _keys(n * 100 + d, 48)
+    return keys, run_chunked(zhang_trial, keys, 48, n=n, d=d)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("n,d", [(1, 1), (64, 1), (300, 10)])   # one point, d = 1, general
 def test_zhang_interpolates_with_2n_plus_d_weights(n, d):
-    out = run_chunked(zhang_trial, _keys(n * 100 + d, 48), 48, n=n, d=d)
+    _, out = zhang_batch(n, d)
     assert out["valid"].all() and out["interpolates"].all()
     assert (out["shared"] == 2 * n + d).all()                  # Theorem 1's count
     assert (out["dense"] == n * (d + 1) + (n + 1)).all()       # sum n_out (n_in + 1)
@@ -89,8 +101,16 @@ def test_zhang_midpoint_knots_give_larger_weights():
     assert np.median(ratios) > 10
 
 
+@functools.cache
+def _six_points():
+    # 6 points in R^2 for the tie, bad-input and projection tests, drawn once by a compiled
+    # draw (dispatched op by op, every op of it compiles on its own)
+    return jax.jit(gaussian, static_argnums=(1, 2), static_argnames="labels")(
+        jax.random.key(5), 6, 2, labels="gaussian")
+
+
 def test_zhang_projection_tie_is_a_flag_not_an_exception():
-    X, y = gaussian(jax.random.key(5), 6, 2, labels="gaussian")
+    X, y = _six_points()
     X = X.at[3].set(X[1])          # a repeated point: every projection ties
     y = y.at[3].set(y[1])
     _, info = jax.jit(zhang2017.build)(jax.random.key(0), X, y)   # traced: no validation
@@ -102,64 +122,56 @@ def test_zhang_projection_tie_is_a_flag_not_an_exception():
 @pytest.mark.slow
 def test_vmapped_equals_per_dataset():
     """Data are bitwise identical; flags and counts equal; weights equal up to rounding (a
-    batched matmul may sum in another order, and weights ~ 1/gap amplify the last bits)."""
-    keys = _keys(11, 4)
-    batch = run_chunked(zhang_trial, keys, 4, n=50, d=3)
-
-    def data_and_weights(k):   # the trial's dataset and the weights built on it
-        X, y, _, info = zhang_dataset(jax.random.fold_in(k, 0), jax.random.fold_in(k, 1), 50, 3)
-        return X, y, info["weights"]
-
-    X_batch, y_batch, w_batch = jax.jit(jax.vmap(data_and_weights))(keys)
-    # one compile, not one per i
-    single_trial = jax.jit(lambda k: (zhang_trial(k, 50, 3), *data_and_weights(k)))
-    for i in range(4):
-        single, X, y, weights = single_trial(keys[i])
-        assert np.array_equal(X_batch[i], X) and np.array_equal(y_batch[i], y)
+    batched matmul may sum in another order, and weights ~ 1/gap amplify the last bits).
+    The batch is the general case's of the count test above (run_chunked, compiled once)."""
+    keys, batch = zhang_batch(300, 10)
+    single_trial = jax.jit(zhang_trial, static_argnums=(1, 2))   # one compile, not one per i
+    for i in range(8):
+        single = single_trial(keys[i], 300, 10)
+        assert np.array_equal(batch["X"][i], single["X"])
+        assert np.array_equal(batch["y"][i], single["y"])
         for name in ("interpolates", "valid", "shared", "dense", "nonzero"):
             assert batch[name][i] == single[name], name
-        np.testing.assert_allclose(w_batch[i], weights, rtol=1e-9)
+        np.testing.assert_allclose(batch["weights"][i], single["weights"], rtol=1e-9)
 
 
 @pytest.mark.slow
 def test_no_recompilation_on_second_batch_of_same_shape():
     # chex.assert_max_traces raises on a second trace of the trial, i.e. a recompilation.
+    # (The count test's d = 1 shapes, 48 keys: XLA's program comes from the session's cache.)
     traced_once = chex.assert_max_traces(zhang_trial, n=1)
-    f = batched(traced_once, n=20, d=2)
-    f(_keys(1, 8))
-    f(_keys(2, 8))
+    f = batched(traced_once, n=64, d=1)
+    f(_keys(1, 48))
+    f(_keys(2, 48))
+    # A padded last chunk reuses the same compilation: 60 keys in chunks of 48 (a retrace
+    # would be the second and raise).
+    out = run_chunked(traced_once, _keys(3, 60), 48, n=64, d=1)
+    assert len(out["valid"]) == 60
     # the check can fail: another shape is a second trace
     with pytest.raises(AssertionError, match="traced > 1 times"):
-        f(_keys(4, 16))
-    # A padded last chunk reuses the same compilation: 10 keys in chunks of 4.
+        f(_keys(4, 96))
     chex.clear_trace_counter()      # the counter is per function, across wrappers
-    out = run_chunked(chex.assert_max_traces(zhang_trial, n=1), _keys(3, 10), 4, n=21, d=2)
-    assert len(out["valid"]) == 10
-    chex.clear_trace_counter()
 
 
 @pytest.mark.slow
 def test_float32_failure_is_reported_at_large_n():
-    @functools.partial(jax.jit, static_argnums=(0, 1))
-    def reports(n, labels):
-        X, y, net, _ = zhang_dataset(jax.random.key(8), jax.random.key(9), n, 10, labels)
-        return metrics.interpolates(net, X, y), metrics.float32_report(net, X, y)
-
-    fits, rep = reports(1000, "gaussian")
-    assert bool(fits)                                         # exact in float64
-    assert not bool(rep["deployable_f32"])                    # but not in float32
-    assert float(rep["max_abs_error_f32"]) > 1e-3
-    assert bool(reports(8, "sign")[1]["deployable_f32"])
+    # the count test's batches: 48 datasets of 300 points in R^10, and of one point
+    _, large = zhang_batch(300, 10)
+    assert large["interpolates"].all()                         # exact in float64
+    assert not large["deployable_f32"].any()                   # but not in float32
+    assert (large["err_f32"] > 1e-3).all()
+    _, small = zhang_batch(1, 1)
+    assert small["deployable_f32"].all()                       # the report can pass
 
 
 def test_zhang_rejects_bad_options_and_input():
-    X, y = gaussian(jax.random.key(0), 5, 2, labels="gaussian")
+    X, y = _six_points()
     with pytest.raises(ValueError, match="theta"):
         zhang2017.build(jax.random.key(0), X, y, theta=1.0)
     with pytest.raises(ValueError, match="rows 2"):
         zhang2017.build(jax.random.key(0), X.at[2, 1].set(jnp.nan), y)
-    with pytest.raises(ValueError, match="k = 6"):
-        zhang2017.build_depth_k(jax.random.key(0), X, y, k=6)
+    with pytest.raises(ValueError, match="k = 7"):
+        zhang2017.build_depth_k(jax.random.key(0), X, y, k=7)
 
 
 # ---- depth k ----------------------------------------------------------------------------
@@ -357,10 +369,12 @@ def test_best_direction_takes_the_candidate_with_the_largest_gap():
     """Zhang's and Yun's shared projection: of 8 Gaussian candidates (the same draws as
     jax.random.normal(key, (8, d))), the one whose sorted projections' minimum gap is largest."""
     from jaxmem.constructions.projection import best_direction
-    X, _ = gaussian(jax.random.key(5), 50, 3)
+    X, _ = _six_points()
     key = jax.random.key(6)
-    U = np.asarray(jax.random.normal(key, (8, 3), X.dtype))
+    U = np.asarray(jax.random.normal(key, (8, 2), X.dtype))
     gaps = [np.min(np.diff(np.sort(np.asarray(X) @ u))) for u in U]
-    assert np.array_equal(np.asarray(best_direction(key, X, 8)), U[int(np.argmax(gaps))])
-    assert np.array_equal(np.asarray(best_direction(key, X, 1)),
-                          np.asarray(jax.random.normal(key, (1, 3), X.dtype))[0])
+    # compiled, as the builders call it (op by op, each candidate count costs ~0.6 s of compiles)
+    best = jax.jit(best_direction, static_argnums=2)
+    assert np.array_equal(np.asarray(best(key, X, 8)), U[int(np.argmax(gaps))])
+    assert np.array_equal(np.asarray(best(key, X, 1)),
+                          np.asarray(jax.random.normal(key, (1, 2), X.dtype))[0])

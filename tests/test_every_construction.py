@@ -65,7 +65,14 @@ def test_each_builder_follows_the_protocol(name):
                            dtype=np.dtype(config["dtype"]), **dict(trials.data_options(config)))
 
     if entry.host:
-        X, y = (np.asarray(a) for a in draw(jax.random.key(0)))
+        # the data as the sweep's host trial draws them, with its compiled draw (the sweep
+        # test above compiled it for this config; dispatched op by op, the draw compiles
+        # every op of it again, ~0.5-1.5 s)
+        arguments = trials.static_arguments(config)
+        del arguments["construction"]
+        draw_data = trials._host_dataset_program(tuple(sorted(arguments.items())))
+        data = draw_data(jax.random.key(0), dict(dynamic, **trials.data_arguments(config)))
+        X, y = (np.asarray(a) for a in data)
         net, info = entry.build(jax.random.key(1), X, y, **dict(static), **dynamic)
         info = protocol.standard_info(net, info)
     else:
@@ -97,8 +104,11 @@ def test_each_data_family_runs_under_a_construction(name, tmp_path):
     config = grid.configs()[0]
     assert config["d"] == (family.dim or 3)
     if not family.fixed:     # a fresh dataset per key, of the declared shape and labels
-        X, y = family.draw(jax.random.key(3), 12, config["d"], labels=config["labels"],
-                           dtype=np.dtype("float64"), **dict(trials.data_options(config)))
+        # compiled, as a sweep draws it (op by op, every op of the draw compiles on its own)
+        draw = jax.jit(lambda key: family.draw(
+            key, 12, config["d"], labels=config["labels"], dtype=np.dtype("float64"),
+            **dict(trials.data_options(config))))
+        X, y = draw(jax.random.key(3))
         assert X.shape == (12, config["d"]) and y.shape == (12,)
         assert np.all(np.isfinite(np.asarray(X)))
         if config["labels"] == "sign":

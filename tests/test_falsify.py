@@ -19,6 +19,11 @@ ROOT = Path(__file__).resolve().parents[1]
 CALIBRATION = ROOT / "benchmarks" / "falsify_calibration.py"
 
 
+# The knots variant's search config, shared by the in-process search and the CLI's (the CLI's
+# search then reuses the in-process one's compiled programs).
+KNOTS_CONFIG = dict(n=3, d=2)
+
+
 @pytest.fixture(scope="module")
 def calibration():
     from jaxmem import registry
@@ -64,22 +69,29 @@ def test_the_fit_differentiates_through_its_certificate():
     from jaxmem import metrics, network
     from jaxmem.constructions import zhang2017
 
-    X = jax.random.normal(jax.random.key(0), (6, 2))
-    y = jax.random.normal(jax.random.key(1), (6,))
-    net, _ = zhang2017.build(jax.random.key(2), X, y)
-    V = jax.random.normal(jax.random.key(3), X.shape)
-    f = lambda X: metrics.fit_report(net, X, y)["max_abs_error"]  # noqa: E731
-    g = lambda X: jnp.max(jnp.abs(network.apply(net, X) - y))  # noqa: E731
-    jvp = jax.jit(lambda fn, X, V: jax.jvp(fn, (X,), (V,))[1], static_argnums=0)
-    np.testing.assert_allclose(jvp(f, X, V), jvp(g, X, V), rtol=1e-6)
-    assert np.all(np.isfinite(jax.jit(jax.grad(f))(X)))
+    @jax.jit  # the data and the network: one program (op by op, the build costs ~2 s)
+    def data():
+        X = jax.random.normal(jax.random.key(0), (6, 2))
+        y = jax.random.normal(jax.random.key(1), (6,))
+        net, _ = zhang2017.build(jax.random.key(2), X, y)
+        return net, X, y, jax.random.normal(jax.random.key(3), X.shape)
+
+    @jax.jit  # both derivatives and the gradient at the built network: one program
+    def derivatives(net, X, y, V):
+        f = lambda X: metrics.fit_report(net, X, y)["max_abs_error"]  # noqa: E731
+        g = lambda X: jnp.max(jnp.abs(network.apply(net, X) - y))  # noqa: E731
+        return jax.jvp(f, (X,), (V,))[1], jax.jvp(g, (X,), (V,))[1], jax.grad(f)(X)
+
+    jvp_f, jvp_g, grad_f = derivatives(*data())
+    np.testing.assert_allclose(jvp_f, jvp_g, rtol=1e-6)
+    assert np.all(np.isfinite(grad_f))
 
 
 @pytest.mark.slow
 def test_knots_on_points_is_found_confirmed_and_shrunk_where_random_sampling_misses(
     calibration, tmp_path
 ):
-    config = dict(n=4, d=2)
+    config = KNOTS_CONFIG
     searched = falsify.falsify(calibration, config, budget=600, seed=0)
     case = searched.counterexample
     assert case is not None and case["status"] == falsify.CONFIRMED
@@ -126,21 +138,30 @@ def test_the_float_trap_is_confirmed_without_an_exact_step(calibration):
 
 
 @pytest.mark.slow
-def test_cli_finds_saves_and_reproduces(tmp_path):
+def test_cli_finds_saves_and_reproduces(tmp_path, capsys):
+    """The search and the usage error through the CLI's entry point in this process (the
+    search is the in-process test's: its programs are compiled already); the printed hint
+    verbatim in a fresh process, which knows the calibration claim only through the hint."""
+    from jaxmem import cli
+
+    # `jaxmem falsify` configures JAX for itself: keep this process's cache threshold
+    min_compile = jax.config.jax_persistent_cache_min_compile_time_secs
+    try:
+        config = ",".join(f"{k}={v}" for k, v in KNOTS_CONFIG.items())
+        rc = cli.main(["falsify", "calibration.zhang_knots_on_points", "--include",
+                       str(CALIBRATION), "--config", config, "--budget", "600",
+                       "--out", str(tmp_path)])
+        out = capsys.readouterr().out
+        assert rc == 1, out
+        assert "COUNTEREXAMPLE (confirmed)" in out
+        hint = [s for s in out.splitlines() if "--reproduce" in s][0].split()
+        assert hint[:3] == ["jaxmem", "falsify", "calibration.zhang_knots_on_points"]
+        assert cli.main(["falsify", "zhang2017.weight_growth"]) == 2
+        assert "declares no Falsifiable" in capsys.readouterr().err
+    finally:
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", min_compile)
     env = dict(os.environ, OMP_NUM_THREADS="1")
     env.pop("JAXMEM_STORE", None)
-    cmd = [sys.executable, "-m", "jaxmem.cli", "falsify", "calibration.zhang_knots_on_points",
-           "--include", str(CALIBRATION), "--config", "n=3,d=1", "--budget", "600",
-           "--out", str(tmp_path)]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 1, done.stderr
-    assert "COUNTEREXAMPLE (confirmed)" in done.stdout
-    hint = [s for s in done.stdout.splitlines() if "--reproduce" in s][0].split()
-    assert hint[:3] == ["jaxmem", "falsify", "calibration.zhang_knots_on_points"]
     again = subprocess.run([sys.executable, "-m", "jaxmem.cli", *hint[1:]],  # the hint verbatim
                            env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 1 and ": confirmed - fails in exact arithmetic" in again.stdout
-    bad = subprocess.run(
-        [sys.executable, "-m", "jaxmem.cli", "falsify", "zhang2017.weight_growth"],
-        env=env, capture_output=True, text=True, timeout=300)
-    assert bad.returncode == 2 and "declares no Falsifiable" in bad.stderr

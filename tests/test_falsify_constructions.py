@@ -9,12 +9,10 @@ import jax
 import numpy as np
 import pytest
 
-from jaxmem.cli import _configure_jax
-
-_configure_jax("quick")
-
-from jaxmem import claims  # noqa: E402
-from jaxmem.falsify import construction_key  # noqa: E402
+# JAX is configured by tests/conftest.py (as `--scale quick` does, every program cached): a
+# second _configure_jax("quick") here would raise the session's cache threshold to 0.2 s.
+from jaxmem import claims
+from jaxmem.falsify import construction_key
 
 KEY = 5
 # claim id, a small config, a dataset breaking the hypothesis (None: the claim has none)

@@ -5,12 +5,10 @@ import jax
 import numpy as np
 import pytest
 
-from jaxmem.cli import _configure_jax
+# JAX is configured by tests/conftest.py (as `--scale quick` does, every program cached).
 
-_configure_jax("quick")
-
-from jaxmem import metrics  # noqa: E402
-from jaxmem.verify import zhang2017 as Z  # noqa: E402
+from jaxmem import metrics
+from jaxmem.verify import zhang2017 as Z
 
 # rows 0 and 1 are 1 ulp apart (distinct points; labels differ)
 DEPTH_K_X = np.array([

@@ -32,9 +32,8 @@ def test_searchable_claims_declare_a_check():
         assert claim.falsify is not None and claim.falsify.check.__name__ == claim.trial.__name__
 
 
-def _host_outputs(claim, key, cfg):
+def _host_outputs(claim, out, cfg):
     """The trial's outputs, through the claim's host when it has one (one dataset)."""
-    out = claim.trial(key, **cfg)
     if claim.host is None:
         return {k: np.asarray(v) for k, v in out.items()}
     outs = claim.host({k: np.asarray(v)[None] for k, v in out.items()}, dict(cfg))
@@ -44,10 +43,14 @@ def _host_outputs(claim, key, cfg):
 @pytest.mark.parametrize("claim,cfg", CASES, ids=[c.id for c, _ in CASES])
 def test_check_on_the_sampled_data_is_the_trial(claim, cfg):
     assert claim.falsify is not None
-    key = jax.random.key(5)
-    expected = _host_outputs(claim, key, cfg)
-    X, y = claim.dataset(key, **cfg)
-    got = claim.falsify.check(construction_key(key), X, y, **cfg)
+
+    @jax.jit  # one program: the trial, and the check on the trial's dataset (op by op: ~2x)
+    def run(key):
+        X, y = claim.dataset(key, **cfg)
+        return claim.trial(key, **cfg), claim.falsify.check(construction_key(key), X, y, **cfg)
+
+    trial_out, got = run(jax.random.key(5))
+    expected = _host_outputs(claim, trial_out, cfg)
     # a host claim's trial also carries what only its sampler knows (lemma G.4: halfspace)
     sampler_only = {"halfspace"} if claim.host is not None else set()
     assert set(expected) - sampler_only <= set(got)
@@ -60,21 +63,25 @@ def test_check_on_the_sampled_data_is_the_trial(claim, cfg):
 def test_ntk_hypothesis_fails_on_a_point_dead_for_every_unit():
     cfg = dict(n=24, d=6, factor=2)
     key = jax.random.key(1)
-    X, y = lazy.ntk_dataset(key, **cfg)
+    X, y = jax.jit(lambda key: lazy.ntk_dataset(key, **cfg))(key)
     # 8 points within 1e-8 of each other share one activation pattern: more than d = 6 points
     # in one cell make K singular whatever N d is
     X = np.asarray(X).copy()
     X[1:8] = X[0] + 1e-9 * np.arange(1, 8)[:, None]
     X[1:8] /= np.linalg.norm(X[1:8], axis=1, keepdims=True)
-    out = lazy.ntk_check(construction_key(key), X, y, **cfg)
+    out = jax.jit(lambda X, y: lazy.ntk_check(construction_key(key), X, y, **cfg))(X, y)
     assert bool(out["singular_by_pattern"]) and not bool(out["hypothesis"])
 
 
 def test_kernel_hypothesis_fails_on_a_repeated_point():
     cfg = dict(n=16, d=8, classes=2)
-    X, y = lazy.kernel_dataset(jax.random.key(0), **cfg)
-    X = X.at[3].set(X[0])
-    assert not bool(lazy.kernel_check(jax.random.key(1), X, y, **cfg)["hypothesis"])
+
+    @jax.jit
+    def repeated(key):
+        X, y = lazy.kernel_dataset(key, **cfg)
+        return lazy.kernel_check(jax.random.key(1), X.at[3].set(X[0]), y, **cfg)["hypothesis"]
+
+    assert not bool(repeated(jax.random.key(0)))
 
 
 def test_lemma_g4_hypothesis_fails_outside_the_unit_cube_and_on_conflicting_labels():

@@ -5,12 +5,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmem.cli import _configure_jax
+# JAX is configured by tests/conftest.py (as `--scale quick` does, every program cached).
 
-_configure_jax("quick")
-
-from jaxmem import claims as C  # noqa: E402
-from jaxmem import falsify  # noqa: E402
+from jaxmem import claims as C
+from jaxmem import falsify
 
 
 def _trial(key, rate):

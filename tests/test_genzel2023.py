@@ -15,12 +15,27 @@ from jaxmem.data import gaussian
 
 
 # One compile per shape instead of eager op-by-op dispatch (max_bias is traced).
-build = jax.jit(genzel2023.build, static_argnames=("width", "activation", "max_neurons"))
+_build = jax.jit(genzel2023.build, static_argnames=("width", "activation", "max_neurons"))
 apply = jax.jit(network.apply)
 
 
+def build(key, X, y, *, width, max_bias, activation="threshold", max_neurons=None):
+    """The compiled build, every static option passed: jit keys its cache on the keywords
+    given, so a call leaving out activation="threshold" would compile the same build again."""
+    return _build(key, X, y, width=width, max_bias=max_bias, activation=activation,
+                  max_neurons=max_neurons)
+
+
+# Most tests build on N = 80 points in d = 3 at the widths 20 (mostly failing to interpolate)
+# and 400 (mostly interpolating), so that they share the compiled builds (one per width and
+# activation, ~2 s each here) instead of compiling their own shapes.
+N, D, WIDTHS = 80, 3, (20, 400)
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2))
 def unit_ball(key, n, d):
-    """Gaussian points scaled to max norm 1 (R = 1, as in every experiment of the paper)."""
+    """Gaussian points scaled to max norm 1 (R = 1, as in every experiment of the paper);
+    compiled once per shape (op by op, each shape cost ~1 s of small compiles)."""
     X, y = gaussian(key, n, d, labels="sign")
     return X / jnp.max(jnp.linalg.norm(X, axis=1)), y
 
@@ -50,41 +65,53 @@ def reference(H, covered, priority, margin=0.0):
     return centers, ms, univ, tries
 
 
+@functools.partial(jax.jit, static_argnames=("n", "d", "width"))
+def paper_draws(key, *, n, d, width):
+    """The same random draws as build, written here from the paper (not the module's
+    first_layer / features): W ~ N(0, 1)^{width x d}, b ~ U[-lambda, lambda], lambda = 1, and
+    the candidates' priorities; with the module's first_layer beside them. Compiled once per
+    shape (op by op, every shape compiled each op on its own)."""
+    k_layer, k_order = jax.random.split(key)
+    k_w, k_b = jax.random.split(k_layer)
+    W = jax.random.normal(k_w, (width, d), jnp.float64)
+    b = 2 * jax.random.uniform(k_b, (width,), jnp.float64) - 1
+    W_mod, b_mod = genzel2023.first_layer(k_layer, d, width, jnp.asarray(1.0, jnp.float64),
+                                          jnp.float64)
+    return W, b, W_mod, b_mod, jax.random.uniform(k_order, (n,))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("activation", ["threshold", "relu"])
 def test_matches_the_numpy_reference(activation):
     for seed in range(6):
-        X, y = unit_ball(jax.random.key(seed), 60, 3)
+        X, y = unit_ball(jax.random.key(seed), N, D)
+        assert X.dtype == jnp.float64
         key = jax.random.key(100 + seed)
-        net, info = build(key, X, y, width=150, max_bias=1.0, activation=activation)
-        # The same random draws as build, written here from the paper (not the module's
-        # first_layer / features): W ~ N(0, 1)^{150 x 3}, b ~ U[-lambda, lambda], lambda = 1,
-        # H = 1[W x + b > 0] or relu(W x + b), in NumPy.
-        k_layer, k_order = jax.random.split(key)
-        k_w, k_b = jax.random.split(k_layer)
-        W = np.asarray(jax.random.normal(k_w, (150, 3), X.dtype))
-        b = 2 * np.asarray(jax.random.uniform(k_b, (150,), X.dtype)) - 1
-        W_mod, b_mod = genzel2023.first_layer(k_layer, 3, 150, jnp.asarray(1.0, X.dtype), X.dtype)
-        assert np.array_equal(np.asarray(W_mod), W) and np.allclose(np.asarray(b_mod), b,
-                                                                    rtol=0, atol=1e-15)
-        pre = np.asarray(X) @ W.T + b
-        H = (pre > 0).astype(float) if activation == "threshold" else np.maximum(pre, 0)
-        priority = np.asarray(jax.random.uniform(k_order, (60,)))
-        margin = genzel2023.relu_margin(150, X.dtype) if activation == "relu" else 0.0
-        centers, ms, univ, tries = reference(H, np.asarray(y) > 0, priority, margin)
-        assert int(info["candidates_tried"]) == tries
-        k = int(info["second_layer_width"])
-        assert k == len(centers)
-        # sliced in NumPy: a device slice [:k] would compile once per k
-        info_centers, info_thresholds = np.asarray(info["centers"]), np.asarray(info["thresholds"])
-        assert info_centers[:k].tolist() == centers
-        if activation == "threshold":  # integer counts: exact
-            assert np.array_equal(info_thresholds[:k], np.asarray(ms))
-        else:                          # real sums: NumPy and XLA may round differently
-            np.testing.assert_allclose(info_thresholds[:k], ms, rtol=1e-12)
-        assert int(info["uncovered"]) == int(univ.sum())
-        assert bool(info["interpolated"]) == (not univ.any())
-        assert np.all(info_centers[k:] == -1)
+        for width in WIDTHS:   # both regimes: most builds at 20 leave points uncovered
+            net, info = build(key, X, y, width=width, max_bias=1.0, activation=activation)
+            W, b, W_mod, b_mod, priority = map(np.asarray, paper_draws(key, n=N, d=D,
+                                                                       width=width))
+            assert np.array_equal(np.asarray(W_mod), W) and np.allclose(np.asarray(b_mod), b,
+                                                                        rtol=0, atol=1e-15)
+            # H = 1[W x + b > 0] or relu(W x + b), in NumPy.
+            pre = np.asarray(X) @ W.T + b
+            H = (pre > 0).astype(float) if activation == "threshold" else np.maximum(pre, 0)
+            margin = genzel2023.relu_margin(width, X.dtype) if activation == "relu" else 0.0
+            centers, ms, univ, tries = reference(H, np.asarray(y) > 0, priority, margin)
+            assert int(info["candidates_tried"]) == tries
+            k = int(info["second_layer_width"])
+            assert k == len(centers)
+            # sliced in NumPy: a device slice [:k] would compile once per k
+            info_centers = np.asarray(info["centers"])
+            info_thresholds = np.asarray(info["thresholds"])
+            assert info_centers[:k].tolist() == centers
+            if activation == "threshold":  # integer counts: exact
+                assert np.array_equal(info_thresholds[:k], np.asarray(ms))
+            else:                          # real sums: NumPy and XLA may round differently
+                np.testing.assert_allclose(info_thresholds[:k], ms, rtol=1e-12)
+            assert int(info["uncovered"]) == int(univ.sum())
+            assert bool(info["interpolated"]) == (not univ.any())
+            assert np.all(info_centers[k:] == -1)
 
 
 def forward_checks(net, info, X, y):
@@ -106,15 +133,15 @@ def forward_checks(net, info, X, y):
 def test_forward_pass_agrees_and_errors_are_one_sided(activation):
     outcomes = set()
     for seed in range(8):
-        X, y = unit_ball(jax.random.key(seed), 80, 2)
-        for width in (20, 400):
-            net, info = build(jax.random.key(seed), X, y, width=width,
-                                         max_bias=0.8, activation=activation)
+        X, y = unit_ball(jax.random.key(seed), N, D)
+        for width in WIDTHS:
+            net, info = build(jax.random.key(seed), X, y, width=width, max_bias=0.8,
+                              activation=activation)
             uncovered = forward_checks(net, info, X, y)
             if activation == "threshold":  # exact integer arithmetic: the counts agree
                 assert uncovered == int(info["uncovered"])
             outcomes.add(bool(info["interpolated"]))
-            k, d = int(info["second_layer_width"]), 2
+            k, d = int(info["second_layer_width"]), D
             assert int(network.widths(net)[1]) == k
             assert int(info["paper_param_count"]) == width * (d + 1) + k * (width + 1) + k + 1
             assert int(info["candidates_tried"]) <= int(np.sum(np.asarray(y) > 0))
@@ -126,9 +153,10 @@ def test_non_strict_firing_is_caught():
     the one-sided check must see it on some dataset."""
     caught = 0
     for seed in range(10):
-        X, y = unit_ball(jax.random.key(seed), 80, 2)
-        # the shapes and options of the forward-pass test above: the same compiled build
-        net, info = build(jax.random.key(seed), X, y, width=400, max_bias=0.8,
+        X, y = unit_ball(jax.random.key(seed), 20, 2)
+        # the shapes and options of the parallel lines' test below: the same compiled build
+        # and forward pass (both in the fast tier)
+        net, info = build(jax.random.key(seed), X, y, width=2000, max_bias=0.8,
                           activation="threshold")
         second = net.layers[1]
         broken = network.Network((net.layers[0],
@@ -142,19 +170,26 @@ def test_non_strict_firing_is_caught():
 
 @pytest.mark.slow
 def test_vmapped_equals_per_dataset():
+    """build under vmap (as the sweep runs it) on four data sets equals build on each alone
+    (the per-dataset build is the one the tests above compiled)."""
     keys = jax.random.split(jax.random.key(7), 4)
+    data_keys, build_keys = (jax.vmap(jax.random.fold_in, (0, None))(keys, i) for i in (0, 1))
+    data = [unit_ball(key, N, D) for key in data_keys]
+    Xs, ys = (np.stack(v) for v in zip(*data))
 
-    def trial(key):
-        X, y = unit_ball(jax.random.fold_in(key, 0), 50, 2)
-        _, info = genzel2023.build(jax.random.fold_in(key, 1), X, y, width=100, max_bias=1.0)
+    def trial(key, X, y):
+        _, info = genzel2023.build(key, X, y, width=WIDTHS[1], max_bias=1.0)
         return info["second_layer_width"], info["uncovered"], info["centers"]
 
-    batched = jax.jit(jax.vmap(trial))(keys)
-    single_trial = jax.jit(trial)
-    for i, key in enumerate(keys):
-        single = single_trial(key)
+    batched = [np.asarray(a) for a in jax.jit(jax.vmap(trial))(build_keys, Xs, ys)]
+    widths = set()
+    for i, (X, y) in enumerate(data):
+        _, info = build(build_keys[i], X, y, width=WIDTHS[1], max_bias=1.0)
+        single = info["second_layer_width"], info["uncovered"], info["centers"]
         for a, b in zip(batched, single):
-            assert np.array_equal(np.asarray(a[i]), np.asarray(b))
+            assert np.array_equal(a[i], np.asarray(b))
+        widths.add(int(single[0]))
+    assert len(widths) > 1   # the data sets' networks differ: the lanes are not all alike
 
 
 def test_parallel_lines_need_about_one_neuron_per_point():
@@ -201,24 +236,28 @@ def build_and_fit_multiclass(key, X, labels, *, num_classes, width, max_bias):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("width", [30, 1500])
+@pytest.mark.parametrize("width", WIDTHS)
 def test_multiclass_is_one_binary_run_per_class_and_its_network_agrees(width):
     """One-vs-rest, shared first layer (genzel2023.md §2.3): class c's neurons are exactly those
     of the binary construction with +1 = class c under the same key, and the network outputs
-    the one-hot vector of a covered point's class and zeros for an uncovered one."""
-    X, _ = unit_ball(jax.random.key(3), 240, 3)
-    labels = jax.random.randint(jax.random.key(4), (240,), 0, 3)
+    the one-hot vector of a covered point's class and zeros for an uncovered one. Width 20
+    leaves points uncovered, width 400 interpolates (the binary builds are those compiled
+    above)."""
+    X, _ = unit_ball(jax.random.key(3), N, D)
+    labels = jnp.asarray(np.random.default_rng(4).integers(0, 3, N))
     key = jax.random.key(5)
     (net, info), ((W, b), centers, thresholds, _) = build_and_fit_multiclass(
         key, X, labels, num_classes=3, width=width, max_bias=1.0)
     widths = np.asarray(info["class_widths"])
     uncovered = 0
+    centers, thresholds = np.asarray(centers), np.asarray(thresholds)
     for c in range(3):
-        y = jnp.where(labels == c, 1.0, -1.0)
+        # float64 +-1 labels as unit_ball draws them (a weakly typed y would compile anew)
+        y = jnp.asarray(np.where(np.asarray(labels) == c, 1.0, -1.0))
         _, binary = build(key, X, y, width=width, max_bias=1.0)
         assert int(binary["second_layer_width"]) == widths[c]
-        assert np.array_equal(np.asarray(binary["centers"]), np.asarray(centers[c]))
-        assert np.array_equal(np.asarray(binary["thresholds"]), np.asarray(thresholds[c]))
+        assert np.array_equal(np.asarray(binary["centers"]), centers[c])
+        assert np.array_equal(np.asarray(binary["thresholds"]), thresholds[c])
         uncovered += int(binary["uncovered"])
     assert int(info["uncovered"]) == uncovered
     assert int(info["second_layer_width"]) == widths.sum()
@@ -226,11 +265,12 @@ def test_multiclass_is_one_binary_run_per_class_and_its_network_agrees(width):
     assert int(info["paper_param_count"]) == (width * (d + 1) + widths.sum() * (width + 1)
                                               + widths.sum() + 3)
     out = np.asarray(apply(net, X))
-    own = out[np.arange(240), np.asarray(labels)]
+    own = out[np.arange(N), np.asarray(labels)]
     assert set(np.unique(out)) <= {0.0, 1.0}
     assert np.all(out.sum(axis=1) == own)          # no class fires outside its own points
     assert int(np.sum(own == 0)) == uncovered      # the bookkeeping's uncovered points
     assert bool(info["interpolated"]) == (uncovered == 0)
+    assert (uncovered == 0) == (width == WIDTHS[1])   # both cases below are exercised
     if uncovered == 0:
         assert np.array_equal(out.argmax(axis=1), np.asarray(labels))
 
@@ -263,34 +303,50 @@ def test_packed_bits_are_the_forward_pass_features(d, width, block, monkeypatch)
                                                          X.dtype))(keys)
         return X, W, b, jax.vmap(genzel2023.threshold_bits)(X, W, b)
 
-    X, W, b, packed = jax.jit(draw_and_pack)(keys)   # one compile
+    # one compile; indexed in NumPy (a device index compiles a slice per shape)
+    X, W, b, packed = map(np.asarray, jax.jit(draw_and_pack)(keys))
     assert packed.shape == (3, -(-width // 32), 300) and packed.dtype == jnp.uint32
+    centers = np.array([0, 17, 299])
+
+    @jax.jit
+    def on_the_words(X, W, b, H, words):   # one compile for the three datasets, not one per op
+        return (genzel2023.preactivations_by_row(X, W, b), genzel2023.pack_bits(H),
+                jax.vmap(lambda c: genzel2023.one_sided_distances(words, c))(
+                    jnp.asarray(centers)))
+
     for i in range(3):
         pre = network.Network((network.Layer(W[i].T, b[i], activation="identity"),))
-        assert np.array_equal(np.asarray(genzel2023.preactivations_by_row(X[i], W[i], b[i])),
-                              np.asarray(apply(pre, X[i])).T)
         net = network.Network((network.Layer(W[i].T, b[i], activation="threshold"),))
         H = apply(net, X[i])                                  # the network's own first layer
-        assert np.array_equal(np.asarray(packed[i]), np.asarray(genzel2023.pack_bits(H)))
-        for c in (0, 17, 299):
-            counted = genzel2023.one_sided_distances(packed[i], c)
-            expected = np.asarray(H) @ (np.asarray(H[c]) <= 0)
-            assert np.array_equal(np.asarray(counted), expected.astype(np.int64))
+        # the network's pre-activations from their own program (the module's apply): one
+        # program holding both products could simplify them into one
+        by_row, repacked, counted = map(np.asarray,
+                                        on_the_words(X[i], W[i], b[i], H, packed[i]))
+        assert np.array_equal(by_row, np.asarray(apply(pre, X[i])).T)
+        assert np.array_equal(packed[i], repacked)
+        H = np.asarray(H)
+        for j, c in enumerate(centers):
+            expected = H @ (H[c] <= 0)
+            assert np.array_equal(counted[j], expected.astype(np.int64))
 
 
 @pytest.mark.slow
 def test_screening_failing_candidates_changes_nothing():
     """Skipping the candidates line 6 would discard (found by the all-pairs subset test)
     gives the same neurons, thresholds, uncovered points and number of candidates tried."""
-    X, y = unit_ball(jax.random.key(11), 150, 2)
-    run = jax.jit(lambda key, lam, screen: genzel2023.greedy_on_bits(
-        key, genzel2023.threshold_bits(X, *genzel2023.first_layer(key, 2, 40, lam, X.dtype)),
-        y > 0, 150, screen=screen), static_argnums=2)
+    X, y = unit_ball(jax.random.key(11), N, D)
+
+    def run(key, lam, screen):
+        return genzel2023.greedy_on_bits(
+            key, genzel2023.threshold_bits(X, *genzel2023.first_layer(key, D, 40, lam, X.dtype)),
+            y > 0, N, screen=screen)
+
+    # both variants in one program: one compile instead of two
+    both = jax.jit(lambda key, lam: (run(key, lam, False), run(key, lam, True)))
     discarded = 0
     for seed in range(6):
         for lam in (0.0, 0.5):
-            plain, screened = run(jax.random.key(seed), lam, False), run(jax.random.key(seed),
-                                                                          lam, True)
+            plain, screened = both(jax.random.key(seed), lam)
             for a, b in zip(plain, screened):
                 assert np.array_equal(np.asarray(a), np.asarray(b))
             discarded += int(plain[3]) - int(plain[2])

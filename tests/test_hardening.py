@@ -3,6 +3,7 @@ traceback, a hang or a destroyed store; each is now one line on stderr, a conven
 code, and nothing lost. Tests that rely on file permissions drop root's capability to
 ignore them (CI runs as root), or they would prove nothing."""
 
+import json
 import os
 import shutil
 import signal
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from jaxmem import cli
 from jaxmem.store import Store
+from tests.test_plugins import CLI_SESSION
 
 GRID = 'name = "{name}"\nconstruction = "zhang2017"\ndatasets = 3\n[axes]\nn = [4]\nd = [2]\n'
 
@@ -193,45 +195,50 @@ def _unprivileged(argv, **kwargs):
 def test_read_only_store_file_and_folder(tmp_path, capsys):
     store = _swept_store(tmp_path, capsys)
     grid = _grid(tmp_path)
+    # A valid store in a read-only folder (a second one, swept by the same compiled program).
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    in_folder = _swept_store(folder, capsys)
     os.chmod(store, 0o444)
+    os.chmod(folder, 0o555)
     try:
-        proc = _unprivileged([sys.executable, "-m", "jaxmem.cli", "sweep", grid, "--store",
-                              store, "--no-progress"])
-        assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
-        assert "read-only" in proc.stderr
-        # A valid store in a read-only folder: reading needs no write access.
-        os.chmod(store, 0o644)
-        os.chmod(tmp_path, 0o555)
-        proc = _unprivileged([sys.executable, "-m", "jaxmem.cli", "results", "show", "g",
-                              "--store", store])
-        assert proc.returncode == 0, proc.stderr
-        assert "3/3 records" in proc.stdout
+        # Both commands in one unprivileged process (each process costs a JAX import): its own
+        # output must be empty, so what each command prints is all there is.
+        results = tmp_path / "results.json"
+        commands = [["sweep", grid, "--store", store, "--no-progress"],
+                    ["results", "show", "g", "--store", in_folder]]
+        session = _unprivileged([sys.executable, "-c", CLI_SESSION, json.dumps(commands),
+                                 str(results)])
+        assert session.returncode == 0, session.stderr
+        assert session.stdout == "" and session.stderr == ""
+        sweep, show = json.loads(results.read_text())
+        assert sweep["returncode"] == 2 and len(sweep["stderr"].strip().splitlines()) == 1, \
+            sweep["stderr"]
+        assert "read-only" in sweep["stderr"]
+        # Reading needs no write access.
+        assert show["returncode"] == 0, show["stderr"]
+        assert "3/3 records" in show["stdout"]
     finally:
-        os.chmod(tmp_path, 0o755)
+        os.chmod(folder, 0o755)
         os.chmod(store, 0o644)
 
 
 # ---- interrupts, closed pipes, full disks, vanished processes -----------------------------------
 
-LONG_GRID = ('name = "long"\nconstruction = "zhang2017"\ndatasets = 400000\nchunk_size = 64\n'
-             '[axes]\nn = [64]\nd = [2]\n')
-
-
-@pytest.fixture(scope="module")
-def xla_cache(tmp_path_factory):
-    """A compilation cache (JAXMEM_CACHE) for this module's CLI subprocesses only: the second
-    signal test's process loads LONG_GRID's program instead of compiling it again."""
-    return str(tmp_path_factory.mktemp("xla_cache"))
+# GRID's config in GRID's blocks (3 datasets: one block of 4), many times over: the subprocesses
+# load the program the tests above compiled from the session's compilation cache (conftest's
+# JAXMEM_CACHE; the first one compiles it where they did not run).
+LONG_GRID = ('name = "long"\nconstruction = "zhang2017"\ndatasets = 400000\nchunk_size = 4\n'
+             '[axes]\nn = [4]\nd = [2]\n')
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_signals_end_the_run_as_interrupted(sig, code, tmp_path, xla_cache):
+def test_signals_end_the_run_as_interrupted(sig, code, tmp_path):
     store = str(tmp_path / "s.sqlite")
     proc = subprocess.Popen([sys.executable, "-m", "jaxmem.cli", "sweep",
                              _grid(tmp_path, LONG_GRID), "--store", store, "--no-progress"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ, JAXMEM_CACHE=xla_cache))
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:      # until the first records are in
         time.sleep(0.2)

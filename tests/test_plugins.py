@@ -28,7 +28,7 @@ PLUGIN = textwrap.dedent('''
     from jaxmem.constructions.protocol import construction
     from jaxmem.network import Layer, Network
 
-    GRID = [dict(n=4, datasets=3), dict(n=8, datasets=3)]
+    GRID = [dict(n=4, datasets=6)]  # one config: one compiled program per claim
 
 
     @claim("plugin.uniform_sum", statement="a sum of uniform draws is positive",
@@ -247,14 +247,28 @@ def test_an_entry_point_plugin_shows_in_the_cli_and_shadows_nothing(tmp_path):
     assert no_verify.returncode != 0 and "No module named 'verify'" in no_verify.stderr
 
 
-@pytest.mark.slow
-def test_importing_jaxmem_loads_no_plugin():
-    # jaxmem itself loads no plugin at import: `import jaxmem` stays cheap.
-    code = ("import sys, jaxmem, jaxmem.claims; "
-            "print(any(m.startswith('jaxmem.verify') for m in sys.modules))")
+@pytest.fixture(scope="module")
+def fresh_process_modules():
+    """What a fresh process has imported: (1) after `import jaxmem, jaxmem.claims`, whether any
+    jaxmem.verify module; (2) then, after reading the constructions and data families, the
+    jaxmem.verify and jaxmem.experiments modules. One process for both (each costs a JAX
+    import); the second reading is taken after the first, which imports no plugin (asserted)."""
+    code = ("import sys, jaxmem, jaxmem.claims\n"
+            "print(any(m.startswith('jaxmem.verify') for m in sys.modules))\n"
+            "from jaxmem.constructions.protocol import CONSTRUCTIONS\n"
+            "from jaxmem.data.families import DATA_FAMILIES\n"
+            "assert len(CONSTRUCTIONS.all()) >= 14 and 'moons' in DATA_FAMILIES\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('jaxmem.verify', "
+            "'jaxmem.experiments'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=REPO, timeout=120)
-    assert out.stdout.strip() == "False", out.stderr
+    assert out.returncode == 0, out.stderr
+    return out.stdout.splitlines()
+
+
+def test_importing_jaxmem_loads_no_plugin(fresh_process_modules):
+    # jaxmem itself loads no plugin at import: `import jaxmem` stays cheap.
+    assert fresh_process_modules[0] == "False"
     assert jaxmem.__name__ == "jaxmem"
 
 
@@ -282,7 +296,8 @@ def test_a_grid_names_a_construction_by_module_and_function(tmp_path, monkeypatc
             C.CLAIMS.remove(name, missing_ok=True)
 
 
-def test_reading_constructions_skips_only_the_papers_claims_and_experiments():
+def test_reading_constructions_skips_only_the_papers_claims_and_experiments(
+        fresh_process_modules):
     # The papers' claims and experiments register neither constructions nor data families,
     # so `jaxmem sweep` need not import them (registry.PAPERS_ONLY)...
     from jaxmem.data import families
@@ -291,11 +306,4 @@ def test_reading_constructions_skips_only_the_papers_claims_and_experiments():
         for name in reg.names():
             assert not reg.origin(name).startswith(("jaxmem.verify", "jaxmem.experiments")), name
     # ...and does not: a fresh process reading the constructions leaves them unimported.
-    code = ("import sys\nfrom jaxmem.constructions.protocol import CONSTRUCTIONS\n"
-            "from jaxmem.data.families import DATA_FAMILIES\n"
-            "assert len(CONSTRUCTIONS.all()) >= 14 and 'moons' in DATA_FAMILIES\n"
-            "print(sorted(m for m in sys.modules if m.startswith(('jaxmem.verify', "
-            "'jaxmem.experiments'))))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=REPO, timeout=120)
-    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stderr
+    assert fresh_process_modules[1] == "[]"

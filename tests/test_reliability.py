@@ -1,7 +1,7 @@
 """What a week-long sweep needs, shown with real processes: SIGKILL at random moments and
 restarts, three processes on one store, 1 vs 4 devices, two processes under
 jax.distributed, and bad input refused with exit code 2 and nothing written (the refused
-commands one after another in one process).
+commands one after another in one process, with the 4-device sweep and verify on 2 devices).
 
 Every subprocess runs with OMP_NUM_THREADS=1 (docs/jax-notes.md §2.5: the CPU thread pool can wedge
 with several virtual devices), XLA's fast-compile level, and a persistent compilation cache
@@ -16,13 +16,13 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
 import pytest
 
 from jaxmem.store import SCHEMA_VERSION, Store
-from tests.test_plugins import CLI_SESSION
 
 TOTAL = 800  # records of the kill and concurrency sweeps
 KILL_STEP = 40  # records a restarted sweep writes before each later kill
@@ -188,11 +188,8 @@ def device_baseline(reference):
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_records_do_not_depend_on_the_device_count(tmp_path, reference):
-    grid = write_grid(tmp_path, TOTAL // 2, 4)
-    store = str(tmp_path / "devices4.sqlite")
-    done = run(sweep_command(grid, store, "--datasets", str(DEVICE_DATASETS), "--devices", "4"),
-               env(tmp_path, devices=4))
+def test_records_do_not_depend_on_the_device_count(session, reference):
+    done, store, _ = session["devices4"]        # the grid's sweep on 4 local devices
     assert done.returncode == 0, done.stderr
     assert records(store) == device_baseline(reference)
 
@@ -235,11 +232,6 @@ def test_two_process_distributed_run_equals_one_process(tmp_path, reference):
 
 # ---- bad input: one clear line, exit code 2, nothing written ---------------------------------
 
-# The refused commands run one after another in one process (each refusal costs little more
-# than the ~2 s import of a fresh process): `jaxmem.cli.main`'s exit code, and what each command
-# prints on stdout and stderr; the process itself must print nothing else (fd-level output
-# included: no warnings at start-up or exit) and exit 0 (CLI_SESSION, from test_plugins).
-
 BAD_GRIDS = [
     (GRID.format(datasets=4, chunk=2, n="[8, 12]").replace("zhang2017", "zhang2099"),
      "unknown construction 'zhang2099'"),
@@ -250,11 +242,50 @@ BAD_GRIDS = [
 ]
 
 
+# ---- one process on 4 devices: the refused commands, the sweep on 4 devices, verify on 2 ------
+
+# The commands below that need no process of their own run one after another in one process
+# (each process costs a ~2 s import, and each device's program a compile), as CLI_SESSION
+# (test_plugins) runs them: `jaxmem.cli.main`'s exit code, and what each command prints on
+# stdout and stderr; the process itself must print nothing else (fd-level output included: no
+# warnings at start-up or exit) and exit 0. One more kind of step: {"lose": [store, copy,
+# first]} copies the store less its records of the datasets >= first (whole blocks, as a kill
+# loses them).
+SESSION = textwrap.dedent('''
+    import contextlib, io, json, sqlite3, sys
+    from jaxmem.cli import main
+    results = []
+    for argv in json.loads(sys.argv[1]):
+        if isinstance(argv, dict):
+            store, copy, first = argv["lose"]
+            source, target = sqlite3.connect(store), sqlite3.connect(copy)
+            source.backup(target)
+            with target:
+                target.execute("DELETE FROM records WHERE dataset_index >= ?", (first,))
+            source.close(), target.close()
+            results.append(dict(returncode=0, stdout="", stderr=""))
+            continue
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                rc = main(argv)
+            except SystemExit as exit:   # argparse's usage errors
+                rc = exit.code
+        results.append(dict(returncode=rc, stdout=out.getvalue(), stderr=err.getvalue()))
+    with open(sys.argv[2], "w") as f:
+        json.dump(results, f)
+''')
+
+
 @pytest.fixture(scope="module")
-def refused(tmp_path_factory):
+def session(tmp_path_factory):
     """{name: (CompletedProcess of the command, its store path, the store's bytes before or
-    None)} for every bad grid (by its text) and bad store of the two tests below."""
-    tmp = tmp_path_factory.mktemp("refused")
+    None)}, in one process with 4 local devices: every bad grid (by its text) and bad store of
+    the refusal tests, then the grid's sweep on the 4 devices (`devices4`), then `jaxmem
+    verify` on 2 of them (`verify`), and again on a copy of its store less the blocks of
+    datasets 32-63 (`resume`: in the process that computed them, with its compiled programs;
+    restarts in fresh processes are the kill test's)."""
+    tmp = tmp_path_factory.mktemp("session")
     commands = {}
     for i, (text, _) in enumerate(BAD_GRIDS):
         grid = tmp / f"bad{i}.toml"
@@ -278,14 +309,25 @@ def refused(tmp_path_factory):
     commands["other"] = (["sweep", grid, "--store", str(other)], other.read_bytes())
     # results on a store that is not there.
     commands["none"] = (["results", "list", "--store", str(tmp / "none.sqlite")], None)
+    # The reliability grid's first DEVICE_DATASETS datasets on 4 devices.
+    commands["devices4"] = (sweep_command(
+        write_grid(tmp, TOTAL // 2, 4, name="devices.toml"), str(tmp / "devices4.sqlite"),
+        "--datasets", str(DEVICE_DATASETS), "--devices", "4")[3:], None)
+    # The first 2 of the 4 local devices (--devices picks a subset); then the same on a copy
+    # of the store that lost 4 of its 8 blocks.
+    local, resumed = str(tmp / "devices.sqlite"), str(tmp / "resumed.sqlite")
+    commands["verify"] = (verify_command(local, "--devices", "2")[3:], None)
+    commands["lose"] = ({"lose": [local, resumed, VERIFY_DATASETS // 2]}, None)
+    commands["resume"] = (verify_command(resumed, "--devices", "2")[3:], None)
     argvs = [argv for argv, _ in commands.values()]
-    session = run([sys.executable, "-c", CLI_SESSION, json.dumps(argvs), str(tmp / "out.json")],
-                  env(tmp), timeout=120)
-    assert session.returncode == 0, session.stderr
-    assert session.stdout == "" and session.stderr == ""
+    done = run([sys.executable, "-c", SESSION, json.dumps(argvs), str(tmp / "out.json")],
+               env(tmp, devices=4), timeout=400)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "" and done.stderr == ""
     outs = json.loads((tmp / "out.json").read_text())
     return {name: (subprocess.CompletedProcess(argv, r["returncode"], r["stdout"], r["stderr"]),
-                   Path(argv[-1]), before)
+                   Path(argv[argv.index("--store") + 1]) if isinstance(argv, list) else None,
+                   before)
             for (name, (argv, before)), r in zip(commands.items(), outs)}
 
 
@@ -298,24 +340,24 @@ def assert_refused(done, message):
 
 @pytest.mark.parametrize("text, message", BAD_GRIDS)
 @pytest.mark.slow
-def test_bad_grids_are_refused(refused, text, message):
-    done, store, _ = refused[text]
+def test_bad_grids_are_refused(session, text, message):
+    done, store, _ = session[text]
     assert_refused(done, message)
     assert not store.exists()
 
 
 @pytest.mark.slow
-def test_bad_stores_are_refused(refused):
-    done, missing, _ = refused["missing"]
+def test_bad_stores_are_refused(session):
+    done, missing, _ = session["missing"]
     assert_refused(done, "cannot")
     assert not missing.parent.exists()
-    done, corrupt, before = refused["corrupt"]
+    done, corrupt, before = session["corrupt"]
     assert_refused(done, "corrupt.sqlite")
     assert corrupt.read_bytes() == before
-    done, other, before = refused["other"]
+    done, other, before = session["other"]
     assert_refused(done, f"schema version {SCHEMA_VERSION + 1}")
     assert other.read_bytes() == before
-    done, _, _ = refused["none"]
+    done, _, _ = session["none"]
     assert_refused(done, "no store at")
 
 
@@ -336,17 +378,16 @@ def verify_command(store, *more):
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_verify_records_do_not_depend_on_devices_or_processes_and_resume(tmp_path):
+def test_verify_records_do_not_depend_on_devices_or_processes_and_resume(tmp_path, session):
     """`jaxmem verify` on the engine: blocks on 2 local devices and on 2 processes under
     jax.distributed give the same records (process 0 alone decides and prints); records lost
     as a kill loses them are recomputed to the same values, the rest read back."""
-    # The first 2 of 4 local devices (--devices picks a subset; the baseline of the sweep
-    # tests above is a one-device process).
-    local = str(tmp_path / "devices.sqlite")
-    done = run(verify_command(local, "--devices", "2"), env(tmp_path, devices=4))
+    # The first 2 of 4 local devices (the session's; the baseline of the sweep tests above is
+    # a one-device process).
+    done, local, _ = session["verify"]
     assert done.returncode == 0, done.stderr
     assert "HOLDS" in done.stdout and "resumed" not in done.stdout
-    with Store(local, readonly=True) as s:
+    with Store(str(local), readonly=True) as s:
         assert s.runs()[-1]["device_count"] == 2
     distributed = str(tmp_path / "distributed.sqlite")
     outs = two_processes(lambda *flags: verify_command(distributed, *flags), tmp_path)
@@ -356,11 +397,9 @@ def test_verify_records_do_not_depend_on_devices_or_processes_and_resume(tmp_pat
     with Store(distributed, readonly=True) as s:
         run_row = s.runs()[-1]
     assert run_row["kind"] == "verify" and run_row["process_count"] == 2
-    con = sqlite3.connect(local)
-    with con:
-        con.execute("DELETE FROM records WHERE dataset_index >= 32")   # 4 of the 8 blocks
-    con.close()
-    again = run(verify_command(local, "--devices", "2"), env(tmp_path, devices=4))
+    # The session copied the local store less datasets 32-63 (4 of the 8 blocks), then ran the
+    # same command on the copy.
+    again, resumed, _ = session["resume"]
     assert again.returncode == 0, again.stderr
     assert "32 datasets read back from the store (resumed)" in again.stdout
-    assert "HOLDS" in again.stdout and records(local) == expected
+    assert "HOLDS" in again.stdout and records(resumed) == expected

@@ -2,6 +2,7 @@
 choice, no second compile, one program for a traced option."""
 
 import dataclasses
+import functools
 import io
 
 import jax
@@ -12,14 +13,16 @@ import pytest
 from jaxmem import data as jaxmem_data
 from jaxmem.constructions import genzel2023
 from jaxmem.store import Store
-from jaxmem.sweep import GridError, dataset_keys, parse_grid, run_chunked, run_sweep, runner, trials
+from jaxmem.sweep import GridError, dataset_keys, parse_grid, run_sweep, runner, trials
 from jaxmem.sweep.progress import Progress
 
 # benchmarks/device_check.py runs these on an accelerator
 pytestmark = pytest.mark.device
 
+# Two configs that differ in a traced option (theta): one compiled program serves both, and
+# the traced-option test below (the executable cache emptied, XLA's session cache not).
 GRID = parse_grid(dict(name="t", construction="zhang2017", datasets=10, chunk_size=4,
-                       axes=dict(n=[6, 9], d=2)))
+                       axes=dict(n=6, d=2, theta=[0.01, 0.2])))
 
 
 @pytest.fixture
@@ -35,6 +38,28 @@ def by_index(store, run_id):
     return out
 
 
+@functools.cache
+def _block_trial(static: tuple):
+    """The generic trial vmapped over a block of keys, its traced options traced (as the
+    engine's program: one compile for configs that differ only in those)."""
+    return jax.jit(jax.vmap(functools.partial(trials.construction_trial, **dict(static)),
+                            in_axes=(0, None)))
+
+
+def per_dataset_trials(grid, config, chunk):
+    """Each dataset's trial from its key (dataset_keys), in the sweep's blocks of `chunk`,
+    the last one padded by repeating its first index (run_chunked's padding)."""
+    static = tuple(sorted(trials.static_arguments(config).items()))
+    _, dynamic = trials.split_options(config)
+    parts = []
+    for start in range(0, grid.datasets, chunk):
+        indices = list(range(start, min(start + chunk, grid.datasets)))
+        padded = indices + indices[:1] * (chunk - len(indices))
+        out = _block_trial(static)(dataset_keys(grid.seed, config, padded), dynamic)
+        parts.append({k: np.asarray(v)[:len(indices)] for k, v in out.items()})
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
 @pytest.mark.slow
 def test_records_are_the_per_dataset_trials(store):
     stats = run_sweep(GRID, store, progress=False)
@@ -43,15 +68,12 @@ def test_records_are_the_per_dataset_trials(store):
     assert len(records) == 20
     for (h, c) in GRID.hashes():
         config = dict(__import__("json").loads(c))
-        static = trials.static_arguments(config)
-        _, dynamic = trials.split_options(config)
-        # The same blocks of 4 (last one padded), evaluated by the generic chunked runner.
-        keys = dataset_keys(GRID.seed, config, range(10))
-        expected = run_chunked(lambda k, **s: trials.construction_trial(k, dynamic, **s),
-                               keys, 4, **static)
+        # The same blocks of 4 (last one padded), evaluated outside the engine.
+        expected = per_dataset_trials(GRID, config, 4)
         for i in range(10):
             rec = records[(h, i)]
-            assert rec["n"] == config["n"] and rec["ok"] is True
+            assert rec["n"] == config["n"] and rec["theta"] == config["theta"]
+            assert rec["ok"] is True
             for name, values in expected.items():
                 assert rec[name] == values[i].item(), (name, i)
         # Theorem 1's counts, as recorded: 2n + d shared, n(d+1) + n + 1 dense.
@@ -88,8 +110,10 @@ def test_no_second_compile(store):
 
 @pytest.mark.slow
 def test_traced_option_compiles_once(store, monkeypatch):
+    # GRID's shapes and block size: the program is compiled again for the emptied cache below,
+    # but XLA's executable comes from the session's compilation cache.
     grid = parse_grid(dict(name="theta", construction="zhang2017", datasets=4, chunk_size=4,
-                           axes=dict(n=5, d=2, theta=[0.01, 0.2, 0.5])))
+                           axes=dict(n=6, d=2, theta=[0.01, 0.2, 0.5])))
     # An empty executable cache for this test (the other tests' compilations come back after).
     monkeypatch.setattr(runner, "_EXECUTABLES", {})
     stats = run_sweep(grid, store, progress=False)
@@ -103,14 +127,15 @@ def test_traced_option_compiles_once(store, monkeypatch):
 
 @pytest.mark.slow
 def test_chunk_size_from_memory_analysis(monkeypatch):
+    # 4 datasets: GRID's block size, whose program GRID's sweeps compile (a need of 1000 would
+    # compile a 1024-dataset program; the chunk-size test below chooses for a need of 50).
     config = GRID.configs()[0]
     device = jax.devices()[0]
-    chunk = runner.choose_chunk_size(config, device, 1000)
-    assert chunk & (chunk - 1) == 0 and 1 <= chunk <= runner.MAX_CHUNK
-    # No more than needed (4 datasets: GRID's block size, whose program GRID's sweeps compile).
-    assert runner.choose_chunk_size(config, device, 4) <= 4
+    monkeypatch.setattr(runner, "_CHUNK_SIZES", {})      # not chosen by an earlier call
+    chunk = runner.choose_chunk_size(config, device, 4)
+    assert chunk & (chunk - 1) == 0 and 1 <= chunk <= 4            # no more than needed
     monkeypatch.setattr(runner, "CPU_CHUNK_BUDGET", 1)             # nothing fits: 1
-    assert runner.choose_chunk_size(config, device, 1000) == 1
+    assert runner.choose_chunk_size(config, device, 4) == 1
 
 
 @pytest.mark.slow
@@ -147,11 +172,13 @@ def test_progress_line():
 
 @pytest.mark.slow
 def test_binary_construction_sweep(store):
-    grid = parse_grid(dict(name="baum", construction="baum1988", datasets=5, chunk_size=8,
-                           axes=dict(n=[7], d=[1, 3])))
+    # baum1988's example config and block size (test_every_construction sweeps it): one
+    # program, which XLA's session cache holds when that test ran first
+    grid = parse_grid(dict(name="baum", construction="baum1988", data="clusters", datasets=5,
+                           chunk_size=2, axes=dict(n=12, d=2)))
     stats = run_sweep(grid, store, progress=False)
     records = store.records(stats.run_id)
-    assert len(records) == 10 and all(r["ok"] and r["sign_accuracy"] == 1.0 for r in records)
+    assert len(records) == 5 and all(r["ok"] and r["sign_accuracy"] == 1.0 for r in records)
     assert all(r["labels"] == "sign" for r in records)
 
 

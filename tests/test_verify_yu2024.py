@@ -24,12 +24,14 @@ def test_memorizes_flips_at_split_one_half():
     assert ok.verdict == "HOLDS"
 
 
+@pytest.mark.slow   # ~2.5 s: one claim program
 def test_generalizes_flips_below_the_sample_size():
     """N = 8 samples of a 16-point checkerboard see about 40% of it: accuracy >= 0.8 is rare."""
     configs = [yu2024.checkerboard_config(2, 4, samples=8, datasets=48)]
     assert run_claim(_with_grid(yu2024.GENERALIZES, configs)).verdict == "VIOLATED"
 
 
+@pytest.mark.slow   # ~2.8 s: one claim program
 def test_coverage_flips_without_the_margin(monkeypatch):
     """r = 0 switches every second-layer unit off: F = 0 everywhere, accuracy 0 < coverage."""
     monkeypatch.setattr(construction, "MARGIN_FRACTION", 0.0)

@@ -12,7 +12,10 @@ from jaxmem.constructions import yu2024
 
 def _data(seed, N=30, n=4, T=300):
     """N training points in [0, 1]^n with random +-1 labels (both present), T test points.
-    Most tests share the default shapes, so that M1's programs compile once for all of them."""
+    The tests share the default shapes (also the lattice, the vmapped datasets and the chunks
+    of test_cells_decide_only_points_inside_a_cell), so that M1's programs and the eager
+    build's per-shape programs compile once for all of them: each new (N, n) costs ~2 s of
+    eager compilation, each new test-set size ~2 s per evaluation method."""
     rng = np.random.default_rng(seed)
     X = rng.random((N, n))
     y = np.where(rng.random(N) < 0.5, 1.0, -1.0)
@@ -44,15 +47,20 @@ def test_implicit_equals_materialized_network(seed):
 
 @pytest.mark.slow
 def test_pruned_cascade_matches_full_at_every_level():
-    # N = 40, T = 400 as in the tests below: the full and default pruned programs compile once.
-    X, y, T = _data(2, N=40, T=400)
+    # The default shapes: the full program is shared with the tests above and below.
+    X, y, T = _data(2)
     m1, _ = yu2024.build(None, X, y)
     full = yu2024.apply(m1, T, method="full")
-    # candidates=1 forces the 8K and the N^2 fallbacks in some blocks; tiny blocks isolate them.
+    # candidates=1 forces the 8K fallback in some blocks; tiny blocks isolate them (several
+    # blocks, the last one padded). (16, 300) is the default pruned program at T's size.
     for candidates, block in ((1, 7), (2, 16), (16, 300)):
         pruned = yu2024.apply(m1, T, candidates=candidates, block_size=block)
         np.testing.assert_allclose(np.asarray(pruned), np.asarray(full), rtol=0, atol=1e-15)
-    ev = yu2024.evaluate(m1, T, jnp.sign(T[:, 0] - 0.5), candidates=1, block_size=7)
+    # The fallbacks ran: not every point had at most one possible unit (the pruned path's
+    # certified fraction; the same compiled program as apply's above). The cells path's
+    # certified fraction, in (0, 1) also at tiny blocks: test_evaluate_by_cells_equals_...
+    ev = yu2024.evaluate(m1, T, jnp.sign(T[:, 0] - 0.5), method="pruned", candidates=1,
+                         block_size=7)
     assert float(ev["certified_fraction"]) < 1
 
 
@@ -88,6 +96,7 @@ def test_training_margins_and_cell_boundaries():
     assert int(jnp.sum(bm["inside"])) >= 1 and bool(jnp.all(bm["ok"]))
 
 
+@pytest.mark.slow   # alone, ~5 s: M1's first eager build and margin programs
 def test_split_one_half_is_caught_at_the_cell_boundary():
     """0.5 / 0.5: the training points still get margin r, but the cells of the closest
     opposite pair share their boundary, where F = 0 (Lemma H.2 needs 0.02 ||x_i - x_k||^2)."""
@@ -99,7 +108,7 @@ def test_split_one_half_is_caught_at_the_cell_boundary():
 
 @pytest.mark.slow
 def test_inside_cells_m1_is_one_nearest_neighbour_and_ties_are_errors():
-    X, y, T = _data(5, N=40, T=400)
+    X, y, T = _data(5)
     m1, _ = yu2024.build(None, X, y)
     yT = jnp.where(T[:, 0] > 0.5, 1.0, -1.0)
     ev = yu2024.evaluate(m1, T, yT)
@@ -114,18 +123,19 @@ def test_inside_cells_m1_is_one_nearest_neighbour_and_ties_are_errors():
 @pytest.mark.slow
 def test_vmapped_over_datasets_equals_one_at_a_time():
     rng = np.random.default_rng(6)
-    Xs = jnp.asarray(rng.random((3, 20, 3)))
-    labels = np.where(rng.random((3, 20)) < 0.5, 1.0, -1.0)
+    Xs = jnp.asarray(rng.random((3, 30, 4)))          # _data's shapes: see below
+    labels = np.where(rng.random((3, 30)) < 0.5, 1.0, -1.0)
     labels[:, :2] = [1.0, -1.0]                       # both classes in every dataset
     ys = jnp.asarray(labels)
-    T = jnp.asarray(rng.random((50, 3)))
+    T = jnp.asarray(rng.random((300, 4)))
 
     def acc(X, y):
         return yu2024.evaluate(yu2024.build(None, X, y)[0], T, jnp.sign(T[:, 1] - 0.5))["accuracy"]
 
     batched = jax.jit(jax.vmap(acc))(Xs, ys)
-    single_acc = jax.jit(acc)   # one dataset at a time, one compile for the three
-    single = [float(single_acc(Xs[i], ys[i])) for i in range(3)]
+    # One dataset at a time, as the other tests call it: the eager build and the evaluation
+    # program of the default shapes, compiled once for the file.
+    single = [float(acc(Xs[i], ys[i])) for i in range(3)]
     np.testing.assert_allclose(np.asarray(batched), single)
 
 
@@ -137,7 +147,8 @@ def test_bad_input_is_rejected_before_compiling():
         yu2024.build(None, X.at[1].set(X[0]), y)
     with pytest.raises(ValueError, match="split"):
         yu2024.build(None, X, y, split=1.2)
-    m1, _ = yu2024.build(None, X, y)
+    # Compiled: op by op, M1's first build alone costs ~2 s of small programs.
+    m1 = jax.jit(lambda X, y: yu2024.build(None, X, y)[0])(X, y)
     with pytest.raises(ValueError, match="shape"):
         yu2024.apply(m1, T[:, :2])
     with pytest.raises(ValueError, match="NaN or inf in row 4"):
@@ -192,7 +203,7 @@ def test_evaluate_on_a_padded_test_set_equals_the_unpadded_one():
 @pytest.mark.slow
 @pytest.mark.parametrize("block", [None, 9])
 def test_evaluate_by_cells_equals_the_full_network(block):
-    X, y, T = _data(11, N=40, T=400)
+    X, y, T = _data(11)
     m1, _ = yu2024.build(None, X, y)
     yT = jnp.where(T[:, 0] + T[:, 1] > 1, 1.0, -1.0)
     by_cells = yu2024.evaluate(m1, T, yT, block_size=block)
@@ -222,14 +233,24 @@ def test_cells_decide_only_points_inside_a_cell():
     j = np.argmin(np.where(np.asarray(y)[:, None] != np.asarray(y)[None], dist, np.inf), axis=1)
     step = 0.5 * r / dist[np.arange(len(j)), j] ** 2
     outside = np.asarray(P) + step[:, None] * (Xn[j] - Xn)
-    T = jnp.asarray(np.concatenate(segments + [outside]))
-    out_c, _, in_cell_c, cert = yu2024._evaluate_blocks(m1, T, "cells", yu2024.CANDIDATES, None)
-    out_f, _, in_cell_f, _ = yu2024._evaluate_blocks(m1, T, "full", yu2024.CANDIDATES, None)
-    out_c, out_f, cert = np.asarray(out_c), np.asarray(out_f), np.asarray(cert)
+    T = np.concatenate(segments + [outside])
+    out_c, _, in_cell_c, cert = _evaluate_in_chunks(m1, T, "cells")
+    out_f, _, in_cell_f, _ = _evaluate_in_chunks(m1, T, "full")
     assert cert.sum() >= 10 and (~cert).sum() >= 10   # both paths are exercised
     assert np.array_equal(np.sign(out_c), np.sign(out_f))
     assert np.all(np.abs(out_f[cert]) >= r * (1 - 1e-9))
     assert np.array_equal(np.asarray(in_cell_c), np.asarray(in_cell_f))
+
+
+def _evaluate_in_chunks(m1, T, method, size=300):
+    """_evaluate_blocks on the rows of T (NumPy), `size` at a time (the last chunk filled up
+    with T's first rows, dropped again): the programs of the default test-set size, whatever
+    T's length. Each row is evaluated on its own (the rows sharing its block can change only
+    the summation order of F in the band, as T's blocks could before)."""
+    Tp = np.concatenate([T, T[:-len(T) % size]])
+    parts = [yu2024._evaluate_blocks(m1, Tp[i:i + size], method, yu2024.CANDIDATES, None)
+             for i in range(0, len(Tp), size)]
+    return [np.concatenate([np.asarray(p[k]) for p in parts])[:len(T)] for k in range(4)]
 
 
 @pytest.mark.slow
@@ -239,10 +260,11 @@ def test_counts_without_materializing_equal_the_materialized_network():
     first-layer weights) and repeat."""
     X, y, _ = _data(12)
     rng = np.random.default_rng(12)
-    lattice = rng.integers(0, 3, (16, 3)) / 2.0
+    lattice = rng.integers(0, 3, (30, 4)) / 2.0      # _data's shape: the same eager programs
     labels = np.where(np.sum(lattice, axis=1) % 1 == 0, 1.0, -1.0)
     labels[:2] = [1.0, -1.0]
-    lattice[:2] = [[0, 0, 0], [0.5, 0, 0]]
+    lattice[:2] = [[0, 0, 0, 0], [0.5, 0, 0, 0]]
+    assert len(np.unique(lattice, axis=0)) < len(lattice)        # some points repeat
     for X_, y_ in ((X, y), (jnp.asarray(lattice), jnp.asarray(labels))):
         m1, info = yu2024.build(None, X_, y_)
         net = yu2024.materialize(m1)
@@ -285,20 +307,21 @@ def test_split_below_one_percent_breaks_memorization():
 
 @pytest.mark.slow
 def test_projection_network_computes_the_memorizer_and_has_its_counted_size():
+    # _data's shape (N, n) = (30, 4): the eager build shares some per-shape programs with M1's.
     rng = np.random.default_rng(15)
-    X = jnp.asarray(rng.random((40, 5)))
+    X = jnp.asarray(rng.random((30, 4)))
     y = jnp.where(X[:, 0] > 0.5, 1.0, -1.0)
     mem, info = yu2024.build_adversarial(jax.random.key(1), X, y, tries=4)
     net = yu2024.materialize_projection(mem)
-    T = jnp.asarray(rng.random((2000, 5)))
+    T = jnp.asarray(rng.random((2000, 4)))
     np.testing.assert_array_equal(np.asarray(net.apply(X)), np.asarray(y))
     np.testing.assert_array_equal(np.asarray(net.apply(T)), np.asarray(mem.apply(T)))
     K = int(info["encoded_points"])
-    assert K == int(jnp.sum(y == info["encoded_label"])) and 2 * K >= 40
-    assert int(info["param_count"]) == yu2024.projection_param_count(K, 5) \
+    assert K == int(jnp.sum(y == info["encoded_label"])) and 2 * K >= 30
+    assert int(info["param_count"]) == yu2024.projection_param_count(K, 4) \
         == int(mem.param_count()) == int(network.param_count(net))
     assert int(info["nonzero_param_count"]) == int(network.nonzero_param_count(net)) \
-        == yu2024.projection_param_count(K, 5) - 1
+        == yu2024.projection_param_count(K, 4) - 1
     assert network.widths(net).tolist() == [1, 2 * K, 1]
     trial = yu2024.adversarial_trial(jax.random.key(1), X, y, tries=4)
     assert bool(trial["ok"]) and float(trial["sign_accuracy"]) == 1

@@ -423,8 +423,10 @@ def test_gadget_draw_is_traceable_and_is_d_phi_of_a_planted_reversible_formula()
     keys = jax.random.split(jax.random.key(4), 3)
     X, y = jax.jit(jax.vmap(lambda k: H.draw_gadget(k, n, d)))(keys)
     assert X.shape == (3, n, d) and y.shape == (3, n)
+    # One dataset at a time, compiled once (op by op: ~2.5 s of small programs).
+    clause_vectors = jax.jit(H.gadget_clause_vectors, static_argnums=(1, 2))
     for key, Xi, yi in zip(keys, np.asarray(X), np.asarray(y)):
-        s, Q = (np.asarray(a) for a in H.gadget_clause_vectors(key, d, pairs))
+        s, Q = (np.asarray(a) for a in clause_vectors(key, d, pairs))
         f = H.decode_dataset(Xi, yi)
         assert np.array_equal(H.clause_vectors(f, d), Q)
         assert len(set(f)) == 2 * pairs and H.is_complement_closed(f)
@@ -438,7 +440,9 @@ def test_gadget_draw_of_every_pair_is_the_unsatisfiable_formula():
     """planted=False draws from all 32 complementary pairs on six variables; all of them make
     the 64-clause formula that no assignment satisfies."""
     import jax
-    X, y = H.draw_gadget(jax.random.key(0), 24 + 64, 6, planted=False)
+    # Compiled, as the sweep runs the family (op by op: ~2.8 s of small programs).
+    draw = jax.jit(H.draw_gadget, static_argnums=(1, 2), static_argnames="planted")
+    X, y = draw(jax.random.key(0), 24 + 64, 6, planted=False)
     f = H.decode_dataset(np.asarray(X), np.asarray(y))
     assert set(f) == set(H.unsatisfiable_formula(6)) and not H.is_satisfiable(f, 6)
 
@@ -451,7 +455,8 @@ def test_gadget_sampling_and_unranking_are_exhaustive():
     for population, m in [(7, 7), (50, 20), (3, 0)]:
         got = np.asarray(_sample_distinct(jax.random.key(m), population, m))
         assert len(set(got.tolist())) == m and (0 <= got).all() and (got < population).all()
-    sets = np.asarray(_unrank_variable_sets(jax.numpy.arange(math.comb(9, 6)), 9))
+    unrank = jax.jit(_unrank_variable_sets, static_argnums=1)      # one program, not op by op
+    sets = np.asarray(unrank(jax.numpy.arange(math.comb(9, 6)), 9))
     assert sorted(map(tuple, sets)) == list(itertools.combinations(range(9), 6))
     assert H.gadget_pair_classes(9) == math.comb(9, 6) * 31
     assert H.gadget_pairs(4 * 9 + 6, 9) == 3 and H.gadget_pairs(12, 3) == 0

@@ -255,6 +255,7 @@ def test_tables_and_table3_with_generated_files(tmp_path, monkeypatch, capsys):
 
 # --- the ResNet trainer ----------------------------------------------------------------------
 
+@pytest.mark.slow   # alone, ~7 s: compiling the ResNet's programs (shared with Table 3's run)
 def test_resnet_learns_an_easy_pair():
     """Two colours of noisy 32x32 images, in Table 3's tiny configuration (same programs)."""
     rng = np.random.default_rng(3)

@@ -116,6 +116,7 @@ def test_reproduce_end_to_end_and_resume(tiny):
     assert (out / f"{yw.NAME}.csv").read_text() == tiny["csv_first"]   # from the store alone
 
 
+@pytest.mark.slow   # the tiny fixture: the reproduce runs (~13 s) of the end-to-end test
 def test_csv_matches_the_ceiling_and_the_records(tiny):
     rows = _read_csv(tiny["out"] / f"{yw.NAME}.csv")
     assert [(r["kind"], int(r["first_width"])) for r in rows][:3] == [
@@ -293,18 +294,24 @@ def test_own_padding_active_bias_and_the_radial_memorizer_run_end_to_end(tmp_pat
     """The paper scale's code paths at n = 5: width 1 trained unpadded with an active first
     bias (its config says so), the control padded to itself, the radial memorizer's record
     (perfect on the test sample, margin >= gap / 4), and the rendered rows."""
+    # As many seeds as the tiny fixture trains networks (3 widths x 2 seeds, all padded to the
+    # control): the control, padded to itself, then trains in that compiled program.
+    seeds = (len(TINY["dimensions"][0][1]) + 1) * TINY["seeds"]
     size = dict(TINY, dimensions=((5, (1,)),), narrow_padding="own", radial=True,
-                active_bias_below=2, seeds=1)
+                active_bias_below=2, seeds=seeds)
     with Store(tmp_path / "own.sqlite") as store:
         stats = yw.run(store, "quick", size=size, progress=False, stream=io.StringIO())
         records = store.records(stats.run_id)
         rows = yw.config_rows(records)
     configs = {r["kind"]: r for r in records}
-    assert sorted(configs) == ["m1", "narrow", "radial", "wide"] and len(records) == 4
-    assert configs["narrow"]["padded_first_width"] == 1
-    assert configs["narrow"]["first_bias"] == "active" and "first_bias" not in configs["wide"]
-    assert configs["wide"]["padded_first_width"] == TINY["wide"]
-    assert int(configs["narrow"]["trained_first_width"]) == 1
+    assert sorted(configs) == ["m1", "narrow", "radial", "wide"]
+    assert len(records) == 2 * seeds + 2
+    for r in records:
+        if r["kind"] == "narrow":
+            assert r["padded_first_width"] == 1 and r["first_bias"] == "active"
+            assert int(r["trained_first_width"]) == 1
+        if r["kind"] == "wide":
+            assert r["padded_first_width"] == TINY["wide"] and "first_bias" not in r
     radial = next(r for r in rows if r["kind"] == "radial")
     assert radial["test_accuracy_mean"] == 1.0 and radial["memorized"] == 1
     assert radial["min_margin"] >= 1.0

@@ -180,6 +180,7 @@ def test_memorizes_flips_in_float32():
     assert (outs["param_count"] == _table_count(40, 3, 4, "relu")).all()
 
 
+@pytest.mark.slow   # ~4 s, most of it exact_fit_report's op-by-op fit_decisions (~2.4 s)
 def test_a_tolerance_that_accepts_the_zero_network_does_not_count():
     """The zero function, written with cancelling 1e16 weights: within its a-priori rounding
     tolerance of y (which exceeds max |y|), so the float check cannot decide it; the
@@ -232,13 +233,15 @@ def test_registered_with_options_and_build_is_jit_and_vmap_traceable():
     assert entry.build is yun2019.build and not entry.host
     assert set(entry.options) == {"q", "activation", "directions", "boundaries",
                                   "correct_parity"}
-    assert not entry.dynamic                                # every option fixes a shape
+    # Every option fixes a shape but correct_parity (one bias): a sweep traces it.
+    assert set(entry.dynamic) == {"correct_parity"}
     with pytest.raises(ValueError, match="option q must be a positive integer"):
         entry.check(dict(q=0))
     with pytest.raises(ValueError, match="option activation must be one of relu, hardtanh"):
         entry.check(dict(activation="tanh"))
     exact_entry = protocol.CONSTRUCTIONS.get("yun2019.exact")
     assert exact_entry.build is yun2019.build_exact_from_key and exact_entry.host
+    assert not exact_entry.dynamic and set(exact_entry.options) >= set(entry.options)
     n, d, q = 10, 3, 4
     keys = jax.random.split(jax.random.key(0), 3)
     X = jax.random.normal(keys[0], (3, n, d))
@@ -255,6 +258,9 @@ def test_registered_with_options_and_build_is_jit_and_vmap_traceable():
     assert (np.asarray(table) == np.asarray(count)).all()
 
 
+_jit_build = jax.jit(yun2019.build, static_argnames=("q", "activation"))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("activation", yun2019.ACTIVATIONS)
 def test_exact_from_key_is_the_float_network_without_rounding(activation):
@@ -264,7 +270,8 @@ def test_exact_from_key_is_the_float_network_without_rounding(activation):
     key = jax.random.key(5)
     X = np.asarray(jax.random.normal(jax.random.key(1), (23, 3)), np.float64)
     y = np.asarray(jax.random.normal(jax.random.key(2), (23,)), np.float64)
-    net_f, info_f = yun2019.build(key, X, y, q=4, activation=activation)
+    # Compiled: op by op, build's first call dispatches ~170 small programs (~7 s).
+    net_f, info_f = _jit_build(key, X, y, q=4, activation=activation)
     net, info = yun2019.build_exact_from_key(key, X, y, q=4, activation=activation)
     assert info["valid"] and info["table_param_count"] == exact.param_count(net)
     _, own = yun2019.build_exact(X, y, 4, activation, direction=np.asarray(info_f["direction"]),

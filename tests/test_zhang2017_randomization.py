@@ -58,8 +58,8 @@ SMALL = dict(n=64, d=16, k=10, n_test=1000, hidden=(64,), optimizer="adam", lr=3
 def test_chance_counts_match_clopper_pearson():
     for n, k in ((500, 10), (300, 2), (37, 3)):
         lo, hi = Z.chance_counts(n, k)
-        inside = [c for c in range(n + 1)
-                  if C.clopper_pearson(c, n, 0.99)[0] <= 1 / k <= C.clopper_pearson(c, n, 0.99)[1]]
+        intervals = [C.clopper_pearson(c, n, 0.99) for c in range(n + 1)]
+        inside = [c for c, (low, high) in enumerate(intervals) if low <= 1 / k <= high]
         assert (lo, hi) == (inside[0], inside[-1]) and len(inside) == hi - lo + 1
 
 
@@ -137,7 +137,9 @@ MODULE = "jaxmem.experiments.zhang2017_randomization"
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     """The tiny size reproduced through `jaxmem reproduce` (the registry's compute and render
-    hooks), then run again on the same store (it may not train) and rendered again."""
+    hooks: render() reads the store), then run again on the same store (it may not train) and
+    rendered again from the store alone; the rerun's figures are not drawn a second time
+    (matplotlib, ~1.5 s: the first render drew them from the same records)."""
     root = tmp_path_factory.mktemp("zhang2017_randomization")
     store_path = root / "store.sqlite"
     with pytest.MonkeyPatch.context() as mp:
@@ -151,11 +153,15 @@ def tiny(tmp_path_factory):
         def refuse(*args, **kwargs):
             raise AssertionError("a resumed run trained something")
         mp.setattr(zr, "train_group", refuse)
+        drawn = []
+        mp.setattr(zr, "plot_loss", lambda rows, path: drawn.append(path) or path)
+        mp.setattr(zr, "plot_corruption", lambda rows, path: drawn.append(path) or path)
         with Store(store_path) as store:
             second = zr.run(store, "quick", progress=False, stream=io.StringIO())
             paths = zr.render(store, {zr.NAME: second.run_id}, str(root / "out2"))
             runs = [r for r in store.runs() if r["sweep"] == zr.NAME]
             records = store.records(second.run_id)
+        assert len(drawn) == 2          # the rerun still renders both figures
     return dict(rc=rc, stdout=stdout.getvalue(), second=second, paths=paths, root=root,
                 runs=runs, records=records)
 
@@ -191,6 +197,9 @@ def test_experiment_writes_records_and_resumes(tiny):
     assert by_kind["gaussian"]["test_accuracy"] < 0.4
 
 
+# The tests below that read the `tiny` fixture's records share its ~13 s of CPU (training and
+# rendering the experiment): the slow tier.
+@pytest.mark.slow
 def test_render_from_the_store_alone(tiny):
     root = tiny["root"]
     names = sorted(p.rsplit("/", 1)[1] for p in tiny["paths"])
@@ -224,6 +233,7 @@ def test_render_from_the_store_alone(tiny):
         assert text in md
 
 
+@pytest.mark.slow
 def test_the_report_says_no_when_a_lane_does_not_fit(tiny, tmp_path):
     records = copy.deepcopy(tiny["records"])
     bad = next(r for r in records if r["randomization"] == "random_labels")
@@ -311,13 +321,17 @@ def test_data_sources_and_fallback(monkeypatch, tmp_path):
 
 # --- real MNIST and Fig. 1b's trend (issue 18) --------------------------------------------------
 
-def test_mnist_is_chosen_when_cifar10_is_absent_and_named_in_every_output(monkeypatch,
-                                                                         tiny, tmp_path):
+def _mnist_without_cifar10(monkeypatch, tmp_path):
+    """load_data("auto", 30, 20) with no CIFAR-10 and no MNIST IDX files: MNIST-5k."""
     def missing(*args, **kwargs):
         raise DataNotFound("CIFAR-10 not found: looked for it")
     monkeypatch.setitem(zr.LOADERS, "cifar10", missing)
     monkeypatch.setenv("JAXMEM_DATA", str(tmp_path))          # no MNIST IDX files there
-    data = zr.load_data("auto", 30, 20)
+    return zr.load_data("auto", 30, 20)
+
+
+def test_mnist_is_chosen_when_cifar10_is_absent(monkeypatch, tmp_path):
+    data = _mnist_without_cifar10(monkeypatch, tmp_path)
     assert data.source == "mnist-5k" and data.note == "cifar10: DataNotFound"
     assert data.X_train.shape == (30, 784) and data.X_test.shape == (20, 784)
     assert "MNIST-5k" in data.description and "not CIFAR-10" in data.description
@@ -334,6 +348,10 @@ def test_mnist_is_chosen_when_cifar10_is_absent_and_named_in_every_output(monkey
     assert "data_description" not in zr.record_config("1x16", (16,), "true_labels", 0.0,
                                                       zr.load_data("generated", 8, 8), TINY)
 
+
+@pytest.mark.slow
+def test_mnist_is_named_in_every_output(monkeypatch, tiny, tmp_path):
+    data = _mnist_without_cifar10(monkeypatch, tmp_path)
     # Every output names it: the CSV column, the Markdown, both figure titles.
     records = copy.deepcopy(tiny["records"])
     for r in records:
@@ -394,6 +412,7 @@ def test_fit_trend_on_constructed_steps():
         zr.fit_trend([0.5, 0.0], rising[:2])
 
 
+@pytest.mark.slow
 def test_the_report_states_the_shape_and_the_paper(tiny):
     """Fig. 1b's shape in the Markdown follows the steps: a constructed drop between two
     levels turns it into "not monotone"; the paper's own sentence stands beside it."""

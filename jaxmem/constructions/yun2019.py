@@ -401,6 +401,8 @@ def _slots_jax(ts, cuts, K: int, q: int):
 
 # The options both registrations share (build's and build_exact's keyword defaults). All are
 # static: q, activation and boundaries fix shapes and branches, directions a draw's shape.
+# `build` traces correct_parity (below): it only scales one bias, so a sweep over it compiles
+# once; the host build keeps it static.
 _OPTIONS: dict[str, Any] = dict(
     q=Option(
         None,
@@ -423,7 +425,15 @@ _OPTIONS: dict[str, Any] = dict(
         data="gaussian", labels="gaussian", axes=dict(n=12, d=3, activation=["relu", "hardtanh"])
     ),
     directions=Option(8, positive_int("directions")),
-    **_OPTIONS,
+    **dict(
+        _OPTIONS,
+        correct_parity=Option(
+            True,
+            boolean("correct_parity"),
+            traced=True,
+            doc="False: an ablation, every output y + A for even q",
+        ),
+    ),
 )
 def build(
     key,
@@ -450,7 +460,8 @@ def build(
     boundaries: "gaps" (default) moves the cuts between blocks, within the V = Kq - N spare
       slots, to maximize the smallest gap cut at; "even" cuts every q points.
     correct_parity: subtract A S (S = `parity_correction(q)`, 1 for even q). False is an
-      ablation that breaks the construction for even q (every output is then y + A).
+      ablation that breaks the construction for even q (every output is then y + A). May be
+      traced (a sweep passes it as 1.0 / 0.0): it only sets S, no shape.
 
     Returns (net, info):
       valid        distinct projections (min_gap > 0) and finite weights
@@ -485,8 +496,8 @@ def build(
     s, real, idx = _slots_jax(ts, cuts, K, q)
     c = jnp.where(real, ys[idx] / A, 0)
     p = _block_parameters(s, c, jnp)
-    S = parity_correction(q) if correct_parity else 0
-    arrays = _layer_arrays(p, u, A, jnp.asarray(S, dt), q, activation, jnp)
+    S = jnp.where(jnp.asarray(correct_parity) != 0, parity_correction(q), 0)
+    arrays = _layer_arrays(p, u, A, S.astype(dt), q, activation, jnp)
     acts = (activation, activation, "identity")
     net = network.make([network.Layer(Wl, bl, activation=a) for (Wl, bl), a in zip(arrays, acts)])
     min_gap = jnp.min(jnp.diff(ts), initial=jnp.inf)
@@ -501,7 +512,7 @@ def build(
         blocks=jnp.asarray(K),
         units_per_block=jnp.asarray(q),
         virtual_points=jnp.asarray(V),
-        parity_correction=jnp.asarray(S),
+        parity_correction=S,
         label_scale=A,
         max_slope=jnp.max(p["slopes"]),
         max_abs_weight=max_abs_weight,

@@ -41,3 +41,78 @@ def test_depth_k_float_miss_on_rows_one_ulp_apart_is_decided_by_the_rational_reb
     X[1] = X[0]
     rebuilt = Z.depth_k_rebuild(key, X, DEPTH_K_Y, **cfg)
     assert not rebuilt["ok"]
+
+
+import dataclasses  # noqa: E402
+
+# ---- yu2024.thm7_3.memorizes: M1's margins are three-valued ------------------------------
+# Found by `jaxmem falsify yu2024.thm7_3.memorizes --config data=cube,N=64,n=2`: (1) opposite
+# rows 1e-8 apart, where r = 0.01 min ||x_i - x_j||^2 ~ 1e-18 is below the first layer's
+# rounding (~1e-16), and the margins were checked against a tolerance that ignored it; (2) once
+# that was bounded, data near 1e-152, whose products fall where XLA flushes subnormals to 0.
+
+def _m1_data(kind, N=12, n=2, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(size=(N, n))
+    y = np.where(np.arange(N) % 2 == 0, 1.0, -1.0)
+    if kind == "close":          # an opposite pair 1e-8 apart
+        X[1] = X[0] + 1e-8
+    elif kind == "tiny":         # squared distances near 1e-300
+        X = 1e-150 * X
+    elif kind == "wide":
+        X = 1e3 * X
+    return X, y
+
+
+def _m1_exact(m1, T):
+    """M1 in exact rational arithmetic on the stored data, split and r (c_ij exact)."""
+    from fractions import Fraction as Fr
+    X = [[Fr(float(v)) for v in row] for row in np.asarray(m1.X)]
+    y = [float(v) for v in np.asarray(m1.y)]
+    split, r = Fr(float(m1.split)), Fr(float(m1.margin_r))
+    dot = lambda a, b: sum(p * q for p, q in zip(a, b))
+    N = len(X)
+    c = [[dot([a - b for a, b in zip(X[i], X[j])],
+              [split * a + (1 - split) * b for a, b in zip(X[i], X[j])]) for j in range(N)]
+         for i in range(N)]
+    out = []
+    for t in np.asarray(T):
+        t = [Fr(float(v)) for v in t]
+        g = [dot(t, x) for x in X]
+        units = [max(r - sum(max(c[i][j] - g[i] + g[j], 0) for j in range(N) if y[j] != y[i]),
+                     0) for i in range(N)]
+        out.append(sum(yk * u for yk, u in zip(y, units)))
+    return out
+
+
+@pytest.mark.parametrize("kind", ["uniform", "close", "tiny", "wide"])
+def test_m1_rounding_bound_holds_against_exact_arithmetic(kind):
+    from fractions import Fraction as Fr
+
+    from jaxmem.constructions import yu2024
+    X, y = _m1_data(kind)
+    m1, _ = yu2024.build(None, X, y)
+    P, _ = yu2024.cell_boundary_points(m1)
+    rng = np.random.default_rng(1)
+    T = np.concatenate([X, np.asarray(P), X[:4] + 1e-3 * rng.standard_normal((4, 2)) * X.max()])
+    exact = _m1_exact(m1, T)
+    for method in ("pruned", "full"):
+        out, bound = (np.asarray(a) for a in yu2024.apply_with_error_bound(m1, T, method=method))
+        for i, e in enumerate(exact):
+            assert abs(Fr(float(out[i])) - e) <= Fr(float(bound[i])), (method, i)
+
+
+def test_m1_margins_are_undecided_where_rounding_reaches_r_and_decided_elsewhere():
+    from jaxmem.verify import yu2024 as Y
+    for kind, undecided in (("uniform", False), ("close", True), ("tiny", False)):
+        X, y = _m1_data(kind)
+        out = Y.memorize_check(None, X, y)
+        assert bool(out["undecided"]) == undecided, kind
+        assert bool(out["ok"]) == (not undecided), kind   # M1 is correct: never a failure
+    # not a rubber stamp: first-layer biases off by 60 r (S_ij(x_i) is ~49 r for the closest
+    # opposite pair) are a decided failure
+    from jaxmem.constructions import yu2024
+    X, y = _m1_data("uniform")
+    m1, _ = yu2024.build(None, X, y)
+    tm = yu2024.training_margins(dataclasses.replace(m1, offsets=m1.offsets + 60 * m1.margin_r))
+    assert not bool(np.asarray(tm["undecided"]).any()) and not bool(np.asarray(tm["ok"]).all())

@@ -56,9 +56,10 @@ def _labels_apart(X, y):
 def memorize_check(build_key, X, y, data=None, N=None, n=None, split=yu2024.SPLIT):
     """Theorem 7.3's M1 on a given dataset (M1 is deterministic: `build_key` is unused).
     hypothesis: both labels present, no point with both labels. score (for `jaxmem
-    falsify`): the worst excursion of a margin out of its interval, max((1 - tol) - min
-    y_i F(x_i)/r, max y_i F(x_i)/(N_y r) - (1 + tol), 1/2 - min boundary margin/r): each
-    term is > 0 exactly where its check fails."""
+    falsify`): the worst excursion of a margin out of its interval, max((1 - tol_i) -
+    y_i F(x_i)/r, y_i F(x_i)/r - (N_y + tol_i), 1/2 - min boundary margin/r): each term is
+    > 0 exactly where its check fails. undecided: a margin that rounding (tol_i > 1/2) or an
+    unfaithful r (opposite points about sqrt(u) apart) leaves open (`training_margins`)."""
     del build_key
     m1, info = yu2024.build(None, X, y, split=split)
     tm = yu2024.training_margins(m1)
@@ -67,12 +68,18 @@ def memorize_check(build_key, X, y, data=None, N=None, n=None, split=yu2024.SPLI
     min_margin = jnp.min(tm["margin_over_r"])
     max_over_size = jnp.max(tm["margin_over_r"] / tm["class_size"])
     min_boundary = jnp.min(jnp.where(bm["inside"], bm["margin_over_r"], jnp.inf))
-    # each term is > 0 exactly where its check fails: margins in [1 - tol, N_y (1 + tol)]
+    # each term is > 0 exactly where its check fails: margins in [1 - tol_i, N_y + tol_i]
     # (training_margins), boundary margins >= 1/2 inside the cell (boundary_margins)
     tol = tm["tolerance"]
-    score = jnp.maximum(jnp.maximum((1 - tol) - min_margin, max_over_size - (1 + tol)),
-                        jnp.where(jnp.isfinite(min_boundary), 0.5 - min_boundary, -jnp.inf))
+    ratio = tm["margin_over_r"]
+    score = jnp.maximum(
+        jnp.max(jnp.maximum((1 - tol) - ratio, ratio - (tm["class_size"] + tol))),
+        jnp.where(jnp.isfinite(min_boundary), 0.5 - min_boundary, -jnp.inf))
+    # Three-valued: where rounding (the first layer's included) can move a margin by r/2, or
+    # r itself is not faithful to exact arithmetic, the dataset is undecided, not a failure.
+    undecided = jnp.any(tm["undecided"]) | jnp.any(bm["undecided"])
     return dict(ok=both & info["valid"] & jnp.all(tm["ok"]) & jnp.all(bm["ok"]),
+                undecided=both & undecided,
                 valid=info["valid"], margins_ok=jnp.all(tm["ok"]),
                 boundary_ok=jnp.all(bm["ok"]),
                 min_margin_over_r=min_margin,

@@ -207,13 +207,17 @@ def sweep_trial(key, X, y, *, split=SPLIT) -> dict:
     (param_count: layer 2 dense; nonzero_param_count) and the paper's count
     (paper_param_count = M (n + 2) + 2N + 1, layer 2 sparse), M = 2 N+ N- and N."""
     m1, info = build(key, X, y, split=split)
-    F = apply(m1, m1.X)
+    F, bound = apply_with_error_bound(m1, m1.X)
     right = jnp.sign(F) == m1.y
-    tm = _margins(m1, F)
+    tm = _margins(m1, F, bound)
     bm = boundary_margins(m1)
     valid = jnp.asarray(info["valid"])
+    # the sign is decided where |F| exceeds its rounding bound
+    sign_undecided = jnp.any(jnp.abs(F) <= bound)
     return dict(
-        ok=valid & jnp.all(right),
+        ok=valid & jnp.all(right) & ~sign_undecided,
+        undecided=valid & sign_undecided,
+        margins_undecided=jnp.any(tm["undecided"]) | jnp.any(bm["undecided"]),
         valid=valid,
         sign_accuracy=jnp.mean(right.astype(X.dtype)),
         margins_ok=jnp.all(tm["ok"]),
@@ -304,64 +308,130 @@ def build(key, X, y, *, split=SPLIT):
 # Implicit evaluation
 
 
-def _full_block(m1: M1, g):
+def _pre_bound(m1: M1, tt):
+    """A bound on |fl(-S_ij(t)) + S_ij(t)| for every pair, per test point (B,): the first
+    layer's rounding against the same first layer in exact arithmetic (from the data, the
+    split and t as stored; c_ij exact, not its rounded value). With H = (|t|^2 + max s) / 2
+    >= |t.x_i|: the two dot products err by gamma_n H each, c_ij (three terms <= max s, each
+    from a dot product) by 3 gamma_(n+4) max s, and the two additions by gamma_2 (2 max s +
+    2 H); 8 gamma_(n+6) (|t|^2 + max s) covers the sum. Each operation may also lose up to
+    the smallest normal number (XLA's CPU backend flushes subnormals to zero): data near
+    1e-150 have products there."""
+    n = m1.X.shape[1]
+    u = network.unit_roundoff(m1.X.dtype)
+    tiny = jnp.finfo(m1.X.dtype).tiny
+    return 8 * network.gamma(n + 6, u) * (tt + jnp.max(m1.sq_norms)) + 4 * (n + 6) * tiny
+
+
+def _units_and_bounds(m1: M1, pre, opposite, delta):
+    """F1 = relu(r - sum_j relu(-S_ij)) from the pre-activations -S_ij (B, U, N) (pairs not
+    of opposite labels masked out), and a bound on each unit's distance to the unit in exact
+    arithmetic, given `delta` (B,) from `_pre_bound`. A term whose computed -S_ij <= -delta
+    is 0 both ways; the others err by <= delta. The sum of nonnegative terms loses <=
+    gamma_N of itself (Higham). A unit whose sum exceeds r by more than its error is 0 both
+    ways; the others are <= r + error, and `r - sum` rounds by u of that (plus the smallest
+    normal number per operation, flushed subnormals)."""
+    u = network.unit_roundoff(pre.dtype)
+    tiny = jnp.finfo(pre.dtype).tiny
+    r = m1.margin_r
+    a = jnp.where(opposite, jnp.maximum(pre, 0), 0)
+    total = jnp.sum(a, axis=-1)  # (B, U)
+    units = jnp.maximum(r - total, 0)
+    if delta is None:  # no bound asked for (evaluate): zeros, nothing computed
+        return units, jnp.zeros_like(units)
+    near = jnp.sum(opposite & (pre > -delta[:, None, None]), axis=-1)
+    g = network.gamma(pre.shape[-1], u)
+    err_total = near * delta[:, None] + g / (1 - g) * total + pre.shape[-1] * tiny
+    clamped = total - err_total > r
+    err_units = jnp.where(clamped, 0, err_total + u * (r + err_total) + tiny)
+    return units, err_units
+
+
+def _output_and_bound(units, labels, err_units):
+    """F = sum_k y_k F1_k and a bound on its distance to F in exact arithmetic: the units'
+    errors plus the rounding of the sum (gamma_U of the sum of the |terms|)."""
+    u = network.unit_roundoff(units.dtype)
+    tiny = jnp.finfo(units.dtype).tiny
+    out = jnp.sum(units * labels, axis=-1)
+    bound = (
+        jnp.sum(err_units, axis=-1)
+        + network.gamma(units.shape[-1] + 1, u) * jnp.sum(units, axis=-1)
+        + units.shape[-1] * tiny
+    )
+    return out, bound
+
+
+def _full_block(m1: M1, g, tt, with_bound: bool):
     """Every unit of the network for a block of test points, from their cross-Gram rows g
-    (B, N): S_ij = g_i - g_j - c_ij, then the two ReLU layers. Work B N^2."""
+    (B, N): S_ij = g_i - g_j - c_ij, then the two ReLU layers. Work B N^2. Also each unit's
+    rounding bound (`_units_and_bounds`; zeros unless `with_bound`), given the points'
+    squared norms `tt`."""
     pre = m1.offsets[None] - g[:, :, None] + g[:, None, :]  # -S_ij, (B, N, N)
-    a = jnp.where(_opposite(m1.y)[None], jnp.maximum(pre, 0), 0)
-    units = jnp.maximum(m1.margin_r - jnp.sum(a, axis=-1), 0)  # F1, (B, N)
-    return units
+    delta = _pre_bound(m1, tt) if with_bound else None
+    return _units_and_bounds(m1, pre, _opposite(m1.y)[None], delta)  # F1 (B, N), bounds
 
 
-def _full_block_chunked(m1: M1, g):
-    """`_full_block` over sub-blocks whose (rows, N, N) working set fits BLOCK_BYTES, so a
-    fallback inside a block sized for a cheaper path keeps the same memory bound."""
+def _full_block_chunked(m1: M1, g, tt, with_bound: bool):
+    """`_full_block` (units and their bounds) over sub-blocks whose (rows, N, N) working set
+    fits BLOCK_BYTES, so a fallback inside a block sized for a cheaper path keeps the same
+    memory bound."""
     B, N = g.shape
     rows = int(max(1, min(B, BLOCK_BYTES // (N * N * g.dtype.itemsize))))
     if rows >= B:
-        return _full_block(m1, g)
+        return _full_block(m1, g, tt, with_bound)
     chunks = -(-B // rows)
     gs = jnp.pad(g, ((0, chunks * rows - B), (0, 0))).reshape(chunks, rows, N)
-    return jax.lax.map(lambda gg: _full_block(m1, gg), gs).reshape(chunks * rows, N)[:B]
+    ts = jnp.pad(tt, (0, chunks * rows - B)).reshape(chunks, rows)
+    units, err = jax.lax.map(lambda a: _full_block(m1, a[0], a[1], with_bound), (gs, ts))
+    return units.reshape(chunks * rows, N)[:B], err.reshape(chunks * rows, N)[:B]
 
 
-def _candidates(m1: M1, g, d):
+def _candidates(m1: M1, g, d, tt):
     """Which units can be nonzero at each test point: d_i < min_{y_j != y_i} d_j + 2r (module
-    docstring), plus a rounding allowance (d carries errors of order u (|t|^2 + s)).
-    Returns the (B, N) mask and its row counts."""
+    docstring), plus a rounding allowance: d = |t|^2 - 2 t.x_i + s_i errs by at most
+    2 gamma_(n+2) (|t|^2 + max s), so a difference of two by twice that (the allowance is
+    8 gamma_(n+4) (|t|^2 + max s), and never below the 64 eps (max s + max |d|) of before).
+    A unit left out is then 0 in exact arithmetic too. Returns the (B, N) mask and its row
+    counts."""
     pos = m1.y > 0
     nearest_pos = jnp.min(jnp.where(pos[None], d, jnp.inf), axis=-1, keepdims=True)
     nearest_neg = jnp.min(jnp.where(pos[None], jnp.inf, d), axis=-1, keepdims=True)
     nearest_other = jnp.where(pos[None], nearest_neg, nearest_pos)
     u = jnp.finfo(g.dtype).eps
-    allowance = 64 * u * (jnp.max(m1.sq_norms) + jnp.max(jnp.abs(d), axis=-1, keepdims=True))
+    s_max = jnp.max(m1.sq_norms)
+    allowance = jnp.maximum(
+        64 * u * (s_max + jnp.max(jnp.abs(d), axis=-1, keepdims=True)),
+        8 * network.gamma(m1.X.shape[1] + 4, float(u) / 2) * (tt[:, None] + s_max),
+    )
     # In general -S_ij = (d_i - d_j)/2 + (split - 1/2) ||x_i - x_j||^2: the test is
     # necessary only for split >= 1/2; below, every unit passes (the full network).
     passing = (d < nearest_other + 2 * m1.margin_r + allowance) | (m1.split < 0.5)
     return passing, jnp.sum(passing, axis=-1)
 
 
-def _pruned_block(m1: M1, g, passing, count, candidates: int):
-    """F1 of the (at most `candidates`) units that pass the test, found without sorting; a
-    point is certified when no more than `candidates` pass. Work O(candidates N) per point."""
+def _pruned_block(m1: M1, g, tt, passing, count, candidates: int, with_bound: bool):
+    """F1 of the (at most `candidates`) units that pass the test, found without sorting, and
+    their rounding bounds; a point is certified when no more than `candidates` pass. Work
+    O(candidates N) per point."""
     K = min(candidates, m1.y.shape[0])
     idx = jax.vmap(lambda p: jnp.nonzero(p, size=K, fill_value=0)[0])(passing)  # (B, K)
     keep = jnp.arange(K)[None, :] < count[:, None]
     g_cand = jnp.take_along_axis(g, idx, axis=1)  # (B, K)
     pre = m1.offsets[idx] - g_cand[..., None] + g[:, None, :]  # -S_ij, (B, K, N)
     opposite = m1.y[idx][..., None] != m1.y[None, None, :]
-    a = jnp.where(opposite, jnp.maximum(pre, 0), 0)
-    units = jnp.where(keep, jnp.maximum(m1.margin_r - jnp.sum(a, axis=-1), 0), 0)
-    return units, m1.y[idx], count <= K
+    delta = _pre_bound(m1, tt) if with_bound else None
+    units, err = _units_and_bounds(m1, pre, opposite, delta)
+    units = jnp.where(keep, units, 0)
+    return units, m1.y[idx], count <= K, jnp.where(keep, err, 0)
 
 
-def _cells_block(m1: M1, g, d, is_real):
+def _cells_block(m1: M1, g, d, tt, is_real, with_bound: bool):
     """Exact signs and ties without the N^2 work where Lemma H.2 allows: if t lies in the
     cell C_i of the nearest point of either class (u_i(t) = 0), every unit of the other label
     is 0 and F(t) >= r has the sign of y_i. Only the remaining points (the band between
     cells) get the full network, gathered B/8 at a time; a block with more runs in full.
     Returns (F where computed, else y_i r: the sign and |F| >= r; in_cell; certified =
-    decided by a cell)."""
+    decided by a cell; F's rounding bound where computed, inf where a cell decided)."""
     B = g.shape[0]
     pos = m1.y > 0
     rows = jnp.arange(B)
@@ -392,30 +462,37 @@ def _cells_block(m1: M1, g, d, is_real):
     def chunk(c, state):
         """C band points: the pruned network (module docstring), or the full one when a
         point there has more than K possible units."""
-        F, cell = state
+        F, cell, bound = state
         pos_in_band = c * C + jnp.arange(C)
         idx = jax.lax.dynamic_slice(band, (c * C,), (C,))
         live = pos_in_band < count
-        g_c, d_c = g[idx], d[idx]
-        passing, n_pass = _candidates(m1, g_c, d_c)
-        units, labels, ok = _pruned_block(m1, g_c, passing, n_pass, K)
+        g_c, d_c, tt_c = g[idx], d[idx], tt[idx]
+        passing, n_pass = _candidates(m1, g_c, d_c, tt_c)
+        units, labels, ok, err_units = _pruned_block(m1, g_c, tt_c, passing, n_pass, K, with_bound)
 
-        def exact(units, labels):
-            return (jnp.sum(units * labels, axis=-1), jnp.any(units == m1.margin_r, axis=-1))
+        def exact(units, labels, err_units):
+            out, bound = _output_and_bound(units, labels, err_units)
+            return out, jnp.any(units == m1.margin_r, axis=-1), bound
 
-        F_c, cell_c = jax.lax.cond(
-            jnp.all(ok | ~live),
-            lambda _: exact(units, labels),
-            lambda _: exact(_full_block_chunked(m1, g_c), m1.y[None]),
-            None,
+        def full(_):
+            all_units, all_err = _full_block_chunked(m1, g_c, tt_c, with_bound)
+            return exact(all_units, m1.y[None], all_err)
+
+        F_c, cell_c, bound_c = jax.lax.cond(
+            jnp.all(ok | ~live), lambda _: exact(units, labels, err_units), full, None
         )
         target = jnp.where(live, idx, B)  # B: dropped
-        return F.at[target].set(F_c, mode="drop"), cell.at[target].set(cell_c, mode="drop")
+        return (
+            F.at[target].set(F_c, mode="drop"),
+            cell.at[target].set(cell_c, mode="drop"),
+            bound.at[target].set(bound_c, mode="drop"),
+        )
 
     # A dynamic trip count: blocks with no band point do no band work (under vmap over
     # datasets the loop runs to the largest count of the batch).
-    F, in_cell = jax.lax.fori_loop(0, (count + C - 1) // C, chunk, (out, decided))
-    return F, in_cell, decided | ~is_real
+    no_bound = jnp.full(B, jnp.inf, g.dtype)
+    F, in_cell, bound = jax.lax.fori_loop(0, (count + C - 1) // C, chunk, (out, decided, no_bound))
+    return F, in_cell, decided | ~is_real, bound
 
 
 def _block_size(N: int, n: int, method: str, candidates: int, itemsize: int) -> int:
@@ -423,8 +500,11 @@ def _block_size(N: int, n: int, method: str, candidates: int, itemsize: int) -> 
     return int(max(1, min(4096, BLOCK_BYTES // (per_point * itemsize))))
 
 
-def _evaluate_blocks(m1: M1, T, method: str, candidates: int, block_size):
-    """(outputs F, 1-NN labels, in-cell flags, certified flags) for every row of T."""
+def _evaluate_blocks(m1: M1, T, method: str, candidates: int, block_size, with_bound=False):
+    """(outputs F, 1-NN labels, in-cell flags, certified flags, F's rounding bounds) for every
+    row of T. The bound is on |F - F in exact arithmetic| (`_units_and_bounds`); "cells"
+    gives it only where it computed F (inf where a cell decided the sign); all zeros unless
+    `with_bound` (the bound costs about as much as the evaluation)."""
     if method not in METHODS + ("cells",):
         raise ValueError(f"method must be one of {METHODS}; got {method!r}")
     candidates = check_positive_int("candidates", candidates)
@@ -443,11 +523,11 @@ def _evaluate_blocks(m1: M1, T, method: str, candidates: int, block_size):
     B = check_positive_int(
         "block_size", block_size or _block_size(N, n, method, candidates, T.dtype.itemsize)
     )
-    return _evaluate_core(m1, T, method, candidates, min(B, max(points, 1)))
+    return _evaluate_core(m1, T, method, candidates, min(B, max(points, 1)), with_bound)
 
 
-@functools.partial(jax.jit, static_argnames=("method", "candidates", "B"))
-def _evaluate_core(m1: M1, T, method: str, candidates: int, B: int):
+@functools.partial(jax.jit, static_argnames=("method", "candidates", "B", "with_bound"))
+def _evaluate_core(m1: M1, T, method: str, candidates: int, B: int, with_bound: bool):
     N, n = m1.X.shape
     points = T.shape[0]
     blocks = -(-points // B)
@@ -458,44 +538,53 @@ def _evaluate_core(m1: M1, T, method: str, candidates: int, B: int):
     def one_block(args):
         t, is_real = args
         g = jnp.matmul(t, m1.X.T, precision=_HIGHEST)  # (B, N)
-        d = jnp.sum(t * t, axis=-1, keepdims=True) - 2 * g + m1.sq_norms[None]
+        tt = jnp.sum(t * t, axis=-1)
+        d = tt[:, None] - 2 * g + m1.sq_norms[None]
         nn_label = m1.y[jnp.argmin(d, axis=-1)]
         if method == "cells":
-            return _cells_block(m1, g, d, is_real) + (nn_label,)
+            return _cells_block(m1, g, d, tt, is_real, with_bound) + (nn_label,)
+
+        def exact(units, labels, err_units):
+            out, bound = _output_and_bound(units, labels, err_units)
+            return out, jnp.any(units == m1.margin_r, axis=-1), bound
+
         if method == "full":
-            units = _full_block(m1, g)
-            out = jnp.matmul(units, m1.y, precision=_HIGHEST)
-            in_cell = jnp.any(units == m1.margin_r, axis=-1)
-            return out, nn_label, in_cell, jnp.ones(t.shape[0], bool)
-        passing, count = _candidates(m1, g, d)
+            units, err_units = _full_block(m1, g, tt, with_bound)
+            out, in_cell, bound = exact(units, m1.y[None], err_units)
+            return out, nn_label, in_cell, jnp.ones(t.shape[0], bool), bound
+        passing, count = _candidates(m1, g, d, tt)
         cert = (count <= candidates) | ~is_real
 
-        def exact(units, labels):
-            return jnp.sum(units * labels, axis=-1), jnp.any(units == m1.margin_r, axis=-1)
-
         def small(_):
-            return exact(*_pruned_block(m1, g, passing, count, candidates)[:2])
+            units, labels, _, err_units = _pruned_block(
+                m1, g, tt, passing, count, candidates, with_bound
+            )
+            return exact(units, labels, err_units)
 
         def large(_):  # a few crowded points: 8x the candidates before the N^2 path
-            units, labels, ok = _pruned_block(m1, g, passing, count, 8 * candidates)
+            units, labels, ok, err_units = _pruned_block(
+                m1, g, tt, passing, count, 8 * candidates, with_bound
+            )
+
+            def full(_):
+                all_units, all_err = _full_block_chunked(m1, g, tt, with_bound)
+                return exact(all_units, m1.y[None], all_err)
+
             return jax.lax.cond(
-                jnp.all(ok | ~is_real),
-                lambda _: exact(units, labels),
-                lambda _: exact(_full_block_chunked(m1, g), m1.y[None]),
-                None,
+                jnp.all(ok | ~is_real), lambda _: exact(units, labels, err_units), full, None
             )
 
         # Unbatched, these are real branches: the costlier paths run only for blocks holding
         # an uncertified point. Under vmap over datasets every branch runs (still exact).
-        out, in_cell = jax.lax.cond(jnp.all(cert), small, large, None)
-        return out, nn_label, in_cell, cert
+        out, in_cell, bound = jax.lax.cond(jnp.all(cert), small, large, None)
+        return out, nn_label, in_cell, cert, bound
 
-    if method == "cells":  # (out, in_cell, cert, nn_label): reorder to the common tuple
-        out, in_cell, cert, nn_label = jax.lax.map(one_block, (Tb, real))
+    if method == "cells":  # (out, in_cell, cert, bound, nn_label): reorder to the common tuple
+        out, in_cell, cert, bound, nn_label = jax.lax.map(one_block, (Tb, real))
     else:
-        out, nn_label, in_cell, cert = jax.lax.map(one_block, (Tb, real))
+        out, nn_label, in_cell, cert, bound = jax.lax.map(one_block, (Tb, real))
     flat = lambda a: a.reshape(-1)[:points]
-    return flat(out), flat(nn_label), flat(in_cell), flat(cert)
+    return flat(out), flat(nn_label), flat(in_cell), flat(cert), flat(bound)
 
 
 def apply(
@@ -515,6 +604,24 @@ def apply(
     large N, since a vmapped branch computes both sides.
     """
     return _evaluate_blocks(m1, T, method, candidates, block_size)[0]
+
+
+def apply_with_error_bound(
+    m1: M1,
+    T,
+    *,
+    method: str = "pruned",
+    candidates: int = CANDIDATES,
+    block_size: int | None = None,
+) -> tuple[jax.Array, jax.Array]:
+    """(F(t), bound) for every row of T: `apply`, and a rigorous bound on |F(t) - F*(t)|,
+    where F* is M1 in exact arithmetic on the same stored data, split and margin r (every
+    pair's c_ij exact). It covers the first layer's rounding (`_pre_bound`), the sums of both
+    ReLU layers, and units the pruned path leaves out (0 in exact arithmetic too)."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}; got {method!r}")
+    out = _evaluate_blocks(m1, T, method, candidates, block_size, with_bound=True)
+    return out[0], out[4]
 
 
 def evaluate(
@@ -553,7 +660,7 @@ def evaluate(
                 f"test labels must be -1 or +1; row {bad[0]} is "
                 f"{np.asarray(yT)[bad[0]]} ({bad.size} such rows)"
             )
-    out, nn_label, in_cell, cert = _evaluate_blocks(m1, T, method, candidates, block_size)
+    out, nn_label, in_cell, cert, _ = _evaluate_blocks(m1, T, method, candidates, block_size)
     if yT.shape != out.shape:
         raise ValueError(f"yT must have one label per row of T, shape {out.shape}; got {yT.shape}")
     pred = jnp.sign(out)
@@ -574,21 +681,48 @@ def training_margins(
     m1: M1, *, method: str = "pruned", candidates: int = CANDIDATES, block_size: int | None = None
 ) -> dict:
     """y_i F(x_i) / r for every training point, which the construction puts in [1, N_{y_i}]
-    (F1_i(x_i) = r, units of the other label are 0, units of the same label in [0, r]), and
-    the rounding allowance of that check: a sum of N_{y_i} terms in [0, r] loses at most
-    gamma_N relative (Higham), so margins outside [1 - gamma_N, N_y (1 + gamma_N)] are wrong."""
-    out = apply(m1, m1.X, method=method, candidates=candidates, block_size=block_size)
-    return _margins(m1, out)
+    (F1_i(x_i) = r, units of the other label are 0, units of the same label in [0, r]), as a
+    three-valued check (`_margins`)."""
+    out, bound = apply_with_error_bound(
+        m1, m1.X, method=method, candidates=candidates, block_size=block_size
+    )
+    return _margins(m1, out, bound)
 
 
-def _margins(m1: M1, out) -> dict:
-    """`training_margins` from the outputs F(x_i)."""
-    N = m1.y.shape[0]
+def margin_is_faithful(m1: M1) -> jax.Array:
+    """Whether the stored r = 0.01 fl(min ||x_i - x_j||^2) is at most twice the r of exact
+    arithmetic: the squared distance s_i + s_j - 2 x_i.x_j errs by at most
+    4 gamma_(n+2) max s. Lemma H.2 needs 2r <= (2 split - 1) ||x_i - x_k||^2 (0.02 of it at
+    the paper's split): a stored r up to twice too large still leaves every unit of the other
+    label at 0 on x_i. Beyond that (opposite points closer than about sqrt(n u) max |x|) the
+    float64 M1 is not the paper's M1, and no check of it decides the theorem."""
+    n = m1.X.shape[1]
+    u = network.unit_roundoff(m1.X.dtype)
+    tiny = jnp.finfo(m1.X.dtype).tiny
+    err = 4 * network.gamma(n + 2, u) * jnp.max(m1.sq_norms) + 4 * (n + 2) * tiny
+    return err <= 0.5 * m1.margin_r / MARGIN_FRACTION
+
+
+def _margins(m1: M1, out, bound) -> dict:
+    """`training_margins` from the outputs F(x_i) and their rounding bounds: with tolerance
+    t_i = bound_i / r + gamma_4 (N_y + 1) (the ratio's own rounding), ok where y_i F(x_i) / r
+    lies in [1 - t_i, N_y + t_i] (the exact margins' interval, widened by the rounding),
+    decided where t_i <= 1/2 and r is faithful
+    (`margin_is_faithful`); a wider tolerance could pass a network whose margins are all 0.
+    `ok` is False where undecided."""
     same = jnp.where(m1.y > 0, jnp.sum(m1.y > 0), jnp.sum(m1.y < 0))
-    tol = network.gamma(N + 2, network.unit_roundoff(m1.X.dtype))
+    u = network.unit_roundoff(m1.X.dtype)
+    tol = bound / m1.margin_r + network.gamma(4, u) * (same + 1)
     ratio = m1.y * out / m1.margin_r
-    ok = (ratio >= 1 - tol) & (ratio <= same * (1 + tol))
-    return dict(margin_over_r=ratio, class_size=same, ok=ok, tolerance=tol)
+    decided = (tol <= 0.5) & margin_is_faithful(m1) & jnp.isfinite(ratio)
+    within = (ratio >= 1 - tol) & (ratio <= same + tol)
+    return dict(
+        margin_over_r=ratio,
+        class_size=same,
+        ok=decided & within,
+        undecided=~decided,
+        tolerance=tol,
+    )
 
 
 def cell_boundary_points(m1: M1):
@@ -600,6 +734,15 @@ def cell_boundary_points(m1: M1):
 
     p_i is found from the network's own biases (S_ij is affine along the segment), so a
     wrongly built first layer moves p_i with it instead of being checked against itself."""
+    P, inside, _ = _cell_boundary(m1)
+    return P, inside
+
+
+def _cell_boundary(m1: M1):
+    """`cell_boundary_points` and, per point, a bound e_i >= |S_ij(p_i)| in exact arithmetic
+    (p_i, as stored, lies within e_i of the hyperplane S_ij = 0). "Room far above rounding"
+    is at least twice the first layer's bound at p_i (`_pre_bound`), so S_ik(p_i) > 0 holds
+    in exact arithmetic for the other constraints."""
     X, y, s = m1.X, m1.y, m1.sq_norms
     rows = jnp.arange(y.shape[0])
     gram = jnp.matmul(X, X.T, precision=_HIGHEST)
@@ -612,19 +755,33 @@ def cell_boundary_points(m1: M1):
     P = X + t[:, None] * (X[j] - X)
     g = jnp.matmul(P, X.T, precision=_HIGHEST)  # <p_i, x_k>, (N, N)
     S_all = g[rows, rows][:, None] - g - m1.offsets  # S_ik(p_i)
-    room = 1e3 * jnp.finfo(X.dtype).eps * (jnp.max(s) + 1)
+    delta = _pre_bound(m1, jnp.sum(P * P, axis=-1))
+    room = jnp.maximum(1e3 * jnp.finfo(X.dtype).eps * (jnp.max(s) + 1), 2 * delta)
     others = opposite & (rows[None, :] != j[:, None])
-    inside = jnp.all(jnp.where(others, S_all >= room, True), axis=1)
-    return P, inside
+    inside = jnp.all(jnp.where(others, S_all >= room[:, None], True), axis=1)
+    return P, inside, jnp.abs(S_all[rows, j]) + delta
 
 
 def boundary_margins(m1: M1, **options) -> dict:
     """Lemma H.3 at the edge of each cell: y_i F(p_i) / r at the boundary points of
-    `cell_boundary_points`; a correct M1 gives >= 1 up to rounding wherever p_i is inside
-    C_i, so `ok` asks for >= 1/2 there."""
-    P, inside = cell_boundary_points(m1)
-    ratio = m1.y * apply(m1, P, **options) / m1.margin_r
-    return dict(margin_over_r=ratio, inside=inside, ok=jnp.where(inside, ratio >= 0.5, True))
+    `cell_boundary_points`, `ok` where >= 1/2 (or p_i not inside C_i's other constraints).
+
+    Three-valued: p_i lies within e_i of the edge S_ij = 0, where exact M1 has y_i F >= r -
+    e_i (F1_i >= r - e_i; the units of x_j's label are 0 there, as S_ij + S_ji = -(2 split -
+    1) ||x_i - x_j||^2 <= -2r), and the computed F errs by at most b_i
+    (`apply_with_error_bound`). With (e_i + b_i) / r <= 1/2 a correct M1 passes, and a
+    failure is a real one; otherwise the point is undecided (`ok` False there)."""
+    P, inside, edge = _cell_boundary(m1)
+    out, bound = apply_with_error_bound(m1, P, **options)
+    ratio = m1.y * out / m1.margin_r
+    decided = ((edge + bound) / m1.margin_r <= 0.5) & margin_is_faithful(m1)
+    undecided = inside & ~decided
+    return dict(
+        margin_over_r=ratio,
+        inside=inside,
+        ok=jnp.where(inside, decided & (ratio >= 0.5), True),
+        undecided=undecided,
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -863,11 +1020,13 @@ __all__ = [
     "SPLIT",
     "adversarial_trial",
     "apply",
+    "apply_with_error_bound",
     "boundary_margins",
     "build",
     "build_adversarial",
     "cell_boundary_points",
     "evaluate",
+    "margin_is_faithful",
     "materialize",
     "materialize_projection",
     "nonzero_param_count",

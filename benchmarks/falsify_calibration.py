@@ -248,8 +248,9 @@ GENZEL_HALF = register(
 # ---- Bubeck et al.'s construction: one unit fewer per group; a fixed epsilon ----------------
 
 
-def _bubeck(X, y, *, fixed_eps=None, drop_last_unit=False):
-    """bubeck2020.build's network, with the variants: every group's fourth unit relu(g - eps)
+def _bubeck(build_key, X, y, *, fixed_eps=None, drop_last_unit=False):
+    """bubeck2020.build's network (the same groups, and hyperplanes through the same random
+    offset drawn from `build_key`), with the variants: every group's fourth unit relu(g - eps)
     left out (drop_last_unit), or eps fixed instead of half the nearest other point's
     distance to the group's hyperplane (fixed_eps)."""
     import math as _math
@@ -259,9 +260,11 @@ def _bubeck(X, y, *, fixed_eps=None, drop_last_unit=False):
     n, d = X.shape
     G = _math.ceil(n / d)
     members = jnp.concatenate([jnp.arange(n), -jnp.ones(G * d - n, jnp.int32)])
-    Xg, valid, group_of = b._groups(X, members, d)
+    offset = b.hyperplane_offset(build_key, X)
+    Z = X - offset
+    Zg, valid, group_of = b._groups(Z, members, d)
     yg = jnp.where(valid, y[jnp.maximum(members, 0)].reshape(G, d), 0)
-    u, c, v, h, gamma = b._hyperplanes(X, Xg, valid, group_of, labels=yg)
+    u, c, v, h, gamma = b._hyperplanes(Z, Zg, valid, group_of, labels=yg)
     eps = jnp.where(jnp.isfinite(gamma), gamma / 2, 1)
     if fixed_eps is not None:
         eps = jnp.full_like(eps, fixed_eps)
@@ -272,6 +275,7 @@ def _bubeck(X, y, *, fixed_eps=None, drop_last_unit=False):
     offs = jnp.stack([c - eps, c - eps, c + eps, c + eps], axis=1).reshape(4 * G)
     signs = jnp.array([1.0, -1.0, -1.0, 0.0 if drop_last_unit else 1.0], X.dtype)
     out = (signs[None, :] / delta[:, None]).reshape(4 * G)
+    offs = offs + jnp.matmul(rows, offset, precision="highest")  # back to x: <row, x - o>
     mask = None if not drop_last_unit else jnp.tile(jnp.array([True, True, True, False]), G)
     net = network.Network(
         (
@@ -282,8 +286,8 @@ def _bubeck(X, y, *, fixed_eps=None, drop_last_unit=False):
     return net, jnp.min(gamma)
 
 
-def _bubeck_check(X, y, **variant):
-    net, min_gamma = _bubeck(X, y, **variant)
+def _bubeck_check(build_key, X, y, **variant):
+    net, min_gamma = _bubeck(build_key, X, y, **variant)
     fit = metrics.fit_report(net, X, y)
     out = metrics.fit_outcome(fit, True)
     # hypothesis: general position (no other point on a group's hyperplane); the score pulls
@@ -293,11 +297,11 @@ def _bubeck_check(X, y, **variant):
 
 
 def bubeck_fixed_eps_check(build_key, X, y, n, d):
-    return _bubeck_check(X, y, fixed_eps=1e-6)
+    return _bubeck_check(build_key, X, y, fixed_eps=1e-6)
 
 
 def bubeck_three_units_check(build_key, X, y, n, d):
-    return _bubeck_check(X, y, drop_last_unit=True)
+    return _bubeck_check(build_key, X, y, drop_last_unit=True)
 
 
 BUBECK_GRID = [dict(n=8, d=2, datasets=64)]

@@ -165,3 +165,23 @@ def test_cli_finds_saves_and_reproduces(tmp_path, capsys):
     again = subprocess.run([sys.executable, "-m", "jaxmem.cli", *hint[1:]],  # the hint verbatim
                            env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 1 and ": confirmed - fails in exact arithmetic" in again.stdout
+
+
+def test_the_bubeck_variants_start_from_the_librarys_construction(calibration):
+    """The calibration's copy of Bubeck's construction, with no variant applied, is
+    bubeck2020.build's network (same groups, same random offset), so what the search finds in
+    a variant is the planted change, not a difference between the copies."""
+    import sys as _sys
+
+    from jaxmem.constructions import bubeck2020
+
+    # the module registry.include loaded (whatever name it gave it)
+    module = next(m for m in list(_sys.modules.values())
+                  if getattr(m, "__file__", None) and Path(m.__file__) == CALIBRATION)
+    X = np.random.default_rng(0).standard_normal((7, 2))
+    y = np.random.default_rng(1).standard_normal(7)
+    key = jax.random.key(3)
+    net, _ = module._bubeck(key, jnp.asarray(X), jnp.asarray(y))
+    ref, _ = bubeck2020.build(key, X, y)
+    for a, b in zip(jax.tree.leaves(net), jax.tree.leaves(ref)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-12, atol=1e-12)

@@ -59,8 +59,12 @@ FRESH_KEYS = 4  # construction keys besides the searched one that confirm a fail
 class Domain:
     """The datasets a claim quantifies over.
 
-    points          "real" (all of R^d), "box" ([-scale, scale]^d) or "sphere" (radius scale)
-    scale           the box's half-width or the sphere's radius
+    points          "real" (all of R^d), "box" ([-scale, scale]^d), "cube" ([0, scale]^d: the
+                    unit cube of pixels and of [0, 1]^n distributions) or "sphere" (radius
+                    scale)
+    scale           the box's half-width, the cube's side or the sphere's radius
+    grid            > 0: every coordinate a multiple of it (1/255 for 8-bit pixels; a
+                    lattice); 0: continuous
     labels          "real" (searched freely), "sign" (+-1, searched by sign) or "fixed"
                     (the sampler's labels are kept)
     min_separation  points at least this far apart (0: distinct points); a candidate whose
@@ -73,10 +77,17 @@ class Domain:
     labels: str = "real"
     min_separation: float = 0.0
     distinct: bool = True
+    grid: float = 0.0
 
     def __post_init__(self):
-        if self.points not in ("real", "box", "sphere"):
-            raise ValueError(f"Domain.points must be real, box or sphere; got {self.points!r}")
+        if self.points not in ("real", "box", "cube", "sphere"):
+            raise ValueError(
+                f"Domain.points must be real, box, cube or sphere; got {self.points!r}"
+            )
+        if not (self.grid >= 0 and math.isfinite(self.grid)):
+            raise ValueError(f"Domain.grid must be >= 0 and finite; got {self.grid}")
+        if self.grid > 0 and self.points == "sphere":
+            raise ValueError("Domain.grid cannot be combined with points='sphere'")
         if self.labels not in ("real", "sign", "fixed"):
             raise ValueError(f"Domain.labels must be real, sign or fixed; got {self.labels!r}")
         if not (self.scale > 0 and math.isfinite(self.scale)):
@@ -86,8 +97,12 @@ class Domain:
 
     def project(self, X, y):
         """The nearest point of the domain (traceable): the search steps anywhere, then lands."""
+        if self.grid > 0:  # the nearest lattice point (then clipped to the box or cube)
+            X = jnp.round(X / self.grid) * self.grid
         if self.points == "box":
             X = jnp.clip(X, -self.scale, self.scale)
+        elif self.points == "cube":
+            X = jnp.clip(X, 0, self.scale)
         elif self.points == "sphere":
             norm = jnp.linalg.norm(X, axis=-1, keepdims=True)
             X = self.scale * X / jnp.where(norm > 0, norm, 1)
@@ -103,10 +118,22 @@ class Domain:
         if self.points == "box" and np.any(np.abs(X) > self.scale):
             row = int(np.argmax(np.max(np.abs(X), axis=-1)))
             return False, f"row {row} leaves the box [-{self.scale}, {self.scale}]^d"
+        if self.points == "cube" and np.any((X < 0) | (X > self.scale)):
+            row = int(np.argmax(np.any((X < 0) | (X > self.scale), axis=-1)))
+            return False, f"row {row} leaves the cube [0, {self.scale}]^d"
+        if self.grid > 0:
+            # k * grid as a float64 is within a few ulps of the multiple, not on it
+            steps = X / self.grid
+            off = np.abs(steps - np.round(steps))
+            if np.any(off > 1e-9 * np.maximum(1, np.abs(steps))):
+                row = int(np.argmax(np.max(off, axis=-1)))
+                return False, f"row {row} is off the grid of spacing {self.grid}"
         if self.points == "sphere":
-            # rounding puts a projected point within a few ulps of the sphere, not on it
+            # rounding puts a projected point within a few ulps of the sphere, not on it: the
+            # norm's d products and sums, the division and the scaling, each u relative
             off = np.abs(np.linalg.norm(X, axis=-1) - self.scale)
-            if np.any(off > 1e-12 * self.scale):
+            eps = float(np.finfo(np.float64).eps)
+            if np.any(off > 2 * (X.shape[-1] + 4) * eps * self.scale):
                 return False, f"row {int(np.argmax(off))} is off the sphere of radius {self.scale}"
         if self.labels == "sign" and not np.all(np.abs(y) == 1):
             return False, f"label {int(np.argmax(np.abs(y) != 1))} is not +-1"
@@ -985,28 +1012,21 @@ def shrink_case(claim, config: dict, case: dict, *, seconds: float = 60.0) -> di
             return None  # a shape the check cannot evaluate (e.g. one point) is no smaller case
         return c if c["status"] == CONFIRMED else None
 
-    changed = True
-    while changed:  # drop points
-        changed = False
-        for i in range(X.shape[0]):
-            if X.shape[0] <= 1:
-                break
-            keep = np.arange(X.shape[0]) != i
-            c = still(X[keep], y[keep])
-            if c is not None:
-                X, y, best, changed = X[keep], y[keep], c, True
-                break
-    changed = True
-    while changed:  # drop dimensions
-        changed = False
-        for j in range(X.shape[1]):
-            if X.shape[1] <= 1:
-                break
-            keep = np.arange(X.shape[1]) != j
-            c = still(X[:, keep], y)
-            if c is not None:
-                X, best, changed = X[:, keep], c, True
-                break
+    def drop_greedily(axis: int):  # rows (axis 0) or columns (axis 1), one at a time
+        nonlocal X, y, best
+        changed = True
+        while changed:
+            changed = False
+            for i in range(X.shape[axis] if X.shape[axis] > 1 else 0):
+                keep = np.arange(X.shape[axis]) != i
+                Xc, yc = (X[keep], y[keep]) if axis == 0 else (X[:, keep], y)
+                c = still(Xc, yc)
+                if c is not None:
+                    X, y, best, changed = Xc, yc, c, True
+                    break
+
+    drop_greedily(0)  # points
+    drop_greedily(1)  # dimensions
     for bits in (1, 2, 4, 8, 16, 24, 32, 40, 48):  # shorter coordinates and labels
         Xr, yr = _round_bits(X, bits), _round_bits(y, bits)
         c = still(Xr, yr)

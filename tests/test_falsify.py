@@ -60,6 +60,36 @@ def test_sphere_and_sign_projection():
     Xp, yp = Domain(points="sphere", scale=2.0, labels="sign").project(X, jnp.array([0.3, -2.0]))
     np.testing.assert_allclose(np.linalg.norm(Xp, axis=1), 2.0)
     assert np.asarray(yp).tolist() == [1.0, -1.0]
+    sphere = Domain(points="sphere", scale=2.0)
+    # a projected point is inside; one 1e-13 off the sphere (a few hundred ulps) is not
+    rng = np.random.default_rng(0)
+    Z = np.array(sphere.project(jnp.asarray(rng.standard_normal((50, 7))), jnp.zeros(50))[0])
+    assert sphere.contains(Z, np.zeros(50))[0]
+    Z[3] *= 1 + 1e-13
+    inside, why = sphere.contains(Z, np.zeros(50))
+    assert not inside and "row 3" in why
+
+
+def test_cube_and_grid_domains():
+    """[0, s]^d (pixels, [0, 1]^n distributions) and lattice coordinates (k / 255)."""
+    pixels = Domain(points="cube", grid=1 / 255, labels="sign")
+    X = jnp.array([[-0.3, 0.5, 1.7], [0.01, 0.999, 0.2]])
+    Xp, _ = pixels.project(X, jnp.array([1.0, -1.0]))
+    Xp = np.array(Xp)
+    assert Xp.min() >= 0 and Xp.max() <= 1
+    np.testing.assert_allclose(Xp * 255, np.round(Xp * 255), atol=1e-9)
+    assert Xp[1].tolist() == [np.round(0.01 * 255) / 255, 1.0, np.round(0.2 * 255) / 255]
+    assert pixels.contains(Xp, np.array([1.0, -1.0])) == (True, "")
+    off_grid = Xp.copy()
+    off_grid[1, 2] += 0.001
+    inside, why = pixels.contains(off_grid, np.array([1.0, -1.0]))
+    assert not inside and "row 1 is off the grid" in why
+    outside = Xp.copy()
+    outside[0, 0] = -1 / 255
+    inside, why = pixels.contains(outside, np.array([1.0, -1.0]))
+    assert not inside and "row 0 leaves the cube" in why
+    with pytest.raises(ValueError, match="Domain.grid"):
+        Domain(grid=-1.0)
 
 
 @pytest.mark.slow

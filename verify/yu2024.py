@@ -317,8 +317,8 @@ PROP7_7 = Claim(
                      for n, N in ((2, 200), (3, 400), (4, 800))]),
     rule=Universal(),
     dataset=prop7_7_dataset,
-    # D(n, c): the box [-1, 1]^n of the search, cut to [0, 1]^n by `hypothesis`.
-    falsify=Falsifiable(check=prop7_7_check, domain=Domain(points="box", labels="sign"),
+    # D(n, c): the cube [0, 1]^n of the search, cut to D's support by `hypothesis`.
+    falsify=Falsifiable(check=prop7_7_check, domain=Domain(points="cube", labels="sign"),
                         sizes=("N", "n")),
 )
 
@@ -415,8 +415,8 @@ THM5_3 = Claim(
                      for d in ("slabs", "ball_annulus") for N, n in ((256, 5), (1024, 20))]),
     rule=Universal(),
     dataset=thm5_3_dataset,
-    # Training samples of D: the box, cut to D's support and labels by `hypothesis`.
-    falsify=Falsifiable(check=thm5_3_check, domain=Domain(points="box", labels="sign"),
+    # Training samples of D: the cube [0, 1]^n, cut to D's support and labels by `hypothesis`.
+    falsify=Falsifiable(check=thm5_3_check, domain=Domain(points="cube", labels="sign"),
                         sizes=("N", "n")),
 )
 

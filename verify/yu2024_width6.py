@@ -128,9 +128,10 @@ THM4_1 = Claim(
     host=memorizes_host,
     dataset=dataset,
     # The construction is exact (rational registers): every decision is already in exact
-    # arithmetic, so there is no separate exact step. Pixels on the 1/255 grid of [0, 1]^n
-    # (`hypothesis`); the search's box is [-1, 1]^n.
-    falsify=Falsifiable(check=thm4_1_check, domain=Domain(points="box", labels="sign"),
+    # arithmetic, so there is no separate exact step. Pixels on the 1/255 grid of [0, 1]^n,
+    # the search's domain (and `hypothesis`).
+    falsify=Falsifiable(check=thm4_1_check,
+                        domain=Domain(points="cube", grid=1 / 255, labels="sign"),
                         sizes=("N", "n")),
 )
 

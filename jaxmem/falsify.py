@@ -664,6 +664,7 @@ def falsify(
                     y0,
                     falsifiable.domain,
                     generations=generations,
+                    population=EVOLUTION_POPULATION,  # the population the share was cut for
                 ):
                     spend(method, len(X))
                     if consider(method, keys_, X, y, status) or exhausted():

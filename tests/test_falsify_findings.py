@@ -116,3 +116,63 @@ def test_m1_margins_are_undecided_where_rounding_reaches_r_and_decided_elsewhere
     m1, _ = yu2024.build(None, X, y)
     tm = yu2024.training_margins(dataclasses.replace(m1, offsets=m1.offsets + 60 * m1.margin_r))
     assert not bool(np.asarray(tm["undecided"]).any()) and not bool(np.asarray(tm["ok"]).all())
+
+
+# ---- the no-false-alarm sweep, 2026-12-07 ---------------------------------------------------
+
+def test_lemma_g4_without_an_exact_certificate_is_undecided_not_failed():
+    """Rows 1e-8 apart whose labels flip between them: the LP's float decision (not separable)
+    has no exact certificate either way, so the lemma's check is undecided. (The data are
+    separable: the threshold between the two close rows.)"""
+    from jaxmem.verify import separability as S
+    X = np.array([[float.fromhex("0x1.066644ea00000p-1")], [float.fromhex("0x1.384af1ee00000p-2")],
+                  [float.fromhex("0x1.63ecbc1800000p-2")], [float.fromhex("0x1.63ecbb7400000p-2")]])
+    y = np.array([1.0, -1.0, 1.0, -1.0])
+    out = S.g4_decide(X, y, 0, 1)
+    assert out["undecided"] and not out["ok"]
+    # rows far apart: decided, and the lemma holds
+    X_far = np.array([[0.9], [0.1], [0.6], [0.4]])
+    out = S.g4_decide(X_far, y, 0, 1)
+    assert not out["undecided"] and out["ok"] and out["separable"]
+
+
+def test_min_norm_gd_bound_survives_a_contraction_factor_that_rounds_to_one():
+    """Two rows ~2e-9 apart: mu_min / mu_max ~ 4e-17 < u, so 1 - lr mu_min rounded to 1.0 and
+    the check called GD non-contracting. rho^T is now computed through log1p; the bound holds."""
+    from jaxmem.verify import lazy as L
+    X = np.array([[float.fromhex("0x1.0d86633a00000p-4"), -float.fromhex("0x1.030f4e2e00000p-3")],
+                  [float.fromhex("0x1.0d8663ba00000p-4"), -float.fromhex("0x1.030f4e2000000p-3")]])
+    y = np.array([0.26858006848488003, -0.31285141746047884])
+    out = L.gd_check(None, X, y, n=2, d=2, steps=300)
+    assert bool(out["converged"]) and bool(out["ok"])
+    # not a rubber stamp: from a random start the null-space part persists (d = 2 = rank, so
+    # use a wide X), and the check fails
+    rng = np.random.default_rng(0)
+    Xw, yw = rng.standard_normal((2, 6)), rng.standard_normal(2)
+    assert not bool(L.gd_check(jax.random.key(1), Xw, yw, n=2, d=6, steps=300,
+                               init="random")["ok"])
+
+
+KERNEL_X = np.array([
+    -0.058872513473033905, -0.05887201800942421, 0.12501788139343262, -0.5795713067054749,
+    -0.13956290483474731, -0.5066450238227844, 0.048378799110651016, -0.2998492121696472,
+    0.3640619218349457, 0.26992031931877136, -0.12758447229862213, -0.41354650259017944,
+    -0.12126680463552475, 0.05108494684100151, 0.1146354079246521, -1.0751012563705444,
+    -0.13626514375209808, 0.24706605076789856, 0.2620013654232025, -0.5769683122634888,
+    -0.12312347441911697, -0.08218643069267273, -0.3895287811756134, 0.32779330015182495,
+    0.05547187849879265, -0.2761155962944031, 0.3809363543987274])[:, None]
+KERNEL_Y = np.array([1.0, -1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0, 1.0, -1.0, 1.0, 1.0, -1.0, 1.0,
+                     1.0, -1.0, -1.0, -1.0, -1.0, 1.0, 1.0, 1.0, -1.0, 1.0, -1.0, -1.0, -1.0])
+
+
+def test_kernel_interpolation_on_distinct_points_with_a_numerically_singular_k_is_undecided():
+    """27 distinct points on a line (two 5e-7 apart): the Gaussian K is positive definite in
+    exact arithmetic but singular to float64, so the fit is undecided, not failed. Duplicate
+    points with different labels (the sampler's control) remain a decided failure."""
+    from jaxmem.verify import lazy as L
+    out = L.kernel_check(None, KERNEL_X, KERNEL_Y, n=27, d=1, classes=2)
+    assert not bool(out["nonsingular"]) and bool(out["undecided"]) and not bool(out["ok"])
+    X = KERNEL_X.copy()
+    X[1] = X[0]
+    out = L.kernel_check(None, X, KERNEL_Y, n=27, d=1, classes=2)
+    assert not bool(out["undecided"]) and not bool(out["ok"])

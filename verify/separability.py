@@ -120,6 +120,9 @@ def g4_decide(X, y, seed, d, random_width: int = 1, premise: bool = True) -> dic
                nets_memorizing=memorizing, converse_ok=converse_ok)
     out["ok"] = (bool(cert["exact"]) and built and built_monotone
                  and monotone == RANDOM_NETS and converse_ok)
+    # No exact certificate either way (the LP's float decision could not be proved: labels
+    # that flip between rows ~1e-8 apart): the lemma's premise is undecided, not failed.
+    out["undecided"] = not bool(cert["exact"])
     return out
 
 
@@ -134,6 +137,7 @@ def lemma_g4_host(random_width: int = 1, premise: bool = True):
         # a halfspace's labels must come out separable (the sampler's own check on the LP)
         outs["ok"] = np.asarray([r["ok"] and (r["separable"] or not bool(h))
                                  for r, h in zip(rows, outs["halfspace"])])
+        outs["undecided"] = np.asarray([r["undecided"] for r in rows])
         return outs
 
     return host
@@ -179,7 +183,9 @@ def g4_check(build_key, X, y, n, d):
         lambda X, y, seed: _g4_host_row(X, y, seed, d), shapes,
         jax.lax.stop_gradient(X), jax.lax.stop_gradient(y), seed, vmap_method="sequential")
     inside = jnp.all((X >= 0) & (X <= 1))
-    return dict(X=X, y=y, net_seed=seed, **dict(zip(G4_OUTPUTS, values)), ok=ok,
+    outs = dict(zip(G4_OUTPUTS, values))
+    # no exact certificate of (non-)separability: undecided (g4_decide)
+    return dict(X=X, y=y, net_seed=seed, **outs, ok=ok, undecided=hyp & ~outs["exact_certificate"],
                 hypothesis=hyp & inside, score=failures)
 
 
@@ -196,9 +202,8 @@ LEMMA_G4 = Claim(
     rule=Universal(),
     host=lemma_g4_host(),
     dataset=lambda key, n, d, **_: g4_dataset(key, n, d)[:2],
-    # the lemma's domain is [0,1]^d x {-1,1}: the box [-1,1]^d, and `hypothesis` rejects the
-    # negative half (the box of Domain is symmetric)
-    falsify=Falsifiable(check=g4_check, domain=Domain(points="box", scale=1.0, labels="sign")),
+    # the lemma's domain is [0,1]^d x {-1,1}
+    falsify=Falsifiable(check=g4_check, domain=Domain(points="cube", scale=1.0, labels="sign")),
 )
 
 

@@ -730,7 +730,8 @@ def gd_min_norm_report(X, y, steps: int, lr=None, w0=None) -> dict:
       distance_tolerance     rounding bound + gamma_{n+d} (1 + cond(X)) ||w*|| (the reference
                              w* is computed, with the same perturbation bound)
       null_preserved         | null_component - initial_null_component | <= null_tolerance
-      contracts              rho < 1 (lr < 2 / mu_max and X != 0): otherwise the bound is void
+      contracts              rho < 1 in exact arithmetic (0 < lr mu_min, lr mu_max < 2): otherwise
+                             the bound is void (rho^T is computed without rounding rho to 1)
       converged              contracts, null_component <= null_tolerance and
                              distance <= contraction_bound + distance_tolerance
       w, w_star, lr, mu_min, mu_max, rank, min_norm (||w*||), rounding_bound
@@ -758,12 +759,20 @@ def _gd_min_norm_report(X, y, w0, lr, steps):
     mu_max = mu[0]
     mu_min = jnp.min(jnp.where(keep, mu, jnp.inf))
     rho = jnp.maximum(jnp.abs(1 - lr * mu_min), jnp.abs(1 - lr * mu_max))
+    # rho^T without rounding rho first: 1 - lr mu_min rounds to 1.0 once mu_min / mu_max <
+    # u (two rows 1e-9 apart), which would void a bound that still holds; log1p keeps it.
+    a, b = lr * mu_min, lr * mu_max
+    slow = jnp.where(
+        a <= 1, jnp.exp(steps * jnp.log1p(-jnp.minimum(a, 1))), jnp.abs(1 - a) ** steps
+    )
+    rho_steps = jnp.maximum(slow, jnp.abs(1 - b) ** steps)
+    contracts = (a > 0) & (b < 2)  # rho < 1 in exact arithmetic
     s_min = jnp.min(jnp.where(keep, s, jnp.inf))
     cond = s[0] / s_min
     null = jnp.linalg.norm(w - row_part(w))
     null0 = jnp.linalg.norm(w0 - row_part(w0))
     distance = jnp.linalg.norm(w - w_star)
-    bound = rho**steps * jnp.linalg.norm(row_part(w0) - w_star)
+    bound = rho_steps * jnp.linalg.norm(row_part(w0) - w_star)
     g = gamma(n + d, u) * (1 + cond)
     null_tol = run["rounding_bound"] + g * jnp.linalg.norm(w)
     dist_tol = run["rounding_bound"] + g * jnp.linalg.norm(w_star)
@@ -778,8 +787,8 @@ def _gd_min_norm_report(X, y, w0, lr, steps):
         null_tolerance=null_tol,
         distance_tolerance=dist_tol,
         null_preserved=jnp.abs(null - null0) <= null_tol + g * jnp.linalg.norm(w0),
-        contracts=rho < 1,
-        converged=(rho < 1) & (null <= null_tol) & (distance <= bound + dist_tol),
+        contracts=contracts,
+        converged=contracts & (null <= null_tol) & (distance <= bound + dist_tol),
         w=w,
         w_star=w_star,
         lr=lr,

@@ -11,6 +11,7 @@ over any batch, and runs the same on CPU, GPU and TPU.
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 
 
 def spd_solve(A: jax.Array, B: jax.Array) -> jax.Array:
@@ -25,11 +26,12 @@ def spd_solve(A: jax.Array, B: jax.Array) -> jax.Array:
         pivot = A[..., k, k]
         row_a = A[..., k, :] / pivot[..., None]
         row_b = B[..., k, :] / pivot[..., None]
-        factor = A[..., :, k]
+        # rows i != k lose factor_i * row; row k becomes row itself (its factor, pivot, is
+        # replaced by pivot - 1): one rank-1 update each, no separate row write (a second
+        # pass over the batch)
+        factor = A[..., :, k] - (jnp.arange(d) == k).astype(A.dtype)
         A = A - factor[..., :, None] * row_a[..., None, :]
         B = B - factor[..., :, None] * row_b[..., None, :]
-        A = A.at[..., k, :].set(row_a)
-        B = B.at[..., k, :].set(row_b)
         return A, B
 
     # d is static and small: unrolled, XLA fuses the rank-1 updates across steps.

@@ -36,6 +36,8 @@ Since 2026-12-07 the running bound runs only for datasets the a-priori bound lea
 With --cpu-devices 2 (one part of the datasets per virtual CPU device, a thread each; under
 OMP_NUM_THREADS=1, against --cpu-devices 1 in the same setting): bubeck 2.43 -> 1.73 s, zhang
 3.16 -> 2.96 s.
+The current figures and Bubeck's breakdown (after the hyperplane offset, and the Gram inverse
+as one rank-1 update per pivot) are in the README's Benchmarks section.
 An earlier breakdown (before that rule): bubeck's 50 Gauss-Jordan group solves (20 x 20,
 memory-bound) 0.5-0.63 and its verify (1000x20 @ 20x200 batched matmul) 0.45-0.8; XLA's CPU
 batched matmul under vmap runs ~5x below a flat matmul of the same size, while the NumPy

@@ -176,3 +176,19 @@ def test_kernel_interpolation_on_distinct_points_with_a_numerically_singular_k_i
     X[1] = X[0]
     out = L.kernel_check(None, X, KERNEL_Y, n=27, d=1, classes=2)
     assert not bool(out["undecided"]) and not bool(out["ok"])
+
+
+def test_m1_in_rational_arithmetic_decides_what_rounding_leaves_open():
+    """The claim's exact step: M1 rebuilt in Fractions decides the 1e-8 case (it holds), and
+    a split of 0.5 (the cells of the closest pair share a boundary where F = 0) fails."""
+    from jaxmem.verify import yu2024 as Y
+    X, y = _m1_data("close")
+    assert bool(Y.memorize_check(None, X, y)["undecided"])
+    out = Y.memorize_exact(None, X, y)
+    assert out["ok"] and not out["undecided"]
+    broken = Y.memorize_exact(None, X, y, split=0.5)
+    assert not broken["ok"] and broken["margins_ok"] and not broken["boundary_ok"]
+    # the claim's exact step re-decides a dataset from its key
+    claim = Y.MEMORIZES
+    key = jax.random.key(0)
+    assert claim.exact(key, data="cube", N=12, n=2)["ok"]

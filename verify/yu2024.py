@@ -93,6 +93,19 @@ def memorize_check(build_key, X, y, data=None, N=None, n=None, split=yu2024.SPLI
 memorize_trial = trial_from_check(memorize_dataset, memorize_check)
 
 
+def memorize_exact(build_key, X, y, data=None, N=None, n=None, split=yu2024.SPLIT):
+    """The margin and boundary checks of `memorize_check` on M1 in rational arithmetic
+    (`yu2024.exact_margins`, O(N^3 n) on the host: about 1 s at N = 64, n = 2): decides what
+    rounding left undecided, and confirms a float64 failure or calls it an artefact."""
+    del build_key
+    try:
+        out = yu2024.exact_margins(X, y, split=split)
+    except ValueError:       # opposite labels on one point: outside the theorem
+        return dict(ok=False, undecided=True)
+    return dict(ok=out["ok"], undecided=False, margins_ok=out["margins_ok"],
+                boundary_ok=out["boundary_ok"])
+
+
 MEMORIZES = Claim(
     id="yu2024.thm7_3.memorizes",
     citation=CITATION + " Theorem 7.3, App. H (Lemmas H.1-H.3).",
@@ -110,10 +123,11 @@ MEMORIZES = Claim(
         + [dict(data="checkerboard", N=256, n=n, datasets=500) for n in (2, 3)]),
     rule=Universal(),
     dataset=memorize_dataset,
+    exact=lambda key, **config: memorize_exact(None, *memorize_dataset(key, **config), **config),
     # Lemmas H.1-H.3 hold for any finite dataset in R^n whose opposite-label points are
     # distinct (the search's domain rejects repeated rows, which M1 would allow).
     falsify=Falsifiable(check=memorize_check, domain=Domain(points="real", labels="sign"),
-                        sizes=("N", "n")),
+                        sizes=("N", "n"), exact=memorize_exact),
 )
 
 

@@ -784,6 +784,74 @@ def boundary_margins(m1: M1, **options) -> dict:
     )
 
 
+def exact_margins(X, y, split=SPLIT) -> dict:
+    """M1 in exact rational arithmetic (host; O(N^3 n) Fractions: small N only): the
+    construction of the paper on the binary values of X and split, with r = min ||x_i -
+    x_j||^2 / 100 over opposite pairs and every c_ij exact. Decides what `training_margins`
+    and `boundary_margins` check, with no tolerance: y_i F(x_i) in [r, N_{y_i} r] for every
+    training point, and y_i F(p_i) >= r at each cell's boundary point p_i (the exact point of
+    the segment to the nearest opposite point where S_ij = 0) wherever p_i meets C_i's other
+    constraints (Lemmas H.2-H.3). Returns ok, margins_ok, boundary_ok, boundary_points_inside,
+    min_margin_over_r (a float)."""
+    from fractions import Fraction
+
+    Xq = [[Fraction(float(v)) for v in row] for row in np.asarray(X, np.float64)]
+    labels = [float(v) for v in np.asarray(y, np.float64)]
+    sp = Fraction(float(split))
+    N = len(Xq)
+    dot = lambda a, b: sum(p * q for p, q in zip(a, b))
+    diff = lambda a, b: [p - q for p, q in zip(a, b)]
+    opposite = [[labels[i] != labels[j] for j in range(N)] for i in range(N)]
+    sq = [[dot(diff(Xq[i], Xq[j]), diff(Xq[i], Xq[j])) for j in range(N)] for i in range(N)]
+    r = Fraction(1, 100) * min(sq[i][j] for i in range(N) for j in range(N) if opposite[i][j])
+    if r == 0:
+        raise ValueError("two points with opposite labels coincide: M1 is not defined")
+    c = [
+        [
+            dot(diff(Xq[i], Xq[j]), [sp * a + (1 - sp) * b for a, b in zip(Xq[i], Xq[j])])
+            if opposite[i][j]
+            else Fraction(0)
+            for j in range(N)
+        ]
+        for i in range(N)
+    ]
+
+    def S(i, j, t):  # S_ij(t) = <t, x_i - x_j> - c_ij
+        return dot(t, diff(Xq[i], Xq[j])) - c[i][j]
+
+    def F(t):
+        total = Fraction(0)
+        for k in range(N):
+            unit = r
+            for j in range(N):  # the unit is 0 once its sum reaches r: stop there
+                if opposite[k][j]:
+                    unit -= max(-S(k, j, t), 0)
+                    if unit <= 0:
+                        break
+            if unit > 0:
+                total += Fraction(labels[k]) * unit
+        return total
+
+    same = {lab: labels.count(lab) for lab in set(labels)}
+    ratios = [Fraction(labels[i]) * F(Xq[i]) / r for i in range(N)]
+    margins_ok = all(1 <= q <= same[labels[i]] for i, q in enumerate(ratios))
+    boundary_ok, inside_count = True, 0
+    for i in range(N):
+        j = min((k for k in range(N) if opposite[i][k]), key=lambda k: sq[i][k])
+        t = S(i, j, Xq[i]) / sq[i][j]
+        p = [a + t * (b - a) for a, b in zip(Xq[i], Xq[j])]
+        if all(S(i, k, p) >= 0 for k in range(N) if opposite[i][k] and k != j):
+            inside_count += 1
+            boundary_ok &= Fraction(labels[i]) * F(p) >= r
+    return dict(
+        ok=margins_ok and boundary_ok,
+        margins_ok=margins_ok,
+        boundary_ok=boundary_ok,
+        boundary_points_inside=inside_count,
+        min_margin_over_r=float(min(ratios)),
+    )
+
+
 # ---------------------------------------------------------------------------------------
 # The same network, written out
 
@@ -1026,6 +1094,7 @@ __all__ = [
     "build_adversarial",
     "cell_boundary_points",
     "evaluate",
+    "exact_margins",
     "margin_is_faithful",
     "materialize",
     "materialize_projection",

@@ -361,6 +361,19 @@ def _output_and_bound(units, labels, err_units):
     return out, bound
 
 
+def _output(m1: M1, units, labels, err_units):
+    """(F, in a cell (some unit at r), F's bound) from the units of a block."""
+    out, bound = _output_and_bound(units, labels, err_units)
+    return out, jnp.any(units == m1.margin_r, axis=-1), bound
+
+
+def _full_output(m1: M1, g, tt, with_bound: bool):
+    """`_output` of the whole network (`_full_block_chunked`): the fallback of the pruned
+    paths when a point has too many possible units."""
+    units, err_units = _full_block_chunked(m1, g, tt, with_bound)
+    return _output(m1, units, m1.y[None], err_units)
+
+
 def _full_block(m1: M1, g, tt, with_bound: bool):
     """Every unit of the network for a block of test points, from their cross-Gram rows g
     (B, N): S_ij = g_i - g_j - c_ij, then the two ReLU layers. Work B N^2. Also each unit's
@@ -401,7 +414,9 @@ def _candidates(m1: M1, g, d, tt):
     s_max = jnp.max(m1.sq_norms)
     allowance = jnp.maximum(
         64 * u * (s_max + jnp.max(jnp.abs(d), axis=-1, keepdims=True)),
-        8 * network.gamma(m1.X.shape[1] + 4, float(u) / 2) * (tt[:, None] + s_max),
+        8
+        * network.gamma(m1.X.shape[1] + 4, network.unit_roundoff(g.dtype))
+        * (tt[:, None] + s_max),
     )
     # In general -S_ij = (d_i - d_j)/2 + (split - 1/2) ||x_i - x_j||^2: the test is
     # necessary only for split >= 1/2; below, every unit passes (the full network).
@@ -470,16 +485,11 @@ def _cells_block(m1: M1, g, d, tt, is_real, with_bound: bool):
         passing, n_pass = _candidates(m1, g_c, d_c, tt_c)
         units, labels, ok, err_units = _pruned_block(m1, g_c, tt_c, passing, n_pass, K, with_bound)
 
-        def exact(units, labels, err_units):
-            out, bound = _output_and_bound(units, labels, err_units)
-            return out, jnp.any(units == m1.margin_r, axis=-1), bound
-
-        def full(_):
-            all_units, all_err = _full_block_chunked(m1, g_c, tt_c, with_bound)
-            return exact(all_units, m1.y[None], all_err)
-
         F_c, cell_c, bound_c = jax.lax.cond(
-            jnp.all(ok | ~live), lambda _: exact(units, labels, err_units), full, None
+            jnp.all(ok | ~live),
+            lambda _: _output(m1, units, labels, err_units),
+            lambda _: _full_output(m1, g_c, tt_c, with_bound),
+            None,
         )
         target = jnp.where(live, idx, B)  # B: dropped
         return (
@@ -544,13 +554,9 @@ def _evaluate_core(m1: M1, T, method: str, candidates: int, B: int, with_bound: 
         if method == "cells":
             return _cells_block(m1, g, d, tt, is_real, with_bound) + (nn_label,)
 
-        def exact(units, labels, err_units):
-            out, bound = _output_and_bound(units, labels, err_units)
-            return out, jnp.any(units == m1.margin_r, axis=-1), bound
-
         if method == "full":
             units, err_units = _full_block(m1, g, tt, with_bound)
-            out, in_cell, bound = exact(units, m1.y[None], err_units)
+            out, in_cell, bound = _output(m1, units, m1.y[None], err_units)
             return out, nn_label, in_cell, jnp.ones(t.shape[0], bool), bound
         passing, count = _candidates(m1, g, d, tt)
         cert = (count <= candidates) | ~is_real
@@ -559,19 +565,17 @@ def _evaluate_core(m1: M1, T, method: str, candidates: int, B: int, with_bound: 
             units, labels, _, err_units = _pruned_block(
                 m1, g, tt, passing, count, candidates, with_bound
             )
-            return exact(units, labels, err_units)
+            return _output(m1, units, labels, err_units)
 
         def large(_):  # a few crowded points: 8x the candidates before the N^2 path
             units, labels, ok, err_units = _pruned_block(
                 m1, g, tt, passing, count, 8 * candidates, with_bound
             )
-
-            def full(_):
-                all_units, all_err = _full_block_chunked(m1, g, tt, with_bound)
-                return exact(all_units, m1.y[None], all_err)
-
             return jax.lax.cond(
-                jnp.all(ok | ~is_real), lambda _: exact(units, labels, err_units), full, None
+                jnp.all(ok | ~is_real),
+                lambda _: _output(m1, units, labels, err_units),
+                lambda _: _full_output(m1, g, tt, with_bound),
+                None,
             )
 
         # Unbatched, these are real branches: the costlier paths run only for blocks holding
@@ -786,8 +790,8 @@ def boundary_margins(m1: M1, **options) -> dict:
 
 def exact_margins(X, y, split=SPLIT) -> dict:
     """M1 in exact rational arithmetic (host; O(N^3 n) Fractions: small N only): the
-    construction of the paper on the binary values of X and split, with r = min ||x_i -
-    x_j||^2 / 100 over opposite pairs and every c_ij exact. Decides what `training_margins`
+    construction of the paper on the binary values of X and split, with r = MARGIN_FRACTION
+    min ||x_i - x_j||^2 over opposite pairs and every c_ij exact. Decides what `training_margins`
     and `boundary_margins` check, with no tolerance: y_i F(x_i) in [r, N_{y_i} r] for every
     training point, and y_i F(p_i) >= r at each cell's boundary point p_i (the exact point of
     the segment to the nearest opposite point where S_ij = 0) wherever p_i meets C_i's other
@@ -795,6 +799,7 @@ def exact_margins(X, y, split=SPLIT) -> dict:
     min_margin_over_r (a float)."""
     from fractions import Fraction
 
+    validate(X, y, task="binary", allow_duplicates=True)  # both labels; no point with both
     Xq = [[Fraction(float(v)) for v in row] for row in np.asarray(X, np.float64)]
     labels = [float(v) for v in np.asarray(y, np.float64)]
     sp = Fraction(float(split))
@@ -803,9 +808,9 @@ def exact_margins(X, y, split=SPLIT) -> dict:
     diff = lambda a, b: [p - q for p, q in zip(a, b)]
     opposite = [[labels[i] != labels[j] for j in range(N)] for i in range(N)]
     sq = [[dot(diff(Xq[i], Xq[j]), diff(Xq[i], Xq[j])) for j in range(N)] for i in range(N)]
-    r = Fraction(1, 100) * min(sq[i][j] for i in range(N) for j in range(N) if opposite[i][j])
-    if r == 0:
-        raise ValueError("two points with opposite labels coincide: M1 is not defined")
+    r = Fraction(str(MARGIN_FRACTION)) * min(
+        sq[i][j] for i in range(N) for j in range(N) if opposite[i][j]
+    )
     c = [
         [
             dot(diff(Xq[i], Xq[j]), [sp * a + (1 - sp) * b for a, b in zip(Xq[i], Xq[j])])

@@ -68,12 +68,17 @@ def _jaxmem(*args, cwd, env=None):
 # as `jaxmem.cli.main` returns and prints them. `python -c` puts the working directory first
 # on sys.path, as `python -m jaxmem.cli` does. The first command sees a fresh process; later
 # ones see what the earlier ones imported and registered, so a test puts first the command
-# whose loading it checks.
-CLI_SESSION = textwrap.dedent('''
+# whose loading it checks. A step that is a dict instead of an argv goes to `other_step`,
+# which a test may define (`cli_session`): test_reliability's copies a store between commands.
+_CLI_SESSION = textwrap.dedent('''
     import contextlib, io, json, sys
     from jaxmem.cli import main
+    OTHER_STEP
     results = []
     for argv in json.loads(sys.argv[1]):
+        if isinstance(argv, dict):
+            results.append(other_step(argv))
+            continue
         out, err = io.StringIO(), io.StringIO()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
@@ -84,6 +89,16 @@ CLI_SESSION = textwrap.dedent('''
     with open(sys.argv[2], "w") as f:
         json.dump(results, f)
 ''')
+
+
+def cli_session(other_step: str = "") -> str:
+    """The session script; `other_step`: source defining other_step(step) -> dict(returncode,
+    stdout, stderr) for the dict steps (none by default: a dict step is an error)."""
+    default = "def other_step(step):\n    raise ValueError(f'no step {step!r}')"
+    return _CLI_SESSION.replace("OTHER_STEP", textwrap.dedent(other_step) or default)
+
+
+CLI_SESSION = cli_session()
 
 
 def _jaxmem_session(*commands, cwd, env=None, results):

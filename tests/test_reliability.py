@@ -16,13 +16,13 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
 
 from jaxmem.store import SCHEMA_VERSION, Store
+from tests.test_plugins import cli_session
 
 TOTAL = 800  # records of the kill and concurrency sweeps
 KILL_STEP = 40  # records a restarted sweep writes before each later kill
@@ -245,35 +245,22 @@ BAD_GRIDS = [
 # ---- one process on 4 devices: the refused commands, the sweep on 4 devices, verify on 2 ------
 
 # The commands below that need no process of their own run one after another in one process
-# (each process costs a ~2 s import, and each device's program a compile), as CLI_SESSION
-# (test_plugins) runs them: `jaxmem.cli.main`'s exit code, and what each command prints on
+# (each process costs a ~2 s import, and each device's program a compile), as test_plugins'
+# `cli_session` runs them: `jaxmem.cli.main`'s exit code, and what each command prints on
 # stdout and stderr; the process itself must print nothing else (fd-level output included: no
 # warnings at start-up or exit) and exit 0. One more kind of step: {"lose": [store, copy,
 # first]} copies the store less its records of the datasets >= first (whole blocks, as a kill
-# loses them).
-SESSION = textwrap.dedent('''
-    import contextlib, io, json, sqlite3, sys
-    from jaxmem.cli import main
-    results = []
-    for argv in json.loads(sys.argv[1]):
-        if isinstance(argv, dict):
-            store, copy, first = argv["lose"]
-            source, target = sqlite3.connect(store), sqlite3.connect(copy)
-            source.backup(target)
-            with target:
-                target.execute("DELETE FROM records WHERE dataset_index >= ?", (first,))
-            source.close(), target.close()
-            results.append(dict(returncode=0, stdout="", stderr=""))
-            continue
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                rc = main(argv)
-            except SystemExit as exit:   # argparse's usage errors
-                rc = exit.code
-        results.append(dict(returncode=rc, stdout=out.getvalue(), stderr=err.getvalue()))
-    with open(sys.argv[2], "w") as f:
-        json.dump(results, f)
+# loses them): this file's `other_step`.
+SESSION = cli_session('''
+    import sqlite3
+    def other_step(step):
+        store, copy, first = step["lose"]
+        source, target = sqlite3.connect(store), sqlite3.connect(copy)
+        source.backup(target)
+        with target:
+            target.execute("DELETE FROM records WHERE dataset_index >= ?", (first,))
+        source.close(), target.close()
+        return dict(returncode=0, stdout="", stderr="")
 ''')
 
 

@@ -122,10 +122,12 @@ class Domain:
             row = int(np.argmax(np.any((X < 0) | (X > self.scale), axis=-1)))
             return False, f"row {row} leaves the cube [0, {self.scale}]^d"
         if self.grid > 0:
-            # k * grid as a float64 is within a few ulps of the multiple, not on it
+            # k * grid as a float64 is within an ulp of the multiple, not on it, and dividing
+            # by the grid again rounds twice more: a few ulps of k
             steps = X / self.grid
             off = np.abs(steps - np.round(steps))
-            if np.any(off > 1e-9 * np.maximum(1, np.abs(steps))):
+            eps = float(np.finfo(np.float64).eps)
+            if np.any(off > 4 * eps * np.maximum(1, np.abs(steps))):
                 row = int(np.argmax(np.max(off, axis=-1)))
                 return False, f"row {row} is off the grid of spacing {self.grid}"
         if self.points == "sphere":
